@@ -1,0 +1,237 @@
+//! The physical address space: RAM plus memory-mapped devices.
+//!
+//! Devices sit behind one small trait, [`MmioDevice`], and know nothing of the hart loop
+//! (the Firecracker pattern). RAM is a plain byte vector with a fast path; the hart asks
+//! [`Bus::ram_offset`] once per page and then touches RAM directly.
+
+mod ram;
+pub use ram::Ram;
+
+/// Physical base of DRAM on the `virt` board.
+pub const DRAM_BASE: u64 = 0x8000_0000;
+
+/// A bus error: nothing answers at this physical address (or not with this width).
+/// The hart turns it into an access-fault exception of the right kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BusFault {
+    pub addr: u64,
+}
+
+/// A device mapped into the physical address space.
+///
+/// `offset` is relative to the device's base; `size` is 1, 2, 4 or 8 bytes. A device that
+/// needs guest memory (DMA, e.g. virtio queues) gets it as `ram`. Returning `Err(())`
+/// makes the access an access fault.
+pub trait MmioDevice: Send {
+    /// Short name used in traces (`uart0`, `clint`, ...).
+    fn name(&self) -> &str;
+    fn read(&mut self, offset: u64, size: usize, ram: &mut Ram) -> Result<u64, ()>;
+    fn write(&mut self, offset: u64, size: usize, value: u64, ram: &mut Ram) -> Result<(), ()>;
+    /// Called by the machine between hart quanta with the current `mtime`, so devices with
+    /// time-based behaviour (UART input, RTC) can make progress.
+    fn poll(&mut self, _now: u64, _ram: &mut Ram) {}
+    /// Level of this device's interrupt line, if it has one: `(PLIC source, level)`.
+    fn irq_line(&self) -> Option<(u32, bool)> {
+        None
+    }
+    /// For interrupt controllers (the PLIC): the current levels of all device lines.
+    fn set_source_levels(&mut self, _levels: &[(u32, bool)]) {}
+    /// For interrupt controllers: the `mip` bits this device asserts for `hart`
+    /// (CLINT: MSIP/MTIP; PLIC: MEIP/SEIP).
+    fn interrupt_bits(&self, _hart: usize) -> u64 {
+        0
+    }
+    /// The `mtime` value at which this device's outputs may next change on their own
+    /// (CLINT: the earliest mtimecmp). The machine ends quanta and skips WFI to it.
+    fn next_deadline(&self) -> Option<u64> {
+        None
+    }
+    /// A power-off/reset request the guest made through this device (syscon), taken
+    /// by the bus right after the write that made it.
+    fn take_exit_request(&mut self) -> Option<ExitRequest> {
+        None
+    }
+}
+
+struct Mapping {
+    base: u64,
+    size: u64,
+    dev: Box<dyn MmioDevice>,
+}
+
+/// Physical address space. Owns RAM and the devices.
+pub struct Bus {
+    pub ram: Ram,
+    mappings: Vec<Mapping>,
+    /// Physical address of the HTIF `tohost` word, if the loaded ELF has one. Stores to
+    /// it are intercepted by the bus (the page holding it is never on the RAM fast path).
+    htif_tohost: Option<u64>,
+    htif_fromhost: Option<u64>,
+    /// Set when the guest wrote an exit request to `tohost` or to the test device.
+    pub exit_request: Option<ExitRequest>,
+    /// Console bytes written through HTIF; the machine drains and prints them.
+    pub htif_console: Vec<u8>,
+}
+
+/// What the guest asked of the host through HTIF or the sifive test device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitRequest {
+    /// Power off with this exit status (0 = pass).
+    Exit(u32),
+    /// Reset the machine.
+    Reset,
+}
+
+impl Bus {
+    pub fn new(ram_size: u64) -> Self {
+        Bus {
+            ram: Ram::new(DRAM_BASE, ram_size),
+            mappings: Vec::new(),
+            htif_tohost: None,
+            htif_fromhost: None,
+            exit_request: None,
+            htif_console: Vec::new(),
+        }
+    }
+
+    /// Map a device at `[base, base + size)`. Panics only on overlapping mappings, which
+    /// is a bug in the board description, never something a guest or user can cause.
+    pub fn map(&mut self, base: u64, size: u64, dev: Box<dyn MmioDevice>) {
+        for m in &self.mappings {
+            assert!(
+                base + size <= m.base || m.base + m.size <= base,
+                "device {} overlaps {}",
+                dev.name(),
+                m.dev.name()
+            );
+        }
+        self.mappings.push(Mapping { base, size, dev });
+    }
+
+    pub fn set_htif(&mut self, tohost: Option<u64>, fromhost: Option<u64>) {
+        self.htif_tohost = tohost;
+        self.htif_fromhost = fromhost;
+    }
+
+    /// If `[pa, pa + len)` is plain RAM that may be accessed directly (no watched word on
+    /// the page), its offset into `self.ram`. This is what the hart's fast path caches.
+    #[inline]
+    pub fn ram_offset(&self, pa: u64, len: u64) -> Option<usize> {
+        let off = self.ram.offset_of(pa, len)?;
+        if let Some(t) = self.htif_tohost {
+            if pa >> 12 == t >> 12 {
+                return None;
+            }
+        }
+        Some(off)
+    }
+
+    /// Is the 4 KiB physical page at `pa` RAM that the fast path may use?
+    #[inline]
+    pub fn is_fast_ram_page(&self, pa: u64) -> bool {
+        self.ram_offset(pa & !0xfff, 4096).is_some()
+    }
+
+    /// Read `size` bytes (1, 2, 4, 8) at physical address `pa`, little-endian.
+    pub fn read(&mut self, pa: u64, size: usize) -> Result<u64, BusFault> {
+        if let Some(v) = self.ram.read(pa, size) {
+            return Ok(v);
+        }
+        let fault = BusFault { addr: pa };
+        for m in &mut self.mappings {
+            if pa >= m.base && pa.wrapping_add(size as u64) <= m.base + m.size {
+                return m
+                    .dev
+                    .read(pa - m.base, size, &mut self.ram)
+                    .map_err(|_| fault);
+            }
+        }
+        Err(fault)
+    }
+
+    /// Write `size` bytes (1, 2, 4, 8) at physical address `pa`, little-endian.
+    pub fn write(&mut self, pa: u64, size: usize, value: u64) -> Result<(), BusFault> {
+        if let Some(t) = self.htif_tohost {
+            if pa == t && size >= 4 {
+                self.htif_write(value);
+                return Ok(());
+            }
+        }
+        if self.ram.write(pa, size, value) {
+            return Ok(());
+        }
+        let fault = BusFault { addr: pa };
+        for m in &mut self.mappings {
+            if pa >= m.base && pa.wrapping_add(size as u64) <= m.base + m.size {
+                let r = m
+                    .dev
+                    .write(pa - m.base, size, value, &mut self.ram)
+                    .map_err(|_| fault);
+                if let Some(req) = m.dev.take_exit_request() {
+                    self.exit_request = Some(req);
+                }
+                return r;
+            }
+        }
+        Err(fault)
+    }
+
+    /// A `tohost` command: exit, or console output (device 1, command 1).
+    fn htif_write(&mut self, value: u64) {
+        let device = value >> 56;
+        let command = (value >> 48) & 0xff;
+        if value == 0 {
+            return;
+        }
+        if device == 0 && command == 0 && value & 1 == 1 {
+            let code = (value >> 1) & 0x7fff_ffff_ffff;
+            self.exit_request = Some(ExitRequest::Exit(code.min(u32::MAX as u64) as u32));
+        } else if device == 1 && command == 1 {
+            self.htif_console.push(value as u8);
+            // Acknowledge so polling loops in the guest see the command consumed.
+            if let Some(f) = self.htif_fromhost {
+                let _ = self.ram.write(f, 8, (1 << 56) | (1 << 48));
+            }
+        } else {
+            // A syscall-proxy request (pointer to a magic_mem block): we do not proxy
+            // syscalls, so report it as a failing exit rather than hanging the guest.
+            self.exit_request = Some(ExitRequest::Exit(0xffff));
+        }
+    }
+
+    /// Let every device make progress; returns nothing, irq lines are sampled separately.
+    pub fn poll_devices(&mut self, now: u64) {
+        for m in &mut self.mappings {
+            m.dev.poll(now, &mut self.ram);
+        }
+    }
+
+    /// Current levels of all device interrupt lines, as `(source, level)`.
+    pub fn irq_lines(&self) -> impl Iterator<Item = (u32, bool)> + '_ {
+        self.mappings.iter().filter_map(|m| m.dev.irq_line())
+    }
+
+    /// Name of the device at `pa`, for traces.
+    pub fn device_name(&self, pa: u64) -> Option<&str> {
+        self.mappings
+            .iter()
+            .find(|m| pa >= m.base && pa < m.base + m.size)
+            .map(|m| m.dev.name())
+    }
+
+    /// Swap the device registered under `name` for another (e.g. a boot ROM with the final
+    /// entry and DTB addresses).
+    pub fn replace_device(&mut self, name: &str, dev: Box<dyn MmioDevice>) {
+        if let Some(m) = self.mappings.iter_mut().find(|m| m.dev.name() == name) {
+            m.dev = dev;
+        }
+    }
+
+    /// Mutable access to a mapped device by name (the machine wires CLINT/PLIC lines).
+    pub fn device_mut(&mut self, name: &str) -> Option<&mut (dyn MmioDevice + 'static)> {
+        self.mappings
+            .iter_mut()
+            .find(|m| m.dev.name() == name)
+            .map(|m| m.dev.as_mut())
+    }
+}

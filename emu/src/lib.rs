@@ -1,0 +1,20 @@
+//! `emu`: a full-system RISC-V RV64GC emulator whose speciality is address translation.
+//!
+//! Architecture (see docs/architecture.md): [`cpu`] harts fetch through the [`mmu`],
+//! which reads page tables from the [`bus`]; [`devices`] sit on the bus behind one small
+//! trait; [`machine`] is the `virt` board that wires them and runs the harts.
+
+pub mod bus;
+pub mod cli;
+pub mod cpu;
+pub mod devices;
+pub mod machine;
+pub mod mmu;
+
+/// The in-repo guest kernel and firmware, built for riscv64 by build.rs and embedded.
+pub mod images {
+    /// The guest kernel ELF (`guest-kernel/`).
+    pub static GUEST_KERNEL: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/guest-kernel.elf"));
+    /// The M-mode SBI firmware ELF (`firmware/`).
+    pub static FIRMWARE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/firmware.elf"));
+}

@@ -1,0 +1,198 @@
+//! Image loading: ELF files (PT_LOAD segments at their physical addresses) and raw Linux
+//! `Image` files (detected by the header magic). Every problem a user's file can have is
+//! a [`LoadError`] with a sentence that says what is wrong, never a panic.
+
+use object::elf::{FileHeader64, PT_LOAD};
+use object::read::elf::{ElfFile64, FileHeader, ProgramHeader};
+use object::{Endianness, Object, ObjectSymbol};
+use std::path::Path;
+
+use crate::bus::Ram;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{what} is empty")]
+    Empty { what: String },
+    #[error("{what} is not a RISC-V 64-bit ELF or Linux Image: {why}")]
+    Format { what: String, why: String },
+    #[error("{what}: segment at {addr:#x}..{end:#x} lies outside RAM {ram_start:#x}..{ram_end:#x} (try a larger -m)")]
+    OutsideRam {
+        what: String,
+        addr: u64,
+        end: u64,
+        ram_start: u64,
+        ram_end: u64,
+    },
+    #[error("{what}: segments at {a:#x} and {b:#x} overlap")]
+    Overlap { what: String, a: u64, b: u64 },
+}
+
+/// A loaded program: where to enter it and what the machine needs from its symbols.
+#[derive(Debug, Clone, Default)]
+pub struct LoadedImage {
+    pub entry: u64,
+    /// Lowest and highest physical address the image occupies.
+    pub start: u64,
+    pub end: u64,
+    pub tohost: Option<u64>,
+    pub fromhost: Option<u64>,
+    pub is_linux_image: bool,
+}
+
+/// Read a file the user named, with a clear error.
+pub fn read_file(path: &Path) -> Result<Vec<u8>, LoadError> {
+    let data = std::fs::read(path).map_err(|source| LoadError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    if data.is_empty() {
+        return Err(LoadError::Empty {
+            what: path.display().to_string(),
+        });
+    }
+    Ok(data)
+}
+
+/// Offset of the RISC-V Linux `Image` header magic "RSC\x05".
+const LINUX_MAGIC2_OFFSET: usize = 0x38;
+/// Physical address where a raw Linux Image is loaded (RAM base + text_offset 2 MiB).
+pub const LINUX_LOAD_ADDR: u64 = 0x8020_0000;
+
+pub fn is_linux_image(data: &[u8]) -> bool {
+    data.len() >= 0x40 && &data[LINUX_MAGIC2_OFFSET..LINUX_MAGIC2_OFFSET + 4] == b"RSC\x05"
+}
+
+/// Load an ELF or a Linux Image into RAM. `what` names the file in errors.
+/// `image_base` is where a raw Image goes (Linux Images are always placed there).
+pub fn load_image(ram: &mut Ram, data: &[u8], what: &str) -> Result<LoadedImage, LoadError> {
+    if data.is_empty() {
+        return Err(LoadError::Empty { what: what.into() });
+    }
+    if data.starts_with(b"\x7fELF") {
+        return load_elf(ram, data, what);
+    }
+    if is_linux_image(data) {
+        return load_raw(ram, data, LINUX_LOAD_ADDR, what).map(|mut img| {
+            img.is_linux_image = true;
+            img
+        });
+    }
+    Err(LoadError::Format {
+        what: what.into(),
+        why: "no ELF magic and no Linux Image header (RSC\\x05 at 0x38)".into(),
+    })
+}
+
+/// Copy a raw binary to `addr`.
+pub fn load_raw(
+    ram: &mut Ram,
+    data: &[u8],
+    addr: u64,
+    what: &str,
+) -> Result<LoadedImage, LoadError> {
+    let end = addr.checked_add(data.len() as u64).unwrap_or(u64::MAX);
+    if !ram.load(addr, data) {
+        return Err(LoadError::OutsideRam {
+            what: what.into(),
+            addr,
+            end,
+            ram_start: ram.base(),
+            ram_end: ram.base() + ram.size(),
+        });
+    }
+    Ok(LoadedImage {
+        entry: addr,
+        start: addr,
+        end,
+        ..Default::default()
+    })
+}
+
+fn load_elf(ram: &mut Ram, data: &[u8], what: &str) -> Result<LoadedImage, LoadError> {
+    let fmt = |why: String| LoadError::Format {
+        what: what.into(),
+        why,
+    };
+    let elf = ElfFile64::<Endianness>::parse(data).map_err(|e| fmt(format!("{e}")))?;
+    let header: &FileHeader64<Endianness> = elf.elf_header();
+    let endian = elf.endian();
+    if header.e_machine(endian) != object::elf::EM_RISCV {
+        return Err(fmt(format!(
+            "ELF machine is {}, not RISC-V (243)",
+            header.e_machine(endian)
+        )));
+    }
+    if !elf.is_little_endian() {
+        return Err(fmt("big-endian ELF".into()));
+    }
+    let mut segments: Vec<(u64, u64)> = Vec::new();
+    for ph in elf.elf_program_headers() {
+        if ph.p_type(endian) != PT_LOAD || ph.p_memsz(endian) == 0 {
+            continue;
+        }
+        let paddr = ph.p_paddr(endian);
+        let memsz = ph.p_memsz(endian);
+        let filesz = ph.p_filesz(endian);
+        let bytes = ph.data(endian, data).map_err(|_| {
+            fmt(format!(
+                "segment at {paddr:#x} extends past the end of the file (truncated?)"
+            ))
+        })?;
+        if filesz > memsz {
+            return Err(fmt(format!("segment at {paddr:#x} has filesz > memsz")));
+        }
+        let end = paddr
+            .checked_add(memsz)
+            .ok_or_else(|| fmt("segment address overflows".into()))?;
+        if ram.offset_of(paddr, memsz).is_none() {
+            return Err(LoadError::OutsideRam {
+                what: what.into(),
+                addr: paddr,
+                end,
+                ram_start: ram.base(),
+                ram_end: ram.base() + ram.size(),
+            });
+        }
+        for &(a, b) in &segments {
+            if paddr < b && a < end {
+                return Err(LoadError::Overlap {
+                    what: what.into(),
+                    a,
+                    b: paddr,
+                });
+            }
+        }
+        segments.push((paddr, end));
+        ram.load(paddr, bytes);
+        // Zero the BSS part explicitly: RAM may hold an earlier image.
+        let bss = (memsz - bytes.len() as u64) as usize;
+        if bss > 0 {
+            let off = ram
+                .offset_of(paddr + bytes.len() as u64, bss as u64)
+                .expect("checked above");
+            ram.as_mut_slice()[off..off + bss].fill(0);
+        }
+    }
+    if segments.is_empty() {
+        return Err(fmt("no loadable segments".into()));
+    }
+    let mut img = LoadedImage {
+        entry: elf.entry(),
+        start: segments.iter().map(|s| s.0).min().unwrap_or(0),
+        end: segments.iter().map(|s| s.1).max().unwrap_or(0),
+        ..Default::default()
+    };
+    for sym in elf.symbols() {
+        match sym.name() {
+            Ok("tohost") => img.tohost = Some(sym.address()),
+            Ok("fromhost") => img.fromhost = Some(sym.address()),
+            _ => {}
+        }
+    }
+    Ok(img)
+}

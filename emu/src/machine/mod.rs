@@ -1,0 +1,294 @@
+//! The `virt` board: memory map, device wiring, boot ROM, image loading, and the loop
+//! that runs the harts in deterministic round-robin quanta.
+
+pub mod dtb;
+pub mod loader;
+
+use crate::bus::{Bus, ExitRequest, MmioDevice, Ram, DRAM_BASE};
+use crate::cpu::{Hart, RunStop};
+use crate::mmu::MmuConfig;
+use loader::{LoadError, LoadedImage};
+
+/// Physical addresses of the board (DESIGN.md §3).
+pub mod map {
+    pub const BOOT_ROM: u64 = 0x1000;
+    pub const BOOT_ROM_SIZE: u64 = 0x1000;
+    pub const TEST: u64 = 0x10_0000;
+    pub const RTC: u64 = 0x10_1000;
+    pub const CLINT: u64 = 0x200_0000;
+    pub const CLINT_SIZE: u64 = 0x1_0000;
+    pub const PLIC: u64 = 0xc00_0000;
+    pub const PLIC_SIZE: u64 = 0x60_0000;
+    pub const UART0: u64 = 0x1000_0000;
+    pub const UART0_IRQ: u32 = 10;
+    pub const VIRTIO0: u64 = 0x1000_1000;
+    pub const VIRTIO_STRIDE: u64 = 0x1000;
+    pub const VIRTIO_COUNT: u64 = 8;
+    pub const RTC_IRQ: u32 = 11;
+    pub const DRAM: u64 = super::DRAM_BASE;
+    /// Where the next stage after the firmware is loaded (OpenSBI fw_jump convention).
+    pub const KERNEL: u64 = 0x8020_0000;
+}
+
+/// `mtime` ticks at 10 MHz; by default it advances one tick per this many retired
+/// instructions (summed over harts), i.e. a nominal 100 M instructions/s guest.
+pub const INSNS_PER_TICK: u64 = 10;
+pub const TIMEBASE_HZ: u64 = 10_000_000;
+
+/// Longest quantum a hart runs before the machine looks at devices and interrupts.
+const MAX_QUANTUM: u64 = 4096;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClockMode {
+    /// mtime follows retired instructions: same inputs, same run.
+    Deterministic,
+    /// mtime follows the host's wall clock.
+    Host,
+}
+
+/// Everything the board is built from.
+#[derive(Debug, Clone)]
+pub struct MachineConfig {
+    pub ram_size: u64,
+    pub harts: usize,
+    pub mmu: MmuConfig,
+    pub bootargs: String,
+    pub clock: ClockMode,
+    pub kaslr_seed: u64,
+    pub rng_seed: [u8; 32],
+    pub initrd: Option<(u64, u64)>,
+}
+
+impl Default for MachineConfig {
+    fn default() -> Self {
+        MachineConfig {
+            ram_size: 512 << 20,
+            harts: 1,
+            mmu: MmuConfig::default(),
+            bootargs: String::new(),
+            clock: ClockMode::Deterministic,
+            kaslr_seed: 0,
+            rng_seed: [0x5a; 32],
+            initrd: None,
+        }
+    }
+}
+
+/// Why the machine stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    /// The guest asked to exit with this status (HTIF, test device, SBI SRST).
+    Exit(u32),
+    /// The guest asked for a reset.
+    Reset,
+    /// `--max-insns` was reached.
+    InsnLimit,
+    /// Every hart sleeps in WFI with nothing that could ever wake it.
+    Deadlock,
+}
+
+pub struct Machine {
+    pub config: MachineConfig,
+    pub bus: Bus,
+    pub harts: Vec<Hart>,
+    /// Instructions retired by all harts.
+    pub total_insns: u64,
+    host_clock_start: std::time::Instant,
+}
+
+impl Machine {
+    pub fn new(config: MachineConfig) -> Self {
+        let mut bus = Bus::new(config.ram_size);
+        bus.map(
+            map::BOOT_ROM,
+            map::BOOT_ROM_SIZE,
+            Box::new(BootRom::new(0, 0)),
+        );
+        crate::devices::attach_board_devices(&mut bus, &config);
+        let harts = (0..config.harts)
+            .map(|i| Hart::new(i as u64, config.mmu.clone()))
+            .collect();
+        Machine {
+            config,
+            bus,
+            harts,
+            total_insns: 0,
+            host_clock_start: std::time::Instant::now(),
+        }
+    }
+
+    pub fn ram(&mut self) -> &mut Ram {
+        &mut self.bus.ram
+    }
+
+    /// Load an image from bytes into RAM (ELF at its physical addresses, Linux Image at
+    /// 0x8020_0000). Records HTIF symbols.
+    pub fn load(&mut self, data: &[u8], what: &str) -> Result<LoadedImage, LoadError> {
+        let img = loader::load_image(&mut self.bus.ram, data, what)?;
+        if img.tohost.is_some() {
+            self.bus.set_htif(img.tohost, img.fromhost);
+        }
+        Ok(img)
+    }
+
+    /// Place the DTB near the top of RAM and point the boot ROM at `entry`.
+    /// Returns the DTB's physical address.
+    pub fn prepare_boot(&mut self, entry: u64, dtb: &[u8]) -> Result<u64, LoadError> {
+        let top = DRAM_BASE + self.config.ram_size;
+        let dtb_addr = (top.saturating_sub(dtb.len() as u64 + 0x1000)) & !0xfff;
+        if dtb_addr < DRAM_BASE || !self.bus.ram.load(dtb_addr, dtb) {
+            return Err(LoadError::OutsideRam {
+                what: "device tree".into(),
+                addr: dtb_addr,
+                end: dtb_addr + dtb.len() as u64,
+                ram_start: DRAM_BASE,
+                ram_end: top,
+            });
+        }
+        self.bus
+            .replace_device("bootrom", Box::new(BootRom::new(entry, dtb_addr)));
+        for h in &mut self.harts {
+            h.pc = map::BOOT_ROM;
+        }
+        Ok(dtb_addr)
+    }
+
+    fn now(&self) -> u64 {
+        match self.config.clock {
+            ClockMode::Deterministic => self.total_insns / INSNS_PER_TICK,
+            ClockMode::Host => {
+                let ns = self.host_clock_start.elapsed().as_nanos() as u64;
+                ns / (1_000_000_000 / TIMEBASE_HZ)
+            }
+        }
+    }
+
+    /// Feed device interrupt lines to the controllers and the controllers' outputs to
+    /// the harts.
+    fn update_interrupts(&mut self, now: u64) {
+        self.bus.poll_devices(now);
+        let levels: Vec<(u32, bool)> = self.bus.irq_lines().collect();
+        if let Some(plic) = self.bus.device_mut("plic") {
+            plic.set_source_levels(&levels);
+        }
+        for (i, hart) in self.harts.iter_mut().enumerate() {
+            let mut bits = 0;
+            for name in ["clint", "plic"] {
+                if let Some(d) = self.bus.device_mut(name) {
+                    bits |= d.interrupt_bits(i);
+                }
+            }
+            hart.set_interrupt_lines(bits);
+            hart.set_time(now);
+        }
+    }
+
+    fn next_deadline(&mut self) -> Option<u64> {
+        self.bus.device_mut("clint").and_then(|c| c.next_deadline())
+    }
+
+    /// Run until the guest exits or `max_insns` instructions have retired.
+    pub fn run(&mut self, max_insns: Option<u64>) -> StopReason {
+        let limit = max_insns.unwrap_or(u64::MAX);
+        loop {
+            if let Some(req) = self.bus.exit_request.take() {
+                return match req {
+                    ExitRequest::Exit(code) => StopReason::Exit(code),
+                    ExitRequest::Reset => StopReason::Reset,
+                };
+            }
+            if self.total_insns >= limit {
+                return StopReason::InsnLimit;
+            }
+            let now = self.now();
+            self.update_interrupts(now);
+            // Quantum: up to the next timer deadline, the instruction limit and MAX_QUANTUM.
+            let mut quantum = MAX_QUANTUM.min(limit - self.total_insns);
+            if let (Some(d), ClockMode::Deterministic) = (self.next_deadline(), self.config.clock) {
+                if d > now {
+                    quantum = quantum.min(((d - now) * INSNS_PER_TICK).max(1));
+                }
+            }
+            let mut all_waiting = true;
+            let nharts = self.harts.len() as u64;
+            for hart in &mut self.harts {
+                let (n, stop) = hart.run(&mut self.bus, quantum.div_ceil(nharts).max(1));
+                self.total_insns += n;
+                if stop != RunStop::Wfi {
+                    all_waiting = false;
+                }
+                if self.bus.exit_request.is_some() {
+                    break;
+                }
+            }
+            if all_waiting && self.bus.exit_request.is_none() {
+                // Every hart sleeps: jump time to the next deadline, as hardware would
+                // simply wait for it.
+                match (self.config.clock, self.next_deadline()) {
+                    (ClockMode::Deterministic, Some(d)) if d != u64::MAX => {
+                        let target = d.max(now + 1) * INSNS_PER_TICK;
+                        // Idle time counts toward the clock but never past the limit.
+                        self.total_insns = self.total_insns.max(target.min(limit));
+                        if self.total_insns >= limit {
+                            return StopReason::InsnLimit;
+                        }
+                    }
+                    (ClockMode::Host, _) => {
+                        std::thread::sleep(std::time::Duration::from_micros(100))
+                    }
+                    _ => {
+                        if !self.devices_may_wake() {
+                            return StopReason::Deadlock;
+                        }
+                        std::thread::sleep(std::time::Duration::from_micros(100));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether an outside event (console input) could still wake a sleeping hart.
+    fn devices_may_wake(&self) -> bool {
+        self.bus.device_name(map::UART0).is_some() && crate::devices::console_input_open()
+    }
+}
+
+/// The reset vector: loads a0 = mhartid, a1 = DTB address and jumps to the firmware (or,
+/// with `--bios none`, straight to the program).
+pub struct BootRom {
+    bytes: Vec<u8>,
+}
+
+impl BootRom {
+    pub fn new(entry: u64, dtb: u64) -> Self {
+        let code: [u32; 6] = [
+            0x0000_0297, // auipc t0, 0
+            0xf140_2573, // csrr  a0, mhartid
+            0x0202_b583, // ld    a1, 32(t0)
+            0x0182_b283, // ld    t0, 24(t0)
+            0x0002_8067, // jr    t0
+            0x0000_0013, // nop (padding)
+        ];
+        let mut bytes: Vec<u8> = code.iter().flat_map(|w| w.to_le_bytes()).collect();
+        bytes.extend_from_slice(&entry.to_le_bytes());
+        bytes.extend_from_slice(&dtb.to_le_bytes());
+        BootRom { bytes }
+    }
+}
+
+impl MmioDevice for BootRom {
+    fn name(&self) -> &str {
+        "bootrom"
+    }
+    fn read(&mut self, offset: u64, size: usize, _ram: &mut Ram) -> Result<u64, ()> {
+        let mut v = 0u64;
+        for i in 0..size {
+            let b = self.bytes.get(offset as usize + i).copied().unwrap_or(0);
+            v |= (b as u64) << (8 * i);
+        }
+        Ok(v)
+    }
+    fn write(&mut self, _offset: u64, _size: usize, _value: u64, _ram: &mut Ram) -> Result<(), ()> {
+        Err(())
+    }
+}
