@@ -10,6 +10,7 @@ pub mod cpu;
 pub mod devices;
 pub mod machine;
 pub mod mmu;
+pub mod trace;
 
 /// The in-repo guest kernel and firmware, built for riscv64 by build.rs and embedded.
 pub mod images {

@@ -85,7 +85,13 @@ pub enum StopReason {
     InsnLimit,
     /// Every hart sleeps in WFI with nothing that could ever wake it.
     Deadlock,
+    /// The user interrupted the run (Ctrl-C, SIGTERM).
+    Interrupted,
 }
+
+/// Set by the signal handler; the machine stops at the next quantum boundary so traces,
+/// statistics and disk images are finished properly.
+pub static STOP_REQUESTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 pub struct Machine {
     pub config: MachineConfig,
@@ -199,6 +205,9 @@ impl Machine {
             }
             if self.total_insns >= limit {
                 return StopReason::InsnLimit;
+            }
+            if STOP_REQUESTED.load(std::sync::atomic::Ordering::Relaxed) {
+                return StopReason::Interrupted;
             }
             let now = self.now();
             self.update_interrupts(now);

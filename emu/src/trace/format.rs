@@ -1,0 +1,491 @@
+//! Formatting of trace events: text, jsonl, perfetto (Chrome JSON) and spike.
+//! Runs on the sink thread, never on the hart's.
+
+use std::io::{self, Write};
+
+use super::symbols::Symbolizer;
+use super::{Event, Format, MemAccess, WalkResult};
+use crate::cpu::trap::{irq, Exception};
+
+/// Disassembles one instruction (raw bits, length) at `pc`.
+pub type Disassembler = fn(raw: u32, pc: u64) -> String;
+
+const PRIV: [&str; 4] = ["U", "S", "?", "M"];
+
+fn priv_name(p: u8) -> &'static str {
+    PRIV[(p & 3) as usize]
+}
+
+fn cause_name(cause: u64, interrupt: bool) -> &'static str {
+    if interrupt {
+        irq::name(cause)
+    } else {
+        Exception::cause_name(cause)
+    }
+}
+
+/// Decoded PTE flags as `DAGUXWRV` letters (a dash for a clear bit).
+pub fn pte_flags(pte: u64) -> String {
+    const L: [char; 8] = ['V', 'R', 'W', 'X', 'U', 'G', 'A', 'D'];
+    (0..8).rev().map(|i| if pte >> i & 1 == 1 { L[i] } else { '-' }).collect()
+}
+
+fn satp_fields(satp: u64) -> (&'static str, u64, u64) {
+    let mode = match satp >> 60 {
+        0 => "bare",
+        8 => "sv39",
+        9 => "sv48",
+        10 => "sv57",
+        _ => "?",
+    };
+    (mode, (satp >> 44) & 0xffff, (satp & ((1 << 44) - 1)) << 12)
+}
+
+fn page_size_name(size: u64) -> String {
+    match size {
+        0x1000 => "4K".into(),
+        0x20_0000 => "2M".into(),
+        0x4000_0000 => "1G".into(),
+        0x80_0000_0000 => "512G".into(),
+        s => format!("{s:#x}"),
+    }
+}
+
+/// Formats a stream of events in one of the formats. Keeps the state a format needs
+/// (pending walks for text indentation, open slices for perfetto).
+pub struct Formatter {
+    pub format: Format,
+    pub symbols: Symbolizer,
+    disasm: Disassembler,
+    /// Walk lines waiting for the instruction that caused them (text format).
+    pending: Vec<String>,
+    first_json: bool,
+    /// Perfetto: the name of the phase slice currently open.
+    open_phase: Option<String>,
+    tlb_misses: u64,
+    walks: u64,
+    last_counter_at: u64,
+}
+
+impl Formatter {
+    pub fn new(format: Format, symbols: Symbolizer, disasm: Disassembler) -> Self {
+        Formatter {
+            format,
+            symbols,
+            disasm,
+            pending: Vec::new(),
+            first_json: true,
+            open_phase: None,
+            tlb_misses: 0,
+            walks: 0,
+            last_counter_at: 0,
+        }
+    }
+
+    pub fn begin(&mut self, out: &mut dyn Write) -> io::Result<()> {
+        if self.format == Format::Perfetto {
+            writeln!(out, "{{\"displayTimeUnit\":\"ns\",\"traceEvents\":[")?;
+            writeln!(
+                out,
+                "{{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":1,\"tid\":0,\"args\":{{\"name\":\"emu guest\"}}}}"
+            )?;
+            self.first_json = false;
+        }
+        Ok(())
+    }
+
+    pub fn end(&mut self, out: &mut dyn Write, last_instret: u64) -> io::Result<()> {
+        match self.format {
+            Format::Text => {
+                for l in self.pending.drain(..) {
+                    writeln!(out, "{l}")?;
+                }
+            }
+            Format::Perfetto => {
+                if let Some(name) = self.open_phase.take() {
+                    writeln!(out, ",{{\"name\":{},\"ph\":\"E\",\"pid\":1,\"tid\":0,\"ts\":{}}}", json_str(&name), ts(last_instret))?;
+                }
+                writeln!(out, "]}}")?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn sym(&self, addr: u64) -> String {
+        self.symbols.describe(addr)
+    }
+
+    pub fn write(&mut self, e: &Event, out: &mut dyn Write) -> io::Result<()> {
+        if let Event::Insn { pc, pa, .. } = e {
+            self.symbols.observe_pc(*pc, *pa);
+        }
+        match self.format {
+            Format::Text => self.text(e, out),
+            Format::Jsonl => self.jsonl(e, out),
+            Format::Spike => self.spike(e, out),
+            Format::Perfetto => self.perfetto(e, out),
+        }
+    }
+
+    // ---- text -------------------------------------------------------------------
+
+    fn text(&mut self, e: &Event, out: &mut dyn Write) -> io::Result<()> {
+        let h = e.header();
+        let head = format!("[h{} {:>10} {}]", h.hart, h.instret, priv_name(h.privilege));
+        match e {
+            Event::Insn { pc, pa, raw, len, rd, frd, mem, .. } => {
+                let bits = if *len == 2 { format!("    {:04x}", raw & 0xffff) } else { format!("{raw:08x}") };
+                let sym = self.sym(*pc);
+                let mut line = format!(
+                    "{head} insn  {pc:016x} {pa_s} {bits}  {dis:<28} {sym}",
+                    pa_s = if pc == pa { " ".repeat(16) } else { format!("{pa:016x}") },
+                    dis = (self.disasm)(*raw, *pc),
+                );
+                if let Some((r, v)) = rd {
+                    line.push_str(&format!("  x{r}={v:#x}"));
+                }
+                if let Some((r, v)) = frd {
+                    line.push_str(&format!("  f{r}={v:#x}"));
+                }
+                if let Some(m) = mem {
+                    line.push_str(&format!("  {}", mem_text(m)));
+                }
+                writeln!(out, "{}", line.trim_end())?;
+                for l in self.pending.drain(..) {
+                    writeln!(out, "{l}")?;
+                }
+                Ok(())
+            }
+            Event::Walk { va, access, satp, steps, nsteps, result, .. } => {
+                let (mode, asid, root) = satp_fields(*satp);
+                let mut s = format!(
+                    "{pad}walk  {va:016x} {acc:<5} {mode} asid={asid} root={root:#x} {rsym}",
+                    pad = " ".repeat(head.len() + 3),
+                    acc = access.name(),
+                    rsym = self.sym(root),
+                );
+                for st in &steps[..*nsteps as usize] {
+                    s.push_str(&format!(
+                        "\n{pad}  L{} pte@{:#x} = {:#018x} {}",
+                        st.level,
+                        st.pte_addr,
+                        st.pte,
+                        pte_flags(st.pte),
+                        pad = " ".repeat(head.len() + 3)
+                    ));
+                }
+                match result {
+                    WalkResult::Leaf { level, page_size, pa } => s.push_str(&format!(
+                        "\n{pad}  -> leaf L{level} {} pa={pa:#x}",
+                        page_size_name(*page_size),
+                        pad = " ".repeat(head.len() + 3)
+                    )),
+                    WalkResult::Fault { cause } => s.push_str(&format!(
+                        "\n{pad}  -> fault {}",
+                        Exception::cause_name(*cause),
+                        pad = " ".repeat(head.len() + 3)
+                    )),
+                }
+                self.pending.push(s);
+                Ok(())
+            }
+            _ => {
+                // Other events print in stream order, after any walks they follow.
+                for l in self.pending.drain(..) {
+                    writeln!(out, "{l}")?;
+                }
+                let body = match e {
+                    Event::Tlb { kind, tlb, va, asid, page_size, cause, .. } => format!(
+                        "tlb   {:<5} {tlb:<3} va={va:#x} asid={asid} {}{}",
+                        kind.name(),
+                        page_size_name(*page_size),
+                        if cause.is_empty() { String::new() } else { format!(" ({cause})") }
+                    ),
+                    Event::Satp { old, new, .. } => {
+                        let (om, oa, or) = satp_fields(*old);
+                        let (nm, na, nr) = satp_fields(*new);
+                        format!(
+                            "satp  {om} asid={oa} root={or:#x} {} -> {nm} asid={na} root={nr:#x} {}",
+                            self.sym(or),
+                            self.sym(nr)
+                        )
+                    }
+                    Event::Sfence { vaddr, asid, .. } => format!(
+                        "sfence.vma {} {}",
+                        vaddr.map_or("all-addresses".into(), |v| format!("va={v:#x}")),
+                        asid.map_or("all-asids".into(), |a| format!("asid={a}"))
+                    ),
+                    Event::Trap { cause, interrupt, tval, epc, from, to, handler, .. } => format!(
+                        "trap  {}{} tval={tval:#x} epc={epc:#x} {} {}->{} handler={handler:#x} {}",
+                        if *interrupt { "interrupt " } else { "" },
+                        cause_name(*cause, *interrupt),
+                        self.sym(*epc),
+                        priv_name(*from),
+                        priv_name(*to),
+                        self.sym(*handler)
+                    ),
+                    Event::Mode { from, to, how, .. } => format!("mode  {} -> {} ({how})", priv_name(*from), priv_name(*to)),
+                    Event::Mmio { pa, size, value, write, .. } => format!(
+                        "mmio  {} {pa:#x} size={size} value={value:#x}",
+                        if *write { "write" } else { "read " }
+                    ),
+                    Event::Sbi { eid, fid, args, .. } => format!(
+                        "sbi   {} fid={fid} a0={:#x} a1={:#x} a2={:#x}",
+                        sbi_name(*eid),
+                        args[0],
+                        args[1],
+                        args[2]
+                    ),
+                    Event::StaleTlb { pc, va, cached_pa, walked_pa, old_pte, new_pte, .. } => format!(
+                        "STALE TLB va={va:#x} cached_pa={cached_pa:#x} walk={} pte {old_pte:#x} -> {new_pte:#x} at pc={pc:#x} {} (missing sfence.vma?)",
+                        walked_pa.map_or("fault".into(), |p| format!("{p:#x}")),
+                        self.sym(*pc)
+                    ),
+                    Event::Insn { .. } | Event::Walk { .. } => unreachable!("handled above"),
+                };
+                writeln!(out, "{head} {body}")
+            }
+        }
+    }
+
+    // ---- jsonl ------------------------------------------------------------------
+
+    fn jsonl(&mut self, e: &Event, out: &mut dyn Write) -> io::Result<()> {
+        let h = e.header();
+        let mut s = format!("{{\"hart\":{},\"instret\":{},\"priv\":\"{}\"", h.hart, h.instret, priv_name(h.privilege));
+        match e {
+            Event::Insn { pc, pa, raw, len, rd, frd, mem, .. } => {
+                s.push_str(&format!(
+                    ",\"kind\":\"insn\",\"pc\":\"{pc:#x}\",\"pa\":\"{pa:#x}\",\"raw\":\"{:#0w$x}\",\"len\":{len},\"disasm\":{},\"sym\":{}",
+                    if *len == 2 { raw & 0xffff } else { *raw },
+                    json_str(&(self.disasm)(*raw, *pc)),
+                    json_str(&self.sym(*pc)),
+                    w = if *len == 2 { 6 } else { 10 },
+                ));
+                if let Some((r, v)) = rd {
+                    s.push_str(&format!(",\"rd\":{{\"reg\":\"x{r}\",\"value\":\"{v:#x}\"}}"));
+                }
+                if let Some((r, v)) = frd {
+                    s.push_str(&format!(",\"frd\":{{\"reg\":\"f{r}\",\"value\":\"{v:#x}\"}}"));
+                }
+                if let Some(m) = mem {
+                    s.push_str(&format!(
+                        ",\"mem\":{{\"op\":\"{}\",\"va\":\"{:#x}\",\"pa\":\"{:#x}\",\"size\":{},\"value\":\"{:#x}\"}}",
+                        if m.store { "store" } else { "load" },
+                        m.va,
+                        m.pa,
+                        m.size,
+                        m.value
+                    ));
+                }
+            }
+            Event::Walk { va, access, satp, steps, nsteps, result, .. } => {
+                let (mode, asid, root) = satp_fields(*satp);
+                s.push_str(&format!(
+                    ",\"kind\":\"walk\",\"va\":\"{va:#x}\",\"access\":\"{}\",\"mode\":\"{mode}\",\"asid\":{asid},\"root\":\"{root:#x}\",\"steps\":[",
+                    access.name()
+                ));
+                for (i, st) in steps[..*nsteps as usize].iter().enumerate() {
+                    if i > 0 {
+                        s.push(',');
+                    }
+                    s.push_str(&format!(
+                        "{{\"level\":{},\"pte_addr\":\"{:#x}\",\"pte\":\"{:#x}\",\"flags\":\"{}\"}}",
+                        st.level,
+                        st.pte_addr,
+                        st.pte,
+                        pte_flags(st.pte)
+                    ));
+                }
+                s.push(']');
+                match result {
+                    WalkResult::Leaf { level, page_size, pa } => s.push_str(&format!(
+                        ",\"result\":{{\"leaf_level\":{level},\"page_size\":{page_size},\"pa\":\"{pa:#x}\"}}"
+                    )),
+                    WalkResult::Fault { cause } => {
+                        s.push_str(&format!(",\"result\":{{\"fault\":\"{}\",\"cause\":{cause}}}", Exception::cause_name(*cause)))
+                    }
+                }
+            }
+            Event::Tlb { kind, tlb, va, asid, page_size, cause, .. } => s.push_str(&format!(
+                ",\"kind\":\"tlb\",\"event\":\"{}\",\"tlb\":\"{tlb}\",\"va\":\"{va:#x}\",\"asid\":{asid},\"page_size\":{page_size},\"cause\":{}",
+                kind.name(),
+                json_str(cause)
+            )),
+            Event::Satp { old, new, .. } => {
+                let (om, oa, or) = satp_fields(*old);
+                let (nm, na, nr) = satp_fields(*new);
+                s.push_str(&format!(
+                    ",\"kind\":\"satp\",\"old\":{{\"mode\":\"{om}\",\"asid\":{oa},\"root\":\"{or:#x}\",\"sym\":{}}},\"new\":{{\"mode\":\"{nm}\",\"asid\":{na},\"root\":\"{nr:#x}\",\"sym\":{}}}",
+                    json_str(&self.sym(or)),
+                    json_str(&self.sym(nr))
+                ));
+            }
+            Event::Sfence { vaddr, asid, .. } => s.push_str(&format!(
+                ",\"kind\":\"sfence\",\"vaddr\":{},\"asid\":{}",
+                vaddr.map_or("null".into(), |v| format!("\"{v:#x}\"")),
+                asid.map_or("null".into(), |a| a.to_string())
+            )),
+            Event::Trap { cause, interrupt, tval, epc, from, to, handler, .. } => s.push_str(&format!(
+                ",\"kind\":\"trap\",\"cause\":{cause},\"name\":\"{}\",\"interrupt\":{interrupt},\"tval\":\"{tval:#x}\",\"epc\":\"{epc:#x}\",\"from\":\"{}\",\"to\":\"{}\",\"handler\":\"{handler:#x}\",\"handler_sym\":{}",
+                cause_name(*cause, *interrupt),
+                priv_name(*from),
+                priv_name(*to),
+                json_str(&self.sym(*handler))
+            )),
+            Event::Mode { from, to, how, .. } => s.push_str(&format!(
+                ",\"kind\":\"mode\",\"from\":\"{}\",\"to\":\"{}\",\"how\":\"{how}\"",
+                priv_name(*from),
+                priv_name(*to)
+            )),
+            Event::Mmio { pa, size, value, write, .. } => s.push_str(&format!(
+                ",\"kind\":\"mmio\",\"pa\":\"{pa:#x}\",\"size\":{size},\"value\":\"{value:#x}\",\"write\":{write}"
+            )),
+            Event::Sbi { eid, fid, args, .. } => s.push_str(&format!(
+                ",\"kind\":\"sbi\",\"eid\":\"{eid:#x}\",\"ext\":\"{}\",\"fid\":{fid},\"args\":[\"{:#x}\",\"{:#x}\",\"{:#x}\"]",
+                sbi_name(*eid),
+                args[0],
+                args[1],
+                args[2]
+            )),
+            Event::StaleTlb { pc, va, cached_pa, walked_pa, old_pte, new_pte, .. } => s.push_str(&format!(
+                ",\"kind\":\"stale_tlb\",\"pc\":\"{pc:#x}\",\"sym\":{},\"va\":\"{va:#x}\",\"cached_pa\":\"{cached_pa:#x}\",\"walked_pa\":{},\"old_pte\":\"{old_pte:#x}\",\"new_pte\":\"{new_pte:#x}\"",
+                json_str(&self.sym(*pc)),
+                walked_pa.map_or("null".into(), |p| format!("\"{p:#x}\""))
+            )),
+        }
+        s.push('}');
+        writeln!(out, "{s}")
+    }
+
+    // ---- spike commit log --------------------------------------------------------
+
+    fn spike(&mut self, e: &Event, out: &mut dyn Write) -> io::Result<()> {
+        match e {
+            Event::Insn { h, pc, raw, len, rd, frd, mem, .. } => {
+                let bits = if *len == 2 { format!("0x{:04x}", raw & 0xffff) } else { format!("0x{raw:08x}") };
+                let mut s = format!("core {:>3}: {} 0x{pc:016x} ({bits})", h.hart, h.privilege);
+                if let Some((r, v)) = rd {
+                    s.push_str(&format!(" x{r:<2} 0x{v:016x}"));
+                }
+                if let Some((r, v)) = frd {
+                    s.push_str(&format!(" f{r:<2} 0x{v:016x}"));
+                }
+                if let Some(m) = mem {
+                    if m.store {
+                        let w = m.size as usize * 2;
+                        s.push_str(&format!(" mem 0x{:016x} 0x{:0w$x}", m.va, m.value));
+                    } else {
+                        s.push_str(&format!(" mem 0x{:016x}", m.va));
+                    }
+                }
+                writeln!(out, "{s}")
+            }
+            Event::Trap { h, cause, interrupt, epc, .. } => {
+                let name = if *interrupt { format!("interrupt_{}", irq::name(*cause)) } else { Exception::cause_name(*cause).to_string() };
+                writeln!(out, "core {:>3}: exception trap_{name}, epc 0x{epc:016x}", h.hart)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    // ---- perfetto (Chrome trace JSON) ---------------------------------------------
+
+    fn perfetto(&mut self, e: &Event, out: &mut dyn Write) -> io::Result<()> {
+        let h = e.header();
+        let t = ts(h.instret);
+        match e {
+            Event::Satp { new, .. } => {
+                let (mode, asid, root) = satp_fields(*new);
+                let sym = self.sym(root);
+                let name = if mode == "bare" {
+                    "bare".to_string()
+                } else if sym.is_empty() {
+                    format!("{mode} root {root:#x} asid {asid}")
+                } else {
+                    format!("{mode} {sym}")
+                };
+                if let Some(prev) = self.open_phase.take() {
+                    writeln!(out, ",{{\"name\":{},\"ph\":\"E\",\"pid\":1,\"tid\":{},\"ts\":{t}}}", json_str(&prev), h.hart)?;
+                }
+                writeln!(
+                    out,
+                    ",{{\"name\":{},\"cat\":\"phase\",\"ph\":\"B\",\"pid\":1,\"tid\":{},\"ts\":{t},\"args\":{{\"satp\":\"{new:#x}\"}}}}",
+                    json_str(&name),
+                    h.hart
+                )?;
+                self.open_phase = Some(name);
+            }
+            Event::Trap { cause, interrupt, epc, .. } => writeln!(
+                out,
+                ",{{\"name\":{},\"cat\":\"trap\",\"ph\":\"i\",\"s\":\"t\",\"pid\":1,\"tid\":{},\"ts\":{t},\"args\":{{\"epc\":\"{epc:#x}\"}}}}",
+                json_str(cause_name(*cause, *interrupt)),
+                h.hart
+            )?,
+            Event::Tlb { kind: super::TlbKind::Miss, .. } => self.tlb_misses += 1,
+            Event::Walk { .. } => self.walks += 1,
+            _ => {}
+        }
+        // Counters, sampled at most every 10k instructions.
+        if h.instret >= self.last_counter_at + 10_000 {
+            self.last_counter_at = h.instret;
+            writeln!(
+                out,
+                ",{{\"name\":\"translation\",\"ph\":\"C\",\"pid\":1,\"ts\":{t},\"args\":{{\"tlb_misses\":{},\"walks\":{}}}}}",
+                self.tlb_misses, self.walks
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Chrome trace timestamps are microseconds; one retired instruction is shown as 1 ns.
+fn ts(instret: u64) -> String {
+    format!("{}.{:03}", instret / 1000, instret % 1000)
+}
+
+fn mem_text(m: &MemAccess) -> String {
+    let op = if m.store { "store" } else { "load" };
+    if m.va == m.pa {
+        format!("{op}{} [{:#x}] = {:#x}", m.size * 8, m.va, m.value)
+    } else {
+        format!("{op}{} [{:#x} -> pa {:#x}] = {:#x}", m.size * 8, m.va, m.pa, m.value)
+    }
+}
+
+/// Name of an SBI extension ID.
+pub fn sbi_name(eid: u64) -> &'static str {
+    match eid {
+        0x00 => "legacy_set_timer",
+        0x01 => "legacy_console_putchar",
+        0x02 => "legacy_console_getchar",
+        0x08 => "legacy_shutdown",
+        0x10 => "BASE",
+        0x5449_4D45 => "TIME",
+        0x73_5049 => "IPI",
+        0x5246_4E43 => "RFENCE",
+        0x48_534D => "HSM",
+        0x5352_5354 => "SRST",
+        0x4442_434E => "DBCN",
+        0x50_4D55 => "PMU",
+        _ => "unknown",
+    }
+}
+
+/// A JSON string literal.
+pub fn json_str(s: &str) -> String {
+    let mut o = String::with_capacity(s.len() + 2);
+    o.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => o.push_str("\\\""),
+            '\\' => o.push_str("\\\\"),
+            '\n' => o.push_str("\\n"),
+            c if (c as u32) < 0x20 => o.push_str(&format!("\\u{:04x}", c as u32)),
+            c => o.push(c),
+        }
+    }
+    o.push('"');
+    o
+}

@@ -1,0 +1,71 @@
+//! The sink thread: receives event batches and writes them in the chosen format.
+//! The file is written through a buffer and flushed and synced when the producer closes
+//! the channel, so a stop for any reason (poweroff, crash, --max-insns, Ctrl-C, SIGTERM)
+//! leaves a complete file.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+use std::thread::JoinHandle;
+
+use super::format::{Disassembler, Formatter};
+use super::symbols::Symbolizer;
+use super::{Event, Format};
+
+/// Batches in flight before the producer blocks.
+const CHANNEL_BATCHES: usize = 64;
+
+pub struct Sink {
+    handle: Option<JoinHandle<std::io::Result<u64>>>,
+}
+
+/// Where the trace goes.
+pub enum Output {
+    Stdout,
+    Stderr,
+    File(PathBuf),
+}
+
+impl Sink {
+    /// Start the sink thread; returns it and the sender for the tracer.
+    pub fn start(
+        output: Output,
+        format: Format,
+        symbols: Symbolizer,
+        disasm: Disassembler,
+    ) -> std::io::Result<(Sink, crossbeam_channel::Sender<Vec<Event>>)> {
+        let (tx, rx) = crossbeam_channel::bounded::<Vec<Event>>(CHANNEL_BATCHES);
+        let writer: Box<dyn Write + Send> = match output {
+            Output::Stdout => Box::new(std::io::stdout()),
+            Output::Stderr => Box::new(std::io::stderr()),
+            Output::File(p) => Box::new(File::create(&p)?),
+        };
+        let handle = std::thread::Builder::new().name("trace-sink".into()).spawn(move || {
+            let mut out = BufWriter::with_capacity(1 << 20, writer);
+            let mut f = Formatter::new(format, symbols, disasm);
+            f.begin(&mut out)?;
+            let mut n = 0u64;
+            let mut last = 0;
+            for batch in rx {
+                for e in &batch {
+                    f.write(e, &mut out)?;
+                    last = e.header().instret;
+                }
+                n += batch.len() as u64;
+            }
+            f.end(&mut out, last)?;
+            out.flush()?;
+            Ok(n)
+        })?;
+        Ok((Sink { handle: Some(handle) }, tx))
+    }
+
+    /// Wait for the sink to write everything (call after the tracer's `finish`).
+    pub fn join(mut self) -> std::io::Result<u64> {
+        match self.handle.take().map(|h| h.join()) {
+            Some(Ok(r)) => r,
+            Some(Err(_)) => Err(std::io::Error::other("trace sink thread failed")),
+            None => Ok(0),
+        }
+    }
+}

@@ -1,0 +1,200 @@
+//! Symbolizer: names guest addresses after the ELF symbols of the firmware, the guest
+//! kernel and any `--symbols` file.
+//!
+//! A relocatable kernel runs at three kinds of address: its link address (what the ELF's
+//! symbol table says), its physical load address before the MMU is on, and its runtime
+//! virtual address after relocation (which KASLR and the paging mode change). We learn
+//! the physical placement from the ELF program headers (p_paddr vs p_vaddr) and the
+//! runtime virtual base from the guest itself: the first retired instruction whose
+//! virtual pc differs from its physical pc inside the image tells us
+//! `runtime_base = pc - (pa - phys_base)`. See docs/trace-format.md.
+
+use object::{Object, ObjectSegment, ObjectSymbol, SymbolKind};
+
+#[derive(Debug, Clone)]
+struct Sym {
+    addr: u64,
+    size: u64,
+    name: String,
+}
+
+/// One ELF image's symbols and placement.
+#[derive(Debug, Clone)]
+pub struct Image {
+    pub name: String,
+    syms: Vec<Sym>,
+    /// Link-time virtual address of the lowest loadable segment.
+    pub link_base: u64,
+    /// Physical address of the lowest loadable segment.
+    pub phys_base: u64,
+    /// Bytes spanned by the loadable segments.
+    pub size: u64,
+    /// Virtual base at run time, once learned from the guest.
+    pub runtime_base: Option<u64>,
+}
+
+impl Image {
+    /// Parse an ELF's symbols. Errors are reported as a sentence for the user.
+    pub fn from_elf(name: &str, data: &[u8]) -> Result<Image, String> {
+        let file = object::File::parse(data).map_err(|e| format!("{name}: not an ELF file ({e})"))?;
+        let mut lo_v = u64::MAX;
+        let mut lo_p = u64::MAX;
+        let mut hi_v = 0u64;
+        if let object::File::Elf64(elf) = &file {
+            use object::read::elf::ProgramHeader;
+            let endian = elf.endian();
+            for ph in elf.elf_program_headers() {
+                if ph.p_type(endian) == object::elf::PT_LOAD && ph.p_memsz(endian) > 0 {
+                    let v = ph.p_vaddr(endian);
+                    if v < lo_v {
+                        lo_v = v;
+                        lo_p = ph.p_paddr(endian);
+                    }
+                    hi_v = hi_v.max(v + ph.p_memsz(endian));
+                }
+            }
+        } else {
+            for seg in file.segments() {
+                lo_v = lo_v.min(seg.address());
+                hi_v = hi_v.max(seg.address() + seg.size());
+            }
+            lo_p = lo_v;
+        }
+        if lo_v == u64::MAX {
+            return Err(format!("{name}: no loadable segments"));
+        }
+        let mut syms: Vec<Sym> = file
+            .symbols()
+            .filter(|s| matches!(s.kind(), SymbolKind::Text | SymbolKind::Data | SymbolKind::Label | SymbolKind::Unknown))
+            .filter_map(|s| {
+                let n = s.name().ok()?;
+                if n.is_empty() || n.starts_with(".L") || n.starts_with("$") {
+                    return None;
+                }
+                Some(Sym { addr: s.address(), size: s.size(), name: demangle(n) })
+            })
+            .collect();
+        syms.sort_by_key(|s| (s.addr, std::cmp::Reverse(s.size)));
+        Ok(Image { name: name.into(), syms, link_base: lo_v, phys_base: lo_p, size: hi_v - lo_v, runtime_base: None })
+    }
+
+    fn lookup_link(&self, addr: u64) -> Option<(&str, u64)> {
+        if addr < self.link_base || addr >= self.link_base + self.size {
+            return None;
+        }
+        let i = self.syms.partition_point(|s| s.addr <= addr);
+        // Prefer the closest preceding symbol that contains the address (sized), else the
+        // closest preceding label.
+        let cand = &self.syms[..i];
+        let best = cand.iter().rev().take(8).find(|s| s.size > 0 && addr < s.addr + s.size).or(cand.last())?;
+        Some((&best.name, addr - best.addr))
+    }
+
+    /// Convert an address in any of the image's three views to its link address.
+    fn to_link(&self, addr: u64) -> Option<u64> {
+        let in_range = |base: u64| addr >= base && addr < base + self.size;
+        if let Some(rb) = self.runtime_base {
+            if in_range(rb) {
+                return Some(addr - rb + self.link_base);
+            }
+        }
+        if in_range(self.link_base) {
+            return Some(addr);
+        }
+        if in_range(self.phys_base) {
+            return Some(addr - self.phys_base + self.link_base);
+        }
+        None
+    }
+
+    /// Link addresses of a symbol.
+    fn find(&self, name: &str) -> Option<u64> {
+        self.syms.iter().find(|s| s.name == name).map(|s| s.addr)
+    }
+}
+
+fn demangle(n: &str) -> String {
+    // Our guest crates use #[no_mangle] for everything a user names; Rust-mangled names
+    // are shortened to their last path component so traces stay readable.
+    if let Some(rest) = n.strip_prefix("_ZN") {
+        let mut parts = Vec::new();
+        let mut s = rest;
+        while let Some(c) = s.chars().next() {
+            if !c.is_ascii_digit() {
+                break;
+            }
+            let digits: String = s.chars().take_while(|c| c.is_ascii_digit()).collect();
+            let len: usize = digits.parse().unwrap_or(0);
+            s = &s[digits.len()..];
+            if len > s.len() {
+                break;
+            }
+            parts.push(&s[..len]);
+            s = &s[len..];
+        }
+        if parts.last().is_some_and(|p| p.starts_with('h') && p.len() == 17) {
+            parts.pop();
+        }
+        if !parts.is_empty() {
+            let keep = parts.len().saturating_sub(2);
+            return parts[keep..].join("::");
+        }
+    }
+    n.to_string()
+}
+
+/// All images the trace knows about.
+#[derive(Debug, Clone, Default)]
+pub struct Symbolizer {
+    pub images: Vec<Image>,
+}
+
+impl Symbolizer {
+    pub fn add(&mut self, image: Image) {
+        self.images.push(image);
+    }
+
+    /// `symbol+0xoff` for an address in any view of any image.
+    pub fn lookup(&self, addr: u64) -> Option<(&str, u64)> {
+        self.images.iter().find_map(|im| im.to_link(addr).and_then(|l| im.lookup_link(l)))
+    }
+
+    /// Learn runtime virtual bases from a retired instruction's virtual and physical pc.
+    #[inline]
+    pub fn observe_pc(&mut self, pc: u64, pa: u64) {
+        if pc == pa {
+            return;
+        }
+        for im in &mut self.images {
+            if pa >= im.phys_base && pa < im.phys_base + im.size && im.phys_base != im.link_base {
+                let base = pc.wrapping_sub(pa - im.phys_base);
+                if im.runtime_base != Some(base) {
+                    im.runtime_base = Some(base);
+                }
+            }
+        }
+    }
+
+    /// Physical and link addresses where `name` can be found (for trace windows).
+    pub fn resolve(&self, name: &str) -> Vec<u64> {
+        let mut out = Vec::new();
+        for im in &self.images {
+            if let Some(link) = im.find(name) {
+                out.push(link);
+                out.push(link - im.link_base + im.phys_base);
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// Format `addr` as `name+0x10` or an empty string.
+    pub fn describe(&self, addr: u64) -> String {
+        match self.lookup(addr) {
+            Some((n, 0)) => n.to_string(),
+            Some((n, off)) => format!("{n}+{off:#x}"),
+            None => String::new(),
+        }
+    }
+}
