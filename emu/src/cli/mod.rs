@@ -15,6 +15,8 @@ pub const EXIT_INSN_LIMIT: u8 = 124;
 pub const EXIT_BAD_IMAGE: u8 = 1;
 /// Exit status for usage errors (clap's convention too).
 pub const EXIT_USAGE: u8 = 2;
+/// Exit status after Ctrl-C or SIGTERM (128 + SIGINT, the shell convention).
+pub const EXIT_INTERRUPTED: u8 = 130;
 /// Exit status when every hart sleeps forever (WFI with no possible wake-up).
 pub const EXIT_DEADLOCK: u8 = 125;
 
@@ -310,6 +312,10 @@ fn run(args: RunArgs) -> Result<u8, Failure> {
                 m.total_insns
             );
             EXIT_INSN_LIMIT
+        }
+        StopReason::Interrupted => {
+            eprintln!("emu: interrupted after {} instructions", m.total_insns);
+            EXIT_INTERRUPTED
         }
         StopReason::Deadlock => {
             eprintln!("emu: every hart is waiting for an interrupt that can never come; exit status {EXIT_DEADLOCK}");
