@@ -3,11 +3,29 @@
 //! Public contract used by the machine (`machine`): construct with [`Hart::new`], set the
 //! entry state, then call [`Hart::run`] in quanta; between quanta the machine feeds the
 //! interrupt lines and the time.
+//!
+//! Hot path: `fetch` looks the pc's page up in a one-entry fetch-page cache and takes the
+//! decoded [`Op`] from the per-physical-page decode cache ([`icache`]); `execute` is one
+//! `match` over the decoded kind. Loads and stores translate through the MMU and then
+//! touch RAM directly. Everything unusual (traps, CSRs, xRET, MMIO) is off that path.
 
+pub mod csr;
+pub mod decode;
+pub mod encode;
+pub mod fpu;
+mod icache;
 pub mod trap;
 
+#[cfg(test)]
+mod tests;
+
 use crate::bus::Bus;
-use crate::mmu::{Mmu, MmuConfig};
+use crate::mmu::{AccessType, Mmu, MmuConfig, TranslateCtx};
+use csr::{ip, ms, CsrEffect};
+use decode::{decode, AmoOp, Op, K};
+use fpu::FpState;
+use icache::DecodeCache;
+use trap::{irq, Exception};
 
 /// Privilege levels (the encoding of mstatus.MPP).
 pub const PRIV_U: u8 = 0;
@@ -26,17 +44,90 @@ pub enum RunStop {
     Yield,
 }
 
+/// What an executed instruction asks of the run loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Next,
+    Yield,
+    Wfi,
+}
+
+/// An instruction counter (mcycle, minstret) as an offset from `instret`, so retiring an
+/// instruction costs one increment.
+#[derive(Debug, Clone, Copy, Default)]
+struct Counter {
+    value: u64,
+    at: u64,
+}
+
+/// Sentinel for "no page cached" (no pc has this page number).
+const NO_VPN: u64 = u64::MAX;
+
 pub struct Hart {
     pub hartid: u64,
     pub x: [u64; 32],
     pub pc: u64,
     pub privilege: u8,
     pub mmu: Mmu,
+    /// Instructions retired.
     pub instret: u64,
+    pub fp: FpState,
+    /// Instructions retired per privilege (index 0 = U, 1 = S, 3 = M), up to the last
+    /// privilege change or return from [`Hart::run`].
+    pub insns_by_priv: [u64; 4],
+    priv_mark: u64,
+
+    mstatus: u64,
+    medeleg: u64,
+    mideleg: u64,
+    mie: u64,
+    /// mip bits written by software (SSIP, STIP, SEIP).
+    mip_sw: u64,
+    /// mip bits driven by the CLINT and PLIC.
+    lines: u64,
+    mtvec: u64,
+    stvec: u64,
+    mepc: u64,
+    sepc: u64,
+    mcause: u64,
+    scause: u64,
+    mtval: u64,
+    stval: u64,
+    mscratch: u64,
+    sscratch: u64,
+    mcounteren: u32,
+    scounteren: u32,
+    mcountinhibit: u64,
+    menvcfg: u64,
+    senvcfg: u64,
+    satp: u64,
+    time: u64,
+    /// [mcycle, minstret].
+    counters: [Counter; 2],
+
+    /// Physical address reserved by the last LR.
+    reservation: Option<u64>,
+    wfi: bool,
+    /// Translation inputs for loads/stores (MPRV applied) and for fetches.
+    data_ctx: TranslateCtx,
+    fetch_ctx: TranslateCtx,
+
+    icache: DecodeCache,
+    /// One-entry fetch-page cache: virtual page -> decode-cache page, valid while the
+    /// MMU generation is `fetch_gen` (privilege/satp/mstatus changes clear it).
+    fetch_vpn: u64,
+    fetch_page: usize,
+    fetch_gen: u64,
 }
 
 impl Hart {
     pub fn new(hartid: u64, mmu: MmuConfig) -> Self {
+        let ctx = TranslateCtx {
+            satp: 0,
+            privilege: PRIV_M,
+            sum: false,
+            mxr: false,
+        };
         Hart {
             hartid,
             x: [0; 32],
@@ -44,22 +135,838 @@ impl Hart {
             privilege: PRIV_M,
             mmu: Mmu::new(mmu),
             instret: 0,
+            fp: FpState {
+                f: [0; 32],
+                fflags: 0,
+                frm: 0,
+            },
+            insns_by_priv: [0; 4],
+            priv_mark: 0,
+            mstatus: 0,
+            medeleg: 0,
+            mideleg: 0,
+            mie: 0,
+            mip_sw: 0,
+            lines: 0,
+            mtvec: 0,
+            stvec: 0,
+            mepc: 0,
+            sepc: 0,
+            mcause: 0,
+            scause: 0,
+            mtval: 0,
+            stval: 0,
+            mscratch: 0,
+            sscratch: 0,
+            mcounteren: 0,
+            scounteren: 0,
+            mcountinhibit: 0,
+            menvcfg: 0,
+            senvcfg: 0,
+            satp: 0,
+            time: 0,
+            counters: [Counter::default(); 2],
+            reservation: None,
+            wfi: false,
+            data_ctx: ctx,
+            fetch_ctx: ctx,
+            icache: DecodeCache::new(),
+            fetch_vpn: NO_VPN,
+            fetch_page: 0,
+            fetch_gen: 0,
         }
     }
 
-    /// Run up to `budget` instructions. Returns how many retired and why it stopped.
-    pub fn run(&mut self, _bus: &mut Bus, _budget: u64) -> (u64, RunStop) {
-        (0, RunStop::Wfi)
+    /// Run up to `budget` instructions. Returns how many were executed (retired or
+    /// trapped: a guest stuck in a trap loop still consumes its budget and time) and why
+    /// it stopped.
+    pub fn run(&mut self, bus: &mut Bus, budget: u64) -> (u64, RunStop) {
+        self.icache.ensure(bus.ram.size());
+        // Other harts ran since our last quantum: a reservation may no longer hold.
+        self.reservation = None;
+        if self.mmu.observed() {
+            self.fetch_vpn = NO_VPN;
+        }
+        if self.wfi {
+            if self.mip() & self.mie == 0 {
+                return (0, RunStop::Wfi);
+            }
+            self.wfi = false;
+        }
+        if let Some(n) = self.pending_interrupt() {
+            self.take_trap(n, 0, true);
+        }
+        let mut steps = 0;
+        let stop = loop {
+            if steps >= budget {
+                break RunStop::Budget;
+            }
+            steps += 1;
+            let op = match self.fetch(bus) {
+                Ok(op) => op,
+                Err(e) => {
+                    self.take_trap(e.cause, e.tval, false);
+                    continue;
+                }
+            };
+            let step = self.execute(op, bus);
+            self.x[0] = 0;
+            match step {
+                Ok(Step::Next) => self.instret += 1,
+                Ok(Step::Yield) => {
+                    self.instret += 1;
+                    break RunStop::Yield;
+                }
+                Ok(Step::Wfi) => {
+                    self.instret += 1;
+                    break RunStop::Wfi;
+                }
+                Err(e) => self.take_trap(e.cause, e.tval, false),
+            }
+        };
+        self.account_privilege();
+        (steps, stop)
     }
 
     /// mip bits driven by hardware (MSIP, MTIP, MEIP, SEIP) as the CLINT and PLIC see them.
-    pub fn set_interrupt_lines(&mut self, _bits: u64) {}
+    pub fn set_interrupt_lines(&mut self, bits: u64) {
+        self.lines = bits & ip::LINES;
+    }
 
     /// The current value of `mtime` (what the `time` CSR reads).
-    pub fn set_time(&mut self, _mtime: u64) {}
+    pub fn set_time(&mut self, mtime: u64) {
+        self.time = mtime;
+    }
 
     /// In WFI with no enabled interrupt pending.
     pub fn waiting(&self) -> bool {
-        false
+        self.wfi
+    }
+
+    /// The satp value in force.
+    pub fn satp(&self) -> u64 {
+        self.satp
+    }
+
+    // ---------------------------------------------------------------- fetch
+
+    #[inline(always)]
+    fn fetch(&mut self, bus: &mut Bus) -> Result<Op, Exception> {
+        let pc = self.pc;
+        if pc >> 12 == self.fetch_vpn && self.fetch_gen == self.mmu.generation() {
+            let op = self.icache.page(self.fetch_page)[((pc >> 1) & 0x7ff) as usize];
+            if op.k != K::Empty {
+                return Ok(op);
+            }
+        }
+        self.fetch_slow(bus)
+    }
+
+    #[inline(never)]
+    fn fetch_slow(&mut self, bus: &mut Bus) -> Result<Op, Exception> {
+        let pc = self.pc;
+        let pa = self
+            .mmu
+            .translate(pc, AccessType::Fetch, &self.fetch_ctx, bus)?;
+        let page_off = (pc & 0xfff) as usize;
+        let Some(ram_page_off) = bus.ram.offset_of(pa & !0xfff, 4096) else {
+            // Not RAM (the boot ROM, or nothing): fetch through the bus, never cached.
+            let fault = |_| AccessType::Fetch.access_fault(pc);
+            let lo = bus.read(pa, 2).map_err(fault)? as u32;
+            if lo & 3 != 3 {
+                return Ok(decode(lo));
+            }
+            let hi = if page_off == 0xffe {
+                self.fetch_parcel(pc.wrapping_add(2), bus)?
+            } else {
+                bus.read(pa + 2, 2).map_err(fault)? as u32
+            };
+            return Ok(decode(lo | (hi << 16)));
+        };
+        let (index, _) = self.icache.page_for(ram_page_off >> 12);
+        if self.mmu.observed() {
+            self.fetch_vpn = NO_VPN;
+        } else {
+            self.fetch_vpn = pc >> 12;
+            self.fetch_page = index;
+            self.fetch_gen = self.mmu.generation();
+        }
+        let slot = page_off >> 1;
+        let cached = self.icache.page(index)[slot];
+        if cached.k != K::Empty {
+            return Ok(cached);
+        }
+        let ram = bus.ram.as_slice();
+        let at = ram_page_off + page_off;
+        let lo = u16::from_le_bytes([ram[at], ram[at + 1]]) as u32;
+        if lo & 3 == 3 && page_off == 0xffe {
+            // Crosses into the next page, which may map elsewhere: not cached.
+            let hi = self.fetch_parcel(pc.wrapping_add(2), bus)?;
+            return Ok(decode(lo | (hi << 16)));
+        }
+        let word = if lo & 3 == 3 {
+            u32::from_le_bytes([ram[at], ram[at + 1], ram[at + 2], ram[at + 3]])
+        } else {
+            lo
+        };
+        let op = decode(word);
+        self.icache.set(index, slot, op);
+        Ok(op)
+    }
+
+    /// The 16-bit parcel at virtual address `va` (the upper half of a page-crossing
+    /// instruction).
+    fn fetch_parcel(&mut self, va: u64, bus: &mut Bus) -> Result<u32, Exception> {
+        let pa = self
+            .mmu
+            .translate(va, AccessType::Fetch, &self.fetch_ctx, bus)?;
+        bus.read(pa, 2)
+            .map(|v| v as u32)
+            .map_err(|_| AccessType::Fetch.access_fault(va))
+    }
+
+    // ---------------------------------------------------------------- memory
+
+    #[inline(always)]
+    fn load(&mut self, bus: &mut Bus, va: u64, size: u64) -> Result<u64, Exception> {
+        if (va & 0xfff) + size > 0x1000 {
+            return self.load_split(bus, va, size);
+        }
+        let pa = self
+            .mmu
+            .translate(va, AccessType::Load, &self.data_ctx, bus)?;
+        match bus.ram.offset_of(pa, size) {
+            Some(off) => Ok(read_le(bus.ram.as_slice(), off, size)),
+            None => bus
+                .read(pa, size as usize)
+                .map_err(|_| AccessType::Load.access_fault(va)),
+        }
+    }
+
+    /// Store; `Ok(true)` when it went to a device (the machine must look now).
+    #[inline(always)]
+    fn store(&mut self, bus: &mut Bus, va: u64, size: u64, value: u64) -> Result<bool, Exception> {
+        if (va & 0xfff) + size > 0x1000 {
+            return self.store_split(bus, va, size, value);
+        }
+        let pa = self
+            .mmu
+            .translate(va, AccessType::Store, &self.data_ctx, bus)?;
+        match bus.ram_offset(pa, size) {
+            Some(off) => {
+                write_le(bus.ram.as_mut_slice(), off, size, value);
+                self.icache.invalidate(off, size as usize);
+                Ok(false)
+            }
+            None => self.store_slow(bus, pa, va, size, value),
+        }
+    }
+
+    #[inline(never)]
+    fn store_slow(
+        &mut self,
+        bus: &mut Bus,
+        pa: u64,
+        va: u64,
+        size: u64,
+        value: u64,
+    ) -> Result<bool, Exception> {
+        bus.write(pa, size as usize, value)
+            .map_err(|_| AccessType::Store.access_fault(va))?;
+        if let Some(off) = bus.ram.offset_of(pa, size) {
+            self.icache.invalidate(off, size as usize);
+        }
+        Ok(true)
+    }
+
+    /// The physical address of each byte of a page-crossing access; both pages are
+    /// translated before any byte moves.
+    fn split_pages(
+        &mut self,
+        bus: &mut Bus,
+        va: u64,
+        access: AccessType,
+    ) -> Result<(u64, u64), Exception> {
+        let next_page = (va | 0xfff).wrapping_add(1);
+        let ctx = self.data_ctx;
+        let pa0 = self.mmu.translate(va, access, &ctx, bus)?;
+        let pa1 = self.mmu.translate(next_page, access, &ctx, bus)?;
+        Ok((pa0, pa1.wrapping_sub(next_page)))
+    }
+
+    #[inline(never)]
+    fn load_split(&mut self, bus: &mut Bus, va: u64, size: u64) -> Result<u64, Exception> {
+        let (pa0, delta1) = self.split_pages(bus, va, AccessType::Load)?;
+        let first = 0x1000 - (va & 0xfff);
+        let mut v = 0;
+        for i in 0..size {
+            let pa = if i < first {
+                pa0 + i
+            } else {
+                va.wrapping_add(i).wrapping_add(delta1)
+            };
+            let b = bus
+                .read(pa, 1)
+                .map_err(|_| AccessType::Load.access_fault(va))?;
+            v |= b << (8 * i);
+        }
+        Ok(v)
+    }
+
+    #[inline(never)]
+    fn store_split(
+        &mut self,
+        bus: &mut Bus,
+        va: u64,
+        size: u64,
+        value: u64,
+    ) -> Result<bool, Exception> {
+        let (pa0, delta1) = self.split_pages(bus, va, AccessType::Store)?;
+        let first = 0x1000 - (va & 0xfff);
+        let mut device = false;
+        for i in 0..size {
+            let pa = if i < first {
+                pa0 + i
+            } else {
+                va.wrapping_add(i).wrapping_add(delta1)
+            };
+            let b = (value >> (8 * i)) & 0xff;
+            match bus.ram_offset(pa, 1) {
+                Some(off) => {
+                    bus.ram.as_mut_slice()[off] = b as u8;
+                    self.icache.invalidate(off, 1);
+                }
+                None => {
+                    device |= self.store_slow(bus, pa, va, 1, b)?;
+                }
+            }
+        }
+        Ok(device)
+    }
+
+    /// Translate and check an atomic access: naturally aligned, else `misaligned_cause`.
+    fn atomic_pa(
+        &mut self,
+        bus: &mut Bus,
+        va: u64,
+        size: u64,
+        access: AccessType,
+        misaligned_cause: u64,
+    ) -> Result<u64, Exception> {
+        if va & (size - 1) != 0 {
+            return Err(Exception::new(misaligned_cause, va));
+        }
+        self.mmu.translate(va, access, &self.data_ctx, bus)
+    }
+
+    fn amo(&mut self, bus: &mut Bus, op: Op, size: u64) -> Result<Step, Exception> {
+        let va = self.x[op.rs1 as usize & 31];
+        let pa = self.atomic_pa(bus, va, size, AccessType::Store, Exception::STORE_MISALIGNED)?;
+        let fault = |_| AccessType::Store.access_fault(va);
+        let raw = bus.read(pa, size as usize).map_err(fault)?;
+        let old = if size == 4 {
+            raw as i32 as i64 as u64
+        } else {
+            raw
+        };
+        let src = self.x[op.rs2 as usize & 31];
+        let (a, b) = if size == 4 {
+            (old, src as i32 as i64 as u64)
+        } else {
+            (old, src)
+        };
+        let new = match AmoOp::from_imm(op.imm) {
+            AmoOp::Swap => b,
+            AmoOp::Add => a.wrapping_add(b),
+            AmoOp::Xor => a ^ b,
+            AmoOp::And => a & b,
+            AmoOp::Or => a | b,
+            AmoOp::Min => (a as i64).min(b as i64) as u64,
+            AmoOp::Max => (a as i64).max(b as i64) as u64,
+            AmoOp::Minu => a.min(b),
+            AmoOp::Maxu => a.max(b),
+        };
+        let device = bus.ram_offset(pa, size).is_none();
+        bus.write(pa, size as usize, new).map_err(fault)?;
+        if let Some(off) = bus.ram.offset_of(pa, size) {
+            self.icache.invalidate(off, size as usize);
+        }
+        self.x[op.rd as usize & 31] = old;
+        self.pc = self.pc.wrapping_add(4);
+        Ok(if device { Step::Yield } else { Step::Next })
+    }
+
+    fn load_reserved(&mut self, bus: &mut Bus, op: Op, size: u64) -> Result<Step, Exception> {
+        let va = self.x[op.rs1 as usize & 31];
+        let pa = self.atomic_pa(bus, va, size, AccessType::Load, Exception::LOAD_MISALIGNED)?;
+        let raw = bus
+            .read(pa, size as usize)
+            .map_err(|_| AccessType::Load.access_fault(va))?;
+        self.x[op.rd as usize & 31] = if size == 4 {
+            raw as i32 as i64 as u64
+        } else {
+            raw
+        };
+        self.reservation = Some(pa);
+        self.pc = self.pc.wrapping_add(4);
+        Ok(Step::Next)
+    }
+
+    fn store_conditional(
+        &mut self,
+        bus: &mut Bus,
+        op: Op,
+        size: u64,
+    ) -> Result<Step, Exception> {
+        let va = self.x[op.rs1 as usize & 31];
+        let pa = self.atomic_pa(bus, va, size, AccessType::Store, Exception::STORE_MISALIGNED)?;
+        let ok = self.reservation.take() == Some(pa);
+        let mut step = Step::Next;
+        if ok {
+            let value = self.x[op.rs2 as usize & 31];
+            let device = bus.ram_offset(pa, size).is_none();
+            bus.write(pa, size as usize, value)
+                .map_err(|_| AccessType::Store.access_fault(va))?;
+            if let Some(off) = bus.ram.offset_of(pa, size) {
+                self.icache.invalidate(off, size as usize);
+            }
+            if device {
+                step = Step::Yield;
+            }
+        }
+        self.x[op.rd as usize & 31] = (!ok) as u64;
+        self.pc = self.pc.wrapping_add(4);
+        Ok(step)
+    }
+
+    // ---------------------------------------------------------------- execute
+
+    #[inline(always)]
+    fn execute(&mut self, op: Op, bus: &mut Bus) -> Result<Step, Exception> {
+        let pc = self.pc;
+        let rd = op.rd as usize & 31;
+        let a = self.x[op.rs1 as usize & 31];
+        let b = self.x[op.rs2 as usize & 31];
+        let imm = op.imm as i64 as u64;
+        let next = pc.wrapping_add(op.len());
+        macro_rules! branch {
+            ($cond:expr) => {{
+                self.pc = if $cond { pc.wrapping_add(imm) } else { next };
+                return Ok(Step::Next);
+            }};
+        }
+        macro_rules! store {
+            ($size:expr, $v:expr) => {{
+                let device = self.store(bus, a.wrapping_add(imm), $size, $v)?;
+                self.pc = next;
+                return Ok(if device { Step::Yield } else { Step::Next });
+            }};
+        }
+        match op.k {
+            K::Lui => self.x[rd] = imm,
+            K::Auipc => self.x[rd] = pc.wrapping_add(imm),
+            K::Jal => {
+                self.x[rd] = next;
+                self.pc = pc.wrapping_add(imm);
+                return Ok(Step::Next);
+            }
+            K::Jalr => {
+                self.x[rd] = next;
+                self.pc = a.wrapping_add(imm) & !1;
+                return Ok(Step::Next);
+            }
+            K::Beq => branch!(a == b),
+            K::Bne => branch!(a != b),
+            K::Blt => branch!((a as i64) < (b as i64)),
+            K::Bge => branch!((a as i64) >= (b as i64)),
+            K::Bltu => branch!(a < b),
+            K::Bgeu => branch!(a >= b),
+            K::Lb => self.x[rd] = self.load(bus, a.wrapping_add(imm), 1)? as i8 as i64 as u64,
+            K::Lh => self.x[rd] = self.load(bus, a.wrapping_add(imm), 2)? as i16 as i64 as u64,
+            K::Lw => self.x[rd] = self.load(bus, a.wrapping_add(imm), 4)? as i32 as i64 as u64,
+            K::Ld => self.x[rd] = self.load(bus, a.wrapping_add(imm), 8)?,
+            K::Lbu => self.x[rd] = self.load(bus, a.wrapping_add(imm), 1)?,
+            K::Lhu => self.x[rd] = self.load(bus, a.wrapping_add(imm), 2)?,
+            K::Lwu => self.x[rd] = self.load(bus, a.wrapping_add(imm), 4)?,
+            K::Sb => store!(1, b),
+            K::Sh => store!(2, b),
+            K::Sw => store!(4, b),
+            K::Sd => store!(8, b),
+            K::Addi => self.x[rd] = a.wrapping_add(imm),
+            K::Slti => self.x[rd] = ((a as i64) < (imm as i64)) as u64,
+            K::Sltiu => self.x[rd] = (a < imm) as u64,
+            K::Xori => self.x[rd] = a ^ imm,
+            K::Ori => self.x[rd] = a | imm,
+            K::Andi => self.x[rd] = a & imm,
+            K::Slli => self.x[rd] = a << (imm & 63),
+            K::Srli => self.x[rd] = a >> (imm & 63),
+            K::Srai => self.x[rd] = ((a as i64) >> (imm & 63)) as u64,
+            K::Add => self.x[rd] = a.wrapping_add(b),
+            K::Sub => self.x[rd] = a.wrapping_sub(b),
+            K::Sll => self.x[rd] = a << (b & 63),
+            K::Slt => self.x[rd] = ((a as i64) < (b as i64)) as u64,
+            K::Sltu => self.x[rd] = (a < b) as u64,
+            K::Xor => self.x[rd] = a ^ b,
+            K::Srl => self.x[rd] = a >> (b & 63),
+            K::Sra => self.x[rd] = ((a as i64) >> (b & 63)) as u64,
+            K::Or => self.x[rd] = a | b,
+            K::And => self.x[rd] = a & b,
+            K::Addiw => self.x[rd] = sext32(a.wrapping_add(imm)),
+            K::Slliw => self.x[rd] = sext32((a as u32).wrapping_shl(imm as u32) as u64),
+            K::Srliw => self.x[rd] = sext32(((a as u32) >> (imm & 31)) as u64),
+            K::Sraiw => self.x[rd] = ((a as i32) >> (imm & 31)) as i64 as u64,
+            K::Addw => self.x[rd] = sext32(a.wrapping_add(b)),
+            K::Subw => self.x[rd] = sext32(a.wrapping_sub(b)),
+            K::Sllw => self.x[rd] = sext32(((a as u32) << (b & 31)) as u64),
+            K::Srlw => self.x[rd] = sext32(((a as u32) >> (b & 31)) as u64),
+            K::Sraw => self.x[rd] = ((a as i32) >> (b & 31)) as i64 as u64,
+            K::Mul => self.x[rd] = a.wrapping_mul(b),
+            K::Mulh => self.x[rd] = ((a as i64 as i128 * b as i64 as i128) >> 64) as u64,
+            K::Mulhsu => self.x[rd] = ((a as i64 as i128).wrapping_mul(b as i128) >> 64) as u64,
+            K::Mulhu => self.x[rd] = ((a as u128 * b as u128) >> 64) as u64,
+            K::Div => {
+                self.x[rd] = if b == 0 {
+                    u64::MAX
+                } else {
+                    (a as i64).wrapping_div(b as i64) as u64
+                }
+            }
+            K::Divu => self.x[rd] = a.checked_div(b).unwrap_or(u64::MAX),
+            K::Rem => {
+                self.x[rd] = if b == 0 {
+                    a
+                } else {
+                    (a as i64).wrapping_rem(b as i64) as u64
+                }
+            }
+            K::Remu => self.x[rd] = if b == 0 { a } else { a % b },
+            K::Mulw => self.x[rd] = sext32(a.wrapping_mul(b)),
+            K::Divw => {
+                let (a, b) = (a as i32, b as i32);
+                self.x[rd] = if b == 0 { u64::MAX } else { a.wrapping_div(b) as i64 as u64 }
+            }
+            K::Divuw => {
+                let (a, b) = (a as u32, b as u32);
+                self.x[rd] = if b == 0 { u64::MAX } else { sext32((a / b) as u64) }
+            }
+            K::Remw => {
+                let (a, b) = (a as i32, b as i32);
+                self.x[rd] = if b == 0 { a } else { a.wrapping_rem(b) } as i64 as u64
+            }
+            K::Remuw => {
+                let (a, b) = (a as u32, b as u32);
+                self.x[rd] = sext32(if b == 0 { a } else { a % b } as u64)
+            }
+            K::Fence => {}
+            K::LrW => return self.load_reserved(bus, op, 4),
+            K::LrD => return self.load_reserved(bus, op, 8),
+            K::ScW => return self.store_conditional(bus, op, 4),
+            K::ScD => return self.store_conditional(bus, op, 8),
+            K::AmoW => return self.amo(bus, op, 4),
+            K::AmoD => return self.amo(bus, op, 8),
+            _ => return self.execute_system(op, bus),
+        }
+        self.pc = next;
+        Ok(Step::Next)
+    }
+
+    /// Everything that is not plain integer computation or memory access.
+    #[inline(never)]
+    fn execute_system(&mut self, op: Op, bus: &mut Bus) -> Result<Step, Exception> {
+        let pc = self.pc;
+        let next = pc.wrapping_add(op.len());
+        let illegal = Exception::illegal(op.raw as u64);
+        let a = self.x[op.rs1 as usize & 31];
+        let imm = op.imm as i64 as u64;
+        let fs_off = self.mstatus & ms::FS == 0;
+        match op.k {
+            K::Csrrw | K::Csrrs | K::Csrrc | K::Csrrwi | K::Csrrsi | K::Csrrci => {
+                return self.execute_csr(op);
+            }
+            K::FenceI => {
+                self.icache.flush();
+                self.fetch_vpn = NO_VPN;
+            }
+            K::Ecall => {
+                return Err(Exception::new(
+                    Exception::ECALL_FROM_U + self.privilege as u64,
+                    0,
+                ))
+            }
+            K::Ebreak => return Err(Exception::new(Exception::BREAKPOINT, pc)),
+            K::Mret => {
+                if self.privilege != PRIV_M {
+                    return Err(illegal);
+                }
+                let mpp = ((self.mstatus & ms::MPP) >> ms::MPP_SHIFT) as u8;
+                let mut s = self.mstatus & !(ms::MIE | ms::MPP);
+                if self.mstatus & ms::MPIE != 0 {
+                    s |= ms::MIE;
+                }
+                s |= ms::MPIE;
+                if mpp != PRIV_M {
+                    s &= !ms::MPRV;
+                }
+                self.mstatus = s;
+                self.pc = self.mepc;
+                self.reservation = None;
+                self.set_privilege(mpp);
+                return Ok(Step::Yield);
+            }
+            K::Sret => {
+                if self.privilege < PRIV_S
+                    || (self.privilege == PRIV_S && self.mstatus & ms::TSR != 0)
+                {
+                    return Err(illegal);
+                }
+                let spp = ((self.mstatus & ms::SPP) >> 8) as u8;
+                let mut s = self.mstatus & !(ms::SIE | ms::SPP | ms::MPRV);
+                if self.mstatus & ms::SPIE != 0 {
+                    s |= ms::SIE;
+                }
+                s |= ms::SPIE;
+                self.mstatus = s;
+                self.pc = self.sepc;
+                self.reservation = None;
+                self.set_privilege(spp);
+                return Ok(Step::Yield);
+            }
+            K::Wfi => {
+                if self.privilege == PRIV_U
+                    || (self.privilege == PRIV_S && self.mstatus & ms::TW != 0)
+                {
+                    return Err(illegal);
+                }
+                self.pc = next;
+                if self.mip() & self.mie != 0 {
+                    return Ok(Step::Next);
+                }
+                self.wfi = true;
+                return Ok(Step::Wfi);
+            }
+            K::SfenceVma => {
+                if self.privilege == PRIV_U
+                    || (self.privilege == PRIV_S && self.mstatus & ms::TVM != 0)
+                {
+                    return Err(illegal);
+                }
+                let vaddr = (op.rs1 != 0).then_some(a);
+                let asid = (op.rs2 != 0).then(|| self.x[op.rs2 as usize & 31] as u16);
+                self.mmu.sfence_vma(vaddr, asid);
+                self.fetch_vpn = NO_VPN;
+            }
+            K::Flw | K::Fld => {
+                if fs_off {
+                    return Err(illegal);
+                }
+                let va = a.wrapping_add(imm);
+                self.fp.f[op.rd as usize & 31] = if op.k == K::Flw {
+                    self.load(bus, va, 4)? | 0xffff_ffff_0000_0000
+                } else {
+                    self.load(bus, va, 8)?
+                };
+                self.mark_fs_dirty();
+            }
+            K::Fsw | K::Fsd => {
+                if fs_off {
+                    return Err(illegal);
+                }
+                let va = a.wrapping_add(imm);
+                let v = self.fp.f[op.rs2 as usize & 31];
+                let size = if op.k == K::Fsw { 4 } else { 8 };
+                if self.store(bus, va, size, v)? {
+                    self.pc = next;
+                    return Ok(Step::Yield);
+                }
+            }
+            K::FpOp => {
+                if fs_off {
+                    return Err(illegal);
+                }
+                let flags = self.fp.fflags;
+                fpu::execute(op.raw, &mut self.fp, &mut self.x).map_err(|_| illegal)?;
+                if fp_writes_f_register(op.raw) || self.fp.fflags != flags {
+                    self.mark_fs_dirty();
+                }
+            }
+            _ => return Err(illegal),
+        }
+        self.pc = next;
+        Ok(Step::Next)
+    }
+
+    fn execute_csr(&mut self, op: Op) -> Result<Step, Exception> {
+        let illegal = Exception::illegal(op.raw as u64);
+        let csr = (op.imm as u32 & 0xfff) as u16;
+        let immediate = matches!(op.k, K::Csrrwi | K::Csrrsi | K::Csrrci);
+        let src = if immediate {
+            op.rs1 as u64
+        } else {
+            self.x[op.rs1 as usize & 31]
+        };
+        let swap = matches!(op.k, K::Csrrw | K::Csrrwi);
+        // CSRRS/CSRRC with x0 (or uimm 0) do not write, so they are legal on read-only CSRs.
+        let writes = swap || op.rs1 != 0;
+        if !self.csr_privilege_ok(csr) || (writes && csr >> 10 == 3) {
+            return Err(illegal);
+        }
+        let old = self.csr_read(csr).ok_or(illegal)?;
+        let mut step = Step::Next;
+        if writes {
+            let new = match op.k {
+                K::Csrrw | K::Csrrwi => src,
+                K::Csrrs | K::Csrrsi => self.csr_modify_base(csr, old) | src,
+                _ => self.csr_modify_base(csr, old) & !src,
+            };
+            if self.csr_write(csr, new) == CsrEffect::Interrupts {
+                step = Step::Yield;
+            }
+        }
+        self.x[op.rd as usize & 31] = old;
+        self.pc = self.pc.wrapping_add(4);
+        Ok(step)
+    }
+
+    // ---------------------------------------------------------------- traps
+
+    /// The interrupt to take now, if any: highest priority among the enabled pending ones.
+    fn pending_interrupt(&self) -> Option<u64> {
+        let pending = self.mip() & self.mie;
+        if pending == 0 {
+            return None;
+        }
+        let m_enabled = self.privilege < PRIV_M || self.mstatus & ms::MIE != 0;
+        let m_pending = pending & !self.mideleg;
+        if m_enabled && m_pending != 0 {
+            return highest_priority(m_pending);
+        }
+        let s_enabled = self.privilege < PRIV_S
+            || (self.privilege == PRIV_S && self.mstatus & ms::SIE != 0);
+        let s_pending = pending & self.mideleg;
+        if s_enabled && s_pending != 0 {
+            return highest_priority(s_pending);
+        }
+        None
+    }
+
+    /// Enter the trap handler for `cause` (an interrupt number when `interrupt`).
+    fn take_trap(&mut self, cause: u64, tval: u64, interrupt: bool) {
+        let deleg = if interrupt { self.mideleg } else { self.medeleg };
+        let to_s = self.privilege <= PRIV_S && (deleg >> (cause & 63)) & 1 == 1;
+        let xcause = cause | ((interrupt as u64) << 63);
+        let from = self.privilege as u64;
+        let tvec = if to_s {
+            self.sepc = self.pc;
+            self.scause = xcause;
+            self.stval = tval;
+            let sie = self.mstatus & ms::SIE != 0;
+            let mut s = self.mstatus & !(ms::SIE | ms::SPIE | ms::SPP);
+            if sie {
+                s |= ms::SPIE;
+            }
+            if from == PRIV_S as u64 {
+                s |= ms::SPP;
+            }
+            self.mstatus = s;
+            self.stvec
+        } else {
+            self.mepc = self.pc;
+            self.mcause = xcause;
+            self.mtval = tval;
+            let mie = self.mstatus & ms::MIE != 0;
+            let mut s = self.mstatus & !(ms::MIE | ms::MPIE | ms::MPP);
+            if mie {
+                s |= ms::MPIE;
+            }
+            s |= from << ms::MPP_SHIFT;
+            self.mstatus = s;
+            self.mtvec
+        };
+        let base = tvec & !3;
+        self.pc = if interrupt && tvec & 3 == 1 {
+            base.wrapping_add(4 * cause)
+        } else {
+            base
+        };
+        self.reservation = None;
+        self.wfi = false;
+        self.set_privilege(if to_s { PRIV_S } else { PRIV_M });
+    }
+
+    fn set_privilege(&mut self, p: u8) {
+        self.account_privilege();
+        self.privilege = p;
+        self.update_translate_ctx();
+    }
+
+    /// Attribute instructions retired since the last call to the current privilege.
+    fn account_privilege(&mut self) {
+        let n = self.instret.wrapping_sub(self.priv_mark);
+        self.insns_by_priv[self.privilege as usize & 3] += n;
+        self.priv_mark = self.instret;
+    }
+
+    /// Recompute what translations depend on after privilege, mstatus or satp changed.
+    fn update_translate_ctx(&mut self) {
+        let effective = if self.privilege == PRIV_M && self.mstatus & ms::MPRV != 0 {
+            ((self.mstatus & ms::MPP) >> ms::MPP_SHIFT) as u8
+        } else {
+            self.privilege
+        };
+        let sum = self.mstatus & ms::SUM != 0;
+        let mxr = self.mstatus & ms::MXR != 0;
+        self.data_ctx = TranslateCtx {
+            satp: self.satp,
+            privilege: effective,
+            sum,
+            mxr,
+        };
+        self.fetch_ctx = TranslateCtx {
+            satp: self.satp,
+            privilege: self.privilege,
+            sum,
+            mxr,
+        };
+        self.fetch_vpn = NO_VPN;
+    }
+}
+
+/// Does this OP-FP / fused instruction write an f register (rather than an x register)?
+fn fp_writes_f_register(insn: u32) -> bool {
+    if insn & 0x7f != 0x53 {
+        return true;
+    }
+    // FCMP (0x14), FCVT.int.fp (0x18), FMV.X / FCLASS (0x1c) write x registers.
+    !matches!(insn >> 27, 0x14 | 0x18 | 0x1c)
+}
+
+fn highest_priority(bits: u64) -> Option<u64> {
+    [irq::MEI, irq::MSI, irq::MTI, irq::SEI, irq::SSI, irq::STI]
+        .into_iter()
+        .find(|&n| bits & (1 << n) != 0)
+}
+
+#[inline(always)]
+fn sext32(v: u64) -> u64 {
+    v as i32 as i64 as u64
+}
+
+#[inline(always)]
+fn read_le(ram: &[u8], off: usize, size: u64) -> u64 {
+    match size {
+        1 => ram[off] as u64,
+        2 => u16::from_le_bytes([ram[off], ram[off + 1]]) as u64,
+        4 => u32::from_le_bytes(ram[off..off + 4].try_into().unwrap_or([0; 4])) as u64,
+        _ => u64::from_le_bytes(ram[off..off + 8].try_into().unwrap_or([0; 8])),
+    }
+}
+
+#[inline(always)]
+fn write_le(ram: &mut [u8], off: usize, size: u64, v: u64) {
+    match size {
+        1 => ram[off] = v as u8,
+        2 => ram[off..off + 2].copy_from_slice(&(v as u16).to_le_bytes()),
+        4 => ram[off..off + 4].copy_from_slice(&(v as u32).to_le_bytes()),
+        _ => ram[off..off + 8].copy_from_slice(&v.to_le_bytes()),
     }
 }
