@@ -4,6 +4,7 @@
 //! entry state, then call [`Hart::run`] in quanta; between quanta the machine feeds the
 //! interrupt lines and the time.
 
+pub mod fpu;
 pub mod trap;
 
 use crate::bus::Bus;
