@@ -749,8 +749,9 @@ fn conversion_to_int_saturates_per_spec_table() {
         (WU, SNAN_D, u32_max, nv),
         (L, SNAN_D, i64_max, nv),
         (L, INF_D, i64_max, nv),
-        (L, d(9.223372036854775807e18), i64_max, nv), // rounds to 2^63
-        (L, d(-9.223372036854775808e18), i64_min, 0),
+        (L, d(2f64.powi(63)), i64_max, nv),
+        (L, d(2f64.powi(63) - 1024.0), 0x7fff_ffff_ffff_fc00, 0), // largest double below
+        (L, d(-(2f64.powi(63))), i64_min, 0),
         (L, NEG_INF_D, i64_min, nv),
         (LU, QNAN_PAYLOAD_D, u64::MAX, nv),
         (LU, d(18446744073709551616.0), u64::MAX, nv), // 2^64
