@@ -71,7 +71,8 @@ fn write_part(reg: u64, shift: u64, size: usize, value: u64) -> u64 {
 /// Accesses must be naturally aligned and stay inside one register.
 fn fits(offset: u64, size: usize, reg_size: u64) -> bool {
     let size = size as u64;
-    offset % size == 0 && (offset % reg_size) + size <= reg_size
+    let size = size.max(1);
+    offset & (size - 1) == 0 && (offset % reg_size) + size <= reg_size
 }
 
 impl MmioDevice for Clint {
@@ -107,7 +108,7 @@ impl MmioDevice for Clint {
             if !fits(offset, size, 4) {
                 return Err(());
             }
-            if offset % 4 == 0 {
+            if offset & 3 == 0 {
                 self.msip[hart] = value & 1 != 0;
             }
             return Ok(());

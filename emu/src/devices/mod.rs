@@ -4,6 +4,7 @@
 pub mod clint;
 pub mod console;
 pub mod plic;
+pub mod rtc;
 pub mod test_device;
 pub mod uart;
 
@@ -16,6 +17,11 @@ pub fn attach_board_devices(bus: &mut Bus, config: &MachineConfig) {
         map::TEST,
         0x1000,
         Box::new(test_device::TestDevice::default()),
+    );
+    bus.map(
+        map::RTC,
+        0x1000,
+        Box::new(rtc::GoldfishRtc::new(config.clock)),
     );
     bus.map(
         map::CLINT,

@@ -136,7 +136,7 @@ impl MmioDevice for Plic {
     }
 
     fn read(&mut self, offset: u64, size: usize, _ram: &mut Ram) -> Result<u64, ()> {
-        if size != 4 || offset % 4 != 0 {
+        if size != 4 || offset & 3 != 0 {
             return Err(());
         }
         let value = if offset < PENDING_BASE {
@@ -164,7 +164,7 @@ impl MmioDevice for Plic {
     }
 
     fn write(&mut self, offset: u64, size: usize, value: u64, _ram: &mut Ram) -> Result<(), ()> {
-        if size != 4 || offset % 4 != 0 {
+        if size != 4 || offset & 3 != 0 {
             return Err(());
         }
         let value = value as u32;
