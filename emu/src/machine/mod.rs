@@ -61,6 +61,12 @@ pub struct MachineConfig {
     pub console_output: crate::devices::console::ConsoleOutput,
     /// Where UART input comes from (default: none; the CLI chooses stdin).
     pub console_input: crate::devices::console::ConsoleInputSource,
+    /// virtio block devices in slot order (`--disk`), opened by the caller.
+    pub disks: Vec<crate::devices::virtio::DiskConfig>,
+    /// Keep disk writes in memory instead of writing them to the files (`--snapshot`).
+    pub snapshot: bool,
+    /// Attach the virtio entropy device (after the disks).
+    pub virtio_rng: bool,
 }
 
 impl Default for MachineConfig {
@@ -76,6 +82,9 @@ impl Default for MachineConfig {
             initrd: None,
             console_output: Default::default(),
             console_input: Default::default(),
+            disks: Vec::new(),
+            snapshot: false,
+            virtio_rng: true,
         }
     }
 }
