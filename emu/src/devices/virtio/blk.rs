@@ -102,7 +102,7 @@ impl Block {
 
     /// Whether `[pos, pos + len)` is a whole-sector range inside the disk.
     fn in_bounds(&self, pos: u64, len: u64) -> bool {
-        len % SECTOR == 0
+        len.is_multiple_of(SECTOR)
             && pos
                 .checked_add(len)
                 .is_some_and(|e| e <= self.capacity_bytes())

@@ -212,13 +212,7 @@ impl VirtioMmio {
                 1 => (self.device_features() >> 32) as u32,
                 _ => 0,
             },
-            REG_QUEUE_NUM_MAX => {
-                if self.selected_queue().is_some() {
-                    QUEUE_MAX as u32
-                } else {
-                    0
-                }
-            }
+            REG_QUEUE_NUM_MAX => self.selected_queue().map_or(0, |_| QUEUE_MAX as u32),
             REG_QUEUE_NUM => self.selected_queue().map_or(0, |q| q.size as u32),
             REG_QUEUE_READY => self.selected_queue().map_or(0, |q| q.ready as u32),
             REG_INTERRUPT_STATUS => self.interrupt_status,
