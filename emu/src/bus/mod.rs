@@ -203,6 +203,10 @@ impl Bus {
     pub fn poll_devices(&mut self, now: u64) {
         for m in &mut self.mappings {
             m.dev.poll(now, &mut self.ram);
+            // Requests from the host side (Ctrl-A X on the console) surface here.
+            if let Some(req) = m.dev.take_exit_request() {
+                self.exit_request = Some(req);
+            }
         }
     }
 

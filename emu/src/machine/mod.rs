@@ -57,6 +57,16 @@ pub struct MachineConfig {
     pub kaslr_seed: u64,
     pub rng_seed: [u8; 32],
     pub initrd: Option<(u64, u64)>,
+    /// Where UART output goes (default: stdout).
+    pub console_output: crate::devices::console::ConsoleOutput,
+    /// Where UART input comes from (default: none; the CLI chooses stdin).
+    pub console_input: crate::devices::console::ConsoleInputSource,
+    /// virtio block devices in slot order (`--disk`), opened by the caller.
+    pub disks: Vec<crate::devices::virtio::DiskConfig>,
+    /// Keep disk writes in memory instead of writing them to the files (`--snapshot`).
+    pub snapshot: bool,
+    /// Attach the virtio entropy device (after the disks).
+    pub virtio_rng: bool,
 }
 
 impl Default for MachineConfig {
@@ -70,6 +80,11 @@ impl Default for MachineConfig {
             kaslr_seed: 0,
             rng_seed: [0x5a; 32],
             initrd: None,
+            console_output: Default::default(),
+            console_input: Default::default(),
+            disks: Vec::new(),
+            snapshot: false,
+            virtio_rng: true,
         }
     }
 }

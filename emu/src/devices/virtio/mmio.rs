@@ -1,0 +1,335 @@
+//! The virtio-mmio transport, version 2 (virtio 1.x §4.2.2).
+//!
+//! A slot without a backend still answers with the magic value and device ID 0, which
+//! the spec defines as "no device": drivers skip it, exactly as with QEMU's empty slots.
+//! Queue notifications are processed synchronously inside the MMIO write, so a request
+//! is complete (and its interrupt raised) before the guest's next instruction.
+
+use super::queue::{Chain, Queue, QueueError, QUEUE_MAX};
+use crate::bus::{MmioDevice, Ram};
+
+const MAGIC: u32 = 0x7472_6976; // "virt"
+const VERSION: u32 = 2;
+/// "QEMU", so guests that match on the vendor behave as they do there.
+const VENDOR: u32 = 0x554d_4551;
+
+pub const VIRTIO_F_VERSION_1: u64 = 1 << 32;
+
+const STATUS_FEATURES_OK: u32 = 8;
+const STATUS_NEEDS_RESET: u32 = 64;
+
+const INT_USED_BUFFER: u32 = 1;
+const INT_CONFIG_CHANGE: u32 = 2;
+
+const REG_MAGIC: u64 = 0x000;
+const REG_VERSION: u64 = 0x004;
+const REG_DEVICE_ID: u64 = 0x008;
+const REG_VENDOR_ID: u64 = 0x00c;
+const REG_DEVICE_FEATURES: u64 = 0x010;
+const REG_DEVICE_FEATURES_SEL: u64 = 0x014;
+const REG_DRIVER_FEATURES: u64 = 0x020;
+const REG_DRIVER_FEATURES_SEL: u64 = 0x024;
+const REG_QUEUE_SEL: u64 = 0x030;
+const REG_QUEUE_NUM_MAX: u64 = 0x034;
+const REG_QUEUE_NUM: u64 = 0x038;
+const REG_QUEUE_READY: u64 = 0x044;
+const REG_QUEUE_NOTIFY: u64 = 0x050;
+const REG_INTERRUPT_STATUS: u64 = 0x060;
+const REG_INTERRUPT_ACK: u64 = 0x064;
+const REG_STATUS: u64 = 0x070;
+const REG_QUEUE_DESC_LOW: u64 = 0x080;
+const REG_QUEUE_DESC_HIGH: u64 = 0x084;
+const REG_QUEUE_DRIVER_LOW: u64 = 0x090;
+const REG_QUEUE_DRIVER_HIGH: u64 = 0x094;
+const REG_QUEUE_DEVICE_LOW: u64 = 0x0a0;
+const REG_QUEUE_DEVICE_HIGH: u64 = 0x0a4;
+const REG_CONFIG_GENERATION: u64 = 0x0fc;
+const CONFIG_SPACE: u64 = 0x100;
+
+/// A virtio device model behind the transport: it sees whole descriptor chains.
+pub trait VirtioBackend: Send {
+    /// Virtio device ID (2 = block, 4 = entropy).
+    fn device_id(&self) -> u32;
+    /// Device-specific feature bits; the transport adds VIRTIO_F_VERSION_1.
+    fn features(&self) -> u64;
+    fn num_queues(&self) -> usize;
+    /// Read from the device configuration space (little-endian).
+    fn read_config(&self, offset: u64, size: usize) -> u64;
+    /// Handle one chain; returns the number of bytes written into its buffers.
+    fn process(&mut self, queue: usize, chain: &Chain, ram: &mut Ram) -> Result<u32, QueueError>;
+    /// The driver reset the device.
+    fn reset(&mut self) {}
+}
+
+pub struct VirtioMmio {
+    name: String,
+    irq: u32,
+    backend: Option<Box<dyn VirtioBackend>>,
+    status: u32,
+    device_features_sel: u32,
+    driver_features_sel: u32,
+    driver_features: u64,
+    queue_sel: u32,
+    queues: Vec<Queue>,
+    interrupt_status: u32,
+}
+
+impl VirtioMmio {
+    /// Slot `index` (name `virtio<index>`) on PLIC source `irq`; `None` is an empty slot.
+    pub fn new(index: usize, irq: u32, backend: Option<Box<dyn VirtioBackend>>) -> Self {
+        let queues = backend.as_ref().map_or(0, |b| b.num_queues());
+        VirtioMmio {
+            name: format!("virtio{index}"),
+            irq,
+            backend,
+            status: 0,
+            device_features_sel: 0,
+            driver_features_sel: 0,
+            driver_features: 0,
+            queue_sel: 0,
+            queues: vec![Queue::default(); queues],
+            interrupt_status: 0,
+        }
+    }
+
+    fn device_features(&self) -> u64 {
+        self.backend
+            .as_ref()
+            .map_or(0, |b| b.features() | VIRTIO_F_VERSION_1)
+    }
+
+    fn reset(&mut self) {
+        self.status = 0;
+        self.device_features_sel = 0;
+        self.driver_features_sel = 0;
+        self.driver_features = 0;
+        self.queue_sel = 0;
+        self.interrupt_status = 0;
+        for q in &mut self.queues {
+            q.reset();
+        }
+        if let Some(b) = &mut self.backend {
+            b.reset();
+        }
+    }
+
+    fn selected_queue(&mut self) -> Option<&mut Queue> {
+        self.queues.get_mut(self.queue_sel as usize)
+    }
+
+    /// The guest broke the protocol: stop using the device until it resets it, and say
+    /// so through the status register and a configuration-change interrupt (§2.1.2).
+    fn fail(&mut self) {
+        self.status |= STATUS_NEEDS_RESET;
+        self.interrupt_status |= INT_CONFIG_CHANGE;
+    }
+
+    fn notify(&mut self, queue: usize, ram: &mut Ram) {
+        if self.status & STATUS_NEEDS_RESET != 0 {
+            return;
+        }
+        let (Some(backend), Some(q)) = (self.backend.as_mut(), self.queues.get_mut(queue)) else {
+            return;
+        };
+        if !q.ready {
+            return;
+        }
+        let mut used_any = false;
+        let result = loop {
+            let chain = match q.pop(ram) {
+                Ok(Some(c)) => c,
+                Ok(None) => break Ok(()),
+                Err(e) => break Err(e),
+            };
+            let written = match backend.process(queue, &chain, ram) {
+                Ok(n) => n,
+                Err(e) => break Err(e),
+            };
+            if let Err(e) = q.push_used(ram, chain.head, written) {
+                break Err(e);
+            }
+            used_any = true;
+        };
+        if used_any {
+            self.interrupt_status |= INT_USED_BUFFER;
+        }
+        if result.is_err() {
+            self.fail();
+        }
+    }
+
+    fn set_status(&mut self, value: u32) {
+        if value == 0 {
+            self.reset();
+            return;
+        }
+        let mut value = value;
+        if value & STATUS_FEATURES_OK != 0 && self.status & STATUS_FEATURES_OK == 0 {
+            // Accept only a subset of what we offer, and only a modern (1.x) driver.
+            let offered = self.device_features();
+            let acceptable = self.driver_features & !offered == 0
+                && self.driver_features & VIRTIO_F_VERSION_1 != 0;
+            if !acceptable {
+                value &= !STATUS_FEATURES_OK;
+            }
+        }
+        // NEEDS_RESET is the device's to set; the driver cannot clear it short of reset.
+        self.status = (value & !STATUS_NEEDS_RESET) | (self.status & STATUS_NEEDS_RESET);
+    }
+
+    fn set_queue_addr(&mut self, reg: u64, value: u32) {
+        let Some(q) = self.selected_queue() else {
+            return;
+        };
+        // The driver may only move a queue while it is not live.
+        if q.ready {
+            return;
+        }
+        let (field, high) = match reg {
+            REG_QUEUE_DESC_LOW => (&mut q.desc_addr, false),
+            REG_QUEUE_DESC_HIGH => (&mut q.desc_addr, true),
+            REG_QUEUE_DRIVER_LOW => (&mut q.driver_addr, false),
+            REG_QUEUE_DRIVER_HIGH => (&mut q.driver_addr, true),
+            REG_QUEUE_DEVICE_LOW => (&mut q.device_addr, false),
+            _ => (&mut q.device_addr, true),
+        };
+        *field = if high {
+            (*field & 0xffff_ffff) | ((value as u64) << 32)
+        } else {
+            (*field & !0xffff_ffff) | value as u64
+        };
+    }
+
+    fn read_reg(&mut self, offset: u64) -> u32 {
+        let present = self.backend.is_some();
+        match offset {
+            REG_MAGIC => MAGIC,
+            REG_VERSION => VERSION,
+            REG_DEVICE_ID => self.backend.as_ref().map_or(0, |b| b.device_id()),
+            REG_VENDOR_ID if present => VENDOR,
+            REG_DEVICE_FEATURES => match self.device_features_sel {
+                0 => self.device_features() as u32,
+                1 => (self.device_features() >> 32) as u32,
+                _ => 0,
+            },
+            REG_QUEUE_NUM_MAX => self.selected_queue().map_or(0, |_| QUEUE_MAX as u32),
+            REG_QUEUE_NUM => self.selected_queue().map_or(0, |q| q.size as u32),
+            REG_QUEUE_READY => self.selected_queue().map_or(0, |q| q.ready as u32),
+            REG_INTERRUPT_STATUS => self.interrupt_status,
+            REG_STATUS => self.status,
+            REG_QUEUE_DESC_LOW => self.selected_queue().map_or(0, |q| q.desc_addr as u32),
+            REG_QUEUE_DESC_HIGH => self
+                .selected_queue()
+                .map_or(0, |q| (q.desc_addr >> 32) as u32),
+            REG_QUEUE_DRIVER_LOW => self.selected_queue().map_or(0, |q| q.driver_addr as u32),
+            REG_QUEUE_DRIVER_HIGH => self
+                .selected_queue()
+                .map_or(0, |q| (q.driver_addr >> 32) as u32),
+            REG_QUEUE_DEVICE_LOW => self.selected_queue().map_or(0, |q| q.device_addr as u32),
+            REG_QUEUE_DEVICE_HIGH => self
+                .selected_queue()
+                .map_or(0, |q| (q.device_addr >> 32) as u32),
+            // Our configuration spaces never change under the driver.
+            REG_CONFIG_GENERATION => 0,
+            _ => 0,
+        }
+    }
+
+    fn write_reg(&mut self, offset: u64, value: u32, ram: &mut Ram) {
+        if self.backend.is_none() {
+            return;
+        }
+        match offset {
+            REG_DEVICE_FEATURES_SEL => self.device_features_sel = value,
+            REG_DRIVER_FEATURES_SEL => self.driver_features_sel = value,
+            REG_DRIVER_FEATURES => {
+                let shift = match self.driver_features_sel {
+                    0 => 0,
+                    1 => 32,
+                    _ => return,
+                };
+                self.driver_features =
+                    (self.driver_features & !(0xffff_ffff << shift)) | ((value as u64) << shift);
+            }
+            REG_QUEUE_SEL => self.queue_sel = value,
+            REG_QUEUE_NUM => {
+                if let Some(q) = self.selected_queue() {
+                    if !q.ready {
+                        // Validated when the queue is used: a bad size is a device error
+                        // then, not a silent clamp now.
+                        q.size = value.min(u16::MAX as u32) as u16;
+                    }
+                }
+            }
+            REG_QUEUE_READY => {
+                if let Some(q) = self.selected_queue() {
+                    q.ready = value & 1 != 0;
+                    if !q.ready {
+                        q.next_avail = 0;
+                        q.next_used = 0;
+                    }
+                }
+            }
+            REG_QUEUE_NOTIFY => self.notify(value as usize, ram),
+            REG_INTERRUPT_ACK => self.interrupt_status &= !value,
+            REG_STATUS => self.set_status(value),
+            REG_QUEUE_DESC_LOW
+            | REG_QUEUE_DESC_HIGH
+            | REG_QUEUE_DRIVER_LOW
+            | REG_QUEUE_DRIVER_HIGH
+            | REG_QUEUE_DEVICE_LOW
+            | REG_QUEUE_DEVICE_HIGH => self.set_queue_addr(offset, value),
+            _ => {}
+        }
+    }
+}
+
+impl MmioDevice for VirtioMmio {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn read(&mut self, offset: u64, size: usize, _ram: &mut Ram) -> Result<u64, ()> {
+        if offset >= CONFIG_SPACE {
+            return Ok(self
+                .backend
+                .as_ref()
+                .map_or(0, |b| b.read_config(offset - CONFIG_SPACE, size)));
+        }
+        if size != 4 || offset & 3 != 0 {
+            return Err(());
+        }
+        Ok(self.read_reg(offset) as u64)
+    }
+
+    fn write(&mut self, offset: u64, size: usize, value: u64, ram: &mut Ram) -> Result<(), ()> {
+        if offset >= CONFIG_SPACE {
+            // Neither of our devices has writable configuration fields.
+            return Ok(());
+        }
+        if size != 4 || offset & 3 != 0 {
+            return Err(());
+        }
+        self.write_reg(offset, value as u32, ram);
+        Ok(())
+    }
+
+    fn irq_line(&self) -> Option<(u32, bool)> {
+        Some((self.irq, self.interrupt_status != 0))
+    }
+}
+
+/// Read `size` bytes at `offset` of a little-endian configuration blob; zero past its end.
+pub fn config_bytes(config: &[u8], offset: u64, size: usize) -> u64 {
+    let mut v = 0u64;
+    for i in 0..size.min(8) {
+        let b = usize::try_from(offset)
+            .ok()
+            .and_then(|o| o.checked_add(i))
+            .and_then(|o| config.get(o))
+            .copied()
+            .unwrap_or(0);
+        v |= (b as u64) << (8 * i);
+    }
+    v
+}
