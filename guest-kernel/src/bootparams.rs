@@ -30,6 +30,13 @@ pub struct BootParams {
     /// RAM regions from /memory, (base, size).
     pub memory: [(usize, usize); MAX_MEMORY_REGIONS],
     pub memory_count: usize,
+    /// /reserved-memory regions marked no-map: never in the linear map.
+    pub reserved_nomap: [(usize, usize); MAX_MEMORY_REGIONS],
+    pub reserved_count: usize,
+    /// The other /reserved-memory regions: mapped, but not ours to touch (OpenSBI lists
+    /// its PMP-protected memory here without no-map, so an access would fault).
+    pub reserved_mapped: [(usize, usize); MAX_MEMORY_REGIONS],
+    pub reserved_mapped_count: usize,
     pub dt_mmu_type: DtMmuType,
     pub kaslr_seed: u64,
     bootargs: [u8; BOOTARGS_MAX],
@@ -51,6 +58,10 @@ pub static mut BOOT: BootParams = BootParams {
     dtb_size: 0,
     memory: [(0, 0); MAX_MEMORY_REGIONS],
     memory_count: 0,
+    reserved_nomap: [(0, 0); MAX_MEMORY_REGIONS],
+    reserved_count: 0,
+    reserved_mapped: [(0, 0); MAX_MEMORY_REGIONS],
+    reserved_mapped_count: 0,
     dt_mmu_type: DtMmuType::Absent,
     kaslr_seed: 0,
     bootargs: [0; BOOTARGS_MAX],
@@ -75,6 +86,46 @@ impl BootParams {
 
     pub fn memory_regions(&self) -> &[(usize, usize)] {
         &self.memory[..self.memory_count]
+    }
+
+    pub fn reserved_nomap(&self) -> &[(usize, usize)] {
+        &self.reserved_nomap[..self.reserved_count]
+    }
+
+    /// Whether `pa` is in any /reserved-memory region.
+    pub fn is_reserved(&self, pa: usize) -> bool {
+        self.reserved_nomap()
+            .iter()
+            .chain(&self.reserved_mapped[..self.reserved_mapped_count])
+            .any(|&(base, size)| pa >= base && pa - base < size)
+    }
+
+    /// Call `f(start, end)` for every piece of RAM the linear map covers: the /memory
+    /// regions minus the no-map reservations (the firmware's PMP-protected memory, which
+    /// a speculative or stray access through the linear map must never reach).
+    pub fn for_each_linear_range(&self, mut f: impl FnMut(usize, usize)) {
+        for &(base, size) in self.memory_regions() {
+            let end = base + size;
+            let mut cursor = base;
+            while cursor < end {
+                let next = self
+                    .reserved_nomap()
+                    .iter()
+                    .filter(|r| r.0 + r.1 > cursor && r.0 < end)
+                    .min_by_key(|r| r.0);
+                match next {
+                    Some(&(rb, rs)) if rb <= cursor => cursor = rb + rs,
+                    Some(&(rb, _)) => {
+                        f(cursor, rb);
+                        cursor = rb;
+                    }
+                    None => {
+                        f(cursor, end);
+                        cursor = end;
+                    }
+                }
+            }
+        }
     }
 
     /// Lowest RAM address.
@@ -108,6 +159,24 @@ impl BootParams {
         }
         if self.memory_count == 0 {
             return Err("DTB lists no RAM");
+        }
+
+        if let Some(reserved) = fdt.find_node("/reserved-memory") {
+            for child in reserved.children() {
+                let Some(region) = child.reg().and_then(|mut r| r.next()) else {
+                    continue;
+                };
+                let range = (region.starting_address as usize, region.size.unwrap_or(0));
+                let (list, count) = if child.property("no-map").is_some() {
+                    (&mut self.reserved_nomap, &mut self.reserved_count)
+                } else {
+                    (&mut self.reserved_mapped, &mut self.reserved_mapped_count)
+                };
+                if *count < MAX_MEMORY_REGIONS {
+                    list[*count] = range;
+                    *count += 1;
+                }
+            }
         }
 
         self.dt_mmu_type = Self::mmu_type_of_boot_hart(&fdt, hartid);

@@ -3,6 +3,8 @@
 //! ```text
 //! boot: hart=<n> dtb=0x<pa> size=0x<bytes> console=<sbi-legacy|sbi-dbcn> bootargs="<args>"
 //! dt: memory 0x<start>-0x<end> (<size>)                     one per /memory region
+//! dt: reserved no-map 0x<start>-0x<end> (<size>)            not in the linear map
+//! dt: reserved 0x<start>-0x<end> (<size>)                   mapped, never touched
 //! dt: mmu-type=<sv39|sv48|sv57|absent|unrecognised>
 //! satp: <mode> <outcome>                                    one per mode considered
 //! satp: using <mode> (<why>)
@@ -39,6 +41,22 @@ pub fn print_boot_decisions() {
     for &(base, size) in b.memory_regions() {
         println!(
             "dt: memory {:#018x}-{:#018x} ({})",
+            base,
+            base + size - 1,
+            Size(size as u64)
+        );
+    }
+    for &(base, size) in b.reserved_nomap() {
+        println!(
+            "dt: reserved no-map {:#018x}-{:#018x} ({})",
+            base,
+            base + size - 1,
+            Size(size as u64)
+        );
+    }
+    for &(base, size) in &b.reserved_mapped[..b.reserved_mapped_count] {
+        println!(
+            "dt: reserved {:#018x}-{:#018x} ({})",
             base,
             base + size - 1,
             Size(size as u64)

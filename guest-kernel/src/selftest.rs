@@ -9,7 +9,7 @@ use crate::bootparams::boot;
 use crate::console::SmallString;
 use crate::layout::{
     __pa, __pa_symbol, __va, is_linear_mapping, kmap, lm_alias, mode, KernelLayout, VmLayout,
-    KERNEL_LINK_ADDR, PAGE_SIZE, SZ_1G, SZ_2G, SZ_2M,
+    KERNEL_LINK_ADDR, PAGE_SIZE, page_align_up, SZ_1G, SZ_2G, SZ_2M,
 };
 use crate::pgtable::{
     best_map_size, early_pg_dir_pa, for_each_leaf, level_size, lookup, pte_pa, swapper_pg_dir_pa,
@@ -170,21 +170,28 @@ fn kernel_address(_: &VmLayout) -> Outcome {
 
 fn pa_va_linear(_: &VmLayout) -> Outcome {
     let b = boot();
-    for &(base, size) in b.memory_regions() {
-        let last = base + size - 8;
-        for pa in [base, last, b.dtb_pa] {
-            if pa < base || pa > last {
-                continue;
-            }
-            let va = __va(pa);
-            ensure!(is_linear_mapping(va), "__va({pa:#x}) = {va:#x} not in the linear map");
-            ensure!(__pa(va) == pa, "__pa(__va({pa:#x})) = {:#x}", __pa(va));
-            if let Err(f) = probe_load(va) {
-                fail!("load from __va({pa:#x}) = {va:#x} faulted (scause {})", f.cause);
-            }
+    let mut result = Ok(());
+    let mut check = |pa: usize| -> Outcome {
+        let va = __va(pa);
+        ensure!(is_linear_mapping(va), "__va({pa:#x}) = {va:#x} not in the linear map");
+        ensure!(__pa(va) == pa, "__pa(__va({pa:#x})) = {:#x}", __pa(va));
+        if b.is_reserved(pa) {
+            return Ok(()); // firmware memory: mapped, but PMP would refuse the load
         }
-    }
-    Ok(())
+        if let Err(f) = probe_load(va) {
+            fail!("load from __va({pa:#x}) = {va:#x} faulted (scause {})", f.cause);
+        }
+        Ok(())
+    };
+    b.for_each_linear_range(|start, end| {
+        let start = page_align_up(start);
+        let end = end & !(PAGE_SIZE - 1);
+        if result.is_ok() && start < end {
+            result = check(start).and_then(|_| check(end - 8));
+        }
+    });
+    result?;
+    check(b.dtb_pa & !7)
 }
 
 fn pa_va_kernel(_: &VmLayout) -> Outcome {
@@ -354,21 +361,24 @@ fn page_table_walk(_: &VmLayout) -> Outcome {
         let alias = lm_alias(text).unwrap_or(0);
         check_leaf(alias, None, base | PTE_R, "text linear alias")?;
     }
-    for &(start, size) in boot().memory_regions() {
-        let va = __va(start);
-        let want = best_map_size(mode(), start, va, size);
-        let image = Image::here();
-        let in_image = start >= kmap().phys_addr && start < kmap().phys_addr + image.size();
-        if !in_image {
-            let level = (want.trailing_zeros() as usize - 12) / 9;
-            let leaf = if start + want > kmap().phys_addr && start < kmap().phys_addr + image.size() {
-                None // the first leaf would cover the image: split, size depends on it
-            } else {
-                Some(level)
-            };
-            check_leaf(va, leaf, base | PTE_R | PTE_W, "linear map start")?;
+    // The first linear range starts with the largest leaf its alignment allows, unless
+    // that leaf would reach the image, whose alias is split by permissions.
+    let mut first = None;
+    boot().for_each_linear_range(|start, end| {
+        if first.is_none() {
+            first = Some((page_align_up(start), end & !(PAGE_SIZE - 1)));
         }
-    }
+    });
+    let Some((start, end)) = first else { fail!("no RAM in the linear map") };
+    let va = __va(start);
+    let want = best_map_size(mode(), start, va, end - start);
+    let (image_start, image_end) = (kmap().phys_addr, kmap().phys_addr + kmap().size);
+    let level = if start < image_end && start + want > image_start {
+        None
+    } else {
+        Some((want.trailing_zeros() as usize - 12) / 9)
+    };
+    check_leaf(va, level, base | PTE_R | PTE_W, "linear map start")?;
     Ok(())
 }
 
@@ -406,11 +416,10 @@ fn page_table_dump(vl: &VmLayout) -> Outcome {
     if let Some(va) = stray {
         fail!("leaf at {va:#x} outside linear map, image and fixmap");
     }
-    let ram: usize = boot()
-        .memory_regions()
-        .iter()
-        .map(|&(b, s)| ((b + s) & !(PAGE_SIZE - 1)) - ((b + PAGE_SIZE - 1) & !(PAGE_SIZE - 1)))
-        .sum();
+    let mut ram = 0;
+    boot().for_each_linear_range(|start, end| {
+        ram += (end & !(PAGE_SIZE - 1)).saturating_sub(page_align_up(start));
+    });
     ensure!(linear_bytes == ram, "linear map covers {linear_bytes:#x} bytes, RAM is {ram:#x}");
     let want_image = if linear_layout { 0 } else { k.size };
     ensure!(image_bytes == want_image, "image mapped {image_bytes:#x} bytes, want {want_image:#x}");

@@ -383,18 +383,19 @@ fn linear_perm(pa: usize, km: &KernelMapping, image: &Image, layout: KernelLayou
 /// permission changes allow.
 fn create_linear_mapping(root: usize, mode: SatpMode, km: &KernelMapping, image: &Image, boot: &BootParams) -> Result<(), MapError> {
     let limit = km.phys_ram_base + mode.kern_virt_size();
-    for &(base, size) in boot.memory_regions() {
-        let mut pa = (base + PAGE_SIZE - 1) & !(PAGE_SIZE - 1);
-        let end = ((base + size) & !(PAGE_SIZE - 1)).min(limit);
-        while pa < end {
+    let mut result = Ok(());
+    boot.for_each_linear_range(|start, end| {
+        let mut pa = (start + PAGE_SIZE - 1) & !(PAGE_SIZE - 1);
+        let end = (end & !(PAGE_SIZE - 1)).min(limit);
+        while pa < end && result.is_ok() {
             let (perm, perm_end) = linear_perm(pa, km, image, boot.layout, boot.break_wx);
             let va = crate::layout::__va(pa);
             let leaf = best_map_size(mode, pa, va, end.min(perm_end) - pa);
-            map_pages(root, mode, va, pa, leaf, leaf, perm)?;
+            result = map_pages(root, mode, va, pa, leaf, leaf, perm);
             pa += leaf;
         }
-    }
-    Ok(())
+    });
+    result
 }
 
 /// Map the image at virt_addr section by section: text RX, rodata R, data and bss RW.
