@@ -130,11 +130,7 @@ impl BootParams {
 
     /// Lowest RAM address.
     pub fn ram_start(&self) -> usize {
-        self.memory_regions()
-            .iter()
-            .map(|r| r.0)
-            .min()
-            .unwrap_or(0)
+        self.memory_regions().iter().map(|r| r.0).min().unwrap_or(0)
     }
 
     /// Read the DTB at physical address `dtb_pa` and the command line it carries.

@@ -58,7 +58,11 @@ pub fn early_put_hex(value: u64) {
     early_puts("0x");
     for shift in (0..16).rev() {
         let digit = ((value >> (shift * 4)) & 0xf) as u8;
-        let c = if digit < 10 { b'0' + digit } else { b'a' + digit - 10 };
+        let c = if digit < 10 {
+            b'0' + digit
+        } else {
+            b'a' + digit - 10
+        };
         sbi::console_putchar(c, false);
     }
 }
@@ -71,7 +75,7 @@ impl fmt::Display for Size {
         const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
         let mut value = self.0;
         let mut unit = 0;
-        while value >= 1024 && value % 1024 == 0 && unit + 1 < UNITS.len() {
+        while value >= 1024 && value.is_multiple_of(1024) && unit + 1 < UNITS.len() {
             value /= 1024;
             unit += 1;
         }
@@ -94,7 +98,10 @@ pub struct SmallString {
 
 impl SmallString {
     pub fn new() -> Self {
-        Self { buf: [0; 120], len: 0 }
+        Self {
+            buf: [0; 120],
+            len: 0,
+        }
     }
     pub fn as_str(&self) -> &str {
         core::str::from_utf8(&self.buf[..self.len]).unwrap_or("?")

@@ -112,7 +112,12 @@ impl KernelLayout {
     }
 
     /// The lowest address of the layout's kernel region, before any KASLR offset.
-    pub fn kernel_region_base(self, mode: SatpMode, phys_addr: usize, phys_ram_base: usize) -> usize {
+    pub fn kernel_region_base(
+        self,
+        mode: SatpMode,
+        phys_addr: usize,
+        phys_ram_base: usize,
+    ) -> usize {
         match self {
             // KERNEL_VIRT_ADDR = VMALLOC_END - 2G + 1 with VMALLOC_END = PAGE_OFFSET - 1.
             KernelLayout::Vmalloc => mode.page_offset() - SZ_2G,

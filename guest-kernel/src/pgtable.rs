@@ -64,8 +64,8 @@ static TABLE_VA_PA_OFFSET: AtomicUsize = AtomicUsize::new(0);
 #[derive(Clone, Copy, Debug)]
 pub enum MapError {
     OutOfTables,
-    /// The address is already mapped (by a leaf of the given size, or a table).
-    Remap(usize),
+    /// The address is already mapped (by a leaf or, for a large leaf, a table).
+    Remap,
 }
 
 pub fn set_table_va_offset(offset: usize) {
@@ -162,7 +162,7 @@ pub fn walk(
         let entry = unsafe { *pte };
         if entry & PTE_V != 0 {
             if is_leaf(entry) {
-                return Err(MapError::Remap(level_size(level)));
+                return Err(MapError::Remap);
             }
             table = pte_pa(entry);
         } else {
@@ -196,7 +196,7 @@ pub fn map_pages(
         // SAFETY: walk returned a PTE slot inside one of our tables.
         unsafe {
             if *pte & PTE_V != 0 {
-                return Err(MapError::Remap(leaf_size));
+                return Err(MapError::Remap);
             }
             *pte = pa_to_pte(pa + offset) | perm;
         }

@@ -35,7 +35,11 @@ pub fn print_boot_decisions() {
         b.hartid,
         b.dtb_pa,
         b.dtb_size,
-        if uses_dbcn() { "sbi-dbcn" } else { "sbi-legacy" },
+        if uses_dbcn() {
+            "sbi-dbcn"
+        } else {
+            "sbi-legacy"
+        },
         b.bootargs()
     );
     for &(base, size) in b.memory_regions() {
@@ -69,7 +73,10 @@ pub fn print_boot_decisions() {
     };
     println!("dt: mmu-type={mmu_type}");
     if b.layout_unknown {
-        println!("boot: unknown layout= value ignored, using layout={}", b.layout.name());
+        println!(
+            "boot: unknown layout= value ignored, using layout={}",
+            b.layout.name()
+        );
     }
 
     let log = boot_log();
@@ -173,7 +180,11 @@ pub fn print_vm_layout(vl: &VmLayout) {
     region("vmemmap", vl.vmemmap_start, vl.vmalloc_start);
     region("vmalloc", vl.vmalloc_start, vl.vmalloc_end);
     region("direct", vl.page_offset, vl.direct_map_end);
-    region("lowmem", vl.page_offset, crate::layout::__va(k.phys_ram_base) + ram);
+    region(
+        "lowmem",
+        vl.page_offset,
+        crate::layout::__va(k.phys_ram_base) + ram,
+    );
     region("modules", vl.modules_start, vl.modules_end);
     region("bpf", vl.bpf_start, vl.bpf_end);
     region("kernel", vl.kernel_start, vl.kernel_end);

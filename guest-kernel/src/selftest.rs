@@ -8,8 +8,8 @@ use core::ptr::{addr_of, addr_of_mut};
 use crate::bootparams::boot;
 use crate::console::SmallString;
 use crate::layout::{
-    __pa, __pa_symbol, __va, is_linear_mapping, kmap, lm_alias, mode, KernelLayout, VmLayout,
-    KERNEL_LINK_ADDR, PAGE_SIZE, page_align_up, SZ_1G, SZ_2G, SZ_2M,
+    __pa, __pa_symbol, __va, is_linear_mapping, kmap, lm_alias, mode, page_align_up, KernelLayout,
+    VmLayout, KERNEL_LINK_ADDR, PAGE_SIZE, SZ_1G, SZ_2G, SZ_2M,
 };
 use crate::pgtable::{
     best_map_size, early_pg_dir_pa, for_each_leaf, level_size, lookup, pte_pa, swapper_pg_dir_pa,
@@ -23,6 +23,7 @@ use crate::trap::{
 use crate::vm::{fdt_fixmap_va, Image};
 
 type Outcome = Result<(), SmallString>;
+type SelfTest = (&'static str, fn(&VmLayout) -> Outcome);
 
 /// A test that does not apply to this configuration.
 const SKIP: &str = "\u{1}skip:";
@@ -60,7 +61,7 @@ impl Summary {
 }
 
 pub fn run_all(vl: &VmLayout) -> Summary {
-    let tests: [(&'static str, fn(&VmLayout) -> Outcome); 17] = [
+    let tests: [SelfTest; 17] = [
         ("relocation", relocation),
         ("satp_is_swapper", satp_is_swapper),
         ("kernel_address", kernel_address),
@@ -116,7 +117,7 @@ pub fn run_all(vl: &VmLayout) -> Summary {
 }
 
 fn text_addr() -> usize {
-    probe_exec_target as usize
+    probe_exec_target as *const () as usize
 }
 
 fn relocation(_: &VmLayout) -> Outcome {
@@ -124,7 +125,10 @@ fn relocation(_: &VmLayout) -> Outcome {
     // into a pc-relative address and bypass the relocation we want to check.
     let stored = unsafe { addr_of!(RELOCATED_POINTER).read_volatile() } as *const u64 as usize;
     let actual = addr_of!(RODATA_PROBE) as usize;
-    ensure!(stored == actual, "pointer in data is {stored:#x}, object is at {actual:#x}");
+    ensure!(
+        stored == actual,
+        "pointer in data is {stored:#x}, object is at {actual:#x}"
+    );
     Ok(())
 }
 
@@ -144,7 +148,11 @@ fn kernel_address(_: &VmLayout) -> Outcome {
     let base = b
         .layout
         .kernel_region_base(mode(), k.phys_addr, k.phys_ram_base);
-    ensure!(k.virt_addr % SZ_2M == 0, "virt_addr {:#x} not 2 MiB aligned", k.virt_addr);
+    ensure!(
+        k.virt_addr.is_multiple_of(SZ_2M),
+        "virt_addr {:#x} not 2 MiB aligned",
+        k.virt_addr
+    );
     match b.layout {
         KernelLayout::Linear => ensure!(
             k.virt_addr == __va(k.phys_addr),
@@ -158,28 +166,41 @@ fn kernel_address(_: &VmLayout) -> Outcome {
         ),
     }
     if b.layout == KernelLayout::Vmalloc {
-        ensure!(base == mode().page_offset() - SZ_2G, "vmalloc base {base:#x}");
+        ensure!(
+            base == mode().page_offset() - SZ_2G,
+            "vmalloc base {base:#x}"
+        );
     }
     if b.layout == KernelLayout::Top {
         ensure!(base == KERNEL_LINK_ADDR, "top base {base:#x}");
     }
     let here = Image::here().start;
-    ensure!(here == k.virt_addr, "running at {here:#x}, kernel_map says {:#x}", k.virt_addr);
+    ensure!(
+        here == k.virt_addr,
+        "running at {here:#x}, kernel_map says {:#x}",
+        k.virt_addr
+    );
     Ok(())
 }
 
 fn pa_va_linear(_: &VmLayout) -> Outcome {
     let b = boot();
     let mut result = Ok(());
-    let mut check = |pa: usize| -> Outcome {
+    let check = |pa: usize| -> Outcome {
         let va = __va(pa);
-        ensure!(is_linear_mapping(va), "__va({pa:#x}) = {va:#x} not in the linear map");
+        ensure!(
+            is_linear_mapping(va),
+            "__va({pa:#x}) = {va:#x} not in the linear map"
+        );
         ensure!(__pa(va) == pa, "__pa(__va({pa:#x})) = {:#x}", __pa(va));
         if b.is_reserved(pa) {
             return Ok(()); // firmware memory: mapped, but PMP would refuse the load
         }
         if let Err(f) = probe_load(va) {
-            fail!("load from __va({pa:#x}) = {va:#x} faulted (scause {})", f.cause);
+            fail!(
+                "load from __va({pa:#x}) = {va:#x} faulted (scause {})",
+                f.cause
+            );
         }
         Ok(())
     };
@@ -200,11 +221,22 @@ fn pa_va_kernel(_: &VmLayout) -> Outcome {
     let Some(pa) = __pa_symbol(x) else {
         fail!("__pa_symbol({x:#x}) refused a kernel address");
     };
-    ensure!(pa == k.phys_addr + (x - k.virt_addr), "__pa_symbol({x:#x}) = {pa:#x}");
-    ensure!(__pa(x) == pa, "__pa({x:#x}) = {:#x}, __pa_symbol = {pa:#x}", __pa(x));
-    ensure!(__pa_symbol(__va(0x8000_0000)).is_none() || k.va_pa_offset == k.va_kernel_pa_offset,
-        "__pa_symbol accepted a linear address");
-    let Some(alias) = lm_alias(x) else { fail!("no lm_alias for {x:#x}") };
+    ensure!(
+        pa == k.phys_addr + (x - k.virt_addr),
+        "__pa_symbol({x:#x}) = {pa:#x}"
+    );
+    ensure!(
+        __pa(x) == pa,
+        "__pa({x:#x}) = {:#x}, __pa_symbol = {pa:#x}",
+        __pa(x)
+    );
+    ensure!(
+        __pa_symbol(__va(0x8000_0000)).is_none() || k.va_pa_offset == k.va_kernel_pa_offset,
+        "__pa_symbol accepted a linear address"
+    );
+    let Some(alias) = lm_alias(x) else {
+        fail!("no lm_alias for {x:#x}")
+    };
     ensure!(__pa(alias) == pa, "__pa(lm_alias) = {:#x}", __pa(alias));
     // The two mappings are one memory: a store through one is seen through the other.
     // SAFETY: DATA_PROBE is ours; alias maps the same bytes (checked just above).
@@ -216,7 +248,12 @@ fn pa_va_kernel(_: &VmLayout) -> Outcome {
     Ok(())
 }
 
-fn expect_fault(addr: usize, cause: usize, what: &str, fault: Option<crate::trap::Fault>) -> Outcome {
+fn expect_fault(
+    addr: usize,
+    cause: usize,
+    what: &str,
+    fault: Option<crate::trap::Fault>,
+) -> Outcome {
     match fault {
         None => fail!("{what} at {addr:#x} did not fault"),
         Some(f) if f.cause != cause || f.addr != addr => fail!(
@@ -234,23 +271,44 @@ fn text_store_faults(_: &VmLayout) -> Outcome {
 }
 
 fn text_alias_store_faults(_: &VmLayout) -> Outcome {
-    let Some(va) = lm_alias(text_addr()) else { fail!("no alias") };
-    expect_fault(va, CAUSE_STORE_PAGE_FAULT, "store to text's linear alias", probe_store(va))
+    let Some(va) = lm_alias(text_addr()) else {
+        fail!("no alias")
+    };
+    expect_fault(
+        va,
+        CAUSE_STORE_PAGE_FAULT,
+        "store to text's linear alias",
+        probe_store(va),
+    )
 }
 
 fn rodata_store_faults(_: &VmLayout) -> Outcome {
     let va = addr_of!(RODATA_PROBE) as usize;
-    expect_fault(va, CAUSE_STORE_PAGE_FAULT, "store to rodata", probe_store(va))
+    expect_fault(
+        va,
+        CAUSE_STORE_PAGE_FAULT,
+        "store to rodata",
+        probe_store(va),
+    )
 }
 
 fn rodata_alias_store_faults(_: &VmLayout) -> Outcome {
-    let Some(va) = lm_alias(addr_of!(RODATA_PROBE) as usize) else { fail!("no alias") };
-    expect_fault(va, CAUSE_STORE_PAGE_FAULT, "store to rodata's linear alias", probe_store(va))
+    let Some(va) = lm_alias(addr_of!(RODATA_PROBE) as usize) else {
+        fail!("no alias")
+    };
+    expect_fault(
+        va,
+        CAUSE_STORE_PAGE_FAULT,
+        "store to rodata's linear alias",
+        probe_store(va),
+    )
 }
 
 fn data_store_ok(_: &VmLayout) -> Outcome {
     let va = addr_of_mut!(DATA_PROBE) as usize;
-    let Some(alias) = lm_alias(va) else { fail!("no alias") };
+    let Some(alias) = lm_alias(va) else {
+        fail!("no alias")
+    };
     for addr in [va, alias] {
         if let Some(f) = probe_store(addr) {
             fail!("store to data at {addr:#x} faulted (scause {})", f.cause);
@@ -261,7 +319,11 @@ fn data_store_ok(_: &VmLayout) -> Outcome {
 
 fn text_exec_ok(_: &VmLayout) -> Outcome {
     if let Some(f) = probe_exec(text_addr()) {
-        fail!("calling kernel text faulted (scause {} stval {:#x})", f.cause, f.addr);
+        fail!(
+            "calling kernel text faulted (scause {} stval {:#x})",
+            f.cause,
+            f.addr
+        );
     }
     Ok(())
 }
@@ -270,8 +332,15 @@ fn exec_linear_alias_faults(_: &VmLayout) -> Outcome {
     if boot().layout == KernelLayout::Linear {
         fail!("{SKIP}layout=linear: the kernel text is the linear map");
     }
-    let Some(va) = lm_alias(text_addr()) else { fail!("no alias") };
-    expect_fault(va, CAUSE_INSTRUCTION_PAGE_FAULT, "fetch from text's linear alias", probe_exec(va))
+    let Some(va) = lm_alias(text_addr()) else {
+        fail!("no alias")
+    };
+    expect_fault(
+        va,
+        CAUSE_INSTRUCTION_PAGE_FAULT,
+        "fetch from text's linear alias",
+        probe_exec(va),
+    )
 }
 
 fn fdt_magic_at(va: usize) -> Result<u32, SmallString> {
@@ -304,7 +373,10 @@ fn trampoline_one_leaf(_: &VmLayout) -> Outcome {
             && pte_pa(pte) == k.phys_addr
             && pte & (PTE_R | PTE_W | PTE_X) == PTE_R | PTE_W | PTE_X;
     });
-    ensure!(leaves == 1 && good, "{leaves} leaves; want one 2 MiB RWX leaf at virt_addr");
+    ensure!(
+        leaves == 1 && good,
+        "{leaves} leaves; want one 2 MiB RWX leaf at virt_addr"
+    );
     Ok(())
 }
 
@@ -314,7 +386,10 @@ fn early_maps_image(vl: &VmLayout) -> Outcome {
     for_each_leaf(early_pg_dir_pa(), mode(), &mut |va, pte, level| {
         if level != 1 {
             other += 1;
-        } else if va >= k.virt_addr && va < k.virt_addr + k.size && pte_pa(pte) == va - k.va_kernel_pa_offset {
+        } else if va >= k.virt_addr
+            && va < k.virt_addr + k.size
+            && pte_pa(pte) == va - k.va_kernel_pa_offset
+        {
             image += 1;
         } else if va >= vl.fixmap_start && va < vl.pci_io_start {
             fixmap += 1;
@@ -337,9 +412,17 @@ fn check_leaf(va: usize, want_level: Option<usize>, want_flags: u64, what: &str)
     };
     let size = level_size(level);
     let pa = pte_pa(pte) + (va & (size - 1));
-    ensure!(pa == __pa(va), "{what} {va:#x} -> {pa:#x}, __pa says {:#x}", __pa(va));
+    ensure!(
+        pa == __pa(va),
+        "{what} {va:#x} -> {pa:#x}, __pa says {:#x}",
+        __pa(va)
+    );
     if let Some(l) = want_level {
-        ensure!(level == l, "{what} {va:#x}: leaf of {size:#x} bytes, want {:#x}", level_size(l));
+        ensure!(
+            level == l,
+            "{what} {va:#x}: leaf of {size:#x} bytes, want {:#x}",
+            level_size(l)
+        );
     }
     let mask = PTE_R | PTE_W | PTE_X | PTE_U | PTE_G | PTE_A | PTE_D | PTE_V;
     ensure!(
@@ -355,8 +438,18 @@ fn page_table_walk(_: &VmLayout) -> Outcome {
     let linear = boot().layout == KernelLayout::Linear;
     let text = text_addr();
     check_leaf(text, Some(1), base | PTE_R | PTE_X, "text")?;
-    check_leaf(addr_of!(RODATA_PROBE) as usize, Some(1), base | PTE_R, "rodata")?;
-    check_leaf(addr_of!(DATA_PROBE) as usize, Some(1), base | PTE_R | PTE_W, "data")?;
+    check_leaf(
+        addr_of!(RODATA_PROBE) as usize,
+        Some(1),
+        base | PTE_R,
+        "rodata",
+    )?;
+    check_leaf(
+        addr_of!(DATA_PROBE) as usize,
+        Some(1),
+        base | PTE_R | PTE_W,
+        "data",
+    )?;
     if !linear {
         let alias = lm_alias(text).unwrap_or(0);
         check_leaf(alias, None, base | PTE_R, "text linear alias")?;
@@ -369,7 +462,9 @@ fn page_table_walk(_: &VmLayout) -> Outcome {
             first = Some((page_align_up(start), end & !(PAGE_SIZE - 1)));
         }
     });
-    let Some((start, end)) = first else { fail!("no RAM in the linear map") };
+    let Some((start, end)) = first else {
+        fail!("no RAM in the linear map")
+    };
     let va = __va(start);
     let want = best_map_size(mode(), start, va, end - start);
     let (image_start, image_end) = (kmap().phys_addr, kmap().phys_addr + kmap().size);
@@ -410,7 +505,11 @@ fn page_table_dump(vl: &VmLayout) -> Outcome {
         }
     });
     if let Some((va, pte)) = bad {
-        let kind = if pte & (PTE_W | PTE_X) == PTE_W | PTE_X { "writable+executable" } else { "bad flags on" };
+        let kind = if pte & (PTE_W | PTE_X) == PTE_W | PTE_X {
+            "writable+executable"
+        } else {
+            "bad flags on"
+        };
         fail!("{kind} leaf at {va:#x} (pte {pte:#x})");
     }
     if let Some(va) = stray {
@@ -420,9 +519,15 @@ fn page_table_dump(vl: &VmLayout) -> Outcome {
     boot().for_each_linear_range(|start, end| {
         ram += (end & !(PAGE_SIZE - 1)).saturating_sub(page_align_up(start));
     });
-    ensure!(linear_bytes == ram, "linear map covers {linear_bytes:#x} bytes, RAM is {ram:#x}");
+    ensure!(
+        linear_bytes == ram,
+        "linear map covers {linear_bytes:#x} bytes, RAM is {ram:#x}"
+    );
     let want_image = if linear_layout { 0 } else { k.size };
-    ensure!(image_bytes == want_image, "image mapped {image_bytes:#x} bytes, want {want_image:#x}");
+    ensure!(
+        image_bytes == want_image,
+        "image mapped {image_bytes:#x} bytes, want {want_image:#x}"
+    );
     ensure!(fixmap_bytes == 2 * SZ_2M, "fixmap {fixmap_bytes:#x} bytes");
     Ok(())
 }

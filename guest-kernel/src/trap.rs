@@ -115,7 +115,7 @@ extern "C" {
 
 pub fn init() {
     // SAFETY: trap_entry is a complete trap handler, 4-byte aligned (direct mode).
-    unsafe { asm!("csrw stvec, {0}", in(reg) trap_entry as usize) };
+    unsafe { asm!("csrw stvec, {0}", in(reg) trap_entry as *const () as usize) };
 }
 
 static ARMED: AtomicBool = AtomicBool::new(false);

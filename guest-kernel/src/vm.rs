@@ -23,7 +23,6 @@ use crate::pgtable::{
     MapError, PAGE_KERNEL, PAGE_KERNEL_EXEC, PAGE_KERNEL_READ_EXEC, PAGE_KERNEL_RO,
 };
 use crate::sbi::{shutdown, ResetReason};
-use crate::symbol_addr;
 
 /// Section bounds of the image, in the current address space.
 #[derive(Clone, Copy)]
@@ -138,12 +137,18 @@ pub extern "C" fn setup_vm(hartid: usize, dtb_pa: usize) -> usize {
         early_fail(why, dtb_pa as u64);
     }
     let image = Image::here();
-    if image.start % SZ_2M != 0 {
-        early_fail("kernel not loaded on a 2 MiB boundary, at", image.start as u64);
+    if !image.start.is_multiple_of(SZ_2M) {
+        early_fail(
+            "kernel not loaded on a 2 MiB boundary, at",
+            image.start as u64,
+        );
     }
     // The relocation formula and the single early PMD table assume one GiB.
     if image.start / SZ_1G != (image.end - 1) / SZ_1G {
-        early_fail("kernel image crosses a 1 GiB boundary, at", image.start as u64);
+        early_fail(
+            "kernel image crosses a 1 GiB boundary, at",
+            image.start as u64,
+        );
     }
 
     let mode = set_satp_mode(boot, log);
@@ -160,8 +165,11 @@ pub extern "C" fn setup_vm(hartid: usize, dtb_pa: usize) -> usize {
     km.phys_ram_base = phys_ram_base;
     km.va_pa_offset = km.page_offset - phys_ram_base;
     km.va_kernel_pa_offset = km.virt_addr - km.phys_addr;
-    if km.page_offset % mode.top_level_size() != 0 {
-        early_fail("PAGE_OFFSET not aligned to a top-level entry", km.page_offset as u64);
+    if !km.page_offset.is_multiple_of(mode.top_level_size()) {
+        early_fail(
+            "PAGE_OFFSET not aligned to a top-level entry",
+            km.page_offset as u64,
+        );
     }
 
     relocate_kernel(km, log);
@@ -178,7 +186,7 @@ pub extern "C" fn setup_vm(hartid: usize, dtb_pa: usize) -> usize {
 fn map_error_text(e: MapError) -> &'static str {
     match e {
         MapError::OutOfTables => "out of page-table pages mapping",
-        MapError::Remap(_) => "address mapped twice:",
+        MapError::Remap => "address mapped twice:",
     }
 }
 
@@ -339,16 +347,45 @@ fn create_trampoline_and_early_tables(
     boot: &BootParams,
 ) -> Result<(), MapError> {
     let trampoline = trampoline_pg_dir_pa();
-    map_pages(trampoline, mode, km.virt_addr, km.phys_addr, SZ_2M, SZ_2M, PAGE_KERNEL_EXEC)?;
+    map_pages(
+        trampoline,
+        mode,
+        km.virt_addr,
+        km.phys_addr,
+        SZ_2M,
+        SZ_2M,
+        PAGE_KERNEL_EXEC,
+    )?;
     let early = early_pg_dir_pa();
-    map_pages(early, mode, km.virt_addr, km.phys_addr, km.size, SZ_2M, PAGE_KERNEL_EXEC)?;
+    map_pages(
+        early,
+        mode,
+        km.virt_addr,
+        km.phys_addr,
+        km.size,
+        SZ_2M,
+        PAGE_KERNEL_EXEC,
+    )?;
     map_fdt_fixmap(early, mode, vl, boot.dtb_pa)
 }
 
 /// Map the 4 MiB window that holds the DTB (2 MiB aligned) at the start of the fixmap.
-fn map_fdt_fixmap(root: usize, mode: SatpMode, vl: &VmLayout, dtb_pa: usize) -> Result<(), MapError> {
+fn map_fdt_fixmap(
+    root: usize,
+    mode: SatpMode,
+    vl: &VmLayout,
+    dtb_pa: usize,
+) -> Result<(), MapError> {
     let window = dtb_pa & !(SZ_2M - 1);
-    map_pages(root, mode, vl.fixmap_fdt(), window, FIXMAP_FDT_SIZE, SZ_2M, PAGE_KERNEL_RO)
+    map_pages(
+        root,
+        mode,
+        vl.fixmap_fdt(),
+        window,
+        FIXMAP_FDT_SIZE,
+        SZ_2M,
+        PAGE_KERNEL_RO,
+    )
 }
 
 /// Where the FDT is readable once early_pg_dir is live.
@@ -359,7 +396,13 @@ pub fn fdt_fixmap_va(vl: &VmLayout, dtb_pa: usize) -> usize {
 /// The permissions the linear map gives physical address `pa`, and where they change.
 /// The linear alias of the image never executes (unless the kernel *is* the linear map,
 /// in layout=linear) and is read-only for text and rodata.
-fn linear_perm(pa: usize, km: &KernelMapping, image: &Image, layout: KernelLayout, break_wx: bool) -> (u64, usize) {
+fn linear_perm(
+    pa: usize,
+    km: &KernelMapping,
+    image: &Image,
+    layout: KernelLayout,
+    break_wx: bool,
+) -> (u64, usize) {
     let to_pa = |va: usize| va - km.va_kernel_pa_offset;
     let text = (to_pa(image.start), to_pa(image.text_end));
     let rodata = (to_pa(image.rodata_start), to_pa(image.rodata_end));
@@ -381,7 +424,13 @@ fn linear_perm(pa: usize, km: &KernelMapping, image: &Image, layout: KernelLayou
 
 /// Map every RAM region at `__va(pa)` with the largest leaves alignment, size and
 /// permission changes allow.
-fn create_linear_mapping(root: usize, mode: SatpMode, km: &KernelMapping, image: &Image, boot: &BootParams) -> Result<(), MapError> {
+fn create_linear_mapping(
+    root: usize,
+    mode: SatpMode,
+    km: &KernelMapping,
+    image: &Image,
+    boot: &BootParams,
+) -> Result<(), MapError> {
     let limit = km.phys_ram_base + mode.kern_virt_size();
     let mut result = Ok(());
     boot.for_each_linear_range(|start, end| {
@@ -400,21 +449,45 @@ fn create_linear_mapping(root: usize, mode: SatpMode, km: &KernelMapping, image:
 
 /// Map the image at virt_addr section by section: text RX, rodata R, data and bss RW.
 /// Sections are 2 MiB aligned, so 2 MiB leaves give exact permissions.
-fn create_kernel_page_table(root: usize, mode: SatpMode, km: &KernelMapping, image: &Image, break_wx: bool) -> Result<(), MapError> {
-    let text_perm = if break_wx { PAGE_KERNEL_EXEC } else { PAGE_KERNEL_READ_EXEC };
+fn create_kernel_page_table(
+    root: usize,
+    mode: SatpMode,
+    km: &KernelMapping,
+    image: &Image,
+    break_wx: bool,
+) -> Result<(), MapError> {
+    let text_perm = if break_wx {
+        PAGE_KERNEL_EXEC
+    } else {
+        PAGE_KERNEL_READ_EXEC
+    };
     let sections = [
         (image.start, image.text_end, text_perm),
         (image.rodata_start, image.rodata_end, PAGE_KERNEL_RO),
         (image.data_start, image.end, PAGE_KERNEL),
     ];
     for (start, end, perm) in sections {
-        kvmmap(root, mode, start, start - km.va_kernel_pa_offset, end - start, perm)?;
+        kvmmap(
+            root,
+            mode,
+            start,
+            start - km.va_kernel_pa_offset,
+            end - start,
+            perm,
+        )?;
     }
     Ok(())
 }
 
 /// Map a piece of the kernel image (2 MiB leaves).
-fn kvmmap(root: usize, mode: SatpMode, va: usize, pa: usize, size: usize, perm: u64) -> Result<(), MapError> {
+fn kvmmap(
+    root: usize,
+    mode: SatpMode,
+    va: usize,
+    pa: usize,
+    size: usize,
+    perm: u64,
+) -> Result<(), MapError> {
     map_pages(root, mode, va, pa, size, SZ_2M, perm)
 }
 
