@@ -7,7 +7,7 @@
 //! dt: reserved 0x<start>-0x<end> (<size>)                   mapped, never touched
 //! dt: mmu-type=<sv39|sv48|sv57|absent|unrecognised>
 //! satp: <mode> <outcome>                                    one per mode considered
-//! satp: using <mode> (<why>)
+//! satp: using <mode> (<deeper mode> <outcome>)
 //! relocate: <n> R_RISCV_RELATIVE relocations applied at physical addresses, reloc_offset=0x<x>
 //! kaslr: enabled offset=0x<x> entropy_bits=<n> positions=<n>   or   kaslr: disabled (<why>) offset=0x0
 //! kernel: virt_addr=0x<x> page_offset=0x<x> mode=<mode> layout=<layout> kaslr_offset=0x<x> phys_addr=0x<x> size=0x<x>
@@ -88,11 +88,18 @@ pub fn print_boot_decisions() {
         }
     }
     // The reason is whatever stopped the next deeper mode.
-    let why = match SatpMode::from_bits(chosen as usize + 1) {
-        Some(deeper) => outcome_text(log.probes[probe_index(deeper)]),
-        None => OutcomeText::Plain("the deepest mode, accepted by the hart"),
-    };
-    println!("satp: using {} ({})", chosen.name(), why);
+    match SatpMode::from_bits(chosen as usize + 1) {
+        Some(deeper) => println!(
+            "satp: using {} ({} {})",
+            chosen.name(),
+            deeper.name(),
+            outcome_text(log.probes[probe_index(deeper)])
+        ),
+        None => println!(
+            "satp: using {} (the deepest mode, accepted by the hart)",
+            chosen.name()
+        ),
+    }
 
     let k = kmap();
     println!(
@@ -152,7 +159,9 @@ fn outcome_text(outcome: ProbeOutcome) -> OutcomeText {
         ProbeOutcome::NotConsidered => "not considered",
         ProbeOutcome::DisabledByNo5lvl => "disabled by no5lvl",
         ProbeOutcome::DisabledByNo4lvl => "disabled by no4lvl",
-        ProbeOutcome::CappedByDeviceTree => "capped by the device tree's mmu-type",
+        ProbeOutcome::CappedByDeviceTree => {
+            "accepted by the hart, but above the device tree's mmu-type"
+        }
         ProbeOutcome::Rejected(v) => return OutcomeText::ReadBack(v),
         ProbeOutcome::Accepted => "accepted by the hart (satp read back)",
         ProbeOutcome::Baseline => "baseline, taken without a probe",

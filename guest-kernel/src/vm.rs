@@ -193,6 +193,10 @@ fn map_error_text(e: MapError) -> &'static str {
 /// Pick the deepest paging mode the hart, the device tree and the command line allow:
 /// Sv57, else Sv48, else Sv39. A mode is tried by writing it to satp with a real table
 /// behind it; satp is WARL, so a hart that lacks the mode keeps the old value (0).
+///
+/// Unlike Linux, modes above the device tree's `mmu-type` are still probed (and then
+/// refused), so that the log says what the hart itself supports: with a DT capped at
+/// sv48 on an Sv48-only hart it reads "sv57 rejected by the hart", not just "capped".
 fn set_satp_mode(boot: &BootParams, log: &mut BootLog) -> SatpMode {
     let mut mode = SatpMode::Sv57;
     if boot.no4lvl {
@@ -203,23 +207,27 @@ fn set_satp_mode(boot: &BootParams, log: &mut BootLog) -> SatpMode {
         log.probes[probe_index(SatpMode::Sv57)] = ProbeOutcome::DisabledByNo5lvl;
         mode = SatpMode::Sv48;
     }
-    if let DtMmuType::Cap(cap) = boot.dt_mmu_type {
-        while mode > cap {
-            log.probes[probe_index(mode)] = ProbeOutcome::CappedByDeviceTree;
-            mode = mode.lower().unwrap_or(SatpMode::Sv39);
-        }
-    }
+    let dt_cap = match boot.dt_mmu_type {
+        DtMmuType::Cap(cap) => cap,
+        DtMmuType::Absent | DtMmuType::Unrecognised => SatpMode::Sv57,
+    };
     loop {
         if mode == SatpMode::Sv39 {
             log.probes[probe_index(mode)] = ProbeOutcome::Baseline;
             return mode;
         }
         let read_back = probe_satp_mode(mode);
-        if read_back >> 60 == mode as usize {
-            log.probes[probe_index(mode)] = ProbeOutcome::Accepted;
+        let outcome = if read_back >> 60 != mode as usize {
+            ProbeOutcome::Rejected(read_back)
+        } else if mode > dt_cap {
+            ProbeOutcome::CappedByDeviceTree
+        } else {
+            ProbeOutcome::Accepted
+        };
+        log.probes[probe_index(mode)] = outcome;
+        if outcome == ProbeOutcome::Accepted {
             return mode;
         }
-        log.probes[probe_index(mode)] = ProbeOutcome::Rejected(read_back);
         mode = mode.lower().unwrap_or(SatpMode::Sv39);
     }
 }
