@@ -23,7 +23,7 @@ fn main() {
             dir.join("Cargo.toml").display()
         );
         println!("cargo:rerun-if-changed={}", dir.join("build.rs").display());
-        for extra in ["link.ld", "module"] {
+        for extra in ["link.ld", "module", ".cargo/config.toml", "Cargo.lock"] {
             if dir.join(extra).exists() {
                 println!("cargo:rerun-if-changed={}", dir.join(extra).display());
             }

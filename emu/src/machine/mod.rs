@@ -230,7 +230,7 @@ impl Machine {
             let mut quantum = MAX_QUANTUM.min(limit - self.total_insns);
             if let (Some(d), ClockMode::Deterministic) = (self.next_deadline(), self.config.clock) {
                 if d > now {
-                    quantum = quantum.min(((d - now) * INSNS_PER_TICK).max(1));
+                    quantum = quantum.min((d - now).saturating_mul(INSNS_PER_TICK).max(1));
                 }
             }
             let mut all_waiting = true;
@@ -250,7 +250,7 @@ impl Machine {
                 // simply wait for it.
                 match (self.config.clock, self.next_deadline()) {
                     (ClockMode::Deterministic, Some(d)) if d != u64::MAX => {
-                        let target = d.max(now + 1) * INSNS_PER_TICK;
+                        let target = d.max(now + 1).saturating_mul(INSNS_PER_TICK);
                         // Idle time counts toward the clock but never past the limit.
                         self.total_insns = self.total_insns.max(target.min(limit));
                         if self.total_insns >= limit {
