@@ -7,7 +7,10 @@ use emu::machine::{Machine, MachineConfig};
 const INSNS: u64 = 20_000_000;
 
 fn machine_with_loop() -> Machine {
-    let mut m = Machine::new(MachineConfig { ram_size: 64 << 20, ..MachineConfig::default() });
+    let mut m = Machine::new(MachineConfig {
+        ram_size: 64 << 20,
+        ..MachineConfig::default()
+    });
     let code = emu_benches::bytes(&emu_benches::compute_loop());
     assert!(m.ram().load(0x8000_0000, &code));
     m.harts[0].pc = 0x8000_0000;

@@ -1,12 +1,14 @@
 //! The `emu` command line (clap). Every failure ends in one line on stderr and a
 //! non-zero status: 2 for usage errors, 1 for an unusable image or file.
 
+mod run;
+mod terminal;
+
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Instant;
 
-use crate::machine::{self, ClockMode, Machine, MachineConfig, StopReason};
+use crate::machine::{self, MachineConfig};
 use crate::mmu::{MmuConfig, SatpMode};
 
 /// Exit status when `--max-insns` stops the guest (as `timeout(1)` uses 124).
@@ -112,6 +114,9 @@ pub enum Clock {
 }
 
 #[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  emu run --sv48                                boot the built-in guest kernel (Sv48 hart)\n  emu run --sv39 --append 'layout=linear nokaslr'\n  emu run --trace insn,walk,satp,trap --trace-from relocate_enable_mmu --trace-limit 60\n  emu run Image --initrd initramfs.cpio.gz --append console=ttyS0 --disk disk.img\n  emu run --bios none test.elf                  bare-metal ELF in M-mode, HTIF exit code\n\nExit status: the guest's (HTIF or test device), 0 on poweroff, 1 unusable image,\n2 usage error, 124 --max-insns reached, 125 all harts asleep forever, 130 interrupted.\nConsole: Ctrl-A X quits, Ctrl-A Ctrl-A sends Ctrl-A."
+)]
 pub struct RunArgs {
     /// ELF or raw Linux Image to boot. Omitted: the embedded in-repo guest kernel.
     pub guest: Option<PathBuf>,
@@ -119,17 +124,63 @@ pub struct RunArgs {
     pub machine: MachineArgs,
     /// Firmware: `builtin` (in-repo SBI), `none` (run GUEST in M-mode at its entry), or a
     /// path (e.g. OpenSBI fw_jump.bin, loaded at 0x80000000).
-    #[arg(long, default_value = "builtin")]
+    #[arg(long, default_value = "builtin", value_name = "builtin|none|PATH")]
     pub bios: String,
-    /// Stop after this many instructions (exit status 124).
+    /// Initial ramdisk, placed near the top of RAM and announced in /chosen.
+    #[arg(long, value_name = "PATH")]
+    pub initrd: Option<PathBuf>,
+    /// Use this device tree blob instead of the generated one.
+    #[arg(long, value_name = "PATH")]
+    pub dtb: Option<PathBuf>,
+    /// Raw disk image for a virtio block device (repeatable; the first is /dev/vda).
+    /// Writes go to the file unless --snapshot is given.
+    #[arg(long, value_name = "PATH")]
+    pub disk: Vec<PathBuf>,
+    /// Keep disk writes in memory; the image files are not modified.
     #[arg(long)]
+    pub snapshot: bool,
+    /// Stop after this many instructions (exit status 124).
+    #[arg(long, value_name = "N")]
     pub max_insns: Option<u64>,
-    /// Print statistics on exit: instructions, wall time, MIPS.
+    /// Print statistics on exit (instructions, MIPS, TLB, walks, traps, phases).
     #[arg(long)]
     pub stats: bool,
+    /// Write the statistics as JSON to this file.
+    #[arg(long, value_name = "PATH")]
+    pub stats_json: Option<PathBuf>,
     /// Time source for mtime.
     #[arg(long, value_enum, default_value_t = Clock::Deterministic)]
     pub clock: Clock,
+    /// Trace these events: comma list of insn, walk, tlb, satp, sfence, trap, mode, mmio,
+    /// sbi, or all.
+    #[arg(long, value_name = "EVENTS", value_parser = parse_events)]
+    pub trace: Option<crate::trace::EventMask>,
+    /// Write the trace here (default: stderr).
+    #[arg(long, value_name = "PATH")]
+    pub trace_file: Option<PathBuf>,
+    /// Trace format.
+    #[arg(long, value_enum, default_value_t = crate::trace::Format::Text)]
+    pub trace_format: crate::trace::Format,
+    /// Start tracing at a symbol (e.g. relocate_enable_mmu), an address, or insn:N.
+    #[arg(long, value_name = "WHERE", value_parser = parse_where)]
+    pub trace_from: Option<crate::trace::Where>,
+    /// Stop tracing at a symbol, an address, or insn:N.
+    #[arg(long, value_name = "WHERE", value_parser = parse_where)]
+    pub trace_until: Option<crate::trace::Where>,
+    /// Stop tracing after N events.
+    #[arg(long, value_name = "N")]
+    pub trace_limit: Option<u64>,
+    /// Extra ELF files whose symbols name addresses in traces (e.g. a vmlinux).
+    #[arg(long, value_name = "ELF")]
+    pub symbols: Vec<PathBuf>,
+}
+
+fn parse_events(s: &str) -> Result<crate::trace::EventMask, String> {
+    s.parse()
+}
+
+fn parse_where(s: &str) -> Result<crate::trace::Where, String> {
+    s.parse()
 }
 
 /// Parse `512M`, `1G`, `4096`, `64K`.
@@ -169,13 +220,13 @@ pub struct Failure {
 }
 
 impl Failure {
-    fn image(message: impl Into<String>) -> Self {
+    pub fn image(message: impl Into<String>) -> Self {
         Failure {
             status: EXIT_BAD_IMAGE,
             message: message.into(),
         }
     }
-    fn usage(message: impl Into<String>) -> Self {
+    pub fn usage(message: impl Into<String>) -> Self {
         Failure {
             status: EXIT_USAGE,
             message: message.into(),
@@ -203,7 +254,7 @@ pub fn main() -> ExitCode {
 
 fn dispatch(cli: Cli) -> Result<u8, Failure> {
     match cli.command {
-        Command::Run(args) => run(args),
+        Command::Run(args) => run::run(args),
         Command::Dtb { machine, output } => {
             let dtb = machine::dtb::build(&machine.config())
                 .map_err(|e| Failure::image(format!("cannot build the device tree: {e}")))?;
@@ -225,127 +276,9 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
 }
 
 /// Write a file so that it is either complete or absent (temp file + rename).
-fn write_atomically(path: &std::path::Path, data: &[u8]) -> Result<(), Failure> {
+pub fn write_atomically(path: &std::path::Path, data: &[u8]) -> Result<(), Failure> {
     let tmp = path.with_extension("tmp~");
     std::fs::write(&tmp, data)
         .and_then(|_| std::fs::rename(&tmp, path))
         .map_err(|e| Failure::usage(format!("cannot write {}: {e}", path.display())))
-}
-
-fn run(args: RunArgs) -> Result<u8, Failure> {
-    let mut config = args.machine.config();
-    config.clock = match args.clock {
-        Clock::Deterministic => ClockMode::Deterministic,
-        Clock::Host => ClockMode::Host,
-    };
-    let guest_bytes = match &args.guest {
-        Some(p) => {
-            crate::machine::loader::read_file(p).map_err(|e| Failure::image(e.to_string()))?
-        }
-        None => crate::images::GUEST_KERNEL.to_vec(),
-    };
-    let guest_name = args
-        .guest
-        .as_ref()
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|| "built-in guest kernel".into());
-
-    let mut m = Machine::new(config.clone());
-    let entry = match args.bios.as_str() {
-        "none" => {
-            let img = m
-                .load(&guest_bytes, &guest_name)
-                .map_err(|e| Failure::image(e.to_string()))?;
-            img.entry
-        }
-        bios => {
-            let (fw_bytes, fw_name) = if bios == "builtin" {
-                (
-                    crate::images::FIRMWARE.to_vec(),
-                    "built-in firmware".to_string(),
-                )
-            } else {
-                let p = std::path::Path::new(bios);
-                (
-                    crate::machine::loader::read_file(p)
-                        .map_err(|e| Failure::image(e.to_string()))?,
-                    bios.to_string(),
-                )
-            };
-            let fw = if fw_bytes.starts_with(b"\x7fELF") {
-                m.load(&fw_bytes, &fw_name)
-                    .map_err(|e| Failure::image(e.to_string()))?
-            } else {
-                crate::machine::loader::load_raw(m.ram(), &fw_bytes, machine::map::DRAM, &fw_name)
-                    .map_err(|e| Failure::image(e.to_string()))?
-            };
-            let kernel = m
-                .load(&guest_bytes, &guest_name)
-                .map_err(|e| Failure::image(e.to_string()))?;
-            if fw.end > kernel.start && kernel.start >= fw.start {
-                return Err(Failure::image(format!(
-                    "{fw_name} ({:#x}..{:#x}) overlaps {guest_name} at {:#x}",
-                    fw.start, fw.end, kernel.start
-                )));
-            }
-            fw.entry
-        }
-    };
-    let dtb = machine::dtb::build(&m.config)
-        .map_err(|e| Failure::image(format!("cannot build the device tree: {e}")))?;
-    m.prepare_boot(entry, &dtb)
-        .map_err(|e| Failure::image(e.to_string()))?;
-
-    let start = Instant::now();
-    let stop = m.run(args.max_insns);
-    let elapsed = start.elapsed();
-    flush_console(&mut m);
-    if args.stats {
-        print_stats(&m, elapsed);
-    }
-    Ok(match stop {
-        StopReason::Exit(code) => (code & 0xff) as u8 | u8::from(code != 0 && code & 0xff == 0),
-        StopReason::Reset => 0,
-        StopReason::InsnLimit => {
-            eprintln!(
-                "emu: stopped after {} instructions (--max-insns); exit status {EXIT_INSN_LIMIT}",
-                m.total_insns
-            );
-            EXIT_INSN_LIMIT
-        }
-        StopReason::Interrupted => {
-            eprintln!("emu: interrupted after {} instructions", m.total_insns);
-            EXIT_INTERRUPTED
-        }
-        StopReason::Deadlock => {
-            eprintln!("emu: every hart is waiting for an interrupt that can never come; exit status {EXIT_DEADLOCK}");
-            EXIT_DEADLOCK
-        }
-    })
-}
-
-fn flush_console(m: &mut Machine) {
-    use std::io::Write;
-    if !m.bus.htif_console.is_empty() {
-        let mut out = std::io::stdout().lock();
-        let _ = out.write_all(&m.bus.htif_console);
-        let _ = out.flush();
-        m.bus.htif_console.clear();
-    }
-}
-
-fn print_stats(m: &Machine, elapsed: std::time::Duration) {
-    let secs = elapsed.as_secs_f64();
-    let mips = if secs > 0.0 {
-        m.total_insns as f64 / secs / 1e6
-    } else {
-        0.0
-    };
-    eprintln!("---- emu statistics ----");
-    eprintln!("instructions      {:>16}", m.total_insns);
-    for h in &m.harts {
-        eprintln!("  hart {:<3}        {:>16}", h.hartid, h.instret);
-    }
-    eprintln!("wall time         {:>15.3}s", secs);
-    eprintln!("speed             {:>12.1} MIPS", mips);
 }

@@ -3,6 +3,7 @@
 
 pub mod dtb;
 pub mod loader;
+pub mod stats;
 
 use crate::bus::{Bus, ExitRequest, MmioDevice, Ram, DRAM_BASE};
 use crate::cpu::{Hart, RunStop};
@@ -106,7 +107,8 @@ pub enum StopReason {
 
 /// Set by the signal handler; the machine stops at the next quantum boundary so traces,
 /// statistics and disk images are finished properly.
-pub static STOP_REQUESTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+pub static STOP_REQUESTED: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
 
 pub struct Machine {
     pub config: MachineConfig,
@@ -115,6 +117,10 @@ pub struct Machine {
     /// Instructions retired by all harts.
     pub total_insns: u64,
     host_clock_start: std::time::Instant,
+    /// Trace producer (disabled unless `--trace`).
+    pub tracer: crate::trace::Tracer,
+    /// Statistics or tracing want every access to go through the TLB model.
+    pub observed: bool,
 }
 
 impl Machine {
@@ -135,6 +141,8 @@ impl Machine {
             harts,
             total_insns: 0,
             host_clock_start: std::time::Instant::now(),
+            tracer: crate::trace::Tracer::disabled(),
+            observed: false,
         }
     }
 
@@ -172,6 +180,29 @@ impl Machine {
             h.pc = map::BOOT_ROM;
         }
         Ok(dtb_addr)
+    }
+
+    /// Make every memory access visible to the TLB model (for `--stats` and `--trace`).
+    pub fn set_observed(&mut self, on: bool) {
+        self.observed = on;
+    }
+
+    /// After the run: let devices finish (flush disks and console output).
+    pub fn finish(&mut self) {
+        let now = self.now();
+        self.bus.poll_devices(now);
+        self.drain_htif_console();
+    }
+
+    /// Print what the guest wrote through HTIF's console device.
+    fn drain_htif_console(&mut self) {
+        use std::io::Write;
+        if !self.bus.htif_console.is_empty() {
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(&self.bus.htif_console);
+            let _ = out.flush();
+            self.bus.htif_console.clear();
+        }
     }
 
     fn now(&self) -> u64 {
@@ -225,6 +256,7 @@ impl Machine {
                 return StopReason::Interrupted;
             }
             let now = self.now();
+            self.drain_htif_console();
             self.update_interrupts(now);
             // Quantum: up to the next timer deadline, the instruction limit and MAX_QUANTUM.
             let mut quantum = MAX_QUANTUM.min(limit - self.total_insns);

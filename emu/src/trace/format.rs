@@ -27,7 +27,10 @@ fn cause_name(cause: u64, interrupt: bool) -> &'static str {
 /// Decoded PTE flags as `DAGUXWRV` letters (a dash for a clear bit).
 pub fn pte_flags(pte: u64) -> String {
     const L: [char; 8] = ['V', 'R', 'W', 'X', 'U', 'G', 'A', 'D'];
-    (0..8).rev().map(|i| if pte >> i & 1 == 1 { L[i] } else { '-' }).collect()
+    (0..8)
+        .rev()
+        .map(|i| if pte >> i & 1 == 1 { L[i] } else { '-' })
+        .collect()
 }
 
 fn satp_fields(satp: u64) -> (&'static str, u64, u64) {
@@ -103,7 +106,12 @@ impl Formatter {
             }
             Format::Perfetto => {
                 if let Some(name) = self.open_phase.take() {
-                    writeln!(out, ",{{\"name\":{},\"ph\":\"E\",\"pid\":1,\"tid\":0,\"ts\":{}}}", json_str(&name), ts(last_instret))?;
+                    writeln!(
+                        out,
+                        ",{{\"name\":{},\"ph\":\"E\",\"pid\":1,\"tid\":0,\"ts\":{}}}",
+                        json_str(&name),
+                        ts(last_instret)
+                    )?;
                 }
                 writeln!(out, "]}}")?;
             }
@@ -134,12 +142,29 @@ impl Formatter {
         let h = e.header();
         let head = format!("[h{} {:>10} {}]", h.hart, h.instret, priv_name(h.privilege));
         match e {
-            Event::Insn { pc, pa, raw, len, rd, frd, mem, .. } => {
-                let bits = if *len == 2 { format!("    {:04x}", raw & 0xffff) } else { format!("{raw:08x}") };
+            Event::Insn {
+                pc,
+                pa,
+                raw,
+                len,
+                rd,
+                frd,
+                mem,
+                ..
+            } => {
+                let bits = if *len == 2 {
+                    format!("    {:04x}", raw & 0xffff)
+                } else {
+                    format!("{raw:08x}")
+                };
                 let sym = self.sym(*pc);
                 let mut line = format!(
                     "{head} insn  {pc:016x} {pa_s} {bits}  {dis:<28} {sym}",
-                    pa_s = if pc == pa { " ".repeat(16) } else { format!("{pa:016x}") },
+                    pa_s = if pc == pa {
+                        " ".repeat(16)
+                    } else {
+                        format!("{pa:016x}")
+                    },
                     dis = (self.disasm)(*raw, *pc),
                 );
                 if let Some((r, v)) = rd {
@@ -157,7 +182,15 @@ impl Formatter {
                 }
                 Ok(())
             }
-            Event::Walk { va, access, satp, steps, nsteps, result, .. } => {
+            Event::Walk {
+                va,
+                access,
+                satp,
+                steps,
+                nsteps,
+                result,
+                ..
+            } => {
                 let (mode, asid, root) = satp_fields(*satp);
                 let mut s = format!(
                     "{pad}walk  {va:016x} {acc:<5} {mode} asid={asid} root={root:#x} {rsym}",
@@ -176,7 +209,11 @@ impl Formatter {
                     ));
                 }
                 match result {
-                    WalkResult::Leaf { level, page_size, pa } => s.push_str(&format!(
+                    WalkResult::Leaf {
+                        level,
+                        page_size,
+                        pa,
+                    } => s.push_str(&format!(
                         "\n{pad}  -> leaf L{level} {} pa={pa:#x}",
                         page_size_name(*page_size),
                         pad = " ".repeat(head.len() + 3)
@@ -253,7 +290,12 @@ impl Formatter {
 
     fn jsonl(&mut self, e: &Event, out: &mut dyn Write) -> io::Result<()> {
         let h = e.header();
-        let mut s = format!("{{\"hart\":{},\"instret\":{},\"priv\":\"{}\"", h.hart, h.instret, priv_name(h.privilege));
+        let mut s = format!(
+            "{{\"hart\":{},\"instret\":{},\"priv\":\"{}\"",
+            h.hart,
+            h.instret,
+            priv_name(h.privilege)
+        );
         match e {
             Event::Insn { pc, pa, raw, len, rd, frd, mem, .. } => {
                 s.push_str(&format!(
@@ -363,8 +405,21 @@ impl Formatter {
 
     fn spike(&mut self, e: &Event, out: &mut dyn Write) -> io::Result<()> {
         match e {
-            Event::Insn { h, pc, raw, len, rd, frd, mem, .. } => {
-                let bits = if *len == 2 { format!("0x{:04x}", raw & 0xffff) } else { format!("0x{raw:08x}") };
+            Event::Insn {
+                h,
+                pc,
+                raw,
+                len,
+                rd,
+                frd,
+                mem,
+                ..
+            } => {
+                let bits = if *len == 2 {
+                    format!("0x{:04x}", raw & 0xffff)
+                } else {
+                    format!("0x{raw:08x}")
+                };
                 let mut s = format!("core {:>3}: {} 0x{pc:016x} ({bits})", h.hart, h.privilege);
                 if let Some((r, v)) = rd {
                     s.push_str(&format!(" x{r:<2} 0x{v:016x}"));
@@ -382,9 +437,23 @@ impl Formatter {
                 }
                 writeln!(out, "{s}")
             }
-            Event::Trap { h, cause, interrupt, epc, .. } => {
-                let name = if *interrupt { format!("interrupt_{}", irq::name(*cause)) } else { Exception::cause_name(*cause).to_string() };
-                writeln!(out, "core {:>3}: exception trap_{name}, epc 0x{epc:016x}", h.hart)
+            Event::Trap {
+                h,
+                cause,
+                interrupt,
+                epc,
+                ..
+            } => {
+                let name = if *interrupt {
+                    format!("interrupt_{}", irq::name(*cause))
+                } else {
+                    Exception::cause_name(*cause).to_string()
+                };
+                writeln!(
+                    out,
+                    "core {:>3}: exception trap_{name}, epc 0x{epc:016x}",
+                    h.hart
+                )
             }
             _ => Ok(()),
         }
@@ -450,7 +519,13 @@ fn mem_text(m: &MemAccess) -> String {
     if m.va == m.pa {
         format!("{op}{} [{:#x}] = {:#x}", m.size * 8, m.va, m.value)
     } else {
-        format!("{op}{} [{:#x} -> pa {:#x}] = {:#x}", m.size * 8, m.va, m.pa, m.value)
+        format!(
+            "{op}{} [{:#x} -> pa {:#x}] = {:#x}",
+            m.size * 8,
+            m.va,
+            m.pa,
+            m.value
+        )
     }
 }
 

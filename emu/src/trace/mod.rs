@@ -82,12 +82,17 @@ impl FromStr for EventMask {
                 Some(k) => mask |= *k as u32,
                 None => {
                     let names: Vec<_> = Kind::ALL.iter().map(|k| k.name()).collect();
-                    return Err(format!("unknown trace event '{word}' (choose from {}, all)", names.join(", ")));
+                    return Err(format!(
+                        "unknown trace event '{word}' (choose from {}, all)",
+                        names.join(", ")
+                    ));
                 }
             }
         }
         if mask == 0 {
-            return Err("no trace events given (e.g. --trace insn,walk,satp or --trace all)".into());
+            return Err(
+                "no trace events given (e.g. --trace insn,walk,satp or --trace all)".into(),
+            );
         }
         Ok(EventMask(mask))
     }
@@ -299,10 +304,15 @@ impl FromStr for Where {
     fn from_str(s: &str) -> Result<Self, String> {
         let s = s.trim();
         if s.is_empty() {
-            return Err("empty trace position (use a symbol, an address like 0x80200000, or insn:N)".into());
+            return Err(
+                "empty trace position (use a symbol, an address like 0x80200000, or insn:N)".into(),
+            );
         }
         if let Some(n) = s.strip_prefix("insn:") {
-            return n.parse().map(Where::Insn).map_err(|_| format!("'{s}': insn:N needs a count"));
+            return n
+                .parse()
+                .map(Where::Insn)
+                .map_err(|_| format!("'{s}': insn:N needs a count"));
         }
         if let Some(hex) = s.strip_prefix("0x") {
             return u64::from_str_radix(&hex.replace('_', ""), 16)
@@ -310,7 +320,10 @@ impl FromStr for Where {
                 .map_err(|_| format!("'{s}' is not a hex address"));
         }
         if s.chars().all(|c| c.is_ascii_digit()) {
-            return s.parse().map(Where::Address).map_err(|_| format!("'{s}' is not an address"));
+            return s
+                .parse()
+                .map(Where::Address)
+                .map_err(|_| format!("'{s}' is not an address"));
         }
         Ok(Where::Symbol(s.to_string()))
     }
@@ -376,7 +389,11 @@ impl Tracer {
 
     /// A tracer sending `requested` events to `tx`. The window opens at once unless
     /// `from` positions are set afterwards (`set_window`).
-    pub fn new(requested: EventMask, tx: crossbeam_channel::Sender<Vec<Event>>, limit: Option<u64>) -> Self {
+    pub fn new(
+        requested: EventMask,
+        tx: crossbeam_channel::Sender<Vec<Event>>,
+        limit: Option<u64>,
+    ) -> Self {
         Tracer {
             mask: requested,
             requested,
@@ -389,13 +406,23 @@ impl Tracer {
 
     /// Restrict output to a window. Pcs are compared with the instruction's virtual and
     /// physical pc; `insn` positions with the machine's total retired count.
-    pub fn set_window(&mut self, from_pcs: Vec<u64>, from_insn: Option<u64>, until_pcs: Vec<u64>, until_insn: Option<u64>) {
+    pub fn set_window(
+        &mut self,
+        from_pcs: Vec<u64>,
+        from_insn: Option<u64>,
+        until_pcs: Vec<u64>,
+        until_insn: Option<u64>,
+    ) {
         self.started = from_pcs.is_empty() && from_insn.is_none();
         self.from_pcs = from_pcs;
         self.from_insn = from_insn;
         self.until_pcs = until_pcs;
         self.until_insn = until_insn;
-        self.mask = if self.started { self.requested } else { EventMask::NONE };
+        self.mask = if self.started {
+            self.requested
+        } else {
+            EventMask::NONE
+        };
     }
 
     /// Whether the window logic needs to see every pc (the hart then calls `at_pc`).
@@ -408,13 +435,15 @@ impl Tracer {
     /// the window.
     pub fn at_pc(&mut self, pc: u64, pa: u64, insns: u64) {
         if !self.started {
-            let hit = self.from_pcs.iter().any(|&p| p == pc || p == pa) || self.from_insn.is_some_and(|n| insns >= n);
+            let hit = self.from_pcs.iter().any(|&p| p == pc || p == pa)
+                || self.from_insn.is_some_and(|n| insns >= n);
             if hit {
                 self.started = true;
                 self.mask = self.requested;
             }
         } else if !self.stopped {
-            let hit = self.until_pcs.iter().any(|&p| p == pc || p == pa) || self.until_insn.is_some_and(|n| insns >= n);
+            let hit = self.until_pcs.iter().any(|&p| p == pc || p == pa)
+                || self.until_insn.is_some_and(|n| insns >= n);
             if hit {
                 self.stop();
             }

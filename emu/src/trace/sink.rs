@@ -40,24 +40,31 @@ impl Sink {
             Output::Stderr => Box::new(std::io::stderr()),
             Output::File(p) => Box::new(File::create(&p)?),
         };
-        let handle = std::thread::Builder::new().name("trace-sink".into()).spawn(move || {
-            let mut out = BufWriter::with_capacity(1 << 20, writer);
-            let mut f = Formatter::new(format, symbols, disasm);
-            f.begin(&mut out)?;
-            let mut n = 0u64;
-            let mut last = 0;
-            for batch in rx {
-                for e in &batch {
-                    f.write(e, &mut out)?;
-                    last = e.header().instret;
+        let handle = std::thread::Builder::new()
+            .name("trace-sink".into())
+            .spawn(move || {
+                let mut out = BufWriter::with_capacity(1 << 20, writer);
+                let mut f = Formatter::new(format, symbols, disasm);
+                f.begin(&mut out)?;
+                let mut n = 0u64;
+                let mut last = 0;
+                for batch in rx {
+                    for e in &batch {
+                        f.write(e, &mut out)?;
+                        last = e.header().instret;
+                    }
+                    n += batch.len() as u64;
                 }
-                n += batch.len() as u64;
-            }
-            f.end(&mut out, last)?;
-            out.flush()?;
-            Ok(n)
-        })?;
-        Ok((Sink { handle: Some(handle) }, tx))
+                f.end(&mut out, last)?;
+                out.flush()?;
+                Ok(n)
+            })?;
+        Ok((
+            Sink {
+                handle: Some(handle),
+            },
+            tx,
+        ))
     }
 
     /// Wait for the sink to write everything (call after the tracer's `finish`).

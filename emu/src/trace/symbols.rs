@@ -36,7 +36,8 @@ pub struct Image {
 impl Image {
     /// Parse an ELF's symbols. Errors are reported as a sentence for the user.
     pub fn from_elf(name: &str, data: &[u8]) -> Result<Image, String> {
-        let file = object::File::parse(data).map_err(|e| format!("{name}: not an ELF file ({e})"))?;
+        let file =
+            object::File::parse(data).map_err(|e| format!("{name}: not an ELF file ({e})"))?;
         let mut lo_v = u64::MAX;
         let mut lo_p = u64::MAX;
         let mut hi_v = 0u64;
@@ -65,17 +66,33 @@ impl Image {
         }
         let mut syms: Vec<Sym> = file
             .symbols()
-            .filter(|s| matches!(s.kind(), SymbolKind::Text | SymbolKind::Data | SymbolKind::Label | SymbolKind::Unknown))
+            .filter(|s| {
+                matches!(
+                    s.kind(),
+                    SymbolKind::Text | SymbolKind::Data | SymbolKind::Label | SymbolKind::Unknown
+                )
+            })
             .filter_map(|s| {
                 let n = s.name().ok()?;
                 if n.is_empty() || n.starts_with(".L") || n.starts_with("$") {
                     return None;
                 }
-                Some(Sym { addr: s.address(), size: s.size(), name: demangle(n) })
+                Some(Sym {
+                    addr: s.address(),
+                    size: s.size(),
+                    name: demangle(n),
+                })
             })
             .collect();
         syms.sort_by_key(|s| (s.addr, std::cmp::Reverse(s.size)));
-        Ok(Image { name: name.into(), syms, link_base: lo_v, phys_base: lo_p, size: hi_v - lo_v, runtime_base: None })
+        Ok(Image {
+            name: name.into(),
+            syms,
+            link_base: lo_v,
+            phys_base: lo_p,
+            size: hi_v - lo_v,
+            runtime_base: None,
+        })
     }
 
     fn lookup_link(&self, addr: u64) -> Option<(&str, u64)> {
@@ -86,7 +103,12 @@ impl Image {
         // Prefer the closest preceding symbol that contains the address (sized), else the
         // closest preceding label.
         let cand = &self.syms[..i];
-        let best = cand.iter().rev().take(8).find(|s| s.size > 0 && addr < s.addr + s.size).or(cand.last())?;
+        let best = cand
+            .iter()
+            .rev()
+            .take(8)
+            .find(|s| s.size > 0 && addr < s.addr + s.size)
+            .or(cand.last())?;
         Some((&best.name, addr - best.addr))
     }
 
@@ -132,7 +154,10 @@ fn demangle(n: &str) -> String {
             parts.push(&s[..len]);
             s = &s[len..];
         }
-        if parts.last().is_some_and(|p| p.starts_with('h') && p.len() == 17) {
+        if parts
+            .last()
+            .is_some_and(|p| p.starts_with('h') && p.len() == 17)
+        {
             parts.pop();
         }
         if !parts.is_empty() {
@@ -156,7 +181,9 @@ impl Symbolizer {
 
     /// `symbol+0xoff` for an address in any view of any image.
     pub fn lookup(&self, addr: u64) -> Option<(&str, u64)> {
-        self.images.iter().find_map(|im| im.to_link(addr).and_then(|l| im.lookup_link(l)))
+        self.images
+            .iter()
+            .find_map(|im| im.to_link(addr).and_then(|l| im.lookup_link(l)))
     }
 
     /// Learn runtime virtual bases from a retired instruction's virtual and physical pc.

@@ -1,0 +1,227 @@
+//! `emu run`: build the board from the flags, load the images, run, report.
+
+use std::path::Path;
+use std::time::Instant;
+
+use super::{Clock, Failure, RunArgs, EXIT_DEADLOCK, EXIT_INSN_LIMIT, EXIT_INTERRUPTED};
+use crate::devices::console::ConsoleInputSource;
+use crate::devices::virtio::DiskConfig;
+use crate::machine::loader::{self, LoadedImage};
+use crate::machine::{self, ClockMode, Machine, StopReason};
+use crate::trace::symbols::{Image, Symbolizer};
+use crate::trace::{sink, Tracer, Where};
+
+/// Bytes kept free at the top of RAM for the device tree (the initrd ends below).
+const DTB_RESERVE: u64 = 2 << 20;
+
+pub fn run(args: RunArgs) -> Result<u8, Failure> {
+    let mut config = args.machine.config();
+    config.clock = match args.clock {
+        Clock::Deterministic => ClockMode::Deterministic,
+        Clock::Host => ClockMode::Host,
+    };
+    config.snapshot = args.snapshot;
+    for path in &args.disk {
+        config
+            .disks
+            .push(DiskConfig::open(path).map_err(|e| Failure::image(e.to_string()))?);
+    }
+    if config.disks.len() > crate::devices::max_disks(&config) {
+        return Err(Failure::usage(format!(
+            "too many --disk images: at most {} fit on the virtio slots",
+            crate::devices::max_disks(&config)
+        )));
+    }
+    config.console_input = ConsoleInputSource::Stdin;
+
+    let (guest_bytes, guest_name) = match &args.guest {
+        Some(p) => (
+            loader::read_file(p).map_err(img_err)?,
+            p.display().to_string(),
+        ),
+        None => (
+            crate::images::GUEST_KERNEL.to_vec(),
+            "built-in guest kernel".to_string(),
+        ),
+    };
+    let initrd = match &args.initrd {
+        Some(p) => Some(loader::read_file(p).map_err(img_err)?),
+        None => None,
+    };
+    let mut symbols = Symbolizer::default();
+
+    let mut m = Machine::new(config);
+    let entry;
+    let kernel: LoadedImage;
+    match args.bios.as_str() {
+        "none" => {
+            kernel = m.load(&guest_bytes, &guest_name).map_err(img_err)?;
+            entry = kernel.entry;
+        }
+        bios => {
+            let (fw_bytes, fw_name) = if bios == "builtin" {
+                (
+                    crate::images::FIRMWARE.to_vec(),
+                    "built-in firmware".to_string(),
+                )
+            } else {
+                (
+                    loader::read_file(Path::new(bios)).map_err(img_err)?,
+                    bios.to_string(),
+                )
+            };
+            let fw = if fw_bytes.starts_with(b"\x7fELF") {
+                m.load(&fw_bytes, &fw_name).map_err(img_err)?
+            } else {
+                loader::load_raw(m.ram(), &fw_bytes, machine::map::DRAM, &fw_name)
+                    .map_err(img_err)?
+            };
+            if fw_bytes.starts_with(b"\x7fELF") {
+                if let Ok(im) = Image::from_elf("firmware", &fw_bytes) {
+                    symbols.add(im);
+                }
+            }
+            kernel = m.load(&guest_bytes, &guest_name).map_err(img_err)?;
+            if kernel.start < fw.end && fw.start < kernel.end {
+                return Err(Failure::image(format!(
+                    "{fw_name} ({:#x}..{:#x}) overlaps {guest_name} ({:#x}..{:#x})",
+                    fw.start, fw.end, kernel.start, kernel.end
+                )));
+            }
+            entry = fw.entry;
+        }
+    }
+    if guest_bytes.starts_with(b"\x7fELF") {
+        if let Ok(im) = Image::from_elf("kernel", &guest_bytes) {
+            symbols.add(im);
+        }
+    }
+    for p in &args.symbols {
+        let data = loader::read_file(p).map_err(img_err)?;
+        symbols.add(Image::from_elf(&p.display().to_string(), &data).map_err(Failure::image)?);
+    }
+
+    if let Some(rd) = &initrd {
+        let top = machine::map::DRAM + m.config.ram_size;
+        let end = (top - DTB_RESERVE) & !0xfff;
+        let start = end.saturating_sub(rd.len() as u64) & !0xfff;
+        if start < kernel.end.max(machine::map::DRAM) || !m.ram().load(start, rd) {
+            return Err(Failure::image(format!(
+                "initrd ({} bytes) does not fit between the kernel (ends {:#x}) and the top of RAM; try a larger -m",
+                rd.len(),
+                kernel.end
+            )));
+        }
+        m.config.initrd = Some((start, start + rd.len() as u64));
+    }
+    let dtb = match &args.dtb {
+        Some(p) => loader::read_file(p).map_err(img_err)?,
+        None => machine::dtb::build(&m.config)
+            .map_err(|e| Failure::image(format!("cannot build the device tree: {e}")))?,
+    };
+    m.prepare_boot(entry, &dtb).map_err(img_err)?;
+
+    // Tracing: the sink thread formats and writes; the machine only batches events.
+    let mut trace_sink = None;
+    if let Some(mask) = args.trace {
+        let output = match &args.trace_file {
+            Some(p) => sink::Output::File(p.clone()),
+            None => sink::Output::Stderr,
+        };
+        let (s, tx) = sink::Sink::start(
+            output,
+            args.trace_format,
+            symbols.clone(),
+            crate::cpu::disasm::disassemble,
+        )
+        .map_err(|e| Failure::usage(format!("cannot open the trace file: {e}")))?;
+        let mut tracer = Tracer::new(mask, tx, args.trace_limit);
+        let (from_pcs, from_insn) = resolve_where(args.trace_from.as_ref(), &symbols)?;
+        let (until_pcs, until_insn) = resolve_where(args.trace_until.as_ref(), &symbols)?;
+        tracer.set_window(from_pcs, from_insn, until_pcs, until_insn);
+        m.tracer = tracer;
+        trace_sink = Some(s);
+    } else if args.trace_file.is_some()
+        || args.trace_from.is_some()
+        || args.trace_until.is_some()
+        || args.trace_limit.is_some()
+    {
+        return Err(Failure::usage(
+            "--trace-file/--trace-from/--trace-until/--trace-limit need --trace EVENTS",
+        ));
+    }
+    m.set_observed(args.stats || args.stats_json.is_some() || args.trace.is_some());
+
+    super::terminal::install_stop_handler();
+    let raw = super::terminal::RawModeGuard::enable();
+    let start = Instant::now();
+    let stop = m.run(args.max_insns);
+    let elapsed = start.elapsed();
+    drop(raw);
+    m.finish();
+
+    m.tracer.finish();
+    if let Some(s) = trace_sink {
+        s.join()
+            .map_err(|e| Failure::usage(format!("writing the trace failed: {e}")))?;
+    }
+    let report = crate::machine::stats::Report::collect(&m, elapsed);
+    if args.stats {
+        eprint!("{}", report.human());
+    }
+    if let Some(p) = &args.stats_json {
+        super::write_atomically(p, report.json().as_bytes())?;
+    }
+    Ok(match stop {
+        StopReason::Exit(code) => exit_status(code),
+        StopReason::Reset => 0,
+        StopReason::InsnLimit => {
+            eprintln!(
+                "emu: stopped after {} instructions (--max-insns); exit status {EXIT_INSN_LIMIT}",
+                m.total_insns
+            );
+            EXIT_INSN_LIMIT
+        }
+        StopReason::Interrupted => {
+            eprintln!("emu: interrupted after {} instructions", m.total_insns);
+            EXIT_INTERRUPTED
+        }
+        StopReason::Deadlock => {
+            eprintln!("emu: every hart is waiting for an interrupt that can never come; exit status {EXIT_DEADLOCK}");
+            EXIT_DEADLOCK
+        }
+    })
+}
+
+/// A guest exit code as a process status: codes whose low byte is 0 (e.g. 256) must not
+/// look like success.
+fn exit_status(code: u32) -> u8 {
+    match (code & 0xff) as u8 {
+        0 if code != 0 => 1,
+        c => c,
+    }
+}
+
+fn img_err(e: loader::LoadError) -> Failure {
+    Failure::image(e.to_string())
+}
+
+fn resolve_where(
+    w: Option<&Where>,
+    symbols: &Symbolizer,
+) -> Result<(Vec<u64>, Option<u64>), Failure> {
+    Ok(match w {
+        None => (Vec::new(), None),
+        Some(Where::Insn(n)) => (Vec::new(), Some(*n)),
+        Some(Where::Address(a)) => (vec![*a], None),
+        Some(Where::Symbol(name)) => {
+            let pcs = symbols.resolve(name);
+            if pcs.is_empty() {
+                return Err(Failure::usage(format!(
+                    "unknown symbol '{name}' for a trace window (give an address like 0x80200000, insn:N, or pass the ELF with --symbols)"
+                )));
+            }
+            (pcs, None)
+        }
+    })
+}

@@ -1,0 +1,317 @@
+//! Disassembler built on our own decoder: one `Op` → text, in the GNU assembler's
+//! syntax with ABI register names. Compressed instructions are shown as the 32-bit
+//! instruction they expand to, prefixed with `c.` where the mnemonic is the same.
+
+use super::decode::{decode, AmoOp, Op, K};
+
+const X: [&str; 32] = [
+    "zero", "ra", "sp", "gp", "tp", "t0", "t1", "t2", "s0", "s1", "a0", "a1", "a2", "a3", "a4",
+    "a5", "a6", "a7", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "t3", "t4",
+    "t5", "t6",
+];
+const F: [&str; 32] = [
+    "ft0", "ft1", "ft2", "ft3", "ft4", "ft5", "ft6", "ft7", "fs0", "fs1", "fa0", "fa1", "fa2",
+    "fa3", "fa4", "fa5", "fa6", "fa7", "fs2", "fs3", "fs4", "fs5", "fs6", "fs7", "fs8", "fs9",
+    "fs10", "fs11", "ft8", "ft9", "ft10", "ft11",
+];
+
+fn x(r: u8) -> &'static str {
+    X[r as usize & 31]
+}
+fn f(r: u8) -> &'static str {
+    F[r as usize & 31]
+}
+
+/// Name of a CSR number, or its hex value.
+pub fn csr_name(csr: u32) -> String {
+    let n = match csr {
+        0x001 => "fflags",
+        0x002 => "frm",
+        0x003 => "fcsr",
+        0xc00 => "cycle",
+        0xc01 => "time",
+        0xc02 => "instret",
+        0x100 => "sstatus",
+        0x104 => "sie",
+        0x105 => "stvec",
+        0x106 => "scounteren",
+        0x10a => "senvcfg",
+        0x140 => "sscratch",
+        0x141 => "sepc",
+        0x142 => "scause",
+        0x143 => "stval",
+        0x144 => "sip",
+        0x180 => "satp",
+        0x300 => "mstatus",
+        0x301 => "misa",
+        0x302 => "medeleg",
+        0x303 => "mideleg",
+        0x304 => "mie",
+        0x305 => "mtvec",
+        0x306 => "mcounteren",
+        0x30a => "menvcfg",
+        0x320 => "mcountinhibit",
+        0x340 => "mscratch",
+        0x341 => "mepc",
+        0x342 => "mcause",
+        0x343 => "mtval",
+        0x344 => "mip",
+        0x3a0..=0x3af => return format!("pmpcfg{}", csr - 0x3a0),
+        0x3b0..=0x3ef => return format!("pmpaddr{}", csr - 0x3b0),
+        0xb00 => "mcycle",
+        0xb02 => "minstret",
+        0xf11 => "mvendorid",
+        0xf12 => "marchid",
+        0xf13 => "mimpid",
+        0xf14 => "mhartid",
+        0xf15 => "mconfigptr",
+        _ => return format!("{csr:#x}"),
+    };
+    n.to_string()
+}
+
+/// Disassemble the instruction `raw` (a 32-bit word, or a 16-bit parcel in the low half)
+/// at `pc` (used to show branch and jump targets).
+pub fn disassemble(raw: u32, pc: u64) -> String {
+    let op = decode(raw);
+    let text = disassemble_op(&op, pc);
+    if op.len() == 2 && op.k != K::Illegal {
+        format!("c.{text}")
+    } else {
+        text
+    }
+}
+
+fn target(pc: u64, imm: i32) -> String {
+    format!("{:#x}", pc.wrapping_add(imm as i64 as u64))
+}
+
+fn disassemble_op(op: &Op, pc: u64) -> String {
+    let (rd, rs1, rs2, imm) = (op.rd, op.rs1, op.rs2, op.imm);
+    let r = |m: &str| format!("{m} {}, {}, {}", x(rd), x(rs1), x(rs2));
+    let i = |m: &str| format!("{m} {}, {}, {imm}", x(rd), x(rs1));
+    let load = |m: &str| format!("{m} {}, {imm}({})", x(rd), x(rs1));
+    let store = |m: &str| format!("{m} {}, {imm}({})", x(rs2), x(rs1));
+    let br = |m: &str| format!("{m} {}, {}, {}", x(rs1), x(rs2), target(pc, imm));
+    let csr = |m: &str| {
+        format!(
+            "{m} {}, {}, {}",
+            x(rd),
+            csr_name(imm as u32 & 0xfff),
+            x(rs1)
+        )
+    };
+    let csri = |m: &str| format!("{m} {}, {}, {}", x(rd), csr_name(imm as u32 & 0xfff), rs1);
+    let aq_rl = |raw: u32| match (raw >> 26) & 3 {
+        0 => "",
+        1 => ".rl",
+        2 => ".aq",
+        _ => ".aqrl",
+    };
+    match op.k {
+        K::Empty | K::Illegal => format!("unknown {:#x}", op.raw),
+        K::Lui => format!("lui {}, {:#x}", x(rd), (imm as u32) >> 12),
+        K::Auipc => format!("auipc {}, {:#x}", x(rd), (imm as u32) >> 12),
+        K::Jal => format!("jal {}, {}", x(rd), target(pc, imm)),
+        K::Jalr => format!("jalr {}, {imm}({})", x(rd), x(rs1)),
+        K::Beq => br("beq"),
+        K::Bne => br("bne"),
+        K::Blt => br("blt"),
+        K::Bge => br("bge"),
+        K::Bltu => br("bltu"),
+        K::Bgeu => br("bgeu"),
+        K::Lb => load("lb"),
+        K::Lh => load("lh"),
+        K::Lw => load("lw"),
+        K::Ld => load("ld"),
+        K::Lbu => load("lbu"),
+        K::Lhu => load("lhu"),
+        K::Lwu => load("lwu"),
+        K::Sb => store("sb"),
+        K::Sh => store("sh"),
+        K::Sw => store("sw"),
+        K::Sd => store("sd"),
+        K::Addi => i("addi"),
+        K::Slti => i("slti"),
+        K::Sltiu => i("sltiu"),
+        K::Xori => i("xori"),
+        K::Ori => i("ori"),
+        K::Andi => i("andi"),
+        K::Slli => format!("slli {}, {}, {}", x(rd), x(rs1), imm & 0x3f),
+        K::Srli => format!("srli {}, {}, {}", x(rd), x(rs1), imm & 0x3f),
+        K::Srai => format!("srai {}, {}, {}", x(rd), x(rs1), imm & 0x3f),
+        K::Add => r("add"),
+        K::Sub => r("sub"),
+        K::Sll => r("sll"),
+        K::Slt => r("slt"),
+        K::Sltu => r("sltu"),
+        K::Xor => r("xor"),
+        K::Srl => r("srl"),
+        K::Sra => r("sra"),
+        K::Or => r("or"),
+        K::And => r("and"),
+        K::Addiw => i("addiw"),
+        K::Slliw => format!("slliw {}, {}, {}", x(rd), x(rs1), imm & 0x1f),
+        K::Srliw => format!("srliw {}, {}, {}", x(rd), x(rs1), imm & 0x1f),
+        K::Sraiw => format!("sraiw {}, {}, {}", x(rd), x(rs1), imm & 0x1f),
+        K::Addw => r("addw"),
+        K::Subw => r("subw"),
+        K::Sllw => r("sllw"),
+        K::Srlw => r("srlw"),
+        K::Sraw => r("sraw"),
+        K::Mul => r("mul"),
+        K::Mulh => r("mulh"),
+        K::Mulhsu => r("mulhsu"),
+        K::Mulhu => r("mulhu"),
+        K::Div => r("div"),
+        K::Divu => r("divu"),
+        K::Rem => r("rem"),
+        K::Remu => r("remu"),
+        K::Mulw => r("mulw"),
+        K::Divw => r("divw"),
+        K::Divuw => r("divuw"),
+        K::Remw => r("remw"),
+        K::Remuw => r("remuw"),
+        K::Fence => "fence".into(),
+        K::FenceI => "fence.i".into(),
+        K::Ecall => "ecall".into(),
+        K::Ebreak => "ebreak".into(),
+        K::Mret => "mret".into(),
+        K::Sret => "sret".into(),
+        K::Wfi => "wfi".into(),
+        K::SfenceVma => format!("sfence.vma {}, {}", x(rs1), x(rs2)),
+        K::Csrrw => csr("csrrw"),
+        K::Csrrs => csr("csrrs"),
+        K::Csrrc => csr("csrrc"),
+        K::Csrrwi => csri("csrrwi"),
+        K::Csrrsi => csri("csrrsi"),
+        K::Csrrci => csri("csrrci"),
+        K::LrW => format!("lr.w{} {}, ({})", aq_rl(op.raw), x(rd), x(rs1)),
+        K::LrD => format!("lr.d{} {}, ({})", aq_rl(op.raw), x(rd), x(rs1)),
+        K::ScW => format!("sc.w{} {}, {}, ({})", aq_rl(op.raw), x(rd), x(rs2), x(rs1)),
+        K::ScD => format!("sc.d{} {}, {}, ({})", aq_rl(op.raw), x(rd), x(rs2), x(rs1)),
+        K::AmoW | K::AmoD => {
+            let name = match AmoOp::from_imm(imm) {
+                AmoOp::Swap => "amoswap",
+                AmoOp::Add => "amoadd",
+                AmoOp::Xor => "amoxor",
+                AmoOp::And => "amoand",
+                AmoOp::Or => "amoor",
+                AmoOp::Min => "amomin",
+                AmoOp::Max => "amomax",
+                AmoOp::Minu => "amominu",
+                AmoOp::Maxu => "amomaxu",
+            };
+            let w = if op.k == K::AmoW { "w" } else { "d" };
+            format!(
+                "{name}.{w}{} {}, {}, ({})",
+                aq_rl(op.raw),
+                x(rd),
+                x(rs2),
+                x(rs1)
+            )
+        }
+        K::Flw => format!("flw {}, {imm}({})", f(rd), x(rs1)),
+        K::Fld => format!("fld {}, {imm}({})", f(rd), x(rs1)),
+        K::Fsw => format!("fsw {}, {imm}({})", f(rs2), x(rs1)),
+        K::Fsd => format!("fsd {}, {imm}({})", f(rs2), x(rs1)),
+        K::FpOp => fp(op.raw),
+    }
+}
+
+/// OP-FP and fused multiply-add, from the raw word (the hart hands these to the FPU
+/// undecoded).
+fn fp(w: u32) -> String {
+    let rd = ((w >> 7) & 31) as u8;
+    let rs1 = ((w >> 15) & 31) as u8;
+    let rs2 = ((w >> 20) & 31) as u8;
+    let rs3 = ((w >> 27) & 31) as u8;
+    let rm = (w >> 12) & 7;
+    let fmt = (w >> 25) & 3;
+    let sfx = match fmt {
+        0 => "s",
+        1 => "d",
+        2 => "h",
+        _ => "q",
+    };
+    let opcode = w & 0x7f;
+    if opcode != 0x53 {
+        let m = match opcode {
+            0x43 => "fmadd",
+            0x47 => "fmsub",
+            0x4b => "fnmsub",
+            _ => "fnmadd",
+        };
+        return format!("{m}.{sfx} {}, {}, {}, {}", f(rd), f(rs1), f(rs2), f(rs3));
+    }
+    let f5 = w >> 27;
+    let ff = |m: &str| format!("{m}.{sfx} {}, {}, {}", f(rd), f(rs1), f(rs2));
+    let int_name = |n: u8| {
+        ["w", "wu", "l", "lu"]
+            .get(n as usize)
+            .copied()
+            .unwrap_or("?")
+    };
+    match f5 {
+        0x00 => ff("fadd"),
+        0x01 => ff("fsub"),
+        0x02 => ff("fmul"),
+        0x03 => ff("fdiv"),
+        0x0b => format!("fsqrt.{sfx} {}, {}", f(rd), f(rs1)),
+        0x04 => ff(["fsgnj", "fsgnjn", "fsgnjx"]
+            .get(rm as usize)
+            .copied()
+            .unwrap_or("fsgnj?")),
+        0x05 => ff(if rm == 0 { "fmin" } else { "fmax" }),
+        0x08 => {
+            let src = if rs2 == 0 { "s" } else { "d" };
+            format!("fcvt.{sfx}.{src} {}, {}", f(rd), f(rs1))
+        }
+        0x14 => format!(
+            "{}.{sfx} {}, {}, {}",
+            ["fle", "flt", "feq"]
+                .get(rm as usize)
+                .copied()
+                .unwrap_or("fcmp?"),
+            x(rd),
+            f(rs1),
+            f(rs2)
+        ),
+        0x18 => format!("fcvt.{}.{sfx} {}, {}", int_name(rs2), x(rd), f(rs1)),
+        0x1a => format!("fcvt.{sfx}.{} {}, {}", int_name(rs2), f(rd), x(rs1)),
+        0x1c if rm == 0 => format!(
+            "fmv.x.{} {}, {}",
+            if fmt == 0 { "w" } else { "d" },
+            x(rd),
+            f(rs1)
+        ),
+        0x1c => format!("fclass.{sfx} {}, {}", x(rd), f(rs1)),
+        0x1e => format!(
+            "fmv.{}.x {}, {}",
+            if fmt == 0 { "w" } else { "d" },
+            f(rd),
+            x(rs1)
+        ),
+        _ => format!("unknown {w:#x}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::disassemble;
+
+    #[test]
+    fn common_instructions() {
+        assert_eq!(disassemble(0x00000297, 0x1000), "auipc t0, 0x0");
+        assert_eq!(disassemble(0xf1402573, 0), "csrrs a0, mhartid, zero");
+        assert_eq!(disassemble(0x0202b583, 0), "ld a1, 32(t0)");
+        assert_eq!(disassemble(0x00028067, 0), "jalr zero, 0(t0)");
+        assert_eq!(disassemble(0x18051073, 0), "csrrw zero, satp, a0");
+        assert_eq!(disassemble(0x12000073, 0), "sfence.vma zero, zero");
+        // c.addi a0, 1
+        assert_eq!(disassemble(0x0505, 0), "c.addi a0, a0, 1");
+        // fadd.d fa0, fa1, fa2 (rm=dyn)
+        assert_eq!(disassemble(0x02c5f553, 0), "fadd.d fa0, fa1, fa2");
+        assert_eq!(disassemble(0xffff_ffff, 0), "unknown 0xffffffff");
+    }
+}
