@@ -10,6 +10,7 @@
 # (as real M-mode firmware does, so that S/U-mode code may run at all).
 # Exit codes: 0 pass; N = check N failed; 255 = failure before the first check.
 
+.option arch, +m, +a, +f, +d, +c, +zicsr, +zifencei, +zicntr
 .option norvc
 
 .equ MSTATUS_MIE,  0x8
