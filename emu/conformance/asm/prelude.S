@@ -271,3 +271,163 @@ stack: .space 4096
 stack_top:
 
 .section .text, "ax", @progbits
+
+# ---- floating-point check macros --------------------------------------------------
+# Results are compared as the full 64-bit register, so NaN boxing of single results
+# (upper 32 bits all ones) is checked by every single-precision test.
+.macro CHECK_FREG_S reg, res
+    fmv.x.d a0, \reg
+    li t6, 0xffffffff00000000 | (\res & 0xffffffff)
+    bne a0, t6, fail
+.endm
+.macro CHECK_FREG_D reg, res
+    fmv.x.d a0, \reg
+    li t6, \res
+    bne a0, t6, fail
+.endm
+.macro CHECK_FLAGS flags
+    csrrci t6, fflags, 0x1f
+    xori t6, t6, \flags
+    bnez t6, fail
+.endm
+
+# Binary op without a rounding-mode operand (or with the dynamic one).
+.macro TEST_FS_RR num, op, res, x, y, flags
+    li gp, \num
+    FLOAD_S fa1, \x
+    FLOAD_S fa2, \y
+    \op fa0, fa1, fa2
+    CHECK_FREG_S fa0, \res
+    CHECK_FLAGS \flags
+.endm
+.macro TEST_FD_RR num, op, res, x, y, flags
+    li gp, \num
+    FLOAD_D fa1, \x
+    FLOAD_D fa2, \y
+    \op fa0, fa1, fa2
+    CHECK_FREG_D fa0, \res
+    CHECK_FLAGS \flags
+.endm
+# Binary op with a static rounding mode.
+.macro TEST_FS_RR_RM num, op, rm, res, x, y, flags
+    li gp, \num
+    FLOAD_S fa1, \x
+    FLOAD_S fa2, \y
+    \op fa0, fa1, fa2, \rm
+    CHECK_FREG_S fa0, \res
+    CHECK_FLAGS \flags
+.endm
+.macro TEST_FD_RR_RM num, op, rm, res, x, y, flags
+    li gp, \num
+    FLOAD_D fa1, \x
+    FLOAD_D fa2, \y
+    \op fa0, fa1, fa2, \rm
+    CHECK_FREG_D fa0, \res
+    CHECK_FLAGS \flags
+.endm
+# Fused multiply-add family: \op fa0, fa1, fa2, fa3.
+.macro TEST_FS_RRR num, op, res, x, y, z, flags
+    li gp, \num
+    FLOAD_S fa1, \x
+    FLOAD_S fa2, \y
+    FLOAD_S fa3, \z
+    \op fa0, fa1, fa2, fa3
+    CHECK_FREG_S fa0, \res
+    CHECK_FLAGS \flags
+.endm
+.macro TEST_FD_RRR num, op, res, x, y, z, flags
+    li gp, \num
+    FLOAD_D fa1, \x
+    FLOAD_D fa2, \y
+    FLOAD_D fa3, \z
+    \op fa0, fa1, fa2, fa3
+    CHECK_FREG_D fa0, \res
+    CHECK_FLAGS \flags
+.endm
+# Unary float -> float (fsqrt, fcvt.s.d, fcvt.d.s).
+.macro TEST_FS_R num, op, res, x, flags
+    li gp, \num
+    FLOAD_S fa1, \x
+    \op fa0, fa1
+    CHECK_FREG_S fa0, \res
+    CHECK_FLAGS \flags
+.endm
+.macro TEST_FD_R num, op, res, x, flags
+    li gp, \num
+    FLOAD_D fa1, \x
+    \op fa0, fa1
+    CHECK_FREG_D fa0, \res
+    CHECK_FLAGS \flags
+.endm
+# Float -> integer register (compare, classify, convert): \op a0, fa1[, fa2][, rm].
+.macro TEST_FS_TO_X num, op, res, x, flags, rm=rne
+    li gp, \num
+    FLOAD_S fa1, \x
+    \op a0, fa1, \rm
+    li t6, \res
+    bne a0, t6, fail
+    CHECK_FLAGS \flags
+.endm
+.macro TEST_FD_TO_X num, op, res, x, flags, rm=rne
+    li gp, \num
+    FLOAD_D fa1, \x
+    \op a0, fa1, \rm
+    li t6, \res
+    bne a0, t6, fail
+    CHECK_FLAGS \flags
+.endm
+.macro TEST_FS_CMP num, op, res, x, y, flags
+    li gp, \num
+    FLOAD_S fa1, \x
+    FLOAD_S fa2, \y
+    \op a0, fa1, fa2
+    li t6, \res
+    bne a0, t6, fail
+    CHECK_FLAGS \flags
+.endm
+.macro TEST_FD_CMP num, op, res, x, y, flags
+    li gp, \num
+    FLOAD_D fa1, \x
+    FLOAD_D fa2, \y
+    \op a0, fa1, fa2
+    li t6, \res
+    bne a0, t6, fail
+    CHECK_FLAGS \flags
+.endm
+# Integer -> float: \op fa0, a1[, rm].
+.macro TEST_X_TO_FS num, op, res, x, flags, rm=rne
+    li gp, \num
+    li a1, \x
+    \op fa0, a1, \rm
+    CHECK_FREG_S fa0, \res
+    CHECK_FLAGS \flags
+.endm
+.macro TEST_X_TO_FD num, op, res, x, flags, rm=rne
+    li gp, \num
+    li a1, \x
+    \op fa0, a1, \rm
+    CHECK_FREG_D fa0, \res
+    CHECK_FLAGS \flags
+.endm
+.macro TEST_FS_CLASS num, res, x
+    li gp, \num
+    FLOAD_S fa1, \x
+    fclass.s a0, fa1
+    li t6, \res
+    bne a0, t6, fail
+    CHECK_FLAGS 0
+.endm
+.macro TEST_FD_CLASS num, res, x
+    li gp, \num
+    FLOAD_D fa1, \x
+    fclass.d a0, fa1
+    li t6, \res
+    bne a0, t6, fail
+    CHECK_FLAGS 0
+.endm
+
+.equ FF_NV, 0x10
+.equ FF_DZ, 0x08
+.equ FF_OF, 0x04
+.equ FF_UF, 0x02
+.equ FF_NX, 0x01
