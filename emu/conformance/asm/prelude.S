@@ -4,6 +4,7 @@
 #   gp (x3)        number of the check in progress; `fail` reports it as the exit status.
 #   t6 (x31)       scratch of the CHECK macros and of the trap handlers.
 #   s8             resume address for the next *expected* trap (0 = no trap expected).
+#   s7             mstatus (sstatus for the S-mode recorder) as the trap left it.
 #   s9, s10, s11   cause, tval, epc of the last trap taken (written by the handlers).
 # Everything else is free for the test body, which starts at `test_main` in M-mode with
 # FS = Initial, fcsr = 0, all delegation off, and PMP entry 0 granting RWX on all memory
@@ -82,6 +83,17 @@
     bne s9, t6, fail
 .endm
 
+# Drop to privilege \mode (0 = U, 1 = S) at \label through mret.
+.macro ENTER_MODE mode, label
+    li t0, MSTATUS_MPP
+    csrc mstatus, t0
+    li t0, (\mode) << 11
+    csrs mstatus, t0
+    la t0, \label
+    csrw mepc, t0
+    mret
+.endm
+
 # Single-precision / double-precision bit patterns through integer registers.
 .macro FLOAD_S freg, bits
     li t6, \bits
@@ -153,6 +165,10 @@ fail:
     jal ra, puts
     mv a0, gp
     jal ra, puthex
+    la a0, msg_last
+    jal ra, puts
+    mv a0, s9
+    jal ra, puthex
     li a0, '\n'
     jal ra, putchar
     slli a0, gp, 1
@@ -211,6 +227,7 @@ puthex:
 .balign 4
 .globl trap_record
 trap_record:
+    csrr s7, mstatus
     csrr s9, mcause
     csrr s10, mtval
     csrr s11, mepc
@@ -228,6 +245,7 @@ trap_record:
 .balign 4
 .globl strap_record
 strap_record:
+    csrr s7, sstatus
     csrr s9, scause
     csrr s10, stval
     csrr s11, sepc
@@ -262,6 +280,7 @@ unexpected_trap:
 msg_fail:  .asciz "FAIL "
 msg_check: .asciz ": check "
 msg_trap:  .asciz "unexpected trap: cause "
+msg_last:  .asciz ", last trap cause "
 msg_epc:   .asciz " epc "
 msg_tval:  .asciz " tval "
 
