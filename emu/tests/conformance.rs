@@ -4,58 +4,22 @@
 //! crates); every binary in its `src/bin` is then run and must exit 0 through HTIF. A
 //! failing program names its failing check in the exit status, which the assertion shows.
 
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-const TARGET: &str = "riscv64gc-unknown-none-elf";
+mod common;
+
+use common::{built_programs, conformance_crate_dir};
+
 /// Far above what any program needs (the largest retires well under a million), so a
 /// program that loops forever is stopped by emu itself (status 124).
 const MAX_INSNS: &str = "50000000";
 /// Wall-clock guard in case emu itself stops making progress.
 const WALL_LIMIT: Duration = Duration::from_secs(120);
 
-fn crate_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("conformance")
-}
-
-/// Build the conformance crate (once per test process) and return the directory holding
-/// its binaries.
-fn built_programs() -> &'static PathBuf {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-        let target_dir = root.join("target").join("conformance");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.current_dir(crate_dir())
-            .args(["build", "--release", "--target", TARGET, "--target-dir"])
-            .arg(&target_dir);
-        // The test's own cargo settings are for the host build; the guest build must not
-        // inherit them.
-        for (k, _) in std::env::vars() {
-            if (k.starts_with("CARGO_") && k != "CARGO_HOME")
-                || k.starts_with("RUSTC")
-                || k == "RUSTFLAGS"
-                || k == "RUSTDOCFLAGS"
-            {
-                cmd.env_remove(&k);
-            }
-        }
-        let out = cmd.output().expect("cannot run cargo to build emu/conformance");
-        assert!(
-            out.status.success(),
-            "building emu/conformance for {TARGET} failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        target_dir.join(TARGET).join("release")
-    })
-}
-
 /// Names of every program in the crate, sorted.
 fn program_names() -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(crate_dir().join("src").join("bin"))
+    let mut names: Vec<String> = std::fs::read_dir(conformance_crate_dir().join("src").join("bin"))
         .expect("emu/conformance/src/bin is missing")
         .filter_map(|e| {
             let name = e.ok()?.file_name().into_string().ok()?;
@@ -104,7 +68,10 @@ fn run_group(prefixes: &[&str]) {
         .into_iter()
         .filter(|n| prefixes.iter().any(|p| n.starts_with(p)))
         .collect();
-    assert!(!names.is_empty(), "no conformance program matches {prefixes:?}");
+    assert!(
+        !names.is_empty(),
+        "no conformance program matches {prefixes:?}"
+    );
     let mut failures = Vec::new();
     for name in &names {
         let (status, output) = run_program(name);
@@ -144,7 +111,10 @@ const GROUPS: &[&[&str]] = &[
 fn every_program_is_in_a_group() {
     for name in program_names() {
         assert!(
-            GROUPS.iter().flat_map(|g| g.iter()).any(|p| name.starts_with(p)),
+            GROUPS
+                .iter()
+                .flat_map(|g| g.iter())
+                .any(|p| name.starts_with(p)),
             "conformance program {name} is not run by any test: add its prefix to GROUPS"
         );
     }
