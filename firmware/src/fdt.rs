@@ -63,7 +63,7 @@ impl<'a> Fdt<'a> {
     /// `addr` must point to readable memory holding a device tree (or at least a header
     /// whose `totalsize` bytes are readable).
     pub unsafe fn from_addr(addr: usize) -> Option<Fdt<'static>> {
-        if addr == 0 || addr % 8 != 0 {
+        if addr == 0 || !addr.is_multiple_of(8) {
             return None;
         }
         // SAFETY: the caller promises the header is readable; its size field is checked
@@ -92,14 +92,22 @@ impl<'a> Fdt<'a> {
         if version < 17 || !fits(off_struct, size_struct) || !fits(off_strings, size_strings) {
             return None;
         }
-        if off_rsvmap % 8 != 0 || !fits(off_rsvmap, 16) {
+        if !off_rsvmap.is_multiple_of(8) || !fits(off_rsvmap, 16) {
             return None;
         }
-        Some(Fdt { blob, off_struct, off_strings, off_rsvmap })
+        Some(Fdt {
+            blob,
+            off_struct,
+            off_strings,
+            off_rsvmap,
+        })
     }
 
     fn string_at(&self, offset: usize) -> &'a [u8] {
-        self.blob.get(self.off_strings + offset..).map(c_str).unwrap_or(&[])
+        self.blob
+            .get(self.off_strings + offset..)
+            .map(c_str)
+            .unwrap_or(&[])
     }
 
     /// Walks the structure block once, collecting harts and the first memory bank.
@@ -166,9 +174,7 @@ impl<'a> Fdt<'a> {
                             cpus_addr_cells = be32(value, 0)? as usize
                         }
                         (3, b"reg") if node_is_cpu => cpu_reg = cells_value(value, cpus_addr_cells),
-                        (3, b"status") if node_is_cpu => {
-                            cpu_disabled = c_str(value) == b"disabled"
-                        }
+                        (3, b"status") if node_is_cpu => cpu_disabled = c_str(value) == b"disabled",
                         (2, b"reg") if node_is_memory && info.ram.is_none() => {
                             let base = cells_value(value, root_addr_cells)?;
                             let size =
@@ -205,7 +211,8 @@ impl<'a> Fdt<'a> {
         let out = out.get_mut(..total)?;
 
         out[..HEADER_LEN].copy_from_slice(&b[..HEADER_LEN]);
-        let mut put32 = |at: usize, v: usize| out[at..at + 4].copy_from_slice(&(v as u32).to_be_bytes());
+        let mut put32 =
+            |at: usize, v: usize| out[at..at + 4].copy_from_slice(&(v as u32).to_be_bytes());
         put32(4, total);
         put32(8, new_struct);
         put32(12, new_strings);

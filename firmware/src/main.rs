@@ -152,7 +152,11 @@ extern "C" fn cold_boot(me: usize, dtb: usize) -> ! {
     configure_hart();
     println!(
         "next stage {NEXT_STAGE:#x} in S-mode, DTB {next_dtb:#x}, timer via {}",
-        if sbi::sstc_enabled() { "Sstc stimecmp" } else { "CLINT mtimecmp" }
+        if sbi::sstc_enabled() {
+            "Sstc stimecmp"
+        } else {
+            "CLINT mtimecmp"
+        }
     );
     hart::get(me).set_state(hart_state::STARTED);
     COLD_BOOT_DONE.store(1, Ordering::Release);

@@ -79,7 +79,9 @@ pub mod uart {
 
     pub fn get_byte() -> Option<u8> {
         // SAFETY: as in `init`.
-        unsafe { (read_volatile(reg(LSR)) & LSR_DATA_READY != 0).then(|| read_volatile(reg(THR_RBR))) }
+        unsafe {
+            (read_volatile(reg(LSR)) & LSR_DATA_READY != 0).then(|| read_volatile(reg(THR_RBR)))
+        }
     }
 
     /// Runs `f` with the console to itself (M-mode code is never interrupted, so a plain

@@ -47,7 +47,10 @@ pub fn set_ram(base: usize, size: usize) {
 
 /// Is [addr, addr + len) inside RAM?
 fn in_ram(addr: usize, len: usize) -> bool {
-    let (base, end) = (RAM_BASE.load(Ordering::Relaxed), RAM_END.load(Ordering::Relaxed));
+    let (base, end) = (
+        RAM_BASE.load(Ordering::Relaxed),
+        RAM_END.load(Ordering::Relaxed),
+    );
     addr >= base && addr.checked_add(len).is_some_and(|e| e <= end)
 }
 
@@ -271,11 +274,15 @@ impl rustsbi::Ipi for Clint {
 impl rustsbi::Fence for Clint {
     fn remote_fence_i(&self, mask: HartMask) -> SbiRet {
         // SAFETY: an instruction fence has no memory effects.
-        self.remote_fence(mask, work::FENCE_I, || unsafe { core::arch::asm!("fence.i") })
+        self.remote_fence(mask, work::FENCE_I, || unsafe {
+            core::arch::asm!("fence.i")
+        })
     }
 
     fn remote_sfence_vma(&self, mask: HartMask, start: usize, size: usize) -> SbiRet {
-        self.remote_fence(mask, work::SFENCE_VMA, || local_sfence_vma(start, size, None))
+        self.remote_fence(mask, work::SFENCE_VMA, || {
+            local_sfence_vma(start, size, None)
+        })
     }
 
     fn remote_sfence_vma_asid(

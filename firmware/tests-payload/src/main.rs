@@ -166,7 +166,9 @@ extern "C" fn handle_trap() {
     let scause: usize;
     let sepc: usize;
     // SAFETY: CSR reads.
-    unsafe { core::arch::asm!("csrr {0}, scause", "csrr {1}, sepc", out(reg) scause, out(reg) sepc) };
+    unsafe {
+        core::arch::asm!("csrr {0}, scause", "csrr {1}, sepc", out(reg) scause, out(reg) sepc)
+    };
     match scause {
         c if c == (1 << 63) | 5 => {
             TIMER_INTERRUPTS.fetch_add(1, Ordering::Relaxed);
@@ -207,10 +209,16 @@ fn moved_within(counter: &AtomicUsize, before: usize, ticks: u64) -> bool {
 
 fn test_base() {
     let version = ecall(EID_BASE, 0, [0; 3]);
-    check(version.error == 0 && version.value == 2 << 24, "BASE spec version is 2.0");
+    check(
+        version.error == 0 && version.value == 2 << 24,
+        "BASE spec version is 2.0",
+    );
     let imp = ecall(EID_BASE, 1, [0; 3]);
     let imp_version = ecall(EID_BASE, 2, [0; 3]);
-    println!("sbi-test: implementation id {} version {:#x}", imp.value, imp_version.value);
+    println!(
+        "sbi-test: implementation id {} version {:#x}",
+        imp.value, imp_version.value
+    );
     for (eid, name) in [
         (EID_TIME, "TIME"),
         (EID_IPI, "IPI"),
@@ -224,9 +232,15 @@ fn test_base() {
         check(probe.error == 0 && probe.value != 0, name);
     }
     let absent = ecall(EID_BASE, 3, [0x0abc_def0, 0, 0]);
-    check(absent.error == 0 && absent.value == 0, "probe of an unknown extension is 0");
+    check(
+        absent.error == 0 && absent.value == 0,
+        "probe of an unknown extension is 0",
+    );
     let unknown = ecall(0x0abc_def0, 0, [0; 3]);
-    check(unknown.error == -2, "unknown extension answers NOT_SUPPORTED");
+    check(
+        unknown.error == -2,
+        "unknown extension answers NOT_SUPPORTED",
+    );
 }
 
 fn test_console() {
@@ -238,12 +252,21 @@ fn test_console() {
     }
     let msg = "sbi-test: hello via DBCN write\n";
     let ret = ecall(EID_DBCN, 0, [msg.len(), msg.as_ptr() as usize, 0]);
-    check(ret.error == 0 && ret.value == msg.len(), "DBCN write returns the byte count");
+    check(
+        ret.error == 0 && ret.value == msg.len(),
+        "DBCN write returns the byte count",
+    );
     let bad = ecall(EID_DBCN, 0, [4, 0, 1]);
-    check(bad.error == ERR_INVALID_PARAM, "DBCN write above 2^64 is INVALID_PARAM");
+    check(
+        bad.error == ERR_INVALID_PARAM,
+        "DBCN write above 2^64 is INVALID_PARAM",
+    );
     let mut buf = [0u8; 8];
     let read = ecall(EID_DBCN, 1, [buf.len(), buf.as_mut_ptr() as usize, 0]);
-    check(read.error == 0 && read.value <= buf.len(), "DBCN read returns at most the buffer size");
+    check(
+        read.error == 0 && read.value <= buf.len(),
+        "DBCN read returns at most the buffer size",
+    );
 }
 
 fn test_timer() {
@@ -261,37 +284,64 @@ fn test_timer() {
     let before = TIMER_INTERRUPTS.load(Ordering::Relaxed);
     ecall(EID_TIME, 0, [deadline as usize, 0, 0]);
     let fired = wait_for(&TIMER_INTERRUPTS, before, TIMEBASE_HZ);
-    check(fired && time() >= deadline, "TIME set_timer raises the S timer interrupt after the deadline");
+    check(
+        fired && time() >= deadline,
+        "TIME set_timer raises the S timer interrupt after the deadline",
+    );
     let before = TIMER_INTERRUPTS.load(Ordering::Relaxed);
     legacy(LEGACY_SET_TIMER, (time() + TIMEBASE_HZ / 100) as usize);
-    check(wait_for(&TIMER_INTERRUPTS, before, TIMEBASE_HZ), "legacy set_timer raises the S timer interrupt");
+    check(
+        wait_for(&TIMER_INTERRUPTS, before, TIMEBASE_HZ),
+        "legacy set_timer raises the S timer interrupt",
+    );
     // A deadline moved into the future must withdraw an interrupt that has not fired yet.
     let before = TIMER_INTERRUPTS.load(Ordering::Relaxed);
     ecall(EID_TIME, 0, [(time() + TIMEBASE_HZ / 1000) as usize, 0, 0]);
     ecall(EID_TIME, 0, [u64::MAX as usize, 0, 0]);
-    check(!moved_within(&TIMER_INTERRUPTS, before, TIMEBASE_HZ / 100), "a later deadline cancels the earlier one");
+    check(
+        !moved_within(&TIMER_INTERRUPTS, before, TIMEBASE_HZ / 100),
+        "a later deadline cancels the earlier one",
+    );
 }
 
 fn test_ipi(me: usize) {
     let before = SOFT_INTERRUPTS.load(Ordering::Relaxed);
     let ret = ecall(EID_IPI, 0, [1, me, 0]);
-    check(ret.error == 0 && wait_for(&SOFT_INTERRUPTS, before, TIMEBASE_HZ), "IPI to self raises SSIP");
+    check(
+        ret.error == 0 && wait_for(&SOFT_INTERRUPTS, before, TIMEBASE_HZ),
+        "IPI to self raises SSIP",
+    );
     let before = SOFT_INTERRUPTS.load(Ordering::Relaxed);
     let ret = ecall(EID_IPI, 0, [0, usize::MAX, 0]);
-    check(ret.error == 0 && wait_for(&SOFT_INTERRUPTS, before, TIMEBASE_HZ), "IPI to all harts (base -1)");
+    check(
+        ret.error == 0 && wait_for(&SOFT_INTERRUPTS, before, TIMEBASE_HZ),
+        "IPI to all harts (base -1)",
+    );
     let ret = ecall(EID_IPI, 0, [1, 1000, 0]);
-    check(ret.error == ERR_INVALID_PARAM, "IPI to a missing hart is INVALID_PARAM");
+    check(
+        ret.error == ERR_INVALID_PARAM,
+        "IPI to a missing hart is INVALID_PARAM",
+    );
 }
 
 fn test_rfence() {
     let ret = ecall(EID_RFENCE, 0, [0, usize::MAX, 0]);
     check(ret.error == 0, "RFENCE remote_fence_i on all harts");
     let ret = ecall(EID_RFENCE, 1, [0, usize::MAX, 0]);
-    check(ret.error == 0, "RFENCE remote_sfence_vma (everything) on all harts");
+    check(
+        ret.error == 0,
+        "RFENCE remote_sfence_vma (everything) on all harts",
+    );
     let ret = ecall4(EID_RFENCE, 1, [0, usize::MAX, 0x8020_0000, 3 * 4096]);
-    check(ret.error == 0, "RFENCE remote_sfence_vma (range) on all harts");
+    check(
+        ret.error == 0,
+        "RFENCE remote_sfence_vma (range) on all harts",
+    );
     let ret = ecall(EID_RFENCE, 0, [1, 1000, 0]);
-    check(ret.error == ERR_INVALID_PARAM, "RFENCE to a missing hart is INVALID_PARAM");
+    check(
+        ret.error == ERR_INVALID_PARAM,
+        "RFENCE to a missing hart is INVALID_PARAM",
+    );
 }
 
 fn hart_status(hart: usize) -> SbiRet {
@@ -300,30 +350,56 @@ fn hart_status(hart: usize) -> SbiRet {
 
 fn test_hsm(me: usize) {
     let status = hart_status(me);
-    check(status.error == 0 && status.value == HSM_STARTED, "HSM status of this hart is STARTED");
-    check(hart_status(1000).error == ERR_INVALID_PARAM, "HSM status of a missing hart is INVALID_PARAM");
+    check(
+        status.error == 0 && status.value == HSM_STARTED,
+        "HSM status of this hart is STARTED",
+    );
+    check(
+        hart_status(1000).error == ERR_INVALID_PARAM,
+        "HSM status of a missing hart is INVALID_PARAM",
+    );
     let again = ecall(EID_HSM, 0, [me, secondary_entry as *const () as usize, 0]);
-    check(again.error == ERR_ALREADY_AVAILABLE, "HSM start of a running hart is ALREADY_AVAILABLE");
+    check(
+        again.error == ERR_ALREADY_AVAILABLE,
+        "HSM start of a running hart is ALREADY_AVAILABLE",
+    );
     let other = (0..MAX_HARTS).find(|&h| h != me && hart_status(h).error == 0);
     let Some(other) = other else {
         println!("sbi-test: single hart, skipping hart_start/hart_stop");
         return;
     };
-    check(hart_status(other).value == HSM_STOPPED, "HSM: a secondary hart waits STOPPED");
+    check(
+        hart_status(other).value == HSM_STOPPED,
+        "HSM: a secondary hart waits STOPPED",
+    );
     // Start it twice: the second start proves hart_stop parks the hart for reuse.
     for round in 1..=2 {
         let stack_top = core::ptr::addr_of!(STACKS) as usize + (other + 1) * STACK_SIZE;
         let runs = SECONDARY_RUNS.load(Ordering::Acquire);
-        let start = ecall(EID_HSM, 0, [other, secondary_entry as *const () as usize, stack_top]);
+        let start = ecall(
+            EID_HSM,
+            0,
+            [other, secondary_entry as *const () as usize, stack_top],
+        );
         let ran = start.error == 0 && {
             let end = time() + TIMEBASE_HZ;
             while SECONDARY_RUNS.load(Ordering::Acquire) == runs && time() < end {}
             SECONDARY_RUNS.load(Ordering::Acquire) == runs + 1
         };
-        check(ran, if round == 1 { "HSM hart_start runs a secondary hart" } else { "HSM hart_start again after hart_stop" });
+        check(
+            ran,
+            if round == 1 {
+                "HSM hart_start runs a secondary hart"
+            } else {
+                "HSM hart_start again after hart_stop"
+            },
+        );
         let end = time() + TIMEBASE_HZ;
         while hart_status(other).value != HSM_STOPPED && time() < end {}
-        check(hart_status(other).value == HSM_STOPPED, "HSM hart_stop leaves the hart STOPPED");
+        check(
+            hart_status(other).value == HSM_STOPPED,
+            "HSM hart_stop leaves the hart STOPPED",
+        );
     }
 }
 
@@ -340,9 +416,15 @@ extern "C" fn secondary_main(hartid: usize) -> ! {
 
 fn test_srst_errors() {
     let ret = ecall(EID_SRST, 0, [5, 0, 0]);
-    check(ret.error == ERR_INVALID_PARAM, "SRST with a reserved type is INVALID_PARAM");
+    check(
+        ret.error == ERR_INVALID_PARAM,
+        "SRST with a reserved type is INVALID_PARAM",
+    );
     let ret = ecall(EID_SRST, 0, [0, 7, 0]);
-    check(ret.error == ERR_INVALID_PARAM, "SRST with a reserved reason is INVALID_PARAM");
+    check(
+        ret.error == ERR_INVALID_PARAM,
+        "SRST with a reserved reason is INVALID_PARAM",
+    );
 }
 
 fn finish(passed: bool) -> ! {
