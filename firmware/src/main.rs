@@ -176,7 +176,11 @@ pub fn park(me: usize) -> ! {
     let hart = hart::get(me);
     hart.complete_stop();
     loop {
-        hart::serve_mailbox(me, false);
+        // Only touch the CLINT when something arrived: on an emulator whose wfi does not
+        // sleep this loop spins, and it should stay cheap.
+        if csr::read!("mip") & MIP_MSIP != 0 {
+            hart::serve_mailbox(me, false);
+        }
         if hart.state() == hart_state::START_PENDING {
             break;
         }
@@ -186,6 +190,7 @@ pub fn park(me: usize) -> ! {
         unsafe { core::arch::asm!("wfi") };
     }
     let (addr, opaque) = hart.start_request();
+    configure_hart();
     hart.set_state(hart_state::STARTED);
     enter_supervisor(me, addr, opaque)
 }
@@ -223,9 +228,8 @@ fn configure_hart() {
 }
 
 /// Enters S-mode at `addr` with a0 = hartid and a1 = `arg`, the MMU off and S interrupts
-/// disabled, as the SBI and Linux boot conventions require.
+/// disabled, as the SBI and Linux boot conventions require. `configure_hart` must have run.
 fn enter_supervisor(me: usize, addr: usize, arg: usize) -> ! {
-    configure_hart();
     csr::clear!(
         "mstatus",
         MSTATUS_MPP | MSTATUS_MPIE | MSTATUS_SIE | MSTATUS_SPIE | MSTATUS_MIE | MSTATUS_MPRV

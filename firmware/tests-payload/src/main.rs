@@ -1,7 +1,16 @@
 //! An S-mode test kernel for the firmware: it calls every SBI service the firmware offers,
 //! checks the answers and the interrupts they cause, prints one line per check, and ends
 //! the machine with SBI SRST: a clean shutdown if all checks passed, "system failure"
-//! (a non-zero exit status of emu or QEMU) otherwise.
+//! (a non-zero exit status of emu or QEMU) otherwise. With more than one hart it also
+//! starts and stops a secondary hart twice through HSM.
+//!
+//! Build (from this directory) and run:
+//!   cargo build --release --target riscv64gc-unknown-none-elf --target-dir ../../target/guest
+//!   emu run ../../target/guest/riscv64gc-unknown-none-elf/release/sbi-test-payload
+//!   qemu-system-riscv64 -M virt -nographic \
+//!     -bios ../../target/guest/riscv64gc-unknown-none-elf/release/firmware \
+//!     -kernel ../../target/guest/riscv64gc-unknown-none-elf/release/sbi-test-payload
+//! Expected: a line "sbi-test: PASS (N checks)" and exit status 0.
 #![no_std]
 #![no_main]
 
