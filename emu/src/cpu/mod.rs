@@ -105,8 +105,10 @@ pub struct Hart {
     /// [mcycle, minstret].
     counters: [Counter; 2],
 
-    /// Physical address reserved by the last LR.
-    reservation: Option<u64>,
+    /// The last LR: physical address and the value it read. Harts run in turns, so
+    /// another hart may store between our LR and SC without us seeing it; SC therefore
+    /// also requires memory to still hold the loaded value (as QEMU does).
+    reservation: Option<(u64, u64)>,
     wfi: bool,
     /// Translation inputs for loads/stores (MPRV applied) and for fetches.
     data_ctx: TranslateCtx,
@@ -182,8 +184,6 @@ impl Hart {
     /// it stopped.
     pub fn run(&mut self, bus: &mut Bus, budget: u64) -> (u64, RunStop) {
         self.icache.ensure(bus.ram.size());
-        // Other harts ran since our last quantum: a reservation may no longer hold.
-        self.reservation = None;
         if self.mmu.observed() {
             self.fetch_vpn = NO_VPN;
         }
@@ -507,7 +507,7 @@ impl Hart {
         } else {
             raw
         };
-        self.reservation = Some(pa);
+        self.reservation = Some((pa, raw));
         self.pc = self.pc.wrapping_add(4);
         Ok(Step::Next)
     }
@@ -520,7 +520,13 @@ impl Hart {
     ) -> Result<Step, Exception> {
         let va = self.x[op.rs1 as usize & 31];
         let pa = self.atomic_pa(bus, va, size, AccessType::Store, Exception::STORE_MISALIGNED)?;
-        let ok = self.reservation.take() == Some(pa);
+        let ok = match self.reservation.take() {
+            Some((reserved, loaded)) if reserved == pa => {
+                bus.read(pa, size as usize).map_err(|_| AccessType::Store.access_fault(va))?
+                    == loaded
+            }
+            _ => false,
+        };
         let mut step = Step::Next;
         if ok {
             let value = self.x[op.rs2 as usize & 31];
