@@ -206,7 +206,10 @@ fn decode32(w: u32) -> Op {
     let imm_i = (w as i32) >> 20;
     let imm_s = ((w as i32) >> 20 & !0x1f) | ((w >> 7) & 0x1f) as i32;
     let imm_b = sext(
-        ((w >> 31) << 12) | (((w >> 7) & 1) << 11) | (((w >> 25) & 0x3f) << 5) | (((w >> 8) & 0xf) << 1),
+        ((w >> 31) << 12)
+            | (((w >> 7) & 1) << 11)
+            | (((w >> 25) & 0x3f) << 5)
+            | (((w >> 8) & 0xf) << 1),
         13,
     );
     let imm_j = sext(
@@ -472,7 +475,11 @@ pub fn expand_rvc(p: u16) -> Option<u32> {
         }
         (1, 6) | (1, 7) => {
             let imm = sext(
-                (bit(12) << 8) | (bits(11, 10) << 3) | (bits(6, 5) << 6) | (bits(4, 3) << 1) | (bit(2) << 5),
+                (bit(12) << 8)
+                    | (bits(11, 10) << 3)
+                    | (bits(6, 5) << 6)
+                    | (bits(4, 3) << 1)
+                    | (bit(2) << 5),
                 9,
             );
             Some(b_type(op::BRANCH, f3 - 6, rs1p, 0, imm))

@@ -473,7 +473,13 @@ impl Hart {
 
     fn amo(&mut self, bus: &mut Bus, op: Op, size: u64) -> Result<Step, Exception> {
         let va = self.x[op.rs1 as usize & 31];
-        let pa = self.atomic_pa(bus, va, size, AccessType::Store, Exception::STORE_MISALIGNED)?;
+        let pa = self.atomic_pa(
+            bus,
+            va,
+            size,
+            AccessType::Store,
+            Exception::STORE_MISALIGNED,
+        )?;
         let fault = |_| AccessType::Store.access_fault(va);
         let raw = bus.read(pa, size as usize).map_err(fault)?;
         let old = if size == 4 {
@@ -524,17 +530,19 @@ impl Hart {
         Ok(Step::Next)
     }
 
-    fn store_conditional(
-        &mut self,
-        bus: &mut Bus,
-        op: Op,
-        size: u64,
-    ) -> Result<Step, Exception> {
+    fn store_conditional(&mut self, bus: &mut Bus, op: Op, size: u64) -> Result<Step, Exception> {
         let va = self.x[op.rs1 as usize & 31];
-        let pa = self.atomic_pa(bus, va, size, AccessType::Store, Exception::STORE_MISALIGNED)?;
+        let pa = self.atomic_pa(
+            bus,
+            va,
+            size,
+            AccessType::Store,
+            Exception::STORE_MISALIGNED,
+        )?;
         let ok = match self.reservation.take() {
             Some((reserved, loaded)) if reserved == pa => {
-                bus.read(pa, size as usize).map_err(|_| AccessType::Store.access_fault(va))?
+                bus.read(pa, size as usize)
+                    .map_err(|_| AccessType::Store.access_fault(va))?
                     == loaded
             }
             _ => false,
@@ -669,11 +677,15 @@ impl Hart {
             K::Mulw => self.x[rd] = sext32(a.wrapping_mul(b)),
             K::Divw => {
                 let (a, b) = (a as i32, b as i32);
-                self.x[rd] = if b == 0 { u64::MAX } else { a.wrapping_div(b) as i64 as u64 }
+                self.x[rd] = if b == 0 {
+                    u64::MAX
+                } else {
+                    a.wrapping_div(b) as i64 as u64
+                }
             }
             K::Divuw => {
                 let (a, b) = (a as u32, b as u32);
-                self.x[rd] = if b == 0 { u64::MAX } else { sext32((a / b) as u64) }
+                self.x[rd] = a.checked_div(b).map_or(u64::MAX, |q| sext32(q as u64))
             }
             K::Remw => {
                 let (a, b) = (a as i32, b as i32);
@@ -887,8 +899,8 @@ impl Hart {
         if m_enabled && m_pending != 0 {
             return highest_priority(m_pending);
         }
-        let s_enabled = self.privilege < PRIV_S
-            || (self.privilege == PRIV_S && self.mstatus & ms::SIE != 0);
+        let s_enabled =
+            self.privilege < PRIV_S || (self.privilege == PRIV_S && self.mstatus & ms::SIE != 0);
         let s_pending = pending & self.mideleg;
         if s_enabled && s_pending != 0 {
             return highest_priority(s_pending);
@@ -898,7 +910,11 @@ impl Hart {
 
     /// Enter the trap handler for `cause` (an interrupt number when `interrupt`).
     fn take_trap(&mut self, cause: u64, tval: u64, interrupt: bool) {
-        let deleg = if interrupt { self.mideleg } else { self.medeleg };
+        let deleg = if interrupt {
+            self.mideleg
+        } else {
+            self.medeleg
+        };
         let to_s = self.privilege <= PRIV_S && (deleg >> (cause & 63)) & 1 == 1;
         let xcause = cause | ((interrupt as u64) << 63);
         let from = self.privilege as u64;

@@ -172,7 +172,7 @@ fn li64(rd: u32, v: u64) -> Vec<u32> {
     push32((v >> 32) as u32, rd);
     let mut out2 = out;
     out2.push(alui(1, rd, rd, 32)); // slli rd, rd, 32
-    // Low half in t2 (zero-extended), then OR it in.
+                                    // Low half in t2 (zero-extended), then OR it in.
     let lo = v as u32;
     let lo12 = ((lo & 0xfff) as i32) << 20 >> 20;
     let hi20 = lo.wrapping_sub(lo12 as u32) as i32;
@@ -188,13 +188,13 @@ fn li64(rd: u32, v: u64) -> Vec<u32> {
 fn alu_immediate_and_register_ops() {
     let prog = [
         li(A0, -5),
-        alui(2, A1, A0, 3),   // slti
-        alui(3, A2, A0, 3),   // sltiu (a0 is huge unsigned)
-        alui(4, 13, A0, 0xff), // xori
-        alui(6, 14, A0, 0x10), // ori
-        alui(7, 15, A0, 0x0f), // andi
-        alui(1, 16, A0, 60),   // slli
-        alui(5, 17, A0, 60),   // srli
+        alui(2, A1, A0, 3),                       // slti
+        alui(3, A2, A0, 3),                       // sltiu (a0 is huge unsigned)
+        alui(4, 13, A0, 0xff),                    // xori
+        alui(6, 14, A0, 0x10),                    // ori
+        alui(7, 15, A0, 0x0f),                    // andi
+        alui(1, 16, A0, 60),                      // slli
+        alui(5, 17, A0, 60),                      // srli
         i_type(op::OP_IMM, 18, 5, A0, 0x400 | 1), // srai 1
         li(T0, 7),
         alu(0x20, 0, 19, T0, A0), // sub 7 - -5
@@ -205,11 +205,11 @@ fn alu_immediate_and_register_ops() {
         lui(24, 0x8000_0000u32 as i32),
         auipc(25, 0x1000),
         i_type(op::OP_IMM_32, 26, 0, 24, -1), // addiw: 0x80000000 - 1 wraps to positive
-        alu32(0, 1, 27, T0, T0 + 0),          // sllw 7 << 7
+        alu32(0, 1, 27, T0, T0),              // sllw 7 << 7
         i_type(op::OP_IMM_32, 28, 5, 24, 0x400 | 4), // sraiw
-        i_type(op::OP_IMM_32, 29, 5, 24, 4),         // srliw
-        alu32(0x20, 0, 30, 24, T0),                  // subw
-        alu(0, 4, 31, A0, T0),                       // xor
+        i_type(op::OP_IMM_32, 29, 5, 24, 4),  // srliw
+        alu32(0x20, 0, 30, 24, T0),           // subw
+        alu(0, 4, 31, A0, T0),                // xor
     ];
     let mut r = Rig::new(&prog);
     r.run_prog(prog.len());
@@ -288,14 +288,14 @@ fn loads_and_stores_all_widths() {
     prog.extend(li64(T0, 0x8182_8384_8586_8788));
     prog.extend([
         store(3, T0, A0, 0),
-        load(0, 11, A0, 0),  // lb
-        load(4, 12, A0, 0),  // lbu
-        load(1, 13, A0, 0),  // lh
-        load(5, 14, A0, 0),  // lhu
-        load(2, 15, A0, 0),  // lw
-        load(6, 16, A0, 0),  // lwu
-        load(3, 17, A0, 0),  // ld
-        store(0, T0, A0, 8), // sb
+        load(0, 11, A0, 0),   // lb
+        load(4, 12, A0, 0),   // lbu
+        load(1, 13, A0, 0),   // lh
+        load(5, 14, A0, 0),   // lhu
+        load(2, 15, A0, 0),   // lw
+        load(6, 16, A0, 0),   // lwu
+        load(3, 17, A0, 0),   // ld
+        store(0, T0, A0, 8),  // sb
         store(1, T0, A0, 16), // sh
         store(2, T0, A0, 24), // sw
         load(3, 18, A0, 8),
@@ -323,7 +323,7 @@ fn misaligned_loads_and_stores_succeed_even_across_pages() {
     prog.extend([
         store(3, T0, A0, 0),
         load(3, 11, A0, 0),
-        load(2, 12, A0, 1), // lw crossing at +1
+        load(2, 12, A0, 1),           // lw crossing at +1
         store(1, T0, A0, -0x100 + 1), // sh at an odd address inside the page
         load(5, 13, A0, -0x100 + 1),
     ]);
@@ -354,8 +354,22 @@ fn multiply_and_divide() {
         (6, 0, false, i64::MIN as u64, u64::MAX, 0),
         (7, 0, false, 9, 0, 9),
         (7, 0, false, 9, 4, 1),
-        (0, 0, true, 0x1_0000_0003, 0x8000_0000, 0xffff_ffff_8000_0000),
-        (4, 0, true, 0xffff_ffff_8000_0000, u64::MAX, 0xffff_ffff_8000_0000),
+        (
+            0,
+            0,
+            true,
+            0x1_0000_0003,
+            0x8000_0000,
+            0xffff_ffff_8000_0000,
+        ),
+        (
+            4,
+            0,
+            true,
+            0xffff_ffff_8000_0000,
+            u64::MAX,
+            0xffff_ffff_8000_0000,
+        ),
         (4, 0, true, 5, 0, u64::MAX),
         (5, 0, true, 0xffff_fffe, 1, 0xffff_ffff_ffff_fffe),
         (5, 0, true, 5, 0, u64::MAX),
@@ -477,18 +491,42 @@ fn access_fault_outside_ram_has_the_virtual_address() {
 fn rvc_expansion_matches_the_assembler() {
     // Pairs produced by GNU as from the same source with and without RVC.
     let table: &[(u16, u32)] = &[
-        (0x0800, 0x01010413), (0x2504, 0x00853487), (0x424c, 0x00462583),
-        (0x6b14, 0x01073683), (0xaf88, 0x00a7bc27), (0xc024, 0x04942023),
-        (0xfd7c, 0x0ef53c23), (0x0001, 0x00000013), (0x12f5, 0xffd28293),
-        (0x257d, 0x01f5051b), (0x5301, 0xfe000313), (0x7139, 0xfc010113),
-        (0x7385, 0xfffe13b7), (0x917d, 0x03f55513), (0x8585, 0x4015d593),
-        (0x9a7d, 0xfff67613), (0x8c05, 0x40940433), (0x8eb9, 0x00e6c6b3),
-        (0x8fc5, 0x0097e7b3), (0x8d6d, 0x00b57533), (0x9c1d, 0x40f4043b),
-        (0x9e35, 0x00d6063b), (0xaff5, 0x7fc0006f), (0xd101, 0xf00500e3),
-        (0xecfd, 0x0e049f63), (0x1e06, 0x021e1e13), (0x30fe, 0x1f813087),
-        (0x50fe, 0x0fc12083), (0x6fa2, 0x00813f83), (0x8082, 0x00008067),
-        (0x857a, 0x01e00533), (0x9002, 0x00100073), (0x9282, 0x000280e7),
-        (0x994e, 0x01390933), (0xa422, 0x00813427), (0xdf9a, 0x0e612e23),
+        (0x0800, 0x01010413),
+        (0x2504, 0x00853487),
+        (0x424c, 0x00462583),
+        (0x6b14, 0x01073683),
+        (0xaf88, 0x00a7bc27),
+        (0xc024, 0x04942023),
+        (0xfd7c, 0x0ef53c23),
+        (0x0001, 0x00000013),
+        (0x12f5, 0xffd28293),
+        (0x257d, 0x01f5051b),
+        (0x5301, 0xfe000313),
+        (0x7139, 0xfc010113),
+        (0x7385, 0xfffe13b7),
+        (0x917d, 0x03f55513),
+        (0x8585, 0x4015d593),
+        (0x9a7d, 0xfff67613),
+        (0x8c05, 0x40940433),
+        (0x8eb9, 0x00e6c6b3),
+        (0x8fc5, 0x0097e7b3),
+        (0x8d6d, 0x00b57533),
+        (0x9c1d, 0x40f4043b),
+        (0x9e35, 0x00d6063b),
+        (0xaff5, 0x7fc0006f),
+        (0xd101, 0xf00500e3),
+        (0xecfd, 0x0e049f63),
+        (0x1e06, 0x021e1e13),
+        (0x30fe, 0x1f813087),
+        (0x50fe, 0x0fc12083),
+        (0x6fa2, 0x00813f83),
+        (0x8082, 0x00008067),
+        (0x857a, 0x01e00533),
+        (0x9002, 0x00100073),
+        (0x9282, 0x000280e7),
+        (0x994e, 0x01390933),
+        (0xa422, 0x00813427),
+        (0xdf9a, 0x0e612e23),
         (0xffc6, 0x1f113c23),
     ];
     for &(c, w) in table {
@@ -507,7 +545,9 @@ fn rvc_expansion_matches_the_assembler() {
 fn reserved_rvc_encodings_are_illegal_with_the_parcel_as_tval() {
     // all-zero, c.addi4spn imm 0, quadrant-0 funct3 4, c.lwsp rd=0, c.ldsp rd=0,
     // c.jr x0, c.addiw rd=0, c.addi16sp 0, c.lui imm 0, c.subw-space reserved.
-    for parcel in [0x0000u16, 0x0004, 0x8000, 0x4002, 0x6002, 0x8002, 0x2001, 0x6101, 0x6281, 0x9c41] {
+    for parcel in [
+        0x0000u16, 0x0004, 0x8000, 0x4002, 0x6002, 0x8002, 0x2001, 0x6101, 0x6281, 0x9c41,
+    ] {
         assert_eq!(expand_rvc(parcel), None, "{parcel:#06x}");
         let mut r = Rig::new(&[]);
         assert!(r.bus.ram.load(DRAM_BASE, &parcel.to_le_bytes()));
@@ -549,7 +589,7 @@ fn undefined_encodings_are_illegal() {
         i_type(op::OP_IMM, 1, 1, 2, 0x400 | 3), // slli with funct6 != 0
         r_type(op::OP_32, 1, 1, 2, 3, 0x20),
         i_type(op::MISC_MEM, 0, 2, 0, 0),
-        0x0000_4073, // SYSTEM funct3 4
+        0x0000_4073,               // SYSTEM funct3 4
         amo(0x02, false, 1, 2, 3), // lr.w with rs2 != 0
         0x0000_007f,
     ] {
@@ -609,10 +649,8 @@ fn mret_and_sret_restore_state() {
     let mut r = Rig::new(&[MRET]);
     r.hart.mepc = DATA + 1; // bit 0 is cleared on write, emulate via csr_write
     r.hart.csr_write(num::MEPC, DATA + 1);
-    r.hart.csr_write(
-        num::MSTATUS,
-        ms::MPIE | ((PRIV_S as u64) << 11) | ms::MPRV,
-    );
+    r.hart
+        .csr_write(num::MSTATUS, ms::MPIE | ((PRIV_S as u64) << 11) | ms::MPRV);
     r.step(1);
     assert_eq!(r.hart.privilege, PRIV_S);
     assert_eq!(r.hart.pc, DATA);
@@ -635,7 +673,11 @@ fn mret_and_sret_restore_state() {
     assert_ne!(st & ms::SPIE, 0);
 
     // mret below M, sret in U, sret in S with TSR: illegal.
-    for (insn, p, extra) in [(MRET, PRIV_S, 0), (SRET, PRIV_U, 0), (SRET, PRIV_S, ms::TSR)] {
+    for (insn, p, extra) in [
+        (MRET, PRIV_S, 0),
+        (SRET, PRIV_U, 0),
+        (SRET, PRIV_S, ms::TSR),
+    ] {
         let mut r = Rig::new(&[insn]);
         r.hart.csr_write(num::MSTATUS, extra);
         r.enter(p);
@@ -704,7 +746,12 @@ fn counter_enables_gate_user_and_supervisor_reads() {
         assert_eq!(r.x(A0), 2, "instret counts retired instructions");
     }
     // time reads what the machine set; minstret writes take effect.
-    let mut r = Rig::new(&[csrr(A0, num::TIME), li(T0, 100), csrw(num::MINSTRET, T0), csrr(A1, num::MINSTRET)]);
+    let mut r = Rig::new(&[
+        csrr(A0, num::TIME),
+        li(T0, 100),
+        csrw(num::MINSTRET, T0),
+        csrr(A1, num::MINSTRET),
+    ]);
     r.hart.set_time(77);
     r.step(4);
     assert_eq!(r.x(A0), 77);
@@ -736,11 +783,19 @@ fn status_views_and_warl_fields() {
     h.csr_write(num::MIE, u64::MAX);
     assert_eq!(h.csr_read(num::SIE), Some(ip::S_LEVEL));
     h.csr_write(num::SIP, u64::MAX);
-    assert_eq!(h.csr_read(num::SIP), Some(ip::SSIP), "only SSIP writable from S");
+    assert_eq!(
+        h.csr_read(num::SIP),
+        Some(ip::SSIP),
+        "only SSIP writable from S"
+    );
     h.set_interrupt_lines(ip::SEIP | ip::MTIP);
     assert_eq!(h.csr_read(num::MIP), Some(ip::SSIP | ip::SEIP | ip::MTIP));
     h.csr_write(num::MIP, 0);
-    assert_eq!(h.csr_read(num::MIP), Some(ip::SEIP | ip::MTIP), "lines stay");
+    assert_eq!(
+        h.csr_read(num::MIP),
+        Some(ip::SEIP | ip::MTIP),
+        "lines stay"
+    );
 }
 
 #[test]
@@ -750,7 +805,8 @@ fn interrupt_priority_and_delegation() {
     r.hart.mie = ip::ALL;
     r.hart.mideleg = ip::S_LEVEL;
     r.hart.mip_sw = ip::SSIP | ip::STIP;
-    r.hart.set_interrupt_lines(ip::MEIP | ip::MSIP | ip::MTIP | ip::SEIP);
+    r.hart
+        .set_interrupt_lines(ip::MEIP | ip::MSIP | ip::MTIP | ip::SEIP);
     r.enter(PRIV_U);
     let order = [irq::MEI, irq::MSI, irq::MTI, irq::SEI, irq::SSI, irq::STI];
     let mut lines = ip::MEIP | ip::MSIP | ip::MTIP | ip::SEIP;
@@ -852,7 +908,11 @@ fn self_modifying_code_sees_its_own_stores() {
     prog.push(FENCE_I);
     let back = prog.len();
     let mut r = Rig::new(&prog);
-    load_words(&mut r.bus, DRAM_BASE + 0x100, &[li(A0, 1), add(A1, A1, A0), jalr(0, 1, 0)]);
+    load_words(
+        &mut r.bus,
+        DRAM_BASE + 0x100,
+        &[li(A0, 1), add(A1, A1, A0), jalr(0, 1, 0)],
+    );
     r.run_to(DRAM_BASE + 4 * (back as u64 - 3));
     assert_eq!(r.x(A1), 1);
     r.run_to(DRAM_BASE + 4 * (back as u64 - 1));
@@ -885,7 +945,11 @@ fn decoder_tags_fp_and_system_ops() {
 /// `cargo test --release -p emu --lib cpu::tests::interpreter_speed -- --nocapture`.
 #[test]
 fn interpreter_speed() {
-    let iterations: u64 = if cfg!(debug_assertions) { 100_000 } else { 20_000_000 };
+    let iterations: u64 = if cfg!(debug_assertions) {
+        100_000
+    } else {
+        20_000_000
+    };
     // a0 = iterations; loop: a1 += a0; a2 ^= a1; a0 -= 1; bnez a0, loop (4 insns)
     let mut prog = li64(A0, iterations);
     let loop_at = prog.len();
@@ -909,5 +973,98 @@ fn interpreter_speed() {
     println!(
         "interpreter: {total} instructions in {secs:.3} s = {:.1} MIPS",
         total as f64 / secs / 1e6
+    );
+}
+
+#[test]
+fn fp_loads_and_stores_nan_box_and_dirty_fs() {
+    let flw = i_type(op::LOAD_FP, 1, 2, A0, 0);
+    let fld = i_type(op::LOAD_FP, 2, 3, A0, 8);
+    let fsw = s_type(op::STORE_FP, 2, A0, 2, 16); // low half of f2
+    let fsd = s_type(op::STORE_FP, 3, A0, 1, 24);
+    let mut prog = li64(A0, DATA);
+    prog.extend([flw, fld, fsw, fsd]);
+    let mut r = Rig::new(&prog);
+    assert!(r.bus.ram.write(DATA, 4, 0x3f80_0000));
+    assert!(r.bus.ram.write(DATA + 8, 8, 0x4000_0000_1234_5678));
+    r.hart.csr_write(num::MSTATUS, 1 << ms::FS_SHIFT); // Initial
+    r.run_prog(prog.len());
+    assert_eq!(r.hart.fp.f[1], 0xffff_ffff_3f80_0000);
+    assert_eq!(r.hart.fp.f[2], 0x4000_0000_1234_5678);
+    assert_eq!(r.bus.ram.read(DATA + 16, 8), Some(0x1234_5678));
+    assert_eq!(r.bus.ram.read(DATA + 24, 8), Some(0xffff_ffff_3f80_0000));
+    assert_eq!(r.csr(num::MSTATUS) & (ms::FS | ms::SD), ms::FS | ms::SD);
+
+    // With FS = Off every FP instruction is illegal, loads and OP-FP alike.
+    for w in [flw, 0x0020_f053] {
+        let mut r = Rig::new(&[w]);
+        r.step(1);
+        r.trapped(Exception::ILLEGAL_INSN, w as u64);
+    }
+}
+
+#[test]
+fn fcsr_fields_are_views_of_one_register() {
+    let mut r = Rig::new(&[]);
+    let h = &mut r.hart;
+    h.csr_write(num::MSTATUS, 1 << ms::FS_SHIFT);
+    h.csr_write(num::FCSR, 0xff);
+    assert_eq!(h.csr_read(num::FFLAGS), Some(0x1f));
+    assert_eq!(h.csr_read(num::FRM), Some(7));
+    h.csr_write(num::FRM, 2);
+    assert_eq!(h.csr_read(num::FCSR), Some((2 << 5) | 0x1f));
+    assert_eq!(h.mstatus() & ms::FS, ms::FS, "writing fcsr makes FS dirty");
+}
+
+#[test]
+fn mprv_makes_loads_and_stores_use_mpp() {
+    let mut r = Rig::new(&[]);
+    r.hart.csr_write(
+        num::MSTATUS,
+        ms::MPRV | ((PRIV_U as u64) << ms::MPP_SHIFT) | ms::SUM,
+    );
+    assert_eq!(r.hart.data_ctx.privilege, PRIV_U);
+    assert!(r.hart.data_ctx.sum);
+    assert_eq!(r.hart.fetch_ctx.privilege, PRIV_M);
+    r.enter(PRIV_S);
+    assert_eq!(r.hart.data_ctx.privilege, PRIV_S, "MPRV only applies in M");
+}
+
+#[test]
+fn sfence_vma_and_satp_follow_privilege_rules() {
+    let sfence = r_type(op::SYSTEM, 0, 0, A0, A1, 0x09);
+    let mut r = Rig::new(&[sfence]);
+    r.enter(PRIV_U);
+    r.step(1);
+    r.trapped(Exception::ILLEGAL_INSN, sfence as u64);
+    let mut r = Rig::new(&[sfence]);
+    r.hart.csr_write(num::MSTATUS, ms::TVM);
+    r.enter(PRIV_S);
+    r.step(1);
+    r.trapped(Exception::ILLEGAL_INSN, sfence as u64);
+    let mut r = Rig::new(&[sfence, NOP]);
+    r.enter(PRIV_S);
+    r.step(1);
+    assert_eq!(r.hart.pc, DRAM_BASE + 4);
+    // An unsupported satp mode leaves satp unchanged (WARL).
+    let h = &mut r.hart;
+    h.csr_write(num::SATP, 5 << 60);
+    assert_eq!(h.satp(), 0);
+    h.csr_write(num::SATP, (8 << 60) | 0x1234);
+    assert_eq!(h.satp(), (8 << 60) | 0x1234);
+}
+
+#[test]
+fn pmp_csrs_reach_the_mmu() {
+    let mut r = Rig::new(&[]);
+    let h = &mut r.hart;
+    h.csr_write(num::PMPADDR0 + 1, 0x2000_0000);
+    h.csr_write(num::PMPCFG0, 0x0f << 8);
+    assert_eq!(h.csr_read(num::PMPADDR0 + 1), Some(0x2000_0000));
+    assert_eq!(h.csr_read(num::PMPCFG0), Some(0x0f << 8));
+    assert_eq!(
+        h.csr_read(num::PMPCFG0 + 1),
+        None,
+        "odd pmpcfg do not exist on RV64"
     );
 }
