@@ -220,7 +220,9 @@ impl Hart {
             MCAUSE => self.mcause,
             MTVAL => self.mtval,
             MIP => self.mip(),
-            PMPCFG0..=PMPCFG15 if csr % 2 == 0 => self.mmu.pmp.read_cfg((csr - PMPCFG0) as usize),
+            PMPCFG0..=PMPCFG15 if csr.is_multiple_of(2) => {
+                self.mmu.pmp.read_cfg((csr - PMPCFG0) as usize)
+            }
             PMPADDR0..=PMPADDR63 => self.mmu.pmp.read_addr((csr - PMPADDR0) as usize),
             MCYCLE => self.counter_value(0),
             MINSTRET => self.counter_value(1),

@@ -134,8 +134,11 @@ impl AmoOp {
     }
 }
 
-/// A decoded instruction: 12 bytes, copied out of the decode cache per execution.
+/// A decoded instruction, copied out of the decode cache per execution. `repr(C)` and
+/// 16 bytes so the copy is two aligned 8-byte moves (a packed 12-byte layout made the
+/// compiler split it into overlapping moves that stalled store forwarding).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(C, align(16))]
 pub struct Op {
     pub k: K,
     pub rd: u8,
@@ -144,6 +147,8 @@ pub struct Op {
     pub imm: i32,
     /// The instruction as fetched: 32 bits, or the 16-bit parcel for RVC.
     pub raw: u32,
+    /// Length in bytes: 4, or 2 for RVC.
+    pub len: u32,
 }
 
 impl Op {
@@ -154,17 +159,8 @@ impl Op {
         rs2: 0,
         imm: 0,
         raw: 0,
+        len: 4,
     };
-
-    /// Length in bytes (2 for RVC).
-    #[inline(always)]
-    pub fn len(&self) -> u64 {
-        if self.raw & 3 == 3 {
-            4
-        } else {
-            2
-        }
-    }
 
     fn illegal(raw: u32) -> Op {
         Op {
@@ -183,9 +179,13 @@ pub fn decode(raw: u32) -> Op {
         return match expand_rvc(parcel as u16) {
             Some(word) => Op {
                 raw: parcel,
+                len: 2,
                 ..decode32(word)
             },
-            None => Op::illegal(parcel),
+            None => Op {
+                len: 2,
+                ..Op::illegal(parcel)
+            },
         };
     }
     decode32(raw)
@@ -226,6 +226,7 @@ fn decode32(w: u32) -> Op {
         rs2,
         imm,
         raw: w,
+        len: 4,
     };
     let bad = Op::illegal(w);
     match w & 0x7f {

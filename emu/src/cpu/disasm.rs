@@ -75,7 +75,7 @@ pub fn csr_name(csr: u32) -> String {
 pub fn disassemble(raw: u32, pc: u64) -> String {
     let op = decode(raw);
     let text = disassemble_op(&op, pc);
-    if op.len() == 2 && op.k != K::Illegal {
+    if op.len == 2 && op.k != K::Illegal {
         format!("c.{text}")
     } else {
         text

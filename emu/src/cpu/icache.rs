@@ -7,16 +7,16 @@ use super::decode::{Op, K};
 
 const NO_PAGE: u32 = u32::MAX;
 const SLOTS: usize = 2048;
-/// Decoded pages kept before the cache starts over (each page is 24 KiB).
+/// Decoded pages kept before the cache starts over (each page is 32 KiB).
 const MAX_PAGES: usize = 4096;
 
-pub type DecodedPage = [Op; SLOTS];
-
 pub struct DecodeCache {
-    /// RAM page number -> index into `pool`, or NO_PAGE.
+    /// RAM page number -> pool page index, or NO_PAGE.
     slot_of: Vec<u32>,
-    pool: Vec<Box<DecodedPage>>,
-    /// Pool index -> RAM page number it holds.
+    /// The pool: page `i` is `ops[i * SLOTS..(i + 1) * SLOTS]` (one flat vector, so a
+    /// lookup is one bounds check and one load).
+    ops: Vec<Op>,
+    /// Pool page index -> RAM page number it holds.
     owner: Vec<usize>,
     used: usize,
 }
@@ -25,7 +25,7 @@ impl DecodeCache {
     pub fn new() -> Self {
         DecodeCache {
             slot_of: Vec::new(),
-            pool: Vec::new(),
+            ops: Vec::new(),
             owner: Vec::new(),
             used: 0,
         }
@@ -41,17 +41,20 @@ impl DecodeCache {
         }
     }
 
+    /// The op in slot `slot_base + (pc / 2 within the page)`; `slot_base` comes from
+    /// [`DecodeCache::page_for`].
     #[inline(always)]
-    pub fn page(&self, index: usize) -> &DecodedPage {
-        &self.pool[index]
+    pub fn get(&self, slot_base: usize, page_slot: usize) -> Op {
+        self.ops[slot_base + (page_slot & (SLOTS - 1))]
     }
 
-    /// Pool index of RAM page `ram_page`, allocating (and if full, first flushing the whole
-    /// cache) when it has none. The second value is true when a flush happened.
+    /// The first slot of RAM page `ram_page`'s decoded page, allocating one (and if
+    /// full, first flushing the whole cache) when it has none. The second value is true
+    /// when a flush happened.
     pub fn page_for(&mut self, ram_page: usize) -> (usize, bool) {
         let cur = self.slot_of[ram_page];
         if cur != NO_PAGE {
-            return (cur as usize, false);
+            return (cur as usize * SLOTS, false);
         }
         let mut flushed = false;
         if self.used == MAX_PAGES {
@@ -60,25 +63,21 @@ impl DecodeCache {
         }
         let index = self.used;
         self.used += 1;
-        if index == self.pool.len() {
-            let page: Box<[Op]> = vec![Op::EMPTY; SLOTS].into_boxed_slice();
-            let page: Box<DecodedPage> = match page.try_into() {
-                Ok(p) => p,
-                Err(_) => unreachable!("the vector has exactly SLOTS entries"),
-            };
-            self.pool.push(page);
+        let base = index * SLOTS;
+        if index == self.owner.len() {
+            self.ops.resize(base + SLOTS, Op::EMPTY);
             self.owner.push(ram_page);
         } else {
-            self.pool[index].fill(Op::EMPTY);
+            self.ops[base..base + SLOTS].fill(Op::EMPTY);
             self.owner[index] = ram_page;
         }
         self.slot_of[ram_page] = index as u32;
-        (index, flushed)
+        (base, flushed)
     }
 
     #[inline(always)]
-    pub fn set(&mut self, index: usize, slot: usize, op: Op) {
-        self.pool[index][slot & (SLOTS - 1)] = op;
+    pub fn set(&mut self, slot_base: usize, page_slot: usize, op: Op) {
+        self.ops[slot_base + (page_slot & (SLOTS - 1))] = op;
     }
 
     /// A store of `size` bytes at RAM offset `off` (not crossing a page): forget every
@@ -97,7 +96,8 @@ impl DecodeCache {
         // An instruction starting up to 3 bytes before the store can overlap it.
         let first = page_off.saturating_sub(3) >> 1;
         let last = (page_off + size - 1).min(0xfff) >> 1;
-        for slot in &mut self.pool[index][first..=last] {
+        let base = index * SLOTS;
+        for slot in &mut self.ops[base + first..=base + last] {
             slot.k = K::Empty;
         }
     }

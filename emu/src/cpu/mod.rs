@@ -51,6 +51,8 @@ enum Step {
     Next,
     Yield,
     Wfi,
+    /// The instruction raised an exception; the trap has been taken.
+    Trapped,
 }
 
 /// An instruction counter (mcycle, minstret) as an offset from `instret`, so retiring an
@@ -106,8 +108,10 @@ pub struct Hart {
     /// [mcycle, minstret].
     counters: [Counter; 2],
 
-    /// Physical address reserved by the last LR.
-    reservation: Option<u64>,
+    /// The last LR: physical address and the value it read. Harts run in turns, so
+    /// another hart may store between our LR and SC without us seeing it; SC therefore
+    /// also requires memory to still hold the loaded value (as QEMU does).
+    reservation: Option<(u64, u64)>,
     wfi: bool,
     /// Translation inputs for loads/stores (MPRV applied) and for fetches.
     data_ctx: TranslateCtx,
@@ -115,7 +119,9 @@ pub struct Hart {
 
     icache: DecodeCache,
     /// One-entry fetch-page cache: virtual page -> decode-cache page, valid while the
-    /// MMU generation is `fetch_gen` (privilege/satp/mstatus changes clear it).
+    /// MMU generation is `fetch_gen` (privilege/satp/mstatus changes clear it). The
+    /// generation only moves through sfence.vma and PMP/satp CSR writes, so it is compared
+    /// at quantum start and after each system instruction rather than on every fetch.
     fetch_vpn: u64,
     fetch_page: usize,
     fetch_gen: u64,
@@ -183,11 +189,7 @@ impl Hart {
     /// it stopped.
     pub fn run(&mut self, bus: &mut Bus, budget: u64) -> (u64, RunStop) {
         self.icache.ensure(bus.ram.size());
-        // Other harts ran since our last quantum: a reservation may no longer hold.
-        self.reservation = None;
-        if self.mmu.observed() {
-            self.fetch_vpn = NO_VPN;
-        }
+        self.check_fetch_cache();
         if self.wfi {
             if self.mip() & self.mie == 0 {
                 return (0, RunStop::Wfi);
@@ -203,26 +205,23 @@ impl Hart {
                 break RunStop::Budget;
             }
             steps += 1;
-            let op = match self.fetch(bus) {
-                Ok(op) => op,
-                Err(e) => {
-                    self.take_trap(e.cause, e.tval, false);
-                    continue;
-                }
-            };
+            let op = self.fetch(bus);
+            if op.k == K::Empty {
+                continue;
+            }
             let step = self.execute(op, bus);
             self.x[0] = 0;
             match step {
-                Ok(Step::Next) => self.instret += 1,
-                Ok(Step::Yield) => {
+                Step::Next => self.instret += 1,
+                Step::Trapped => {}
+                Step::Yield => {
                     self.instret += 1;
                     break RunStop::Yield;
                 }
-                Ok(Step::Wfi) => {
+                Step::Wfi => {
                     self.instret += 1;
                     break RunStop::Wfi;
                 }
-                Err(e) => self.take_trap(e.cause, e.tval, false),
             }
         };
         self.account_privilege();
@@ -251,16 +250,29 @@ impl Hart {
 
     // ---------------------------------------------------------------- fetch
 
+    /// The decoded instruction at pc; an `Empty` op when fetching it trapped (the trap
+    /// has been taken). Not `Option<Op>`: its niche layout made every copy unaligned.
     #[inline(always)]
-    fn fetch(&mut self, bus: &mut Bus) -> Result<Op, Exception> {
+    fn fetch(&mut self, bus: &mut Bus) -> Op {
         let pc = self.pc;
-        if pc >> 12 == self.fetch_vpn && self.fetch_gen == self.mmu.generation() {
-            let op = self.icache.page(self.fetch_page)[((pc >> 1) & 0x7ff) as usize];
+        if pc >> 12 == self.fetch_vpn {
+            let op = self.icache.get(self.fetch_page, (pc >> 1) as usize);
             if op.k != K::Empty {
-                return Ok(op);
+                return op;
             }
         }
-        self.fetch_slow(bus)
+        self.fetch_or_trap(bus)
+    }
+
+    #[inline(never)]
+    fn fetch_or_trap(&mut self, bus: &mut Bus) -> Op {
+        match self.fetch_slow(bus) {
+            Ok(op) => op,
+            Err(e) => {
+                self.raise(e);
+                Op::EMPTY
+            }
+        }
     }
 
     #[inline(never)]
@@ -293,7 +305,7 @@ impl Hart {
             self.fetch_gen = self.mmu.generation();
         }
         let slot = page_off >> 1;
-        let cached = self.icache.page(index)[slot];
+        let cached = self.icache.get(index, slot);
         if cached.k != K::Empty {
             return Ok(cached);
         }
@@ -514,7 +526,7 @@ impl Hart {
         } else {
             raw
         };
-        self.reservation = Some(pa);
+        self.reservation = Some((pa, raw));
         self.pc = self.pc.wrapping_add(4);
         Ok(Step::Next)
     }
@@ -528,7 +540,14 @@ impl Hart {
             AccessType::Store,
             Exception::STORE_MISALIGNED,
         )?;
-        let ok = self.reservation.take() == Some(pa);
+        let ok = match self.reservation.take() {
+            Some((reserved, loaded)) if reserved == pa => {
+                bus.read(pa, size as usize)
+                    .map_err(|_| AccessType::Store.access_fault(va))?
+                    == loaded
+            }
+            _ => false,
+        };
         let mut step = Step::Next;
         if ok {
             let value = self.x[op.rs2 as usize & 31];
@@ -550,24 +569,32 @@ impl Hart {
     // ---------------------------------------------------------------- execute
 
     #[inline(always)]
-    fn execute(&mut self, op: Op, bus: &mut Bus) -> Result<Step, Exception> {
+    fn execute(&mut self, op: Op, bus: &mut Bus) -> Step {
         let pc = self.pc;
         let rd = op.rd as usize & 31;
         let a = self.x[op.rs1 as usize & 31];
         let b = self.x[op.rs2 as usize & 31];
         let imm = op.imm as i64 as u64;
-        let next = pc.wrapping_add(op.len());
+        let next = pc.wrapping_add(op.len as u64);
+        macro_rules! tri {
+            ($e:expr) => {
+                match $e {
+                    Ok(v) => v,
+                    Err(e) => return self.raise(e),
+                }
+            };
+        }
         macro_rules! branch {
             ($cond:expr) => {{
                 self.pc = if $cond { pc.wrapping_add(imm) } else { next };
-                return Ok(Step::Next);
+                return Step::Next;
             }};
         }
         macro_rules! store {
             ($size:expr, $v:expr) => {{
-                let device = self.store(bus, a.wrapping_add(imm), $size, $v)?;
+                let device = tri!(self.store(bus, a.wrapping_add(imm), $size, $v));
                 self.pc = next;
-                return Ok(if device { Step::Yield } else { Step::Next });
+                return if device { Step::Yield } else { Step::Next };
             }};
         }
         match op.k {
@@ -576,12 +603,12 @@ impl Hart {
             K::Jal => {
                 self.x[rd] = next;
                 self.pc = pc.wrapping_add(imm);
-                return Ok(Step::Next);
+                return Step::Next;
             }
             K::Jalr => {
                 self.x[rd] = next;
                 self.pc = a.wrapping_add(imm) & !1;
-                return Ok(Step::Next);
+                return Step::Next;
             }
             K::Beq => branch!(a == b),
             K::Bne => branch!(a != b),
@@ -589,13 +616,13 @@ impl Hart {
             K::Bge => branch!((a as i64) >= (b as i64)),
             K::Bltu => branch!(a < b),
             K::Bgeu => branch!(a >= b),
-            K::Lb => self.x[rd] = self.load(bus, a.wrapping_add(imm), 1)? as i8 as i64 as u64,
-            K::Lh => self.x[rd] = self.load(bus, a.wrapping_add(imm), 2)? as i16 as i64 as u64,
-            K::Lw => self.x[rd] = self.load(bus, a.wrapping_add(imm), 4)? as i32 as i64 as u64,
-            K::Ld => self.x[rd] = self.load(bus, a.wrapping_add(imm), 8)?,
-            K::Lbu => self.x[rd] = self.load(bus, a.wrapping_add(imm), 1)?,
-            K::Lhu => self.x[rd] = self.load(bus, a.wrapping_add(imm), 2)?,
-            K::Lwu => self.x[rd] = self.load(bus, a.wrapping_add(imm), 4)?,
+            K::Lb => self.x[rd] = tri!(self.load(bus, a.wrapping_add(imm), 1)) as i8 as i64 as u64,
+            K::Lh => self.x[rd] = tri!(self.load(bus, a.wrapping_add(imm), 2)) as i16 as i64 as u64,
+            K::Lw => self.x[rd] = tri!(self.load(bus, a.wrapping_add(imm), 4)) as i32 as i64 as u64,
+            K::Ld => self.x[rd] = tri!(self.load(bus, a.wrapping_add(imm), 8)),
+            K::Lbu => self.x[rd] = tri!(self.load(bus, a.wrapping_add(imm), 1)),
+            K::Lhu => self.x[rd] = tri!(self.load(bus, a.wrapping_add(imm), 2)),
+            K::Lwu => self.x[rd] = tri!(self.load(bus, a.wrapping_add(imm), 4)),
             K::Sb => store!(1, b),
             K::Sh => store!(2, b),
             K::Sw => store!(4, b),
@@ -659,11 +686,7 @@ impl Hart {
             }
             K::Divuw => {
                 let (a, b) = (a as u32, b as u32);
-                self.x[rd] = if b == 0 {
-                    u64::MAX
-                } else {
-                    sext32((a / b) as u64)
-                }
+                self.x[rd] = a.checked_div(b).map_or(u64::MAX, |q| sext32(q as u64))
             }
             K::Remw => {
                 let (a, b) = (a as i32, b as i32);
@@ -674,23 +697,27 @@ impl Hart {
                 self.x[rd] = sext32(if b == 0 { a } else { a % b } as u64)
             }
             K::Fence => {}
-            K::LrW => return self.load_reserved(bus, op, 4),
-            K::LrD => return self.load_reserved(bus, op, 8),
-            K::ScW => return self.store_conditional(bus, op, 4),
-            K::ScD => return self.store_conditional(bus, op, 8),
-            K::AmoW => return self.amo(bus, op, 4),
-            K::AmoD => return self.amo(bus, op, 8),
-            _ => return self.execute_system(op, bus),
+            K::LrW => return tri!(self.load_reserved(bus, op, 4)),
+            K::LrD => return tri!(self.load_reserved(bus, op, 8)),
+            K::ScW => return tri!(self.store_conditional(bus, op, 4)),
+            K::ScD => return tri!(self.store_conditional(bus, op, 8)),
+            K::AmoW => return tri!(self.amo(bus, op, 4)),
+            K::AmoD => return tri!(self.amo(bus, op, 8)),
+            _ => {
+                let r = self.execute_system(op, bus);
+                self.check_fetch_cache();
+                return tri!(r);
+            }
         }
         self.pc = next;
-        Ok(Step::Next)
+        Step::Next
     }
 
     /// Everything that is not plain integer computation or memory access.
     #[inline(never)]
     fn execute_system(&mut self, op: Op, bus: &mut Bus) -> Result<Step, Exception> {
         let pc = self.pc;
-        let next = pc.wrapping_add(op.len());
+        let next = pc.wrapping_add(op.len as u64);
         let illegal = Exception::illegal(op.raw as u64);
         let a = self.x[op.rs1 as usize & 31];
         let imm = op.imm as i64 as u64;
@@ -844,6 +871,23 @@ impl Hart {
     }
 
     // ---------------------------------------------------------------- traps
+
+    /// Drop the fetch-page cache if the MMU invalidated translations or wants to see
+    /// every access.
+    #[inline]
+    fn check_fetch_cache(&mut self) {
+        if self.fetch_gen != self.mmu.generation() || self.mmu.observed() {
+            self.fetch_vpn = NO_VPN;
+        }
+    }
+
+    /// Take the trap for an exception raised by the current instruction.
+    #[cold]
+    #[inline(never)]
+    fn raise(&mut self, e: Exception) -> Step {
+        self.take_trap(e.cause, e.tval, false);
+        Step::Trapped
+    }
 
     /// The interrupt to take now, if any: highest priority among the enabled pending ones.
     fn pending_interrupt(&self) -> Option<u64> {
