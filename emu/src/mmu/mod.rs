@@ -126,6 +126,9 @@ use check::StaleLog;
 use tlb::TlbArray;
 use walker::{ad_need, ad_update, leaf_permits, AdNeed};
 
+/// Width of a physical address.
+pub const PA_BITS: u32 = 56;
+
 /// Width of satp.PPN (and of a PTE's PPN).
 pub const SATP_PPN_MASK: u64 = (1 << 44) - 1;
 
@@ -356,7 +359,8 @@ impl Mmu {
             self.translate_paged(va, access, ctx, mode, bus)?
         };
         let (allowed, whole_page) = self.pmp.allows(pa, access, privilege);
-        if !allowed {
+        // Physical addresses are 56 bits; in Bare mode a wider address names nothing.
+        if !allowed || pa >> PA_BITS != 0 {
             self.stats.pmp_faults[access as usize] += 1;
             return Err(access.access_fault(va));
         }

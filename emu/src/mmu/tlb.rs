@@ -5,7 +5,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use super::pte::{page_shift, Pte, PteFlags, PAGE_SIZES};
+use super::pte::{page_shift, Pte, PAGE_SIZES};
 use super::walker::Leaf;
 
 /// Geometry of one TLB level. `entries == 0` means the level is absent.
@@ -180,7 +180,7 @@ impl TlbEntry {
             tag: va >> page_shift(leaf.level),
             level: leaf.level,
             asid,
-            global: leaf.pte.has(PteFlags::G),
+            global: leaf.global,
             pte: leaf.pte,
             pte_addr: leaf.pte_addr,
         }
@@ -192,6 +192,7 @@ impl TlbEntry {
             pte: self.pte,
             pte_addr: self.pte_addr,
             level: self.level,
+            global: self.global,
         }
     }
 
@@ -383,6 +384,7 @@ impl TlbArray {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mmu::pte::PteFlags;
 
     fn entry(va: u64, level: u8, asid: u16, global: bool) -> TlbEntry {
         let flags = PteFlags::V | PteFlags::R | if global { PteFlags::G } else { 0 };

@@ -52,6 +52,9 @@ pub struct Leaf {
     pub pte_addr: u64,
     /// 0 = 4 KiB page, 1 = 2 MiB, 2 = 1 GiB, 3 = 512 GiB, 4 = 256 TiB.
     pub level: u8,
+    /// G set in the leaf or in any PTE above it: the spec makes a global non-leaf PTE
+    /// imply that every mapping below it is global.
+    pub global: bool,
 }
 
 impl Leaf {
@@ -148,6 +151,7 @@ impl<const LEVELS: usize> Walker<LEVELS> {
         // Step 1.
         let mut table = root_ppn << 12;
         let mut level = LEVELS - 1;
+        let mut global = false;
         loop {
             // Step 2.
             let vpn = (va >> page_shift(level as u8)) & 0x1ff;
@@ -169,6 +173,7 @@ impl<const LEVELS: usize> Walker<LEVELS> {
             if pte.is_invalid() {
                 return Err(WalkFault::InvalidPte { level: level8 });
             }
+            global |= pte.has(PteFlags::G);
             // Step 4.
             if pte.is_leaf() {
                 // Step 6.
@@ -180,6 +185,7 @@ impl<const LEVELS: usize> Walker<LEVELS> {
                     pte,
                     pte_addr,
                     level: level8,
+                    global,
                 });
             }
             if pte.0 & (PteFlags::A | PteFlags::D | PteFlags::U) as u64 != 0 {
@@ -311,6 +317,7 @@ mod tests {
             pte: Pte::new(0x80200, PteFlags::V | PteFlags::R),
             pte_addr: 0,
             level: 1,
+            global: false,
         };
         assert_eq!(leaf.pa(0x1234_5678), 0x8020_0000 | 0x14_5678);
     }

@@ -56,13 +56,22 @@ pub struct Env {
 
 impl Env {
     pub fn new(config: MmuConfig) -> Env {
+        Env::with_ram(config, RAM_SIZE)
+    }
+
+    pub fn with_ram(config: MmuConfig, ram_size: u64) -> Env {
         let mut mmu = Mmu::new(config);
         allow_all_pmp(&mut mmu);
         Env {
-            bus: Bus::new(RAM_SIZE),
+            bus: Bus::new(ram_size),
             mmu,
-            next_table: DRAM_BASE + RAM_SIZE / 2,
+            next_table: DRAM_BASE + ram_size / 2,
         }
+    }
+
+    /// Table pages handed out so far.
+    pub fn tables(&self, ram_size: u64) -> std::ops::Range<u64> {
+        DRAM_BASE + ram_size / 2..self.next_table
     }
 
     pub fn observed(config: MmuConfig) -> Env {
@@ -75,7 +84,7 @@ impl Env {
     /// A zeroed 4 KiB page for a page table.
     pub fn alloc_table(&mut self) -> u64 {
         let page = self.next_table;
-        assert!(page + 4096 <= DRAM_BASE + RAM_SIZE, "test ran out of table pages");
+        assert!(page + 4096 <= DRAM_BASE + self.bus.ram.size(), "test ran out of table pages");
         self.next_table += 4096;
         for off in (0..4096).step_by(8) {
             self.bus.write(page + off, 8, 0).unwrap();
@@ -104,7 +113,9 @@ impl Env {
                 return pte_addr;
             }
             let pte = Pte(self.bus.read(pte_addr, 8).unwrap());
-            table = if pte.has(PteFlags::V) && !pte.is_leaf() {
+            let target = pte.ppn() << 12;
+            let is_table = target >= DRAM_BASE + self.bus.ram.size() / 2 && target < self.next_table;
+            table = if pte.has(PteFlags::V) && !pte.is_leaf() && is_table {
                 pte.ppn() << 12
             } else {
                 let next = self.alloc_table();
