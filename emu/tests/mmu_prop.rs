@@ -33,6 +33,7 @@ enum Outcome {
 #[derive(Debug, Clone, Copy)]
 struct Cached {
     va: u64,
+    pte_addr: u64,
     level: u32,
     asid: u64,
     global: bool,
@@ -122,10 +123,11 @@ fn ref_translate(
     let mut a = (satp & ((1 << 44) - 1)) * 4096;
     let mut i = levels - 1;
     let mut global = false;
-    let (pte, pte_i) = loop {
+    let (pte, pte_i, pte_addr) = loop {
         // 2. Let pte be the value of the PTE at address a + va.vpn[i] x PTESIZE. If
         // accessing pte violates a PMA or PMP check, raise an access-fault exception.
-        let pte = match bus.read(a + vpn(i) * 8, 8) {
+        let pte_addr = a + vpn(i) * 8;
+        let pte = match bus.read(pte_addr, 8) {
             Ok(v) => v,
             Err(_) => return fail(Outcome::AccessFault),
         };
@@ -142,7 +144,7 @@ fn ref_translate(
         // a = pte.ppn x PAGESIZE and go to step 2. (For non-leaf PTEs, the D, A, and U
         // bits are reserved for future standard use.)
         if bit(pte, 1) || bit(pte, 3) {
-            break (pte, i);
+            break (pte, i, pte_addr);
         }
         if bit(pte, 4) || bit(pte, 6) || bit(pte, 7) {
             return fail(Outcome::PageFault);
@@ -188,6 +190,7 @@ fn ref_translate(
         outcome: Outcome::Pa(pa_ppn * 4096 + (va & 0xfff)),
         leaf: Some(Cached {
             va,
+            pte_addr,
             level: pte_i,
             asid: (satp >> 44) & 0xffff,
             global,
@@ -267,9 +270,10 @@ enum Op {
         sum: bool,
         mxr: bool,
     },
-    /// Rewrite one PTE slot in use: `how` picks the kind of new value.
-    WritePte { slot: usize, how: u8, pa: usize, bits: u64 },
-    Sfence { va: Option<(usize, u64)>, asid: Option<u16> },
+    /// Rewrite one PTE slot in use (or the leaf of the latest translation, when
+    /// `recent`): `how` picks the kind of new value.
+    WritePte { recent: bool, slot: usize, how: u8, pa: usize, bits: u64 },
+    Sfence { va: Option<(usize, u64, usize)>, asid: Option<u16> },
     SwitchSpace(usize),
 }
 
@@ -296,14 +300,19 @@ fn mapping() -> impl Strategy<Value = Mapping> {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        6 => (0..VA_BASES.len(), any::<u64>(), 0..VA_SPREADS.len(), 0u8..3, prop_oneof![4 => Just(1u8), 3 => Just(0u8), 1 => Just(3u8)], any::<bool>(), any::<bool>())
+        6 => (0..VA_BASES.len(), any::<u64>(), spread(), 0u8..3, prop_oneof![4 => Just(1u8), 3 => Just(0u8), 1 => Just(3u8)], any::<bool>(), any::<bool>())
             .prop_map(|(va, offset, spread, access, privilege, sum, mxr)| Op::Translate { va, offset, spread, access, privilege, sum, mxr }),
-        2 => (any::<usize>(), 0u8..4, 0..PA_TARGETS.len(), any::<u64>())
-            .prop_map(|(slot, how, pa, bits)| Op::WritePte { slot, how, pa, bits }),
-        1 => (proptest::option::of((0..VA_BASES.len(), any::<u64>())), proptest::option::of(0u16..3))
+        2 => (any::<bool>(), any::<usize>(), 0u8..4, 0..PA_TARGETS.len(), any::<u64>())
+            .prop_map(|(recent, slot, how, pa, bits)| Op::WritePte { recent, slot, how, pa, bits }),
+        2 => (proptest::option::of((0..VA_BASES.len(), any::<u64>(), spread())), proptest::option::of(0u16..3))
             .prop_map(|(va, asid)| Op::Sfence { va, asid }),
         1 => (0usize..3).prop_map(Op::SwitchSpace),
     ]
+}
+
+/// Mostly within one 4 KiB page, so translations, PTE writes and fences meet often.
+fn spread() -> impl Strategy<Value = usize> {
+    prop_oneof![4 => Just(0usize), 1 => Just(1), 1 => Just(2)]
 }
 
 fn tlb_config(choice: u8) -> TlbConfig {
@@ -421,11 +430,12 @@ fn run_case(
                     }
                 }
             }
-            Op::WritePte { slot, how, pa, bits } => {
-                if slots.is_empty() {
-                    continue;
-                }
-                let addr = slots[slot % slots.len()];
+            Op::WritePte { recent, slot, how, pa, bits } => {
+                let addr = match (recent, cached.last(), slots.is_empty()) {
+                    (true, Some(c), _) => c.pte_addr,
+                    (_, _, false) => slots[slot % slots.len()],
+                    _ => continue,
+                };
                 let old = env.bus.read(addr, 8).unwrap();
                 let new = match how {
                     0 => old ^ (bits & 0xff),
@@ -436,7 +446,7 @@ fn run_case(
                 env.bus.write(addr, 8, new).unwrap();
             }
             Op::Sfence { va, asid } => {
-                let va = va.map(|(v, off)| VA_BASES[v].wrapping_add(off & 0x3fff_ffff));
+                let va = va.map(|(v, off, spread)| VA_BASES[v].wrapping_add(off & VA_SPREADS[spread]));
                 env.mmu.sfence_vma(va, asid);
                 cached.retain(|c| {
                     let va_covers = va.is_none_or(|v| c.maps(v));
