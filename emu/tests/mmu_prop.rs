@@ -234,9 +234,10 @@ const VA_BASES: [u64; 10] = [
 const VA_SPREADS: [u64; 3] = [0xfff, 0x1f_ffff, 0x3fff_ffff];
 
 /// Physical targets for leaves and pointers: RAM (aligned for every size), RAM
-/// misaligned for superpages, nothing (0x4000_0000), far away (512 GiB).
-const PA_TARGETS: [u64; 6] = [
+/// misaligned for superpages, nothing (0x4000_0000), far away (256 TiB, 512 GiB).
+const PA_TARGETS: [u64; 7] = [
     DRAM_BASE,
+    1 << 48,
     DRAM_BASE + 0x1000,
     DRAM_BASE + 0x3000,
     0x4000_0000,
@@ -255,13 +256,17 @@ struct Mapping {
     space: usize,
     va: usize,
     level: u8,
-    pa: usize,
+    /// Index into PA_TARGETS, or None for a PA aligned for the level.
+    pa: Option<usize>,
     flags: u8,
 }
 
 #[derive(Debug, Clone)]
 enum Op {
+    /// `again`: the address of an earlier successful translation (picked by `va`), so
+    /// TLB hits, stale entries and fences meet; otherwise VA_BASES[va] + offset.
     Translate {
+        again: bool,
         va: usize,
         offset: u64,
         spread: usize,
@@ -282,12 +287,30 @@ fn space() -> impl Strategy<Value = Space> {
         .prop_map(|(mode, asid)| Space { mode, asid })
 }
 
+/// PTE flags: mostly usable leaves (so translations succeed and get cached), some
+/// execute-only ones, some arbitrary bytes (invalid, W without R, non-leaf...).
 fn flags() -> impl Strategy<Value = u8> {
-    prop_oneof![any::<u8>(), any::<u8>().prop_map(|f| f | 0x43), any::<u8>().prop_map(|f| (f | 0xc3) & !0x04)]
+    const V: u8 = 1;
+    const R: u8 = 2;
+    const W: u8 = 4;
+    const X: u8 = 8;
+    const U: u8 = 16;
+    const G: u8 = 32;
+    const A: u8 = 64;
+    const D: u8 = 128;
+    prop_oneof![
+        1 => any::<u8>(),
+        5 => any::<u8>().prop_map(|f| (f & (W | X | U | G)) | V | R | A | D),
+        1 => any::<u8>().prop_map(|f| (f & (U | G | D)) | V | X | A),
+        1 => any::<u8>().prop_map(|f| (f & (W | U | G | A | D)) | V | R),
+    ]
 }
 
+/// Leaves mostly 4 KiB, mostly at a physical address aligned for their size.
 fn mapping() -> impl Strategy<Value = Mapping> {
-    (0usize..3, 0..VA_BASES.len(), 0u8..5, 0..PA_TARGETS.len(), flags()).prop_map(
+    let level = prop_oneof![4 => Just(0u8), 1 => Just(1), 1 => Just(2), 1 => Just(3), 1 => Just(4)];
+    let pa = prop_oneof![3 => Just(None), 1 => (0..PA_TARGETS.len()).prop_map(Some)];
+    (0usize..3, 0..VA_BASES.len(), level, pa, flags()).prop_map(
         |(space, va, level, pa, flags)| Mapping {
             space,
             va,
@@ -298,10 +321,15 @@ fn mapping() -> impl Strategy<Value = Mapping> {
     )
 }
 
+/// A physical address aligned for a leaf at `level`.
+fn aligned_pa(level: u8) -> u64 {
+    [DRAM_BASE + 0x2000, DRAM_BASE + 0x20_0000, DRAM_BASE, 1 << 39, 1 << 48][level as usize]
+}
+
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        6 => (0..VA_BASES.len(), any::<u64>(), spread(), 0u8..3, prop_oneof![4 => Just(1u8), 3 => Just(0u8), 1 => Just(3u8)], any::<bool>(), any::<bool>())
-            .prop_map(|(va, offset, spread, access, privilege, sum, mxr)| Op::Translate { va, offset, spread, access, privilege, sum, mxr }),
+        6 => (any::<bool>(), 0..VA_BASES.len(), any::<u64>(), spread(), 0u8..3, prop_oneof![4 => Just(1u8), 3 => Just(0u8), 1 => Just(3u8)], any::<bool>(), any::<bool>())
+            .prop_map(|(again, va, offset, spread, access, privilege, sum, mxr)| Op::Translate { again, va, offset, spread, access, privilege, sum, mxr }),
         2 => (any::<bool>(), any::<usize>(), 0u8..4, 0..PA_TARGETS.len(), any::<u64>())
             .prop_map(|(recent, slot, how, pa, bits)| Op::WritePte { recent, slot, how, pa, bits }),
         2 => (proptest::option::of((0..VA_BASES.len(), any::<u64>(), spread())), proptest::option::of(0u16..3))
@@ -362,7 +390,8 @@ fn run_case(
         let mode = mode_of(s.mode);
         let level = m.level.min(mmu_support::levels(mode) - 1);
         let va = VA_BASES[m.va];
-        env.map_page(mode, roots[m.space], va, PA_TARGETS[m.pa], level, m.flags);
+        let pa = m.pa.map_or(aligned_pa(level), |i| PA_TARGETS[i]);
+        env.map_page(mode, roots[m.space], va, pa, level, m.flags);
     }
     let satp_of = |i: usize| -> u64 {
         let s = &spaces[i];
@@ -386,8 +415,11 @@ fn run_case(
     let mut cached: Vec<Cached> = Vec::new();
     for (step, op) in ops.into_iter().enumerate() {
         match op {
-            Op::Translate { va, offset, spread, access, privilege, sum, mxr } => {
-                let va = VA_BASES[va].wrapping_add(offset & VA_SPREADS[spread]);
+            Op::Translate { again, va, offset, spread, access, privilege, sum, mxr } => {
+                let va = match (again, cached.len()) {
+                    (true, n) if n > 0 => cached[n - 1 - va % n.min(4)].va ^ (offset & 0xff8),
+                    _ => VA_BASES[va].wrapping_add(offset & VA_SPREADS[spread]),
+                };
                 let access = access_of(access);
                 let satp = satp_of(current);
                 let ctx = TranslateCtx { satp, privilege, sum, mxr };
@@ -480,7 +512,7 @@ proptest! {
     #[test]
     fn translations_are_always_allowed_by_the_spec(
         spaces in proptest::collection::vec(space(), 3),
-        mappings in proptest::collection::vec(mapping(), 1..16),
+        mappings in proptest::collection::vec(mapping(), 8..40),
         ops in proptest::collection::vec(op(), 1..80),
         svadu in any::<bool>(),
         observe in 0u8..3,
