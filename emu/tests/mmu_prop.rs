@@ -278,7 +278,8 @@ enum Op {
     /// Rewrite one PTE slot in use (or the leaf of the latest translation, when
     /// `recent`): `how` picks the kind of new value.
     WritePte { recent: bool, slot: usize, how: u8, pa: usize, bits: u64 },
-    Sfence { va: Option<(usize, u64, usize)>, asid: Option<u16> },
+    /// `va`: (recent, index, offset, spread), like Translate's address choice.
+    Sfence { va: Option<(bool, usize, u64, usize)>, asid: Option<u16> },
     SwitchSpace(usize),
 }
 
@@ -332,7 +333,7 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(again, va, offset, spread, access, privilege, sum, mxr)| Op::Translate { again, va, offset, spread, access, privilege, sum, mxr }),
         2 => (any::<bool>(), any::<usize>(), 0u8..4, 0..PA_TARGETS.len(), any::<u64>())
             .prop_map(|(recent, slot, how, pa, bits)| Op::WritePte { recent, slot, how, pa, bits }),
-        2 => (proptest::option::of((0..VA_BASES.len(), any::<u64>(), spread())), proptest::option::of(0u16..3))
+        2 => (proptest::option::of((any::<bool>(), 0..VA_BASES.len(), any::<u64>(), spread())), proptest::option::of(0u16..3))
             .prop_map(|(va, asid)| Op::Sfence { va, asid }),
         1 => (0usize..3).prop_map(Op::SwitchSpace),
     ]
@@ -478,7 +479,10 @@ fn run_case(
                 env.bus.write(addr, 8, new).unwrap();
             }
             Op::Sfence { va, asid } => {
-                let va = va.map(|(v, off, spread)| VA_BASES[v].wrapping_add(off & VA_SPREADS[spread]));
+                let va = va.map(|(recent, v, off, spread)| match (recent, cached.len()) {
+                    (true, n) if n > 0 => cached[n - 1 - v % n.min(4)].va ^ (off & 0xfff),
+                    _ => VA_BASES[v].wrapping_add(off & VA_SPREADS[spread]),
+                });
                 env.mmu.sfence_vma(va, asid);
                 cached.retain(|c| {
                     let va_covers = va.is_none_or(|v| c.maps(v));
