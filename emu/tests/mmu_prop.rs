@@ -201,16 +201,28 @@ fn ref_translate(
 
 /// What using a cached translation gives for this access now (None: the hardware must
 /// walk again, which the current walk's outcome already covers).
-fn use_cached(c: &Cached, va: u64, access: AccessType, t: &TranslateCtx, svadu: bool) -> Option<Outcome> {
+fn use_cached(
+    c: &Cached,
+    va: u64,
+    access: AccessType,
+    t: &TranslateCtx,
+    svadu: bool,
+) -> Option<Outcome> {
     if !ref_allowed(c.pte, access, t.privilege, t.sum, t.mxr) {
         return Some(Outcome::PageFault);
     }
     if access == AccessType::Store && !bit(c.pte, 7) {
-        return if svadu { None } else { Some(Outcome::PageFault) };
+        return if svadu {
+            None
+        } else {
+            Some(Outcome::PageFault)
+        };
     }
     let span = 12 + 9 * c.level;
     let mask = (1u64 << span) - 1;
-    Some(Outcome::Pa(((c.pte >> 10) << 12 & ((1 << 56) - 1) & !mask) | (va & mask)))
+    Some(Outcome::Pa(
+        ((c.pte >> 10) << 12 & ((1 << 56) - 1) & !mask) | (va & mask),
+    ))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -277,14 +289,26 @@ enum Op {
     },
     /// Rewrite one PTE slot in use (or the leaf of the latest translation, when
     /// `recent`): `how` picks the kind of new value.
-    WritePte { recent: bool, slot: usize, how: u8, pa: usize, bits: u64 },
+    WritePte {
+        recent: bool,
+        slot: usize,
+        how: u8,
+        pa: usize,
+        bits: u64,
+    },
     /// `va`: (recent, index, offset, spread), like Translate's address choice.
-    Sfence { va: Option<(bool, usize, u64, usize)>, asid: Option<u16> },
+    Sfence {
+        va: Option<(bool, usize, u64, usize)>,
+        asid: Option<u16>,
+    },
     SwitchSpace(usize),
 }
 
 fn space() -> impl Strategy<Value = Space> {
-    (prop_oneof![Just(0u64), Just(8), Just(9), Just(10), Just(9), Just(10)], 0u16..3)
+    (
+        prop_oneof![Just(0u64), Just(8), Just(9), Just(10), Just(9), Just(10)],
+        0u16..3,
+    )
         .prop_map(|(mode, asid)| Space { mode, asid })
 }
 
@@ -311,20 +335,26 @@ fn flags() -> impl Strategy<Value = u8> {
 fn mapping() -> impl Strategy<Value = Mapping> {
     let level = prop_oneof![4 => Just(0u8), 1 => Just(1), 1 => Just(2), 1 => Just(3), 1 => Just(4)];
     let pa = prop_oneof![3 => Just(None), 1 => (0..PA_TARGETS.len()).prop_map(Some)];
-    (0usize..3, 0..VA_BASES.len(), level, pa, flags()).prop_map(
-        |(space, va, level, pa, flags)| Mapping {
+    (0usize..3, 0..VA_BASES.len(), level, pa, flags()).prop_map(|(space, va, level, pa, flags)| {
+        Mapping {
             space,
             va,
             level,
             pa,
             flags,
-        },
-    )
+        }
+    })
 }
 
 /// A physical address aligned for a leaf at `level`.
 fn aligned_pa(level: u8) -> u64 {
-    [DRAM_BASE + 0x2000, DRAM_BASE + 0x20_0000, DRAM_BASE, 1 << 39, 1 << 48][level as usize]
+    [
+        DRAM_BASE + 0x2000,
+        DRAM_BASE + 0x20_0000,
+        DRAM_BASE,
+        1 << 39,
+        1 << 48,
+    ][level as usize]
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -416,20 +446,38 @@ fn run_case(
     let mut cached: Vec<Cached> = Vec::new();
     for (step, op) in ops.into_iter().enumerate() {
         match op {
-            Op::Translate { again, va, offset, spread, access, privilege, sum, mxr } => {
+            Op::Translate {
+                again,
+                va,
+                offset,
+                spread,
+                access,
+                privilege,
+                sum,
+                mxr,
+            } => {
                 let va = match (again, cached.len()) {
                     (true, n) if n > 0 => cached[n - 1 - va % n.min(4)].va ^ (offset & 0xff8),
                     _ => VA_BASES[va].wrapping_add(offset & VA_SPREADS[spread]),
                 };
                 let access = access_of(access);
                 let satp = satp_of(current);
-                let ctx = TranslateCtx { satp, privilege, sum, mxr };
-                let walk = ref_translate(&mut env.bus, satp, va, access, privilege, sum, mxr, svadu);
+                let ctx = TranslateCtx {
+                    satp,
+                    privilege,
+                    sum,
+                    mxr,
+                };
+                let walk =
+                    ref_translate(&mut env.bus, satp, va, access, privilege, sum, mxr, svadu);
                 let mut allowed = vec![walk.outcome];
                 let paged = satp >> 60 != 0 && privilege != 3;
                 if paged && !non_canonical(satp, va) {
                     let asid = (satp >> 44) & 0xffff;
-                    for c in cached.iter().filter(|c| c.maps(va) && (c.global || c.asid == asid)) {
+                    for c in cached
+                        .iter()
+                        .filter(|c| c.maps(va) && (c.global || c.asid == asid))
+                    {
                         if let Some(o) = use_cached(c, va, access, &ctx, svadu) {
                             allowed.push(o);
                         }
@@ -463,7 +511,13 @@ fn run_case(
                     }
                 }
             }
-            Op::WritePte { recent, slot, how, pa, bits } => {
+            Op::WritePte {
+                recent,
+                slot,
+                how,
+                pa,
+                bits,
+            } => {
                 let addr = match (recent, cached.last(), slots.is_empty()) {
                     (true, Some(c), _) => c.pte_addr,
                     (_, _, false) => slots[slot % slots.len()],
@@ -534,10 +588,37 @@ fn reference_rejects_a_wrong_translation() {
     let root = env.alloc_table();
     env.map_page(SatpMode::Sv39, root, 0x1000, DRAM_BASE, 0, 0xc7);
     let satp = 8 << 60 | root >> 12;
-    let w = ref_translate(&mut env.bus, satp, 0x1234, AccessType::Load, 1, false, false, false);
+    let w = ref_translate(
+        &mut env.bus,
+        satp,
+        0x1234,
+        AccessType::Load,
+        1,
+        false,
+        false,
+        false,
+    );
     assert_eq!(w.outcome, Outcome::Pa(DRAM_BASE + 0x234));
-    let w = ref_translate(&mut env.bus, satp, 0x1234, AccessType::Load, 0, false, false, false);
+    let w = ref_translate(
+        &mut env.bus,
+        satp,
+        0x1234,
+        AccessType::Load,
+        0,
+        false,
+        false,
+        false,
+    );
     assert_eq!(w.outcome, Outcome::PageFault);
-    let w = ref_translate(&mut env.bus, satp, 0x40_0000_0000, AccessType::Load, 1, false, false, false);
+    let w = ref_translate(
+        &mut env.bus,
+        satp,
+        0x40_0000_0000,
+        AccessType::Load,
+        1,
+        false,
+        false,
+        false,
+    );
     assert_eq!(w.outcome, Outcome::PageFault);
 }

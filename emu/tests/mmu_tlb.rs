@@ -8,8 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use emu::bus::DRAM_BASE;
 use emu::mmu::{
-    AccessType, MmuConfig, MmuEvent, Pte, SatpMode, TlbConfig, TlbEventKind, TlbLevel,
-    WalkFault,
+    AccessType, MmuConfig, MmuEvent, Pte, SatpMode, TlbConfig, TlbEventKind, TlbLevel, WalkFault,
 };
 use mmu_support::*;
 
@@ -66,7 +65,11 @@ fn asids_isolate_and_global_pages_survive_satp_switches() {
         assert_eq!(t.env.tr(VA, Load, &c1), Ok(PA1));
         assert_eq!(t.env.tr(KVA, Load, &ctx(t.satp1, PRIV_S)), Ok(PA3));
         t.env.mmu.satp_written(t.satp1, t.satp2);
-        assert_eq!(t.env.tr(VA, Load, &c2), Ok(PA2), "ASID 2 must not see ASID 1's entry");
+        assert_eq!(
+            t.env.tr(VA, Load, &c2),
+            Ok(PA2),
+            "ASID 2 must not see ASID 1's entry"
+        );
         // Space 2 does not map KVA at all, but the global entry from space 1 is cached
         // and global entries match every ASID.
         assert_eq!(t.env.tr(KVA, Load, &ctx(t.satp2, PRIV_S)), Ok(PA3));
@@ -103,7 +106,9 @@ fn after_fence(vaddr: Option<u64>, asid: Option<u16>, config: MmuConfig) -> [u64
     let c2 = ctx(t.satp2, PRIV_U);
     let k1 = ctx(t.satp1, PRIV_S);
     let other = 0x2000;
-    let other_pte = t.env.map_page(MODE, t.env.mmu_root(t.satp1), other, PA1, 0, RW_AD | U);
+    let other_pte = t
+        .env
+        .map_page(MODE, t.env.mmu_root(t.satp1), other, PA1, 0, RW_AD | U);
     for (va, c) in [(VA, &c1), (VA, &c2), (KVA, &k1), (other, &c1)] {
         t.env.tr(va, Load, c).unwrap();
     }
@@ -172,7 +177,12 @@ fn sfence_counters_by_form() {
     env.mmu.sfence_vma(Some(0), Some(0));
     let s = &env.mmu.stats;
     assert_eq!(
-        (s.sfence_all, s.sfence_addr, s.sfence_asid, s.sfence_addr_asid),
+        (
+            s.sfence_all,
+            s.sfence_addr,
+            s.sfence_asid,
+            s.sfence_addr_asid
+        ),
         (1, 2, 1, 1)
     );
 }
@@ -236,7 +246,11 @@ fn fast_path_is_invalidated_by_sfence_and_pmp() {
     let pte = env.map_page(MODE, root, 0x1000, PA1, 0, RW_AD);
     assert_eq!(env.tr(0x1000, Load, &c), Ok(PA1));
     env.write_pte(pte, Pte::new(PA2 >> 12, RW_AD));
-    assert_eq!(env.tr(0x1000, Load, &c), Ok(PA1), "no fence yet: old translation");
+    assert_eq!(
+        env.tr(0x1000, Load, &c),
+        Ok(PA1),
+        "no fence yet: old translation"
+    );
     let g = env.mmu.generation();
     env.mmu.sfence_vma(Some(0x1000), None);
     assert!(env.mmu.generation() > g);
@@ -247,7 +261,10 @@ fn fast_path_is_invalidated_by_sfence_and_pmp() {
     env.mmu.pmp_changed();
     assert_eq!(env.tr(0x1000, Load, &c), Err((5, 0x1000)));
     // A different ctx (U-mode) must not hit an S-mode fast entry.
-    assert_eq!(env.tr(0x1000, Load, &ctx(c.satp, PRIV_U)), Err((13, 0x1000)));
+    assert_eq!(
+        env.tr(0x1000, Load, &ctx(c.satp, PRIV_U)),
+        Err((13, 0x1000))
+    );
 }
 
 #[test]
@@ -280,7 +297,11 @@ fn stale_translation_detector() {
     // The guest remaps the page and forgets the fence.
     env.write_pte(pte, Pte::new(PA2 >> 12, RW_AD));
     env.mmu.current_pc = 0xffff_ffff_8000_1234;
-    assert_eq!(env.tr(0x5008, Load, &c), Ok(PA1 + 8), "the stale entry is still used");
+    assert_eq!(
+        env.tr(0x5008, Load, &c),
+        Ok(PA1 + 8),
+        "the stale entry is still used"
+    );
     env.tr(0x5010, Load, &c).unwrap();
     assert_eq!(env.mmu.stats.stale_translations, 1);
     assert_eq!(env.mmu.stats.stale_hits, 2);
@@ -374,7 +395,10 @@ fn events_describe_walks_tlb_sfence_and_satp() {
             ..
         }
     )));
-    assert!(ev.contains(&MmuEvent::Satp { old: 0, new: c.satp }));
+    assert!(ev.contains(&MmuEvent::Satp {
+        old: 0,
+        new: c.satp
+    }));
 }
 
 /// With stats on, the counters are a function of the access sequence alone.

@@ -27,15 +27,30 @@ fn every_leaf_size_in_every_mode() {
             let shift = 12 + 9 * level as u32;
             // A superpage needs an aligned physical address; pick one per size (PA need
             // not be RAM: translation does not touch the data).
-            let pa = if level == 0 { DATA } else { 1u64 << shift.max(31) };
+            let pa = if level == 0 {
+                DATA
+            } else {
+                1u64 << shift.max(31)
+            };
             let va = 5u64 << shift;
             env.map_page(mode, root, va, pa, level, RW_AD);
             let offset = (1u64 << shift) - 8;
             let c = ctx(satp, PRIV_S);
-            assert_eq!(env.tr(va + offset, Load, &c), Ok(pa + offset), "{mode:?} level {level}");
-            assert_eq!(env.tr(va + 16, Store, &c), Ok(pa + 16), "{mode:?} level {level}");
+            assert_eq!(
+                env.tr(va + offset, Load, &c),
+                Ok(pa + offset),
+                "{mode:?} level {level}"
+            );
+            assert_eq!(
+                env.tr(va + 16, Store, &c),
+                Ok(pa + 16),
+                "{mode:?} level {level}"
+            );
             let depth = (levels(mode) - level) as usize;
-            assert_eq!(env.mmu.stats.walks_by_depth[depth], 1, "{mode:?} level {level}");
+            assert_eq!(
+                env.mmu.stats.walks_by_depth[depth], 1,
+                "{mode:?} level {level}"
+            );
             let l2 = env.mmu.tlb_entries(TlbLevel::L2);
             assert_eq!(l2.len(), 1);
             assert_eq!(l2[0].level, level);
@@ -55,7 +70,11 @@ fn non_canonical_addresses_page_fault() {
         assert_eq!(env.tr(va, Load, &c), Err((13, va)));
         assert_eq!(env.tr(va, Store, &c), Err((15, va)));
         assert_eq!(env.tr(va, Fetch, &c), Err((12, va)));
-        assert_eq!(env.mmu.stats.walks(), 0, "no walk for a non-canonical address");
+        assert_eq!(
+            env.mmu.stats.walks(),
+            0,
+            "no walk for a non-canonical address"
+        );
     }
 }
 
@@ -67,7 +86,11 @@ fn malformed_ptes_page_fault() {
         let cases: Vec<(&str, u8, u64)> = vec![
             ("V=0", 0, Pte::new(DATA >> 12, R | W | A | D).0),
             ("W without R", 0, Pte::new(DATA >> 12, V | W | A | D).0),
-            ("W+X without R", 0, Pte::new(DATA >> 12, V | W | X | A | D).0),
+            (
+                "W+X without R",
+                0,
+                Pte::new(DATA >> 12, V | W | X | A | D).0,
+            ),
             ("bit 54", 0, Pte::new(DATA >> 12, RW_AD).0 | 1 << 54),
             ("PBMT", 0, Pte::new(DATA >> 12, RW_AD).0 | 1 << 61),
             ("N (napot)", 0, Pte::new(DATA >> 12, RW_AD).0 | 1 << 63),
@@ -96,7 +119,11 @@ fn non_leaf_with_a_d_or_u_and_missing_leaf_page_fault() {
             let l1 = env.walk_create(mode, root, va, 1);
             let p = env.read_pte(l1);
             env.write_pte(l1, Pte(p.0 | bad as u64));
-            assert_eq!(env.tr(va, Load, &ctx(satp, PRIV_S)), Err((13, va)), "{mode:?} {bad:#x}");
+            assert_eq!(
+                env.tr(va, Load, &ctx(satp, PRIV_S)),
+                Err((13, va)),
+                "{mode:?} {bad:#x}"
+            );
         }
         // A level-0 PTE that is valid but not a leaf.
         let (mut env, root, satp) = setup(mode);
@@ -216,7 +243,10 @@ fn pmp_checks_pte_reads_as_s_mode() {
     env.mmu.pmp.write_cfg(0, 0x18);
     env.mmu.pmp_changed();
     for (access, cause) in [(Load, 5), (Store, 7), (Fetch, 1)] {
-        assert_eq!(env.tr(0x1000, access, &ctx(satp, PRIV_S)), Err((cause, 0x1000)));
+        assert_eq!(
+            env.tr(0x1000, access, &ctx(satp, PRIV_S)),
+            Err((cause, 0x1000))
+        );
         // Under MPRV (effective S) the walk is denied the same way...
         // ...while M-mode with paging off never reads a PTE.
         assert_eq!(env.tr(0x1000, access, &ctx(satp, PRIV_M)), Ok(0x1000));

@@ -141,8 +141,8 @@ mod tests {
 
     #[test]
     fn fields_round_trip() {
-        let p = Pte::new(0x1234_5678_9ab, PteFlags::V | PteFlags::R | PteFlags::D);
-        assert_eq!(p.ppn(), 0x1234_5678_9ab);
+        let p = Pte::new(0x0123_4567_89ab, PteFlags::V | PteFlags::R | PteFlags::D);
+        assert_eq!(p.ppn(), 0x0123_4567_89ab);
         assert!(p.is_leaf());
         assert!(!p.is_invalid());
         assert_eq!(p.flags().to_string(), "D-----RV");

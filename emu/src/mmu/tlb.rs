@@ -116,7 +116,7 @@ impl FromStr for TlbConfig {
             let level = if entries == 0 {
                 TlbLevelConfig::ABSENT
             } else {
-                if ways == 0 || ways > entries || entries % ways != 0 {
+                if ways == 0 || ways > entries || !entries.is_multiple_of(ways) {
                     return Err(format!(
                         "`{item}`: the number of ways must divide the number of entries"
                     ));

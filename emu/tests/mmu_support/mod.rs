@@ -3,9 +3,7 @@
 #![allow(dead_code)]
 
 use emu::bus::{Bus, DRAM_BASE};
-use emu::mmu::{
-    AccessType, Mmu, MmuConfig, Pte, PteFlags, SatpMode, TranslateCtx, PteFlags as F,
-};
+use emu::mmu::{AccessType, Mmu, MmuConfig, Pte, PteFlags, PteFlags as F, SatpMode, TranslateCtx};
 
 pub const RAM_SIZE: u64 = 16 << 20;
 pub const V: u8 = F::V;
@@ -84,7 +82,10 @@ impl Env {
     /// A zeroed 4 KiB page for a page table.
     pub fn alloc_table(&mut self) -> u64 {
         let page = self.next_table;
-        assert!(page + 4096 <= DRAM_BASE + self.bus.ram.size(), "test ran out of table pages");
+        assert!(
+            page + 4096 <= DRAM_BASE + self.bus.ram.size(),
+            "test ran out of table pages"
+        );
         self.next_table += 4096;
         for off in (0..4096).step_by(8) {
             self.bus.write(page + off, 8, 0).unwrap();
@@ -94,7 +95,15 @@ impl Env {
 
     /// Map `va` to `pa` with a leaf at `level` (0 = 4K) and PTE `flags`, creating the
     /// intermediate tables. Returns the leaf PTE's address.
-    pub fn map_page(&mut self, mode: SatpMode, root: u64, va: u64, pa: u64, level: u8, flags: u8) -> u64 {
+    pub fn map_page(
+        &mut self,
+        mode: SatpMode,
+        root: u64,
+        va: u64,
+        pa: u64,
+        level: u8,
+        flags: u8,
+    ) -> u64 {
         let pte_addr = self.walk_create(mode, root, va, level);
         self.bus
             .write(pte_addr, 8, Pte::new(pa >> 12, flags).0)
@@ -114,12 +123,15 @@ impl Env {
             }
             let pte = Pte(self.bus.read(pte_addr, 8).unwrap());
             let target = pte.ppn() << 12;
-            let is_table = target >= DRAM_BASE + self.bus.ram.size() / 2 && target < self.next_table;
+            let is_table =
+                target >= DRAM_BASE + self.bus.ram.size() / 2 && target < self.next_table;
             table = if pte.has(PteFlags::V) && !pte.is_leaf() && is_table {
                 pte.ppn() << 12
             } else {
                 let next = self.alloc_table();
-                self.bus.write(pte_addr, 8, Pte::new(next >> 12, V).0).unwrap();
+                self.bus
+                    .write(pte_addr, 8, Pte::new(next >> 12, V).0)
+                    .unwrap();
                 next
             };
             l -= 1;
@@ -134,7 +146,12 @@ impl Env {
         self.bus.write(pte_addr, 8, pte.0).unwrap();
     }
 
-    pub fn tr(&mut self, va: u64, access: AccessType, ctx: &TranslateCtx) -> Result<u64, (u64, u64)> {
+    pub fn tr(
+        &mut self,
+        va: u64,
+        access: AccessType,
+        ctx: &TranslateCtx,
+    ) -> Result<u64, (u64, u64)> {
         self.mmu
             .translate(va, access, ctx, &mut self.bus)
             .map_err(|e| (e.cause, e.tval))
