@@ -251,6 +251,9 @@ pub struct TlbArray {
     /// Bit `l` set when some valid entry may have leaf level `l`.
     sizes_present: u8,
     clock: u64,
+    /// Slot of the last hit: checked first, since consecutive accesses mostly touch
+    /// the same page.
+    last_hit: usize,
 }
 
 impl TlbArray {
@@ -261,6 +264,7 @@ impl TlbArray {
             slots: vec![EMPTY_SLOT; config.entries],
             sizes_present: 0,
             clock: 0,
+            last_hit: 0,
         }
     }
 
@@ -283,6 +287,15 @@ impl TlbArray {
             return None;
         }
         self.clock += 1;
+        let matches = |slot: &Slot| {
+            let e = &slot.entry;
+            slot.valid && va >> page_shift(e.level) == e.tag && (e.global || e.asid == asid)
+        };
+        let last = &mut self.slots[self.last_hit];
+        if matches(last) {
+            last.last_use = self.clock;
+            return Some(last.entry);
+        }
         for level in 0..PAGE_SIZES as u8 {
             if self.sizes_present & (1 << level) == 0 {
                 continue;
@@ -291,8 +304,9 @@ impl TlbArray {
             for i in self.set_range(tag, level) {
                 let slot = &mut self.slots[i];
                 let e = &slot.entry;
-                if slot.valid && e.tag == tag && e.level == level && (e.global || e.asid == asid) {
+                if e.tag == tag && e.level == level && slot.valid && (e.global || e.asid == asid) {
                     slot.last_use = self.clock;
+                    self.last_hit = i;
                     return Some(slot.entry);
                 }
             }
