@@ -424,3 +424,25 @@ fn counters_are_deterministic() {
     assert_eq!(a, run());
     assert!(a.l1d.hits > 0 && a.walks() > 0);
 }
+
+/// G in a non-leaf PTE makes every mapping below it global (the spec's rule), so the
+/// entry answers for other ASIDs and survives an ASID fence.
+#[test]
+fn global_non_leaf_makes_the_leaf_global() {
+    let mut env = Env::new(observed());
+    let root = env.alloc_table();
+    let pte = env.map_page(MODE, root, KVA, PA3, 0, RW_AD);
+    let l1 = env.walk_create(MODE, root, KVA, 1);
+    let p = env.read_pte(l1);
+    env.write_pte(l1, Pte(p.0 | G as u64));
+    let k1 = ctx(satp(MODE, 1, root), PRIV_S);
+    assert_eq!(env.tr(KVA, Load, &k1), Ok(PA3));
+    assert!(env.mmu.tlb_entries(TlbLevel::L2)[0].global);
+    env.write_pte(pte, Pte(0));
+    env.mmu.sfence_vma(None, Some(1));
+    let other_root = env.alloc_table();
+    assert_eq!(
+        env.tr(KVA, Load, &ctx(satp(MODE, 2, other_root), PRIV_S)),
+        Ok(PA3)
+    );
+}

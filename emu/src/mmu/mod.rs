@@ -2,7 +2,26 @@
 //!
 //! Contract with the hart (`cpu`): every guest memory access goes through
 //! [`Mmu::translate`]; the hart passes what the spec says the translation depends on in a
-//! [`TranslateCtx`]. The hart never walks page tables itself.
+//! [`TranslateCtx`] (satp, the *effective* privilege -- MPP for M-mode loads/stores with
+//! MPRV=1 -- SUM and MXR). The hart never walks page tables itself. Besides that it calls:
+//! - [`Mmu::satp_write`] to apply the WARL rule to a csrw satp, then
+//!   [`Mmu::satp_written`] with the old and new value;
+//! - [`Mmu::sfence_vma`] with `Some(rs1)` / `Some(rs2 as u16)` for non-x0 operands;
+//! - [`Mmu::pmp_changed`] after any pmpcfg/pmpaddr write (through the `pmp` field);
+//! - [`Mmu::generation`] to validate its own caches (fetch pages, decoded blocks): it
+//!   changes on sfence.vma, satp writes and PMP writes;
+//! - [`Mmu::observed`]: when true, the hart must not bypass `translate` with its own
+//!   caches, and should set [`Mmu::current_pc`] before each access (stale-translation
+//!   reports carry it).
+//!
+//! Inside, `translate` is a three-tier lookup: a direct-mapped host-side cache (a few
+//! compares; skipped when observed), then the TLB model ([`tlb`]: L1 I/D and a shared
+//! L2 with ASID/global tags), then the walker ([`walker`]). Permissions are checked with
+//! the current context on every TLB hit.
+//!
+//! Extensions: Svade by default, Svadu with `MmuConfig::svadu`; Svnapot and Svpbmt are not
+//! implemented (see [`pte::PTE_RESERVED_MASK`]). ASIDLEN is 16, physical addresses are 56
+//! bits. Every level may hold a leaf, so Sv48 maps 512 GiB pages and Sv57 also 256 TiB.
 
 use crate::bus::Bus;
 use crate::cpu::trap::Exception;
