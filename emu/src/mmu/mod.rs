@@ -2,7 +2,26 @@
 //!
 //! Contract with the hart (`cpu`): every guest memory access goes through
 //! [`Mmu::translate`]; the hart passes what the spec says the translation depends on in a
-//! [`TranslateCtx`]. The hart never walks page tables itself.
+//! [`TranslateCtx`] (satp, the *effective* privilege -- MPP for M-mode loads/stores with
+//! MPRV=1 -- SUM and MXR). The hart never walks page tables itself. Besides that it calls:
+//! - [`Mmu::satp_write`] to apply the WARL rule to a csrw satp, then
+//!   [`Mmu::satp_written`] with the old and new value;
+//! - [`Mmu::sfence_vma`] with `Some(rs1)` / `Some(rs2 as u16)` for non-x0 operands;
+//! - [`Mmu::pmp_changed`] after any pmpcfg/pmpaddr write (through the `pmp` field);
+//! - [`Mmu::generation`] to validate its own caches (fetch pages, decoded blocks): it
+//!   changes on sfence.vma, satp writes and PMP writes;
+//! - [`Mmu::observed`]: when true, the hart must not bypass `translate` with its own
+//!   caches, and should set [`Mmu::current_pc`] before each access (stale-translation
+//!   reports carry it).
+//!
+//! Inside, `translate` is a three-tier lookup: a direct-mapped host-side cache (a few
+//! compares; skipped when observed), then the TLB model ([`tlb`]: L1 I/D and a shared
+//! L2 with ASID/global tags), then the walker ([`walker`]). Permissions are checked with
+//! the current context on every TLB hit.
+//!
+//! Extensions: Svade by default, Svadu with `MmuConfig::svadu`; Svnapot and Svpbmt are not
+//! implemented (see [`pte::PTE_RESERVED_MASK`]). ASIDLEN is 16, physical addresses are 56
+//! bits. Every level may hold a leaf, so Sv48 maps 512 GiB pages and Sv57 also 256 TiB.
 
 use crate::bus::Bus;
 use crate::cpu::trap::Exception;
@@ -80,13 +99,20 @@ pub struct TranslateCtx {
     pub mxr: bool,
 }
 
-/// Configuration chosen on the command line.
+/// Configuration chosen on the command line. Read once by [`Mmu::new`], except `stats`
+/// and `check_tlb`, which may be switched at any time.
 #[derive(Debug, Clone)]
 pub struct MmuConfig {
     /// Highest satp mode the hart implements (`--sv39/--sv48/--sv57`).
     pub max_mode: SatpMode,
     /// Hardware A/D updates (Svadu) instead of page faults (Svade).
     pub svadu: bool,
+    /// Geometry of the TLB model (`--tlb`).
+    pub tlb: TlbConfig,
+    /// Every access goes through the TLB model so the counters see it (`--stats`).
+    pub stats: bool,
+    /// Compare every TLB hit with a fresh walk (`--check-tlb`).
+    pub check_tlb: bool,
 }
 
 impl Default for MmuConfig {
@@ -94,67 +120,596 @@ impl Default for MmuConfig {
         MmuConfig {
             max_mode: SatpMode::Sv57,
             svadu: false,
+            tlb: TlbConfig::default(),
+            stats: false,
+            check_tlb: false,
         }
     }
 }
 
+pub mod check;
 pub mod pmp;
+pub mod pte;
+pub mod stats;
+pub mod tlb;
+pub mod walker;
+
+pub use check::StaleTranslation;
 pub use pmp::Pmp;
+pub use pte::{Pte, PteFlags};
+pub use stats::MmuStats;
+pub use tlb::{TlbConfig, TlbEntry, TlbLevelConfig};
+pub use walker::{Leaf, WalkFault, WalkStep, WalkSteps};
+
+use check::StaleLog;
+use tlb::TlbArray;
+use walker::{ad_need, ad_update, leaf_permits, AdNeed};
+
+/// Width of a physical address.
+pub const PA_BITS: u32 = 56;
+
+/// Width of satp.PPN (and of a PTE's PPN).
+pub const SATP_PPN_MASK: u64 = (1 << 44) - 1;
+
+/// satp.ASID (16 bits: ASIDLEN is the maximum the spec allows on RV64).
+#[inline]
+pub fn satp_asid(satp: u64) -> u16 {
+    (satp >> 44) as u16
+}
+
+/// Physical address of the root page table named by satp.
+#[inline]
+pub fn satp_root(satp: u64) -> u64 {
+    (satp & SATP_PPN_MASK) << 12
+}
+
+/// The mode satp selects. A MODE value this MMU does not implement cannot reach satp
+/// (see [`Mmu::satp_write`]); should one arrive in a [`TranslateCtx`] anyway it is treated
+/// as Bare.
+#[inline]
+pub fn satp_mode(satp: u64) -> SatpMode {
+    SatpMode::from_bits(satp >> 60).unwrap_or(SatpMode::Bare)
+}
+
+/// Which TLB array an event is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TlbLevel {
+    L1I,
+    L1D,
+    L2,
+}
+
+impl TlbLevel {
+    pub fn name(self) -> &'static str {
+        match self {
+            TlbLevel::L1I => "l1i",
+            TlbLevel::L1D => "l1d",
+            TlbLevel::L2 => "l2",
+        }
+    }
+}
+
+/// What happened in a TLB array.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TlbEventKind {
+    Hit,
+    Miss,
+    Fill,
+    Evict,
+}
+
+/// Something the MMU did, for tracing. Built only when a sink is installed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MmuEvent {
+    /// A page-table walk: every PTE read, then the leaf or the fault.
+    Walk {
+        va: u64,
+        access: AccessType,
+        satp: u64,
+        steps: WalkSteps,
+        result: Result<Leaf, WalkFault>,
+    },
+    /// A lookup, fill or eviction in one TLB array. `entry` is the entry hit, filled or
+    /// evicted (none for a miss).
+    Tlb {
+        kind: TlbEventKind,
+        level: TlbLevel,
+        va: u64,
+        asid: u16,
+        entry: Option<TlbEntry>,
+    },
+    /// Entries an sfence.vma removed from one array.
+    TlbFlush {
+        level: TlbLevel,
+        vaddr: Option<u64>,
+        asid: Option<u16>,
+        removed: u64,
+    },
+    Sfence {
+        vaddr: Option<u64>,
+        asid: Option<u16>,
+    },
+    Satp {
+        old: u64,
+        new: u64,
+    },
+    /// `--check-tlb` found a TLB hit that disagrees with the page table.
+    Stale(StaleTranslation),
+}
+
+/// Receives MMU events when tracing is on.
+pub type EventSink = Box<dyn FnMut(&MmuEvent) + Send>;
+
+/// Slots per access type in the fast translation cache.
+const FAST_SLOTS: usize = 512;
+
+#[derive(Debug, Clone, Copy)]
+struct FastEntry {
+    vpn: u64,
+    /// [`FastCache::key`] at fill time.
+    key: u64,
+    /// Physical address of the 4 KiB page.
+    page: u64,
+}
+
+/// The emulator's own translation cache in front of the TLB model: virtual page plus the
+/// context bits a translation depends on -> physical page, for pages whose PMP decision
+/// covers the whole page. Invalidated by bumping `epoch` (part of every key): on
+/// sfence.vma, PMP changes, and whenever the satp in use differs from the one the entries
+/// were made under.
+struct FastCache {
+    slots: [[FastEntry; FAST_SLOTS]; 3],
+    epoch: u64,
+    satp: u64,
+}
+
+impl FastCache {
+    fn new() -> Box<FastCache> {
+        let empty = FastEntry {
+            vpn: u64::MAX,
+            key: 0,
+            page: 0,
+        };
+        Box::new(FastCache {
+            slots: [[empty; FAST_SLOTS]; 3],
+            // Keys made from epoch >= 1 are never 0, so empty slots never match.
+            epoch: 1,
+            satp: 0,
+        })
+    }
+
+    #[inline]
+    fn key(&self, ctx: &TranslateCtx) -> u64 {
+        self.epoch << 8 | (ctx.privilege as u64) << 2 | (ctx.sum as u64) << 1 | ctx.mxr as u64
+    }
+}
 
 /// The MMU of one hart.
 pub struct Mmu {
     pub config: MmuConfig,
     pub pmp: Pmp,
+    pub stats: MmuStats,
+    /// The pc of the instruction making the next access. The hart sets it before each
+    /// access when [`Mmu::observed`] is true; only stale-translation reports use it.
+    pub current_pc: u64,
     /// Changes whenever a translation the hart may have cached becomes invalid
-    /// (sfence.vma, PMP writes). The hart's own fetch-page cache compares it.
+    /// (sfence.vma, satp and PMP writes). The hart's own fetch-page cache compares it.
     generation: u64,
+    l1i: TlbArray,
+    l1d: TlbArray,
+    l2: TlbArray,
+    fast: Box<FastCache>,
+    pmp_version_seen: u64,
+    stale: StaleLog,
+    sink: Option<EventSink>,
 }
 
 impl Mmu {
     pub fn new(config: MmuConfig) -> Self {
         Mmu {
+            l1i: TlbArray::new(config.tlb.l1i),
+            l1d: TlbArray::new(config.tlb.l1d),
+            l2: TlbArray::new(config.tlb.l2),
             config,
             pmp: Pmp::new(),
+            stats: MmuStats::default(),
+            current_pc: 0,
             generation: 0,
+            fast: FastCache::new(),
+            pmp_version_seen: 0,
+            stale: StaleLog::default(),
+            sink: None,
         }
+    }
+
+    /// Install (or remove) the receiver of [`MmuEvent`]s. While one is installed every
+    /// access goes through the TLB model.
+    pub fn set_event_sink(&mut self, sink: Option<EventSink>) {
+        self.sink = sink;
     }
 
     /// Translate `va` for `access`. Returns the physical address or the exception
     /// (page fault with tval = va, or access fault) the hart must raise.
+    ///
+    /// The PMP check is made on the byte at the returned address; an access that is
+    /// misaligned across a PMP entry boundary inside a page is the hart's to split.
     #[inline]
     pub fn translate(
         &mut self,
         va: u64,
         access: AccessType,
         ctx: &TranslateCtx,
-        _bus: &mut Bus,
+        bus: &mut Bus,
     ) -> Result<u64, Exception> {
-        let mode = ctx.satp >> 60;
-        if mode == 0 || ctx.privilege == 3 {
-            return Ok(va);
+        if !self.observed() {
+            let vpn = va >> 12;
+            let e = &self.fast.slots[access as usize][vpn as usize % FAST_SLOTS];
+            if e.vpn == vpn && e.key == self.fast.key(ctx) && ctx.satp == self.fast.satp {
+                return Ok(e.page | (va & 0xfff));
+            }
         }
-        // Paged modes arrive with the MMU issue.
-        Err(access.page_fault(va))
+        self.translate_slow(va, access, ctx, bus)
     }
 
-    /// WARL rule for satp: is `value` a legal satp (supported MODE)? If not, the hart
-    /// leaves satp unchanged. Also reports the ASID mask.
+    #[inline(never)]
+    fn translate_slow(
+        &mut self,
+        va: u64,
+        access: AccessType,
+        ctx: &TranslateCtx,
+        bus: &mut Bus,
+    ) -> Result<u64, Exception> {
+        if ctx.satp != self.fast.satp {
+            self.fast.satp = ctx.satp;
+            self.fast.epoch += 1;
+        }
+        if self.pmp.version() != self.pmp_version_seen {
+            // A PMP write the hart did not announce with pmp_changed().
+            self.pmp_version_seen = self.pmp.version();
+            self.fast.epoch += 1;
+        }
+        let privilege = ctx.privilege.min(3);
+        let mode = satp_mode(ctx.satp);
+        let pa = if mode == SatpMode::Bare || privilege >= 2 {
+            self.stats.bare_translations += 1;
+            va
+        } else {
+            self.stats.paged_translations += 1;
+            self.translate_paged(va, access, ctx, mode, bus)?
+        };
+        let (allowed, whole_page) = self.pmp.allows(pa, access, privilege);
+        // Physical addresses are 56 bits; in Bare mode a wider address names nothing.
+        if !allowed || pa >> PA_BITS != 0 {
+            self.stats.pmp_faults[access as usize] += 1;
+            return Err(access.access_fault(va));
+        }
+        if whole_page && !self.observed() {
+            let vpn = va >> 12;
+            let key = self.fast.key(ctx);
+            self.fast.slots[access as usize][vpn as usize % FAST_SLOTS] = FastEntry {
+                vpn,
+                key,
+                page: pa & !0xfff,
+            };
+        }
+        Ok(pa)
+    }
+
+    /// Paging on: canonical check, TLB model, and the walk on a miss.
+    fn translate_paged(
+        &mut self,
+        va: u64,
+        access: AccessType,
+        ctx: &TranslateCtx,
+        mode: SatpMode,
+        bus: &mut Bus,
+    ) -> Result<u64, Exception> {
+        if !walker::is_canonical(mode, va) {
+            return Err(self.fault(WalkFault::NotCanonical, access, va));
+        }
+        let asid = satp_asid(ctx.satp);
+        if let Some(entry) = self.tlb_lookup(va, asid, access) {
+            let leaf = entry.leaf();
+            if self.config.check_tlb {
+                self.check_hit(va, access, ctx, mode, &leaf, bus);
+            }
+            // Permissions are re-checked on every hit with the current privilege,
+            // SUM and MXR: the entry caches the PTE, not a decision.
+            if !leaf_permits(leaf.pte, access, ctx) {
+                return Err(self.fault(WalkFault::Permission, access, va));
+            }
+            match ad_need(leaf.pte, access) {
+                AdNeed::None => return Ok(leaf.pa(va)),
+                AdNeed::Update(_) if !self.config.svadu => {
+                    return Err(self.fault(WalkFault::AccessedDirty, access, va));
+                }
+                // Svadu: walk again so the D bit is set in memory, then refill.
+                AdNeed::Update(_) => {}
+            }
+        }
+        let leaf = self.walk(va, access, ctx, mode, bus)?;
+        self.tlb_fill(va, asid, access, &leaf);
+        Ok(leaf.pa(va))
+    }
+
+    /// Count a fault and turn it into the exception the hart raises.
+    fn fault(&mut self, fault: WalkFault, access: AccessType, va: u64) -> Exception {
+        if fault.is_access_fault() {
+            self.stats.pte_access_faults[access as usize] += 1;
+        } else {
+            self.stats.page_faults[access as usize] += 1;
+        }
+        fault.exception(access, va)
+    }
+
+    /// The full walk of the spec (steps 1-8) with Svade/Svadu handling.
+    fn walk(
+        &mut self,
+        va: u64,
+        access: AccessType,
+        ctx: &TranslateCtx,
+        mode: SatpMode,
+        bus: &mut Bus,
+    ) -> Result<Leaf, Exception> {
+        let root_ppn = ctx.satp & SATP_PPN_MASK;
+        // Bounded: only a PTE whose value changes on its own (a device) can force retries.
+        for _ in 0..4 {
+            let mut steps = WalkSteps::default();
+            let found = walker::find_leaf(mode, va, root_ppn, bus, &mut self.pmp, &mut steps);
+            self.stats.walks_by_mode[mode as usize - SatpMode::Sv39 as usize] += 1;
+            self.stats.walks_by_depth[steps.len as usize] += 1;
+            self.stats.pte_reads += steps.len as u64;
+            let result = match found {
+                Ok(leaf) if !leaf_permits(leaf.pte, access, ctx) => Err(WalkFault::Permission),
+                Ok(mut leaf) => match ad_need(leaf.pte, access) {
+                    AdNeed::None => Ok(Some(leaf)),
+                    AdNeed::Update(_) if !self.config.svadu => Err(WalkFault::AccessedDirty),
+                    AdNeed::Update(new) => match ad_update(&mut leaf, new, bus, &mut self.pmp) {
+                        Ok(true) => {
+                            self.stats.ad_updates += 1;
+                            Ok(Some(leaf))
+                        }
+                        Ok(false) => Ok(None),
+                        Err(f) => Err(f),
+                    },
+                },
+                Err(f) => Err(f),
+            };
+            if let Some(sink) = self.sink.as_mut() {
+                sink(&MmuEvent::Walk {
+                    va,
+                    access,
+                    satp: ctx.satp,
+                    steps,
+                    result: result.and_then(|l| l.ok_or(WalkFault::InvalidPte { level: 0 })),
+                });
+            }
+            match result {
+                Ok(Some(leaf)) => return Ok(leaf),
+                Ok(None) => continue,
+                Err(f) => return Err(self.fault(f, access, va)),
+            }
+        }
+        Err(self.fault(WalkFault::InvalidPte { level: 0 }, access, va))
+    }
+
+    /// L1 (I or D by access type), then L2; an L2 hit refills the L1.
+    fn tlb_lookup(&mut self, va: u64, asid: u16, access: AccessType) -> Option<TlbEntry> {
+        let (l1, l1_stats, l1_level) = match access {
+            AccessType::Fetch => (&mut self.l1i, &mut self.stats.l1i, TlbLevel::L1I),
+            _ => (&mut self.l1d, &mut self.stats.l1d, TlbLevel::L1D),
+        };
+        if l1.is_present() {
+            l1_stats.accesses += 1;
+            let found = l1.lookup(va, asid);
+            match found {
+                Some(e) => {
+                    l1_stats.hits += 1;
+                    l1_stats.hits_by_size[e.level as usize] += 1;
+                }
+                None => l1_stats.misses += 1,
+            }
+            let kind = if found.is_some() {
+                TlbEventKind::Hit
+            } else {
+                TlbEventKind::Miss
+            };
+            if let Some(sink) = self.sink.as_mut() {
+                sink(&MmuEvent::Tlb {
+                    kind,
+                    level: l1_level,
+                    va,
+                    asid,
+                    entry: found,
+                });
+            }
+            if found.is_some() {
+                return found;
+            }
+        }
+        if !self.l2.is_present() {
+            return None;
+        }
+        self.stats.l2.accesses += 1;
+        let found = self.l2.lookup(va, asid);
+        match found {
+            Some(e) => {
+                self.stats.l2.hits += 1;
+                self.stats.l2.hits_by_size[e.level as usize] += 1;
+            }
+            None => self.stats.l2.misses += 1,
+        }
+        let kind = if found.is_some() {
+            TlbEventKind::Hit
+        } else {
+            TlbEventKind::Miss
+        };
+        if let Some(sink) = self.sink.as_mut() {
+            sink(&MmuEvent::Tlb {
+                kind,
+                level: TlbLevel::L2,
+                va,
+                asid,
+                entry: found,
+            });
+        }
+        if let Some(e) = found {
+            self.insert_into(l1_level, va, asid, e);
+        }
+        found
+    }
+
+    /// After a walk: fill the L1 for this access type and the L2.
+    fn tlb_fill(&mut self, va: u64, asid: u16, access: AccessType, leaf: &Leaf) {
+        let entry = TlbEntry::from_leaf(va, asid, leaf);
+        let l1 = match access {
+            AccessType::Fetch => TlbLevel::L1I,
+            _ => TlbLevel::L1D,
+        };
+        self.insert_into(l1, va, asid, entry);
+        self.insert_into(TlbLevel::L2, va, asid, entry);
+    }
+
+    fn insert_into(&mut self, level: TlbLevel, va: u64, asid: u16, entry: TlbEntry) {
+        let (array, stats) = match level {
+            TlbLevel::L1I => (&mut self.l1i, &mut self.stats.l1i),
+            TlbLevel::L1D => (&mut self.l1d, &mut self.stats.l1d),
+            TlbLevel::L2 => (&mut self.l2, &mut self.stats.l2),
+        };
+        if !array.is_present() {
+            return;
+        }
+        let evicted = array.insert(entry);
+        stats.fills_by_size[entry.level as usize] += 1;
+        if evicted.is_some() {
+            stats.evictions += 1;
+        }
+        if let Some(sink) = self.sink.as_mut() {
+            if let Some(old) = evicted {
+                sink(&MmuEvent::Tlb {
+                    kind: TlbEventKind::Evict,
+                    level,
+                    va: old.va_base(),
+                    asid: old.asid,
+                    entry: Some(old),
+                });
+            }
+            sink(&MmuEvent::Tlb {
+                kind: TlbEventKind::Fill,
+                level,
+                va,
+                asid,
+                entry: Some(entry),
+            });
+        }
+    }
+
+    /// `--check-tlb`: compare a TLB hit with what the page table says now.
+    fn check_hit(
+        &mut self,
+        va: u64,
+        access: AccessType,
+        ctx: &TranslateCtx,
+        mode: SatpMode,
+        cached: &Leaf,
+        bus: &mut Bus,
+    ) {
+        let mut steps = WalkSteps::default();
+        let root_ppn = ctx.satp & SATP_PPN_MASK;
+        let fresh = walker::find_leaf(mode, va, root_ppn, bus, &mut self.pmp, &mut steps);
+        self.stats.check_walks += 1;
+        self.stats.check_pte_reads += steps.len as u64;
+        if !check::differs(va, cached, &fresh) {
+            return;
+        }
+        self.stats.stale_hits += 1;
+        let record = StaleTranslation {
+            va,
+            pc: self.current_pc,
+            access,
+            satp: ctx.satp,
+            old_pte: cached.pte,
+            old_pte_addr: cached.pte_addr,
+            old_level: cached.level,
+            new: fresh,
+        };
+        if let Some(sink) = self.sink.as_mut() {
+            sink(&MmuEvent::Stale(record.clone()));
+        }
+        if self.stale.record(record) {
+            self.stats.stale_translations += 1;
+        }
+    }
+
+    /// Distinct stale translations found by `--check-tlb` (at most
+    /// [`check::STALE_RECORD_CAP`]; `stats.stale_translations` counts them all).
+    pub fn stale_translations(&self) -> &[StaleTranslation] {
+        &self.stale.records
+    }
+
+    /// The valid entries of one TLB array, for dumps and tests.
+    pub fn tlb_entries(&self, level: TlbLevel) -> Vec<TlbEntry> {
+        let array = match level {
+            TlbLevel::L1I => &self.l1i,
+            TlbLevel::L1D => &self.l1d,
+            TlbLevel::L2 => &self.l2,
+        };
+        array.entries().copied().collect()
+    }
+
+    /// WARL rule for satp: the value satp holds after the guest writes `value` over
+    /// `old`. A MODE this hart does not implement (reserved, or above `max_mode`) leaves
+    /// satp entirely unchanged. ASID (16 bits) and PPN (44 bits) are fully writable.
     pub fn satp_write(&self, old: u64, value: u64) -> u64 {
-        let mode = value >> 60;
-        match SatpMode::from_bits(mode) {
+        match SatpMode::from_bits(value >> 60) {
             Some(m) if m <= self.config.max_mode => value,
             _ => old,
         }
     }
 
     /// `sfence.vma rs1, rs2`: `vaddr` = rs1 when rs1 != x0, `asid` = rs2 when rs2 != x0.
-    pub fn sfence_vma(&mut self, _vaddr: Option<u64>, _asid: Option<u16>) {
-        self.generation += 1;
+    /// Removes exactly the entries the spec says: all; all for `vaddr` including global
+    /// ones; the non-global ones of `asid`; the non-global ones of `asid` for `vaddr`.
+    pub fn sfence_vma(&mut self, vaddr: Option<u64>, asid: Option<u16>) {
+        match (vaddr, asid) {
+            (None, None) => self.stats.sfence_all += 1,
+            (Some(_), None) => self.stats.sfence_addr += 1,
+            (None, Some(_)) => self.stats.sfence_asid += 1,
+            (Some(_), Some(_)) => self.stats.sfence_addr_asid += 1,
+        }
+        if let Some(sink) = self.sink.as_mut() {
+            sink(&MmuEvent::Sfence { vaddr, asid });
+        }
+        for level in [TlbLevel::L1I, TlbLevel::L1D, TlbLevel::L2] {
+            let (array, stats) = match level {
+                TlbLevel::L1I => (&mut self.l1i, &mut self.stats.l1i),
+                TlbLevel::L1D => (&mut self.l1d, &mut self.stats.l1d),
+                TlbLevel::L2 => (&mut self.l2, &mut self.stats.l2),
+            };
+            let removed = array.flush(vaddr, asid);
+            stats.flushed += removed;
+            if let Some(sink) = self.sink.as_mut() {
+                sink(&MmuEvent::TlbFlush {
+                    level,
+                    vaddr,
+                    asid,
+                    removed,
+                });
+            }
+        }
+        self.invalidate_fast_path();
     }
 
-    /// Called by the hart after each satp write (the TLB is *not* flushed: the guest
-    /// must fence; this only records the event).
-    pub fn satp_written(&mut self, _old: u64, _new: u64) {}
+    /// Called by the hart after each satp write (the TLB model is *not* flushed: the
+    /// guest must fence). Counts it, reports it, and stops the fast path from returning
+    /// translations made under the old value.
+    pub fn satp_written(&mut self, old: u64, new: u64) {
+        self.stats.satp_writes += 1;
+        if let Some(sink) = self.sink.as_mut() {
+            sink(&MmuEvent::Satp { old, new });
+        }
+        self.invalidate_fast_path();
+    }
 
     #[inline]
     pub fn generation(&self) -> u64 {
@@ -162,14 +717,20 @@ impl Mmu {
     }
 
     /// True when statistics, tracing or `--check-tlb` need every access to go through
-    /// [`Mmu::translate`] (the hart must then not use its own fetch-page cache).
+    /// the TLB model (the hart must then not use its own fetch-page cache either).
     #[inline]
     pub fn observed(&self) -> bool {
-        false
+        self.config.stats || self.config.check_tlb || self.sink.is_some()
     }
 
-    /// PMP CSR write (pmpcfg0..15 / pmpaddr0..63 numbering of the spec).
+    /// Called by the hart after any pmpcfg/pmpaddr write.
     pub fn pmp_changed(&mut self) {
+        self.pmp_version_seen = self.pmp.version();
+        self.invalidate_fast_path();
+    }
+
+    fn invalidate_fast_path(&mut self) {
         self.generation += 1;
+        self.fast.epoch += 1;
     }
 }

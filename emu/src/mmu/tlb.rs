@@ -1,0 +1,510 @@
+//! The TLB model: the architectural translation cache that statistics and `tlb` events
+//! describe. Set-associative arrays with LRU replacement, one entry per page of any size,
+//! tagged with ASID and the global bit.
+
+use std::fmt;
+use std::str::FromStr;
+
+use super::pte::{page_shift, Pte, PAGE_SIZES};
+use super::walker::Leaf;
+
+/// Geometry of one TLB level. `entries == 0` means the level is absent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TlbLevelConfig {
+    pub entries: usize,
+    /// Associativity; `ways == entries` is fully associative.
+    pub ways: usize,
+}
+
+impl TlbLevelConfig {
+    pub const ABSENT: TlbLevelConfig = TlbLevelConfig {
+        entries: 0,
+        ways: 0,
+    };
+
+    pub fn sets(&self) -> usize {
+        if self.entries == 0 {
+            0
+        } else {
+            self.entries / self.ways
+        }
+    }
+}
+
+/// Geometry of the whole model, set with `--tlb SPEC`.
+///
+/// Syntax: `off`, or a comma-separated list of `LEVEL=ENTRIES:WAYS` where `LEVEL` is
+/// `l1i`, `l1d` or `l2`, `ENTRIES` a positive number of entries (or `0` to remove that
+/// level) and `WAYS` the associativity, a number dividing `ENTRIES` or `full` for a fully
+/// associative level. `:WAYS` may be omitted and then means `full`. Levels not named
+/// keep their defaults: `l1i=32:full,l1d=32:full,l2=512:4`.
+///
+/// Examples: `l2=1024:8`, `l1i=16:full,l1d=16:4`, `l2=0` (no L2), `off` (no model: every
+/// translation that misses the emulator's fast path walks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TlbConfig {
+    pub l1i: TlbLevelConfig,
+    pub l1d: TlbLevelConfig,
+    pub l2: TlbLevelConfig,
+}
+
+impl Default for TlbConfig {
+    fn default() -> Self {
+        TlbConfig {
+            l1i: TlbLevelConfig {
+                entries: 32,
+                ways: 32,
+            },
+            l1d: TlbLevelConfig {
+                entries: 32,
+                ways: 32,
+            },
+            l2: TlbLevelConfig {
+                entries: 512,
+                ways: 4,
+            },
+        }
+    }
+}
+
+impl TlbConfig {
+    pub fn off() -> Self {
+        TlbConfig {
+            l1i: TlbLevelConfig::ABSENT,
+            l1d: TlbLevelConfig::ABSENT,
+            l2: TlbLevelConfig::ABSENT,
+        }
+    }
+
+    pub fn is_off(&self) -> bool {
+        self.l1i.entries == 0 && self.l1d.entries == 0 && self.l2.entries == 0
+    }
+}
+
+/// Largest number of entries a level may have; keeps a typo from allocating gigabytes.
+const MAX_ENTRIES: usize = 1 << 20;
+
+impl FromStr for TlbConfig {
+    type Err = String;
+
+    fn from_str(spec: &str) -> Result<Self, String> {
+        let spec = spec.trim();
+        if spec == "off" {
+            return Ok(TlbConfig::off());
+        }
+        let mut config = TlbConfig::default();
+        for item in spec.split(',').map(str::trim) {
+            let (name, geometry) = item
+                .split_once('=')
+                .ok_or_else(|| format!("`{item}`: expected LEVEL=ENTRIES:WAYS"))?;
+            let (entries, ways) = match geometry.split_once(':') {
+                Some((e, w)) => (e, Some(w)),
+                None => (geometry, None),
+            };
+            let entries: usize = entries
+                .parse()
+                .map_err(|_| format!("`{item}`: `{entries}` is not a number of entries"))?;
+            if entries > MAX_ENTRIES {
+                return Err(format!("`{item}`: at most {MAX_ENTRIES} entries"));
+            }
+            let ways = match ways {
+                None | Some("full") => entries,
+                Some(w) => w
+                    .parse()
+                    .map_err(|_| format!("`{item}`: `{w}` is not a number of ways or `full`"))?,
+            };
+            let level = if entries == 0 {
+                TlbLevelConfig::ABSENT
+            } else {
+                if ways == 0 || ways > entries || !entries.is_multiple_of(ways) {
+                    return Err(format!(
+                        "`{item}`: the number of ways must divide the number of entries"
+                    ));
+                }
+                TlbLevelConfig { entries, ways }
+            };
+            match name {
+                "l1i" => config.l1i = level,
+                "l1d" => config.l1d = level,
+                "l2" => config.l2 = level,
+                _ => {
+                    return Err(format!(
+                        "`{item}`: unknown TLB level `{name}` (l1i, l1d, l2)"
+                    ))
+                }
+            }
+        }
+        Ok(config)
+    }
+}
+
+impl fmt::Display for TlbConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_off() {
+            return write!(f, "off");
+        }
+        let level = |c: &TlbLevelConfig| {
+            if c.entries == 0 {
+                "0".to_string()
+            } else if c.ways == c.entries {
+                format!("{}:full", c.entries)
+            } else {
+                format!("{}:{}", c.entries, c.ways)
+            }
+        };
+        write!(
+            f,
+            "l1i={},l1d={},l2={}",
+            level(&self.l1i),
+            level(&self.l1d),
+            level(&self.l2)
+        )
+    }
+}
+
+/// One cached translation: the leaf PTE as the walk found it (after any A/D update).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TlbEntry {
+    /// `va >> page_shift(level)` of the whole 64-bit address.
+    pub tag: u64,
+    pub level: u8,
+    pub asid: u16,
+    pub global: bool,
+    pub pte: Pte,
+    pub pte_addr: u64,
+}
+
+impl TlbEntry {
+    pub fn from_leaf(va: u64, asid: u16, leaf: &Leaf) -> TlbEntry {
+        TlbEntry {
+            tag: va >> page_shift(leaf.level),
+            level: leaf.level,
+            asid,
+            global: leaf.global,
+            pte: leaf.pte,
+            pte_addr: leaf.pte_addr,
+        }
+    }
+
+    #[inline]
+    pub fn leaf(&self) -> Leaf {
+        Leaf {
+            pte: self.pte,
+            pte_addr: self.pte_addr,
+            level: self.level,
+            global: self.global,
+        }
+    }
+
+    #[inline]
+    pub fn covers(&self, va: u64) -> bool {
+        va >> page_shift(self.level) == self.tag
+    }
+
+    /// First virtual address of the page.
+    pub fn va_base(&self) -> u64 {
+        self.tag << page_shift(self.level)
+    }
+
+    /// Does `sfence.vma` with these operands remove this entry?
+    #[inline]
+    pub fn fenced_by(&self, vaddr: Option<u64>, asid: Option<u16>) -> bool {
+        let va_match = vaddr.is_none_or(|va| self.covers(va));
+        let asid_match = match asid {
+            None => true,
+            Some(a) => !self.global && self.asid == a,
+        };
+        va_match && asid_match
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    entry: TlbEntry,
+    valid: bool,
+    last_use: u64,
+}
+
+const EMPTY_SLOT: Slot = Slot {
+    entry: TlbEntry {
+        tag: 0,
+        level: 0,
+        asid: 0,
+        global: false,
+        pte: Pte(0),
+        pte_addr: 0,
+    },
+    valid: false,
+    last_use: 0,
+};
+
+/// One set-associative TLB array with LRU replacement.
+///
+/// Pages of different sizes share the array: an entry of size `s` lives in the set chosen
+/// by its own tag (`va >> shift(s)`), so a lookup probes one set per page size currently
+/// present (a bitmask of present sizes keeps that to one probe in the common case).
+#[derive(Debug, Clone)]
+pub struct TlbArray {
+    sets: usize,
+    ways: usize,
+    slots: Vec<Slot>,
+    /// Bit `l` set when some valid entry may have leaf level `l`.
+    sizes_present: u8,
+    clock: u64,
+    /// Slot of the last hit: checked first, since consecutive accesses mostly touch
+    /// the same page.
+    last_hit: usize,
+}
+
+impl TlbArray {
+    pub fn new(config: TlbLevelConfig) -> TlbArray {
+        TlbArray {
+            sets: config.sets(),
+            ways: config.ways,
+            slots: vec![EMPTY_SLOT; config.entries],
+            sizes_present: 0,
+            clock: 0,
+            last_hit: 0,
+        }
+    }
+
+    #[inline]
+    pub fn is_present(&self) -> bool {
+        self.sets != 0
+    }
+
+    #[inline]
+    fn set_range(&self, tag: u64, level: u8) -> std::ops::Range<usize> {
+        // Mix the level in so that a 4K page and a superpage with equal tags spread out.
+        let set = ((tag ^ (level as u64) << 7) % self.sets as u64) as usize;
+        set * self.ways..(set + 1) * self.ways
+    }
+
+    /// The entry translating `va` for `asid`, marking it most recently used.
+    #[inline]
+    pub fn lookup(&mut self, va: u64, asid: u16) -> Option<TlbEntry> {
+        if self.sizes_present == 0 {
+            return None;
+        }
+        self.clock += 1;
+        let matches = |slot: &Slot| {
+            let e = &slot.entry;
+            slot.valid && va >> page_shift(e.level) == e.tag && (e.global || e.asid == asid)
+        };
+        let last = &mut self.slots[self.last_hit];
+        if matches(last) {
+            last.last_use = self.clock;
+            return Some(last.entry);
+        }
+        for level in 0..PAGE_SIZES as u8 {
+            if self.sizes_present & (1 << level) == 0 {
+                continue;
+            }
+            let tag = va >> page_shift(level);
+            for i in self.set_range(tag, level) {
+                let slot = &mut self.slots[i];
+                let e = &slot.entry;
+                if e.tag == tag && e.level == level && slot.valid && (e.global || e.asid == asid) {
+                    slot.last_use = self.clock;
+                    self.last_hit = i;
+                    return Some(slot.entry);
+                }
+            }
+        }
+        None
+    }
+
+    /// Insert `entry`, replacing an entry for the same page and address space if there is
+    /// one, else an invalid slot, else the least recently used. Returns the evicted entry.
+    pub fn insert(&mut self, entry: TlbEntry) -> Option<TlbEntry> {
+        if !self.is_present() {
+            return None;
+        }
+        self.clock += 1;
+        let range = self.set_range(entry.tag, entry.level);
+        let same = |s: &Slot| {
+            s.valid
+                && s.entry.tag == entry.tag
+                && s.entry.level == entry.level
+                && s.entry.global == entry.global
+                && (entry.global || s.entry.asid == entry.asid)
+        };
+        let set = &mut self.slots[range];
+        let victim = set
+            .iter()
+            .position(same)
+            .or_else(|| set.iter().position(|s| !s.valid))
+            .unwrap_or_else(|| {
+                let mut lru = 0;
+                for (i, s) in set.iter().enumerate() {
+                    if s.last_use < set[lru].last_use {
+                        lru = i;
+                    }
+                }
+                lru
+            });
+        let old = set[victim];
+        set[victim] = Slot {
+            entry,
+            valid: true,
+            last_use: self.clock,
+        };
+        self.sizes_present |= 1 << entry.level;
+        (old.valid && !same(&old)).then_some(old.entry)
+    }
+
+    /// Remove every entry `sfence.vma vaddr, asid` covers; returns how many.
+    pub fn flush(&mut self, vaddr: Option<u64>, asid: Option<u16>) -> u64 {
+        let mut removed = 0;
+        match vaddr {
+            Some(va) => {
+                for level in 0..PAGE_SIZES as u8 {
+                    if self.sizes_present & (1 << level) == 0 {
+                        continue;
+                    }
+                    let range = self.set_range(va >> page_shift(level), level);
+                    for slot in &mut self.slots[range] {
+                        if slot.valid
+                            && slot.entry.level == level
+                            && slot.entry.fenced_by(vaddr, asid)
+                        {
+                            slot.valid = false;
+                            removed += 1;
+                        }
+                    }
+                }
+            }
+            None => {
+                for slot in &mut self.slots {
+                    if slot.valid && slot.entry.fenced_by(None, asid) {
+                        slot.valid = false;
+                        removed += 1;
+                    }
+                }
+                if asid.is_none() {
+                    self.sizes_present = 0;
+                }
+            }
+        }
+        removed
+    }
+
+    /// Every valid entry (for tests and dumps).
+    pub fn entries(&self) -> impl Iterator<Item = &TlbEntry> {
+        self.slots.iter().filter(|s| s.valid).map(|s| &s.entry)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mmu::pte::PteFlags;
+
+    fn entry(va: u64, level: u8, asid: u16, global: bool) -> TlbEntry {
+        let flags = PteFlags::V | PteFlags::R | if global { PteFlags::G } else { 0 };
+        TlbEntry {
+            tag: va >> page_shift(level),
+            level,
+            asid,
+            global,
+            pte: Pte::new(0x80000, flags),
+            pte_addr: 0,
+        }
+    }
+
+    #[test]
+    fn parse_spec() {
+        assert_eq!("off".parse::<TlbConfig>().unwrap(), TlbConfig::off());
+        let c: TlbConfig = "l1i=16:full,l2=1024:8".parse().unwrap();
+        assert_eq!(
+            c.l1i,
+            TlbLevelConfig {
+                entries: 16,
+                ways: 16
+            }
+        );
+        assert_eq!(c.l1d, TlbConfig::default().l1d);
+        assert_eq!(
+            c.l2,
+            TlbLevelConfig {
+                entries: 1024,
+                ways: 8
+            }
+        );
+        assert_eq!(c.to_string(), "l1i=16:full,l1d=32:full,l2=1024:8");
+        assert_eq!(
+            "l2=0".parse::<TlbConfig>().unwrap().l2,
+            TlbLevelConfig::ABSENT
+        );
+        assert_eq!(
+            TlbConfig::default().to_string().parse::<TlbConfig>(),
+            Ok(TlbConfig::default())
+        );
+        for bad in [
+            "l3=4",
+            "l2=10:3",
+            "l2=x",
+            "l1i",
+            "l2=8:0",
+            "l2=8:16",
+            "l2=99999999999",
+        ] {
+            assert!(bad.parse::<TlbConfig>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn lru_replacement_in_one_set() {
+        let mut t = TlbArray::new(TlbLevelConfig {
+            entries: 2,
+            ways: 2,
+        });
+        assert_eq!(t.insert(entry(0x1000, 0, 1, false)), None);
+        assert_eq!(t.insert(entry(0x2000, 0, 1, false)), None);
+        assert!(t.lookup(0x1000, 1).is_some());
+        let evicted = t.insert(entry(0x3000, 0, 1, false)).unwrap();
+        assert_eq!(evicted.tag, 2);
+        assert!(t.lookup(0x1000, 1).is_some());
+        assert!(t.lookup(0x2000, 1).is_none());
+    }
+
+    #[test]
+    fn superpage_entry_covers_its_range() {
+        let mut t = TlbArray::new(TlbConfig::default().l2);
+        t.insert(entry(0x4000_0000, 2, 5, false));
+        assert!(t.lookup(0x7fff_f123, 5).is_some());
+        assert!(t.lookup(0x8000_0000, 5).is_none());
+        assert!(t.lookup(0x4000_0000, 6).is_none());
+    }
+
+    #[test]
+    fn four_sfence_forms() {
+        let fill = || {
+            let mut t = TlbArray::new(TlbLevelConfig {
+                entries: 8,
+                ways: 8,
+            });
+            t.insert(entry(0x1000, 0, 1, false));
+            t.insert(entry(0x1000, 0, 2, false));
+            t.insert(entry(0x1000, 0, 0, true));
+            t.insert(entry(0x2000, 0, 1, false));
+            t.insert(entry(0x2000, 0, 0, true));
+            t
+        };
+        let count = |t: &TlbArray| t.entries().count();
+        let mut t = fill();
+        assert_eq!(t.flush(None, None), 5);
+        let mut t2 = fill();
+        assert_eq!(t2.flush(Some(0x1abc), None), 3);
+        assert_eq!(count(&t2), 2);
+        let mut t3 = fill();
+        assert_eq!(t3.flush(None, Some(1)), 2);
+        assert!(t3.lookup(0x1000, 2).is_some());
+        assert!(t3.lookup(0x2000, 1).unwrap().global);
+        let mut t4 = fill();
+        assert_eq!(t4.flush(Some(0x1000), Some(1)), 1);
+        assert!(t4.lookup(0x1000, 1).unwrap().global);
+        assert_eq!(count(&t4), 4);
+        assert_eq!(count(&t), 0);
+    }
+}
