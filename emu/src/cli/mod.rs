@@ -80,6 +80,21 @@ pub struct MachineArgs {
     /// /chosen/kaslr-seed (0 disables KASLR in the guest kernel).
     #[arg(long, default_value_t = 0)]
     pub kaslr_seed: u64,
+    /// Hardware A/D-bit updates (Svadu) instead of page faults when A or D is clear (Svade).
+    #[arg(long)]
+    pub svadu: bool,
+    /// TLB model geometry: `off`, or a list of LEVEL=ENTRIES:WAYS with LEVEL one of l1i,
+    /// l1d, l2 and WAYS a number or `full` (default l1i=32:full,l1d=32:full,l2=512:4).
+    #[arg(long, value_name = "SPEC", value_parser = parse_tlb)]
+    pub tlb: Option<crate::mmu::TlbConfig>,
+    /// On every TLB hit, re-walk the page table and report translations the guest changed
+    /// without sfence.vma (missing-fence detector).
+    #[arg(long)]
+    pub check_tlb: bool,
+}
+
+fn parse_tlb(s: &str) -> Result<crate::mmu::TlbConfig, String> {
+    s.parse()
 }
 
 impl MachineArgs {
@@ -96,6 +111,9 @@ impl MachineArgs {
             harts: self.smp as usize,
             mmu: MmuConfig {
                 max_mode,
+                svadu: self.svadu,
+                tlb: self.tlb.clone().unwrap_or_default(),
+                check_tlb: self.check_tlb,
                 ..MmuConfig::default()
             },
             bootargs: self.append.clone(),
