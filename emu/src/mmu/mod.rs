@@ -476,13 +476,16 @@ impl Mmu {
                 Err(f) => Err(f),
             };
             if let Some(sink) = self.sink.as_mut() {
-                sink(&MmuEvent::Walk {
-                    va,
-                    access,
-                    satp: ctx.satp,
-                    steps,
-                    result: result.and_then(|l| l.ok_or(WalkFault::InvalidPte { level: 0 })),
-                });
+                // A walk abandoned for a retry has no result of its own to report.
+                if let Some(result) = result.transpose() {
+                    sink(&MmuEvent::Walk {
+                        va,
+                        access,
+                        satp: ctx.satp,
+                        steps,
+                        result,
+                    });
+                }
             }
             match result {
                 Ok(Some(leaf)) => return Ok(leaf),
