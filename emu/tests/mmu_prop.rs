@@ -391,7 +391,7 @@ fn mapping() -> impl Strategy<Value = Mapping> {
 /// A physical address aligned for a leaf at `level`.
 fn aligned_pa(level: u8) -> u64 {
     [
-        DRAM_BASE + 0x2000,
+        DRAM_BASE + 0x1000,
         DRAM_BASE + 0x20_0000,
         DRAM_BASE,
         1 << 39,
