@@ -377,9 +377,13 @@ impl Mmu {
             self.stats.paged_translations += 1;
             self.translate_paged(va, access, ctx, mode, bus)?
         };
-        let (allowed, whole_page) = self.pmp.allows(pa, access, privilege);
         // Physical addresses are 56 bits; in Bare mode a wider address names nothing.
-        if !allowed || pa >> PA_BITS != 0 {
+        let (allowed, whole_page) = if pa >> PA_BITS == 0 {
+            self.pmp.allows(pa, access, privilege)
+        } else {
+            (false, false)
+        };
+        if !allowed {
             self.stats.pmp_faults[access as usize] += 1;
             return Err(access.access_fault(va));
         }
