@@ -674,7 +674,8 @@ impl Mmu {
         }
     }
 
-    /// `sfence.vma rs1, rs2`: `vaddr` = rs1 when rs1 != x0, `asid` = rs2 when rs2 != x0.
+    /// `sfence.vma rs1, rs2`: `vaddr` = rs1 when rs1 != x0, `asid` = the low 16 bits of
+    /// rs2 when rs2 != x0 (ASIDLEN = 16; the spec says higher bits should be zero).
     /// Removes exactly the entries the spec says: all; all for `vaddr` including global
     /// ones; the non-global ones of `asid`; the non-global ones of `asid` for `vaddr`.
     pub fn sfence_vma(&mut self, vaddr: Option<u64>, asid: Option<u16>) {
