@@ -47,7 +47,8 @@ impl Report {
                 r.by_privilege[i] += n;
             }
             r.mmu.merge(&h.mmu.stats);
-            r.stale.extend(h.mmu.stale_translations().iter().map(|s| s.describe()));
+            r.stale
+                .extend(h.mmu.stale_translations().iter().map(|s| s.describe()));
         }
         r.tlb_config = m.config.mmu.tlb.to_string();
         r
@@ -98,7 +99,11 @@ impl Report {
         let _ = writeln!(s, "  \"mips\": {:.3},", self.mips);
         let _ = writeln!(s, "  \"tlb_config\": \"{}\",", self.tlb_config);
         let _ = writeln!(s, "  \"mmu\": {},", mmu_json(&self.mmu));
-        let stale: Vec<String> = self.stale.iter().map(|l| crate::trace::format::json_str(l)).collect();
+        let stale: Vec<String> = self
+            .stale
+            .iter()
+            .map(|l| crate::trace::format::json_str(l))
+            .collect();
         let _ = writeln!(s, "  \"stale_translations\": [{}]", stale.join(", "));
         s.push_str("}\n");
         s
@@ -106,11 +111,18 @@ impl Report {
 }
 
 fn list(v: &[u64]) -> String {
-    v.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", ")
+    v.iter()
+        .map(|n| n.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn named(names: &[&str], v: &[u64]) -> String {
-    let fields: Vec<String> = names.iter().zip(v).map(|(n, x)| format!("\"{n}\": {x}")).collect();
+    let fields: Vec<String> = names
+        .iter()
+        .zip(v)
+        .map(|(n, x)| format!("\"{n}\": {x}"))
+        .collect();
     format!("{{{}}}", fields.join(", "))
 }
 
