@@ -65,6 +65,9 @@ struct Counter {
 /// Sentinel for "no page cached" (no pc has this page number).
 const NO_VPN: u64 = u64::MAX;
 
+/// `fetch` result when fetching trapped.
+const FETCH_TRAPPED: usize = usize::MAX;
+
 pub struct Hart {
     pub hartid: u64,
     pub x: [u64; 32],
@@ -204,11 +207,11 @@ impl Hart {
                 break RunStop::Budget;
             }
             steps += 1;
-            let op = self.fetch(bus);
-            if op.k == K::Empty {
+            let index = self.fetch(bus);
+            if index == FETCH_TRAPPED {
                 continue;
             }
-            let step = self.execute(op, bus);
+            let step = self.execute(index, bus);
             self.x[0] = 0;
             match step {
                 Step::Next => self.instret += 1,
@@ -249,33 +252,34 @@ impl Hart {
 
     // ---------------------------------------------------------------- fetch
 
-    /// The decoded instruction at pc; an `Empty` op when fetching it trapped (the trap
-    /// has been taken). Not `Option<Op>`: its niche layout made every copy unaligned.
+    /// Decode-cache index of the instruction at pc, or `FETCH_TRAPPED` (trap taken).
+    /// An index rather than an `Op`: the op is then read field by field straight from the
+    /// cache instead of being copied through the stack.
     #[inline(always)]
-    fn fetch(&mut self, bus: &mut Bus) -> Op {
+    fn fetch(&mut self, bus: &mut Bus) -> usize {
         let pc = self.pc;
         if pc >> 12 == self.fetch_vpn {
-            let op = self.icache.get(self.fetch_page, (pc >> 1) as usize);
-            if op.k != K::Empty {
-                return op;
+            let index = DecodeCache::index(self.fetch_page, (pc >> 1) as usize);
+            if self.icache.is_decoded(index) {
+                return index;
             }
         }
         self.fetch_or_trap(bus)
     }
 
     #[inline(never)]
-    fn fetch_or_trap(&mut self, bus: &mut Bus) -> Op {
+    fn fetch_or_trap(&mut self, bus: &mut Bus) -> usize {
         match self.fetch_slow(bus) {
-            Ok(op) => op,
+            Ok(index) => index,
             Err(e) => {
                 self.raise(e);
-                Op::EMPTY
+                FETCH_TRAPPED
             }
         }
     }
 
     #[inline(never)]
-    fn fetch_slow(&mut self, bus: &mut Bus) -> Result<Op, Exception> {
+    fn fetch_slow(&mut self, bus: &mut Bus) -> Result<usize, Exception> {
         let pc = self.pc;
         let pa = self
             .mmu
@@ -286,14 +290,14 @@ impl Hart {
             let fault = |_| AccessType::Fetch.access_fault(pc);
             let lo = bus.read(pa, 2).map_err(fault)? as u32;
             if lo & 3 != 3 {
-                return Ok(decode(lo));
+                return Ok(self.icache.scratch(decode(lo)));
             }
             let hi = if page_off == 0xffe {
                 self.fetch_parcel(pc.wrapping_add(2), bus)?
             } else {
                 bus.read(pa + 2, 2).map_err(fault)? as u32
             };
-            return Ok(decode(lo | (hi << 16)));
+            return Ok(self.icache.scratch(decode(lo | (hi << 16))));
         };
         let (index, _) = self.icache.page_for(ram_page_off >> 12);
         if self.mmu.observed() {
@@ -303,10 +307,9 @@ impl Hart {
             self.fetch_page = index;
             self.fetch_gen = self.mmu.generation();
         }
-        let slot = page_off >> 1;
-        let cached = self.icache.get(index, slot);
-        if cached.k != K::Empty {
-            return Ok(cached);
+        let slot = DecodeCache::index(index, page_off >> 1);
+        if self.icache.is_decoded(slot) {
+            return Ok(slot);
         }
         let ram = bus.ram.as_slice();
         let at = ram_page_off + page_off;
@@ -314,16 +317,15 @@ impl Hart {
         if lo & 3 == 3 && page_off == 0xffe {
             // Crosses into the next page, which may map elsewhere: not cached.
             let hi = self.fetch_parcel(pc.wrapping_add(2), bus)?;
-            return Ok(decode(lo | (hi << 16)));
+            return Ok(self.icache.scratch(decode(lo | (hi << 16))));
         }
         let word = if lo & 3 == 3 {
             u32::from_le_bytes([ram[at], ram[at + 1], ram[at + 2], ram[at + 3]])
         } else {
             lo
         };
-        let op = decode(word);
-        self.icache.set(index, slot, op);
-        Ok(op)
+        self.icache.set(slot, decode(word));
+        Ok(slot)
     }
 
     /// The 16-bit parcel at virtual address `va` (the upper half of a page-crossing
@@ -568,13 +570,17 @@ impl Hart {
     // ---------------------------------------------------------------- execute
 
     #[inline(always)]
-    fn execute(&mut self, op: Op, bus: &mut Bus) -> Step {
+    fn execute(&mut self, index: usize, bus: &mut Bus) -> Step {
+        // Field by field from the cache slot: copying the whole `Op` made the compiler
+        // bounce it through the stack on every instruction.
+        let op = self.icache.op_ref(index);
+        let (kind, rd, rs1, rs2, imm, len) = (op.k, op.rd, op.rs1, op.rs2, op.imm, op.len);
         let pc = self.pc;
-        let rd = op.rd as usize & 31;
-        let a = self.x[op.rs1 as usize & 31];
-        let b = self.x[op.rs2 as usize & 31];
-        let imm = op.imm as i64 as u64;
-        let next = pc.wrapping_add(op.len as u64);
+        let rd = rd as usize & 31;
+        let a = self.x[rs1 as usize & 31];
+        let b = self.x[rs2 as usize & 31];
+        let imm = imm as i64 as u64;
+        let next = pc.wrapping_add(len as u64);
         macro_rules! tri {
             ($e:expr) => {
                 match $e {
@@ -596,7 +602,7 @@ impl Hart {
                 return if device { Step::Yield } else { Step::Next };
             }};
         }
-        match op.k {
+        match kind {
             K::Lui => self.x[rd] = imm,
             K::Auipc => self.x[rd] = pc.wrapping_add(imm),
             K::Jal => {
@@ -696,14 +702,14 @@ impl Hart {
                 self.x[rd] = sext32(if b == 0 { a } else { a % b } as u64)
             }
             K::Fence => {}
-            K::LrW => return tri!(self.load_reserved(bus, op, 4)),
-            K::LrD => return tri!(self.load_reserved(bus, op, 8)),
-            K::ScW => return tri!(self.store_conditional(bus, op, 4)),
-            K::ScD => return tri!(self.store_conditional(bus, op, 8)),
-            K::AmoW => return tri!(self.amo(bus, op, 4)),
-            K::AmoD => return tri!(self.amo(bus, op, 8)),
+            K::LrW => return tri!(self.load_reserved(bus, self.icache.op(index), 4)),
+            K::LrD => return tri!(self.load_reserved(bus, self.icache.op(index), 8)),
+            K::ScW => return tri!(self.store_conditional(bus, self.icache.op(index), 4)),
+            K::ScD => return tri!(self.store_conditional(bus, self.icache.op(index), 8)),
+            K::AmoW => return tri!(self.amo(bus, self.icache.op(index), 4)),
+            K::AmoD => return tri!(self.amo(bus, self.icache.op(index), 8)),
             _ => {
-                let r = self.execute_system(op, bus);
+                let r = self.execute_system(self.icache.op(index), bus);
                 self.check_fetch_cache();
                 return tri!(r);
             }
