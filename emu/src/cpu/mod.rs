@@ -68,6 +68,9 @@ const NO_VPN: u64 = u64::MAX;
 /// `fetch` result when fetching trapped.
 const FETCH_TRAPPED: usize = usize::MAX;
 
+/// `execute` result (odd, so never a pc) when the run loop must look at `Hart::special`.
+const SPECIAL: u64 = 1;
+
 pub struct Hart {
     pub hartid: u64,
     pub x: [u64; 32],
@@ -115,6 +118,8 @@ pub struct Hart {
     /// also requires memory to still hold the loaded value (as QEMU does).
     reservation: Option<(u64, u64)>,
     wfi: bool,
+    /// What the last instruction that returned `SPECIAL` asks of the run loop.
+    special: Step,
     /// Translation inputs for loads/stores (MPRV applied) and for fetches.
     data_ctx: TranslateCtx,
     fetch_ctx: TranslateCtx,
@@ -177,6 +182,7 @@ impl Hart {
             counters: [Counter::default(); 2],
             reservation: None,
             wfi: false,
+            special: Step::Next,
             data_ctx: ctx,
             fetch_ctx: ctx,
             icache: DecodeCache::new(),
@@ -202,20 +208,30 @@ impl Hart {
             self.take_trap(n, 0, true);
         }
         let mut steps = 0;
+        // The pc lives in a register here; `self.pc` is written back before anything
+        // that reads it (slow fetch, traps, system instructions) and at the end.
+        let mut pc = self.pc;
         let stop = loop {
             if steps >= budget {
                 break RunStop::Budget;
             }
             steps += 1;
-            let index = self.fetch(bus);
+            let index = self.fetch(pc, bus);
             if index == FETCH_TRAPPED {
+                pc = self.pc;
                 continue;
             }
-            let step = self.execute(index, bus);
+            let next = self.execute(index, pc, bus);
             self.x[0] = 0;
-            match step {
-                Step::Next => self.instret += 1,
+            if next & 1 == 0 {
+                pc = next;
+                self.instret += 1;
+                continue;
+            }
+            pc = self.pc;
+            match self.special {
                 Step::Trapped => {}
+                Step::Next => self.instret += 1,
                 Step::Yield => {
                     self.instret += 1;
                     break RunStop::Yield;
@@ -226,6 +242,7 @@ impl Hart {
                 }
             }
         };
+        self.pc = pc;
         self.account_privilege();
         (steps, stop)
     }
@@ -256,14 +273,14 @@ impl Hart {
     /// An index rather than an `Op`: the op is then read field by field straight from the
     /// cache instead of being copied through the stack.
     #[inline(always)]
-    fn fetch(&mut self, bus: &mut Bus) -> usize {
-        let pc = self.pc;
+    fn fetch(&mut self, pc: u64, bus: &mut Bus) -> usize {
         if pc >> 12 == self.fetch_vpn {
             let index = DecodeCache::index(self.fetch_page, (pc >> 1) as usize);
             if self.icache.is_decoded(index) {
                 return index;
             }
         }
+        self.pc = pc;
         self.fetch_or_trap(bus)
     }
 
@@ -415,7 +432,7 @@ impl Hart {
         let mut v = 0;
         for i in 0..size {
             let pa = if i < first {
-                pa0 + i
+                pa0.wrapping_add(i)
             } else {
                 va.wrapping_add(i).wrapping_add(delta1)
             };
@@ -440,7 +457,7 @@ impl Hart {
         let mut device = false;
         for i in 0..size {
             let pa = if i < first {
-                pa0 + i
+                pa0.wrapping_add(i)
             } else {
                 va.wrapping_add(i).wrapping_add(delta1)
             };
@@ -569,13 +586,15 @@ impl Hart {
 
     // ---------------------------------------------------------------- execute
 
+    /// Execute the op at decode-cache `index`, which sits at `pc`. Returns the next pc,
+    /// or `SPECIAL` when the instruction trapped or needs the run loop's attention
+    /// (`self.pc` and `self.special` then say what happened).
     #[inline(always)]
-    fn execute(&mut self, index: usize, bus: &mut Bus) -> Step {
+    fn execute(&mut self, index: usize, pc: u64, bus: &mut Bus) -> u64 {
         // Field by field from the cache slot: copying the whole `Op` made the compiler
         // bounce it through the stack on every instruction.
         let op = self.icache.op_ref(index);
         let (kind, rd, rs1, rs2, imm, len) = (op.k, op.rd, op.rs1, op.rs2, op.imm, op.len);
-        let pc = self.pc;
         let rd = rd as usize & 31;
         let a = self.x[rs1 as usize & 31];
         let b = self.x[rs2 as usize & 31];
@@ -585,21 +604,26 @@ impl Hart {
             ($e:expr) => {
                 match $e {
                     Ok(v) => v,
-                    Err(e) => return self.raise(e),
+                    Err(e) => {
+                        self.pc = pc;
+                        return self.after_slow(Err(e));
+                    }
                 }
             };
         }
         macro_rules! branch {
             ($cond:expr) => {{
-                self.pc = if $cond { pc.wrapping_add(imm) } else { next };
-                return Step::Next;
+                return if $cond { pc.wrapping_add(imm) } else { next };
             }};
         }
         macro_rules! store {
             ($size:expr, $v:expr) => {{
                 let device = tri!(self.store(bus, a.wrapping_add(imm), $size, $v));
-                self.pc = next;
-                return if device { Step::Yield } else { Step::Next };
+                if device {
+                    self.pc = next;
+                    return self.after_slow(Ok(Step::Yield));
+                }
+                return next;
             }};
         }
         match kind {
@@ -607,13 +631,11 @@ impl Hart {
             K::Auipc => self.x[rd] = pc.wrapping_add(imm),
             K::Jal => {
                 self.x[rd] = next;
-                self.pc = pc.wrapping_add(imm);
-                return Step::Next;
+                return pc.wrapping_add(imm);
             }
             K::Jalr => {
                 self.x[rd] = next;
-                self.pc = a.wrapping_add(imm) & !1;
-                return Step::Next;
+                return a.wrapping_add(imm) & !1;
             }
             K::Beq => branch!(a == b),
             K::Bne => branch!(a != b),
@@ -702,20 +724,56 @@ impl Hart {
                 self.x[rd] = sext32(if b == 0 { a } else { a % b } as u64)
             }
             K::Fence => {}
-            K::LrW => return tri!(self.load_reserved(bus, self.icache.op(index), 4)),
-            K::LrD => return tri!(self.load_reserved(bus, self.icache.op(index), 8)),
-            K::ScW => return tri!(self.store_conditional(bus, self.icache.op(index), 4)),
-            K::ScD => return tri!(self.store_conditional(bus, self.icache.op(index), 8)),
-            K::AmoW => return tri!(self.amo(bus, self.icache.op(index), 4)),
-            K::AmoD => return tri!(self.amo(bus, self.icache.op(index), 8)),
+            K::LrW => {
+                self.pc = pc;
+                let r = self.load_reserved(bus, self.icache.op(index), 4);
+                return self.after_slow(r);
+            }
+            K::LrD => {
+                self.pc = pc;
+                let r = self.load_reserved(bus, self.icache.op(index), 8);
+                return self.after_slow(r);
+            }
+            K::ScW => {
+                self.pc = pc;
+                let r = self.store_conditional(bus, self.icache.op(index), 4);
+                return self.after_slow(r);
+            }
+            K::ScD => {
+                self.pc = pc;
+                let r = self.store_conditional(bus, self.icache.op(index), 8);
+                return self.after_slow(r);
+            }
+            K::AmoW => {
+                self.pc = pc;
+                let r = self.amo(bus, self.icache.op(index), 4);
+                return self.after_slow(r);
+            }
+            K::AmoD => {
+                self.pc = pc;
+                let r = self.amo(bus, self.icache.op(index), 8);
+                return self.after_slow(r);
+            }
             _ => {
+                self.pc = pc;
                 let r = self.execute_system(self.icache.op(index), bus);
                 self.check_fetch_cache();
-                return tri!(r);
+                return self.after_slow(r);
             }
         }
-        self.pc = next;
-        Step::Next
+        next
+    }
+
+    /// The run-loop answer for an instruction that left the fast path: its new pc when it
+    /// simply completed, else `SPECIAL` with `self.special` set (taking the trap first).
+    #[inline(never)]
+    fn after_slow(&mut self, r: Result<Step, Exception>) -> u64 {
+        self.special = match r {
+            Ok(Step::Next) => return self.pc,
+            Ok(step) => step,
+            Err(e) => self.raise(e),
+        };
+        SPECIAL
     }
 
     /// Everything that is not plain integer computation or memory access.
