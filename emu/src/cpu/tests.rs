@@ -1069,3 +1069,36 @@ fn pmp_csrs_reach_the_mmu() {
         "odd pmpcfg do not exist on RV64"
     );
 }
+
+#[test]
+fn random_code_only_ever_traps() {
+    // Garbage in RAM, run in every privilege with traps landing in more garbage: the
+    // hart must keep going (architectural traps only) and never panic or stall.
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = || {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 32) as u32
+    };
+    for round in 0..8 {
+        let words: Vec<u32> = (0..(RAM as usize / 4)).map(|_| next()).collect();
+        let mut r = Rig::new(&words);
+        r.hart.mtvec = DRAM_BASE + ((next() as u64 % RAM) & !3);
+        r.hart.stvec = DRAM_BASE + ((next() as u64 % RAM) & !3);
+        r.hart.medeleg = next() as u64 & 0xb3ff;
+        r.hart.mstatus |= 3 << ms::FS_SHIFT;
+        r.enter([PRIV_U, PRIV_S, PRIV_M][round % 3]);
+        let mut total = 0;
+        for _ in 0..50 {
+            let (n, stop) = r.hart.run(&mut r.bus, 2_000);
+            total += n;
+            if stop == RunStop::Wfi {
+                // Wake it and carry on.
+                r.hart.mie = ip::ALL;
+                r.hart.set_interrupt_lines(ip::MSIP);
+            }
+        }
+        assert!(total > 0);
+    }
+}
