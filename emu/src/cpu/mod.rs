@@ -817,7 +817,7 @@ impl Hart {
                 self.pc = self.mepc;
                 self.reservation = None;
                 self.set_privilege(mpp);
-                return Ok(Step::Yield);
+                return Ok(self.interrupt_check());
             }
             K::Sret => {
                 if self.privilege < PRIV_S
@@ -835,7 +835,7 @@ impl Hart {
                 self.pc = self.sepc;
                 self.reservation = None;
                 self.set_privilege(spp);
-                return Ok(Step::Yield);
+                return Ok(self.interrupt_check());
             }
             K::Wfi => {
                 if self.privilege == PRIV_U
@@ -925,7 +925,7 @@ impl Hart {
                 _ => self.csr_modify_base(csr, old) & !src,
             };
             if self.csr_write(csr, new) == CsrEffect::Interrupts {
-                step = Step::Yield;
+                step = self.interrupt_check();
             }
         }
         self.x[op.rd as usize & 31] = old;
@@ -950,6 +950,17 @@ impl Hart {
     fn raise(&mut self, e: Exception) -> Step {
         self.take_trap(e.cause, e.tval, false);
         Step::Trapped
+    }
+
+    /// After a change of interrupt enables, pending bits or privilege: stop the quantum
+    /// when an interrupt can now be taken (the next `run` takes it at its first
+    /// boundary); otherwise carry on, since the lines only change between quanta.
+    fn interrupt_check(&self) -> Step {
+        if self.pending_interrupt().is_some() {
+            Step::Yield
+        } else {
+            Step::Next
+        }
     }
 
     /// The interrupt to take now, if any: highest priority among the enabled pending ones.

@@ -1102,3 +1102,21 @@ fn random_code_only_ever_traps() {
         assert!(total > 0);
     }
 }
+
+#[test]
+fn enabling_a_pending_interrupt_ends_the_quantum_and_the_next_one_takes_it() {
+    let set_mie = csr(6, 0, num::MSTATUS, 8); // csrsi mstatus, MIE
+                                              // Nothing pending: the quantum goes on.
+    let mut r = Rig::new(&[set_mie, NOP, NOP]);
+    assert_eq!(r.step(3), RunStop::Budget);
+    // MTI pending and enabled in mie: the write ends the quantum, the next run traps
+    // before executing anything else.
+    let mut r = Rig::new(&[set_mie, NOP, NOP]);
+    r.hart.mie = ip::MTIP;
+    r.hart.set_interrupt_lines(ip::MTIP);
+    assert_eq!(r.hart.run(&mut r.bus, 3), (1, RunStop::Yield));
+    assert_eq!(r.hart.pc, DRAM_BASE + 4);
+    r.step(1);
+    assert_eq!(r.csr(num::MCAUSE), (1 << 63) | irq::MTI);
+    assert_eq!(r.csr(num::MEPC), DRAM_BASE + 4);
+}
