@@ -15,7 +15,21 @@ pub mod disasm;
 pub mod encode;
 pub mod fpu;
 mod icache;
+pub mod trace_hooks;
 pub mod trap;
+
+/// Traps taken by a hart, indexed by cause.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrapCounts {
+    pub exceptions: [u64; 16],
+    pub interrupts: [u64; 16],
+}
+
+impl TrapCounts {
+    pub fn total(&self) -> u64 {
+        self.exceptions.iter().chain(&self.interrupts).sum()
+    }
+}
 
 #[cfg(test)]
 mod tests;
@@ -47,7 +61,7 @@ pub enum RunStop {
 
 /// What an executed instruction asks of the run loop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Step {
+pub(crate) enum Step {
     Next,
     Yield,
     Wfi,
@@ -67,13 +81,17 @@ struct Counter {
 const NO_VPN: u64 = u64::MAX;
 
 /// `fetch` result when fetching trapped.
-const FETCH_TRAPPED: usize = usize::MAX;
+pub(crate) const FETCH_TRAPPED: usize = usize::MAX;
 
 /// `execute` result (odd, so never a pc) when the run loop must look at `Hart::special`.
 const SPECIAL: u64 = 1;
 
 pub struct Hart {
     pub hartid: u64,
+    /// Traps taken, by cause (for statistics and for the traced loop to notice traps).
+    pub traps: TrapCounts,
+    /// Tracing state, used only by [`Hart::run_traced`].
+    pub(crate) trace: trace_hooks::HartTrace,
     pub x: [u64; 32],
     pub pc: u64,
     pub privilege: u8,
@@ -145,6 +163,8 @@ impl Hart {
         };
         Hart {
             hartid,
+            traps: TrapCounts::default(),
+            trace: trace_hooks::HartTrace::default(),
             x: [0; 32],
             pc: 0,
             privilege: PRIV_M,
@@ -986,6 +1006,12 @@ impl Hart {
 
     /// Enter the trap handler for `cause` (an interrupt number when `interrupt`).
     fn take_trap(&mut self, cause: u64, tval: u64, interrupt: bool) {
+        let counts = if interrupt {
+            &mut self.traps.interrupts
+        } else {
+            &mut self.traps.exceptions
+        };
+        counts[(cause & 15) as usize] += 1;
         let deleg = if interrupt {
             self.mideleg
         } else {
@@ -1071,7 +1097,7 @@ impl Hart {
 }
 
 /// Does this OP-FP / fused instruction write an f register (rather than an x register)?
-fn fp_writes_f_register(insn: u32) -> bool {
+pub(crate) fn fp_writes_f_register(insn: u32) -> bool {
     if insn & 0x7f != 0x53 {
         return true;
     }

@@ -182,6 +182,14 @@ impl Machine {
         Ok(dtb_addr)
     }
 
+    /// Start tracing into `tracer` (its window and kinds decide what is written).
+    pub fn set_tracer(&mut self, tracer: crate::trace::Tracer) {
+        for h in &mut self.harts {
+            h.enable_tracing(tracer.requested());
+        }
+        self.tracer = tracer;
+    }
+
     /// Make every memory access visible to the TLB model (for `--stats` and `--trace`).
     pub fn set_observed(&mut self, on: bool) {
         self.observed = on;
@@ -271,7 +279,12 @@ impl Machine {
             let mut all_waiting = true;
             let nharts = self.harts.len() as u64;
             for hart in &mut self.harts {
-                let (n, stop) = hart.run(&mut self.bus, quantum.div_ceil(nharts).max(1));
+                let budget = quantum.div_ceil(nharts).max(1);
+                let (n, stop) = if self.tracer.watching_pcs() {
+                    hart.run_traced(&mut self.bus, &mut self.tracer, budget)
+                } else {
+                    hart.run(&mut self.bus, budget)
+                };
                 self.total_insns += n;
                 if stop != RunStop::Wfi {
                     all_waiting = false;

@@ -456,6 +456,11 @@ impl Tracer {
         self.flush();
     }
 
+    /// The kinds the user asked for (whether or not the window is open).
+    pub fn requested(&self) -> EventMask {
+        self.requested
+    }
+
     #[inline(always)]
     pub fn wants(&self, k: Kind) -> bool {
         self.mask.has(k)
