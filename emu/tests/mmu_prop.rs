@@ -71,6 +71,44 @@ fn ref_allowed(pte: u64, access: AccessType, privilege: u8, sum: bool, mxr: bool
     kind_ok && mode_ok
 }
 
+/// PMP as the spec states it, for one byte: the lowest-numbered entry whose range holds
+/// the byte decides; when none does, M-mode is allowed and S/U are not. (The tests lock
+/// no entry, so M-mode is always allowed.) Ranges are `[lo, hi)` with R=1, W=2, X=4.
+struct RefPmp {
+    entries: Vec<(u64, u64, u8)>,
+}
+
+impl RefPmp {
+    fn allows(&self, pa: u64, access: AccessType, privilege: u8) -> bool {
+        if privilege == 3 {
+            return true;
+        }
+        let need = match access {
+            AccessType::Load => 1,
+            AccessType::Store => 2,
+            AccessType::Fetch => 4,
+        };
+        match self
+            .entries
+            .iter()
+            .find(|(lo, hi, _)| *lo <= pa && pa < *hi)
+        {
+            Some((_, _, perms)) => perms & need != 0,
+            None => false,
+        }
+    }
+
+    /// The physical-address check every access ends with.
+    fn check(&self, outcome: Outcome, access: AccessType, privilege: u8) -> Outcome {
+        match outcome {
+            Outcome::Pa(pa) if pa >> 56 != 0 || !self.allows(pa, access, privilege) => {
+                Outcome::AccessFault
+            }
+            other => other,
+        }
+    }
+}
+
 struct RefWalk {
     outcome: Outcome,
     /// On success: the leaf as it would be cached (with A, and D for stores, set).
@@ -80,6 +118,7 @@ struct RefWalk {
 #[allow(clippy::too_many_arguments)]
 fn ref_translate(
     bus: &mut Bus,
+    pmp: &RefPmp,
     satp: u64,
     va: u64,
     access: AccessType,
@@ -94,14 +133,9 @@ fn ref_translate(
     };
     let mode = satp >> 60;
     if privilege == 3 || mode == 0 {
-        // Bare: pa = va, and the physical address space is 56 bits wide.
-        let outcome = if va >> 56 == 0 {
-            Outcome::Pa(va)
-        } else {
-            Outcome::AccessFault
-        };
+        // Bare: pa = va (the physical address space is 56 bits wide).
         return RefWalk {
-            outcome,
+            outcome: pmp.check(Outcome::Pa(va), access, privilege),
             leaf: None,
         };
     }
@@ -126,7 +160,11 @@ fn ref_translate(
     let (pte, pte_i, pte_addr) = loop {
         // 2. Let pte be the value of the PTE at address a + va.vpn[i] x PTESIZE. If
         // accessing pte violates a PMA or PMP check, raise an access-fault exception.
+        // Implicit accesses to the page table are checked as S-mode loads.
         let pte_addr = a + vpn(i) * 8;
+        if !pmp.allows(pte_addr, AccessType::Load, 1) {
+            return fail(Outcome::AccessFault);
+        }
         let pte = match bus.read(pte_addr, 8) {
             Ok(v) => v,
             Err(_) => return fail(Outcome::AccessFault),
@@ -173,6 +211,10 @@ fn ref_translate(
     if cached != pte && !svadu {
         return fail(Outcome::PageFault);
     }
+    // The A/D write is an implicit S-mode store, PMP-checked too.
+    if cached != pte && !pmp.allows(pte_addr, AccessType::Store, 1) {
+        return fail(Outcome::AccessFault);
+    }
     // 8. pa.pgoff = va.pgoff; superpage: pa.ppn[i-1:0] = va.vpn[i-1:0];
     // pa.ppn[LEVELS-1:i] = pte.ppn[LEVELS-1:i].
     let mut pa_ppn = 0u64;
@@ -187,7 +229,7 @@ fn ref_translate(
         pa_ppn |= segment << (9 * j);
     }
     RefWalk {
-        outcome: Outcome::Pa(pa_ppn * 4096 + (va & 0xfff)),
+        outcome: pmp.check(Outcome::Pa(pa_ppn * 4096 + (va & 0xfff)), access, privilege),
         leaf: Some(Cached {
             va,
             pte_addr,
@@ -349,7 +391,7 @@ fn mapping() -> impl Strategy<Value = Mapping> {
 /// A physical address aligned for a leaf at `level`.
 fn aligned_pa(level: u8) -> u64 {
     [
-        DRAM_BASE + 0x2000,
+        DRAM_BASE + 0x1000,
         DRAM_BASE + 0x20_0000,
         DRAM_BASE,
         1 << 39,
@@ -383,6 +425,46 @@ fn tlb_config(choice: u8) -> TlbConfig {
     }
 }
 
+/// PMP set-ups (entry 15 is the firmware-style allow-all NAPOT entry `Env` installs):
+/// 0 just that; 1 the first table page (space 0's root) inaccessible to S/U; 2 everything
+/// below DRAM_BASE + 8 KiB read-only; 3 a 4-byte execute-only hole inside a RW 2 MiB
+/// region (a page PMP cannot decide as a whole); 4 no entry at all (S/U denied).
+/// Programs the real PMP and returns the same rules for the reference.
+fn setup_pmp(env: &mut Env, choice: u8) -> RefPmp {
+    let table0 = DRAM_BASE + RAM / 2;
+    let all = (0u64, 1u64 << 57, 7u8);
+    let pmp = &mut env.mmu.pmp;
+    let entries = match choice {
+        1 => {
+            pmp.write_addr(0, (table0 >> 2) | 0x1ff);
+            pmp.write_cfg(0, 0x18);
+            vec![(table0, table0 + 4096, 0), all]
+        }
+        2 => {
+            pmp.write_addr(0, (DRAM_BASE + 0x2000) >> 2);
+            pmp.write_cfg(0, 0x08 | 1);
+            vec![(0, DRAM_BASE + 0x2000, 1), all]
+        }
+        3 => {
+            pmp.write_addr(0, (DRAM_BASE + 0x1000) >> 2);
+            pmp.write_addr(1, (DRAM_BASE >> 2) | 0x3_ffff);
+            pmp.write_cfg(0, (0x10 | 4) | (0x18 | 3) << 8);
+            vec![
+                (DRAM_BASE + 0x1000, DRAM_BASE + 0x1004, 4),
+                (DRAM_BASE, DRAM_BASE + (2 << 20), 3),
+                all,
+            ]
+        }
+        4 => {
+            pmp.write_cfg(2, 0);
+            vec![]
+        }
+        _ => vec![all],
+    };
+    env.mmu.pmp_changed();
+    RefPmp { entries }
+}
+
 fn access_of(n: u8) -> AccessType {
     match n {
         0 => AccessType::Fetch,
@@ -403,6 +485,7 @@ fn run_case(
     svadu: bool,
     observe: u8,
     tlb: u8,
+    pmp_choice: u8,
 ) -> Result<(), TestCaseError> {
     let config = MmuConfig {
         svadu,
@@ -412,6 +495,7 @@ fn run_case(
         ..MmuConfig::default()
     };
     let mut env = Env::with_ram(config, RAM);
+    let pmp = setup_pmp(&mut env, pmp_choice);
     let roots: Vec<u64> = spaces.iter().map(|_| env.alloc_table()).collect();
     for m in &mappings {
         let s = &spaces[m.space];
@@ -468,8 +552,17 @@ fn run_case(
                     sum,
                     mxr,
                 };
-                let walk =
-                    ref_translate(&mut env.bus, satp, va, access, privilege, sum, mxr, svadu);
+                let walk = ref_translate(
+                    &mut env.bus,
+                    &pmp,
+                    satp,
+                    va,
+                    access,
+                    privilege,
+                    sum,
+                    mxr,
+                    svadu,
+                );
                 let mut allowed = vec![walk.outcome];
                 let paged = satp >> 60 != 0 && privilege != 3;
                 if paged && !non_canonical(satp, va) {
@@ -479,7 +572,7 @@ fn run_case(
                         .filter(|c| c.maps(va) && (c.global || c.asid == asid))
                     {
                         if let Some(o) = use_cached(c, va, access, &ctx, svadu) {
-                            allowed.push(o);
+                            allowed.push(pmp.check(o, access, privilege));
                         }
                     }
                 }
@@ -505,10 +598,11 @@ fn run_case(
                     "step {}: {:?} at {:#x} under satp {:#x} priv {} sum {} mxr {}: got {:?}, allowed {:?}",
                     step, access, va, satp, privilege, sum, mxr, got, allowed
                 );
-                if matches!(got, Outcome::Pa(_)) {
-                    if let Some(leaf) = walk.leaf {
-                        cached.push(leaf);
-                    }
+                // The real TLB fills whenever its walk succeeds, even when the final PMP
+                // check then fails; remembering a leaf it did not fill only widens what
+                // later steps accept.
+                if let Some(leaf) = walk.leaf {
+                    cached.push(leaf);
                 }
             }
             Op::WritePte {
@@ -575,21 +669,23 @@ proptest! {
         svadu in any::<bool>(),
         observe in 0u8..3,
         tlb in 0u8..4,
+        pmp in prop_oneof![4 => Just(0u8), 1 => Just(1), 1 => Just(2), 1 => Just(3), 1 => Just(4)],
     ) {
-        run_case(spaces, mappings, ops, svadu, observe, tlb)?;
+        run_case(spaces, mappings, ops, svadu, observe, tlb, pmp)?;
     }
 }
 
-/// The reference itself must catch a wrong MMU: a hand-made case where the current walk
-/// and the only cached translation disagree with a made-up answer.
+/// The reference itself, on answers computed by hand.
 #[test]
-fn reference_rejects_a_wrong_translation() {
+fn reference_agrees_with_hand_computed_answers() {
     let mut env = Env::with_ram(MmuConfig::default(), RAM);
+    let pmp = setup_pmp(&mut env, 0);
     let root = env.alloc_table();
     env.map_page(SatpMode::Sv39, root, 0x1000, DRAM_BASE, 0, 0xc7);
     let satp = 8 << 60 | root >> 12;
     let w = ref_translate(
         &mut env.bus,
+        &pmp,
         satp,
         0x1234,
         AccessType::Load,
@@ -601,6 +697,7 @@ fn reference_rejects_a_wrong_translation() {
     assert_eq!(w.outcome, Outcome::Pa(DRAM_BASE + 0x234));
     let w = ref_translate(
         &mut env.bus,
+        &pmp,
         satp,
         0x1234,
         AccessType::Load,
@@ -612,6 +709,7 @@ fn reference_rejects_a_wrong_translation() {
     assert_eq!(w.outcome, Outcome::PageFault);
     let w = ref_translate(
         &mut env.bus,
+        &pmp,
         satp,
         0x40_0000_0000,
         AccessType::Load,
@@ -621,4 +719,19 @@ fn reference_rejects_a_wrong_translation() {
         false,
     );
     assert_eq!(w.outcome, Outcome::PageFault);
+    let deny_root = RefPmp {
+        entries: vec![(root, root + 4096, 0), (0, 1 << 57, 7)],
+    };
+    let w = ref_translate(
+        &mut env.bus,
+        &deny_root,
+        satp,
+        0x1234,
+        AccessType::Load,
+        1,
+        false,
+        false,
+        false,
+    );
+    assert_eq!(w.outcome, Outcome::AccessFault);
 }

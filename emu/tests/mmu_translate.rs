@@ -335,3 +335,31 @@ fn self_referencing_tables_terminate() {
         assert_eq!(env.mmu.stats.pte_reads, levels(mode) as u64);
     }
 }
+
+/// Addresses at the very top of the 64-bit space, in every mode and privilege, must
+/// fault cleanly (no arithmetic overflow anywhere).
+#[test]
+fn top_of_address_space_faults_cleanly() {
+    for mode in [
+        SatpMode::Bare,
+        SatpMode::Sv39,
+        SatpMode::Sv48,
+        SatpMode::Sv57,
+    ] {
+        let mut env = Env::observed(MmuConfig::default());
+        let root = env.alloc_table();
+        let satp = if mode == SatpMode::Bare {
+            0
+        } else {
+            satp(mode, 0, root)
+        };
+        for va in [u64::MAX, u64::MAX - 7, 0xffff_ffff_ffff_f000, 1 << 63] {
+            for p in [PRIV_U, PRIV_S, PRIV_M] {
+                for access in [Fetch, Load, Store] {
+                    let r = env.tr(va, access, &ctx(satp, p));
+                    assert!(r.is_err(), "{mode:?} {va:#x} priv {p}: {r:?}");
+                }
+            }
+        }
+    }
+}

@@ -77,9 +77,34 @@ pub struct MachineArgs {
     /// Kernel command line (the DTB's /chosen/bootargs).
     #[arg(long, default_value = "")]
     pub append: String,
-    /// /chosen/kaslr-seed (0 disables KASLR in the guest kernel).
-    #[arg(long, default_value_t = 0)]
+    /// /chosen/kaslr-seed, decimal or 0x-hex (0 disables KASLR in the guest kernel).
+    #[arg(long, default_value = "0", value_parser = parse_u64)]
     pub kaslr_seed: u64,
+    /// Hardware A/D-bit updates (Svadu) instead of page faults when A or D is clear (Svade).
+    #[arg(long)]
+    pub svadu: bool,
+    /// TLB model geometry: `off`, or a list of LEVEL=ENTRIES:WAYS with LEVEL one of l1i,
+    /// l1d, l2 and WAYS a number or `full` (default l1i=32:full,l1d=32:full,l2=512:4).
+    #[arg(long, value_name = "SPEC", value_parser = parse_tlb)]
+    pub tlb: Option<crate::mmu::TlbConfig>,
+    /// On every TLB hit, re-walk the page table and report translations the guest changed
+    /// without sfence.vma (missing-fence detector).
+    #[arg(long)]
+    pub check_tlb: bool,
+}
+
+/// A count or address: decimal, or hex with 0x.
+pub fn parse_u64(s: &str) -> Result<u64, String> {
+    let t = s.trim().replace('_', "");
+    let r = match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        Some(h) => u64::from_str_radix(h, 16),
+        None => t.parse(),
+    };
+    r.map_err(|_| format!("'{s}' is not a number (decimal or 0x-hex)"))
+}
+
+fn parse_tlb(s: &str) -> Result<crate::mmu::TlbConfig, String> {
+    s.parse()
 }
 
 impl MachineArgs {
@@ -96,6 +121,9 @@ impl MachineArgs {
             harts: self.smp as usize,
             mmu: MmuConfig {
                 max_mode,
+                svadu: self.svadu,
+                tlb: self.tlb.clone().unwrap_or_default(),
+                check_tlb: self.check_tlb,
                 ..MmuConfig::default()
             },
             bootargs: self.append.clone(),
@@ -140,7 +168,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub snapshot: bool,
     /// Stop after this many instructions (exit status 124).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = parse_u64)]
     pub max_insns: Option<u64>,
     /// Print statistics on exit (instructions, MIPS, TLB, walks, traps, phases).
     #[arg(long)]
@@ -168,7 +196,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "WHERE", value_parser = parse_where)]
     pub trace_until: Option<crate::trace::Where>,
     /// Stop tracing after N events.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = parse_u64)]
     pub trace_limit: Option<u64>,
     /// Extra ELF files whose symbols name addresses in traces (e.g. a vmlinux).
     #[arg(long, value_name = "ELF")]

@@ -185,6 +185,9 @@ impl Machine {
     /// Make every memory access visible to the TLB model (for `--stats` and `--trace`).
     pub fn set_observed(&mut self, on: bool) {
         self.observed = on;
+        for h in &mut self.harts {
+            h.mmu.config.stats = on;
+        }
     }
 
     /// After the run: let devices finish (flush disks and console output).

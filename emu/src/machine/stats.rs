@@ -5,6 +5,9 @@ use std::fmt::Write;
 use std::time::Duration;
 
 use super::Machine;
+use crate::mmu::pte::{page_size_name, PAGE_SIZES};
+use crate::mmu::stats::{TlbLevelStats, ACCESS_NAMES, MODE_NAMES};
+use crate::mmu::MmuStats;
 
 const PRIV_NAMES: [(usize, &str); 3] = [(3, "M"), (1, "S"), (0, "U")];
 
@@ -17,6 +20,12 @@ pub struct Report {
     pub by_privilege: [u64; 4],
     pub seconds: f64,
     pub mips: f64,
+    /// MMU counters summed over harts.
+    pub mmu: MmuStats,
+    /// What `--check-tlb` found, one line each (capped by the MMU).
+    pub stale: Vec<String>,
+    /// TLB geometry in use.
+    pub tlb_config: String,
 }
 
 impl Report {
@@ -37,7 +46,11 @@ impl Report {
             for (i, n) in h.insns_by_priv.iter().enumerate() {
                 r.by_privilege[i] += n;
             }
+            r.mmu.merge(&h.mmu.stats);
+            r.stale
+                .extend(h.mmu.stale_translations().iter().map(|s| s.describe()));
         }
+        r.tlb_config = m.config.mmu.tlb.to_string();
         r
     }
 
@@ -56,6 +69,11 @@ impl Report {
         }
         let _ = writeln!(s, "wall time           {:>15.3}s", self.seconds);
         let _ = writeln!(s, "speed               {:>12.1} MIPS", self.mips);
+        let _ = writeln!(s, "---- translation (TLB model {}) ----", self.tlb_config);
+        let _ = writeln!(s, "{}", self.mmu);
+        for line in &self.stale {
+            let _ = writeln!(s, "warning: {line}");
+        }
         s
     }
 
@@ -78,8 +96,79 @@ impl Report {
             self.by_privilege[3], self.by_privilege[1], self.by_privilege[0]
         );
         let _ = writeln!(s, "  \"seconds\": {:.6},", self.seconds);
-        let _ = writeln!(s, "  \"mips\": {:.3}", self.mips);
+        let _ = writeln!(s, "  \"mips\": {:.3},", self.mips);
+        let _ = writeln!(s, "  \"tlb_config\": \"{}\",", self.tlb_config);
+        let _ = writeln!(s, "  \"mmu\": {},", mmu_json(&self.mmu));
+        let stale: Vec<String> = self
+            .stale
+            .iter()
+            .map(|l| crate::trace::format::json_str(l))
+            .collect();
+        let _ = writeln!(s, "  \"stale_translations\": [{}]", stale.join(", "));
         s.push_str("}\n");
         s
     }
+}
+
+fn list(v: &[u64]) -> String {
+    v.iter()
+        .map(|n| n.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn named(names: &[&str], v: &[u64]) -> String {
+    let fields: Vec<String> = names
+        .iter()
+        .zip(v)
+        .map(|(n, x)| format!("\"{n}\": {x}"))
+        .collect();
+    format!("{{{}}}", fields.join(", "))
+}
+
+fn tlb_json(l: &TlbLevelStats) -> String {
+    let sizes: Vec<&str> = (0..PAGE_SIZES as u8).map(page_size_name).collect();
+    format!(
+        "{{\"accesses\": {}, \"hits\": {}, \"misses\": {}, \"evictions\": {}, \"flushed\": {}, \"hits_by_size\": {}, \"fills_by_size\": {}}}",
+        l.accesses,
+        l.hits,
+        l.misses,
+        l.evictions,
+        l.flushed,
+        named(&sizes, &l.hits_by_size),
+        named(&sizes, &l.fills_by_size)
+    )
+}
+
+/// MMU counters as a JSON object (field names as in [`MmuStats`]).
+pub fn mmu_json(m: &MmuStats) -> String {
+    format!(
+        "{{\"paged_translations\": {}, \"bare_translations\": {}, \"l1i\": {}, \"l1d\": {}, \"l2\": {}, \
+\"walks\": {}, \"walks_by_mode\": {}, \"walks_by_depth\": [{}], \"pte_reads\": {}, \"ad_updates\": {}, \
+\"page_faults\": {}, \"pmp_faults\": {}, \"pte_access_faults\": {}, \
+\"sfence\": {{\"all\": {}, \"address\": {}, \"asid\": {}, \"address_asid\": {}}}, \"satp_writes\": {}, \
+\"stale_translations\": {}, \"stale_hits\": {}, \"check_walks\": {}, \"check_pte_reads\": {}}}",
+        m.paged_translations,
+        m.bare_translations,
+        tlb_json(&m.l1i),
+        tlb_json(&m.l1d),
+        tlb_json(&m.l2),
+        m.walks(),
+        named(&MODE_NAMES, &m.walks_by_mode),
+        list(&m.walks_by_depth),
+        m.pte_reads,
+        m.ad_updates,
+        named(&ACCESS_NAMES, &m.page_faults),
+        named(&ACCESS_NAMES, &m.pmp_faults),
+        named(&ACCESS_NAMES, &m.pte_access_faults),
+        m.sfence_all,
+        m.sfence_addr,
+        m.sfence_asid,
+        m.sfence_addr_asid,
+        m.satp_writes,
+        m.stale_translations,
+        m.stale_hits,
+        m.check_walks,
+        m.check_pte_reads
+    )
 }

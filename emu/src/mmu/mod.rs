@@ -377,9 +377,13 @@ impl Mmu {
             self.stats.paged_translations += 1;
             self.translate_paged(va, access, ctx, mode, bus)?
         };
-        let (allowed, whole_page) = self.pmp.allows(pa, access, privilege);
         // Physical addresses are 56 bits; in Bare mode a wider address names nothing.
-        if !allowed || pa >> PA_BITS != 0 {
+        let (allowed, whole_page) = if pa >> PA_BITS == 0 {
+            self.pmp.allows(pa, access, privilege)
+        } else {
+            (false, false)
+        };
+        if !allowed {
             self.stats.pmp_faults[access as usize] += 1;
             return Err(access.access_fault(va));
         }
@@ -476,13 +480,16 @@ impl Mmu {
                 Err(f) => Err(f),
             };
             if let Some(sink) = self.sink.as_mut() {
-                sink(&MmuEvent::Walk {
-                    va,
-                    access,
-                    satp: ctx.satp,
-                    steps,
-                    result: result.and_then(|l| l.ok_or(WalkFault::InvalidPte { level: 0 })),
-                });
+                // A walk abandoned for a retry has no result of its own to report.
+                if let Some(result) = result.transpose() {
+                    sink(&MmuEvent::Walk {
+                        va,
+                        access,
+                        satp: ctx.satp,
+                        steps,
+                        result,
+                    });
+                }
             }
             match result {
                 Ok(Some(leaf)) => return Ok(leaf),
@@ -667,7 +674,8 @@ impl Mmu {
         }
     }
 
-    /// `sfence.vma rs1, rs2`: `vaddr` = rs1 when rs1 != x0, `asid` = rs2 when rs2 != x0.
+    /// `sfence.vma rs1, rs2`: `vaddr` = rs1 when rs1 != x0, `asid` = the low 16 bits of
+    /// rs2 when rs2 != x0 (ASIDLEN = 16; the spec says higher bits should be zero).
     /// Removes exactly the entries the spec says: all; all for `vaddr` including global
     /// ones; the non-global ones of `asid`; the non-global ones of `asid` for `vaddr`.
     pub fn sfence_vma(&mut self, vaddr: Option<u64>, asid: Option<u16>) {

@@ -205,7 +205,7 @@ impl Pmp {
     /// The decision for the whole page `ppn`, if one entry (or none) covers all of it.
     fn page_decision(&self, ppn: u64) -> Option<PageDecision> {
         let lo_page = ppn << 12;
-        let hi_page = lo_page + 4096;
+        let hi_page = lo_page.saturating_add(4096);
         for i in 0..ENTRIES {
             let (lo, hi) = self.ranges[i];
             if lo >= hi || hi_page <= lo || lo_page >= hi {
