@@ -28,7 +28,14 @@ fn build_module(dir: &std::path::Path) {
         .args(["--edition", "2021", "--crate-type", "lib"])
         .args(["--crate-name", "guest_module", "--target", &target])
         .arg(format!("--emit=obj={}", out.display()))
-        .args(["-C", "opt-level=2", "-C", "panic=abort", "-C", "codegen-units=1"])
+        .args([
+            "-C",
+            "opt-level=2",
+            "-C",
+            "panic=abort",
+            "-C",
+            "codegen-units=1",
+        ])
         .args(["-C", "relocation-model=static", "-C", "code-model=medium"])
         .args(["-C", "force-unwind-tables=no", "-C", "debuginfo=0"])
         .arg(&source)

@@ -44,7 +44,9 @@ fn hex_after(log: &str, prefix: &str, key: &str) -> u64 {
     words
         .position(|w| w == key)
         .unwrap_or_else(|| panic!("no {key:?} in {l:?}"));
-    hex(words.next().unwrap_or_else(|| panic!("nothing after {key:?} in {l:?}")))
+    hex(words
+        .next()
+        .unwrap_or_else(|| panic!("nothing after {key:?} in {l:?}")))
 }
 
 /// The value of `key=<n>` (decimal or 0x hex) on the line starting with `prefix`.
@@ -57,7 +59,8 @@ fn field(log: &str, prefix: &str, key: &str) -> u64 {
     if v.starts_with("0x") {
         hex(v)
     } else {
-        v.parse().unwrap_or_else(|_| panic!("bad number {v:?} in {l:?}"))
+        v.parse()
+            .unwrap_or_else(|_| panic!("bad number {v:?} in {l:?}"))
     }
 }
 
@@ -78,7 +81,10 @@ fn check(mode: &str, layout: &str) {
     let what = format!("--{mode} --append '{append}'");
     assert_eq!(b.status, 0, "{what}: exit status {}\n{log}", b.status);
     assert!(log.contains("selftests: all"), "{what}: self-tests\n{log}");
-    assert!(log.contains(&format!("mode={mode} ")), "{what}: mode\n{log}");
+    assert!(
+        log.contains(&format!("mode={mode} ")),
+        "{what}: mode\n{log}"
+    );
     let start = field(log, "kernel:", "virt_addr");
 
     // The module: inside the window, within reach of the kernel, init ran and called back.
@@ -125,7 +131,10 @@ fn check(mode: &str, layout: &str) {
         let reserved = hex_after(log, "vmalloc: kernel reserved", "reserved");
         assert_eq!(reserved, start, "{what}: reservation is the kernel's range");
     } else {
-        assert!(log.contains("vmalloc: kernel image outside vmalloc"), "{what}\n{log}");
+        assert!(
+            log.contains("vmalloc: kernel image outside vmalloc"),
+            "{what}\n{log}"
+        );
     }
     let exhausted = line(log, "vmalloc: exhausted");
     assert!(
@@ -142,7 +151,10 @@ fn check(mode: &str, layout: &str) {
     }
     assert!(field(log, "user: switches=", "switches") >= 199, "{what}");
     assert_eq!(field(log, "user: switches=", "full"), 0, "{what}");
-    assert!(log.contains("satp.ASID has 16 writable bits"), "{what}\n{log}");
+    assert!(
+        log.contains("satp.ASID has 16 writable bits"),
+        "{what}\n{log}"
+    );
 }
 
 macro_rules! boots {
@@ -216,18 +228,30 @@ fn noasid_costs_more_tlb_misses_per_switch() {
 fn noasid_flushes_on_every_switch() {
     let b = boot("sv39", "layout=top noasid", &[]);
     assert_eq!(b.status, 0, "{}", b.stdout);
-    assert!(b.stdout.contains("noasid: every process runs as ASID 0"), "{}", b.stdout);
+    assert!(
+        b.stdout.contains("noasid: every process runs as ASID 0"),
+        "{}",
+        b.stdout
+    );
     let switches = field(&b.stdout, "user: switches=", "switches");
     let full = field(&b.stdout, "user: switches=", "full");
-    assert!(full > switches, "{full} full fences for {switches} switches");
+    assert!(
+        full > switches,
+        "{full} full fences for {switches} switches"
+    );
 }
 
 #[test]
 fn module_placed_far_fails_the_boot() {
     let b = boot("sv39", "module-place=far", &[]);
-    assert_ne!(b.status, 0, "a module outside its window must fail the boot\n{}", b.stdout);
+    assert_ne!(
+        b.status, 0,
+        "a module outside its window must fail the boot\n{}",
+        b.stdout
+    );
     assert!(
-        b.stdout.contains("module: load failed: relocation out of range: R_RISCV_"),
+        b.stdout
+            .contains("module: load failed: relocation out of range: R_RISCV_"),
         "{}",
         b.stdout
     );

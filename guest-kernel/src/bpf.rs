@@ -57,7 +57,12 @@ const fn i_type(imm: i32, rs1: u32, funct3: u32, rd: u32, opcode: u32) -> u32 {
 }
 const fn s_type(imm: i32, rs2: u32, rs1: u32, funct3: u32, opcode: u32) -> u32 {
     let imm = imm as u32;
-    ((imm >> 5 & 0x7f) << 25) | (rs2 << 20) | (rs1 << 15) | (funct3 << 12) | ((imm & 0x1f) << 7) | opcode
+    ((imm >> 5 & 0x7f) << 25)
+        | (rs2 << 20)
+        | (rs1 << 15)
+        | (funct3 << 12)
+        | ((imm & 0x1f) << 7)
+        | opcode
 }
 const fn u_type(imm20: u32, rd: u32, opcode: u32) -> u32 {
     (imm20 << 12) | (rd << 7) | opcode
@@ -83,14 +88,14 @@ fn emit(pc: usize, helper: usize) -> Result<([u32; 8], i64), BpfError> {
     let lo = (distance as i32) << 20 >> 20;
     Ok((
         [
-            i_type(-16, SP, 0, SP, OP_IMM),  // addi sp, sp, -16
-            s_type(8, RA, SP, 3, STORE),     // sd ra, 8(sp)
-            u_type(hi, RA, AUIPC),           // auipc ra, %hi(helper)
-            i_type(lo, RA, 0, RA, JALR),     // jalr ra, %lo(helper)(ra)
-            i_type(IMM, A0, 0, A0, OP_IMM),  // addi a0, a0, IMM
-            i_type(8, SP, 3, RA, LOAD),      // ld ra, 8(sp)
-            i_type(16, SP, 0, SP, OP_IMM),   // addi sp, sp, 16
-            i_type(0, RA, 0, 0, JALR),       // ret
+            i_type(-16, SP, 0, SP, OP_IMM), // addi sp, sp, -16
+            s_type(8, RA, SP, 3, STORE),    // sd ra, 8(sp)
+            u_type(hi, RA, AUIPC),          // auipc ra, %hi(helper)
+            i_type(lo, RA, 0, RA, JALR),    // jalr ra, %lo(helper)(ra)
+            i_type(IMM, A0, 0, A0, OP_IMM), // addi a0, a0, IMM
+            i_type(8, SP, 3, RA, LOAD),     // ld ra, 8(sp)
+            i_type(16, SP, 0, SP, OP_IMM),  // addi sp, sp, 16
+            i_type(0, RA, 0, 0, JALR),      // ret
         ],
         distance,
     ))
@@ -118,8 +123,16 @@ fn jit_and_call(addr: usize, arg: u64) -> Result<BpfRun, BpfError> {
         // executable).
         unsafe { alias.add(i).write_volatile(*insn) };
     }
-    if map_pages(swapper_pg_dir_pa(), mode(), addr, pa, PAGE_SIZE, PAGE_SIZE, PAGE_KERNEL_READ_EXEC)
-        .is_err()
+    if map_pages(
+        swapper_pg_dir_pa(),
+        mode(),
+        addr,
+        pa,
+        PAGE_SIZE,
+        PAGE_SIZE,
+        PAGE_KERNEL_READ_EXEC,
+    )
+    .is_err()
     {
         palloc::free_page(pa);
         return Err(BpfError::Map);

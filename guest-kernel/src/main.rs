@@ -38,6 +38,8 @@ mod layout;
 mod module;
 mod palloc;
 mod part2;
+// Same failure-message type as selftest.rs.
+#[allow(clippy::result_large_err)]
 mod part2_tests;
 mod pgtable;
 mod report;

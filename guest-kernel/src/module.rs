@@ -225,7 +225,10 @@ pub fn load(object: &'static [u8], lo: usize, hi: usize) -> Result<LoadedModule,
     let mut offsets: Vec<Option<usize>> = vec![None; shdrs.len()];
     let mut cursor = 0;
     let mut part_ends = [0usize; 3];
-    for (i, part) in [Part::Text, Part::Rodata, Part::Data].into_iter().enumerate() {
+    for (i, part) in [Part::Text, Part::Rodata, Part::Data]
+        .into_iter()
+        .enumerate()
+    {
         cursor = page_align_up(cursor);
         for (index, sh) in shdrs.iter().enumerate() {
             if part_of(sh.sh_flags) == Some(part) && sh.sh_size > 0 {
@@ -291,9 +294,7 @@ fn place_and_relocate(
         let (start, len) = (sh.sh_offset as usize, sh.sh_size as usize);
         let bytes = object.get(start..start + len).ok_or(LoadError::Parse)?;
         // SAFETY: [base + offset, + len) lies in the area just mapped RW for the module.
-        unsafe {
-            core::ptr::copy_nonoverlapping(bytes.as_ptr(), (base + offset) as *mut u8, len)
-        };
+        unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), (base + offset) as *mut u8, len) };
     }
 
     // Symbol values: section symbols and defined symbols relative to their section's
@@ -381,7 +382,11 @@ fn symbol_name(elf: &Elf<'static>, sym: usize) -> &'static str {
         .unwrap_or("?")
 }
 
-fn symbol_value(elf: &Elf<'static>, values: &[Option<usize>], sym: usize) -> Result<usize, LoadError> {
+fn symbol_value(
+    elf: &Elf<'static>,
+    values: &[Option<usize>],
+    sym: usize,
+) -> Result<usize, LoadError> {
     values
         .get(sym)
         .copied()
@@ -587,7 +592,11 @@ fn j_imm(v: i64) -> u32 {
 
 fn cb_imm(v: i64) -> u16 {
     let v = v as u16;
-    (v >> 8 & 1) << 12 | (v >> 3 & 3) << 10 | (v >> 6 & 3) << 5 | (v >> 1 & 3) << 3 | (v >> 5 & 1) << 2
+    (v >> 8 & 1) << 12
+        | (v >> 3 & 3) << 10
+        | (v >> 6 & 3) << 5
+        | (v >> 1 & 3) << 3
+        | (v >> 5 & 1) << 2
 }
 
 fn cj_imm(v: i64) -> u16 {

@@ -103,9 +103,6 @@ pub fn free_page(pa: usize) {
 /// (pages handed out, pages given back, bytes of free RAM the allocator manages)
 pub fn stats() -> (usize, usize, usize) {
     let p = pages();
-    let total = p.ranges[..p.range_count]
-        .iter()
-        .map(|r| r.1 - r.0)
-        .sum();
+    let total = p.ranges[..p.range_count].iter().map(|r| r.1 - r.0).sum();
     (p.allocated, p.freed, total)
 }

@@ -86,7 +86,10 @@ fn results_mut() -> &'static mut Part2 {
 pub fn run(vl: &VmLayout) {
     palloc::init();
     let (_, _, free) = palloc::stats();
-    println!("palloc: {} of free RAM above the kernel image", Size(free as u64));
+    println!(
+        "palloc: {} of free RAM above the kernel image",
+        Size(free as u64)
+    );
     reserve_kernel(vl);
     exhaust_vmalloc(vl);
     results_mut().small_vmalloc = vmalloc_map_and_free(vl, 8);
@@ -148,7 +151,8 @@ fn overlaps(a: (usize, usize), b: (usize, usize)) -> bool {
 /// the module window still has room, and free it all.
 fn exhaust_vmalloc(vl: &VmLayout) {
     let areas_before = vmalloc::areas().len();
-    let mut size = 1usize << (usize::BITS - 1 - ((vl.vmalloc_end - vl.vmalloc_start) / 8).leading_zeros());
+    let mut size =
+        1usize << (usize::BITS - 1 - ((vl.vmalloc_end - vl.vmalloc_start) / 8).leading_zeros());
     let mut taken = 0usize;
     let mut bytes = 0usize;
     let mut error = None;
@@ -244,7 +248,8 @@ fn vmalloc_map_and_free(vl: &VmLayout, pages: usize) -> Option<VmallocCheck> {
             p.read_volatile() == 0xa5a5_0000 + i as u64 && p.add(511).read_volatile() == !(i as u64)
         };
     }
-    let guard_faults = matches!(probe_load(addr + size), Err(f) if f.cause == CAUSE_LOAD_PAGE_FAULT);
+    let guard_faults =
+        matches!(probe_load(addr + size), Err(f) if f.cause == CAUSE_LOAD_PAGE_FAULT);
     let before = tlb::counts();
     let freed = vmalloc::vfree(addr).is_ok();
     let fences = tlb::counts().since(&before);
@@ -287,11 +292,16 @@ fn load_module(vl: &VmLayout) {
         object.len(),
         vl.modules_start,
         vl.modules_end - 1,
-        if far { ", module-place=far: loading at the start of vmalloc instead" } else { "" }
+        if far {
+            ", module-place=far: loading at the start of vmalloc instead"
+        } else {
+            ""
+        }
     );
     let start = crate::vm::Image::here().start;
     // SAFETY: reading kernel data the module may have written; nothing runs concurrently.
-    let counter_before = unsafe { core::ptr::addr_of!(module::kernel_module_counter).read_volatile() };
+    let counter_before =
+        unsafe { core::ptr::addr_of!(module::kernel_module_counter).read_volatile() };
     match module::load(object, lo, hi) {
         Ok(m) => {
             let distance = m.base as i64 - start as i64;
@@ -425,7 +435,10 @@ fn first_rela_entry(object: &[u8]) -> Option<usize> {
         let sh = shoff + i * shentsize;
         let is_rela = read(sh + 4, 4)? == 4;
         let size = read(sh + 0x20, 8)?;
-        (is_rela && size >= 24).then(|| read(sh + 0x18, 8)).flatten().map(|o| o as usize)
+        (is_rela && size >= 24)
+            .then(|| read(sh + 0x18, 8))
+            .flatten()
+            .map(|o| o as usize)
     })
 }
 
@@ -492,7 +505,11 @@ fn run_user() {
     );
     println!(
         "user: kernel load from user memory without SUM {}, with SUM {}",
-        if report.sum_fault_without { "faults" } else { "DID NOT FAULT" },
+        if report.sum_fault_without {
+            "faults"
+        } else {
+            "DID NOT FAULT"
+        },
         if report.sum_ok_with { "ok" } else { "FAULTED" }
     );
     results_mut().user = report;

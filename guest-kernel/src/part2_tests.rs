@@ -83,12 +83,23 @@ pub fn vmalloc_map_free(_: &VmLayout) -> Outcome {
         fail!("vmalloc failed");
     };
     for c in [small, large] {
-        ensure!(c.data_ok, "{} pages at {:#x}: data corrupt", c.pages, c.addr);
+        ensure!(
+            c.data_ok,
+            "{} pages at {:#x}: data corrupt",
+            c.pages,
+            c.addr
+        );
         ensure!(c.guard_faults, "guard page after {:#x} is mapped", c.addr);
-        ensure!(c.unmapped_after_free, "{:#x} still mapped after vfree", c.addr);
+        ensure!(
+            c.unmapped_after_free,
+            "{:#x} still mapped after vfree",
+            c.addr
+        );
     }
     ensure!(
-        small.pages <= FLUSH_PAGE_THRESHOLD && small.fences.page == small.pages && small.fences.full == 0,
+        small.pages <= FLUSH_PAGE_THRESHOLD
+            && small.fences.page == small.pages
+            && small.fences.full == 0,
         "{} pages freed with {:?}",
         small.pages,
         small.fences
@@ -125,10 +136,24 @@ pub fn module_init_callback(_: &VmLayout) -> Outcome {
     let Some(m) = &results().module else {
         fail!("no module loaded");
     };
-    ensure!(m.init_result == 0, "module_init returned {:#x}", m.init_result);
-    ensure!(m.counter_delta == 1, "kernel_module_counter moved by {}", m.counter_delta);
-    ensure!(m.cookie_ok, "the module never called kernel_register_module");
-    ensure!(m.scratch_ok, "kernel_scratch was not written through HI20/LO12_S");
+    ensure!(
+        m.init_result == 0,
+        "module_init returned {:#x}",
+        m.init_result
+    );
+    ensure!(
+        m.counter_delta == 1,
+        "kernel_module_counter moved by {}",
+        m.counter_delta
+    );
+    ensure!(
+        m.cookie_ok,
+        "the module never called kernel_register_module"
+    );
+    ensure!(
+        m.scratch_ok,
+        "kernel_scratch was not written through HI20/LO12_S"
+    );
     Ok(())
 }
 
@@ -179,7 +204,10 @@ pub fn module_far_refused(_: &VmLayout) -> Outcome {
 
 pub fn module_bad_relocation_refused(_: &VmLayout) -> Outcome {
     match &results().bad_reloc_refusal {
-        Some(e) if e.as_str().starts_with("unsupported relocation: R_RISCV_TLS_DTPREL64") => {
+        Some(e)
+            if e.as_str()
+                .starts_with("unsupported relocation: R_RISCV_TLS_DTPREL64") =>
+        {
             Ok(())
         }
         Some(e) => fail!("refused for another reason: {}", e.as_str()),

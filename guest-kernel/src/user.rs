@@ -410,7 +410,11 @@ fn create_process(p: &mut Process, pid: usize, asid: usize) -> Result<(), &'stat
     for i in 1..USER_DATA_PAGES {
         map_user_page(1 + i, USER_DATA + i * PAGE_SIZE, USER_DATA_PERM)?;
     }
-    map_user_page(1 + USER_DATA_PAGES, USER_STACK_TOP - PAGE_SIZE, USER_DATA_PERM)?;
+    map_user_page(
+        1 + USER_DATA_PAGES,
+        USER_STACK_TOP - PAGE_SIZE,
+        USER_DATA_PERM,
+    )?;
     // The messages live in the first data page; the program's counters in the others.
     let (hello, hello_len) = greeting(pid, false);
     let (bye, bye_len) = greeting(pid, true);
@@ -492,7 +496,12 @@ fn scause_stval() -> (usize, usize) {
 fn syscall(p: &mut Process, report: &mut UserReport) -> bool {
     report.syscalls += 1;
     p.ctx.pc += 4;
-    let (nr, a0, a1, a2) = (p.ctx.regs[17], p.ctx.regs[10], p.ctx.regs[11], p.ctx.regs[12]);
+    let (nr, a0, a1, a2) = (
+        p.ctx.regs[17],
+        p.ctx.regs[10],
+        p.ctx.regs[11],
+        p.ctx.regs[12],
+    );
     let ret: isize = match nr {
         SYS_WRITE if a0 == 1 || a0 == 2 => {
             let mut buf = [0u8; 128];
@@ -547,13 +556,10 @@ pub fn run(noasid: bool) -> UserReport {
     let fences_before = tlb::counts();
     let mut on_cpu: Option<usize> = None;
     let mut next = 0;
-    loop {
-        let Some(index) = (0..NPROC)
-            .map(|k| (next + k) % NPROC)
-            .find(|&k| procs[k].state == State::Runnable)
-        else {
-            break;
-        };
+    while let Some(index) = (0..NPROC)
+        .map(|k| (next + k) % NPROC)
+        .find(|&k| procs[k].state == State::Runnable)
+    {
         if on_cpu != Some(index) {
             let p = &procs[index];
             write_satp(satp_for(p.root, p.asid));
