@@ -446,10 +446,11 @@ fn run_bpf(vl: &VmLayout) {
     match bpf::run(vl.bpf_start, vl.bpf_end, 5) {
         Ok(r) => {
             println!(
-                "bpf: jit {} instructions at {:#018x} (written through the linear alias, mapped RX, fence.i), helper call distance {:#x}, run(5) = {} expected {} {}",
+                "bpf: jit {} instructions at {:#018x} (written through the linear alias, mapped RX, fence.i), helper call distance {}{:#x}, run(5) = {} expected {} {}",
                 r.instructions,
                 r.addr,
-                r.call_distance,
+                if r.call_distance < 0 { "-" } else { "+" },
+                r.call_distance.unsigned_abs(),
                 r.result,
                 r.expected,
                 if r.result == r.expected { "ok" } else { "WRONG" }

@@ -328,7 +328,6 @@ pub struct UserReport {
 
 /// satp.ASID is WARL: write all ones and count the bits that stick.
 pub fn probe_asid_bits() -> u32 {
-    let satp: usize;
     let read_back: usize;
     // SAFETY: only the ASID changes; every kernel mapping is global, so the kernel keeps
     // running under any ASID. The full fence afterwards drops anything tagged with it.
@@ -339,13 +338,12 @@ pub fn probe_asid_bits() -> u32 {
             "csrw satp, {tmp}",
             "csrr {rb}, satp",
             "csrw satp, {old}",
-            old = out(reg) satp,
+            old = out(reg) _,
             tmp = out(reg) _,
             rb = out(reg) read_back,
             ones = in(reg) 0xffffusize << 44,
         );
     }
-    let _ = satp;
     tlb::flush_all();
     ((read_back >> 44) & 0xffff).count_ones()
 }
