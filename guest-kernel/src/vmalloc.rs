@@ -196,8 +196,9 @@ pub fn vmalloc_range(size: usize, lo: usize, hi: usize, perm: u64) -> Result<usi
             return Err(e);
         }
     }
-    // The new leaves replace invalid entries: RISC-V does not cache invalid entries
-    // architecturally, but a fence is still required before relying on them.
+    // The privileged spec lets a hart cache invalid entries, so even leaves that
+    // replace invalid PTEs need a fence before use (Linux's flush_cache_vmap; a hart
+    // with Svvptc would not need it).
     tlb::flush_kernel_range(start, start + size);
     if let Some(a) = list().areas[..list().count]
         .iter_mut()
