@@ -222,11 +222,12 @@ impl Hart {
         let mut later = Vec::new();
         for e in &mmu_events {
             match convert(e, h) {
-                Some(ev @ (Event::Walk { .. } | Event::Tlb { .. })) => {
-                    if tracer.wants(kind_of(&ev)) {
-                        tracer.emit(ev);
-                    }
+                Some(ev @ (Event::Walk { .. } | Event::Tlb { .. }))
+                    if tracer.wants(kind_of(&ev)) =>
+                {
+                    tracer.emit(ev)
                 }
+                Some(Event::Walk { .. } | Event::Tlb { .. }) => {}
                 Some(ev) => later.push(ev),
                 None => {}
             }

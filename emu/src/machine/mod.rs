@@ -5,7 +5,7 @@ pub mod dtb;
 pub mod loader;
 pub mod stats;
 
-use crate::bus::{Bus, ExitRequest, MmioDevice, Ram, DRAM_BASE};
+use crate::bus::{Bus, DeviceError, ExitRequest, MmioDevice, Ram, DRAM_BASE};
 use crate::cpu::{Hart, RunStop};
 use crate::mmu::MmuConfig;
 use loader::{LoadError, LoadedImage};
@@ -352,7 +352,7 @@ impl MmioDevice for BootRom {
     fn name(&self) -> &str {
         "bootrom"
     }
-    fn read(&mut self, offset: u64, size: usize, _ram: &mut Ram) -> Result<u64, ()> {
+    fn read(&mut self, offset: u64, size: usize, _ram: &mut Ram) -> Result<u64, DeviceError> {
         let mut v = 0u64;
         for i in 0..size {
             let b = self.bytes.get(offset as usize + i).copied().unwrap_or(0);
@@ -360,7 +360,13 @@ impl MmioDevice for BootRom {
         }
         Ok(v)
     }
-    fn write(&mut self, _offset: u64, _size: usize, _value: u64, _ram: &mut Ram) -> Result<(), ()> {
-        Err(())
+    fn write(
+        &mut self,
+        _offset: u64,
+        _size: usize,
+        _value: u64,
+        _ram: &mut Ram,
+    ) -> Result<(), DeviceError> {
+        Err(DeviceError)
     }
 }
