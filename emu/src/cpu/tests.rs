@@ -98,6 +98,10 @@ impl Rig {
         load_words(&mut bus, HANDLER, &[jal(0, 0)]);
         hart.mtvec = HANDLER;
         hart.stvec = HANDLER;
+        // As M-mode firmware does: PMP entry 0 = all of memory, RWX, so S and U may run.
+        hart.mmu.pmp.write_addr(0, u64::MAX);
+        hart.mmu.pmp.write_cfg(0, 0x1f);
+        hart.mmu.pmp_changed();
         Rig { hart, bus }
     }
 
