@@ -66,7 +66,7 @@ impl Hart {
         if let Some(n) = self.pending_interrupt() {
             let before = self.snapshot();
             self.take_trap(n, 0, true);
-            self.emit_after(tracer, &before, None, None);
+            self.emit_after(bus, tracer, &before, None, None);
         }
         let mut steps = 0;
         let stop = loop {
@@ -80,7 +80,7 @@ impl Hart {
             let before = self.snapshot();
             let index = self.fetch(pc, bus);
             if index == FETCH_TRAPPED {
-                self.emit_after(tracer, &before, None, None);
+                self.emit_after(bus, tracer, &before, None, None);
                 continue;
             }
             let op = *self.icache.op_ref(index);
@@ -121,7 +121,7 @@ impl Hart {
                     args,
                 });
             }
-            self.emit_after(tracer, &before, insn, Some(op.k));
+            self.emit_after(bus, tracer, &before, insn, Some(op.k));
             if let Some(s) = stop {
                 break s;
             }
@@ -209,6 +209,7 @@ impl Hart {
     /// events, the MMIO access, and the trap or privilege change it caused.
     fn emit_after(
         &mut self,
+        bus: &mut Bus,
         tracer: &mut Tracer,
         before: &Before,
         insn: Option<(Event, Option<Event>)>,
@@ -253,6 +254,8 @@ impl Hart {
             } else {
                 (self.scause, self.stval, self.sepc)
             };
+            let ctx = self.fetch_ctx;
+            let handler_pa = self.mmu.probe(self.pc, &ctx, bus).0.unwrap_or(self.pc);
             tracer.emit(Event::Trap {
                 h,
                 cause: cause & !(1 << 63),
@@ -262,6 +265,7 @@ impl Hart {
                 from: before.privilege,
                 to,
                 handler: self.pc,
+                handler_pa,
             });
         }
         if self.privilege != before.privilege && tracer.wants(Kind::Mode) {

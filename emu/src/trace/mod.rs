@@ -228,6 +228,9 @@ pub enum Event {
         from: u8,
         to: u8,
         handler: u64,
+        /// Physical address of the handler (lets the symbolizer name a handler at a
+        /// virtual address it has not seen executed yet).
+        handler_pa: u64,
     },
     Mode {
         h: Header,
