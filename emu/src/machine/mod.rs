@@ -133,7 +133,13 @@ impl Machine {
         );
         crate::devices::attach_board_devices(&mut bus, &config);
         let harts = (0..config.harts)
-            .map(|i| Hart::new(i as u64, config.mmu.clone()))
+            .map(|i| {
+                let mut hart = Hart::new(i as u64, config.mmu.clone());
+                if config.clock == ClockMode::Deterministic {
+                    hart.set_time_rate(INSNS_PER_TICK);
+                }
+                hart
+            })
             .collect();
         Machine {
             config,
