@@ -8,7 +8,7 @@
 //! `$EMU_CACHE/debian` (default `.cache/debian`). With neither, the tests fail when
 //! `CI=true` and otherwise print a note and pass, for a developer without network.
 //!
-//! A Linux boot is about 1.1 G instructions (the disk test's ext4 driver adds 2.2 G), so
+//! A Linux boot is about 1.1 G instructions (the disk test's drivers add 2.7 G), so
 //! every run has a `--max-insns` guard: a hang fails the test instead of blocking CI.
 
 use std::io::{Read, Write};
@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 /// Room for a boot without drivers (1.1 G instructions) plus a wide margin.
 const BOOT_LIMIT: &str = "4000000000";
-/// Room for a boot that also loads the virtio and ext4 modules (3.3 G).
+/// Room for a boot that also loads the virtio and ext4 modules (3.8 G).
 const DISK_BOOT_LIMIT: &str = "8000000000";
 const EXIT_INSN_LIMIT: i32 = 124;
 
