@@ -128,7 +128,12 @@ pub struct Hart {
     menvcfg: u64,
     senvcfg: u64,
     satp: u64,
+    /// `mtime` as the machine last set it, and `instret` at that moment.
     time: u64,
+    time_instret: u64,
+    /// Retired instructions per `mtime` tick between the machine's updates; 0 = `time`
+    /// holds still until the next [`Hart::set_time`].
+    insns_per_tick: u64,
     /// [mcycle, minstret].
     counters: [Counter; 2],
 
@@ -200,6 +205,8 @@ impl Hart {
             senvcfg: 0,
             satp: 0,
             time: 0,
+            time_instret: 0,
+            insns_per_tick: 0,
             counters: [Counter::default(); 2],
             reservation: None,
             wfi: false,
@@ -276,6 +283,27 @@ impl Hart {
     /// The current value of `mtime` (what the `time` CSR reads).
     pub fn set_time(&mut self, mtime: u64) {
         self.time = mtime;
+        self.time_instret = self.instret;
+    }
+
+    /// Let `time` advance one tick per `insns_per_tick` of this hart's retired
+    /// instructions between [`Hart::set_time`] calls (0: it holds still). The machine
+    /// updates mtime once per quantum; without this, two reads inside one quantum would
+    /// be equal and Linux could not time anything shorter (its unaligned-access probe
+    /// reports "rdtime lacks granularity"). The hart counts only its own instructions, so
+    /// with several harts it never runs ahead of the machine's next mtime.
+    pub fn set_time_rate(&mut self, insns_per_tick: u64) {
+        self.insns_per_tick = insns_per_tick;
+    }
+
+    /// What the `time` CSR reads now.
+    fn time_now(&self) -> u64 {
+        match self.insns_per_tick {
+            0 => self.time,
+            n => self
+                .time
+                .saturating_add(self.instret.wrapping_sub(self.time_instret) / n),
+        }
     }
 
     /// In WFI with no enabled interrupt pending.

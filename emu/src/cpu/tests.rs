@@ -763,6 +763,34 @@ fn counter_enables_gate_user_and_supervisor_reads() {
 }
 
 #[test]
+fn time_advances_with_retired_instructions_between_machine_updates() {
+    let mut prog = vec![csrr(A0, num::TIME)];
+    prog.extend([NOP; 20]);
+    prog.push(csrr(A1, num::TIME));
+    let mut r = Rig::new(&prog);
+    r.hart.set_time_rate(10);
+    r.hart.set_time(500);
+    r.step(prog.len() as u64);
+    assert_eq!(r.x(A0), 500);
+    assert_eq!(r.x(A1), 502, "21 instructions retired since set_time");
+    // A new machine value restarts the count from there (no double counting).
+    r.hart.set_time(1000);
+    r.hart.pc = DRAM_BASE;
+    r.step(1);
+    assert_eq!(r.x(A0), 1000);
+}
+
+#[test]
+fn time_holds_still_without_a_rate() {
+    let mut prog = vec![NOP; 30];
+    prog.push(csrr(A1, num::TIME));
+    let mut r = Rig::new(&prog);
+    r.hart.set_time(7);
+    r.step(prog.len() as u64);
+    assert_eq!(r.x(A1), 7);
+}
+
+#[test]
 fn status_views_and_warl_fields() {
     let mut r = Rig::new(&[]);
     let h = &mut r.hart;

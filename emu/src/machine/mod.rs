@@ -133,7 +133,13 @@ impl Machine {
         );
         crate::devices::attach_board_devices(&mut bus, &config);
         let harts = (0..config.harts)
-            .map(|i| Hart::new(i as u64, config.mmu.clone()))
+            .map(|i| {
+                let mut hart = Hart::new(i as u64, config.mmu.clone());
+                if config.clock == ClockMode::Deterministic {
+                    hart.set_time_rate(INSNS_PER_TICK);
+                }
+                hart
+            })
             .collect();
         Machine {
             config,
@@ -279,6 +285,12 @@ impl Machine {
             let mut all_waiting = true;
             let nharts = self.harts.len() as u64;
             for hart in &mut self.harts {
+                if self.config.clock == ClockMode::Deterministic {
+                    // Include the harts that ran before this one in the round: every
+                    // hart's `time` then continues from the latest value any hart could
+                    // have read, so time never steps back when work moves between harts.
+                    hart.set_time(self.total_insns / INSNS_PER_TICK);
+                }
                 let budget = quantum.div_ceil(nharts).max(1);
                 let (n, stop) = if self.tracer.watching_pcs() {
                     hart.run_traced(&mut self.bus, &mut self.tracer, budget)
@@ -368,5 +380,46 @@ impl MmioDevice for BootRom {
         _ram: &mut Ram,
     ) -> Result<(), DeviceError> {
         Err(DeviceError)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cpu::encode::{b_type, i_type, j_type, op, s_type, u_type};
+
+    /// Two harts take turns reading `time`; each checks its value against the latest one
+    /// any hart stored, and stores its own. A hart's reading must never be older.
+    #[test]
+    fn time_never_steps_back_between_harts() {
+        const S0: u32 = 8;
+        const T0: u32 = 5;
+        const T1: u32 = 6;
+        const T2: u32 = 7;
+        let prog = [
+            u_type(op::AUIPC, S0, 0x1000),       // s0 = shared words, one page on
+            i_type(op::LOAD, T1, 3, S0, 0),      // loop: t1 = latest stored time
+            i_type(op::SYSTEM, T0, 2, 0, 0xc01), // t0 = time
+            b_type(op::BRANCH, 6, T0, T1, 12),   // bltu t0, t1, backwards
+            s_type(op::STORE, 3, S0, T0, 0),
+            j_type(op::JAL, 0, -16),
+            i_type(op::OP_IMM, T2, 0, 0, 1), // backwards: flag = 1, then spin
+            s_type(op::STORE, 3, S0, T2, 8),
+            j_type(op::JAL, 0, 0),
+        ];
+        let config = MachineConfig {
+            harts: 2,
+            ram_size: 1 << 20,
+            virtio_rng: false,
+            ..MachineConfig::default()
+        };
+        let mut m = Machine::new(config);
+        let code: Vec<u8> = prog.iter().flat_map(|w| w.to_le_bytes()).collect();
+        assert!(m.ram().load(DRAM_BASE, &code));
+        m.prepare_boot(DRAM_BASE, &[0; 8]).unwrap();
+        assert_eq!(m.run(Some(400_000)), StopReason::InsnLimit);
+        let word = |m: &mut Machine, at: u64| m.ram().read(DRAM_BASE + at, 8).unwrap();
+        assert_eq!(word(&mut m, 0x1008), 0, "a hart read an older time");
+        assert!(word(&mut m, 0x1000) > 30_000, "time follows instructions");
     }
 }
