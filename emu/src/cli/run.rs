@@ -48,78 +48,13 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
         Some(p) => Some(loader::read_file(p).map_err(img_err)?),
         None => None,
     };
-    let mut symbols = Symbolizer::default();
-
-    let mut m = Machine::new(config);
-    let entry;
-    let kernel: LoadedImage;
-    match args.bios.as_str() {
-        "none" => {
-            kernel = m.load(&guest_bytes, &guest_name).map_err(img_err)?;
-            entry = kernel.entry;
-        }
-        bios => {
-            let (fw_bytes, fw_name) = if bios == "builtin" {
-                (
-                    crate::images::FIRMWARE.to_vec(),
-                    "built-in firmware".to_string(),
-                )
-            } else {
-                (
-                    loader::read_file(Path::new(bios)).map_err(img_err)?,
-                    bios.to_string(),
-                )
-            };
-            let fw = if fw_bytes.starts_with(b"\x7fELF") {
-                m.load(&fw_bytes, &fw_name).map_err(img_err)?
-            } else {
-                loader::load_raw(m.ram(), &fw_bytes, machine::map::DRAM, &fw_name)
-                    .map_err(img_err)?
-            };
-            if fw_bytes.starts_with(b"\x7fELF") {
-                if let Ok(im) = Image::from_elf("firmware", &fw_bytes) {
-                    symbols.add(im);
-                }
-            }
-            kernel = m.load(&guest_bytes, &guest_name).map_err(img_err)?;
-            if kernel.start < fw.end && fw.start < kernel.end {
-                return Err(Failure::image(format!(
-                    "{fw_name} ({:#x}..{:#x}) overlaps {guest_name} ({:#x}..{:#x})",
-                    fw.start, fw.end, kernel.start, kernel.end
-                )));
-            }
-            entry = fw.entry;
-        }
-    }
-    if guest_bytes.starts_with(b"\x7fELF") {
-        if let Ok(im) = Image::from_elf("kernel", &guest_bytes) {
-            symbols.add(im);
-        }
-    }
-    for p in &args.symbols {
-        let data = loader::read_file(p).map_err(img_err)?;
-        symbols.add(Image::from_elf(&p.display().to_string(), &data).map_err(Failure::image)?);
-    }
-
-    if let Some(rd) = &initrd {
-        let top = machine::map::DRAM + m.config.ram_size;
-        let end = (top - DTB_RESERVE) & !0xfff;
-        let start = end.saturating_sub(rd.len() as u64) & !0xfff;
-        if start < kernel.end.max(machine::map::DRAM) || !m.ram().load(start, rd) {
-            return Err(Failure::image(format!(
-                "initrd ({} bytes) does not fit between the kernel (ends {:#x}) and the top of RAM; try a larger -m",
-                rd.len(),
-                kernel.end
-            )));
-        }
-        m.config.initrd = Some((start, start + rd.len() as u64));
-    }
-    let dtb = match &args.dtb {
-        Some(p) => loader::read_file(p).map_err(img_err)?,
-        None => machine::dtb::build(&m.config)
-            .map_err(|e| Failure::image(format!("cannot build the device tree: {e}")))?,
+    config.pace_idle = std::io::IsTerminal::is_terminal(&std::io::stdin());
+    let images = Images {
+        guest: &guest_bytes,
+        guest_name: &guest_name,
+        initrd: initrd.as_deref(),
     };
-    m.prepare_boot(entry, &dtb).map_err(img_err)?;
+    let (mut m, symbols) = build(&args, &config, &images)?;
 
     // Tracing: the sink thread formats and writes; the machine only batches events.
     let mut trace_sink = None;
@@ -155,7 +90,27 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
     super::terminal::install_stop_handler();
     let raw = super::terminal::RawModeGuard::enable();
     let start = Instant::now();
-    let stop = m.run(args.max_insns);
+    let mut resets = 0u64;
+    let mut earlier_insns = 0u64;
+    let stop = loop {
+        let remaining = args.max_insns.map(|n| n.saturating_sub(earlier_insns));
+        let stop = m.run(remaining);
+        if stop != StopReason::Reset {
+            break stop;
+        }
+        // A guest reset (syscon 0x7777, SBI system reset): boot the same images again on
+        // a fresh board, as QEMU does. Disks were flushed when the old board was dropped.
+        resets += 1;
+        earlier_insns += m.total_insns;
+        m.finish();
+        let tracer = std::mem::take(&mut m.tracer);
+        let observed = m.observed;
+        drop(m);
+        eprintln!("emu: guest reset #{resets}, rebooting");
+        m = build(&args, &config, &images)?.0;
+        m.set_tracer(tracer);
+        m.set_observed(observed);
+    };
     let elapsed = start.elapsed();
     drop(raw);
     m.finish();
@@ -165,7 +120,7 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
         s.join()
             .map_err(|e| Failure::usage(format!("writing the trace failed: {e}")))?;
     }
-    let report = crate::machine::stats::Report::collect(&m, elapsed);
+    let report = crate::machine::stats::Report::collect(&m, elapsed, &symbols);
     if args.stats {
         eprint!("{}", report.human());
     }
@@ -224,4 +179,93 @@ fn resolve_where(
             (pcs, None)
         }
     })
+}
+
+/// The guest images of a run, kept so a guest reset can boot them again.
+struct Images<'a> {
+    guest: &'a [u8],
+    guest_name: &'a str,
+    initrd: Option<&'a [u8]>,
+}
+
+/// Build the board, load firmware, kernel, initrd and DTB, and point the boot ROM at the
+/// entry. Returns the machine and the symbols of what was loaded.
+fn build(
+    args: &RunArgs,
+    config: &crate::machine::MachineConfig,
+    images: &Images,
+) -> Result<(Machine, Symbolizer), Failure> {
+    let mut symbols = Symbolizer::default();
+
+    let mut m = Machine::new(config.clone());
+    let entry;
+    let kernel: LoadedImage;
+    match args.bios.as_str() {
+        "none" => {
+            kernel = m.load(images.guest, images.guest_name).map_err(img_err)?;
+            entry = kernel.entry;
+        }
+        bios => {
+            let (fw_bytes, fw_name) = if bios == "builtin" {
+                (
+                    crate::images::FIRMWARE.to_vec(),
+                    "built-in firmware".to_string(),
+                )
+            } else {
+                (
+                    loader::read_file(Path::new(bios)).map_err(img_err)?,
+                    bios.to_string(),
+                )
+            };
+            let fw = if fw_bytes.starts_with(b"\x7fELF") {
+                m.load(&fw_bytes, &fw_name).map_err(img_err)?
+            } else {
+                loader::load_raw(m.ram(), &fw_bytes, machine::map::DRAM, &fw_name)
+                    .map_err(img_err)?
+            };
+            if fw_bytes.starts_with(b"\x7fELF") {
+                if let Ok(im) = Image::from_elf("firmware", &fw_bytes) {
+                    symbols.add(im);
+                }
+            }
+            kernel = m.load(images.guest, images.guest_name).map_err(img_err)?;
+            if kernel.start < fw.end && fw.start < kernel.end {
+                return Err(Failure::image(format!(
+                    "{fw_name} ({:#x}..{:#x}) overlaps {} ({:#x}..{:#x})",
+                    fw.start, fw.end, images.guest_name, kernel.start, kernel.end
+                )));
+            }
+            entry = fw.entry;
+        }
+    }
+    if images.guest.starts_with(b"\x7fELF") {
+        if let Ok(im) = Image::from_elf("kernel", images.guest) {
+            symbols.add(im);
+        }
+    }
+    for p in &args.symbols {
+        let data = loader::read_file(p).map_err(img_err)?;
+        symbols.add(Image::from_elf(&p.display().to_string(), &data).map_err(Failure::image)?);
+    }
+
+    if let Some(rd) = images.initrd {
+        let top = machine::map::DRAM + m.config.ram_size;
+        let end = (top - DTB_RESERVE) & !0xfff;
+        let start = end.saturating_sub(rd.len() as u64) & !0xfff;
+        if start < kernel.end.max(machine::map::DRAM) || !m.ram().load(start, rd) {
+            return Err(Failure::image(format!(
+                "initrd ({} bytes) does not fit between the kernel (ends {:#x}) and the top of RAM; try a larger -m",
+                rd.len(),
+                kernel.end
+            )));
+        }
+        m.config.initrd = Some((start, start + rd.len() as u64));
+    }
+    let dtb = match &args.dtb {
+        Some(p) => loader::read_file(p).map_err(img_err)?,
+        None => machine::dtb::build(&m.config)
+            .map_err(|e| Failure::image(format!("cannot build the device tree: {e}")))?,
+    };
+    m.prepare_boot(entry, &dtb).map_err(img_err)?;
+    Ok((m, symbols))
 }

@@ -272,6 +272,9 @@ impl Hart {
             SATP => {
                 let old = self.satp;
                 let new = self.mmu.satp_write(old, v);
+                if self.mmu.observed() {
+                    self.phases.switch(old, new, self.instret, &self.mmu.stats);
+                }
                 self.satp = new;
                 self.mmu.satp_written(old, new);
                 self.update_translate_ctx();

@@ -25,6 +25,60 @@ pub struct TrapCounts {
     pub interrupts: [u64; 16],
 }
 
+/// Counters split by phase: the page-table root in force (satp MODE and PPN; ASID is
+/// ignored so a process's phase is one phase). Bare mode is root 0.
+#[derive(Debug, Clone, Default)]
+pub struct Phases {
+    /// Closed phases: satp (mode|ppn) -> (instructions, MMU counters).
+    pub closed: std::collections::BTreeMap<u64, (u64, crate::mmu::MmuStats)>,
+    /// Order in which roots were first entered (for reports).
+    pub order: Vec<u64>,
+    start_insns: u64,
+    start_mmu: crate::mmu::MmuStats,
+}
+
+impl Phases {
+    /// The phase key of a satp value.
+    pub fn key(satp: u64) -> u64 {
+        if satp >> 60 == 0 {
+            0
+        } else {
+            satp & !(0xffff << 44)
+        }
+    }
+
+    /// Close the phase of `old` and open the one of `new`.
+    pub fn switch(&mut self, old: u64, new: u64, instret: u64, mmu: &crate::mmu::MmuStats) {
+        if Self::key(old) == Self::key(new) {
+            return;
+        }
+        self.account(old, instret, mmu);
+        self.start_insns = instret;
+        self.start_mmu = mmu.clone();
+        if !self.order.contains(&Self::key(new)) {
+            self.order.push(Self::key(new));
+        }
+    }
+
+    /// Add what happened since the phase started to `satp`'s totals.
+    fn account(&mut self, satp: u64, instret: u64, mmu: &crate::mmu::MmuStats) {
+        let key = Self::key(satp);
+        if !self.order.contains(&key) {
+            self.order.insert(0, key);
+        }
+        let e = self.closed.entry(key).or_default();
+        e.0 += instret - self.start_insns;
+        e.1.merge(&mmu.since(&self.start_mmu));
+    }
+
+    /// All phases including the open one (for the report at the end of a run).
+    pub fn totals(&self, current_satp: u64, instret: u64, mmu: &crate::mmu::MmuStats) -> Phases {
+        let mut p = self.clone();
+        p.account(current_satp, instret, mmu);
+        p
+    }
+}
+
 impl TrapCounts {
     pub fn total(&self) -> u64 {
         self.exceptions.iter().chain(&self.interrupts).sum()
@@ -90,6 +144,9 @@ pub struct Hart {
     pub hartid: u64,
     /// Traps taken, by cause (for statistics and for the traced loop to notice traps).
     pub traps: TrapCounts,
+    /// Instructions and MMU counters per phase (satp root in force), kept while the MMU
+    /// is observed (`--stats`, tracing).
+    pub phases: Phases,
     /// Tracing state, used only by [`Hart::run_traced`].
     pub(crate) trace: trace_hooks::HartTrace,
     pub x: [u64; 32],
@@ -169,6 +226,7 @@ impl Hart {
         Hart {
             hartid,
             traps: TrapCounts::default(),
+            phases: Phases::default(),
             trace: trace_hooks::HartTrace::default(),
             x: [0; 32],
             pc: 0,

@@ -68,6 +68,9 @@ pub struct MachineConfig {
     pub snapshot: bool,
     /// Attach the virtio entropy device (after the disks).
     pub virtio_rng: bool,
+    /// When every hart sleeps, let the skipped time pass on the wall clock as well
+    /// (interactive sessions; the CLI sets it when stdin is a terminal).
+    pub pace_idle: bool,
 }
 
 impl Default for MachineConfig {
@@ -86,6 +89,7 @@ impl Default for MachineConfig {
             disks: Vec::new(),
             snapshot: false,
             virtio_rng: true,
+            pace_idle: false,
         }
     }
 }
@@ -311,6 +315,16 @@ impl Machine {
                 match (self.config.clock, self.next_deadline()) {
                     (ClockMode::Deterministic, Some(d)) if d != u64::MAX => {
                         let target = d.max(now + 1).saturating_mul(INSNS_PER_TICK);
+                        if self.config.pace_idle {
+                            // Someone is at the console: let the idle time pass in real
+                            // time too (capped), so an idle shell costs no CPU and guest
+                            // time does not race ahead. Instruction counts are unchanged.
+                            let ticks = d.max(now + 1) - now;
+                            let ns = ticks
+                                .saturating_mul(1_000_000_000 / TIMEBASE_HZ)
+                                .min(20_000_000);
+                            std::thread::sleep(std::time::Duration::from_nanos(ns));
+                        }
                         // Idle time counts toward the clock but never past the limit.
                         self.total_insns = self.total_insns.max(target.min(limit));
                         if self.total_insns >= limit {

@@ -26,10 +26,30 @@ pub struct Report {
     pub stale: Vec<String>,
     /// TLB geometry in use.
     pub tlb_config: String,
+    /// Per phase (page-table root in force), in the order first entered.
+    pub phases: Vec<PhaseReport>,
+    /// Traps by cause, summed over harts.
+    pub traps: crate::cpu::TrapCounts,
+}
+
+/// One phase: the instructions and translation work done while one root was in satp.
+#[derive(Debug, Clone, Default)]
+pub struct PhaseReport {
+    /// Symbol of the root (`trampoline_pg_dir`, `swapper_pg_dir`), `bare`, or the address.
+    pub name: String,
+    /// satp MODE and PPN (0 for bare).
+    pub satp: u64,
+    pub instructions: u64,
+    pub mmu: MmuStats,
 }
 
 impl Report {
-    pub fn collect(m: &Machine, elapsed: Duration) -> Report {
+    /// `symbols` names the page-table roots of the phases.
+    pub fn collect(
+        m: &Machine,
+        elapsed: Duration,
+        symbols: &crate::trace::symbols::Symbolizer,
+    ) -> Report {
         let seconds = elapsed.as_secs_f64();
         let mut r = Report {
             instructions: m.total_insns,
@@ -47,6 +67,30 @@ impl Report {
                 r.by_privilege[i] += n;
             }
             r.mmu.merge(&h.mmu.stats);
+            for (c, n) in r.traps.exceptions.iter_mut().zip(&h.traps.exceptions) {
+                *c += n;
+            }
+            for (c, n) in r.traps.interrupts.iter_mut().zip(&h.traps.interrupts) {
+                *c += n;
+            }
+            let phases = h.phases.totals(h.satp(), h.instret, &h.mmu.stats);
+            for key in &phases.order {
+                let Some((insns, mmu)) = phases.closed.get(key) else {
+                    continue;
+                };
+                match r.phases.iter_mut().find(|p| p.satp == *key) {
+                    Some(p) => {
+                        p.instructions += insns;
+                        p.mmu.merge(mmu);
+                    }
+                    None => r.phases.push(PhaseReport {
+                        name: phase_name(*key, symbols),
+                        satp: *key,
+                        instructions: *insns,
+                        mmu: mmu.clone(),
+                    }),
+                }
+            }
             r.stale
                 .extend(h.mmu.stale_translations().iter().map(|s| s.describe()));
         }
@@ -71,6 +115,60 @@ impl Report {
         let _ = writeln!(s, "speed               {:>12.1} MIPS", self.mips);
         let _ = writeln!(s, "---- translation (TLB model {}) ----", self.tlb_config);
         let _ = writeln!(s, "{}", self.mmu);
+        let mut traps = Vec::new();
+        for (i, n) in self
+            .traps
+            .exceptions
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n > 0)
+        {
+            traps.push(format!(
+                "{} {n}",
+                crate::cpu::trap::Exception::cause_name(i as u64)
+            ));
+        }
+        for (i, n) in self
+            .traps
+            .interrupts
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n > 0)
+        {
+            traps.push(format!("{} {n}", crate::cpu::trap::irq::name(i as u64)));
+        }
+        let _ = writeln!(
+            s,
+            "traps: {}",
+            if traps.is_empty() {
+                "none".to_string()
+            } else {
+                traps.join(", ")
+            }
+        );
+        if !self.phases.is_empty() {
+            let _ = writeln!(s, "---- by phase (page-table root in force) ----");
+            let _ = writeln!(
+                s,
+                "{:<26} {:>12} {:>9} {:>9} {:>9} {:>9} {:>7} {:>6}",
+                "phase", "instructions", "L1 miss", "L2 miss", "walks", "PTE rd", "sfence", "satp"
+            );
+            for p in &self.phases {
+                let m = &p.mmu;
+                let _ = writeln!(
+                    s,
+                    "{:<26} {:>12} {:>9} {:>9} {:>9} {:>9} {:>7} {:>6}",
+                    p.name,
+                    p.instructions,
+                    m.l1i.misses + m.l1d.misses,
+                    m.l2.misses,
+                    m.walks(),
+                    m.pte_reads,
+                    m.sfence_all + m.sfence_addr + m.sfence_asid + m.sfence_addr_asid,
+                    m.satp_writes
+                );
+            }
+        }
         for line in &self.stale {
             let _ = writeln!(s, "warning: {line}");
         }
@@ -171,4 +269,20 @@ pub fn mmu_json(m: &MmuStats) -> String {
         m.check_walks,
         m.check_pte_reads
     )
+}
+
+/// `bare`, `sv48 swapper_pg_dir`, or `sv39 root 0x80712000` for a table without a symbol.
+fn phase_name(satp: u64, symbols: &crate::trace::symbols::Symbolizer) -> String {
+    let mode = match satp >> 60 {
+        0 => return "bare".into(),
+        8 => "sv39",
+        9 => "sv48",
+        10 => "sv57",
+        _ => "?",
+    };
+    let root = (satp & ((1 << 44) - 1)) << 12;
+    match symbols.lookup(root) {
+        Some((name, 0)) => format!("{mode} {name}"),
+        _ => format!("{mode} root {root:#x}"),
+    }
 }

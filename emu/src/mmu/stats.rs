@@ -21,6 +21,18 @@ pub struct TlbLevelStats {
 }
 
 impl TlbLevelStats {
+    fn since(&self, e: &TlbLevelStats) -> TlbLevelStats {
+        TlbLevelStats {
+            accesses: self.accesses - e.accesses,
+            hits: self.hits - e.hits,
+            misses: self.misses - e.misses,
+            hits_by_size: sub(&self.hits_by_size, &e.hits_by_size),
+            fills_by_size: sub(&self.fills_by_size, &e.fills_by_size),
+            evictions: self.evictions - e.evictions,
+            flushed: self.flushed - e.flushed,
+        }
+    }
+
     fn merge(&mut self, o: &TlbLevelStats) {
         self.accesses += o.accesses;
         self.hits += o.hits;
@@ -30,6 +42,10 @@ impl TlbLevelStats {
         self.evictions += o.evictions;
         self.flushed += o.flushed;
     }
+}
+
+fn sub<const N: usize>(a: &[u64; N], b: &[u64; N]) -> [u64; N] {
+    std::array::from_fn(|i| a[i] - b[i])
 }
 
 fn add<const N: usize>(a: &mut [u64; N], b: &[u64; N]) {
@@ -103,6 +119,34 @@ impl MmuStats {
         self.stale_hits += o.stale_hits;
         self.check_walks += o.check_walks;
         self.check_pte_reads += o.check_pte_reads;
+    }
+
+    /// What was counted since `earlier` (a snapshot of the same counters).
+    pub fn since(&self, earlier: &MmuStats) -> MmuStats {
+        let e = earlier;
+        MmuStats {
+            paged_translations: self.paged_translations - e.paged_translations,
+            bare_translations: self.bare_translations - e.bare_translations,
+            l1i: self.l1i.since(&e.l1i),
+            l1d: self.l1d.since(&e.l1d),
+            l2: self.l2.since(&e.l2),
+            walks_by_mode: sub(&self.walks_by_mode, &e.walks_by_mode),
+            walks_by_depth: sub(&self.walks_by_depth, &e.walks_by_depth),
+            pte_reads: self.pte_reads - e.pte_reads,
+            ad_updates: self.ad_updates - e.ad_updates,
+            page_faults: sub(&self.page_faults, &e.page_faults),
+            pmp_faults: sub(&self.pmp_faults, &e.pmp_faults),
+            pte_access_faults: sub(&self.pte_access_faults, &e.pte_access_faults),
+            sfence_all: self.sfence_all - e.sfence_all,
+            sfence_addr: self.sfence_addr - e.sfence_addr,
+            sfence_asid: self.sfence_asid - e.sfence_asid,
+            sfence_addr_asid: self.sfence_addr_asid - e.sfence_addr_asid,
+            satp_writes: self.satp_writes - e.satp_writes,
+            stale_translations: self.stale_translations - e.stale_translations,
+            stale_hits: self.stale_hits - e.stale_hits,
+            check_walks: self.check_walks - e.check_walks,
+            check_pte_reads: self.check_pte_reads - e.check_pte_reads,
+        }
     }
 
     pub fn walks(&self) -> u64 {
