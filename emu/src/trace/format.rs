@@ -68,6 +68,50 @@ pub struct Formatter {
     tlb_misses: u64,
     walks: u64,
     last_counter_at: u64,
+    /// Disassembly and symbol per (pc, raw): traced code runs in loops, and formatting
+    /// these is most of the cost of an instruction event.
+    insn_cache: std::collections::HashMap<(u64, u32), InsnText>,
+    /// The line being built (instruction events are formatted by hand into bytes).
+    line: Vec<u8>,
+}
+
+/// Cached text of one instruction at one address.
+struct InsnText {
+    disasm: Box<str>,
+    sym: Box<str>,
+    /// `"disasm":"...","sym":"..."` with JSON escaping done once.
+    json: Box<str>,
+}
+
+const INSN_CACHE_MAX: usize = 1 << 20;
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// `0x` and the minimal hex digits of `v`.
+fn push_hex(buf: &mut Vec<u8>, v: u64) {
+    buf.extend_from_slice(b"0x");
+    let digits = ((64 - v.leading_zeros() as usize).max(1)).div_ceil(4);
+    push_hex_digits(buf, v, digits);
+}
+
+/// Exactly `digits` hex digits of `v`, no prefix.
+fn push_hex_digits(buf: &mut Vec<u8>, v: u64, digits: usize) {
+    for i in (0..digits).rev() {
+        buf.push(HEX[((v >> (i * 4)) & 0xf) as usize]);
+    }
+}
+
+fn push_dec(buf: &mut Vec<u8>, mut v: u64) {
+    let mut tmp = [0u8; 20];
+    let mut i = tmp.len();
+    loop {
+        i -= 1;
+        tmp[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    buf.extend_from_slice(&tmp[i..]);
 }
 
 impl Formatter {
@@ -82,6 +126,8 @@ impl Formatter {
             tlb_misses: 0,
             walks: 0,
             last_counter_at: 0,
+            insn_cache: std::collections::HashMap::new(),
+            line: Vec::with_capacity(512),
         }
     }
 
@@ -125,14 +171,18 @@ impl Formatter {
     }
 
     pub fn write(&mut self, e: &Event, out: &mut dyn Write) -> io::Result<()> {
-        match e {
+        let learned = match e {
             Event::Insn { pc, pa, .. } => self.symbols.observe_pc(*pc, *pa),
             Event::Trap {
                 handler,
                 handler_pa,
                 ..
             } => self.symbols.observe_pc(*handler, *handler_pa),
-            _ => {}
+            _ => false,
+        };
+        if learned {
+            // Names of virtual addresses may have changed.
+            self.insn_cache.clear();
         }
         match self.format {
             Format::Text => self.text(e, out),
@@ -163,7 +213,7 @@ impl Formatter {
                 } else {
                     format!("{raw:08x}")
                 };
-                let sym = self.sym(*pc);
+                let t = self.insn_text(*pc, *raw);
                 let mut line = format!(
                     "{head} insn  {pc:016x} {pa_s} {bits}  {dis:<28} {sym}",
                     pa_s = if pc == pa {
@@ -171,7 +221,8 @@ impl Formatter {
                     } else {
                         format!("{pa:016x}")
                     },
-                    dis = (self.disasm)(*raw, *pc),
+                    dis = t.disasm,
+                    sym = t.sym,
                 );
                 if let Some((r, v)) = rd {
                     line.push_str(&format!("  x{r}={v:#x}"));
@@ -294,7 +345,98 @@ impl Formatter {
 
     // ---- jsonl ------------------------------------------------------------------
 
+    /// Disassembly and symbol of the instruction `raw` at `pc`, from the cache.
+    fn insn_text(&mut self, pc: u64, raw: u32) -> &InsnText {
+        if self.insn_cache.len() >= INSN_CACHE_MAX {
+            self.insn_cache.clear();
+        }
+        let (disasm, symbols) = (self.disasm, &self.symbols);
+        self.insn_cache.entry((pc, raw)).or_insert_with(|| {
+            let d = disasm(raw, pc);
+            let sym = symbols.describe(pc);
+            let json = format!(",\"disasm\":{},\"sym\":{}", json_str(&d), json_str(&sym));
+            InsnText {
+                disasm: d.into(),
+                sym: sym.into(),
+                json: json.into(),
+            }
+        })
+    }
+
+    /// The JSON line of an instruction event, built byte by byte (the hot case of a
+    /// full instruction trace).
+    fn jsonl_insn(&mut self, e: &Event, out: &mut dyn Write) -> io::Result<()> {
+        let Event::Insn {
+            h,
+            pc,
+            pa,
+            raw,
+            len,
+            rd,
+            frd,
+            mem,
+        } = e
+        else {
+            return Ok(());
+        };
+        let mut line = std::mem::take(&mut self.line);
+        line.clear();
+        line.extend_from_slice(b"{\"hart\":");
+        push_dec(&mut line, h.hart as u64);
+        line.extend_from_slice(b",\"instret\":");
+        push_dec(&mut line, h.instret);
+        line.extend_from_slice(b",\"priv\":\"");
+        line.extend_from_slice(priv_name(h.privilege).as_bytes());
+        line.extend_from_slice(b"\",\"kind\":\"insn\",\"pc\":\"");
+        push_hex(&mut line, *pc);
+        line.extend_from_slice(b"\",\"pa\":\"");
+        push_hex(&mut line, *pa);
+        line.extend_from_slice(b"\",\"raw\":\"0x");
+        if *len == 2 {
+            push_hex_digits(&mut line, (*raw & 0xffff) as u64, 4);
+        } else {
+            push_hex_digits(&mut line, *raw as u64, 8);
+        }
+        line.extend_from_slice(b"\",\"len\":");
+        push_dec(&mut line, *len as u64);
+        line.extend_from_slice(self.insn_text(*pc, *raw).json.as_bytes());
+        for (name, prefix, reg) in [("rd", b'x', rd), ("frd", b'f', frd)] {
+            if let Some((r, v)) = reg {
+                line.extend_from_slice(b",\"");
+                line.extend_from_slice(name.as_bytes());
+                line.extend_from_slice(b"\":{\"reg\":\"");
+                line.push(prefix);
+                push_dec(&mut line, *r as u64);
+                line.extend_from_slice(b"\",\"value\":\"");
+                push_hex(&mut line, *v);
+                line.extend_from_slice(b"\"}");
+            }
+        }
+        if let Some(m) = mem {
+            line.extend_from_slice(if m.store {
+                b",\"mem\":{\"op\":\"store\",\"va\":\""
+            } else {
+                b",\"mem\":{\"op\":\"load\",\"va\":\""
+            });
+            push_hex(&mut line, m.va);
+            line.extend_from_slice(b"\",\"pa\":\"");
+            push_hex(&mut line, m.pa);
+            line.extend_from_slice(b"\",\"size\":");
+            push_dec(&mut line, m.size as u64);
+            line.extend_from_slice(b",\"value\":\"");
+            push_hex(&mut line, m.value);
+            line.extend_from_slice(b"\"}");
+        }
+        line.extend_from_slice(b"}\n");
+        let r = out.write_all(&line);
+        self.line = line;
+        r
+    }
+
     fn jsonl(&mut self, e: &Event, out: &mut dyn Write) -> io::Result<()> {
+        if matches!(e, Event::Insn { .. }) {
+            return self.jsonl_insn(e, out);
+        }
         let h = e.header();
         let mut s = format!(
             "{{\"hart\":{},\"instret\":{},\"priv\":\"{}\"",

@@ -187,19 +187,23 @@ impl Symbolizer {
     }
 
     /// Learn runtime virtual bases from a retired instruction's virtual and physical pc.
+    /// Returns true when a base changed (names of virtual addresses may differ now).
     #[inline]
-    pub fn observe_pc(&mut self, pc: u64, pa: u64) {
+    pub fn observe_pc(&mut self, pc: u64, pa: u64) -> bool {
         if pc == pa {
-            return;
+            return false;
         }
+        let mut changed = false;
         for im in &mut self.images {
             if pa >= im.phys_base && pa < im.phys_base + im.size && im.phys_base != im.link_base {
                 let base = pc.wrapping_sub(pa - im.phys_base);
                 if im.runtime_base != Some(base) {
                     im.runtime_base = Some(base);
+                    changed = true;
                 }
             }
         }
+        changed
     }
 
     /// Physical and link addresses where `name` can be found (for trace windows).
