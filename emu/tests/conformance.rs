@@ -30,12 +30,28 @@ fn program_names() -> Vec<String> {
     names
 }
 
+/// Machine flags a program needs, by name prefix: `vm_sv39_*` and `vm_sv48_*` run on a
+/// hart whose highest paging mode is Sv39 / Sv48, `vm_svadu_*` with hardware A/D updates.
+/// Everything else runs on the default machine (Sv57, Svade).
+fn machine_flags(name: &str) -> &'static [&'static str] {
+    const FLAGS: &[(&str, &[&str])] = &[
+        ("vm_sv39_", &["--sv39"]),
+        ("vm_sv48_", &["--sv48"]),
+        ("vm_svadu_", &["--svadu"]),
+    ];
+    FLAGS
+        .iter()
+        .find(|(prefix, _)| name.starts_with(prefix))
+        .map_or(&[], |(_, flags)| flags)
+}
+
 /// Run one program; returns its exit status (None if killed) and its output.
 fn run_program(name: &str) -> (Option<i32>, String) {
     let elf = built_programs().join(name);
     assert!(elf.exists(), "{} was not built", elf.display());
     let mut child = Command::new(env!("CARGO_BIN_EXE_emu"))
         .args(["run", "--bios", "none"])
+        .args(machine_flags(name))
         .arg(&elf)
         .args(["--max-insns", MAX_INSNS])
         .stdout(Stdio::piped())
@@ -105,6 +121,7 @@ const GROUPS: &[&[&str]] = &[
     &["clint_"],
     &["qemu_divergent"],
     &["selfcheck_"],
+    &["vm_"],
 ];
 
 #[test]
@@ -180,4 +197,11 @@ fn a_failing_program_makes_emu_exit_with_its_check_number() {
         output.contains("FAIL selfcheck_fail"),
         "the program's HTIF console message is missing:\n{output}"
     );
+}
+
+/// Virtual memory: leaves at every level of every mode, faults, permissions, A/D policy,
+/// ASIDs, sfence.vma forms, PMP on page-table reads, satp WARL (see each `asm/vm_*.S`).
+#[test]
+fn virtual_memory() {
+    run_group(GROUPS[11]);
 }
