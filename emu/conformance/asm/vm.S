@@ -62,13 +62,15 @@ vm_code_page:
     la \reg, vm_tables + (\t) * 4096 + (\idx) * 8
 .endm
 
-# Table \t, entry \idx = pointer to table \child.
-.macro PT_LINK t, idx, child
+# Table \t, entry \idx = pointer to table \child (with \extra bits, which a valid
+# pointer does not have, for the fault tests).
+.macro PT_LINK t, idx, child, extra=0
     PTE_ADDR t0, \t, \idx
     la t1, vm_tables + (\child) * 4096
     srli t1, t1, 12
     slli t1, t1, 10
-    ori t1, t1, PTE_V
+    li t2, PTE_V | (\extra)
+    or t1, t1, t2
     sd t1, 0(t0)
 .endm
 
