@@ -6,6 +6,7 @@
 #   FENCE = 2  the leaf is global and the fence is sfence.vma x0, asid, which need not
 #              flush global entries: a second forgotten-fence bug, in disguise.
 # Without the right fence the spec allows either page, so the program accepts both.
+# The second read is at the global symbol vm_tlb_second_load (reports must name its pc).
 #
 # Checks:
 #   1  first read: page_a      2  second read: page_b (FENCE = 1), page_a or page_b else
@@ -43,6 +44,8 @@ test_main:
 .elseif FENCE == 2
     sfence.vma x0, a2
 .endif
+.globl vm_tlb_second_load
+vm_tlb_second_load:
     ld a0, 0(a1)
     li gp, 2
 .if FENCE == 1
