@@ -1,5 +1,7 @@
-# Page faults from the structure of the page table (Sv39; S-mode accesses, traps to M).
-# Every fault must carry tval = the virtual address.
+# Page faults from the structure of the page table, in the paging mode the program's
+# defs choose (LEVELS, MODE); S-mode accesses, traps to M. The faulting PTEs sit in the
+# level-1 and level-0 tables below the mode's level-2 table. Every fault must carry
+# tval = the virtual address.
 #
 # Checks:
 #   1-3   V=0 leaf: load 13, store 15, fetch 12
@@ -13,10 +15,17 @@
 #   19    the table behind the bad non-leaf PTEs is fine through a clean pointer
 
 .equ VA, 0x40000000
+.if LEVELS == 3
+.equ MID, 0
+.elseif LEVELS == 4
+.equ MID, 1
+.else
+.equ MID, 2
+.endif
 
 test_main:
-    MAP_IDENTITY 3
-    PT_LINK 0, 1, 3
+    MAP_IDENTITY LEVELS
+    PT_LINK MID, 1, 3
     PT_LINK 3, 0, 4
     PT_LEAF_SYM 4, 0, page_a, PTE_RW_AD & ~PTE_V
     PT_LEAF_SYM 4, 1, page_a, PTE_V | PTE_W | PTE_AD
@@ -34,7 +43,7 @@ test_main:
     PT_LINK 3, 4, 5, PTE_U
     PT_LINK 3, 5, 5
     PT_LEAF_SYM 5, 0, page_a, PTE_RW_AD
-    SATP_ROOT SATP_SV39, 0
+    SATP_ROOT MODE, 0
     ld s1, page_a
 
     li a1, VA

@@ -11,6 +11,10 @@
 #   13    U load of a non-U page with SUM=1: still 13
 #   14    S load of an execute-only page without MXR: 13      15  with MXR: ok
 #   16    S store to the execute-only page with MXR: 15
+#   17-19 SUM, MXR and privilege are checked on every access, not when the TLB fills:
+#         17 S loads a U page with SUM=1, clears SUM, loads again: 13 (no fence between)
+#         18 the same with MXR and the execute-only page
+#         19 U loads an S page whose translation S has just used: 13
 #   20    M+MPRV(S) load goes through translation   21  M+MPRV(S) load of a U page: 13
 #   22    M+MPRV(U) load of a U page: ok            23  M+MPRV(U) load of a non-U page: 13
 #   24    M+MPRV(S) with SUM: U page load ok        25  M+MPRV(S) store lands in the PA
@@ -122,6 +126,41 @@ test_main:
     MODE_FAULT 16, 1, CAUSE_STORE_PAGE, a1, sd a0, 0(a1)
     li t0, MSTATUS_MXR
     csrc mstatus, t0
+
+    # Permission changes that need no fence.
+    li t0, MSTATUS_SUM
+    csrs mstatus, t0
+    li a1, VA_U
+    li gp, 17
+    EXPECT_TRAP 2f
+    ENTER_VM 1, 1f
+1:  ld a0, 0(a1)
+    CHECK_REG 17, a0, s1
+    li t0, MSTATUS_SUM
+    csrc sstatus, t0
+    ld a0, 0(a1)
+    ecall
+2:  CHECK_CAUSE 17, CAUSE_LOAD_PAGE
+    bne s10, a1, fail
+    li t0, MSTATUS_MXR
+    csrs mstatus, t0
+    li a1, VA_XONLY
+    li gp, 18
+    EXPECT_TRAP 2f
+    ENTER_VM 1, 1f
+1:  ld a0, 0(a1)
+    CHECK_REG 18, a0, s3
+    li t0, MSTATUS_MXR
+    csrc sstatus, t0
+    ld a0, 0(a1)
+    ecall
+2:  CHECK_CAUSE 18, CAUSE_LOAD_PAGE
+    bne s10, a1, fail
+    li a1, VA_S
+    li a0, 0
+    MODE_OK 19, 1, ld a0, 0(a1)
+    CHECK_REG 19, a0, s2
+    MODE_FAULT 19, 0, CAUSE_LOAD_PAGE, a1, ld a0, 0(a1)
 
     # MPRV. Without translation VA_S is no memory at all (an access fault), so a value
     # from page_s proves the translation.
