@@ -71,9 +71,17 @@ fn run_checked(name: &str) -> Checked {
 fn mmu_counter(json: &str, field: &str) -> u64 {
     let mmu = &json[json.find("\"mmu\":").expect("no mmu object")..];
     let key = format!("\"{field}\": ");
-    let at = mmu.find(&key).unwrap_or_else(|| panic!("no {field} in {mmu}")) + key.len();
-    let digits: String = mmu[at..].chars().take_while(|c| c.is_ascii_digit()).collect();
-    digits.parse().unwrap_or_else(|_| panic!("{field} is not a number in {mmu}"))
+    let at = mmu
+        .find(&key)
+        .unwrap_or_else(|| panic!("no {field} in {mmu}"))
+        + key.len();
+    let digits: String = mmu[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect();
+    digits
+        .parse()
+        .unwrap_or_else(|_| panic!("{field} is not a number in {mmu}"))
 }
 
 fn warnings(output: &str) -> Vec<&str> {
@@ -109,7 +117,12 @@ fn forgotten_sfence_is_reported_with_address_and_pc() {
 #[test]
 fn fenced_remap_is_not_reported() {
     let run = run_checked("vm_tlb_fenced");
-    assert_eq!(mmu_counter(&run.json, "stale_translations"), 0, "{}", run.json);
+    assert_eq!(
+        mmu_counter(&run.json, "stale_translations"),
+        0,
+        "{}",
+        run.json
+    );
     assert_eq!(mmu_counter(&run.json, "stale_hits"), 0, "{}", run.json);
     assert!(
         mmu_counter(&run.json, "check_walks") > 0,
