@@ -219,3 +219,13 @@ fn virtual_memory() {
 fn virtual_memory_through_the_tlb_model() {
     run_group_with(GROUPS[11], &["--check-tlb"]);
 }
+
+/// And with a TLB model so small that every program evicts: translations must not depend
+/// on what the TLB happens to hold.
+#[test]
+fn virtual_memory_with_a_tiny_tlb() {
+    run_group_with(
+        GROUPS[11],
+        &["--tlb", "l1i=1:full,l1d=1:full,l2=2:1", "--stats"],
+    );
+}
