@@ -30,12 +30,30 @@ fn program_names() -> Vec<String> {
     names
 }
 
-/// Run one program; returns its exit status (None if killed) and its output.
-fn run_program(name: &str) -> (Option<i32>, String) {
+/// Machine flags a program needs, by name prefix: `vm_sv39_*` and `vm_sv48_*` run on a
+/// hart whose highest paging mode is Sv39 / Sv48, `vm_svadu_*` with hardware A/D updates.
+/// Everything else runs on the default machine (Sv57, Svade).
+fn machine_flags(name: &str) -> &'static [&'static str] {
+    const FLAGS: &[(&str, &[&str])] = &[
+        ("vm_sv39_", &["--sv39"]),
+        ("vm_sv48_", &["--sv48"]),
+        ("vm_svadu_", &["--svadu"]),
+    ];
+    FLAGS
+        .iter()
+        .find(|(prefix, _)| name.starts_with(prefix))
+        .map_or(&[], |(_, flags)| flags)
+}
+
+/// Run one program with `extra` emu flags; returns its exit status (None if killed) and
+/// its output.
+fn run_program(name: &str, extra: &[&str]) -> (Option<i32>, String) {
     let elf = built_programs().join(name);
     assert!(elf.exists(), "{} was not built", elf.display());
     let mut child = Command::new(env!("CARGO_BIN_EXE_emu"))
         .args(["run", "--bios", "none"])
+        .args(machine_flags(name))
+        .args(extra)
         .arg(&elf)
         .args(["--max-insns", MAX_INSNS])
         .stdout(Stdio::piped())
@@ -64,6 +82,11 @@ fn run_program(name: &str) -> (Option<i32>, String) {
 
 /// Every program whose name starts with one of `prefixes` must pass.
 fn run_group(prefixes: &[&str]) {
+    run_group_with(prefixes, &[]);
+}
+
+/// The same, with `extra` emu flags for every program.
+fn run_group_with(prefixes: &[&str], extra: &[&str]) {
     let names: Vec<String> = program_names()
         .into_iter()
         .filter(|n| prefixes.iter().any(|p| n.starts_with(p)))
@@ -74,7 +97,7 @@ fn run_group(prefixes: &[&str]) {
     );
     let mut failures = Vec::new();
     for name in &names {
-        let (status, output) = run_program(name);
+        let (status, output) = run_program(name, extra);
         if status != Some(0) {
             let status = status.map_or("killed (wall-clock limit)".into(), |s| s.to_string());
             failures.push(format!(
@@ -105,6 +128,7 @@ const GROUPS: &[&[&str]] = &[
     &["clint_"],
     &["qemu_divergent"],
     &["selfcheck_"],
+    &["vm_"],
 ];
 
 #[test]
@@ -174,10 +198,34 @@ fn spec_over_qemu() {
 /// Proof that the harness can fail: `selfcheck_fail` fails its check 7 on purpose.
 #[test]
 fn a_failing_program_makes_emu_exit_with_its_check_number() {
-    let (status, output) = run_program("selfcheck_fail");
+    let (status, output) = run_program("selfcheck_fail", &[]);
     assert_eq!(status, Some(7), "emu output:\n{output}");
     assert!(
         output.contains("FAIL selfcheck_fail"),
         "the program's HTIF console message is missing:\n{output}"
+    );
+}
+
+/// Virtual memory: leaves at every level of every mode, faults, permissions, A/D policy,
+/// ASIDs, sfence.vma forms, PMP on page-table reads, satp WARL (see each `asm/vm_*.S`).
+#[test]
+fn virtual_memory() {
+    run_group(GROUPS[11]);
+}
+
+/// The same programs with `--check-tlb`, which sends every access through the TLB model
+/// (no host-side fast path) and re-walks on every hit: both paths must agree.
+#[test]
+fn virtual_memory_through_the_tlb_model() {
+    run_group_with(GROUPS[11], &["--check-tlb"]);
+}
+
+/// And with a TLB model so small that every program evicts: translations must not depend
+/// on what the TLB happens to hold.
+#[test]
+fn virtual_memory_with_a_tiny_tlb() {
+    run_group_with(
+        GROUPS[11],
+        &["--tlb", "l1i=1:full,l1d=1:full,l2=2:1", "--stats"],
     );
 }

@@ -8,6 +8,22 @@
 /// Emit the shared prologue (`asm/prelude.S`) followed by `asm/<name>.S`.
 #[macro_export]
 macro_rules! conformance_test {
+    // A program built from shared parts: `defs` (assembler lines, e.g. `.equ LEVELS, 4`)
+    // and `asm/<part>.S` files, in order, after the prelude. The vm_* programs use it to
+    // share `asm/vm.S` and to build one test body for several paging modes.
+    ($name:literal, defs: $defs:literal, parts: [$($part:literal),+ $(,)?]) => {
+        core::arch::global_asm!(
+            include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/asm/prelude.S")),
+            $defs,
+            $(include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/asm/", $part, ".S")),)+
+            concat!(
+                "\n.pushsection .rodata\n.globl test_name\ntest_name: .asciz \"",
+                $name,
+                "\"\n.popsection\n"
+            ),
+            options(raw)
+        );
+    };
     ($name:literal) => {
         core::arch::global_asm!(
             include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/asm/prelude.S")),

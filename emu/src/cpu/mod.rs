@@ -297,11 +297,17 @@ impl Hart {
         // The pc lives in a register here; `self.pc` is written back before anything
         // that reads it (slow fetch, traps, system instructions) and at the end.
         let mut pc = self.pc;
+        // Stale-translation reports name the instruction, so an observed MMU is told the
+        // pc of every access; loop-invariant, so unobserved runs pay a predicted branch.
+        let observed = self.mmu.observed();
         let stop = loop {
             if steps >= budget {
                 break RunStop::Budget;
             }
             steps += 1;
+            if observed {
+                self.mmu.current_pc = pc;
+            }
             let index = self.fetch(pc, bus);
             if index == FETCH_TRAPPED {
                 pc = self.pc;

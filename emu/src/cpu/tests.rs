@@ -1152,3 +1152,42 @@ fn enabling_a_pending_interrupt_ends_the_quantum_and_the_next_one_takes_it() {
     assert_eq!(r.csr(num::MCAUSE), (1 << 63) | irq::MTI);
     assert_eq!(r.csr(num::MEPC), DRAM_BASE + 4);
 }
+
+#[test]
+fn stale_translation_reports_name_the_accessing_instruction() {
+    // Sv39: RAM's first GiB identity-mapped (root[2]), VA 0x4000_0000 -> DATA through
+    // root[1] -> l1[0] -> l0[0]. The program reads VA, repoints the leaf at DATA + 4 KiB
+    // without sfence.vma, and reads VA again: the second read hits a stale TLB entry.
+    let root = DRAM_BASE + 0x20000;
+    let l1 = root + 0x1000;
+    let l0 = root + 0x2000;
+    let pte = |pa: u64, flags: u64| (pa >> 12) << 10 | flags;
+    const PTR: u64 = 0x01;
+    const RWXAD: u64 = 0xcf;
+    const RWAD: u64 = 0xc7;
+    let prog = [
+        lui(A1, 0x4000_0000),
+        load(3, A0, A1, 0),
+        store(3, T1, T2, 0),
+        load(3, A0, A1, 0),
+    ];
+    let mut r = Rig::new(&prog);
+    for (at, v) in [
+        (root + 2 * 8, pte(DRAM_BASE, RWXAD)),
+        (root + 8, pte(l1, PTR)),
+        (l1, pte(l0, PTR)),
+        (l0, pte(DATA, RWAD)),
+    ] {
+        r.bus.write(at, 8, v).unwrap();
+    }
+    r.hart.mmu.config.check_tlb = true;
+    r.hart.csr_write(num::SATP, (8 << 60) | (root >> 12));
+    r.hart.x[T1 as usize] = pte(DATA + 0x1000, RWAD);
+    r.hart.x[T2 as usize] = l0;
+    r.enter(PRIV_S);
+    r.step(prog.len() as u64);
+    let stale = r.hart.mmu.stale_translations();
+    assert_eq!(stale.len(), 1, "{stale:?}");
+    assert_eq!(stale[0].va, 0x4000_0000);
+    assert_eq!(stale[0].pc, DRAM_BASE + 12, "pc of the second load");
+}

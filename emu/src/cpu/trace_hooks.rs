@@ -75,6 +75,7 @@ impl Hart {
             }
             steps += 1;
             let pc = self.pc;
+            self.mmu.current_pc = pc;
             let pa = self.probe_fetch(pc, bus);
             tracer.at_pc(pc, pa, self.instret);
             let before = self.snapshot();

@@ -1,0 +1,7 @@
+#![no_std]
+#![no_main]
+conformance::conformance_test!(
+    "vm_faults_sv39",
+    defs: ".equ LEVELS, 3\n.equ MODE, 8\n",
+    parts: ["vm", "vm_faults"]
+);

@@ -1,0 +1,7 @@
+#![no_std]
+#![no_main]
+conformance::conformance_test!(
+    "vm_faults_sv48",
+    defs: ".equ LEVELS, 4\n.equ MODE, 9\n",
+    parts: ["vm", "vm_faults"]
+);
