@@ -83,7 +83,11 @@ fn assert_jsonl(path: &Path) -> usize {
     for (i, line) in text.lines().enumerate() {
         let v: serde_json::Value = serde_json::from_str(line)
             .unwrap_or_else(|e| panic!("trace line {} is not JSON ({e}): {line}", i + 1));
-        assert!(v.is_object(), "trace line {} is not an object: {line}", i + 1);
+        assert!(
+            v.is_object(),
+            "trace line {} is not an object: {line}",
+            i + 1
+        );
     }
     text.lines().count()
 }
@@ -97,7 +101,11 @@ fn assert_stats_json(path: &Path) {
 fn interrupted_run_leaves_whole_trace_and_stats(signal: &str) {
     let guest = temp_file(
         &format!("loop-{signal}.elf"),
-        &elf64(EM_RISCV, DRAM, &[Segment::code(DRAM, &[0x13, 0x13, LOOP_FOREVER])]),
+        &elf64(
+            EM_RISCV,
+            DRAM,
+            &[Segment::code(DRAM, &[0x13, 0x13, LOOP_FOREVER])],
+        ),
     );
     let trace = scratch(&format!("trace-{signal}.jsonl"));
     let stats = scratch(&format!("stats-{signal}.json"));
@@ -155,7 +163,13 @@ fn li(code: &mut Vec<u32>, rd: u32, value: u64) {
     code.push(i_type(op::OP_IMM, rd, 0, 0, 0));
     for shift in (0..6).rev() {
         code.push(i_type(op::OP_IMM, rd, 1, rd, 11));
-        code.push(i_type(op::OP_IMM, rd, 6, rd, ((value >> (shift * 11)) & 0x7ff) as i32));
+        code.push(i_type(
+            op::OP_IMM,
+            rd,
+            6,
+            rd,
+            ((value >> (shift * 11)) & 0x7ff) as i32,
+        ));
     }
 }
 

@@ -141,12 +141,50 @@ fn hostile_descriptors_are_device_errors() {
     const RAM_END: u64 = DRAM_BASE + (1 << 20);
     type Chain = &'static [(u64, u32, u16, u16)];
     let cases: [(&str, Chain); 8] = [
-        ("data outside RAM", &[(HEADER, 16, F_NEXT, 1), (0x1000, 512, F_WRITE | F_NEXT, 2), (STATUS, 1, F_WRITE, 0)]),
-        ("data below RAM", &[(HEADER, 16, F_NEXT, 1), (DRAM_BASE - 256, 512, F_WRITE | F_NEXT, 2), (STATUS, 1, F_WRITE, 0)]),
-        ("data across the end of RAM", &[(HEADER, 16, F_NEXT, 1), (RAM_END - 256, 512, F_WRITE | F_NEXT, 2), (STATUS, 1, F_WRITE, 0)]),
-        ("enormous length", &[(HEADER, 16, F_NEXT, 1), (DATA, u32::MAX, F_WRITE | F_NEXT, 2), (STATUS, 1, F_WRITE, 0)]),
-        ("address that wraps", &[(HEADER, 16, F_NEXT, 1), (u64::MAX - 8, 512, F_WRITE | F_NEXT, 2), (STATUS, 1, F_WRITE, 0)]),
-        ("two-descriptor loop", &[(HEADER, 16, F_NEXT, 1), (DATA, 512, F_WRITE | F_NEXT, 0)]),
+        (
+            "data outside RAM",
+            &[
+                (HEADER, 16, F_NEXT, 1),
+                (0x1000, 512, F_WRITE | F_NEXT, 2),
+                (STATUS, 1, F_WRITE, 0),
+            ],
+        ),
+        (
+            "data below RAM",
+            &[
+                (HEADER, 16, F_NEXT, 1),
+                (DRAM_BASE - 256, 512, F_WRITE | F_NEXT, 2),
+                (STATUS, 1, F_WRITE, 0),
+            ],
+        ),
+        (
+            "data across the end of RAM",
+            &[
+                (HEADER, 16, F_NEXT, 1),
+                (RAM_END - 256, 512, F_WRITE | F_NEXT, 2),
+                (STATUS, 1, F_WRITE, 0),
+            ],
+        ),
+        (
+            "enormous length",
+            &[
+                (HEADER, 16, F_NEXT, 1),
+                (DATA, u32::MAX, F_WRITE | F_NEXT, 2),
+                (STATUS, 1, F_WRITE, 0),
+            ],
+        ),
+        (
+            "address that wraps",
+            &[
+                (HEADER, 16, F_NEXT, 1),
+                (u64::MAX - 8, 512, F_WRITE | F_NEXT, 2),
+                (STATUS, 1, F_WRITE, 0),
+            ],
+        ),
+        (
+            "two-descriptor loop",
+            &[(HEADER, 16, F_NEXT, 1), (DATA, 512, F_WRITE | F_NEXT, 0)],
+        ),
         ("self loop", &[(HEADER, 16, F_NEXT, 0)]),
         ("next index past the queue", &[(HEADER, 16, F_NEXT, 200)]),
     ];
@@ -161,7 +199,11 @@ fn hostile_descriptors_are_device_errors() {
         submit(&mut m, BLK, 0, 0);
         assert!(needs_reset(&mut m, BLK), "{what}: no device error");
         assert_eq!(used_idx(&mut m), 0, "{what}: a chain was completed");
-        assert_eq!(m.ram().read(STATUS, 1), Some(0xff), "{what}: status written");
+        assert_eq!(
+            m.ram().read(STATUS, 1),
+            Some(0xff),
+            "{what}: status written"
+        );
         // NEEDS_RESET is sticky: further notifies do nothing until the driver resets.
         submit(&mut m, BLK, 0, 1);
         assert_eq!(used_idx(&mut m), 0, "{what}: served while in NEEDS_RESET");
@@ -183,8 +225,20 @@ fn rings_outside_ram_and_bad_queue_sizes_are_device_errors() {
     let disk = Disk::new("rings.img");
     let cases: [(&str, u64, u64, u64, u64); 5] = [
         ("descriptor table outside RAM", 8, 0x1000, AVAIL, USED),
-        ("avail ring across the end of RAM", 8, DESC, DRAM_BASE + (1 << 20) - 4, USED),
-        ("used ring at the top of the address space", 8, DESC, AVAIL, u64::MAX - 16),
+        (
+            "avail ring across the end of RAM",
+            8,
+            DESC,
+            DRAM_BASE + (1 << 20) - 4,
+            USED,
+        ),
+        (
+            "used ring at the top of the address space",
+            8,
+            DESC,
+            AVAIL,
+            u64::MAX - 16,
+        ),
         ("queue size not a power of two", 6, DESC, AVAIL, USED),
         ("queue size above the maximum", 1024, DESC, AVAIL, USED),
     ];
@@ -216,7 +270,14 @@ fn overlapping_buffers_are_served_inside_ram() {
     let mut m = ready_machine(&disk);
     blk_header(&mut m, 2);
     desc(&mut m, 0, HEADER, 16, F_NEXT, 1);
-    desc(&mut m, 1, DESC, (STATUS - DESC + 1) as u32, F_WRITE | F_NEXT, 2);
+    desc(
+        &mut m,
+        1,
+        DESC,
+        (STATUS - DESC + 1) as u32,
+        F_WRITE | F_NEXT,
+        2,
+    );
     desc(&mut m, 2, STATUS, 1, F_WRITE, 0);
     submit(&mut m, BLK, 0, 0);
     // Not whole sectors: the request completes with an I/O error and writes nothing else.
@@ -232,7 +293,10 @@ fn overlapping_buffers_are_served_inside_ram() {
     submit(&mut m, BLK, 0, 0);
     let mut d = [0u8; 16];
     assert!(m.ram().read_bytes(DESC, &mut d));
-    assert!(d.iter().all(|&b| b == 3), "sector 2 did not land over the table");
+    assert!(
+        d.iter().all(|&b| b == 3),
+        "sector 2 did not land over the table"
+    );
 }
 
 #[test]
@@ -304,12 +368,22 @@ fn random_valid_instruction_mixes() {
         let code: Vec<u8> = (0..1024)
             .flat_map(|_| {
                 let r = rng.next();
-                let (rd, rs1, rs2) = ((r & 31) as u32, ((r >> 5) & 31) as u32, ((r >> 10) & 31) as u32);
+                let (rd, rs1, rs2) = (
+                    (r & 31) as u32,
+                    ((r >> 5) & 31) as u32,
+                    ((r >> 10) & 31) as u32,
+                );
                 let imm = ((r >> 16) as i32) & 0x7f8;
                 let w = match (r >> 40) % 6 {
-                    0 => i_type(op::LOAD, rd, ((r >> 48) & 3) as u32 | 0b000, rs1, imm),
+                    0 => i_type(op::LOAD, rd, ((r >> 48) & 3) as u32, rs1, imm),
                     1 => s_type(op::STORE, ((r >> 48) & 3) as u32, rs1, rs2, imm),
-                    2 => i_type(op::SYSTEM, rd, 1 + ((r >> 48) % 3) as u32, rs1, ((r >> 52) & 0xfff) as i32),
+                    2 => i_type(
+                        op::SYSTEM,
+                        rd,
+                        1 + ((r >> 48) % 3) as u32,
+                        rs1,
+                        ((r >> 52) & 0xfff) as i32,
+                    ),
                     3 => i_type(op::OP_IMM, rd, 0, rs1, imm),
                     4 => (r >> 8) as u32,
                     _ => i_type(op::JALR, 0, 0, rs1, imm),
@@ -387,7 +461,8 @@ impl Asm {
     }
 
     fn or(&mut self, rd: u32, rs1: u32, rs2: u32) -> &mut Self {
-        self.0.push((rs2 << 20) | (rs1 << 15) | (6 << 12) | (rd << 7) | op::OP);
+        self.0
+            .push((rs2 << 20) | (rs1 << 15) | (6 << 12) | (rd << 7) | op::OP);
         self
     }
 
@@ -461,8 +536,16 @@ fn run_guest(name: &str, words: &[u32], extra: &[&str], limit: Duration) -> (Opt
         std::thread::sleep(Duration::from_millis(10));
     };
     let mut stderr = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
-    assert!(!stderr.contains("panicked"), "{name}: emu panicked:\n{stderr}");
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(
+        !stderr.contains("panicked"),
+        "{name}: emu panicked:\n{stderr}"
+    );
     (status.code(), stderr)
 }
 
@@ -519,7 +602,9 @@ fn jump_into_garbage_takes_an_architectural_trap() {
             &["--max-insns", "1000000"],
             Duration::from_secs(60),
         );
-        let architectural = [100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 111, 112, 113, 115];
+        let architectural = [
+            100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 111, 112, 113, 115,
+        ];
         assert!(
             matches!(status, Some(s) if architectural.contains(&s) || s == 124 || s == 125 || s < 100),
             "garbage {i}: status {status:?}\n{err}"
@@ -534,13 +619,13 @@ fn wild_physical_stores_and_loads_fault_and_are_counted() {
     let ram_end = DRAM + (16 << 20);
     let wild = [
         0,
-        0x1000,                 // boot ROM: read-only
-        DRAM - 8,               // just below RAM
-        ram_end,                // just past RAM
-        ram_end - 4,            // an 8-byte access across the end of RAM
-        0x00ff_ffff_ffff_fff8,  // top of the 56-bit physical space
-        0x0100_0000_0000_0000,  // beyond it
-        0xffff_ffff_ffff_fff8,  // top of the 64-bit space
+        0x1000,                // boot ROM: read-only
+        DRAM - 8,              // just below RAM
+        ram_end,               // just past RAM
+        ram_end - 4,           // an 8-byte access across the end of RAM
+        0x00ff_ffff_ffff_fff8, // top of the 56-bit physical space
+        0x0100_0000_0000_0000, // beyond it
+        0xffff_ffff_ffff_fff8, // top of the 64-bit space
     ];
     let mut a = with_handler(|a| {
         a.csrr(T3, CSR_MEPC)
@@ -554,7 +639,10 @@ fn wild_physical_stores_and_loads_fault_and_are_counted() {
         a.li(T0, addr).sd(T1, T0).ld(T2, T0);
     }
     // RAM is still fine: store and load back, counted as faults if not.
-    a.li(T0, DRAM + 0x10_0000).li(T1, 0x1234).sd(T1, T0).ld(T2, T0);
+    a.li(T0, DRAM + 0x10_0000)
+        .li(T1, 0x1234)
+        .sd(T1, T0)
+        .ld(T2, T0);
     a.0.push(emu::cpu::encode::b_type(op::BRANCH, 1, T2, T1, 8)); // bne t2, t1, +8
     a.0.push(common_jal(8)); // equal: skip the penalty
     a.addi(S1, S1, 50);
@@ -569,7 +657,11 @@ fn wild_physical_stores_and_loads_fault_and_are_counted() {
 /// than sleeping forever.
 #[test]
 fn absurd_mtimecmp_and_wfi_ends_the_run() {
-    for (name, cmp) in [("never", u64::MAX), ("far-future", u64::MAX - 1), ("overflowing", u64::MAX / 10 - 3)] {
+    for (name, cmp) in [
+        ("never", u64::MAX),
+        ("far-future", u64::MAX - 1),
+        ("overflowing", u64::MAX / 10 - 3),
+    ] {
         let mut a = with_handler(|a| {
             exit_on_trap(a);
         });
@@ -582,7 +674,12 @@ fn absurd_mtimecmp_and_wfi_ends_the_run() {
             .csrw(CSR_MSTATUS, T1)
             .wfi()
             .loop_forever();
-        let (status, err) = run_guest(&format!("mtimecmp-{name}.elf"), &a.0, &[], Duration::from_secs(60));
+        let (status, err) = run_guest(
+            &format!("mtimecmp-{name}.elf"),
+            &a.0,
+            &[],
+            Duration::from_secs(60),
+        );
         // All harts asleep forever (125), or a wake-up so far away that the instruction
         // counter runs out first (124), or, for a reachable deadline, the timer (107).
         assert!(
@@ -608,6 +705,11 @@ fn timer_interrupt_storm_is_bounded() {
         .li(T1, 1 << 3)
         .csrw(CSR_MSTATUS, T1)
         .loop_forever();
-    let (status, err) = run_guest("storm.elf", &a.0, &["--max-insns", "2000000"], Duration::from_secs(60));
+    let (status, err) = run_guest(
+        "storm.elf",
+        &a.0,
+        &["--max-insns", "2000000"],
+        Duration::from_secs(60),
+    );
     assert_eq!(status, Some(124), "{err}");
 }

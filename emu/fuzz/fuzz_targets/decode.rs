@@ -14,14 +14,21 @@ fuzz_target!(|data: &[u8]| {
     for chunk in data.chunks_exact(4) {
         let word = u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
         let op = decode(word);
-        assert!(op.len == 2 || op.len == 4, "length {} for {word:#010x}", op.len);
+        assert!(
+            op.len == 2 || op.len == 4,
+            "length {} for {word:#010x}",
+            op.len
+        );
         assert!(!disassemble(word, pc).is_empty());
 
         let parcel = word as u16;
         if let Some(expanded) = expand_rvc(parcel) {
             let wide = decode(expanded);
             assert_eq!(expanded & 3, 3, "expansion of {parcel:#06x} is not 32-bit");
-            assert!(wide.k != K::Illegal, "{parcel:#06x} expands to an illegal word");
+            assert!(
+                wide.k != K::Illegal,
+                "{parcel:#06x} expands to an illegal word"
+            );
         }
         assert!(!disassemble(parcel as u32, pc).is_empty());
     }

@@ -9,10 +9,15 @@ use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
 
 /// Above the CLI's 64 but bounded, so one input cannot spend minutes writing cpu nodes.
-const MAX_HARTS: usize = 1024;
+const MAX_HARTS: usize = 128;
 
 fn config(u: &mut Unstructured) -> Result<MachineConfig> {
-    let max_mode = *u.choose(&[SatpMode::Bare, SatpMode::Sv39, SatpMode::Sv48, SatpMode::Sv57])?;
+    let max_mode = *u.choose(&[
+        SatpMode::Bare,
+        SatpMode::Sv39,
+        SatpMode::Sv48,
+        SatpMode::Sv57,
+    ])?;
     Ok(MachineConfig {
         ram_size: u.arbitrary()?,
         harts: u.int_in_range(0..=MAX_HARTS)?,

@@ -12,7 +12,10 @@ const RAM_SIZE: u64 = 4 << 20;
 fuzz_target!(|data: &[u8]| {
     let mut ram = Ram::new(DRAM_BASE, RAM_SIZE);
     if let Ok(img) = load_image(&mut ram, data, "fuzz image") {
-        assert!(img.start >= DRAM_BASE && img.end <= DRAM_BASE + RAM_SIZE, "{img:?}");
+        assert!(
+            img.start >= DRAM_BASE && img.end <= DRAM_BASE + RAM_SIZE,
+            "{img:?}"
+        );
         assert!(img.start <= img.end, "{img:?}");
     }
     assert_eq!(ram.size(), RAM_SIZE);
@@ -22,6 +25,11 @@ fuzz_target!(|data: &[u8]| {
         None => DRAM_BASE,
     };
     let _ = load_raw(&mut ram, data, addr, "fuzz initrd");
-    let _ = load_raw(&mut ram, data, DRAM_BASE + (addr & 0x3f_ffff), "fuzz initrd");
+    let _ = load_raw(
+        &mut ram,
+        data,
+        DRAM_BASE + (addr & 0x3f_ffff),
+        "fuzz initrd",
+    );
     let _ = Image::from_elf("fuzz", data);
 });

@@ -176,7 +176,9 @@ pub fn run_hart(data: &[u8]) -> HartOutcome {
     let mtvec = b.u32() as u64 % IMAGE_MAX as u64;
     let stvec = b.u32() as u64 % IMAGE_MAX as u64;
     let vectored = b.u8();
-    let extra_csrs: Vec<(u16, u64)> = (0..b.u8() % 4).map(|_| (b.u16() & 0xfff, b.u64())).collect();
+    let extra_csrs: Vec<(u16, u64)> = (0..b.u8() % 4)
+        .map(|_| (b.u16() & 0xfff, b.u64()))
+        .collect();
     let mut regs = [0u64; 32];
     for r in regs.iter_mut().skip(1) {
         let sel = b.u8();
@@ -433,7 +435,8 @@ pub fn run_virtio(data: &[u8], disk: &Path, snapshot_only: bool) {
             }
             4 | 5 => {
                 let size = 1u64 << (b.u8() % 10);
-                let (desc, avail, used) = (guest_addr(&mut b), guest_addr(&mut b), guest_addr(&mut b));
+                let (desc, avail, used) =
+                    (guest_addr(&mut b), guest_addr(&mut b), guest_addr(&mut b));
                 virtio_setup(&mut m, slot, size, desc, avail, used);
             }
             _ => {
