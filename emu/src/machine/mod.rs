@@ -284,7 +284,11 @@ impl Machine {
                 // Every hart sleeps: jump time to the next deadline, as hardware would
                 // simply wait for it.
                 match (self.config.clock, self.next_deadline()) {
-                    (ClockMode::Deterministic, Some(d)) if d != u64::MAX => {
+                    // A deadline whose instruction count does not fit in 64 bits can
+                    // never arrive: treat it like no deadline at all.
+                    (ClockMode::Deterministic, Some(d))
+                        if d.checked_mul(INSNS_PER_TICK).is_some() =>
+                    {
                         let target = d.max(now + 1).saturating_mul(INSNS_PER_TICK);
                         // Idle time counts toward the clock but never past the limit.
                         self.total_insns = self.total_insns.max(target.min(limit));
