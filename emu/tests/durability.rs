@@ -118,8 +118,9 @@ fn interrupted_run_leaves_whole_trace_and_stats(signal: &str) {
             trace.to_str().unwrap(),
             "--trace-format",
             "jsonl",
+            // Enough for the run to be mid-trace at the signal, bounded for the disk.
             "--trace-limit",
-            "2000000",
+            "500000",
             "--stats-json",
             stats.to_str().unwrap(),
         ],
@@ -129,6 +130,8 @@ fn interrupted_run_leaves_whole_trace_and_stats(signal: &str) {
     assert!(stderr.contains("interrupted"), "SIG{signal}: {stderr}");
     assert_jsonl(&trace);
     assert_stats_json(&stats);
+    let _ = std::fs::remove_file(&trace);
+    let _ = std::fs::remove_file(&stats);
 }
 
 #[test]
@@ -262,6 +265,7 @@ fn disk_after_sigterm(snapshot: bool) -> Vec<u8> {
     if snapshot {
         assert!(after == original, "--snapshot wrote to the disk file");
     }
+    let _ = std::fs::remove_file(&disk);
     after
 }
 
