@@ -1,6 +1,48 @@
+//! Links the kernel with link.ld, and compiles the loadable module (module/) to a
+//! relocatable object that the kernel embeds with include_bytes!.
+//!
+//! The module is compiled by rustc directly, not by cargo: it has no dependencies, and
+//! what matters are the exact code-generation flags. `--emit obj` stops before linking,
+//! so the object keeps every relocation; the static relocation model and the medany
+//! code model (`code-model=medium`) give the pc-relative relocations a kernel module
+//! has, and no unwind tables keep .eh_frame (and its relocations) out.
+use std::env;
+use std::path::PathBuf;
+use std::process::Command;
+
 fn main() {
-    let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap();
-    println!("cargo:rustc-link-arg=-T{dir}/link.ld");
+    let dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
+    println!("cargo:rustc-link-arg=-T{}", dir.join("link.ld").display());
     println!("cargo:rerun-if-changed=link.ld");
     println!("cargo:rerun-if-changed=.cargo/config.toml");
+    println!("cargo:rerun-if-changed=module");
+    build_module(&dir);
+}
+
+fn build_module(dir: &std::path::Path) {
+    let out = PathBuf::from(env::var("OUT_DIR").unwrap()).join("guest-module.o");
+    let rustc = env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let target = env::var("TARGET").unwrap_or_else(|_| "riscv64gc-unknown-none-elf".into());
+    let source = dir.join("module").join("src").join("lib.rs");
+    let status = Command::new(rustc)
+        .args(["--edition", "2021", "--crate-type", "lib"])
+        .args(["--crate-name", "guest_module", "--target", &target])
+        .arg(format!("--emit=obj={}", out.display()))
+        .args([
+            "-C",
+            "opt-level=2",
+            "-C",
+            "panic=abort",
+            "-C",
+            "codegen-units=1",
+        ])
+        .args(["-C", "relocation-model=static", "-C", "code-model=medium"])
+        .args(["-C", "force-unwind-tables=no", "-C", "debuginfo=0"])
+        .arg(&source)
+        .status();
+    match status {
+        Ok(s) if s.success() => {}
+        Ok(s) => panic!("compiling the module {} failed: {s}", source.display()),
+        Err(e) => panic!("cannot run rustc for the module: {e}"),
+    }
 }

@@ -94,7 +94,7 @@ fn check(mode: &str, layout: &str, kaslr: bool) {
         assert!(off > 0, "{what}: a non-zero seed must move the kernel");
         assert_eq!(va, base + off, "{what}: virt_addr = base + kaslr offset");
         assert!(
-            off < GIB && off % (2 << 20) == 0,
+            off < GIB && off.is_multiple_of(2 << 20),
             "{what}: offset {off:#x} not 2 MiB-aligned in the first GiB"
         );
     } else {

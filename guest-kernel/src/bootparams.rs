@@ -50,6 +50,11 @@ pub struct BootParams {
     pub no5lvl: bool,
     /// `selftest-break=wx`: map kernel text writable so that the self-tests must fail.
     pub break_wx: bool,
+    /// `module-place=far`: load the module outside its window, more than 2 GiB from the
+    /// kernel, so that the module self-tests must fail.
+    pub module_far: bool,
+    /// `noasid`: run every process as ASID 0 and flush the TLB on each switch.
+    pub noasid: bool,
 }
 
 pub static mut BOOT: BootParams = BootParams {
@@ -72,6 +77,8 @@ pub static mut BOOT: BootParams = BootParams {
     no4lvl: false,
     no5lvl: false,
     break_wx: false,
+    module_far: false,
+    noasid: false,
 };
 
 pub fn boot() -> &'static BootParams {
@@ -241,6 +248,8 @@ impl BootParams {
                 b"no4lvl" => self.no4lvl = true,
                 b"no5lvl" => self.no5lvl = true,
                 b"selftest-break=wx" => self.break_wx = true,
+                b"module-place=far" => self.module_far = true,
+                b"noasid" => self.noasid = true,
                 _ if word.starts_with(b"layout=") => self.layout_unknown = true,
                 _ => {}
             }

@@ -11,6 +11,8 @@
 #![no_std]
 #![no_main]
 
+extern crate alloc;
+
 /// The address of a link-script or assembly symbol *in the address space we run in*:
 /// `lla` is pc-relative, so it gives the physical address before the MMU is on and the
 /// virtual one after, never the unrelocated link address.
@@ -28,17 +30,28 @@ macro_rules! symbol_addr {
 }
 
 mod bootparams;
+mod bpf;
 mod console;
 mod entry;
+mod heap;
 mod layout;
+mod module;
+mod palloc;
+mod part2;
+// Same failure-message type as selftest.rs.
+#[allow(clippy::result_large_err)]
+mod part2_tests;
 mod pgtable;
 mod report;
 mod sbi;
 // Self-test failure messages live in a fixed buffer (no heap): large, and harmless.
 #[allow(clippy::result_large_err)]
 mod selftest;
+mod tlb;
 mod trap;
+mod user;
 mod vm;
+mod vmalloc;
 
 use bootparams::boot;
 use layout::{kmap, mode, VmLayout};
@@ -74,6 +87,9 @@ extern "C" fn kernel_main(_hartid: usize, _dtb_pa: usize) -> ! {
     println!("Virtual kernel memory layout:");
     report::print_vm_layout(&vl);
     report::print_histogram(&report::linear_map_histogram());
+    // Page tables may now live anywhere in RAM: reach them all through the linear map.
+    pgtable::use_linear_map_for_tables(kmap().va_pa_offset);
+    part2::run(&vl);
 
     let summary = selftest::run_all(&vl);
     shutdown(if summary.all_passed() {

@@ -6,7 +6,7 @@
 //! named page directories and `PT_POOL`). `set_table_va_offset` switches between the two.
 
 use core::ptr::addr_of_mut;
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use crate::layout::{SatpMode, PAGE_SIZE};
 
@@ -60,6 +60,13 @@ static mut PT_POOL: [PageTable; POOL_PAGES] = [const { PageTable::empty() }; POO
 static POOL_NEXT: AtomicUsize = AtomicUsize::new(0);
 /// Virtual minus physical address of the page-table statics (0 while the MMU is off).
 static TABLE_VA_PA_OFFSET: AtomicUsize = AtomicUsize::new(0);
+/// What `table_at` adds to a table's physical address: the statics' offset until the
+/// linear map is live, then the linear map's (which reaches every RAM page).
+static TABLE_ACCESS_OFFSET: AtomicUsize = AtomicUsize::new(0);
+/// Set once the linear map is live: table pages may then be any RAM page.
+static TABLES_FROM_PAGE_ALLOCATOR: AtomicBool = AtomicBool::new(false);
+/// Table pages taken from the page allocator.
+static EXTRA_TABLES: AtomicUsize = AtomicUsize::new(0);
 
 #[derive(Clone, Copy, Debug)]
 pub enum MapError {
@@ -70,10 +77,70 @@ pub enum MapError {
 
 pub fn set_table_va_offset(offset: usize) {
     TABLE_VA_PA_OFFSET.store(offset, Ordering::Relaxed);
+    TABLE_ACCESS_OFFSET.store(offset, Ordering::Relaxed);
+}
+
+/// Reach every table through the linear map from now on, so that tables may live in
+/// any RAM page, and let `alloc_table` fall back to the page allocator.
+pub fn use_linear_map_for_tables(va_pa_offset: usize) {
+    TABLE_ACCESS_OFFSET.store(va_pa_offset, Ordering::Relaxed);
+    TABLES_FROM_PAGE_ALLOCATOR.store(true, Ordering::Relaxed);
+}
+
+/// Table pages taken from the page allocator after the boot pool ran out.
+pub fn extra_tables() -> usize {
+    EXTRA_TABLES.load(Ordering::Relaxed)
+}
+
+/// A fresh, zeroed top-level table (a user address space's root).
+pub fn alloc_root() -> Option<usize> {
+    alloc_table()
+}
+
+/// Copy top-level entries [from, 512) of `src` into `dst`: the kernel half of the
+/// address space, shared by every user page table through the same lower-level tables.
+pub fn copy_top_level(dst: usize, src: usize, from: usize) {
+    // SAFETY: both are top-level tables of ours; dst is not live yet.
+    unsafe {
+        let (d, s) = (table_at(dst), table_at(src));
+        for i in from..ENTRIES {
+            (*d).entries[i] = (*s).entries[i];
+        }
+    }
+}
+
+/// Remove the 4 KiB leaf at `va`; returns the physical page it mapped. The caller
+/// flushes the TLB.
+pub fn unmap_page(root_pa: usize, mode: SatpMode, va: usize) -> Option<usize> {
+    let pte = walk(root_pa, mode, va, 0, false).ok()?;
+    // SAFETY: walk returned a PTE slot inside one of our tables.
+    unsafe {
+        let entry = *pte;
+        if entry & PTE_V == 0 {
+            return None;
+        }
+        *pte = 0;
+        Some(pte_pa(entry))
+    }
+}
+
+/// Give the 4 KiB leaf at `va` new permission bits (same page). The caller flushes.
+pub fn set_page_perm(root_pa: usize, mode: SatpMode, va: usize, perm: u64) -> bool {
+    let Ok(pte) = walk(root_pa, mode, va, 0, false) else {
+        return false;
+    };
+    // SAFETY: as above.
+    unsafe {
+        if *pte & PTE_V == 0 {
+            return false;
+        }
+        *pte = pa_to_pte(pte_pa(*pte)) | perm;
+    }
+    true
 }
 
 fn table_at(pa: usize) -> *mut PageTable {
-    pa.wrapping_add(TABLE_VA_PA_OFFSET.load(Ordering::Relaxed)) as *mut PageTable
+    pa.wrapping_add(TABLE_ACCESS_OFFSET.load(Ordering::Relaxed)) as *mut PageTable
 }
 
 fn pa_of(ptr: *const PageTable) -> usize {
@@ -99,11 +166,16 @@ pub fn clear_table(pa: usize) {
     unsafe { (*table_at(pa)).entries = [0; ENTRIES] };
 }
 
-/// Take a zeroed page-table page from the pool.
+/// Take a zeroed page-table page from the pool; once it is used up (after boot, when
+/// vmalloc, modules and user processes need tables), from the page allocator.
 fn alloc_table() -> Option<usize> {
     let index = POOL_NEXT.fetch_add(1, Ordering::Relaxed);
     if index >= POOL_PAGES {
         POOL_NEXT.store(POOL_PAGES, Ordering::Relaxed);
+        if TABLES_FROM_PAGE_ALLOCATOR.load(Ordering::Relaxed) {
+            EXTRA_TABLES.fetch_add(1, Ordering::Relaxed);
+            return crate::palloc::alloc_page();
+        }
         return None;
     }
     // SAFETY: each pool index is handed out once, so no one else refers to this page.

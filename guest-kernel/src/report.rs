@@ -16,10 +16,33 @@
 //! mmu: swapper_pg_dir live (<n> page-table pages in use)
 //! layout: <region> 0x<first> - 0x<last> (<size>)            inclusive ends, one per region
 //! linear-map: leaves 512G=<n> 1G=<n> 2M=<n> 4K=<n>
+//! palloc: <size> of free RAM above the kernel image
+//! vmalloc: window 0x<first> - 0x<last> (<size>)
+//! vmalloc: kernel reserved 0x<first> - 0x<last> (<size>, image <size> rounded up to 2 MiB)   layout=vmalloc
+//! vmalloc: kernel image outside vmalloc (layout=<layout>), nothing reserved                  other layouts
+//! vmalloc: exhausted with <n> areas (0x<bytes> bytes of address space, largest gap left 0x<x>), kernel overlaps=<n>, overlapping pairs=<n>, module window starved=<yes|no>
+//! vmalloc: <n> pages at 0x<va>: data ok, guard page faults, freed with <n> page fences + <n> full fences (threshold 64 pages), unmapped after free
+//! module: object <n> bytes, window 0x<first> - 0x<last>[, module-place=far: ...]
+//! module: loaded at 0x<base> size 0x<x> (text 0x<x> rodata 0x<x> data+got 0x<x>, <n> GOT entries), distance to _start <+|->0x<x> (<n> MiB)
+//! module: <n> sections, <n> symbols, <n> undefined resolved through <n> kernel exports
+//! module: relocations R_RISCV_<TYPE>=<n> ... total=<n>
+//! module: says "<text>"                                     the module calling kernel_log
+//! module: init returned 0x<x>, kernel_module_counter <a> -> <b>, callback cookie <ok|MISSING>, kernel_scratch[0x<i>] = 0x<x>
+//! module: load failed: <error>                               (module-place=far, or a broken loader)
+//! module: far load in 0x<first> - 0x<last> refused: relocation out of range: R_RISCV_<TYPE> (<n>) at <section>+0x<off> against <symbol> (value 0x<x>)
+//! module: corrupted object refused: unsupported relocation: R_RISCV_TLS_DTPREL64 (9) at ...
+//! bpf: jit <n> instructions at 0x<va> (...), helper call distance 0x<x>, run(5) = <r> expected <e> <ok|WRONG>
+//! user: pid <n> asid <n> writes "<text>"                     the write system call
+//! asid: satp.ASID has <n> writable bits; <what the switches do>
+//! user: pid <n> exited <status> after <n> yields             or   user: pid <n> did not exit
+//! user: switches=<n> satp_writes=<n> sfence.vma=<n> (page=<n> full=<n> asid=<n>) syscalls=<n> sum_copies=<n> bytes=<n> mode=<asid|noasid>
+//! user: kernel load from user memory without SUM faults, with SUM ok
+//! palloc: <n> pages allocated, <n> freed; <n> page-table pages beyond the boot pool; heap high water <n> bytes
 //! selftest: <name> ok | selftest: <name> FAILED (<detail>) | selftest: <name> skipped (<why>)
 //! selftests: all <n> passed   or   selftests: <k> of <n> FAILED: <name> <name> ...
 //! ```
-//! All addresses are printed as 0x followed by 16 hex digits.
+//! All addresses are printed as 0x followed by 16 hex digits. The sfence.vma counts on the
+//! `user: switches=` line cover the context-switch loop only.
 
 use crate::bootparams::{boot, DtMmuType};
 use crate::console::{uses_dbcn, Size};

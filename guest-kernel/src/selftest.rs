@@ -2,7 +2,6 @@
 //! boot exits with a failure status if any fails. Several of them must fail with
 //! `selftest-break=wx`, which maps kernel text writable (and keeps it executable).
 
-use core::fmt::Write;
 use core::ptr::{addr_of, addr_of_mut};
 
 use crate::bootparams::boot;
@@ -22,20 +21,22 @@ use crate::trap::{
 };
 use crate::vm::{fdt_fixmap_va, Image};
 
-type Outcome = Result<(), SmallString>;
+pub type Outcome = Result<(), SmallString>;
 type SelfTest = (&'static str, fn(&VmLayout) -> Outcome);
 
 /// A test that does not apply to this configuration.
-const SKIP: &str = "\u{1}skip:";
+pub const SKIP: &str = "\u{1}skip:";
 
+#[macro_export]
 macro_rules! fail {
     ($($arg:tt)*) => {{
-        let mut s = SmallString::new();
-        let _ = write!(s, $($arg)*);
+        let mut s = $crate::console::SmallString::new();
+        let _ = core::fmt::Write::write_fmt(&mut s, format_args!($($arg)*));
         return Err(s);
     }};
 }
 
+#[macro_export]
 macro_rules! ensure {
     ($cond:expr, $($arg:tt)*) => {
         if !$cond { fail!($($arg)*); }
@@ -61,7 +62,7 @@ impl Summary {
 }
 
 pub fn run_all(vl: &VmLayout) -> Summary {
-    let tests: [SelfTest; 17] = [
+    let tests: [SelfTest; 28] = [
         ("relocation", relocation),
         ("satp_is_swapper", satp_is_swapper),
         ("kernel_address", kernel_address),
@@ -79,6 +80,29 @@ pub fn run_all(vl: &VmLayout) -> Summary {
         ("early_pg_dir", early_maps_image),
         ("page_table_walk", page_table_walk),
         ("no_wx_mappings", page_table_dump),
+        (
+            "vmalloc_kernel_reserved",
+            crate::part2_tests::vmalloc_kernel_reserved,
+        ),
+        ("vmalloc_exhaustion", crate::part2_tests::vmalloc_exhaustion),
+        ("vmalloc_map_free", crate::part2_tests::vmalloc_map_free),
+        ("module_in_window", crate::part2_tests::module_in_window),
+        (
+            "module_init_callback",
+            crate::part2_tests::module_init_callback,
+        ),
+        (
+            "module_relocation_kinds",
+            crate::part2_tests::module_relocation_kinds,
+        ),
+        ("module_far_refused", crate::part2_tests::module_far_refused),
+        (
+            "module_bad_relocation_refused",
+            crate::part2_tests::module_bad_relocation_refused,
+        ),
+        ("bpf_jit", crate::part2_tests::bpf_jit),
+        ("user_processes", crate::part2_tests::user_processes),
+        ("user_sum_and_asid", crate::part2_tests::user_sum_and_asid),
     ];
     let mut summary = Summary {
         run: 0,
@@ -477,8 +501,16 @@ fn page_table_walk(_: &VmLayout) -> Outcome {
     Ok(())
 }
 
+fn in_dynamic_region(vl: &VmLayout, va: usize) -> bool {
+    let within = |start: usize, end: usize| va >= start && va < end;
+    within(vl.vmalloc_start, vl.vmalloc_end)
+        || within(vl.modules_start, vl.modules_end)
+        || within(vl.bpf_start, vl.bpf_end)
+}
+
 /// Walk every leaf of swapper_pg_dir: nothing is writable and executable, every leaf is
-/// a global kernel leaf with A and D set, lies in a known region, and the linear map
+/// a global kernel leaf with A and D set, lies in a known region (the linear map, the
+/// image, the fixmap, or 4 KiB pages of vmalloc, modules and BPF), and the linear map
 /// covers exactly the RAM.
 fn page_table_dump(vl: &VmLayout) -> Outcome {
     let k = kmap();
@@ -500,6 +532,8 @@ fn page_table_dump(vl: &VmLayout) -> Outcome {
             image_bytes += size;
         } else if va >= vl.fixmap_start && va < vl.pci_io_start {
             fixmap_bytes += size;
+        } else if level == 0 && in_dynamic_region(vl, va) {
+            // vmalloc, module and BPF pages: 4 KiB leaves, checked for W^X above.
         } else if stray.is_none() {
             stray = Some(va);
         }

@@ -17,16 +17,27 @@ pub struct BusFault {
     pub addr: u64,
 }
 
+/// A device refused an access (unmapped register, unsupported width): the hart raises an
+/// access fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeviceError;
+
 /// A device mapped into the physical address space.
 ///
 /// `offset` is relative to the device's base; `size` is 1, 2, 4 or 8 bytes. A device that
-/// needs guest memory (DMA, e.g. virtio queues) gets it as `ram`. Returning `Err(())`
+/// needs guest memory (DMA, e.g. virtio queues) gets it as `ram`. Returning `Err(DeviceError)`
 /// makes the access an access fault.
 pub trait MmioDevice: Send {
     /// Short name used in traces (`uart0`, `clint`, ...).
     fn name(&self) -> &str;
-    fn read(&mut self, offset: u64, size: usize, ram: &mut Ram) -> Result<u64, ()>;
-    fn write(&mut self, offset: u64, size: usize, value: u64, ram: &mut Ram) -> Result<(), ()>;
+    fn read(&mut self, offset: u64, size: usize, ram: &mut Ram) -> Result<u64, DeviceError>;
+    fn write(
+        &mut self,
+        offset: u64,
+        size: usize,
+        value: u64,
+        ram: &mut Ram,
+    ) -> Result<(), DeviceError>;
     /// Called by the machine between hart quanta with the current `mtime`, so devices with
     /// time-based behaviour (UART input, RTC) can make progress.
     fn poll(&mut self, _now: u64, _ram: &mut Ram) {}

@@ -40,7 +40,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Boot a guest on the `virt` board.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Write the device tree the board would give the guest.
     Dtb {
         #[command(flatten)]
@@ -122,7 +122,7 @@ impl MachineArgs {
             mmu: MmuConfig {
                 max_mode,
                 svadu: self.svadu,
-                tlb: self.tlb.clone().unwrap_or_default(),
+                tlb: self.tlb.unwrap_or_default(),
                 check_tlb: self.check_tlb,
                 ..MmuConfig::default()
             },
@@ -290,7 +290,7 @@ pub fn main() -> ExitCode {
 
 fn dispatch(cli: Cli) -> Result<u8, Failure> {
     match cli.command {
-        Command::Run(args) => run::run(args),
+        Command::Run(args) => run::run(*args),
         Command::Dtb { machine, output } => {
             let dtb = machine::dtb::build(&machine.config())
                 .map_err(|e| Failure::image(format!("cannot build the device tree: {e}")))?;

@@ -139,7 +139,7 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
         let (from_pcs, from_insn) = resolve_where(args.trace_from.as_ref(), &symbols)?;
         let (until_pcs, until_insn) = resolve_where(args.trace_until.as_ref(), &symbols)?;
         tracer.set_window(from_pcs, from_insn, until_pcs, until_insn);
-        m.tracer = tracer;
+        m.set_tracer(tracer);
         trace_sink = Some(s);
     } else if args.trace_file.is_some()
         || args.trace_from.is_some()

@@ -182,7 +182,7 @@ impl Hart {
                 }
                 match csr {
                     CYCLE => self.counter_value(0),
-                    TIME => self.time,
+                    TIME => self.time_now(),
                     INSTRET => self.counter_value(1),
                     _ => 0,
                 }

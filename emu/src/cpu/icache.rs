@@ -13,8 +13,9 @@ const MAX_PAGES: usize = 4096;
 pub struct DecodeCache {
     /// RAM page number -> pool page index, or NO_PAGE.
     slot_of: Vec<u32>,
-    /// The pool: page `i` is `ops[i * SLOTS..(i + 1) * SLOTS]` (one flat vector, so a
-    /// lookup is one bounds check and one load).
+    /// Slot 0 is scratch space for an instruction that is not cached (fetched from a
+    /// device, or crossing a page); pool page `i` is `ops[1 + i * SLOTS..][..SLOTS]`. One
+    /// flat vector, so a lookup is one bounds check and one load.
     ops: Vec<Op>,
     /// Pool page index -> RAM page number it holds.
     owner: Vec<usize>,
@@ -25,7 +26,7 @@ impl DecodeCache {
     pub fn new() -> Self {
         DecodeCache {
             slot_of: Vec::new(),
-            ops: Vec::new(),
+            ops: vec![Op::EMPTY],
             owner: Vec::new(),
             used: 0,
         }
@@ -41,11 +42,32 @@ impl DecodeCache {
         }
     }
 
-    /// The op in slot `slot_base + (pc / 2 within the page)`; `slot_base` comes from
-    /// [`DecodeCache::page_for`].
+    /// Index of the slot for `page_slot` (pc / 2, any high bits) in the page whose
+    /// first slot is `slot_base` (from [`DecodeCache::page_for`]).
     #[inline(always)]
-    pub fn get(&self, slot_base: usize, page_slot: usize) -> Op {
-        self.ops[slot_base + (page_slot & (SLOTS - 1))]
+    pub fn index(slot_base: usize, page_slot: usize) -> usize {
+        slot_base + (page_slot & (SLOTS - 1))
+    }
+
+    #[inline(always)]
+    pub fn op(&self, index: usize) -> Op {
+        self.ops[index]
+    }
+
+    #[inline(always)]
+    pub fn op_ref(&self, index: usize) -> &Op {
+        &self.ops[index]
+    }
+
+    #[inline(always)]
+    pub fn is_decoded(&self, index: usize) -> bool {
+        self.ops[index].k != K::Empty
+    }
+
+    /// Park an uncached op in the scratch slot; returns its index.
+    pub fn scratch(&mut self, op: Op) -> usize {
+        self.ops[0] = op;
+        0
     }
 
     /// The first slot of RAM page `ram_page`'s decoded page, allocating one (and if
@@ -54,7 +76,7 @@ impl DecodeCache {
     pub fn page_for(&mut self, ram_page: usize) -> (usize, bool) {
         let cur = self.slot_of[ram_page];
         if cur != NO_PAGE {
-            return (cur as usize * SLOTS, false);
+            return (1 + cur as usize * SLOTS, false);
         }
         let mut flushed = false;
         if self.used == MAX_PAGES {
@@ -63,7 +85,7 @@ impl DecodeCache {
         }
         let index = self.used;
         self.used += 1;
-        let base = index * SLOTS;
+        let base = 1 + index * SLOTS;
         if index == self.owner.len() {
             self.ops.resize(base + SLOTS, Op::EMPTY);
             self.owner.push(ram_page);
@@ -76,8 +98,8 @@ impl DecodeCache {
     }
 
     #[inline(always)]
-    pub fn set(&mut self, slot_base: usize, page_slot: usize, op: Op) {
-        self.ops[slot_base + (page_slot & (SLOTS - 1))] = op;
+    pub fn set(&mut self, index: usize, op: Op) {
+        self.ops[index] = op;
     }
 
     /// A store of `size` bytes at RAM offset `off` (not crossing a page): forget every
@@ -96,7 +118,7 @@ impl DecodeCache {
         // An instruction starting up to 3 bytes before the store can overlap it.
         let first = page_off.saturating_sub(3) >> 1;
         let last = (page_off + size - 1).min(0xfff) >> 1;
-        let base = index * SLOTS;
+        let base = 1 + index * SLOTS;
         for slot in &mut self.ops[base + first..=base + last] {
             slot.k = K::Empty;
         }

@@ -15,7 +15,21 @@ pub mod disasm;
 pub mod encode;
 pub mod fpu;
 mod icache;
+pub mod trace_hooks;
 pub mod trap;
+
+/// Traps taken by a hart, indexed by cause.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrapCounts {
+    pub exceptions: [u64; 16],
+    pub interrupts: [u64; 16],
+}
+
+impl TrapCounts {
+    pub fn total(&self) -> u64 {
+        self.exceptions.iter().chain(&self.interrupts).sum()
+    }
+}
 
 #[cfg(test)]
 mod tests;
@@ -47,7 +61,7 @@ pub enum RunStop {
 
 /// What an executed instruction asks of the run loop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Step {
+pub(crate) enum Step {
     Next,
     Yield,
     Wfi,
@@ -66,8 +80,18 @@ struct Counter {
 /// Sentinel for "no page cached" (no pc has this page number).
 const NO_VPN: u64 = u64::MAX;
 
+/// `fetch` result when fetching trapped.
+pub(crate) const FETCH_TRAPPED: usize = usize::MAX;
+
+/// `execute` result (odd, so never a pc) when the run loop must look at `Hart::special`.
+const SPECIAL: u64 = 1;
+
 pub struct Hart {
     pub hartid: u64,
+    /// Traps taken, by cause (for statistics and for the traced loop to notice traps).
+    pub traps: TrapCounts,
+    /// Tracing state, used only by [`Hart::run_traced`].
+    pub(crate) trace: trace_hooks::HartTrace,
     pub x: [u64; 32],
     pub pc: u64,
     pub privilege: u8,
@@ -104,7 +128,12 @@ pub struct Hart {
     menvcfg: u64,
     senvcfg: u64,
     satp: u64,
+    /// `mtime` as the machine last set it, and `instret` at that moment.
     time: u64,
+    time_instret: u64,
+    /// Retired instructions per `mtime` tick between the machine's updates; 0 = `time`
+    /// holds still until the next [`Hart::set_time`].
+    insns_per_tick: u64,
     /// [mcycle, minstret].
     counters: [Counter; 2],
 
@@ -113,6 +142,8 @@ pub struct Hart {
     /// also requires memory to still hold the loaded value (as QEMU does).
     reservation: Option<(u64, u64)>,
     wfi: bool,
+    /// What the last instruction that returned `SPECIAL` asks of the run loop.
+    special: Step,
     /// Translation inputs for loads/stores (MPRV applied) and for fetches.
     data_ctx: TranslateCtx,
     fetch_ctx: TranslateCtx,
@@ -137,6 +168,8 @@ impl Hart {
         };
         Hart {
             hartid,
+            traps: TrapCounts::default(),
+            trace: trace_hooks::HartTrace::default(),
             x: [0; 32],
             pc: 0,
             privilege: PRIV_M,
@@ -172,9 +205,12 @@ impl Hart {
             senvcfg: 0,
             satp: 0,
             time: 0,
+            time_instret: 0,
+            insns_per_tick: 0,
             counters: [Counter::default(); 2],
             reservation: None,
             wfi: false,
+            special: Step::Next,
             data_ctx: ctx,
             fetch_ctx: ctx,
             icache: DecodeCache::new(),
@@ -200,20 +236,30 @@ impl Hart {
             self.take_trap(n, 0, true);
         }
         let mut steps = 0;
+        // The pc lives in a register here; `self.pc` is written back before anything
+        // that reads it (slow fetch, traps, system instructions) and at the end.
+        let mut pc = self.pc;
         let stop = loop {
             if steps >= budget {
                 break RunStop::Budget;
             }
             steps += 1;
-            let op = self.fetch(bus);
-            if op.k == K::Empty {
+            let index = self.fetch(pc, bus);
+            if index == FETCH_TRAPPED {
+                pc = self.pc;
                 continue;
             }
-            let step = self.execute(op, bus);
+            let next = self.execute(index, pc, bus);
             self.x[0] = 0;
-            match step {
-                Step::Next => self.instret += 1,
+            if next & 1 == 0 {
+                pc = next;
+                self.instret += 1;
+                continue;
+            }
+            pc = self.pc;
+            match self.special {
                 Step::Trapped => {}
+                Step::Next => self.instret += 1,
                 Step::Yield => {
                     self.instret += 1;
                     break RunStop::Yield;
@@ -224,6 +270,7 @@ impl Hart {
                 }
             }
         };
+        self.pc = pc;
         self.account_privilege();
         (steps, stop)
     }
@@ -236,6 +283,27 @@ impl Hart {
     /// The current value of `mtime` (what the `time` CSR reads).
     pub fn set_time(&mut self, mtime: u64) {
         self.time = mtime;
+        self.time_instret = self.instret;
+    }
+
+    /// Let `time` advance one tick per `insns_per_tick` of this hart's retired
+    /// instructions between [`Hart::set_time`] calls (0: it holds still). The machine
+    /// updates mtime once per quantum; without this, two reads inside one quantum would
+    /// be equal and Linux could not time anything shorter (its unaligned-access probe
+    /// reports "rdtime lacks granularity"). The hart counts only its own instructions, so
+    /// with several harts it never runs ahead of the machine's next mtime.
+    pub fn set_time_rate(&mut self, insns_per_tick: u64) {
+        self.insns_per_tick = insns_per_tick;
+    }
+
+    /// What the `time` CSR reads now.
+    fn time_now(&self) -> u64 {
+        match self.insns_per_tick {
+            0 => self.time,
+            n => self
+                .time
+                .saturating_add(self.instret.wrapping_sub(self.time_instret) / n),
+        }
     }
 
     /// In WFI with no enabled interrupt pending.
@@ -250,33 +318,34 @@ impl Hart {
 
     // ---------------------------------------------------------------- fetch
 
-    /// The decoded instruction at pc; an `Empty` op when fetching it trapped (the trap
-    /// has been taken). Not `Option<Op>`: its niche layout made every copy unaligned.
+    /// Decode-cache index of the instruction at pc, or `FETCH_TRAPPED` (trap taken).
+    /// An index rather than an `Op`: the op is then read field by field straight from the
+    /// cache instead of being copied through the stack.
     #[inline(always)]
-    fn fetch(&mut self, bus: &mut Bus) -> Op {
-        let pc = self.pc;
+    fn fetch(&mut self, pc: u64, bus: &mut Bus) -> usize {
         if pc >> 12 == self.fetch_vpn {
-            let op = self.icache.get(self.fetch_page, (pc >> 1) as usize);
-            if op.k != K::Empty {
-                return op;
+            let index = DecodeCache::index(self.fetch_page, (pc >> 1) as usize);
+            if self.icache.is_decoded(index) {
+                return index;
             }
         }
+        self.pc = pc;
         self.fetch_or_trap(bus)
     }
 
     #[inline(never)]
-    fn fetch_or_trap(&mut self, bus: &mut Bus) -> Op {
+    fn fetch_or_trap(&mut self, bus: &mut Bus) -> usize {
         match self.fetch_slow(bus) {
-            Ok(op) => op,
+            Ok(index) => index,
             Err(e) => {
                 self.raise(e);
-                Op::EMPTY
+                FETCH_TRAPPED
             }
         }
     }
 
     #[inline(never)]
-    fn fetch_slow(&mut self, bus: &mut Bus) -> Result<Op, Exception> {
+    fn fetch_slow(&mut self, bus: &mut Bus) -> Result<usize, Exception> {
         let pc = self.pc;
         let pa = self
             .mmu
@@ -287,14 +356,14 @@ impl Hart {
             let fault = |_| AccessType::Fetch.access_fault(pc);
             let lo = bus.read(pa, 2).map_err(fault)? as u32;
             if lo & 3 != 3 {
-                return Ok(decode(lo));
+                return Ok(self.icache.scratch(decode(lo)));
             }
             let hi = if page_off == 0xffe {
                 self.fetch_parcel(pc.wrapping_add(2), bus)?
             } else {
                 bus.read(pa + 2, 2).map_err(fault)? as u32
             };
-            return Ok(decode(lo | (hi << 16)));
+            return Ok(self.icache.scratch(decode(lo | (hi << 16))));
         };
         let (index, _) = self.icache.page_for(ram_page_off >> 12);
         if self.mmu.observed() {
@@ -304,10 +373,9 @@ impl Hart {
             self.fetch_page = index;
             self.fetch_gen = self.mmu.generation();
         }
-        let slot = page_off >> 1;
-        let cached = self.icache.get(index, slot);
-        if cached.k != K::Empty {
-            return Ok(cached);
+        let slot = DecodeCache::index(index, page_off >> 1);
+        if self.icache.is_decoded(slot) {
+            return Ok(slot);
         }
         let ram = bus.ram.as_slice();
         let at = ram_page_off + page_off;
@@ -315,16 +383,15 @@ impl Hart {
         if lo & 3 == 3 && page_off == 0xffe {
             // Crosses into the next page, which may map elsewhere: not cached.
             let hi = self.fetch_parcel(pc.wrapping_add(2), bus)?;
-            return Ok(decode(lo | (hi << 16)));
+            return Ok(self.icache.scratch(decode(lo | (hi << 16))));
         }
         let word = if lo & 3 == 3 {
             u32::from_le_bytes([ram[at], ram[at + 1], ram[at + 2], ram[at + 3]])
         } else {
             lo
         };
-        let op = decode(word);
-        self.icache.set(index, slot, op);
-        Ok(op)
+        self.icache.set(slot, decode(word));
+        Ok(slot)
     }
 
     /// The 16-bit parcel at virtual address `va` (the upper half of a page-crossing
@@ -414,7 +481,7 @@ impl Hart {
         let mut v = 0;
         for i in 0..size {
             let pa = if i < first {
-                pa0 + i
+                pa0.wrapping_add(i)
             } else {
                 va.wrapping_add(i).wrapping_add(delta1)
             };
@@ -439,7 +506,7 @@ impl Hart {
         let mut device = false;
         for i in 0..size {
             let pa = if i < first {
-                pa0 + i
+                pa0.wrapping_add(i)
             } else {
                 va.wrapping_add(i).wrapping_add(delta1)
             };
@@ -568,47 +635,56 @@ impl Hart {
 
     // ---------------------------------------------------------------- execute
 
+    /// Execute the op at decode-cache `index`, which sits at `pc`. Returns the next pc,
+    /// or `SPECIAL` when the instruction trapped or needs the run loop's attention
+    /// (`self.pc` and `self.special` then say what happened).
     #[inline(always)]
-    fn execute(&mut self, op: Op, bus: &mut Bus) -> Step {
-        let pc = self.pc;
-        let rd = op.rd as usize & 31;
-        let a = self.x[op.rs1 as usize & 31];
-        let b = self.x[op.rs2 as usize & 31];
-        let imm = op.imm as i64 as u64;
-        let next = pc.wrapping_add(op.len as u64);
+    fn execute(&mut self, index: usize, pc: u64, bus: &mut Bus) -> u64 {
+        // Field by field from the cache slot: copying the whole `Op` made the compiler
+        // bounce it through the stack on every instruction.
+        let op = self.icache.op_ref(index);
+        let (kind, rd, rs1, rs2, imm, len) = (op.k, op.rd, op.rs1, op.rs2, op.imm, op.len);
+        let rd = rd as usize & 31;
+        let a = self.x[rs1 as usize & 31];
+        let b = self.x[rs2 as usize & 31];
+        let imm = imm as i64 as u64;
+        let next = pc.wrapping_add(len as u64);
         macro_rules! tri {
             ($e:expr) => {
                 match $e {
                     Ok(v) => v,
-                    Err(e) => return self.raise(e),
+                    Err(e) => {
+                        self.pc = pc;
+                        return self.after_slow(Err(e));
+                    }
                 }
             };
         }
         macro_rules! branch {
             ($cond:expr) => {{
-                self.pc = if $cond { pc.wrapping_add(imm) } else { next };
-                return Step::Next;
+                return if $cond { pc.wrapping_add(imm) } else { next };
             }};
         }
         macro_rules! store {
             ($size:expr, $v:expr) => {{
                 let device = tri!(self.store(bus, a.wrapping_add(imm), $size, $v));
-                self.pc = next;
-                return if device { Step::Yield } else { Step::Next };
+                if device {
+                    self.pc = next;
+                    return self.after_slow(Ok(Step::Yield));
+                }
+                return next;
             }};
         }
-        match op.k {
+        match kind {
             K::Lui => self.x[rd] = imm,
             K::Auipc => self.x[rd] = pc.wrapping_add(imm),
             K::Jal => {
                 self.x[rd] = next;
-                self.pc = pc.wrapping_add(imm);
-                return Step::Next;
+                return pc.wrapping_add(imm);
             }
             K::Jalr => {
                 self.x[rd] = next;
-                self.pc = a.wrapping_add(imm) & !1;
-                return Step::Next;
+                return a.wrapping_add(imm) & !1;
             }
             K::Beq => branch!(a == b),
             K::Bne => branch!(a != b),
@@ -697,20 +773,56 @@ impl Hart {
                 self.x[rd] = sext32(if b == 0 { a } else { a % b } as u64)
             }
             K::Fence => {}
-            K::LrW => return tri!(self.load_reserved(bus, op, 4)),
-            K::LrD => return tri!(self.load_reserved(bus, op, 8)),
-            K::ScW => return tri!(self.store_conditional(bus, op, 4)),
-            K::ScD => return tri!(self.store_conditional(bus, op, 8)),
-            K::AmoW => return tri!(self.amo(bus, op, 4)),
-            K::AmoD => return tri!(self.amo(bus, op, 8)),
+            K::LrW => {
+                self.pc = pc;
+                let r = self.load_reserved(bus, self.icache.op(index), 4);
+                return self.after_slow(r);
+            }
+            K::LrD => {
+                self.pc = pc;
+                let r = self.load_reserved(bus, self.icache.op(index), 8);
+                return self.after_slow(r);
+            }
+            K::ScW => {
+                self.pc = pc;
+                let r = self.store_conditional(bus, self.icache.op(index), 4);
+                return self.after_slow(r);
+            }
+            K::ScD => {
+                self.pc = pc;
+                let r = self.store_conditional(bus, self.icache.op(index), 8);
+                return self.after_slow(r);
+            }
+            K::AmoW => {
+                self.pc = pc;
+                let r = self.amo(bus, self.icache.op(index), 4);
+                return self.after_slow(r);
+            }
+            K::AmoD => {
+                self.pc = pc;
+                let r = self.amo(bus, self.icache.op(index), 8);
+                return self.after_slow(r);
+            }
             _ => {
-                let r = self.execute_system(op, bus);
+                self.pc = pc;
+                let r = self.execute_system(self.icache.op(index), bus);
                 self.check_fetch_cache();
-                return tri!(r);
+                return self.after_slow(r);
             }
         }
-        self.pc = next;
-        Step::Next
+        next
+    }
+
+    /// The run-loop answer for an instruction that left the fast path: its new pc when it
+    /// simply completed, else `SPECIAL` with `self.special` set (taking the trap first).
+    #[inline(never)]
+    fn after_slow(&mut self, r: Result<Step, Exception>) -> u64 {
+        self.special = match r {
+            Ok(Step::Next) => return self.pc,
+            Ok(step) => step,
+            Err(e) => self.raise(e),
+        };
+        SPECIAL
     }
 
     /// Everything that is not plain integer computation or memory access.
@@ -754,7 +866,7 @@ impl Hart {
                 self.pc = self.mepc;
                 self.reservation = None;
                 self.set_privilege(mpp);
-                return Ok(Step::Yield);
+                return Ok(self.interrupt_check());
             }
             K::Sret => {
                 if self.privilege < PRIV_S
@@ -772,7 +884,7 @@ impl Hart {
                 self.pc = self.sepc;
                 self.reservation = None;
                 self.set_privilege(spp);
-                return Ok(Step::Yield);
+                return Ok(self.interrupt_check());
             }
             K::Wfi => {
                 if self.privilege == PRIV_U
@@ -862,7 +974,7 @@ impl Hart {
                 _ => self.csr_modify_base(csr, old) & !src,
             };
             if self.csr_write(csr, new) == CsrEffect::Interrupts {
-                step = Step::Yield;
+                step = self.interrupt_check();
             }
         }
         self.x[op.rd as usize & 31] = old;
@@ -889,6 +1001,17 @@ impl Hart {
         Step::Trapped
     }
 
+    /// After a change of interrupt enables, pending bits or privilege: stop the quantum
+    /// when an interrupt can now be taken (the next `run` takes it at its first
+    /// boundary); otherwise carry on, since the lines only change between quanta.
+    fn interrupt_check(&self) -> Step {
+        if self.pending_interrupt().is_some() {
+            Step::Yield
+        } else {
+            Step::Next
+        }
+    }
+
     /// The interrupt to take now, if any: highest priority among the enabled pending ones.
     fn pending_interrupt(&self) -> Option<u64> {
         let pending = self.mip() & self.mie;
@@ -911,6 +1034,12 @@ impl Hart {
 
     /// Enter the trap handler for `cause` (an interrupt number when `interrupt`).
     fn take_trap(&mut self, cause: u64, tval: u64, interrupt: bool) {
+        let counts = if interrupt {
+            &mut self.traps.interrupts
+        } else {
+            &mut self.traps.exceptions
+        };
+        counts[(cause & 15) as usize] += 1;
         let deleg = if interrupt {
             self.mideleg
         } else {
@@ -996,7 +1125,7 @@ impl Hart {
 }
 
 /// Does this OP-FP / fused instruction write an f register (rather than an x register)?
-fn fp_writes_f_register(insn: u32) -> bool {
+pub(crate) fn fp_writes_f_register(insn: u32) -> bool {
     if insn & 0x7f != 0x53 {
         return true;
     }

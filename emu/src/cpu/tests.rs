@@ -98,6 +98,10 @@ impl Rig {
         load_words(&mut bus, HANDLER, &[jal(0, 0)]);
         hart.mtvec = HANDLER;
         hart.stvec = HANDLER;
+        // As M-mode firmware does: PMP entry 0 = all of memory, RWX, so S and U may run.
+        hart.mmu.pmp.write_addr(0, u64::MAX);
+        hart.mmu.pmp.write_cfg(0, 0x1f);
+        hart.mmu.pmp_changed();
         Rig { hart, bus }
     }
 
@@ -759,6 +763,34 @@ fn counter_enables_gate_user_and_supervisor_reads() {
 }
 
 #[test]
+fn time_advances_with_retired_instructions_between_machine_updates() {
+    let mut prog = vec![csrr(A0, num::TIME)];
+    prog.extend([NOP; 20]);
+    prog.push(csrr(A1, num::TIME));
+    let mut r = Rig::new(&prog);
+    r.hart.set_time_rate(10);
+    r.hart.set_time(500);
+    r.step(prog.len() as u64);
+    assert_eq!(r.x(A0), 500);
+    assert_eq!(r.x(A1), 502, "21 instructions retired since set_time");
+    // A new machine value restarts the count from there (no double counting).
+    r.hart.set_time(1000);
+    r.hart.pc = DRAM_BASE;
+    r.step(1);
+    assert_eq!(r.x(A0), 1000);
+}
+
+#[test]
+fn time_holds_still_without_a_rate() {
+    let mut prog = vec![NOP; 30];
+    prog.push(csrr(A1, num::TIME));
+    let mut r = Rig::new(&prog);
+    r.hart.set_time(7);
+    r.step(prog.len() as u64);
+    assert_eq!(r.x(A1), 7);
+}
+
+#[test]
 fn status_views_and_warl_fields() {
     let mut r = Rig::new(&[]);
     let h = &mut r.hart;
@@ -919,7 +951,8 @@ fn self_modifying_code_sees_its_own_stores() {
     assert_eq!(r.x(A1), 3);
     // After fence.i the decode cache starts over and still gives the right answer.
     r.step(1);
-    assert_eq!(r.hart.icache.page_for(0), (0, false));
+    // Pool page 0 (first slot 1, after the scratch slot) is handed out again.
+    assert_eq!(r.hart.icache.page_for(0), (1, false));
 }
 
 #[test]
@@ -1067,4 +1100,55 @@ fn pmp_csrs_reach_the_mmu() {
         None,
         "odd pmpcfg do not exist on RV64"
     );
+}
+
+#[test]
+fn random_code_only_ever_traps() {
+    // Garbage in RAM, run in every privilege with traps landing in more garbage: the
+    // hart must keep going (architectural traps only) and never panic or stall.
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = || {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 32) as u32
+    };
+    for round in 0..8 {
+        let words: Vec<u32> = (0..(RAM as usize / 4)).map(|_| next()).collect();
+        let mut r = Rig::new(&words);
+        r.hart.mtvec = DRAM_BASE + ((next() as u64 % RAM) & !3);
+        r.hart.stvec = DRAM_BASE + ((next() as u64 % RAM) & !3);
+        r.hart.medeleg = next() as u64 & 0xb3ff;
+        r.hart.mstatus |= 3 << ms::FS_SHIFT;
+        r.enter([PRIV_U, PRIV_S, PRIV_M][round % 3]);
+        let mut total = 0;
+        for _ in 0..50 {
+            let (n, stop) = r.hart.run(&mut r.bus, 2_000);
+            total += n;
+            if stop == RunStop::Wfi {
+                // Wake it and carry on.
+                r.hart.mie = ip::ALL;
+                r.hart.set_interrupt_lines(ip::MSIP);
+            }
+        }
+        assert!(total > 0);
+    }
+}
+
+#[test]
+fn enabling_a_pending_interrupt_ends_the_quantum_and_the_next_one_takes_it() {
+    let set_mie = csr(6, 0, num::MSTATUS, 8); // csrsi mstatus, MIE
+                                              // Nothing pending: the quantum goes on.
+    let mut r = Rig::new(&[set_mie, NOP, NOP]);
+    assert_eq!(r.step(3), RunStop::Budget);
+    // MTI pending and enabled in mie: the write ends the quantum, the next run traps
+    // before executing anything else.
+    let mut r = Rig::new(&[set_mie, NOP, NOP]);
+    r.hart.mie = ip::MTIP;
+    r.hart.set_interrupt_lines(ip::MTIP);
+    assert_eq!(r.hart.run(&mut r.bus, 3), (1, RunStop::Yield));
+    assert_eq!(r.hart.pc, DRAM_BASE + 4);
+    r.step(1);
+    assert_eq!(r.csr(num::MCAUSE), (1 << 63) | irq::MTI);
+    assert_eq!(r.csr(num::MEPC), DRAM_BASE + 4);
 }

@@ -6,7 +6,7 @@
 //! letting the guest move time would make the `time` CSR, which the machine feeds from the
 //! same clock, disagree with this register. No guest we run writes it.
 
-use crate::bus::{MmioDevice, Ram};
+use crate::bus::{DeviceError, MmioDevice, Ram};
 
 const MSIP_BASE: u64 = 0x0;
 const MTIMECMP_BASE: u64 = 0x4000;
@@ -80,22 +80,22 @@ impl MmioDevice for Clint {
         "clint"
     }
 
-    fn read(&mut self, offset: u64, size: usize, _ram: &mut Ram) -> Result<u64, ()> {
+    fn read(&mut self, offset: u64, size: usize, _ram: &mut Ram) -> Result<u64, DeviceError> {
         if let Some(hart) = self.msip_hart(offset) {
             if !fits(offset, size, 4) {
-                return Err(());
+                return Err(DeviceError);
             }
             return Ok(read_part(self.msip[hart] as u64, offset % 4, size));
         }
         if (MTIME..MTIME + 8).contains(&offset) {
             if !fits(offset, size, 8) {
-                return Err(());
+                return Err(DeviceError);
             }
             return Ok(read_part(self.mtime, offset - MTIME, size));
         }
         if let Some((hart, shift)) = self.mtimecmp_slot(offset) {
             if !fits(offset, size, 8) {
-                return Err(());
+                return Err(DeviceError);
             }
             return Ok(read_part(self.mtimecmp[hart], shift, size));
         }
@@ -103,10 +103,16 @@ impl MmioDevice for Clint {
         Ok(0)
     }
 
-    fn write(&mut self, offset: u64, size: usize, value: u64, _ram: &mut Ram) -> Result<(), ()> {
+    fn write(
+        &mut self,
+        offset: u64,
+        size: usize,
+        value: u64,
+        _ram: &mut Ram,
+    ) -> Result<(), DeviceError> {
         if let Some(hart) = self.msip_hart(offset) {
             if !fits(offset, size, 4) {
-                return Err(());
+                return Err(DeviceError);
             }
             if offset & 3 == 0 {
                 self.msip[hart] = value & 1 != 0;
@@ -117,12 +123,12 @@ impl MmioDevice for Clint {
             return if fits(offset, size, 8) {
                 Ok(())
             } else {
-                Err(())
+                Err(DeviceError)
             };
         }
         if let Some((hart, shift)) = self.mtimecmp_slot(offset) {
             if !fits(offset, size, 8) {
-                return Err(());
+                return Err(DeviceError);
             }
             self.mtimecmp[hart] = write_part(self.mtimecmp[hart], shift, size, value);
         }

@@ -10,7 +10,7 @@
 //! completion does not re-pend from the last sample, because the device may have dropped
 //! its line since, and a stale re-pend would be a spurious interrupt the guest counts.
 
-use crate::bus::{MmioDevice, Ram};
+use crate::bus::{DeviceError, MmioDevice, Ram};
 
 /// Highest source number (`riscv,ndev`).
 pub const NDEV: u32 = 96;
@@ -135,9 +135,9 @@ impl MmioDevice for Plic {
         "plic"
     }
 
-    fn read(&mut self, offset: u64, size: usize, _ram: &mut Ram) -> Result<u64, ()> {
+    fn read(&mut self, offset: u64, size: usize, _ram: &mut Ram) -> Result<u64, DeviceError> {
         if size != 4 || offset & 3 != 0 {
-            return Err(());
+            return Err(DeviceError);
         }
         let value = if offset < PENDING_BASE {
             let src = ((offset - PRIORITY_BASE) / 4) as usize;
@@ -163,9 +163,15 @@ impl MmioDevice for Plic {
         Ok(value as u64)
     }
 
-    fn write(&mut self, offset: u64, size: usize, value: u64, _ram: &mut Ram) -> Result<(), ()> {
+    fn write(
+        &mut self,
+        offset: u64,
+        size: usize,
+        value: u64,
+        _ram: &mut Ram,
+    ) -> Result<(), DeviceError> {
         if size != 4 || offset & 3 != 0 {
-            return Err(());
+            return Err(DeviceError);
         }
         let value = value as u32;
         if offset < PENDING_BASE {

@@ -4,7 +4,7 @@
 //! so the same run reads the same dates; in host mode it is the host's clock. A guest
 //! that sets the time moves an offset, as QEMU does.
 
-use crate::bus::{MmioDevice, Ram};
+use crate::bus::{DeviceError, MmioDevice, Ram};
 use crate::machine::{map, ClockMode, TIMEBASE_HZ};
 
 const TIME_LOW: u64 = 0x00;
@@ -83,9 +83,9 @@ impl MmioDevice for GoldfishRtc {
         "rtc"
     }
 
-    fn read(&mut self, offset: u64, size: usize, _ram: &mut Ram) -> Result<u64, ()> {
+    fn read(&mut self, offset: u64, size: usize, _ram: &mut Ram) -> Result<u64, DeviceError> {
         if size != 4 || offset & 3 != 0 {
-            return Err(());
+            return Err(DeviceError);
         }
         let v = match offset {
             TIME_LOW => {
@@ -103,9 +103,15 @@ impl MmioDevice for GoldfishRtc {
         Ok(v as u64)
     }
 
-    fn write(&mut self, offset: u64, size: usize, value: u64, _ram: &mut Ram) -> Result<(), ()> {
+    fn write(
+        &mut self,
+        offset: u64,
+        size: usize,
+        value: u64,
+        _ram: &mut Ram,
+    ) -> Result<(), DeviceError> {
         if size != 4 || offset & 3 != 0 {
-            return Err(());
+            return Err(DeviceError);
         }
         match offset {
             TIME_HIGH | ALARM_HIGH => self.staged_high = value as u32,

@@ -1,7 +1,7 @@
 //! SiFive test / syscon device: the guest writes a magic value to power off, fail with a
 //! code, or reset.
 
-use crate::bus::{ExitRequest, MmioDevice, Ram};
+use crate::bus::{DeviceError, ExitRequest, MmioDevice, Ram};
 
 #[derive(Default)]
 pub struct TestDevice {
@@ -27,10 +27,16 @@ impl MmioDevice for TestDevice {
     fn name(&self) -> &str {
         "test"
     }
-    fn read(&mut self, _offset: u64, _size: usize, _ram: &mut Ram) -> Result<u64, ()> {
+    fn read(&mut self, _offset: u64, _size: usize, _ram: &mut Ram) -> Result<u64, DeviceError> {
         Ok(0)
     }
-    fn write(&mut self, offset: u64, _size: usize, value: u64, _ram: &mut Ram) -> Result<(), ()> {
+    fn write(
+        &mut self,
+        offset: u64,
+        _size: usize,
+        value: u64,
+        _ram: &mut Ram,
+    ) -> Result<(), DeviceError> {
         if offset == 0 {
             self.request = decode(value);
         }

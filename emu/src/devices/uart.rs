@@ -7,7 +7,7 @@
 //! cleared by writing THR or by reading IIR while it is the reported cause.
 
 use super::console::{ConsoleInput, ConsoleOutput};
-use crate::bus::{ExitRequest, MmioDevice, Ram};
+use crate::bus::{DeviceError, ExitRequest, MmioDevice, Ram};
 use std::collections::VecDeque;
 
 const RBR_THR_DLL: u64 = 0;
@@ -198,7 +198,7 @@ impl MmioDevice for Uart {
 
     /// Registers are bytes; wider accesses (some firmware uses 32-bit `reg-io-width`) see
     /// the register in their low byte.
-    fn read(&mut self, offset: u64, _size: usize, _ram: &mut Ram) -> Result<u64, ()> {
+    fn read(&mut self, offset: u64, _size: usize, _ram: &mut Ram) -> Result<u64, DeviceError> {
         Ok(if offset < 8 {
             self.read_reg(offset) as u64
         } else {
@@ -206,7 +206,13 @@ impl MmioDevice for Uart {
         })
     }
 
-    fn write(&mut self, offset: u64, _size: usize, value: u64, _ram: &mut Ram) -> Result<(), ()> {
+    fn write(
+        &mut self,
+        offset: u64,
+        _size: usize,
+        value: u64,
+        _ram: &mut Ram,
+    ) -> Result<(), DeviceError> {
         if offset < 8 {
             self.write_reg(offset, value as u8);
         }

@@ -95,7 +95,7 @@ pub fn load_raw(
     addr: u64,
     what: &str,
 ) -> Result<LoadedImage, LoadError> {
-    let end = addr.checked_add(data.len() as u64).unwrap_or(u64::MAX);
+    let end = addr.saturating_add(data.len() as u64);
     if !ram.load(addr, data) {
         return Err(LoadError::OutsideRam {
             what: what.into(),

@@ -5,7 +5,7 @@ pub mod dtb;
 pub mod loader;
 pub mod stats;
 
-use crate::bus::{Bus, ExitRequest, MmioDevice, Ram, DRAM_BASE};
+use crate::bus::{Bus, DeviceError, ExitRequest, MmioDevice, Ram, DRAM_BASE};
 use crate::cpu::{Hart, RunStop};
 use crate::mmu::MmuConfig;
 use loader::{LoadError, LoadedImage};
@@ -133,7 +133,13 @@ impl Machine {
         );
         crate::devices::attach_board_devices(&mut bus, &config);
         let harts = (0..config.harts)
-            .map(|i| Hart::new(i as u64, config.mmu.clone()))
+            .map(|i| {
+                let mut hart = Hart::new(i as u64, config.mmu.clone());
+                if config.clock == ClockMode::Deterministic {
+                    hart.set_time_rate(INSNS_PER_TICK);
+                }
+                hart
+            })
             .collect();
         Machine {
             config,
@@ -180,6 +186,14 @@ impl Machine {
             h.pc = map::BOOT_ROM;
         }
         Ok(dtb_addr)
+    }
+
+    /// Start tracing into `tracer` (its window and kinds decide what is written).
+    pub fn set_tracer(&mut self, tracer: crate::trace::Tracer) {
+        for h in &mut self.harts {
+            h.enable_tracing(tracer.requested());
+        }
+        self.tracer = tracer;
     }
 
     /// Make every memory access visible to the TLB model (for `--stats` and `--trace`).
@@ -271,7 +285,18 @@ impl Machine {
             let mut all_waiting = true;
             let nharts = self.harts.len() as u64;
             for hart in &mut self.harts {
-                let (n, stop) = hart.run(&mut self.bus, quantum.div_ceil(nharts).max(1));
+                if self.config.clock == ClockMode::Deterministic {
+                    // Include the harts that ran before this one in the round: every
+                    // hart's `time` then continues from the latest value any hart could
+                    // have read, so time never steps back when work moves between harts.
+                    hart.set_time(self.total_insns / INSNS_PER_TICK);
+                }
+                let budget = quantum.div_ceil(nharts).max(1);
+                let (n, stop) = if self.tracer.watching_pcs() {
+                    hart.run_traced(&mut self.bus, &mut self.tracer, budget)
+                } else {
+                    hart.run(&mut self.bus, budget)
+                };
                 self.total_insns += n;
                 if stop != RunStop::Wfi {
                     all_waiting = false;
@@ -343,7 +368,7 @@ impl MmioDevice for BootRom {
     fn name(&self) -> &str {
         "bootrom"
     }
-    fn read(&mut self, offset: u64, size: usize, _ram: &mut Ram) -> Result<u64, ()> {
+    fn read(&mut self, offset: u64, size: usize, _ram: &mut Ram) -> Result<u64, DeviceError> {
         let mut v = 0u64;
         for i in 0..size {
             let b = self.bytes.get(offset as usize + i).copied().unwrap_or(0);
@@ -351,7 +376,54 @@ impl MmioDevice for BootRom {
         }
         Ok(v)
     }
-    fn write(&mut self, _offset: u64, _size: usize, _value: u64, _ram: &mut Ram) -> Result<(), ()> {
-        Err(())
+    fn write(
+        &mut self,
+        _offset: u64,
+        _size: usize,
+        _value: u64,
+        _ram: &mut Ram,
+    ) -> Result<(), DeviceError> {
+        Err(DeviceError)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cpu::encode::{b_type, i_type, j_type, op, s_type, u_type};
+
+    /// Two harts take turns reading `time`; each checks its value against the latest one
+    /// any hart stored, and stores its own. A hart's reading must never be older.
+    #[test]
+    fn time_never_steps_back_between_harts() {
+        const S0: u32 = 8;
+        const T0: u32 = 5;
+        const T1: u32 = 6;
+        const T2: u32 = 7;
+        let prog = [
+            u_type(op::AUIPC, S0, 0x1000),       // s0 = shared words, one page on
+            i_type(op::LOAD, T1, 3, S0, 0),      // loop: t1 = latest stored time
+            i_type(op::SYSTEM, T0, 2, 0, 0xc01), // t0 = time
+            b_type(op::BRANCH, 6, T0, T1, 12),   // bltu t0, t1, backwards
+            s_type(op::STORE, 3, S0, T0, 0),
+            j_type(op::JAL, 0, -16),
+            i_type(op::OP_IMM, T2, 0, 0, 1), // backwards: flag = 1, then spin
+            s_type(op::STORE, 3, S0, T2, 8),
+            j_type(op::JAL, 0, 0),
+        ];
+        let config = MachineConfig {
+            harts: 2,
+            ram_size: 1 << 20,
+            virtio_rng: false,
+            ..MachineConfig::default()
+        };
+        let mut m = Machine::new(config);
+        let code: Vec<u8> = prog.iter().flat_map(|w| w.to_le_bytes()).collect();
+        assert!(m.ram().load(DRAM_BASE, &code));
+        m.prepare_boot(DRAM_BASE, &[0; 8]).unwrap();
+        assert_eq!(m.run(Some(400_000)), StopReason::InsnLimit);
+        let word = |m: &mut Machine, at: u64| m.ram().read(DRAM_BASE + at, 8).unwrap();
+        assert_eq!(word(&mut m, 0x1008), 0, "a hart read an older time");
+        assert!(word(&mut m, 0x1000) > 30_000, "time follows instructions");
     }
 }

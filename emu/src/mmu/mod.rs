@@ -648,6 +648,25 @@ impl Mmu {
         }
     }
 
+    /// Where `va` leads under `ctx` right now, read from the page table with no effect on
+    /// the TLB model, the statistics or A/D bits (for traces and debuggers): the physical
+    /// address (or the fault) and every PTE the walk read. Permissions are not checked.
+    pub fn probe(
+        &mut self,
+        va: u64,
+        ctx: &TranslateCtx,
+        bus: &mut Bus,
+    ) -> (Result<u64, WalkFault>, WalkSteps) {
+        let mut steps = WalkSteps::default();
+        let mode = satp_mode(ctx.satp);
+        if mode == SatpMode::Bare || ctx.privilege >= 2 {
+            return (Ok(va), steps);
+        }
+        let root_ppn = ctx.satp & SATP_PPN_MASK;
+        let leaf = walker::find_leaf(mode, va, root_ppn, bus, &mut self.pmp, &mut steps);
+        (leaf.map(|l| l.pa(va)), steps)
+    }
+
     /// Distinct stale translations found by `--check-tlb` (at most
     /// [`check::STALE_RECORD_CAP`]; `stats.stale_translations` counts them all).
     pub fn stale_translations(&self) -> &[StaleTranslation] {

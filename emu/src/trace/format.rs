@@ -125,8 +125,14 @@ impl Formatter {
     }
 
     pub fn write(&mut self, e: &Event, out: &mut dyn Write) -> io::Result<()> {
-        if let Event::Insn { pc, pa, .. } = e {
-            self.symbols.observe_pc(*pc, *pa);
+        match e {
+            Event::Insn { pc, pa, .. } => self.symbols.observe_pc(*pc, *pa),
+            Event::Trap {
+                handler,
+                handler_pa,
+                ..
+            } => self.symbols.observe_pc(*handler, *handler_pa),
+            _ => {}
         }
         match self.format {
             Format::Text => self.text(e, out),

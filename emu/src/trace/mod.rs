@@ -228,6 +228,9 @@ pub enum Event {
         from: u8,
         to: u8,
         handler: u64,
+        /// Physical address of the handler (lets the symbolizer name a handler at a
+        /// virtual address it has not seen executed yet).
+        handler_pa: u64,
     },
     Mode {
         h: Header,
@@ -454,6 +457,11 @@ impl Tracer {
         self.stopped = true;
         self.mask = EventMask::NONE;
         self.flush();
+    }
+
+    /// The kinds the user asked for (whether or not the window is open).
+    pub fn requested(&self) -> EventMask {
+        self.requested
     }
 
     #[inline(always)]

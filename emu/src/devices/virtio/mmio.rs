@@ -6,7 +6,7 @@
 //! is complete (and its interrupt raised) before the guest's next instruction.
 
 use super::queue::{Chain, Queue, QueueError, QUEUE_MAX};
-use crate::bus::{MmioDevice, Ram};
+use crate::bus::{DeviceError, MmioDevice, Ram};
 
 const MAGIC: u32 = 0x7472_6976; // "virt"
 const VERSION: u32 = 2;
@@ -289,7 +289,7 @@ impl MmioDevice for VirtioMmio {
         &self.name
     }
 
-    fn read(&mut self, offset: u64, size: usize, _ram: &mut Ram) -> Result<u64, ()> {
+    fn read(&mut self, offset: u64, size: usize, _ram: &mut Ram) -> Result<u64, DeviceError> {
         if offset >= CONFIG_SPACE {
             return Ok(self
                 .backend
@@ -297,18 +297,24 @@ impl MmioDevice for VirtioMmio {
                 .map_or(0, |b| b.read_config(offset - CONFIG_SPACE, size)));
         }
         if size != 4 || offset & 3 != 0 {
-            return Err(());
+            return Err(DeviceError);
         }
         Ok(self.read_reg(offset) as u64)
     }
 
-    fn write(&mut self, offset: u64, size: usize, value: u64, ram: &mut Ram) -> Result<(), ()> {
+    fn write(
+        &mut self,
+        offset: u64,
+        size: usize,
+        value: u64,
+        ram: &mut Ram,
+    ) -> Result<(), DeviceError> {
         if offset >= CONFIG_SPACE {
             // Neither of our devices has writable configuration fields.
             return Ok(());
         }
         if size != 4 || offset & 3 != 0 {
-            return Err(());
+            return Err(DeviceError);
         }
         self.write_reg(offset, value as u32, ram);
         Ok(())

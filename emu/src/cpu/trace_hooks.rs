@@ -1,0 +1,471 @@
+//! The traced run loop. `Hart::run` has no tracing code at all; when a trace is active the
+//! machine calls [`Hart::run_traced`] instead, which executes the same fetch and execute
+//! steps and reconstructs every event afterwards: memory accesses from the operands, traps
+//! from the trap CSRs, privilege changes by comparison, walks and TLB activity from the
+//! MMU's event sink. That keeps the hot loop free of even a disabled-event branch.
+
+use std::sync::{Arc, Mutex};
+
+use super::decode::{Op, K};
+use super::{Hart, RunStop, Step, FETCH_TRAPPED, PRIV_M, PRIV_S};
+use crate::bus::Bus;
+use crate::mmu::{AccessType, MmuEvent, TlbEventKind, WalkFault};
+use crate::trace::{self, Event, EventMask, Header, Kind, MemAccess, Tracer, WalkResult};
+
+/// Per-hart tracing state.
+#[derive(Default)]
+pub struct HartTrace {
+    /// Events the MMU reported during the current instruction.
+    mmu_events: Arc<Mutex<Vec<MmuEvent>>>,
+    sink_installed: bool,
+}
+
+/// Event kinds that come from the MMU's sink.
+const MMU_KINDS: [Kind; 4] = [Kind::Walk, Kind::Tlb, Kind::Satp, Kind::Sfence];
+
+impl Hart {
+    /// Prepare for `run_traced` with the kinds in `requested`: installs the MMU event sink
+    /// when walks, TLB, satp or sfence events are wanted (which routes every access through
+    /// the TLB model, as tracing must).
+    pub fn enable_tracing(&mut self, requested: EventMask) {
+        let wants_mmu = MMU_KINDS.iter().any(|k| requested.has(*k));
+        if wants_mmu && !self.trace.sink_installed {
+            let buf = self.trace.mmu_events.clone();
+            self.mmu.set_event_sink(Some(Box::new(move |e: &MmuEvent| {
+                if let Ok(mut v) = buf.lock() {
+                    v.push(e.clone());
+                }
+            })));
+            self.trace.sink_installed = true;
+        }
+    }
+
+    fn header(&self, instret: u64, privilege: u8) -> Header {
+        Header {
+            hart: self.hartid as u32,
+            instret,
+            privilege,
+        }
+    }
+
+    /// Run like [`Hart::run`], emitting the events `tracer` wants.
+    pub fn run_traced(
+        &mut self,
+        bus: &mut Bus,
+        tracer: &mut Tracer,
+        budget: u64,
+    ) -> (u64, RunStop) {
+        self.icache.ensure(bus.ram.size());
+        self.check_fetch_cache();
+        if self.wfi {
+            if self.mip() & self.mie == 0 {
+                return (0, RunStop::Wfi);
+            }
+            self.wfi = false;
+        }
+        if let Some(n) = self.pending_interrupt() {
+            let before = self.snapshot();
+            self.take_trap(n, 0, true);
+            self.emit_after(bus, tracer, &before, None, None);
+        }
+        let mut steps = 0;
+        let stop = loop {
+            if steps >= budget {
+                break RunStop::Budget;
+            }
+            steps += 1;
+            let pc = self.pc;
+            let pa = self.probe_fetch(pc, bus);
+            tracer.at_pc(pc, pa, self.instret);
+            let before = self.snapshot();
+            let index = self.fetch(pc, bus);
+            if index == FETCH_TRAPPED {
+                self.emit_after(bus, tracer, &before, None, None);
+                continue;
+            }
+            let op = *self.icache.op_ref(index);
+            let operands = (self.x[op.rs1 as usize & 31], self.x[op.rs2 as usize & 31]);
+            let sbi = (op.k == K::Ecall && self.privilege == PRIV_S)
+                .then(|| (self.x[17], self.x[16], [self.x[10], self.x[11], self.x[12]]));
+            let next = self.execute(index, pc, bus);
+            self.x[0] = 0;
+            let mut stop = None;
+            let retired = if next & 1 == 0 {
+                self.pc = next;
+                true
+            } else {
+                match self.special {
+                    Step::Trapped => false,
+                    Step::Next => true,
+                    Step::Yield => {
+                        stop = Some(RunStop::Yield);
+                        true
+                    }
+                    Step::Wfi => {
+                        stop = Some(RunStop::Wfi);
+                        true
+                    }
+                }
+            };
+            if retired {
+                self.instret += 1;
+            }
+            let insn = retired.then(|| {
+                self.insn_event(&op, pc, pa, operands, before.instret, before.privilege, bus)
+            });
+            if let (Some((eid, fid, args)), true) = (sbi, tracer.wants(Kind::Sbi)) {
+                tracer.emit(Event::Sbi {
+                    h: self.header(before.instret, before.privilege),
+                    eid,
+                    fid,
+                    args,
+                });
+            }
+            self.emit_after(bus, tracer, &before, insn, Some(op.k));
+            if let Some(s) = stop {
+                break s;
+            }
+        };
+        self.account_privilege();
+        (steps, stop)
+    }
+
+    /// Physical address of the instruction at `pc`, without side effects.
+    fn probe_fetch(&mut self, pc: u64, bus: &mut Bus) -> u64 {
+        let ctx = self.fetch_ctx;
+        self.mmu.probe(pc, &ctx, bus).0.unwrap_or(pc)
+    }
+
+    fn snapshot(&self) -> Before {
+        Before {
+            instret: self.instret,
+            privilege: self.privilege,
+            traps: self.traps.total(),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn insn_event(
+        &mut self,
+        op: &Op,
+        pc: u64,
+        pa: u64,
+        (a, b): (u64, u64),
+        instret: u64,
+        privilege: u8,
+        bus: &mut Bus,
+    ) -> (Event, Option<Event>) {
+        let rd = op.rd as usize & 31;
+        let writes_f = matches!(op.k, K::Flw | K::Fld)
+            || (op.k == K::FpOp && super::fp_writes_f_register(op.raw));
+        let rd_write = (!writes_f && writes_rd(op.k) && rd != 0).then(|| (rd as u8, self.x[rd]));
+        let frd_write = writes_f.then(|| (rd as u8, self.fp.f[rd]));
+        let mut mmio = None;
+        let mem = data_access(op, a, b).map(|(va, size, store)| {
+            let ctx = self.data_ctx;
+            let dpa = self.mmu.probe(va, &ctx, bus).0.unwrap_or(va);
+            let value = match (store, op.k) {
+                (true, K::Fsw | K::Fsd) => self.fp.f[op.rs2 as usize & 31],
+                (true, _) => b,
+                (false, K::Flw | K::Fld) => self.fp.f[rd],
+                (false, _) => self.x[rd],
+            };
+            let value = if size < 8 {
+                value & ((1u64 << (size * 8)) - 1)
+            } else {
+                value
+            };
+            if bus.ram.offset_of(dpa, size as u64).is_none() {
+                mmio = Some(Event::Mmio {
+                    h: self.header(instret, privilege),
+                    pa: dpa,
+                    size,
+                    value,
+                    write: store,
+                });
+            }
+            MemAccess {
+                va,
+                pa: dpa,
+                size,
+                value,
+                store,
+            }
+        });
+        let e = Event::Insn {
+            h: self.header(instret, privilege),
+            pc,
+            pa,
+            raw: op.raw,
+            len: op.len as u8,
+            rd: rd_write,
+            frd: frd_write,
+            mem,
+        };
+        (e, mmio)
+    }
+
+    /// Emit, in order: the MMU's walk and TLB events, the instruction, then satp/sfence
+    /// events, the MMIO access, and the trap or privilege change it caused.
+    fn emit_after(
+        &mut self,
+        bus: &mut Bus,
+        tracer: &mut Tracer,
+        before: &Before,
+        insn: Option<(Event, Option<Event>)>,
+        kind: Option<K>,
+    ) {
+        let h = self.header(before.instret, before.privilege);
+        let mmu_events: Vec<MmuEvent> = match self.trace.mmu_events.lock() {
+            Ok(mut v) => std::mem::take(&mut *v),
+            Err(_) => Vec::new(),
+        };
+        let mut later = Vec::new();
+        for e in &mmu_events {
+            match convert(e, h) {
+                Some(ev @ (Event::Walk { .. } | Event::Tlb { .. }))
+                    if tracer.wants(kind_of(&ev)) =>
+                {
+                    tracer.emit(ev)
+                }
+                Some(Event::Walk { .. } | Event::Tlb { .. }) => {}
+                Some(ev) => later.push(ev),
+                None => {}
+            }
+        }
+        if let Some((ev, mmio)) = insn {
+            if tracer.wants(Kind::Insn) {
+                tracer.emit(ev);
+            }
+            if let (Some(m), true) = (mmio, tracer.wants(Kind::Mmio)) {
+                tracer.emit(m);
+            }
+        }
+        for ev in later {
+            if matches!(ev, Event::StaleTlb { .. }) || tracer.wants(kind_of(&ev)) {
+                tracer.emit(ev);
+            }
+        }
+        let trapped = self.traps.total() != before.traps;
+        if trapped && tracer.wants(Kind::Trap) {
+            let to = self.privilege;
+            let (cause, tval, epc) = if to == PRIV_M {
+                (self.mcause, self.mtval, self.mepc)
+            } else {
+                (self.scause, self.stval, self.sepc)
+            };
+            let ctx = self.fetch_ctx;
+            let handler_pa = self.mmu.probe(self.pc, &ctx, bus).0.unwrap_or(self.pc);
+            tracer.emit(Event::Trap {
+                h,
+                cause: cause & !(1 << 63),
+                interrupt: cause >> 63 == 1,
+                tval,
+                epc,
+                from: before.privilege,
+                to,
+                handler: self.pc,
+                handler_pa,
+            });
+        }
+        if self.privilege != before.privilege && tracer.wants(Kind::Mode) {
+            let how = match (trapped, kind) {
+                (true, _) => "trap",
+                (false, Some(K::Mret)) => "mret",
+                (false, Some(K::Sret)) => "sret",
+                _ => "other",
+            };
+            tracer.emit(Event::Mode {
+                h,
+                from: before.privilege,
+                to: self.privilege,
+                how,
+            });
+        }
+    }
+}
+
+struct Before {
+    instret: u64,
+    privilege: u8,
+    traps: u64,
+}
+
+fn kind_of(e: &Event) -> Kind {
+    match e {
+        Event::Insn { .. } => Kind::Insn,
+        Event::Walk { .. } => Kind::Walk,
+        Event::Tlb { .. } | Event::StaleTlb { .. } => Kind::Tlb,
+        Event::Satp { .. } => Kind::Satp,
+        Event::Sfence { .. } => Kind::Sfence,
+        Event::Trap { .. } => Kind::Trap,
+        Event::Mode { .. } => Kind::Mode,
+        Event::Mmio { .. } => Kind::Mmio,
+        Event::Sbi { .. } => Kind::Sbi,
+    }
+}
+
+/// Does this instruction write its integer rd?
+fn writes_rd(k: K) -> bool {
+    !matches!(
+        k,
+        K::Empty
+            | K::Illegal
+            | K::Beq
+            | K::Bne
+            | K::Blt
+            | K::Bge
+            | K::Bltu
+            | K::Bgeu
+            | K::Sb
+            | K::Sh
+            | K::Sw
+            | K::Sd
+            | K::Fsw
+            | K::Fsd
+            | K::Fence
+            | K::FenceI
+            | K::Ecall
+            | K::Ebreak
+            | K::Mret
+            | K::Sret
+            | K::Wfi
+            | K::SfenceVma
+    )
+}
+
+/// The data access an instruction made: (virtual address, size, is-store), from the
+/// operand values read before it executed.
+fn data_access(op: &Op, a: u64, b: u64) -> Option<(u64, u8, bool)> {
+    let _ = b;
+    let at = a.wrapping_add(op.imm as i64 as u64);
+    Some(match op.k {
+        K::Lb | K::Lbu => (at, 1, false),
+        K::Lh | K::Lhu => (at, 2, false),
+        K::Lw | K::Lwu | K::Flw => (at, 4, false),
+        K::Ld | K::Fld => (at, 8, false),
+        K::Sb => (at, 1, true),
+        K::Sh => (at, 2, true),
+        K::Sw | K::Fsw => (at, 4, true),
+        K::Sd | K::Fsd => (at, 8, true),
+        K::LrW => (a, 4, false),
+        K::LrD => (a, 8, false),
+        K::ScW | K::AmoW => (a, 4, true),
+        K::ScD | K::AmoD => (a, 8, true),
+        _ => return None,
+    })
+}
+
+fn access_of(a: AccessType) -> trace::Access {
+    match a {
+        AccessType::Fetch => trace::Access::Fetch,
+        AccessType::Load => trace::Access::Load,
+        AccessType::Store => trace::Access::Store,
+    }
+}
+
+fn page_size(level: u8) -> u64 {
+    1u64 << (12 + 9 * level as u64)
+}
+
+/// An MMU event as a trace event.
+fn convert(e: &MmuEvent, h: Header) -> Option<Event> {
+    Some(match e {
+        MmuEvent::Walk {
+            va,
+            access,
+            satp,
+            steps,
+            result,
+        } => {
+            let mut out = [trace::WalkStep::default(); 5];
+            for (o, s) in out.iter_mut().zip(steps.as_slice()) {
+                *o = trace::WalkStep {
+                    level: s.level,
+                    pte_addr: s.pte_addr,
+                    pte: s.pte.0,
+                };
+            }
+            let result = match result {
+                Ok(leaf) => WalkResult::Leaf {
+                    level: leaf.level,
+                    page_size: page_size(leaf.level),
+                    pa: leaf.pa(*va),
+                },
+                Err(f) => WalkResult::Fault {
+                    cause: WalkFault::exception(*f, *access, *va).cause,
+                },
+            };
+            Event::Walk {
+                h,
+                va: *va,
+                access: access_of(*access),
+                satp: *satp,
+                steps: out,
+                nsteps: steps.len,
+                result,
+            }
+        }
+        MmuEvent::Tlb {
+            kind,
+            level,
+            va,
+            asid,
+            entry,
+        } => Event::Tlb {
+            h,
+            kind: match kind {
+                TlbEventKind::Hit => trace::TlbKind::Hit,
+                TlbEventKind::Miss => trace::TlbKind::Miss,
+                TlbEventKind::Fill => trace::TlbKind::Fill,
+                TlbEventKind::Evict => trace::TlbKind::Evict,
+            },
+            tlb: level.name(),
+            va: *va,
+            asid: *asid,
+            page_size: entry.map(|e| page_size(e.level)).unwrap_or(0),
+            cause: "",
+        },
+        MmuEvent::TlbFlush {
+            level,
+            vaddr,
+            asid,
+            removed: _,
+        } => Event::Tlb {
+            h,
+            kind: trace::TlbKind::Flush,
+            tlb: level.name(),
+            va: vaddr.unwrap_or(0),
+            asid: asid.unwrap_or(0),
+            page_size: 0,
+            cause: match (vaddr, asid) {
+                (None, None) => "sfence.vma all",
+                (Some(_), None) => "sfence.vma address",
+                (None, Some(_)) => "sfence.vma asid",
+                (Some(_), Some(_)) => "sfence.vma address+asid",
+            },
+        },
+        MmuEvent::Sfence { vaddr, asid } => Event::Sfence {
+            h,
+            vaddr: *vaddr,
+            asid: *asid,
+        },
+        MmuEvent::Satp { old, new } => Event::Satp {
+            h,
+            old: *old,
+            new: *new,
+        },
+        MmuEvent::Stale(s) => {
+            let off_mask = page_size(s.old_level) - 1;
+            Event::StaleTlb {
+                h,
+                pc: s.pc,
+                va: s.va,
+                cached_pa: ((s.old_pte.ppn() << 12) & !off_mask) | (s.va & off_mask),
+                walked_pa: s.new.as_ref().ok().map(|l| l.pa(s.va)),
+                old_pte: s.old_pte.0,
+                new_pte: s.new.as_ref().map(|l| l.pte.0).unwrap_or(0),
+            }
+        }
+    })
+}

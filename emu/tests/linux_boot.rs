@@ -1,0 +1,419 @@
+//! Debian's riscv64 Linux 6.12 boots on emu to the busybox initramfs that
+//! `scripts/fetch-debian-images` builds: in Sv39, Sv48 and Sv57 with the built-in
+//! firmware, once through Debian's OpenSBI, on two harts, with an ext4 virtio disk whose
+//! writes survive into a second boot, and with a shell driven through the console.
+//!
+//! The images come from the script (run once per test process; it downloads nothing when
+//! its cache is complete) or, when it fails, from what an earlier run left in
+//! `$EMU_CACHE/debian` (default `.cache/debian`). With neither, the tests fail when
+//! `CI=true` and otherwise print a note and pass, for a developer without network.
+//!
+//! A Linux boot is about 1.1 G instructions (the disk test's drivers add 2.7 G), so
+//! every run has a `--max-insns` guard: a hang fails the test instead of blocking CI.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// Room for a boot without drivers (1.1 G instructions) plus a wide margin.
+const BOOT_LIMIT: &str = "4000000000";
+/// Room for a boot that also loads the virtio and ext4 modules (3.8 G).
+const DISK_BOOT_LIMIT: &str = "8000000000";
+const EXIT_INSN_LIMIT: i32 = 124;
+
+struct Images {
+    kernel: PathBuf,
+    initrd: PathBuf,
+    opensbi: PathBuf,
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("emu/ sits in the repository root")
+        .to_path_buf()
+}
+
+fn cache_dir() -> PathBuf {
+    let base = std::env::var_os("EMU_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join(".cache"));
+    base.join("debian")
+}
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+/// The Debian images, or `None` (after a loud note) when they cannot be had outside CI.
+fn images() -> Option<&'static Images> {
+    static IMAGES: OnceLock<Result<Images, String>> = OnceLock::new();
+    let found = IMAGES.get_or_init(|| {
+        let script = repo_root().join("scripts").join("fetch-debian-images");
+        let fetched = Command::new(&script)
+            .current_dir(repo_root())
+            .stdin(Stdio::null())
+            .output();
+        let dir = cache_dir();
+        let images = Images {
+            kernel: dir.join("Image"),
+            initrd: dir.join("initramfs.cpio.gz"),
+            opensbi: dir.join("fw_jump.bin"),
+        };
+        let complete = [&images.kernel, &images.initrd, &images.opensbi]
+            .iter()
+            .all(|p| p.is_file());
+        match fetched {
+            Ok(out) if out.status.success() && complete => Ok(images),
+            Ok(out) if complete => {
+                eprintln!(
+                    "note: {} failed; using the images already in {}:\n{}",
+                    script.display(),
+                    dir.display(),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                Ok(images)
+            }
+            Ok(out) => Err(format!(
+                "{} failed and {} lacks Image, initramfs.cpio.gz or fw_jump.bin:\n{}",
+                script.display(),
+                dir.display(),
+                String::from_utf8_lossy(&out.stderr)
+            )),
+            Err(e) if complete => {
+                eprintln!(
+                    "note: cannot run {}: {e}; using {}",
+                    script.display(),
+                    dir.display()
+                );
+                Ok(images)
+            }
+            Err(e) => Err(format!("cannot run {}: {e}", script.display())),
+        }
+    });
+    match found {
+        Ok(images) => Some(images),
+        Err(why) if in_ci() => panic!("Debian images are required in CI: {why}"),
+        Err(why) => {
+            eprintln!(
+                "\n*** NOTE: Linux boot test NOT RUN (no Debian images; CI=true makes this a \
+                 failure) ***\n{why}\n"
+            );
+            None
+        }
+    }
+}
+
+fn emu_command() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_emu"))
+}
+
+/// Arguments for booting the Debian kernel and initramfs with `append` as the command line.
+fn linux_args(images: &Images, append: &str, limit: &str) -> Vec<String> {
+    let mut args: Vec<String> = vec!["run".into()];
+    args.push(images.kernel.display().to_string());
+    args.push("--initrd".into());
+    args.push(images.initrd.display().to_string());
+    args.push("--append".into());
+    args.push(append.into());
+    args.push("--max-insns".into());
+    args.push(limit.into());
+    args.push("--stats".into());
+    args
+}
+
+struct Boot {
+    status: Option<i32>,
+    console: String,
+    stderr: String,
+    wall: Duration,
+}
+
+impl Boot {
+    fn describe(&self) -> String {
+        format!(
+            "exit status {:?} after {:.1} s\n--- console ---\n{}\n--- stderr ---\n{}",
+            self.status,
+            self.wall.as_secs_f64(),
+            self.console,
+            self.stderr
+        )
+    }
+
+    fn assert_line(&self, line: &str) {
+        assert!(
+            self.console.lines().any(|l| l.trim_end() == line),
+            "no line {line:?} on the console; {}",
+            self.describe()
+        );
+    }
+
+    /// A clean power-off, with the console free of the kernel's alarms.
+    fn assert_clean_poweroff(&self) {
+        assert_ne!(
+            self.status,
+            Some(EXIT_INSN_LIMIT),
+            "the boot hit its --max-insns guard (a hang?); {}",
+            self.describe()
+        );
+        assert_eq!(self.status, Some(0), "{}", self.describe());
+        for alarm in [
+            "Kernel panic",
+            "Oops",
+            "BUG:",
+            "WARNING:",
+            "Unable to handle",
+        ] {
+            assert!(
+                !self.console.contains(alarm),
+                "the kernel reported {alarm:?}; {}",
+                self.describe()
+            );
+        }
+    }
+}
+
+fn boot(images: &Images, append: &str, limit: &str, extra: &[&str]) -> Boot {
+    let start = Instant::now();
+    let out: Output = emu_command()
+        .args(linux_args(images, append, limit))
+        .args(extra)
+        .stdin(Stdio::null())
+        .output()
+        .expect("cannot run emu");
+    let boot = Boot {
+        status: out.status.code(),
+        console: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        wall: start.elapsed(),
+    };
+    // Boot times are part of what these tests watch (CI budget); `--nocapture` shows them.
+    let insns = (boot.console.lines().chain(boot.stderr.lines()))
+        .find(|l| l.starts_with("instructions"))
+        .unwrap_or("instructions ?");
+    eprintln!(
+        "boot {extra:?}: {:.1} s, {}",
+        boot.wall.as_secs_f64(),
+        insns.split_whitespace().collect::<Vec<_>>().join(" ")
+    );
+    boot
+}
+
+const AUTOTEST: &str = "console=ttyS0 earlycon=sbi emu.autotest=1";
+
+fn boots_to_init(mode: &str, extra: &[&str]) {
+    let Some(images) = images() else { return };
+    let mut args = vec![mode];
+    args.extend_from_slice(extra);
+    let b = boot(images, AUTOTEST, BOOT_LIMIT, &args);
+    b.assert_clean_poweroff();
+    b.assert_line("emu-initramfs: /init reached");
+    b.assert_line(&format!("emu-initramfs: mmu : {}", &mode[2..]));
+    b.assert_line("emu-initramfs: harts online 1");
+}
+
+#[test]
+fn sv39_builtin_firmware() {
+    boots_to_init("--sv39", &[]);
+}
+
+#[test]
+fn sv48_builtin_firmware() {
+    boots_to_init("--sv48", &[]);
+}
+
+#[test]
+fn sv57_builtin_firmware() {
+    boots_to_init("--sv57", &[]);
+}
+
+#[test]
+fn sv39_debian_opensbi() {
+    let Some(images) = images() else { return };
+    let opensbi = images.opensbi.display().to_string();
+    boots_to_init("--sv39", &["--bios", &opensbi]);
+}
+
+#[test]
+fn two_harts_come_online() {
+    let Some(images) = images() else { return };
+    let b = boot(images, AUTOTEST, BOOT_LIMIT, &["--smp", "2"]);
+    b.assert_clean_poweroff();
+    b.assert_line("emu-initramfs: /init reached");
+    b.assert_line("emu-initramfs: harts online 2");
+}
+
+/// e2fsprogs' tool `name`, or `None` (with a note) outside CI when it is not installed.
+fn e2fsprogs_tool(name: &str) -> Option<PathBuf> {
+    let found = ["/sbin", "/usr/sbin", "/bin", "/usr/bin"]
+        .iter()
+        .map(|d| Path::new(d).join(name))
+        .find(|p| p.is_file());
+    if found.is_none() {
+        assert!(!in_ci(), "{name} (Debian e2fsprogs) is required in CI");
+        eprintln!("\n*** NOTE: ext4 disk test NOT RUN: {name} (e2fsprogs) not found ***\n");
+    }
+    found
+}
+
+fn run_tool(tool: &Path, args: &[&str]) -> String {
+    let out = Command::new(tool).args(args).output().expect("cannot run");
+    assert!(
+        out.status.success(),
+        "{} {args:?} failed:\n{}{}",
+        tool.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// An ext4 image made on the host is mounted by the guest, which prints a file from it and
+/// appends a line; a second boot (another mode, Debian's OpenSBI) sees that line, and the
+/// host finds both lines and a clean file system afterwards.
+#[test]
+fn ext4_disk_written_then_read_back_after_reboot() {
+    let Some(images) = images() else { return };
+    let (Some(mkfs), Some(debugfs), Some(fsck)) = (
+        e2fsprogs_tool("mkfs.ext4"),
+        e2fsprogs_tool("debugfs"),
+        e2fsprogs_tool("e2fsck"),
+    ) else {
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("emu-linux-disk-{}", std::process::id()));
+    let content = dir.join("content");
+    std::fs::create_dir_all(&content).unwrap();
+    std::fs::write(content.join("emu-disktest.log"), "prefilled by the host\n").unwrap();
+    let disk = dir.join("disk.img");
+    let _ = std::fs::remove_file(&disk);
+    let disk_arg = disk.display().to_string();
+    run_tool(
+        &mkfs,
+        &["-q", "-d", &content.display().to_string(), &disk_arg, "8M"],
+    );
+
+    let append = format!("{AUTOTEST} emu.disktest=1");
+    let first = boot(
+        images,
+        &append,
+        DISK_BOOT_LIMIT,
+        &["--sv39", "--disk", &disk_arg],
+    );
+    first.assert_clean_poweroff();
+    first.assert_line("emu-initramfs: disk mounted");
+    first.assert_line("emu-initramfs: disk log: prefilled by the host");
+    first.assert_line("emu-initramfs: disk unmounted");
+
+    let opensbi = images.opensbi.display().to_string();
+    let second = boot(
+        images,
+        &append,
+        DISK_BOOT_LIMIT,
+        &["--sv57", "--bios", &opensbi, "--disk", &disk_arg],
+    );
+    second.assert_clean_poweroff();
+    second.assert_line("emu-initramfs: disk log: prefilled by the host");
+    second.assert_line("emu-initramfs: disk log: written by the guest as line 2");
+    second.assert_line("emu-initramfs: disk unmounted");
+
+    let log = run_tool(&debugfs, &["-R", "cat /emu-disktest.log", &disk_arg]);
+    assert_eq!(
+        log,
+        "prefilled by the host\nwritten by the guest as line 2\n\
+         written by the guest as line 3\n"
+    );
+    run_tool(&fsck, &["-f", "-n", &disk_arg]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Reads emu's console on a thread so the test can wait for text with a deadline.
+struct ConsoleReader {
+    chunks: mpsc::Receiver<Vec<u8>>,
+    seen: String,
+}
+
+impl ConsoleReader {
+    fn new(mut out: impl Read + Send + 'static) -> Self {
+        let (tx, chunks) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = out.read(&mut buf) {
+                if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                    break;
+                }
+            }
+        });
+        ConsoleReader {
+            chunks,
+            seen: String::new(),
+        }
+    }
+
+    /// Wait until `needle` appears after byte `from` of the console; its end offset.
+    fn wait_for(&mut self, needle: &str, from: usize, deadline: Instant) -> Result<usize, String> {
+        loop {
+            if let Some(i) = self.seen[from.min(self.seen.len())..].find(needle) {
+                return Ok(from + i + needle.len());
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.chunks.recv_timeout(left) {
+                Ok(c) => self.seen.push_str(&String::from_utf8_lossy(&c)),
+                Err(_) => {
+                    return Err(format!(
+                        "no {needle:?} on the console; it shows:\n{}",
+                        self.seen
+                    ))
+                }
+            }
+        }
+    }
+}
+
+/// The busybox shell reads commands typed on emu's standard input (here a pipe, as the
+/// UART takes any stdin) and runs them; `poweroff -f` typed there ends emu with status 0.
+#[test]
+fn interactive_shell_on_the_console() {
+    let Some(images) = images() else { return };
+    let mut child = emu_command()
+        .args(linux_args(images, "console=ttyS0", BOOT_LIMIT))
+        .arg("--sv48")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cannot run emu");
+    let mut stdin = child.stdin.take().unwrap();
+    let mut console = ConsoleReader::new(child.stdout.take().unwrap());
+    let stderr = child.stderr.take().unwrap();
+    // Generous: the max-insns guard ends a hung guest long before this on any host.
+    let deadline = Instant::now() + Duration::from_secs(900);
+    let mut converse = || -> Result<(), String> {
+        let banner = console.wait_for("built-in shell (ash)", 0, deadline)?;
+        let prompt = console.wait_for("# ", banner, deadline)?;
+        // The shell echoes what it reads, so look for the answer, not the command.
+        stdin
+            .write_all(b"echo answer=$((6 * 7)) $(grep -c ^processor /proc/cpuinfo)\n")
+            .map_err(|e| e.to_string())?;
+        let answered = console.wait_for("answer=42 1", prompt, deadline)?;
+        stdin
+            .write_all(b"poweroff -f\n")
+            .map_err(|e| e.to_string())?;
+        console.wait_for("reboot: Power down", answered, deadline)?;
+        Ok(())
+    };
+    let conversation = converse();
+    if conversation.is_err() {
+        let _ = child.kill();
+    }
+    let status = child.wait().expect("waiting for emu");
+    let mut err = String::new();
+    let _ = { stderr }.read_to_string(&mut err);
+    if let Err(why) = conversation {
+        panic!("{why}\n--- stderr ---\n{err}");
+    }
+    assert_eq!(status.code(), Some(0), "stderr:\n{err}");
+}

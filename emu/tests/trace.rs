@@ -1,0 +1,350 @@
+//! Trace tests: the trampoline switch as events (issue 5), text snapshots per paging mode,
+//! the JSONL schema, the Spike commit-log format, and the Perfetto JSON structure.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+const EMU: &str = env!("CARGO_BIN_EXE_emu");
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("emu-trace-tests-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+/// Run emu with a trace to a file; returns the file's text.
+fn traced(name: &str, args: &[&str]) -> String {
+    let file = tmp(name);
+    let out = Command::new(EMU)
+        .args(["run", "--max-insns", "100000000"])
+        .args(args)
+        .arg("--trace-file")
+        .arg(&file)
+        .output()
+        .expect("run emu");
+    assert!(
+        out.status.success(),
+        "emu {args:?} failed: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::read_to_string(&file).expect("trace file")
+}
+
+fn json_lines(text: &str) -> Vec<serde_json::Value> {
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+fn hex(v: &serde_json::Value) -> u64 {
+    let s = v
+        .as_str()
+        .unwrap_or_else(|| panic!("not a hex string: {v}"));
+    u64::from_str_radix(s.trim_start_matches("0x"), 16).unwrap()
+}
+
+/// Issue 5: satp <- trampoline_pg_dir, an instruction page fault at a physical pc,
+/// execution continuing at the virtual label, satp <- early_pg_dir, later
+/// satp <- swapper_pg_dir.
+#[test]
+fn trampoline_switch_event_sequence() {
+    // The whole boot's satp writes and traps (cheap), then the instructions around the
+    // switch (a short window).
+    let boot = json_lines(&traced(
+        "seq.jsonl",
+        &[
+            "--sv48",
+            "--append",
+            "nokaslr",
+            "--trace",
+            "satp,trap",
+            "--trace-format",
+            "jsonl",
+        ],
+    ));
+    let satp_to = |e: &serde_json::Value| e["new"]["sym"].as_str().unwrap_or("").to_string();
+    let i_tramp = boot
+        .iter()
+        .position(|e| e["kind"] == "satp" && satp_to(e) == "trampoline_pg_dir")
+        .expect("satp <- trampoline_pg_dir");
+    let i_trap = i_tramp
+        + boot[i_tramp..]
+            .iter()
+            .position(|e| e["kind"] == "trap")
+            .expect("a trap after the trampoline satp write");
+    let trap = &boot[i_trap];
+    assert_eq!(trap["cause"], 12, "instruction page fault: {trap}");
+    let epc = hex(&trap["epc"]);
+    let handler = hex(&trap["handler"]);
+    assert!(
+        (0x8000_0000..0x1_0000_0000).contains(&epc),
+        "faulting pc {epc:#x} is physical"
+    );
+    assert!(
+        handler >= 0xffff_0000_0000_0000,
+        "handler {handler:#x} is the virtual label"
+    );
+    assert!(
+        trap["handler_sym"]
+            .as_str()
+            .unwrap()
+            .starts_with("relocate_enable_mmu"),
+        "{trap}"
+    );
+    let rest: Vec<String> = boot[i_trap..]
+        .iter()
+        .filter(|e| e["kind"] == "satp")
+        .map(satp_to)
+        .collect();
+    assert_eq!(
+        rest.first().map(String::as_str),
+        Some("early_pg_dir"),
+        "then satp <- early_pg_dir: {rest:?}"
+    );
+    assert!(
+        rest.iter().any(|s| s == "swapper_pg_dir"),
+        "later satp <- swapper_pg_dir: {rest:?}"
+    );
+
+    let window = json_lines(&traced(
+        "seq-insn.jsonl",
+        &[
+            "--sv48",
+            "--append",
+            "nokaslr",
+            "--trace",
+            "insn,trap",
+            "--trace-format",
+            "jsonl",
+            "--trace-from",
+            "relocate_enable_mmu",
+            "--trace-limit",
+            "200",
+        ],
+    ));
+    let i = window
+        .iter()
+        .position(|e| e["kind"] == "trap")
+        .expect("the trampoline trap in the window");
+    let next = window[i + 1..]
+        .iter()
+        .find(|e| e["kind"] == "insn")
+        .expect("an instruction after the trap");
+    assert_eq!(
+        hex(&next["pc"]),
+        handler,
+        "execution continues at the virtual label"
+    );
+    assert_eq!(
+        hex(&next["pa"]),
+        epc,
+        "... which is the same physical instruction"
+    );
+}
+
+fn trampoline_text(mode: &str) -> String {
+    traced(
+        &format!("tramp-{mode}.txt"),
+        &[
+            &format!("--{mode}"),
+            "--append",
+            "nokaslr",
+            "--trace",
+            "insn,walk,satp,trap",
+            "--trace-from",
+            "relocate_enable_mmu",
+            "--trace-limit",
+            "40",
+        ],
+    )
+}
+
+#[test]
+fn snapshot_trampoline_sv39() {
+    insta::assert_snapshot!(trampoline_text("sv39"));
+}
+
+#[test]
+fn snapshot_trampoline_sv48() {
+    insta::assert_snapshot!(trampoline_text("sv48"));
+}
+
+#[test]
+fn snapshot_trampoline_sv57() {
+    insta::assert_snapshot!(trampoline_text("sv57"));
+}
+
+/// Every JSONL line is an object with the common fields and the fields of its kind
+/// (docs/trace-format.md).
+#[test]
+fn jsonl_schema() {
+    let text = traced(
+        "all.jsonl",
+        &[
+            "--sv39",
+            "--append",
+            "nokaslr",
+            "--trace",
+            "all",
+            "--trace-format",
+            "jsonl",
+            "--trace-from",
+            "relocate_enable_mmu",
+            "--trace-limit",
+            "300000",
+        ],
+    );
+    let events = json_lines(&text);
+    assert!(events.len() > 1000);
+    let mut kinds = std::collections::BTreeSet::new();
+    for e in &events {
+        for f in ["hart", "instret", "priv", "kind"] {
+            assert!(!e[f].is_null(), "missing {f}: {e}");
+        }
+        let kind = e["kind"].as_str().unwrap();
+        kinds.insert(kind.to_string());
+        let required: &[&str] = match kind {
+            "insn" => &["pc", "pa", "raw", "len", "disasm", "sym"],
+            "walk" => &["va", "access", "mode", "asid", "root", "steps", "result"],
+            "tlb" => &["event", "tlb", "va", "asid", "page_size"],
+            "satp" => &["old", "new"],
+            "sfence" => &["vaddr", "asid"],
+            "trap" => &[
+                "cause",
+                "name",
+                "interrupt",
+                "tval",
+                "epc",
+                "from",
+                "to",
+                "handler",
+            ],
+            "mode" => &["from", "to", "how"],
+            "mmio" => &["pa", "size", "value", "write"],
+            "sbi" => &["eid", "ext", "fid", "args"],
+            "stale_tlb" => &["pc", "va", "cached_pa", "old_pte", "new_pte"],
+            other => panic!("unknown kind {other}"),
+        };
+        for f in required {
+            assert!(e.get(*f).is_some(), "{kind} without {f}: {e}");
+        }
+        if kind == "walk" {
+            for s in e["steps"].as_array().unwrap() {
+                for f in ["level", "pte_addr", "pte", "flags"] {
+                    assert!(s.get(f).is_some(), "walk step without {f}: {e}");
+                }
+            }
+        }
+    }
+    for k in [
+        "insn", "walk", "tlb", "satp", "sfence", "trap", "mode", "mmio", "sbi",
+    ] {
+        assert!(
+            kinds.contains(k),
+            "no {k} event in a whole boot; saw {kinds:?}"
+        );
+    }
+}
+
+/// The Spike commit-log format, checked against hand-written lines for a small program.
+#[test]
+fn spike_commit_log() {
+    use common::{elf64, Segment, DRAM, EM_RISCV};
+    let prog = [
+        0x0050_0513, // addi a0, zero, 5
+        0x0075_0593, // addi a1, a0, 7
+        0x0010_02b7, // lui  t0, 0x100      (sifive test device)
+        0x0000_5337, // lui  t1, 0x5
+        0x5553_0313, // addi t1, t1, 0x555
+        0x0062_a023, // sw   t1, 0(t0)      poweroff
+    ];
+    let elf = common::temp_file(
+        "spike.elf",
+        &elf64(EM_RISCV, DRAM, &[Segment::code(DRAM, &prog)]),
+    );
+    let text = traced(
+        "spike.log",
+        &[
+            "--bios",
+            "none",
+            elf.to_str().unwrap(),
+            "--trace",
+            "insn",
+            "--trace-format",
+            "spike",
+            "--trace-from",
+            "0x80000000",
+        ],
+    );
+    let expected = "\
+core   0: 3 0x0000000080000000 (0x00500513) x10 0x0000000000000005
+core   0: 3 0x0000000080000004 (0x00750593) x11 0x000000000000000c
+core   0: 3 0x0000000080000008 (0x001002b7) x5  0x0000000000100000
+core   0: 3 0x000000008000000c (0x00005337) x6  0x0000000000005000
+core   0: 3 0x0000000080000010 (0x55530313) x6  0x0000000000005555
+core   0: 3 0x0000000080000014 (0x0062a023) mem 0x0000000000100000 0x00005555
+";
+    assert_eq!(text, expected);
+}
+
+/// Chrome trace JSON: one document, metadata, balanced phase slices in time order,
+/// counters. (Perfetto's trace_processor itself is not available offline here; this
+/// checks the structure its JSON importer relies on.)
+#[test]
+fn perfetto_json_structure() {
+    let text = traced(
+        "boot.json",
+        &[
+            "--sv57",
+            "--append",
+            "nokaslr",
+            "--trace",
+            "satp,trap,walk,tlb",
+            "--trace-format",
+            "perfetto",
+        ],
+    );
+    let doc: serde_json::Value = serde_json::from_str(&text).expect("one JSON document");
+    let events = doc["traceEvents"].as_array().expect("traceEvents array");
+    let mut open: Vec<String> = Vec::new();
+    let mut last_ts = 0.0f64;
+    let mut slices = Vec::new();
+    let mut counters = 0;
+    for e in events {
+        let ph = e["ph"].as_str().expect("ph");
+        if ph == "M" {
+            continue;
+        }
+        let ts = e["ts"]
+            .as_str()
+            .map(|s| s.parse().unwrap())
+            .or_else(|| e["ts"].as_f64())
+            .expect("ts");
+        assert!(ts >= last_ts, "timestamps go forward: {e}");
+        last_ts = ts;
+        match ph {
+            "B" => open.push(e["name"].as_str().unwrap().to_string()),
+            "E" => {
+                let name = open.pop().expect("E closes an open slice");
+                assert_eq!(name, e["name"].as_str().unwrap());
+                slices.push(name);
+            }
+            "C" => counters += 1,
+            "i" => {}
+            other => panic!("unexpected phase {other}: {e}"),
+        }
+    }
+    assert!(open.is_empty(), "every phase slice is closed: {open:?}");
+    assert!(
+        slices.iter().any(|s| s.contains("trampoline_pg_dir")),
+        "{slices:?}"
+    );
+    assert!(
+        slices.iter().any(|s| s.contains("swapper_pg_dir")),
+        "{slices:?}"
+    );
+    assert!(counters > 0, "TLB counters present");
+}
