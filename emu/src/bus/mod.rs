@@ -70,6 +70,17 @@ struct Mapping {
     dev: Box<dyn MmioDevice>,
 }
 
+impl Mapping {
+    /// Whether `[pa, pa + size)` lies inside this device; an end that wraps past 2^64
+    /// lies inside nothing.
+    fn covers(&self, pa: u64, size: usize) -> bool {
+        pa >= self.base
+            && pa
+                .checked_add(size as u64)
+                .is_some_and(|end| end <= self.base + self.size)
+    }
+}
+
 /// Physical address space. Owns RAM and the devices.
 pub struct Bus {
     pub ram: Ram,
@@ -150,7 +161,7 @@ impl Bus {
         }
         let fault = BusFault { addr: pa };
         for m in &mut self.mappings {
-            if pa >= m.base && pa.wrapping_add(size as u64) <= m.base + m.size {
+            if m.covers(pa, size) {
                 return m
                     .dev
                     .read(pa - m.base, size, &mut self.ram)
@@ -173,7 +184,7 @@ impl Bus {
         }
         let fault = BusFault { addr: pa };
         for m in &mut self.mappings {
-            if pa >= m.base && pa.wrapping_add(size as u64) <= m.base + m.size {
+            if m.covers(pa, size) {
                 let r = m
                     .dev
                     .write(pa - m.base, size, value, &mut self.ram)

@@ -313,7 +313,11 @@ impl Machine {
                 // Every hart sleeps: jump time to the next deadline, as hardware would
                 // simply wait for it.
                 match (self.config.clock, self.next_deadline()) {
-                    (ClockMode::Deterministic, Some(d)) if d != u64::MAX => {
+                    // A deadline whose instruction count does not fit in 64 bits can
+                    // never arrive: treat it like no deadline at all.
+                    (ClockMode::Deterministic, Some(d))
+                        if d.checked_mul(INSNS_PER_TICK).is_some() =>
+                    {
                         let target = d.max(now + 1).saturating_mul(INSNS_PER_TICK);
                         if self.config.pace_idle {
                             // Someone is at the console: let the idle time pass in real
