@@ -417,3 +417,88 @@ fn interactive_shell_on_the_console() {
     }
     assert_eq!(status.code(), Some(0), "stderr:\n{err}");
 }
+
+/// The instruction count from `--stats` output.
+fn instruction_count(boot: &Boot) -> String {
+    boot.stderr
+        .lines()
+        .find(|l| l.starts_with("instructions"))
+        .unwrap_or_else(|| panic!("no instruction count; {}", boot.describe()))
+        .to_string()
+}
+
+/// Issue 10: the same inputs give the same run — five Debian boots, identical console
+/// output (timestamps included: time follows retired instructions) and instruction counts.
+#[test]
+fn debian_boots_are_deterministic() {
+    let Some(images) = images() else { return };
+    let first = boot(images, AUTOTEST, BOOT_LIMIT, &["--sv39"]);
+    first.assert_clean_poweroff();
+    for run in 2..=5 {
+        let again = boot(images, AUTOTEST, BOOT_LIMIT, &["--sv39"]);
+        assert_eq!(
+            instruction_count(&again),
+            instruction_count(&first),
+            "run {run}: instruction count differs"
+        );
+        assert_eq!(
+            again.console, first.console,
+            "run {run}: console output differs"
+        );
+    }
+}
+
+/// Issue 7: SIGTERM in the middle of a traced Linux boot leaves a complete trace (every
+/// line valid JSON) and the statistics, and exits with 130.
+#[test]
+fn sigterm_during_a_traced_linux_boot_leaves_a_complete_trace() {
+    let Some(images) = images() else { return };
+    let dir = std::env::temp_dir().join(format!("emu-linux-kill-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let trace = dir.join("boot.jsonl");
+    let stats = dir.join("stats.json");
+    let mut child = emu_command()
+        .args(linux_args(images, AUTOTEST, BOOT_LIMIT))
+        .args([
+            "--sv48",
+            "--trace",
+            "satp,trap,sbi,mode",
+            "--trace-format",
+            "jsonl",
+            "--trace-file",
+        ])
+        .arg(&trace)
+        .arg("--stats-json")
+        .arg(&stats)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("cannot run emu");
+    std::thread::sleep(Duration::from_secs(4));
+    // SAFETY: plain kill(2) on the child's pid; no memory is involved.
+    let rc = unsafe { libc_kill(child.id() as i32, 15) };
+    assert_eq!(rc, 0, "kill failed");
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(130), "SIGTERM ends the run with 130");
+    let text = std::fs::read_to_string(&trace).expect("trace file exists");
+    assert!(
+        text.lines().count() > 100,
+        "the boot got somewhere before the signal"
+    );
+    assert!(text.ends_with('\n'), "the last line is complete");
+    for line in text.lines() {
+        assert!(
+            line.starts_with('{') && line.ends_with('}'),
+            "incomplete line: {line}"
+        );
+        assert!(line.contains("\"kind\":"), "not an event: {line}");
+    }
+    let stats_text = std::fs::read_to_string(&stats).expect("stats written on SIGTERM");
+    assert!(stats_text.contains("\"instructions\""), "{stats_text}");
+}
+
+extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, sig: i32) -> i32;
+}
