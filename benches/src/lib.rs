@@ -155,7 +155,11 @@ pub mod paging {
                     next
                 };
             }
-            write_pte(bus, table + pte_index(va, level) * 8, Pte::new(pa >> 12, flags));
+            write_pte(
+                bus,
+                table + pte_index(va, level) * 8,
+                Pte::new(pa >> 12, flags),
+            );
         }
     }
 
@@ -603,7 +607,10 @@ mod tests {
         for pages in [16, 64] {
             let mut with = SatpSwitch::new(observed(), pages, true);
             let mut without = SatpSwitch::new(observed(), pages, false);
-            let (w0, n0) = (with.space.mmu.stats.walks(), without.space.mmu.stats.walks());
+            let (w0, n0) = (
+                with.space.mmu.stats.walks(),
+                without.space.mmu.stats.walks(),
+            );
             for _ in 0..4 {
                 with.switch_and_touch();
                 without.switch_and_touch();
