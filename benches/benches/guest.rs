@@ -2,14 +2,17 @@
 //! x kernel layout (nokaslr): what `emu run --svNN --append "layout=L nokaslr"` does,
 //! minus process start. Throughput is the boot's instruction count.
 
+mod common;
+
 use std::time::Duration;
 
+use common::ThreadCpuTime;
 use criterion::{
-    criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, SamplingMode, Throughput,
+    criterion_group, criterion_main, BatchSize, BenchmarkId, SamplingMode, Throughput,
 };
 use emu_benches::guest;
 
-fn guest_boot(c: &mut Criterion) {
+fn guest_boot(c: &mut criterion::Criterion<ThreadCpuTime>) {
     let mut g = c.benchmark_group("guest_boot");
     g.sample_size(10)
         .sampling_mode(SamplingMode::Flat)
@@ -35,5 +38,9 @@ fn guest_boot(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, guest_boot);
+criterion_group! {
+    name = benches;
+    config = common::criterion();
+    targets = guest_boot
+}
 criterion_main!(benches);

@@ -3,9 +3,12 @@
 //! the path (`--stats`). Throughput is in instructions, so criterion prints
 //! instructions/s; a direct timing afterwards prints MIPS and the Sv48/bare ratio.
 
-use std::time::{Duration, Instant};
+mod common;
 
-use criterion::{BatchSize, Criterion, SamplingMode, Throughput};
+use std::time::Duration;
+
+use common::{thread_cpu_now, ThreadCpuTime};
+use criterion::{BatchSize, SamplingMode, Throughput};
 use emu::bus::DRAM_BASE;
 use emu::machine::{Machine, MachineConfig};
 use emu_benches::sv48_loop;
@@ -49,7 +52,7 @@ const VARIANTS: [Variant; 3] = [
     ("compute_loop_sv48_stats", sv48_observed_machine, true),
 ];
 
-fn interpreter(c: &mut Criterion) {
+fn interpreter(c: &mut criterion::Criterion<ThreadCpuTime>) {
     let mut g = c.benchmark_group("interpreter");
     g.throughput(Throughput::Elements(INSNS))
         .sample_size(10)
@@ -64,14 +67,14 @@ fn interpreter(c: &mut Criterion) {
     g.finish();
 }
 
-/// Median MIPS of a few direct runs of one variant.
+/// Median MIPS (per CPU second of this thread) of a few direct runs of one variant.
 fn mips(setup: fn() -> Machine, paged: bool) -> f64 {
     let mut rates: Vec<f64> = (0..5)
         .map(|_| {
             let m = setup();
-            let start = Instant::now();
+            let start = thread_cpu_now();
             let m = run_loop(m, paged);
-            let secs = start.elapsed().as_secs_f64();
+            let secs = (thread_cpu_now() - start).as_secs_f64();
             drop(m);
             INSNS as f64 / secs / 1e6
         })
@@ -81,7 +84,7 @@ fn mips(setup: fn() -> Machine, paged: bool) -> f64 {
 }
 
 fn main() {
-    let mut c = Criterion::default().configure_from_args();
+    let mut c = common::criterion().configure_from_args();
     interpreter(&mut c);
     c.final_summary();
     // Only when measuring (`cargo bench`), not when `cargo test --benches` checks that

@@ -3,9 +3,12 @@
 //! a full TLB, and address-space switches with and without ASIDs.
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+mod common;
 
-use criterion::{criterion_group, criterion_main, BenchmarkGroup, BenchmarkId, Criterion};
+use std::time::Duration;
+
+use common::{thread_cpu_now, ThreadCpuTime};
+use criterion::{criterion_group, criterion_main, BenchmarkGroup, BenchmarkId};
 use emu::bus::DRAM_BASE;
 use emu::mmu::pte::page_size_name;
 use emu::mmu::{AccessType, MmuConfig, SatpMode};
@@ -17,7 +20,9 @@ use emu_benches::translate::*;
 const HOT_PAGES: u64 = 16;
 const HOT_BASE: u64 = 0x20_0000_0000;
 
-fn short<M: criterion::measurement::Measurement>(g: &mut BenchmarkGroup<'_, M>) {
+type Criterion = criterion::Criterion<ThreadCpuTime>;
+
+fn short(g: &mut BenchmarkGroup<'_, ThreadCpuTime>) {
     g.sample_size(10)
         .warm_up_time(Duration::from_millis(300))
         .measurement_time(Duration::from_secs(1));
@@ -82,7 +87,7 @@ struct FenceForm {
 }
 
 /// Times only the fence; the TLB is refilled (untimed) after each one. `timer_only`
-/// measures the `Instant` pair itself, to subtract from the others.
+/// measures the pair of clock reads itself, to subtract from the others.
 fn sfence_full_tlb(c: &mut Criterion) {
     let mut g = c.benchmark_group("sfence_full_tlb");
     g.sample_size(10);
@@ -128,11 +133,11 @@ fn sfence_full_tlb(c: &mut Criterion) {
             b.iter_custom(|iters| {
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {
-                    let start = Instant::now();
+                    let start = thread_cpu_now();
                     if let Some((vaddr, asid)) = form.operands {
                         t.space.mmu.sfence_vma(black_box(vaddr), black_box(asid));
                     }
-                    total += start.elapsed();
+                    total += thread_cpu_now() - start;
                     (form.refill)(&mut t, va);
                 }
                 total
@@ -157,5 +162,9 @@ fn satp_switch(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, tlb_hit, cold_walk, sfence_full_tlb, satp_switch);
+criterion_group! {
+    name = benches;
+    config = common::criterion();
+    targets = tlb_hit, cold_walk, sfence_full_tlb, satp_switch
+}
 criterion_main!(benches);
