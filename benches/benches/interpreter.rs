@@ -13,7 +13,7 @@ use emu::bus::DRAM_BASE;
 use emu::machine::{Machine, MachineConfig};
 use emu_benches::sv48_loop;
 
-const INSNS: u64 = 20_000_000;
+const INSNS: u64 = 10_000_000;
 
 fn bare_machine() -> Machine {
     let mut m = Machine::new(MachineConfig {
