@@ -93,6 +93,8 @@ pub struct Bus {
     pub exit_request: Option<ExitRequest>,
     /// Console bytes written through HTIF; the machine drains and prints them.
     pub htif_console: Vec<u8>,
+    /// The latest time the devices were polled with.
+    device_time: u64,
 }
 
 /// What the guest asked of the host through HTIF or the sifive test device.
@@ -113,6 +115,7 @@ impl Bus {
             htif_fromhost: None,
             exit_request: None,
             htif_console: Vec::new(),
+            device_time: 0,
         }
     }
 
@@ -221,8 +224,19 @@ impl Bus {
         }
     }
 
+    /// A hart is about to touch a device at time `now` (its own `time`, which runs ahead
+    /// of the machine's quantum boundaries): bring the devices up to it first, so a guest
+    /// never reads an `mtime` older than the `time` CSR it just read.
+    #[inline]
+    pub fn sync_device_time(&mut self, now: u64) {
+        if now > self.device_time {
+            self.poll_devices(now);
+        }
+    }
+
     /// Let every device make progress; returns nothing, irq lines are sampled separately.
     pub fn poll_devices(&mut self, now: u64) {
+        self.device_time = self.device_time.max(now);
         for m in &mut self.mappings {
             m.dev.poll(now, &mut self.ram);
             // Requests from the host side (Ctrl-A X on the console) surface here.

@@ -481,9 +481,11 @@ impl Hart {
             .translate(va, AccessType::Load, &self.data_ctx, bus)?;
         match bus.ram.offset_of(pa, size) {
             Some(off) => Ok(read_le(bus.ram.as_slice(), off, size)),
-            None => bus
-                .read(pa, size as usize)
-                .map_err(|_| AccessType::Load.access_fault(va)),
+            None => {
+                bus.sync_device_time(self.time_now());
+                bus.read(pa, size as usize)
+                    .map_err(|_| AccessType::Load.access_fault(va))
+            }
         }
     }
 
@@ -515,6 +517,7 @@ impl Hart {
         size: u64,
         value: u64,
     ) -> Result<bool, Exception> {
+        bus.sync_device_time(self.time_now());
         bus.write(pa, size as usize, value)
             .map_err(|_| AccessType::Store.access_fault(va))?;
         if let Some(off) = bus.ram.offset_of(pa, size) {
