@@ -52,22 +52,12 @@ pub const CSRS: &[(&str, u16)] = &[
 ];
 
 /// What goes in the `g` packet: everything gdb needs on every stop.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RvRegs {
     pub x: [u64; 32],
     pub pc: u64,
     /// Raw 64-bit patterns (single-precision values are NaN-boxed, as the hart holds them).
     pub f: [u64; 32],
-}
-
-impl Default for RvRegs {
-    fn default() -> Self {
-        RvRegs {
-            x: [0; 32],
-            pc: 0,
-            f: [0; 32],
-        }
-    }
 }
 
 impl Registers for RvRegs {

@@ -258,7 +258,7 @@ mod tests {
         let satp = (10u64 << 60) | (3 << 44) | 0x80a4f;
         assert_eq!(
             format_satp(0, satp, "early_pg_dir"),
-            "hart 0: satp=0xa003000000080a4f mode=sv57 asid=3 root=0x80a4f000 (early_pg_dir)\n"
+            "hart 0: satp=0xa000300000080a4f mode=sv57 asid=3 root=0x80a4f000 (early_pg_dir)\n"
         );
         assert!(format_satp(1, 0, "").contains("mode=bare"));
     }
@@ -313,7 +313,7 @@ mod tests {
         let text = format_tlb("l2", &[e]);
         assert!(text.starts_with("l2: 1 valid entries\n"));
         assert!(
-            text.contains("va=0xffffffff80000000 -> pa=0x80200000 2M   asid=0 global DA-GXWRV"),
+            text.contains("va=0xffffffff80000000 -> pa=0x80200000 2M   asid=0 global DAG-XWRV"),
             "{text}"
         );
     }

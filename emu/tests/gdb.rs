@@ -1,0 +1,283 @@
+//! The gdb stub driven by Debian's `gdb-multiarch` in batch mode against the built-in
+//! guest kernel: a breakpoint at the physical `relocate_enable_mmu`, single steps across
+//! the trampoline's satp switch, monitor commands, and the guest's exit reported to gdb.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use emu::trace::symbols::{Image, Symbolizer};
+
+const EMU: &str = env!("CARGO_BIN_EXE_emu");
+const GDB: &str = "gdb-multiarch";
+const KERNEL_VA: u64 = 0xffff_ffff_8000_0000;
+
+/// Whether gdb-multiarch can run here. CI must have it (scripts/setup installs it);
+/// elsewhere the test says why it did nothing.
+fn have_gdb() -> bool {
+    let ok = Command::new(GDB)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{GDB} is missing in CI: scripts/setup must install it"
+        );
+        eprintln!("note: {GDB} not found; skipping the gdb test (run scripts/setup)");
+    }
+    ok
+}
+
+fn scratch_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("emu-gdb-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = Command::new(EMU)
+        .args(["images", "--out"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "emu images failed: {out:?}");
+    dir
+}
+
+/// The physical address of a kernel symbol before the MMU is on.
+fn physical_symbol(elf: &Path, name: &str) -> u64 {
+    let data = std::fs::read(elf).unwrap();
+    let mut syms = Symbolizer::default();
+    syms.add(Image::from_elf("kernel", &data).unwrap());
+    let addrs = syms.resolve(name);
+    *addrs
+        .iter()
+        .find(|&&a| a < KERNEL_VA)
+        .unwrap_or_else(|| panic!("no physical address for {name} in {addrs:x?}"))
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// emu waiting for gdb, and its stderr lines as they come.
+struct Emu {
+    child: Child,
+    stderr: mpsc::Receiver<String>,
+}
+
+impl Emu {
+    fn start(port: u16, extra: &[&str]) -> Emu {
+        let mut child = Command::new(EMU)
+            .args(["run", "--gdb", &port.to_string(), "--gdb-wait"])
+            .args(["--append", "nokaslr layout=top"])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, rx) = mpsc::channel();
+        let err = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let emu = Emu { child, stderr: rx };
+        // gdb fails at once if nobody listens yet.
+        let line = emu
+            .stderr
+            .recv_timeout(Duration::from_secs(20))
+            .expect("emu did not start listening");
+        assert!(
+            line.contains("waiting for gdb"),
+            "unexpected first line: {line}"
+        );
+        emu
+    }
+
+    /// Exit status, waiting at most `secs`.
+    fn wait(mut self, secs: u64) -> (Option<i32>, String) {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        let status = loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                break s.code();
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("emu did not exit after the gdb session");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let rest: Vec<String> = self.stderr.try_iter().collect();
+        (status, rest.join("\n"))
+    }
+}
+
+/// Run gdb-multiarch in batch mode with these commands, killing it after `secs`.
+fn gdb_batch(dir: &Path, port: u16, commands: &[String], secs: u64) -> Output {
+    let mut cmd = Command::new(GDB);
+    cmd.current_dir(dir)
+        .args(["-nx", "-batch"])
+        .args(["-ex", "set architecture riscv:rv64"])
+        .args(["-ex", "file guest-kernel.elf"])
+        .args(["-ex", &format!("target remote :{port}")]);
+    for c in commands {
+        cmd.args(["-ex", c]);
+    }
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let id = child.id();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(Duration::from_secs(secs)) {
+        Ok(out) => out.unwrap(),
+        Err(_) => {
+            let _ = Command::new("kill").arg(id.to_string()).status();
+            panic!("{GDB} did not finish in {secs} s");
+        }
+    }
+}
+
+fn hex_after(text: &str, prefix: &str) -> Option<u64> {
+    text.lines().find_map(|l| {
+        let rest = l.trim_start().strip_prefix(prefix)?;
+        let word = rest.split_whitespace().next()?;
+        u64::from_str_radix(word.trim_start_matches("0x"), 16).ok()
+    })
+}
+
+#[test]
+fn gdb_breaks_at_relocate_enable_mmu_and_steps_across_the_trampoline() {
+    if !have_gdb() {
+        return;
+    }
+    let dir = scratch_dir("trampoline");
+    let bp = physical_symbol(&dir.join("guest-kernel.elf"), "relocate_enable_mmu");
+    assert_eq!(bp & 0xffff_ffff_fff0_0000, 0x8020_0000, "{bp:#x}");
+    let port = free_port();
+    let emu = Emu::start(port, &[]);
+    let started = Instant::now();
+    let out = gdb_batch(
+        &dir,
+        port,
+        &[
+            format!("break *{bp:#x}"),
+            "continue".into(),
+            "info registers pc".into(),
+            "stepi 20".into(),
+            "info registers pc".into(),
+            "monitor ptwalk 0xffffffff80000000".into(),
+            "monitor satp".into(),
+            "info threads".into(),
+            "kill".into(),
+        ],
+        60,
+    );
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let (status, emu_err) = emu.wait(20);
+    let context = format!("gdb said:\n{text}\nemu said:\n{emu_err}");
+
+    assert!(
+        text.contains(&format!("Breakpoint 1, {bp:#018x}")),
+        "breakpoint not hit\n{context}"
+    );
+    // Two `info registers pc`: at the breakpoint, then after the steps.
+    let pcs: Vec<u64> = text.lines().filter_map(|l| hex_after(l, "pc")).collect();
+    assert_eq!(pcs.len(), 2, "{context}");
+    assert_eq!(pcs[0], bp, "{context}");
+    assert!(
+        pcs[1] >= KERNEL_VA,
+        "stepping did not cross the satp switch to a virtual pc ({:#x})\n{context}",
+        pcs[1]
+    );
+    assert!(!text.contains("Cannot access memory"), "{context}");
+
+    // The walk: every level from the root down to a leaf, in the trace's format.
+    let walk: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("walk  ffffffff80000000 sv57"))
+        .take_while(|l| l.starts_with("walk") || l.starts_with("  "))
+        .collect();
+    assert!(!walk.is_empty(), "no walk output\n{context}");
+    let levels: Vec<&str> = walk
+        .iter()
+        .filter(|l| l.contains(" pte@0x"))
+        .map(|l| l.trim_start().split(' ').next().unwrap())
+        .collect();
+    assert!(
+        levels.len() >= 2 && levels[0] == "L4",
+        "{levels:?}\n{context}"
+    );
+    assert!(
+        walk.last().unwrap().contains("-> leaf L") && walk.last().unwrap().contains("pa=0x802"),
+        "{context}"
+    );
+
+    let satp = text
+        .lines()
+        .find(|l| l.starts_with("hart 0: satp="))
+        .unwrap_or_else(|| panic!("no satp line\n{context}"));
+    assert!(satp.contains("mode=sv57"), "{satp}");
+    let root = hex_after(satp.split(" root=").nth(1).unwrap_or(""), "").unwrap_or(0);
+    assert!(root >= 0x8020_0000, "{satp}");
+    assert!(
+        satp.ends_with("_pg_dir)"),
+        "root not named after the kernel's table: {satp}"
+    );
+    assert!(text.contains("Thread 1.1 (hart 0, S-mode)"), "{context}");
+
+    assert_eq!(status, Some(130), "kill ends emu as interrupted\n{context}");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "the session took {:?}",
+        started.elapsed()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn guest_exit_is_reported_to_gdb_and_becomes_emus_status() {
+    if !have_gdb() {
+        return;
+    }
+    let dir = scratch_dir("exit");
+    let port = free_port();
+    let emu = Emu::start(port, &[]);
+    let out = gdb_batch(
+        &dir,
+        port,
+        &[
+            "break kernel_main".into(),
+            "continue".into(),
+            "delete".into(),
+            "continue".into(),
+        ],
+        60,
+    );
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let (status, emu_err) = emu.wait(20);
+    let context = format!("gdb said:\n{text}\nemu said:\n{emu_err}");
+    assert!(text.contains("Breakpoint 1, "), "{context}");
+    assert!(text.contains("kernel_main"), "{context}");
+    assert!(
+        text.contains("[Inferior 1 (process 1) exited normally]"),
+        "{context}"
+    );
+    assert_eq!(status, Some(0), "{context}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
