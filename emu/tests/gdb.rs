@@ -281,3 +281,119 @@ fn guest_exit_is_reported_to_gdb_and_becomes_emus_status() {
     assert_eq!(status, Some(0), "{context}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A minimal remote-protocol client, for what gdb's batch mode cannot do (Ctrl-C) and to
+/// look at exact replies.
+struct Rsp {
+    s: std::net::TcpStream,
+}
+
+impl Rsp {
+    fn connect(port: u16) -> Rsp {
+        let s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        Rsp { s }
+    }
+
+    fn byte(&mut self) -> u8 {
+        use std::io::Read;
+        let mut b = [0u8];
+        self.s.read_exact(&mut b).expect("stub reply");
+        b[0]
+    }
+
+    fn send(&mut self, payload: &str) {
+        use std::io::Write;
+        let sum = payload.bytes().fold(0u8, |a, b| a.wrapping_add(b));
+        write!(self.s, "${payload}#{sum:02x}").unwrap();
+        assert_eq!(self.byte(), b'+', "stub did not acknowledge {payload}");
+    }
+
+    fn reply(&mut self) -> String {
+        while self.byte() != b'$' {}
+        let mut body = Vec::new();
+        loop {
+            match self.byte() {
+                b'#' => break,
+                // Run-length encoding: repeat the previous byte (count - 29) more times.
+                b'*' => {
+                    let n = self.byte() - 29;
+                    let last = *body.last().expect("a run follows a byte");
+                    body.extend(std::iter::repeat_n(last, n as usize));
+                }
+                b => body.push(b),
+            }
+        }
+        self.byte();
+        self.byte();
+        use std::io::Write;
+        self.s.write_all(b"+").unwrap();
+        String::from_utf8(body).unwrap()
+    }
+
+    fn ask(&mut self, payload: &str) -> String {
+        self.send(payload);
+        self.reply()
+    }
+}
+
+#[test]
+fn protocol_replies_registers_memory_and_ctrl_c() {
+    // No gdb needed: this talks the remote protocol itself.
+    let port = free_port();
+    let emu = Emu::start(port, &[]);
+    let mut c = Rsp::connect(port);
+    assert!(c.ask("?").starts_with('T'), "initial stop");
+    // Reset state: M-mode at the boot ROM, translation off.
+    assert_eq!(c.ask("p20"), "0010000000000000", "pc");
+    assert_eq!(c.ask("p1041"), "0300000000000000", "priv");
+    assert_eq!(c.ask("p1c1"), "0000000000000000", "satp");
+    // The boot ROM's first instruction (auipc t0, 0) is readable; address 0 is nothing.
+    assert_eq!(c.ask("m1000,4"), "97020000");
+    assert!(
+        c.ask("m0,4").starts_with('E'),
+        "unbacked memory must be an error"
+    );
+    // Registers: x0..x31, pc, f0..f31.
+    assert_eq!(c.ask("g").len(), 65 * 16);
+    let out = c.ask(&format!("qRcmd,{}", hex("satp")));
+    assert_eq!(
+        unhex(out.strip_prefix('O').unwrap()),
+        "hart 0: satp=0x0000000000000000 mode=bare (no translation)\n"
+    );
+    assert_eq!(c.reply(), "OK");
+    let out = c.ask(&format!("qRcmd,{}", hex("ptwalk nope")));
+    assert!(
+        unhex(&out[1..]).starts_with("error: 'nope' is not a number"),
+        "{out}"
+    );
+    assert_eq!(c.reply(), "OK");
+
+    c.send("vCont;c");
+    // Soon, so that even a fast build has not finished booting.
+    std::thread::sleep(Duration::from_millis(20));
+    {
+        use std::io::Write;
+        c.s.write_all(&[0x03]).unwrap();
+    }
+    let stop = c.reply();
+    assert!(
+        stop.starts_with("T02"),
+        "Ctrl-C must stop with SIGINT: {stop}"
+    );
+    assert_ne!(c.ask("p20"), "0010000000000000", "the guest ran");
+    c.send("k");
+    let (status, _) = emu.wait(20);
+    assert_eq!(status, Some(130));
+}
+
+fn hex(s: &str) -> String {
+    s.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(s: &str) -> String {
+    let bytes: Vec<u8> = (0..s.len() / 2)
+        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
+        .collect();
+    String::from_utf8(bytes).unwrap()
+}
