@@ -138,7 +138,10 @@ fn accept(
         let limit = slice_end(m.total_insns, FREE_RUN_SLICE, opts.max_insns);
         match m.run(Some(limit)) {
             StopReason::InsnLimit if !limit_reached(m, opts.max_insns) => {}
-            stop => return Ok(Err(stop)),
+            stop => {
+                eprintln!("emu: the guest stopped before gdb connected");
+                return Ok(Err(stop));
+            }
         }
     }
 }
@@ -255,7 +258,7 @@ impl<'a> Debugger<'a> {
     /// A short quantum with breakpoints and watchpoints checked after every instruction.
     /// The machine's own loop does the device and interrupt bookkeeping at the start (as
     /// at any quantum boundary); then the harts take turns one instruction at a time,
-    /// until the quantum ends or a hart sleeps or yields to the machine.
+    /// until the quantum ends, a hart yields to the machine, or all of them sleep.
     fn run_checked(&mut self) -> Option<Stop> {
         if let Some(s) = self.round().or_else(|| self.check_hits()) {
             return Some(s);
@@ -269,11 +272,15 @@ impl<'a> Debugger<'a> {
             if limit_reached(m, self.max_insns) {
                 break;
             }
-            let mut all_ran = true;
+            let mut any_ran = false;
+            let mut yielded = false;
             for hart in &mut m.harts {
+                // A sleeping hart returns at once; interrupts that wake it are looked at
+                // between quanta, as in the machine's loop.
                 let (n, stop) = hart.run(&mut m.bus, 1);
                 m.total_insns += n;
-                all_ran &= stop == RunStop::Budget;
+                any_ran |= n > 0;
+                yielded |= stop == RunStop::Yield;
                 if m.bus.exit_request.is_some() {
                     // The machine's loop takes the request and reports it.
                     let stop = m.run(Some(m.total_insns));
@@ -283,7 +290,7 @@ impl<'a> Debugger<'a> {
             if let Some(s) = self.check_hits() {
                 return Some(s);
             }
-            if !all_ran {
+            if yielded || !any_ran {
                 break;
             }
         }
