@@ -21,7 +21,7 @@ use std::marker::PhantomData;
 use std::net::{TcpListener, TcpStream};
 
 use gdbstub::common::{Signal, Tid};
-use gdbstub::conn::ConnectionExt;
+use gdbstub::conn::{Connection, ConnectionExt};
 use gdbstub::stub::{run_blocking, DisconnectReason, GdbStub, MultiThreadStopReason};
 use gdbstub::target::ext::base::multithread::{
     MultiThreadBase, MultiThreadResume, MultiThreadResumeOps, MultiThreadSchedulerLocking,
@@ -89,6 +89,7 @@ pub fn serve(
         Err(stop) => return Ok(stop),
     };
     let _ = stream.set_nodelay(true);
+    let stream = GdbConn(stream);
     let mut dbg = Debugger::new(m, symbols, opts);
     // Room for the largest packet we accept (the default 4 KiB is tight for `M` writes).
     let mut packet_buffer = vec![0u8; 0x4000];
@@ -110,7 +111,83 @@ pub fn serve(
             eprintln!("emu: gdb detached; the guest runs on");
             Ok(m.run(opts.max_insns))
         }
+        Err(_) if stop_requested() => Ok(StopReason::Interrupted),
+        Err(e) if e.is_connection_error() => {
+            eprintln!("emu: lost the gdb connection ({e}); the guest runs on");
+            Ok(m.run(opts.max_insns))
+        }
         Err(e) => Err(format!("gdb session failed: {e}")),
+    }
+}
+
+fn stop_requested() -> bool {
+    crate::machine::STOP_REQUESTED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// The gdb socket. Blocking reads wake up now and then, so that a stop request (SIGTERM)
+/// ends the session even while gdb sits idle at its prompt.
+struct GdbConn(TcpStream);
+
+impl Connection for GdbConn {
+    type Error = std::io::Error;
+
+    fn write(&mut self, byte: u8) -> std::io::Result<()> {
+        std::io::Write::write_all(&mut self.0, &[byte])
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        std::io::Write::write_all(&mut self.0, buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::Write::flush(&mut self.0)
+    }
+
+    fn on_session_start(&mut self) -> std::io::Result<()> {
+        self.0.set_nodelay(true)
+    }
+}
+
+impl ConnectionExt for GdbConn {
+    fn read(&mut self) -> std::io::Result<u8> {
+        use std::io::ErrorKind;
+        self.0
+            .set_read_timeout(Some(std::time::Duration::from_millis(100)))?;
+        let mut b = [0u8];
+        loop {
+            match std::io::Read::read(&mut self.0, &mut b) {
+                Ok(1) => return Ok(b[0]),
+                Ok(_) => return Err(ErrorKind::UnexpectedEof.into()),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
+                    ) =>
+                {
+                    if stop_requested() {
+                        return Err(std::io::Error::new(
+                            ErrorKind::Interrupted,
+                            "emu was asked to stop",
+                        ));
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn peek(&mut self) -> std::io::Result<Option<u8>> {
+        // Writes stay blocking: only the peek itself must not wait.
+        self.0.set_nonblocking(true)?;
+        let mut b = [0u8];
+        let r = self.0.peek(&mut b);
+        self.0.set_nonblocking(false)?;
+        match r {
+            Ok(0) => Err(std::io::ErrorKind::UnexpectedEof.into()),
+            Ok(_) => Ok(Some(b[0])),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 }
 
@@ -122,9 +199,7 @@ fn accept(
     opts: &GdbOptions,
 ) -> Result<Result<TcpStream, StopReason>, String> {
     let fail = |e: std::io::Error| format!("waiting for gdb failed: {e}");
-    if opts.wait {
-        return Ok(Ok(listener.accept().map_err(fail)?.0));
-    }
+    // Polled rather than blocking, so that SIGTERM still ends emu while nobody connects.
     listener.set_nonblocking(true).map_err(fail)?;
     loop {
         match listener.accept() {
@@ -134,6 +209,13 @@ fn accept(
             }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
             Err(e) => return Err(fail(e)),
+        }
+        if opts.wait {
+            if stop_requested() {
+                return Ok(Err(StopReason::Interrupted));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            continue;
         }
         let limit = slice_end(m.total_insns, FREE_RUN_SLICE, opts.max_insns);
         match m.run(Some(limit)) {
@@ -598,13 +680,13 @@ struct EventLoop<'a>(PhantomData<&'a ()>);
 
 impl<'a> run_blocking::BlockingEventLoop for EventLoop<'a> {
     type Target = Debugger<'a>;
-    type Connection = TcpStream;
+    type Connection = GdbConn;
     type StopReason = Stop;
 
     #[allow(clippy::type_complexity)]
     fn wait_for_stop_reason(
         target: &mut Debugger<'a>,
-        conn: &mut TcpStream,
+        conn: &mut GdbConn,
     ) -> Result<
         run_blocking::Event<Stop>,
         run_blocking::WaitForStopReasonError<String, std::io::Error>,
