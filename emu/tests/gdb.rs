@@ -397,3 +397,50 @@ fn unhex(s: &str) -> String {
         .collect();
     String::from_utf8(bytes).unwrap()
 }
+
+#[test]
+fn write_watchpoint_stops_after_the_store() {
+    if !have_gdb() {
+        return;
+    }
+    let dir = scratch_dir("watch");
+    // kernel_map is filled in by setup_vm, before the MMU is on: watch it physically.
+    let var = physical_symbol(&dir.join("guest-kernel.elf"), "kernel_map");
+    let port = free_port();
+    let emu = Emu::start(port, &[]);
+    let out = gdb_batch(
+        &dir,
+        port,
+        &[
+            "set language c".into(),
+            format!("watch *(long *){var:#x}"),
+            "continue".into(),
+            "info registers pc".into(),
+            format!("x/gx {var:#x}"),
+            "kill".into(),
+        ],
+        60,
+    );
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let (status, emu_err) = emu.wait(20);
+    let context = format!("gdb said:\n{text}\nemu said:\n{emu_err}");
+    assert!(text.contains("Hardware watchpoint 1"), "{context}");
+    assert!(text.contains("Old value = 0"), "{context}");
+    let new = text
+        .lines()
+        .find_map(|l| l.strip_prefix("New value = "))
+        .unwrap_or_else(|| panic!("no new value\n{context}"));
+    assert_ne!(new, "0", "{context}");
+    // Stopped in the kernel's physical image, right after the store.
+    let pc = text
+        .lines()
+        .find_map(|l| hex_after(l, "pc"))
+        .unwrap_or_else(|| panic!("no pc\n{context}"));
+    assert!(
+        (0x8020_0000..0x8100_0000).contains(&pc),
+        "{pc:#x}\n{context}"
+    );
+    assert_eq!(status, Some(130), "{context}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
