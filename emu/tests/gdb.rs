@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use emu::trace::symbols::{Image, Symbolizer};
 
+mod common;
+
 const EMU: &str = env!("CARGO_BIN_EXE_emu");
 const GDB: &str = "gdb-multiarch";
 const KERNEL_VA: u64 = 0xffff_ffff_8000_0000;
@@ -72,11 +74,15 @@ struct Emu {
 }
 
 impl Emu {
-    fn start(port: u16, extra: &[&str]) -> Emu {
+    /// The built-in kernel at its link address.
+    fn start(port: u16) -> Emu {
+        Self::start_with(port, &["--append", "nokaslr layout=top"])
+    }
+
+    fn start_with(port: u16, args: &[&str]) -> Emu {
         let mut child = Command::new(EMU)
             .args(["run", "--gdb", &port.to_string(), "--gdb-wait"])
-            .args(["--append", "nokaslr layout=top"])
-            .args(extra)
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -168,7 +174,7 @@ fn gdb_breaks_at_relocate_enable_mmu_and_steps_across_the_trampoline() {
     let bp = physical_symbol(&dir.join("guest-kernel.elf"), "relocate_enable_mmu");
     assert_eq!(bp & 0xffff_ffff_fff0_0000, 0x8020_0000, "{bp:#x}");
     let port = free_port();
-    let emu = Emu::start(port, &[]);
+    let emu = Emu::start(port);
     let started = Instant::now();
     let out = gdb_batch(
         &dir,
@@ -256,7 +262,7 @@ fn guest_exit_is_reported_to_gdb_and_becomes_emus_status() {
     }
     let dir = scratch_dir("exit");
     let port = free_port();
-    let emu = Emu::start(port, &[]);
+    let emu = Emu::start(port);
     let out = gdb_batch(
         &dir,
         port,
@@ -339,9 +345,17 @@ impl Rsp {
 
 #[test]
 fn protocol_replies_registers_memory_and_ctrl_c() {
-    // No gdb needed: this talks the remote protocol itself.
+    // No gdb needed: this talks the remote protocol itself, to a guest that counts in a0
+    // forever (so Ctrl-C always finds it running).
+    let code = [0x0015_0513, 0xffdf_f06f]; // 1: addi a0, a0, 1; j 1b
+    let elf = common::elf64(
+        common::EM_RISCV,
+        common::DRAM,
+        &[common::Segment::code(common::DRAM, &code)],
+    );
+    let path = common::temp_file("gdb-count.elf", &elf);
     let port = free_port();
-    let emu = Emu::start(port, &[]);
+    let emu = Emu::start_with(port, &["--bios", "none", path.to_str().unwrap()]);
     let mut c = Rsp::connect(port);
     assert!(c.ask("?").starts_with('T'), "initial stop");
     // Reset state: M-mode at the boot ROM, translation off.
@@ -369,9 +383,12 @@ fn protocol_replies_registers_memory_and_ctrl_c() {
     );
     assert_eq!(c.reply(), "OK");
 
+    // RAM writes land and read back; the guest's code is intact.
+    assert_eq!(c.ask("M80000008,4:78563412"), "OK");
+    assert_eq!(c.ask("m80000000,c"), "130515006ff0dfff78563412");
+
     c.send("vCont;c");
-    // Soon, so that even a fast build has not finished booting.
-    std::thread::sleep(Duration::from_millis(20));
+    std::thread::sleep(Duration::from_millis(100));
     {
         use std::io::Write;
         c.s.write_all(&[0x03]).unwrap();
@@ -381,7 +398,12 @@ fn protocol_replies_registers_memory_and_ctrl_c() {
         stop.starts_with("T02"),
         "Ctrl-C must stop with SIGINT: {stop}"
     );
-    assert_ne!(c.ask("p20"), "0010000000000000", "the guest ran");
+    let pc = c.ask("p20");
+    assert!(
+        pc == "0000008000000000" || pc == "0400008000000000",
+        "stopped in the loop: {pc}"
+    );
+    assert_ne!(c.ask("pa"), "0000000000000000", "a0 counted");
     c.send("k");
     let (status, _) = emu.wait(20);
     assert_eq!(status, Some(130));
@@ -407,7 +429,7 @@ fn write_watchpoint_stops_after_the_store() {
     // kernel_map is filled in by setup_vm, before the MMU is on: watch it physically.
     let var = physical_symbol(&dir.join("guest-kernel.elf"), "kernel_map");
     let port = free_port();
-    let emu = Emu::start(port, &[]);
+    let emu = Emu::start(port);
     let out = gdb_batch(
         &dir,
         port,
