@@ -41,7 +41,7 @@ use gdbstub::target::{Target, TargetError, TargetResult};
 
 use crate::cpu::csr::num;
 use crate::cpu::{Hart, RunStop, PRIV_S};
-use crate::machine::{Machine, StopReason};
+use crate::machine::{ClockMode, Machine, StopReason};
 use crate::mmu::{satp_root, TlbLevel, TranslateCtx, WalkFault, WalkSteps};
 use crate::trace::symbols::Symbolizer;
 use arch::{Rv64gc, RvRegId, RvRegs};
@@ -384,7 +384,9 @@ impl<'a> Debugger<'a> {
     fn round(&mut self) -> Option<Stop> {
         let total = self.m.total_insns;
         let mut end = total + 1;
-        if self.m.harts.iter().all(Hart::waiting) {
+        // In host-clock mode deadlines are wall-clock times, not instruction counts.
+        if self.m.config.clock == ClockMode::Deterministic && self.m.harts.iter().all(Hart::waiting)
+        {
             if let Some(d) = self
                 .m
                 .bus
@@ -621,6 +623,9 @@ impl<'a> Debugger<'a> {
                     s += "(TLB statistics are collected only with --stats or --trace)\n";
                 }
                 let _ = write!(s, "{}", hart.mmu.stats);
+                if !s.ends_with('\n') {
+                    s.push('\n');
+                }
                 s
             }
             Command::PhysRead { addr, len } => {

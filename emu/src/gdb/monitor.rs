@@ -11,7 +11,7 @@ emu monitor commands (they act on the hart gdb last looked at, or the one `hart 
   ptwalk VA                walk VA through the current page table, level by level
   tlb                      the valid entries of the TLB model (l1i, l1d, l2)
   stats                    translation statistics of the hart
-  phys read ADDR [LEN]     hex dump of physical memory (LEN defaults to 64, at most 4096)
+  phys read ADDR [LEN]     hex dump of physical RAM or boot ROM (LEN: default 64, max 4096)
   hart [N]                 show or select the hart these commands act on
   help                     this text
 ";
