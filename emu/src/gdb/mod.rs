@@ -1006,3 +1006,129 @@ impl MonitorCmd for Debugger<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::machine::MachineConfig;
+
+    const DRAM: u64 = crate::bus::DRAM_BASE;
+
+    /// M-mode, translation off: t0 = DRAM; loop { a0 += 1; [t0 + 0x100] = a0 }.
+    fn counting_machine() -> Machine {
+        let code: [u32; 4] = [
+            0x0000_0297, // auipc t0, 0
+            0x0015_0513, // addi a0, a0, 1
+            0x10a2_b023, // sd a0, 0x100(t0)
+            0xff9f_f06f, // j -8
+        ];
+        let bytes: Vec<u8> = code.iter().flat_map(|w| w.to_le_bytes()).collect();
+        let mut m = Machine::new(MachineConfig::default());
+        assert!(m.bus.ram.load(DRAM, &bytes));
+        m.harts[0].pc = DRAM;
+        m
+    }
+
+    fn options() -> GdbOptions {
+        GdbOptions {
+            port: 0,
+            wait: true,
+            max_insns: Some(1_000_000),
+            exit_status: |c| c as u8,
+        }
+    }
+
+    fn run_until_stop(d: &mut Debugger) -> Stop {
+        for _ in 0..1000 {
+            if let Some(s) = d.advance() {
+                return s;
+            }
+        }
+        panic!("no stop");
+    }
+
+    #[test]
+    fn breakpoint_stops_before_the_instruction_every_time_round() {
+        let mut m = counting_machine();
+        let syms = Symbolizer::default();
+        let mut d = Debugger::new(&mut m, &syms, &options());
+        d.sw_breaks.insert(DRAM + 8);
+        assert_eq!(run_until_stop(&mut d), Stop::SwBreak(tid(0)));
+        assert_eq!((d.m.harts[0].pc, d.m.harts[0].x[10]), (DRAM + 8, 1));
+        assert_eq!(
+            d.m.total_insns, 2,
+            "stopped exactly, not at a quantum's end"
+        );
+        assert_eq!(run_until_stop(&mut d), Stop::SwBreak(tid(0)));
+        assert_eq!(d.m.harts[0].x[10], 2);
+    }
+
+    #[test]
+    fn write_watchpoint_stops_after_the_store() {
+        let mut m = counting_machine();
+        let syms = Symbolizer::default();
+        let mut d = Debugger::new(&mut m, &syms, &options());
+        assert!(matches!(
+            d.add_hw_watchpoint(DRAM + 0x100, 8, WatchKind::Write),
+            Ok(true)
+        ));
+        assert!(matches!(
+            d.add_hw_watchpoint(DRAM + 0x100, 8, WatchKind::Read),
+            Ok(false)
+        ));
+        assert_eq!(
+            run_until_stop(&mut d),
+            Stop::Watch {
+                tid: tid(0),
+                kind: WatchKind::Write,
+                addr: DRAM + 0x100
+            }
+        );
+        assert_eq!(d.m.harts[0].pc, DRAM + 12);
+        assert_eq!(d.m.bus.ram.read(DRAM + 0x100, 8), Some(1));
+    }
+
+    #[test]
+    fn memory_outside_ram_and_rom_is_an_error_and_writes_reach_ram() {
+        let mut m = counting_machine();
+        let syms = Symbolizer::default();
+        let mut d = Debugger::new(&mut m, &syms, &options());
+        let mut buf = [0u8; 4];
+        assert!(d.read_addrs(0, &mut buf, tid(0)).is_err());
+        // Reads stop where RAM ends.
+        let top = DRAM + d.m.config.ram_size;
+        let mut two = [0u8; 8];
+        assert_eq!(d.read_addrs(top - 4, &mut two, tid(0)).ok(), Some(4));
+        assert_eq!(d.read_addrs(0x1000, &mut buf, tid(0)).ok(), Some(4));
+        assert_eq!(u32::from_le_bytes(buf), 0x0000_0297, "boot ROM");
+        assert!(d
+            .write_addrs(DRAM + 4, &0x0025_0513u32.to_le_bytes(), tid(0))
+            .is_ok());
+        d.sw_breaks.insert(DRAM + 8);
+        run_until_stop(&mut d);
+        assert_eq!(d.m.harts[0].x[10], 2, "the patched addi a0, a0, 2 ran");
+        assert!(
+            d.write_addrs(0x1000, &[0], tid(0)).is_err(),
+            "ROM is read-only"
+        );
+    }
+
+    #[test]
+    fn free_run_reports_the_guest_exit() {
+        // sw of 0x5555 to the test device powers off with status 0.
+        let code: [u32; 4] = [
+            0x0010_02b7, // lui t0, 0x100
+            0x0000_5337, // lui t1, 0x5
+            0x5553_031b, // addiw t1, t1, 0x555
+            0x0062_a023, // sw t1, 0(t0)
+        ];
+        let bytes: Vec<u8> = code.iter().flat_map(|w| w.to_le_bytes()).collect();
+        let mut m = Machine::new(MachineConfig::default());
+        assert!(m.bus.ram.load(DRAM, &bytes));
+        m.harts[0].pc = DRAM;
+        let syms = Symbolizer::default();
+        let mut d = Debugger::new(&mut m, &syms, &options());
+        assert_eq!(run_until_stop(&mut d), Stop::Exited(0));
+        assert_eq!(d.outcome, Some(StopReason::Exit(0)));
+    }
+}
