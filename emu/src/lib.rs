@@ -8,6 +8,7 @@ pub mod bus;
 pub mod cli;
 pub mod cpu;
 pub mod devices;
+pub mod gdb;
 pub mod machine;
 pub mod mmu;
 pub mod trace;

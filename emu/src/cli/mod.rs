@@ -201,6 +201,12 @@ pub struct RunArgs {
     /// Extra ELF files whose symbols name addresses in traces (e.g. a vmlinux).
     #[arg(long, value_name = "ELF")]
     pub symbols: Vec<PathBuf>,
+    /// Serve the gdb remote protocol on 127.0.0.1:PORT (gdb: `target remote :PORT`).
+    #[arg(long, value_name = "PORT")]
+    pub gdb: Option<u16>,
+    /// With --gdb: stop before the first instruction until gdb connects.
+    #[arg(long, requires = "gdb")]
+    pub gdb_wait: bool,
 }
 
 fn parse_events(s: &str) -> Result<crate::trace::EventMask, String> {

@@ -94,7 +94,18 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
     let mut earlier_insns = 0u64;
     let stop = loop {
         let remaining = args.max_insns.map(|n| n.saturating_sub(earlier_insns));
-        let stop = m.run(remaining);
+        let stop = match args.gdb {
+            Some(port) => {
+                let opts = crate::gdb::GdbOptions {
+                    port,
+                    wait: args.gdb_wait,
+                    max_insns: remaining,
+                    exit_status,
+                };
+                crate::gdb::serve(&mut m, &symbols, &opts).map_err(Failure::usage)?
+            }
+            None => m.run(remaining),
+        };
         if stop != StopReason::Reset {
             break stop;
         }

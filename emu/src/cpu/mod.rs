@@ -380,6 +380,13 @@ impl Hart {
         self.satp
     }
 
+    /// Forget decoded instructions: memory changed behind the hart's back (a debugger
+    /// wrote to it), so nothing decoded earlier can be trusted.
+    pub fn code_modified(&mut self) {
+        self.icache.flush();
+        self.fetch_vpn = NO_VPN;
+    }
+
     // ---------------------------------------------------------------- fetch
 
     /// Decode-cache index of the instruction at pc, or `FETCH_TRAPPED` (trap taken).
