@@ -144,6 +144,8 @@ pub struct Hart {
     pub hartid: u64,
     /// Traps taken, by cause (for statistics and for the traced loop to notice traps).
     pub traps: TrapCounts,
+    /// Traps taken in all (the traced loop compares it to notice a trap).
+    pub traps_taken: u64,
     /// Instructions and MMU counters per phase (satp root in force), kept while the MMU
     /// is observed (`--stats`, tracing).
     pub phases: Phases,
@@ -226,6 +228,7 @@ impl Hart {
         Hart {
             hartid,
             traps: TrapCounts::default(),
+            traps_taken: 0,
             phases: Phases::default(),
             trace: trace_hooks::HartTrace::default(),
             x: [0; 32],
@@ -1114,6 +1117,7 @@ impl Hart {
             &mut self.traps.exceptions
         };
         counts[(cause & 15) as usize] += 1;
+        self.traps_taken += 1;
         let deleg = if interrupt {
             self.mideleg
         } else {

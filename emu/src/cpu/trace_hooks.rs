@@ -17,6 +17,9 @@ use crate::trace::{self, Event, EventMask, Header, Kind, MemAccess, Tracer, Walk
 pub struct HartTrace {
     /// Events the MMU reported during the current instruction.
     mmu_events: Arc<Mutex<Vec<MmuEvent>>>,
+    /// Reused buffer the events are moved into for conversion (no allocation per
+    /// instruction).
+    scratch: Vec<MmuEvent>,
     sink_installed: bool,
 }
 
@@ -31,9 +34,20 @@ impl Hart {
         let wants_mmu = MMU_KINDS.iter().any(|k| requested.has(*k));
         if wants_mmu && !self.trace.sink_installed {
             let buf = self.trace.mmu_events.clone();
+            // Per-access TLB events are by far the most frequent: keep them only when
+            // asked for (stale-translation reports always pass).
+            let want_tlb = requested.has(Kind::Tlb);
+            let want_walk = requested.has(Kind::Walk);
             self.mmu.set_event_sink(Some(Box::new(move |e: &MmuEvent| {
-                if let Ok(mut v) = buf.lock() {
-                    v.push(e.clone());
+                let keep = match e {
+                    MmuEvent::Tlb { .. } | MmuEvent::TlbFlush { .. } => want_tlb,
+                    MmuEvent::Walk { .. } => want_walk,
+                    _ => true,
+                };
+                if keep {
+                    if let Ok(mut v) = buf.lock() {
+                        v.push(e.clone());
+                    }
                 }
             })));
             self.trace.sink_installed = true;
@@ -76,7 +90,11 @@ impl Hart {
             steps += 1;
             let pc = self.pc;
             self.mmu.current_pc = pc;
-            let pa = self.probe_fetch(pc, bus);
+            let pa = if tracer.needs_pa() {
+                self.probe_fetch(pc, bus)
+            } else {
+                pc
+            };
             tracer.at_pc(pc, pa, self.instret);
             let before = self.snapshot();
             let index = self.fetch(pc, bus);
@@ -111,7 +129,8 @@ impl Hart {
             if retired {
                 self.instret += 1;
             }
-            let insn = retired.then(|| {
+            let wanted = tracer.wants(Kind::Insn) || tracer.wants(Kind::Mmio);
+            let insn = (retired && wanted).then(|| {
                 self.insn_event(&op, pc, pa, operands, before.instret, before.privilege, bus)
             });
             if let (Some((eid, fid, args)), true) = (sbi, tracer.wants(Kind::Sbi)) {
@@ -141,7 +160,7 @@ impl Hart {
         Before {
             instret: self.instret,
             privilege: self.privilege,
-            traps: self.traps.total(),
+            traps: self.traps_taken,
         }
     }
 
@@ -217,10 +236,12 @@ impl Hart {
         kind: Option<K>,
     ) {
         let h = self.header(before.instret, before.privilege);
-        let mmu_events: Vec<MmuEvent> = match self.trace.mmu_events.lock() {
-            Ok(mut v) => std::mem::take(&mut *v),
-            Err(_) => Vec::new(),
-        };
+        let mut mmu_events = std::mem::take(&mut self.trace.scratch);
+        if self.trace.sink_installed {
+            if let Ok(mut v) = self.trace.mmu_events.lock() {
+                std::mem::swap(&mut *v, &mut mmu_events);
+            }
+        }
         let mut later = Vec::new();
         for e in &mmu_events {
             match convert(e, h) {
@@ -234,6 +255,8 @@ impl Hart {
                 None => {}
             }
         }
+        mmu_events.clear();
+        self.trace.scratch = mmu_events;
         if let Some((ev, mmio)) = insn {
             if tracer.wants(Kind::Insn) {
                 tracer.emit(ev);
@@ -247,7 +270,7 @@ impl Hart {
                 tracer.emit(ev);
             }
         }
-        let trapped = self.traps.total() != before.traps;
+        let trapped = self.traps_taken != before.traps;
         if trapped && tracer.wants(Kind::Trap) {
             let to = self.privilege;
             let (cause, tval, epc) = if to == PRIV_M {

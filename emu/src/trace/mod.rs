@@ -434,6 +434,15 @@ impl Tracer {
         self.tx.is_some() && !self.stopped
     }
 
+    /// Whether the physical pc of the next instruction matters: for instruction events,
+    /// or to compare with the window's start/stop addresses.
+    #[inline]
+    pub fn needs_pa(&self) -> bool {
+        self.mask.has(Kind::Insn)
+            || (!self.started && !self.from_pcs.is_empty())
+            || (self.started && !self.stopped && !self.until_pcs.is_empty())
+    }
+
     /// Called by the hart before each instruction when `watching_pcs()`: opens or closes
     /// the window.
     pub fn at_pc(&mut self, pc: u64, pa: u64, insns: u64) {
