@@ -43,7 +43,11 @@ fn parse_chart(v: &Value) -> Result<Chart, String> {
         .as_array()
         .ok_or("`categories` is not a list")?
         .iter()
-        .map(|c| c.as_str().map(str::to_string).ok_or("category is not a string"))
+        .map(|c| {
+            c.as_str()
+                .map(str::to_string)
+                .ok_or("category is not a string")
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let mut series = Vec::new();
     for s in field(v, "series")?
@@ -67,7 +71,9 @@ fn parse_chart(v: &Value) -> Result<Chart, String> {
     let file = text(v, "file")?;
     // The name becomes a path under OUT_DIR: keep it a plain file name.
     if file.contains('/') || file.contains("..") || !file.ends_with(".svg") {
-        return Err(format!("chart file {file:?} must be a plain name ending in .svg"));
+        return Err(format!(
+            "chart file {file:?} must be a plain name ending in .svg"
+        ));
     }
     Ok(Chart {
         file,
@@ -136,7 +142,10 @@ fn draw(chart: &Chart, out: &Path) -> Result<(), Box<dyn std::error::Error>> {
             let mut bar = Rectangle::new(
                 [
                     (SegmentValue::Exact(x), 0.0),
-                    (SegmentValue::Exact(x + 1), if v.is_finite() { v } else { 0.0 }),
+                    (
+                        SegmentValue::Exact(x + 1),
+                        if v.is_finite() { v } else { 0.0 },
+                    ),
                 ],
                 color.filled(),
             );
@@ -158,8 +167,7 @@ fn draw(chart: &Chart, out: &Path) -> Result<(), Box<dyn std::error::Error>> {
 
 fn run(spec: &Path, out_dir: &Path) -> Result<usize, String> {
     let raw = std::fs::read_to_string(spec).map_err(|e| format!("{}: {e}", spec.display()))?;
-    let json: Value =
-        serde_json::from_str(&raw).map_err(|e| format!("{}: {e}", spec.display()))?;
+    let json: Value = serde_json::from_str(&raw).map_err(|e| format!("{}: {e}", spec.display()))?;
     let charts = json
         .as_array()
         .ok_or("the chart file must hold a list of charts")?

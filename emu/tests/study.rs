@@ -68,7 +68,10 @@ fn quick_study_writes_document_and_charts() {
     assert!(charts.len() >= 3, "only {} charts", charts.len());
     for chart in &charts {
         let svg = std::fs::read_to_string(chart).expect("chart readable");
-        assert!(svg.starts_with("<svg") && svg.contains("<rect"), "{chart:?} has no bars");
+        assert!(
+            svg.starts_with("<svg") && svg.contains("<rect"),
+            "{chart:?} has no bars"
+        );
         let name = chart.file_name().unwrap().to_string_lossy().into_owned();
         assert!(doc.contains(&name), "document does not show {name}");
     }
