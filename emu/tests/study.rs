@@ -49,6 +49,7 @@ fn quick_study_writes_document_and_charts() {
         "## 3. Relocations",
         "## 4. Instructions per boot phase",
         "## 5. sfence.vma and satp writes",
+        "## 6. `__pa`: range test vs one subtraction",
         "## 7. Context switches with and without ASIDs",
     ] {
         assert!(doc.contains(heading), "missing section {heading:?}");
@@ -59,6 +60,15 @@ fn quick_study_writes_document_and_charts() {
         "relocation conclusion missing"
     );
     assert!(doc.contains("| sv48 | vmalloc |"), "sv48 row missing");
+    // The guest's microbenchmarks ran and were parsed (their conclusions need the numbers).
+    assert!(
+        doc.contains("Measured with `instret` in the guest"),
+        "pa-bench conclusion missing"
+    );
+    assert!(
+        doc.contains("(`tlb-sweep`) adds"),
+        "tlb-sweep conclusion missing"
+    );
 
     let charts: Vec<PathBuf> = std::fs::read_dir(out.join("translation-cost"))
         .expect("chart directory")
