@@ -87,3 +87,47 @@ fn quick_study_writes_document_and_charts() {
     }
     let _ = std::fs::remove_dir_all(&out);
 }
+
+/// The study reads boot phases and traps from `--stats-json`.
+#[test]
+fn stats_json_has_phases_and_traps() {
+    let out = std::env::temp_dir().join(format!("study-stats-{}.json", std::process::id()));
+    let status = Command::new(env!("CARGO_BIN_EXE_emu"))
+        .args(["run", "--sv48", "--append", "nokaslr", "--stats-json"])
+        .arg(&out)
+        .output()
+        .expect("emu runs");
+    assert!(status.status.success(), "the guest kernel boot failed");
+    let text = std::fs::read_to_string(&out).expect("stats written");
+    let _ = std::fs::remove_file(&out);
+    let json: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+    let phases = json["phases"].as_array().expect("phases list");
+    let names: Vec<&str> = phases.iter().filter_map(|p| p["name"].as_str()).collect();
+    for want in [
+        "bare",
+        "sv48 trampoline_pg_dir",
+        "sv48 early_pg_dir",
+        "sv48 swapper_pg_dir",
+    ] {
+        assert!(names.contains(&want), "no phase {want:?} in {names:?}");
+    }
+    let phase_insns: u64 = phases
+        .iter()
+        .map(|p| p["instructions"].as_u64().expect("instructions"))
+        .sum();
+    // Phases split the harts' instret (`instructions` also counts the trapping ones).
+    let instret: u64 = json["per_hart"]
+        .as_array()
+        .expect("per_hart")
+        .iter()
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    assert_eq!(phase_insns, instret, "phases must add up to the whole run");
+    let swapper = phases
+        .iter()
+        .find(|p| p["name"] == "sv48 swapper_pg_dir")
+        .unwrap();
+    assert!(swapper["mmu"]["walks"].as_u64().unwrap() > 0);
+    // The user processes make system calls: the trap counts carry them by cause name.
+    assert!(json["traps"]["exceptions"]["user_ecall"].as_u64().unwrap() > 0);
+}
