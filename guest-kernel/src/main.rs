@@ -29,6 +29,7 @@ macro_rules! symbol_addr {
     }};
 }
 
+mod bench;
 mod bootparams;
 mod bpf;
 mod console;
@@ -90,6 +91,7 @@ extern "C" fn kernel_main(_hartid: usize, _dtb_pa: usize) -> ! {
     // Page tables may now live anywhere in RAM: reach them all through the linear map.
     pgtable::use_linear_map_for_tables(kmap().va_pa_offset);
     part2::run(&vl);
+    bench::run_requested();
 
     let summary = selftest::run_all(&vl);
     shutdown(if summary.all_passed() {

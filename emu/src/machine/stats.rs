@@ -197,6 +197,21 @@ impl Report {
         let _ = writeln!(s, "  \"mips\": {:.3},", self.mips);
         let _ = writeln!(s, "  \"tlb_config\": \"{}\",", self.tlb_config);
         let _ = writeln!(s, "  \"mmu\": {},", mmu_json(&self.mmu));
+        let _ = writeln!(s, "  \"traps\": {},", self.traps_json());
+        let phases: Vec<String> = self
+            .phases
+            .iter()
+            .map(|p| {
+                format!(
+                    "{{\"name\": {}, \"satp\": {}, \"instructions\": {}, \"mmu\": {}}}",
+                    crate::trace::format::json_str(&p.name),
+                    p.satp,
+                    p.instructions,
+                    mmu_json(&p.mmu)
+                )
+            })
+            .collect();
+        let _ = writeln!(s, "  \"phases\": [{}],", phases.join(",\n    "));
         let stale: Vec<String> = self
             .stale
             .iter()
@@ -205,6 +220,36 @@ impl Report {
         let _ = writeln!(s, "  \"stale_translations\": [{}]", stale.join(", "));
         s.push_str("}\n");
         s
+    }
+}
+
+impl Report {
+    /// Non-zero trap counts by cause name: `{"exceptions": {...}, "interrupts": {...}}`.
+    fn traps_json(&self) -> String {
+        let exceptions: Vec<String> = self
+            .traps
+            .exceptions
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n > 0)
+            .map(|(i, n)| {
+                let name = crate::cpu::trap::Exception::cause_name(i as u64);
+                format!("\"{name}\": {n}")
+            })
+            .collect();
+        let interrupts: Vec<String> = self
+            .traps
+            .interrupts
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n > 0)
+            .map(|(i, n)| format!("\"{}\": {n}", crate::cpu::trap::irq::name(i as u64)))
+            .collect();
+        format!(
+            "{{\"exceptions\": {{{}}}, \"interrupts\": {{{}}}}}",
+            exceptions.join(", "),
+            interrupts.join(", ")
+        )
     }
 }
 
