@@ -134,6 +134,14 @@ impl MachineArgs {
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatsLevel {
+    /// Everything, with the TLB model observing every access.
+    Full,
+    /// Instruction and trap counts only; the TLB model stays off the hot path.
+    Basic,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Clock {
     /// mtime advances with retired instructions (reproducible runs).
     Deterministic,
@@ -170,9 +178,11 @@ pub struct RunArgs {
     /// Stop after this many instructions (exit status 124).
     #[arg(long, value_name = "N", value_parser = parse_u64)]
     pub max_insns: Option<u64>,
-    /// Print statistics on exit (instructions, MIPS, TLB, walks, traps, phases).
-    #[arg(long)]
-    pub stats: bool,
+    /// Print statistics on exit: `full` (the default: instructions, MIPS, TLB, walks,
+    /// faults, sfence, satp, traps, phases — every access goes through the TLB model) or
+    /// `basic` (instructions, MIPS and traps only, at full speed).
+    #[arg(long, value_enum, num_args = 0..=1, require_equals = true, default_missing_value = "full", value_name = "LEVEL")]
+    pub stats: Option<StatsLevel>,
     /// Write the statistics as JSON to this file.
     #[arg(long, value_name = "PATH")]
     pub stats_json: Option<PathBuf>,

@@ -85,7 +85,11 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
             "--trace-file/--trace-from/--trace-until/--trace-limit need --trace EVENTS",
         ));
     }
-    m.set_observed(args.stats || args.stats_json.is_some() || args.trace.is_some());
+    m.set_observed(
+        args.stats == Some(super::StatsLevel::Full)
+            || args.stats_json.is_some()
+            || args.trace.is_some(),
+    );
 
     super::terminal::install_stop_handler();
     let raw = super::terminal::RawModeGuard::enable();
@@ -132,8 +136,8 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
             .map_err(|e| Failure::usage(format!("writing the trace failed: {e}")))?;
     }
     let report = crate::machine::stats::Report::collect(&m, elapsed, &symbols);
-    if args.stats {
-        eprint!("{}", report.human());
+    if let Some(level) = args.stats {
+        eprint!("{}", report.human(level == super::StatsLevel::Full));
     }
     if let Some(p) = &args.stats_json {
         super::write_atomically(p, report.json().as_bytes())?;

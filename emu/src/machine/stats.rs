@@ -99,7 +99,9 @@ impl Report {
     }
 
     /// The human table.
-    pub fn human(&self) -> String {
+    /// The human table; `translation` adds the TLB, walk and phase sections (only
+    /// meaningful when the TLB model observed the run).
+    pub fn human(&self, translation: bool) -> String {
         let mut s = String::new();
         let _ = writeln!(s, "---- emu statistics ----");
         let _ = writeln!(s, "instructions        {:>16}", self.instructions);
@@ -113,8 +115,10 @@ impl Report {
         }
         let _ = writeln!(s, "wall time           {:>15.3}s", self.seconds);
         let _ = writeln!(s, "speed               {:>12.1} MIPS", self.mips);
-        let _ = writeln!(s, "---- translation (TLB model {}) ----", self.tlb_config);
-        let _ = writeln!(s, "{}", self.mmu);
+        if translation {
+            let _ = writeln!(s, "---- translation (TLB model {}) ----", self.tlb_config);
+            let _ = writeln!(s, "{}", self.mmu);
+        }
         let mut traps = Vec::new();
         for (i, n) in self
             .traps
@@ -146,7 +150,7 @@ impl Report {
                 traps.join(", ")
             }
         );
-        if !self.phases.is_empty() {
+        if translation && !self.phases.is_empty() {
             let _ = writeln!(s, "---- by phase (page-table root in force) ----");
             let _ = writeln!(
                 s,
