@@ -11,10 +11,8 @@
 use std::process::Command;
 
 fn counters(name: &str, args: &[&str]) -> String {
-    let stats = std::env::temp_dir().join(format!(
-        "emu-mmu-stats-{}-{name}.json",
-        std::process::id()
-    ));
+    let stats =
+        std::env::temp_dir().join(format!("emu-mmu-stats-{}-{name}.json", std::process::id()));
     let out = Command::new(env!("CARGO_BIN_EXE_emu"))
         .arg("run")
         .args(args)
