@@ -389,39 +389,53 @@ impl Mmu {
                 return Ok(e.page | (va & 0xfff));
             }
         } else if self.only_counting() {
-            if let Some(pa) = self.translate_counted(va, access, ctx) {
+            if let Some(pa) = self.translate_counted(va, access, ctx, None) {
                 return Ok(pa);
             }
         }
         self.translate_slow(va, access, ctx, bus)
     }
 
-    /// Observed for the counters alone: no event sink and no `--check-tlb`, so a
-    /// repeated L1 hit needs only its bookkeeping, not the full path.
+    /// Observed by the counters alone: no event sink and no `--check-tlb`, so a
+    /// repeated L1 hit needs only its bookkeeping, not the full path. The hart may then
+    /// keep its fetch-page cache if it replays each fetch with [`Mmu::replay_fetch`].
     #[inline]
-    fn only_counting(&self) -> bool {
+    pub fn only_counting(&self) -> bool {
         !self.config.check_tlb && self.sink.is_none()
+    }
+
+    /// For a hart that cached the decoded page of `va`'s physical page `page` under
+    /// the current [`Mmu::generation`] and fetch context: account the fetch exactly as
+    /// [`Mmu::translate`] would and return true, or return false having changed nothing
+    /// (the hart must then translate). Only while [`Mmu::only_counting`].
+    #[inline(always)]
+    pub fn replay_fetch(&mut self, va: u64, ctx: &TranslateCtx, page: u64) -> bool {
+        self.translate_counted(va, AccessType::Fetch, ctx, Some(page))
+            .is_some()
     }
 
     /// The counted cache: a translation the full path would make as an L1 hit (or without
     /// TLB), with the same counter and LRU updates; `None`, having changed nothing, when
-    /// the full path must decide.
-    #[inline]
+    /// the full path must decide (or the page is not `expect_page`).
+    #[inline(always)]
     fn translate_counted(
         &mut self,
         va: u64,
         access: AccessType,
         ctx: &TranslateCtx,
+        expect_page: Option<u64>,
     ) -> Option<u64> {
         let vpn = va >> 12;
-        let e = self.fast.counted[access as usize][vpn as usize % COUNTED_SLOTS];
+        let e = &self.fast.counted[access as usize][vpn as usize % COUNTED_SLOTS];
         if e.vpn != vpn
             || e.key != self.fast.key(ctx)
             || ctx.satp != self.fast.satp
             || self.pmp.version() != self.pmp_version_seen
+            || expect_page.is_some_and(|p| p != e.page)
         {
             return None;
         }
+        let e = *e;
         if e.slot == NO_TLB {
             self.stats.bare_translations += 1;
         } else {

@@ -290,7 +290,7 @@ impl TlbArray {
         self.lookup_slot(va, asid).map(|i| self.slots[i].entry)
     }
 
-    #[inline]
+    #[inline(always)]
     fn slot_matches(&self, i: usize, va: u64, asid: u16) -> bool {
         let slot = &self.slots[i];
         let e = &slot.entry;
@@ -353,7 +353,7 @@ impl TlbArray {
     /// the same effect on the LRU state as [`TlbArray::lookup_slot`]. Returns false, having
     /// changed nothing, when the last-hit slot is another match that `lookup_slot` would
     /// return instead.
-    #[inline]
+    #[inline(always)]
     pub fn touch(&mut self, first: usize, va: u64, asid: u16) -> bool {
         if self.last_hit != first && self.slot_matches(self.last_hit, va, asid) {
             return false;
