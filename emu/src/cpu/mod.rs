@@ -215,6 +215,14 @@ pub struct Hart {
     fetch_vpn: u64,
     fetch_page: usize,
     fetch_gen: u64,
+    /// Observed runs translate every fetch (the TLB model counts it) and so cannot use
+    /// the cache above; they remember the last physical page fetched from and its
+    /// decode-cache page instead, which only fence.i invalidates.
+    fetch_seen_pa: u64,
+    fetch_seen_page: usize,
+    /// Observed by counters only (see [`Mmu::only_counting`]): the fetch-page cache
+    /// stays on and each hit in it is replayed to the MMU. Set at quantum start.
+    fetch_replayed: bool,
 }
 
 impl Hart {
@@ -278,6 +286,9 @@ impl Hart {
             fetch_vpn: NO_VPN,
             fetch_page: 0,
             fetch_gen: 0,
+            fetch_seen_pa: NO_VPN,
+            fetch_seen_page: 0,
+            fetch_replayed: false,
         }
     }
 
@@ -296,6 +307,19 @@ impl Hart {
         if let Some(n) = self.pending_interrupt() {
             self.take_trap(n, 0, true);
         }
+        // Two copies of the loop, so that unobserved runs do not pay for the replay check
+        // on every fetch.
+        if self.fetch_replayed {
+            self.run_loop::<true>(bus, budget)
+        } else {
+            self.run_loop::<false>(bus, budget)
+        }
+    }
+
+    /// The interpreter loop of [`Hart::run`]. `REPLAY`: fetch-page cache hits are
+    /// replayed to the MMU (see [`Hart::fetch_replayed`]).
+    #[inline(always)]
+    fn run_loop<const REPLAY: bool>(&mut self, bus: &mut Bus, budget: u64) -> (u64, RunStop) {
         let mut steps = 0;
         // The pc lives in a register here; `self.pc` is written back before anything
         // that reads it (slow fetch, traps, system instructions) and at the end.
@@ -311,7 +335,7 @@ impl Hart {
             if observed {
                 self.mmu.current_pc = pc;
             }
-            let index = self.fetch(pc, bus);
+            let index = self.fetch::<REPLAY>(pc, bus);
             if index == FETCH_TRAPPED {
                 pc = self.pc;
                 continue;
@@ -396,10 +420,15 @@ impl Hart {
     /// An index rather than an `Op`: the op is then read field by field straight from the
     /// cache instead of being copied through the stack.
     #[inline(always)]
-    fn fetch(&mut self, pc: u64, bus: &mut Bus) -> usize {
+    fn fetch<const REPLAY: bool>(&mut self, pc: u64, bus: &mut Bus) -> usize {
         if pc >> 12 == self.fetch_vpn {
             let index = DecodeCache::index(self.fetch_page, (pc >> 1) as usize);
-            if self.icache.is_decoded(index) {
+            if self.icache.is_decoded(index)
+                && (!REPLAY
+                    || self
+                        .mmu
+                        .replay_fetch(pc, &self.fetch_ctx, self.fetch_seen_pa))
+            {
                 return index;
             }
         }
@@ -425,6 +454,12 @@ impl Hart {
             .mmu
             .translate(pc, AccessType::Fetch, &self.fetch_ctx, bus)?;
         let page_off = (pc & 0xfff) as usize;
+        if pa & !0xfff == self.fetch_seen_pa {
+            let slot = DecodeCache::index(self.fetch_seen_page, page_off >> 1);
+            if self.icache.is_decoded(slot) {
+                return Ok(slot);
+            }
+        }
         let Some(ram_page_off) = bus.ram.offset_of(pa & !0xfff, 4096) else {
             // Not RAM (the boot ROM, or nothing): fetch through the bus, never cached.
             let fault = |_| AccessType::Fetch.access_fault(pc);
@@ -440,7 +475,9 @@ impl Hart {
             return Ok(self.icache.scratch(decode(lo | (hi << 16))));
         };
         let (index, _) = self.icache.page_for(ram_page_off >> 12);
-        if self.mmu.observed() {
+        self.fetch_seen_pa = pa & !0xfff;
+        self.fetch_seen_page = index;
+        if self.mmu.observed() && !self.fetch_replayed {
             self.fetch_vpn = NO_VPN;
         } else {
             self.fetch_vpn = pc >> 12;
@@ -918,6 +955,7 @@ impl Hart {
             K::FenceI => {
                 self.icache.flush();
                 self.fetch_vpn = NO_VPN;
+                self.fetch_seen_pa = NO_VPN;
             }
             K::Ecall => {
                 return Err(Exception::new(
@@ -1065,7 +1103,9 @@ impl Hart {
     /// every access.
     #[inline]
     fn check_fetch_cache(&mut self) {
-        if self.fetch_gen != self.mmu.generation() || self.mmu.observed() {
+        let observed = self.mmu.observed();
+        self.fetch_replayed = observed && self.mmu.only_counting();
+        if self.fetch_gen != self.mmu.generation() || (observed && !self.fetch_replayed) {
             self.fetch_vpn = NO_VPN;
         }
     }

@@ -97,7 +97,11 @@ impl Hart {
             };
             tracer.at_pc(pc, pa, self.instret);
             let before = self.snapshot();
-            let index = self.fetch(pc, bus);
+            let index = if self.fetch_replayed {
+                self.fetch::<true>(pc, bus)
+            } else {
+                self.fetch::<false>(pc, bus)
+            };
             if index == FETCH_TRAPPED {
                 self.emit_after(bus, tracer, &before, None, None);
                 continue;

@@ -252,13 +252,41 @@ struct FastEntry {
     page: u64,
 }
 
+/// Slots per access type in the counted cache.
+const COUNTED_SLOTS: usize = 64;
+
+/// [`CountedEntry::slot`] of a translation that needs no TLB (satp = bare, or M-mode).
+const NO_TLB: u32 = u32::MAX;
+
+/// A translation the observed fast path may repeat: one that hit the L1 of the TLB model
+/// (or needed no TLB), passed the permission, A/D and whole-page PMP checks, and would
+/// hit the same L1 slot again while that array's version stands. Repeating it makes
+/// exactly the counter and LRU updates the full path makes, so `--stats` output is
+/// unchanged; a miss in the model always takes the full path.
+#[derive(Debug, Clone, Copy)]
+struct CountedEntry {
+    vpn: u64,
+    /// [`FastCache::key`] at fill time.
+    key: u64,
+    /// [`TlbArray::version`] of the L1 at fill time.
+    tlb_version: u64,
+    /// Physical address of the 4 KiB page.
+    page: u64,
+    /// L1 slot the lookup lands on, or [`NO_TLB`].
+    slot: u32,
+    /// Leaf level of the entry in `slot` (for `hits_by_size`).
+    level: u8,
+}
+
 /// The emulator's own translation cache in front of the TLB model: virtual page plus the
 /// context bits a translation depends on -> physical page, for pages whose PMP decision
 /// covers the whole page. Invalidated by bumping `epoch` (part of every key): on
 /// sfence.vma, PMP changes, and whenever the satp in use differs from the one the entries
-/// were made under.
+/// were made under. `slots` serves unobserved runs and bypasses the model; `counted`
+/// serves runs with only `--stats` on and replays the model's bookkeeping.
 struct FastCache {
     slots: [[FastEntry; FAST_SLOTS]; 3],
+    counted: [[CountedEntry; COUNTED_SLOTS]; 3],
     epoch: u64,
     satp: u64,
 }
@@ -270,8 +298,17 @@ impl FastCache {
             key: 0,
             page: 0,
         };
+        let counted_empty = CountedEntry {
+            vpn: u64::MAX,
+            key: 0,
+            tlb_version: 0,
+            page: 0,
+            slot: NO_TLB,
+            level: 0,
+        };
         Box::new(FastCache {
             slots: [[empty; FAST_SLOTS]; 3],
+            counted: [[counted_empty; COUNTED_SLOTS]; 3],
             // Keys made from epoch >= 1 are never 0, so empty slots never match.
             epoch: 1,
             satp: 0,
@@ -302,6 +339,9 @@ pub struct Mmu {
     pmp_version_seen: u64,
     stale: StaleLog,
     sink: Option<EventSink>,
+    /// The L1 slot the current translation hit and that array's version then
+    /// (`usize::MAX` when it did not hit the L1): what the counted cache may remember.
+    l1_hit: (usize, u64),
 }
 
 impl Mmu {
@@ -319,6 +359,7 @@ impl Mmu {
             pmp_version_seen: 0,
             stale: StaleLog::default(),
             sink: None,
+            l1_hit: (usize::MAX, 0),
         }
     }
 
@@ -347,8 +388,110 @@ impl Mmu {
             if e.vpn == vpn && e.key == self.fast.key(ctx) && ctx.satp == self.fast.satp {
                 return Ok(e.page | (va & 0xfff));
             }
+        } else if self.only_counting() {
+            if let Some(pa) = self.translate_counted(va, access, ctx, None) {
+                return Ok(pa);
+            }
         }
         self.translate_slow(va, access, ctx, bus)
+    }
+
+    /// Observed by the counters alone: no event sink and no `--check-tlb`, so a
+    /// repeated L1 hit needs only its bookkeeping, not the full path. The hart may then
+    /// keep its fetch-page cache if it replays each fetch with [`Mmu::replay_fetch`].
+    #[inline]
+    pub fn only_counting(&self) -> bool {
+        !self.config.check_tlb && self.sink.is_none()
+    }
+
+    /// For a hart that cached the decoded page of `va`'s physical page `page` under
+    /// the current [`Mmu::generation`] and fetch context: account the fetch exactly as
+    /// [`Mmu::translate`] would and return true, or return false having changed nothing
+    /// (the hart must then translate). Only while [`Mmu::only_counting`].
+    #[inline(always)]
+    pub fn replay_fetch(&mut self, va: u64, ctx: &TranslateCtx, page: u64) -> bool {
+        self.translate_counted(va, AccessType::Fetch, ctx, Some(page))
+            .is_some()
+    }
+
+    /// The counted cache: a translation the full path would make as an L1 hit (or without
+    /// TLB), with the same counter and LRU updates; `None`, having changed nothing, when
+    /// the full path must decide (or the page is not `expect_page`).
+    #[inline(always)]
+    fn translate_counted(
+        &mut self,
+        va: u64,
+        access: AccessType,
+        ctx: &TranslateCtx,
+        expect_page: Option<u64>,
+    ) -> Option<u64> {
+        let vpn = va >> 12;
+        let e = &self.fast.counted[access as usize][vpn as usize % COUNTED_SLOTS];
+        if e.vpn != vpn
+            || e.key != self.fast.key(ctx)
+            || ctx.satp != self.fast.satp
+            || self.pmp.version() != self.pmp_version_seen
+            || expect_page.is_some_and(|p| p != e.page)
+        {
+            return None;
+        }
+        let e = *e;
+        if e.slot == NO_TLB {
+            self.stats.bare_translations += 1;
+        } else {
+            let (l1, l1_stats) = match access {
+                AccessType::Fetch => (&mut self.l1i, &mut self.stats.l1i),
+                _ => (&mut self.l1d, &mut self.stats.l1d),
+            };
+            if l1.version() != e.tlb_version || !l1.touch(e.slot as usize, va, satp_asid(ctx.satp))
+            {
+                return None;
+            }
+            self.stats.paged_translations += 1;
+            l1_stats.accesses += 1;
+            l1_stats.hits += 1;
+            l1_stats.hits_by_size[e.level as usize] += 1;
+        }
+        Some(e.page | (va & 0xfff))
+    }
+
+    /// After a successful full translation with only the counters observing: remember
+    /// it if repeating it is an L1 hit on the slot a fresh lookup finds first (or needs
+    /// no TLB).
+    fn remember_counted(
+        &mut self,
+        va: u64,
+        access: AccessType,
+        ctx: &TranslateCtx,
+        pa: u64,
+        paged: bool,
+    ) {
+        let (slot, tlb_version, level) = if paged {
+            let (hit, version) = self.l1_hit;
+            let l1 = match access {
+                AccessType::Fetch => &self.l1i,
+                _ => &self.l1d,
+            };
+            if hit == usize::MAX
+                || version != l1.version()
+                || l1.first_match(va, satp_asid(ctx.satp)) != Some(hit)
+            {
+                return;
+            }
+            (hit as u32, version, l1.entry_at(hit).level)
+        } else {
+            (NO_TLB, 0, 0)
+        };
+        let vpn = va >> 12;
+        let key = self.fast.key(ctx);
+        self.fast.counted[access as usize][vpn as usize % COUNTED_SLOTS] = CountedEntry {
+            vpn,
+            key,
+            tlb_version,
+            page: pa & !0xfff,
+            slot,
+            level,
+        };
     }
 
     #[inline(never)]
@@ -370,7 +513,9 @@ impl Mmu {
         }
         let privilege = ctx.privilege.min(3);
         let mode = satp_mode(ctx.satp);
-        let pa = if mode == SatpMode::Bare || privilege >= 2 {
+        self.l1_hit.0 = usize::MAX;
+        let paged = !(mode == SatpMode::Bare || privilege >= 2);
+        let pa = if !paged {
             self.stats.bare_translations += 1;
             va
         } else {
@@ -387,14 +532,18 @@ impl Mmu {
             self.stats.pmp_faults[access as usize] += 1;
             return Err(access.access_fault(va));
         }
-        if whole_page && !self.observed() {
-            let vpn = va >> 12;
-            let key = self.fast.key(ctx);
-            self.fast.slots[access as usize][vpn as usize % FAST_SLOTS] = FastEntry {
-                vpn,
-                key,
-                page: pa & !0xfff,
-            };
+        if whole_page {
+            if !self.observed() {
+                let vpn = va >> 12;
+                let key = self.fast.key(ctx);
+                self.fast.slots[access as usize][vpn as usize % FAST_SLOTS] = FastEntry {
+                    vpn,
+                    key,
+                    page: pa & !0xfff,
+                };
+            } else if self.only_counting() {
+                self.remember_counted(va, access, ctx, pa, paged);
+            }
         }
         Ok(pa)
     }
@@ -508,7 +657,11 @@ impl Mmu {
         };
         if l1.is_present() {
             l1_stats.accesses += 1;
-            let found = l1.lookup(va, asid);
+            let slot = l1.lookup_slot(va, asid);
+            if let Some(i) = slot {
+                self.l1_hit = (i, l1.version());
+            }
+            let found = slot.map(|i| *l1.entry_at(i));
             match found {
                 Some(e) => {
                     l1_stats.hits += 1;

@@ -254,6 +254,9 @@ pub struct TlbArray {
     /// Slot of the last hit: checked first, since consecutive accesses mostly touch
     /// the same page.
     last_hit: usize,
+    /// Changes whenever an entry is added or removed, so a caller may remember which slot
+    /// a lookup lands on (see [`TlbArray::touch`]).
+    version: u64,
 }
 
 impl TlbArray {
@@ -265,6 +268,7 @@ impl TlbArray {
             sizes_present: 0,
             clock: 0,
             last_hit: 0,
+            version: 0,
         }
     }
 
@@ -283,35 +287,81 @@ impl TlbArray {
     /// The entry translating `va` for `asid`, marking it most recently used.
     #[inline]
     pub fn lookup(&mut self, va: u64, asid: u16) -> Option<TlbEntry> {
+        self.lookup_slot(va, asid).map(|i| self.slots[i].entry)
+    }
+
+    #[inline(always)]
+    fn slot_matches(&self, i: usize, va: u64, asid: u16) -> bool {
+        let slot = &self.slots[i];
+        let e = &slot.entry;
+        slot.valid && va >> page_shift(e.level) == e.tag && (e.global || e.asid == asid)
+    }
+
+    /// [`TlbArray::lookup`] returning the slot: the last hit if it matches, else the
+    /// first match in probe order.
+    #[inline]
+    pub fn lookup_slot(&mut self, va: u64, asid: u16) -> Option<usize> {
         if self.sizes_present == 0 {
             return None;
         }
         self.clock += 1;
-        let matches = |slot: &Slot| {
-            let e = &slot.entry;
-            slot.valid && va >> page_shift(e.level) == e.tag && (e.global || e.asid == asid)
+        let found = if self.slot_matches(self.last_hit, va, asid) {
+            self.last_hit
+        } else {
+            self.first_match(va, asid)?
         };
-        let last = &mut self.slots[self.last_hit];
-        if matches(last) {
-            last.last_use = self.clock;
-            return Some(last.entry);
-        }
+        self.slots[found].last_use = self.clock;
+        self.last_hit = found;
+        Some(found)
+    }
+
+    /// The first slot in probe order (page sizes ascending, ways ascending) holding a
+    /// translation of `va` for `asid`. Two valid entries can match one address (a 4K
+    /// and a superpage entry after an unfenced remap, or a global and a non-global one),
+    /// so the order is part of the model.
+    pub fn first_match(&self, va: u64, asid: u16) -> Option<usize> {
         for level in 0..PAGE_SIZES as u8 {
             if self.sizes_present & (1 << level) == 0 {
                 continue;
             }
             let tag = va >> page_shift(level);
             for i in self.set_range(tag, level) {
-                let slot = &mut self.slots[i];
+                let slot = &self.slots[i];
                 let e = &slot.entry;
                 if e.tag == tag && e.level == level && slot.valid && (e.global || e.asid == asid) {
-                    slot.last_use = self.clock;
-                    self.last_hit = i;
-                    return Some(slot.entry);
+                    return Some(i);
                 }
             }
         }
         None
+    }
+
+    /// The entry in slot `i`.
+    #[inline]
+    pub fn entry_at(&self, i: usize) -> &TlbEntry {
+        &self.slots[i].entry
+    }
+
+    /// Equal versions mean the same entries in the same slots (only LRU state differs).
+    #[inline]
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// Redo a lookup of `va` the caller knows lands on slot `first` -- the
+    /// [`TlbArray::first_match`] it found under the current [`TlbArray::version`] -- with
+    /// the same effect on the LRU state as [`TlbArray::lookup_slot`]. Returns false, having
+    /// changed nothing, when the last-hit slot is another match that `lookup_slot` would
+    /// return instead.
+    #[inline(always)]
+    pub fn touch(&mut self, first: usize, va: u64, asid: u16) -> bool {
+        if self.last_hit != first && self.slot_matches(self.last_hit, va, asid) {
+            return false;
+        }
+        self.clock += 1;
+        self.slots[first].last_use = self.clock;
+        self.last_hit = first;
+        true
     }
 
     /// Insert `entry`, replacing an entry for the same page and address space if there is
@@ -321,6 +371,7 @@ impl TlbArray {
             return None;
         }
         self.clock += 1;
+        self.version += 1;
         let range = self.set_range(entry.tag, entry.level);
         let same = |s: &Slot| {
             s.valid
@@ -355,6 +406,7 @@ impl TlbArray {
 
     /// Remove every entry `sfence.vma vaddr, asid` covers; returns how many.
     pub fn flush(&mut self, vaddr: Option<u64>, asid: Option<u16>) -> u64 {
+        self.version += 1;
         let mut removed = 0;
         match vaddr {
             Some(va) => {
