@@ -278,8 +278,10 @@ fn guest_exit_is_reported_to_gdb_and_becomes_emus_status() {
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     let (status, emu_err) = emu.wait(20);
     let context = format!("gdb said:\n{text}\nemu said:\n{emu_err}");
+    // The stop is reported (gdb may name an inlined frame at kernel_main's address, so
+    // the frame's name is not checked).
+    assert!(text.contains("Breakpoint 1 at 0xffffffff8"), "{context}");
     assert!(text.contains("Breakpoint 1, "), "{context}");
-    assert!(text.contains("kernel_main"), "{context}");
     assert!(
         text.contains("[Inferior 1 (process 1) exited normally]"),
         "{context}"
