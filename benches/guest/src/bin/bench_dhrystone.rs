@@ -58,7 +58,7 @@ struct State {
     total: i32,
 }
 
-static mut STATE: State = State {
+const INITIAL: State = State {
     records: [EMPTY; 4],
     row: [0; 50],
     grid: [[0; 50]; 50],
@@ -150,8 +150,8 @@ fn letters(s: &mut State, c: u8) -> u8 {
 
 #[no_mangle]
 fn bench_main() -> u32 {
-    // SAFETY: single-threaded bare-metal program; STATE is only used here.
-    let s = unsafe { &mut *(&raw mut STATE) };
+    let mut state = INITIAL;
+    let s = opaque(&mut state);
     for (i, r) in s.records.iter_mut().enumerate() {
         r.link = (i + 1) % 4;
         r.weight = i as i32 * 3;
@@ -189,7 +189,9 @@ fn bench_main() -> u32 {
             .wrapping_add(s.records[3].colour as u32);
     }
     for r in &s.records {
-        sum = sum.wrapping_mul(17).wrapping_add(r.count as u32 ^ r.label[10] as u32);
+        sum = sum
+            .wrapping_mul(17)
+            .wrapping_add(r.count as u32 ^ r.label[10] as u32);
     }
     for x in s.row.iter().chain(s.grid.iter().flatten()) {
         sum = sum.rotate_left(3) ^ *x as u32;
