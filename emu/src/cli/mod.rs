@@ -91,6 +91,12 @@ pub struct MachineArgs {
     /// without sfence.vma (missing-fence detector).
     #[arg(long)]
     pub check_tlb: bool,
+    /// Turn off emu's own shortcuts (decoded straight-line runs, the hart's page caches,
+    /// the MMU's fast translation cache): every instruction takes the reference loop and
+    /// every access the full path through the TLB model. Several times slower, same
+    /// results; for checking a suspected emulator bug or differential testing.
+    #[arg(long)]
+    pub no_fast_path: bool,
 }
 
 /// A count or address: decimal, or hex with 0x.
@@ -124,6 +130,7 @@ impl MachineArgs {
                 svadu: self.svadu,
                 tlb: self.tlb.unwrap_or_default(),
                 check_tlb: self.check_tlb,
+                fast_path: !self.no_fast_path,
                 ..MmuConfig::default()
             },
             bootargs: self.append.clone(),

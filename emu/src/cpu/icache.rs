@@ -5,6 +5,104 @@
 
 use super::decode::{Op, K};
 
+/// A decoded instruction as the cache stores it: what the hot loops read, in 8 bytes, so
+/// a decoded page (2048 slots) is 16 KiB and a large kernel's hot code stays in the host's
+/// caches. The instruction bits live in a parallel array, read only by slow paths.
+#[derive(Debug, Clone, Copy)]
+pub struct Slot {
+    pub k: K,
+    /// Destination register in bits 0-4; bit 7 set for a 16-bit (RVC) instruction.
+    rd_len: u8,
+    pub rs1: u8,
+    pub rs2: u8,
+    pub imm: i32,
+}
+
+impl Slot {
+    const EMPTY: Slot = Slot {
+        k: K::Empty,
+        rd_len: 0,
+        rs1: 0,
+        rs2: 0,
+        imm: 0,
+    };
+
+    fn new(op: &Op) -> Slot {
+        Slot {
+            k: op.k,
+            rd_len: (op.rd & 31) | if op.len == 2 { 0x80 } else { 0 },
+            rs1: op.rs1 & 31,
+            rs2: op.rs2 & 31,
+            imm: op.imm,
+        }
+    }
+
+    #[inline(always)]
+    pub fn rd(&self) -> usize {
+        (self.rd_len & 31) as usize
+    }
+
+    /// Instruction length in bytes (4, or 2 for RVC).
+    #[inline(always)]
+    pub fn len(&self) -> u64 {
+        4 - ((self.rd_len >> 6) & 2) as u64
+    }
+}
+
+/// Entries in the fetch-page cache (direct-mapped by virtual page number).
+const FETCH_SLOTS: usize = 64;
+
+#[derive(Debug, Clone, Copy)]
+struct FetchEntry {
+    vpn: u64,
+    /// First slot of the decoded page ([`DecodeCache::page_for`]).
+    base: usize,
+    /// Physical address of the page.
+    pa: u64,
+}
+
+/// Virtual page -> decoded page, so that a fetch on a recently used page needs no
+/// translation. Valid for one fetch context and MMU generation: the hart empties it when
+/// either changes, and when the decode cache starts over.
+pub struct FetchPages {
+    entries: [FetchEntry; FETCH_SLOTS],
+}
+
+impl FetchPages {
+    const EMPTY: FetchEntry = FetchEntry {
+        vpn: u64::MAX,
+        base: 0,
+        pa: 0,
+    };
+
+    pub fn new() -> Self {
+        FetchPages {
+            entries: [Self::EMPTY; FETCH_SLOTS],
+        }
+    }
+
+    /// The decoded page holding virtual page `vpn` and its physical address.
+    #[inline(always)]
+    pub fn lookup(&self, vpn: u64) -> Option<(usize, u64)> {
+        let e = &self.entries[vpn as usize % FETCH_SLOTS];
+        (e.vpn == vpn).then_some((e.base, e.pa))
+    }
+
+    pub fn insert(&mut self, vpn: u64, base: usize, pa: u64) {
+        self.entries[vpn as usize % FETCH_SLOTS] = FetchEntry { vpn, base, pa };
+    }
+
+    pub fn flush(&mut self) {
+        self.entries = [Self::EMPTY; FETCH_SLOTS];
+    }
+}
+
+impl Default for FetchPages {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 const NO_PAGE: u32 = u32::MAX;
 const SLOTS: usize = 2048;
 /// Decoded pages kept before the cache starts over (each page is 32 KiB).
@@ -16,7 +114,9 @@ pub struct DecodeCache {
     /// Slot 0 is scratch space for an instruction that is not cached (fetched from a
     /// device, or crossing a page); pool page `i` is `ops[1 + i * SLOTS..][..SLOTS]`. One
     /// flat vector, so a lookup is one bounds check and one load.
-    ops: Vec<Op>,
+    ops: Vec<Slot>,
+    /// The instruction bits of each slot of `ops` (for slow paths and tracing).
+    raws: Vec<u32>,
     /// Pool page index -> RAM page number it holds.
     owner: Vec<usize>,
     used: usize,
@@ -26,7 +126,8 @@ impl DecodeCache {
     pub fn new() -> Self {
         DecodeCache {
             slot_of: Vec::new(),
-            ops: vec![Op::EMPTY],
+            ops: vec![Slot::EMPTY],
+            raws: vec![0],
             owner: Vec::new(),
             used: 0,
         }
@@ -49,13 +150,24 @@ impl DecodeCache {
         slot_base + (page_slot & (SLOTS - 1))
     }
 
-    #[inline(always)]
+    /// The whole decoded instruction at `index` (slow paths).
+    #[inline]
     pub fn op(&self, index: usize) -> Op {
-        self.ops[index]
+        let s = &self.ops[index];
+        Op {
+            k: s.k,
+            rd: s.rd() as u8,
+            rs1: s.rs1,
+            rs2: s.rs2,
+            imm: s.imm,
+            raw: self.raws[index],
+            len: s.len() as u32,
+        }
     }
 
+    /// What the hot loops read of the instruction at `index`.
     #[inline(always)]
-    pub fn op_ref(&self, index: usize) -> &Op {
+    pub fn slot(&self, index: usize) -> &Slot {
         &self.ops[index]
     }
 
@@ -66,7 +178,7 @@ impl DecodeCache {
 
     /// Park an uncached op in the scratch slot; returns its index.
     pub fn scratch(&mut self, op: Op) -> usize {
-        self.ops[0] = op;
+        self.set(0, op);
         0
     }
 
@@ -87,10 +199,11 @@ impl DecodeCache {
         self.used += 1;
         let base = 1 + index * SLOTS;
         if index == self.owner.len() {
-            self.ops.resize(base + SLOTS, Op::EMPTY);
+            self.ops.resize(base + SLOTS, Slot::EMPTY);
+            self.raws.resize(base + SLOTS, 0);
             self.owner.push(ram_page);
         } else {
-            self.ops[base..base + SLOTS].fill(Op::EMPTY);
+            self.ops[base..base + SLOTS].fill(Slot::EMPTY);
             self.owner[index] = ram_page;
         }
         self.slot_of[ram_page] = index as u32;
@@ -99,7 +212,8 @@ impl DecodeCache {
 
     #[inline(always)]
     pub fn set(&mut self, index: usize, op: Op) {
-        self.ops[index] = op;
+        self.ops[index] = Slot::new(&op);
+        self.raws[index] = op.raw;
     }
 
     /// A store of `size` bytes at RAM offset `off` (not crossing a page): forget every

@@ -13,6 +13,7 @@ pub mod csr;
 pub mod decode;
 pub mod disasm;
 pub mod encode;
+mod fast;
 pub mod fpu;
 mod icache;
 pub mod trace_hooks;
@@ -93,7 +94,7 @@ use crate::mmu::{AccessType, Mmu, MmuConfig, TranslateCtx};
 use csr::{ip, ms, CsrEffect};
 use decode::{decode, AmoOp, Op, K};
 use fpu::FpState;
-use icache::DecodeCache;
+use icache::{DecodeCache, FetchPages};
 use trap::{irq, Exception};
 
 /// Privilege levels (the encoding of mstatus.MPP).
@@ -208,12 +209,11 @@ pub struct Hart {
     fetch_ctx: TranslateCtx,
 
     icache: DecodeCache,
-    /// One-entry fetch-page cache: virtual page -> decode-cache page, valid while the
-    /// MMU generation is `fetch_gen` (privilege/satp/mstatus changes clear it). The
+    /// Fetch-page cache: virtual page -> decode-cache page, valid while the MMU
+    /// generation is `fetch_gen` (privilege/satp/mstatus changes clear it). The
     /// generation only moves through sfence.vma and PMP/satp CSR writes, so it is compared
     /// at quantum start and after each system instruction rather than on every fetch.
-    fetch_vpn: u64,
-    fetch_page: usize,
+    fetch_pages: FetchPages,
     fetch_gen: u64,
     /// Observed runs translate every fetch (the TLB model counts it) and so cannot use
     /// the cache above; they remember the last physical page fetched from and its
@@ -223,10 +223,16 @@ pub struct Hart {
     /// Observed by counters only (see [`Mmu::only_counting`]): the fetch-page cache
     /// stays on and each hit in it is replayed to the MMU. Set at quantum start.
     fetch_replayed: bool,
+    /// Data-page cache of the unobserved loop ([`fast`]).
+    dtlb: Box<fast::DataTlb>,
+    /// [`MmuConfig::fast_path`], read once: unobserved runs may use [`Hart::run_fast`]
+    /// and the hart's page caches.
+    fast_path: bool,
 }
 
 impl Hart {
     pub fn new(hartid: u64, mmu: MmuConfig) -> Self {
+        let fast_path = mmu.fast_path;
         let ctx = TranslateCtx {
             satp: 0,
             privilege: PRIV_M,
@@ -283,12 +289,13 @@ impl Hart {
             data_ctx: ctx,
             fetch_ctx: ctx,
             icache: DecodeCache::new(),
-            fetch_vpn: NO_VPN,
-            fetch_page: 0,
+            fetch_pages: FetchPages::new(),
             fetch_gen: 0,
             fetch_seen_pa: NO_VPN,
             fetch_seen_page: 0,
             fetch_replayed: false,
+            dtlb: fast::DataTlb::new(),
+            fast_path,
         }
     }
 
@@ -309,7 +316,9 @@ impl Hart {
         }
         // Two copies of the loop, so that unobserved runs do not pay for the replay check
         // on every fetch.
-        if self.fetch_replayed {
+        if self.fast_path && !self.mmu.observed() {
+            self.run_fast(bus, budget)
+        } else if self.fetch_replayed {
             self.run_loop::<true>(bus, budget)
         } else {
             self.run_loop::<false>(bus, budget)
@@ -411,7 +420,14 @@ impl Hart {
     /// wrote to it), so nothing decoded earlier can be trusted.
     pub fn code_modified(&mut self) {
         self.icache.flush();
-        self.fetch_vpn = NO_VPN;
+        self.forget_fetch_pages();
+    }
+
+    /// Empty every cache of where instructions were fetched from (the decode cache
+    /// started over, or the translation context changed).
+    fn forget_fetch_pages(&mut self) {
+        self.fetch_pages.flush();
+        self.fetch_seen_pa = NO_VPN;
     }
 
     // ---------------------------------------------------------------- fetch
@@ -421,13 +437,10 @@ impl Hart {
     /// cache instead of being copied through the stack.
     #[inline(always)]
     fn fetch<const REPLAY: bool>(&mut self, pc: u64, bus: &mut Bus) -> usize {
-        if pc >> 12 == self.fetch_vpn {
-            let index = DecodeCache::index(self.fetch_page, (pc >> 1) as usize);
+        if let Some((base, pa)) = self.fetch_pages.lookup(pc >> 12) {
+            let index = DecodeCache::index(base, (pc >> 1) as usize);
             if self.icache.is_decoded(index)
-                && (!REPLAY
-                    || self
-                        .mmu
-                        .replay_fetch(pc, &self.fetch_ctx, self.fetch_seen_pa))
+                && (!REPLAY || self.mmu.replay_fetch(pc, &self.fetch_ctx, pa))
             {
                 return index;
             }
@@ -454,7 +467,15 @@ impl Hart {
             .mmu
             .translate(pc, AccessType::Fetch, &self.fetch_ctx, bus)?;
         let page_off = (pc & 0xfff) as usize;
+        // Unobserved runs (and counter-only ones, which replay each hit) keep the page
+        // in the fetch-page cache; others translate every fetch.
+        let cacheable = (self.fast_path && !self.mmu.observed()) || self.fetch_replayed;
         if pa & !0xfff == self.fetch_seen_pa {
+            if cacheable {
+                self.fetch_pages
+                    .insert(pc >> 12, self.fetch_seen_page, self.fetch_seen_pa);
+                self.fetch_gen = self.mmu.generation();
+            }
             let slot = DecodeCache::index(self.fetch_seen_page, page_off >> 1);
             if self.icache.is_decoded(slot) {
                 return Ok(slot);
@@ -474,14 +495,14 @@ impl Hart {
             };
             return Ok(self.icache.scratch(decode(lo | (hi << 16))));
         };
-        let (index, _) = self.icache.page_for(ram_page_off >> 12);
+        let (index, started_over) = self.icache.page_for(ram_page_off >> 12);
+        if started_over {
+            self.forget_fetch_pages();
+        }
         self.fetch_seen_pa = pa & !0xfff;
         self.fetch_seen_page = index;
-        if self.mmu.observed() && !self.fetch_replayed {
-            self.fetch_vpn = NO_VPN;
-        } else {
-            self.fetch_vpn = pc >> 12;
-            self.fetch_page = index;
+        if cacheable {
+            self.fetch_pages.insert(pc >> 12, index, pa & !0xfff);
             self.fetch_gen = self.mmu.generation();
         }
         let slot = DecodeCache::index(index, page_off >> 1);
@@ -756,13 +777,12 @@ impl Hart {
     fn execute(&mut self, index: usize, pc: u64, bus: &mut Bus) -> u64 {
         // Field by field from the cache slot: copying the whole `Op` made the compiler
         // bounce it through the stack on every instruction.
-        let op = self.icache.op_ref(index);
-        let (kind, rd, rs1, rs2, imm, len) = (op.k, op.rd, op.rs1, op.rs2, op.imm, op.len);
-        let rd = rd as usize & 31;
+        let op = self.icache.slot(index);
+        let (kind, rd, rs1, rs2, imm, len) = (op.k, op.rd(), op.rs1, op.rs2, op.imm, op.len());
         let a = self.x[rs1 as usize & 31];
         let b = self.x[rs2 as usize & 31];
         let imm = imm as i64 as u64;
-        let next = pc.wrapping_add(len as u64);
+        let next = pc.wrapping_add(len);
         macro_rules! tri {
             ($e:expr) => {
                 match $e {
@@ -954,8 +974,7 @@ impl Hart {
             }
             K::FenceI => {
                 self.icache.flush();
-                self.fetch_vpn = NO_VPN;
-                self.fetch_seen_pa = NO_VPN;
+                self.forget_fetch_pages();
             }
             K::Ecall => {
                 return Err(Exception::new(
@@ -1023,7 +1042,7 @@ impl Hart {
                 let vaddr = (op.rs1 != 0).then_some(a);
                 let asid = (op.rs2 != 0).then(|| self.x[op.rs2 as usize & 31] as u16);
                 self.mmu.sfence_vma(vaddr, asid);
-                self.fetch_vpn = NO_VPN;
+                self.fetch_pages.flush();
             }
             K::Flw | K::Fld => {
                 if fs_off {
@@ -1103,11 +1122,12 @@ impl Hart {
     /// every access.
     #[inline]
     fn check_fetch_cache(&mut self) {
-        let observed = self.mmu.observed();
-        self.fetch_replayed = observed && self.mmu.only_counting();
+        let observed = self.mmu.observed() || !self.fast_path;
+        self.fetch_replayed = observed && self.fast_path && self.mmu.only_counting();
         if self.fetch_gen != self.mmu.generation() || (observed && !self.fetch_replayed) {
-            self.fetch_vpn = NO_VPN;
+            self.fetch_pages.flush();
         }
+        self.dtlb.sync(self.mmu.generation());
     }
 
     /// Take the trap for an exception raised by the current instruction.
@@ -1238,7 +1258,8 @@ impl Hart {
             sum,
             mxr,
         };
-        self.fetch_vpn = NO_VPN;
+        self.fetch_pages.flush();
+        self.dtlb.flush();
     }
 }
 

@@ -106,7 +106,7 @@ impl Hart {
                 self.emit_after(bus, tracer, &before, None, None);
                 continue;
             }
-            let op = *self.icache.op_ref(index);
+            let op = self.icache.op(index);
             let operands = (self.x[op.rs1 as usize & 31], self.x[op.rs2 as usize & 31]);
             let sbi = (op.k == K::Ecall && self.privilege == PRIV_S)
                 .then(|| (self.x[17], self.x[16], [self.x[10], self.x[11], self.x[12]]));

@@ -113,6 +113,12 @@ pub struct MmuConfig {
     pub stats: bool,
     /// Compare every TLB hit with a fresh walk (`--check-tlb`).
     pub check_tlb: bool,
+    /// The emulator's own shortcuts may serve translations and instructions: the MMU's
+    /// fast and counted caches, the hart's fetch-page and data-page caches and its
+    /// straight-through loop. `--no-fast-path` clears it, so every access takes the full
+    /// path through the TLB model and every instruction the reference loop: slower,
+    /// with identical results (the differential tests compare the two).
+    pub fast_path: bool,
 }
 
 impl Default for MmuConfig {
@@ -123,6 +129,7 @@ impl Default for MmuConfig {
             tlb: TlbConfig::default(),
             stats: false,
             check_tlb: false,
+            fast_path: true,
         }
     }
 }
@@ -382,7 +389,7 @@ impl Mmu {
         ctx: &TranslateCtx,
         bus: &mut Bus,
     ) -> Result<u64, Exception> {
-        if !self.observed() {
+        if !self.observed() && self.config.fast_path {
             let vpn = va >> 12;
             let e = &self.fast.slots[access as usize][vpn as usize % FAST_SLOTS];
             if e.vpn == vpn && e.key == self.fast.key(ctx) && ctx.satp == self.fast.satp {
@@ -401,7 +408,21 @@ impl Mmu {
     /// keep its fetch-page cache if it replays each fetch with [`Mmu::replay_fetch`].
     #[inline]
     pub fn only_counting(&self) -> bool {
-        !self.config.check_tlb && self.sink.is_none()
+        !self.config.check_tlb && self.sink.is_none() && self.config.fast_path
+    }
+
+    /// The physical page the unobserved fast path holds for `va`'s page under `ctx`, if
+    /// any: a page that passed every check of the full path as a whole (permissions,
+    /// A/D, PMP), so the hart may cache it too until [`Mmu::generation`] moves.
+    #[inline]
+    pub fn fast_page(&self, va: u64, access: AccessType, ctx: &TranslateCtx) -> Option<u64> {
+        if self.observed() || !self.config.fast_path {
+            return None;
+        }
+        let vpn = va >> 12;
+        let e = &self.fast.slots[access as usize][vpn as usize % FAST_SLOTS];
+        (e.vpn == vpn && e.key == self.fast.key(ctx) && ctx.satp == self.fast.satp)
+            .then_some(e.page)
     }
 
     /// For a hart that cached the decoded page of `va`'s physical page `page` under
@@ -533,7 +554,7 @@ impl Mmu {
             return Err(access.access_fault(va));
         }
         if whole_page {
-            if !self.observed() {
+            if !self.observed() && self.config.fast_path {
                 let vpn = va >> 12;
                 let key = self.fast.key(ctx);
                 self.fast.slots[access as usize][vpn as usize % FAST_SLOTS] = FastEntry {

@@ -1,0 +1,350 @@
+//! The unobserved interpreter loop and its data-translation cache.
+//!
+//! [`Hart::run_fast`] is what `emu run` executes when nothing watches the MMU (no
+//! `--stats`, no `--trace`, no `--check-tlb`, no `--no-fast-path`). It computes exactly
+//! what the per-instruction loop in `mod.rs` computes, with two shortcuts:
+//!
+//! - **Straight through a page.** After an instruction whose successor lies on the same
+//!   virtual page, the next op is taken from the same decoded page without going back
+//!   through the fetch-page cache; only a page change, an op not decoded yet (or forgotten
+//!   because a store overwrote it) or anything the slow path handles returns to `fetch`.
+//! - **Data pages in the hart.** [`DataTlb`] maps a virtual page straight to its RAM
+//!   offset for loads and stores, so a hit is a tag compare and an add. It holds only
+//!   pages the MMU's own fast path holds (whole-page PMP decision, A/D already set for
+//!   stores, RAM that is not the HTIF mailbox) and it is emptied whenever the MMU's
+//!   generation moves (sfence.vma, satp, PMP) or the data context changes (privilege,
+//!   MPRV/MPP, SUM, MXR).
+//!
+//! Both loops count the budget per instruction (trapped ones included) and take traps at
+//! the same instruction boundaries, so a run is identical with this loop or the
+//! reference one; `emu/tests/fast_path.rs` checks that.
+
+use super::decode::K;
+use super::icache::DecodeCache;
+use super::trap::Exception;
+use super::{read_le, sext32, write_le, Hart, RunStop, Step, FETCH_TRAPPED, NO_VPN};
+use crate::bus::Bus;
+use crate::mmu::AccessType;
+
+/// Entries per access type; direct-mapped by virtual page number.
+const DTLB_SLOTS: usize = 256;
+
+#[derive(Debug, Clone, Copy)]
+struct DtlbEntry {
+    vpn: u64,
+    /// RAM offset of a byte = its virtual address + `addend` (wrapping).
+    addend: u64,
+}
+
+const DTLB_EMPTY: DtlbEntry = DtlbEntry {
+    vpn: NO_VPN,
+    addend: 0,
+};
+
+/// Virtual page -> RAM offset for the unobserved loop's loads and stores.
+pub(super) struct DataTlb {
+    load: [DtlbEntry; DTLB_SLOTS],
+    store: [DtlbEntry; DTLB_SLOTS],
+    /// The MMU generation the entries were made under.
+    generation: u64,
+}
+
+impl DataTlb {
+    pub(super) fn new() -> Box<DataTlb> {
+        Box::new(DataTlb {
+            load: [DTLB_EMPTY; DTLB_SLOTS],
+            store: [DTLB_EMPTY; DTLB_SLOTS],
+            generation: 0,
+        })
+    }
+
+    pub(super) fn flush(&mut self) {
+        self.load = [DTLB_EMPTY; DTLB_SLOTS];
+        self.store = [DTLB_EMPTY; DTLB_SLOTS];
+    }
+
+    /// Empty the cache if the MMU invalidated translations since it was filled.
+    #[inline]
+    pub(super) fn sync(&mut self, generation: u64) {
+        if self.generation != generation {
+            self.flush();
+            self.generation = generation;
+        }
+    }
+
+    /// RAM offset of `[va, va + size)` when its page is cached and the access stays on it.
+    #[inline(always)]
+    fn lookup(table: &[DtlbEntry; DTLB_SLOTS], va: u64, size: u64) -> Option<usize> {
+        let vpn = va >> 12;
+        let e = &table[vpn as usize % DTLB_SLOTS];
+        if e.vpn == vpn && (va & 0xfff) + size <= 0x1000 {
+            Some(va.wrapping_add(e.addend) as usize)
+        } else {
+            None
+        }
+    }
+}
+
+impl Hart {
+    /// Load through the data-page cache, falling back to the full [`Hart::load`].
+    #[inline(always)]
+    fn load_fast(&mut self, bus: &mut Bus, va: u64, size: u64) -> Result<u64, Exception> {
+        if let Some(off) = DataTlb::lookup(&self.dtlb.load, va, size) {
+            return Ok(read_le(bus.ram.as_slice(), off, size));
+        }
+        self.load_and_remember(bus, va, size)
+    }
+
+    #[inline(never)]
+    fn load_and_remember(&mut self, bus: &mut Bus, va: u64, size: u64) -> Result<u64, Exception> {
+        let v = self.load(bus, va, size)?;
+        self.remember_data_page(bus, va, AccessType::Load);
+        Ok(v)
+    }
+
+    /// Store through the data-page cache; `Ok(true)` when it went to a device.
+    #[inline(always)]
+    fn store_fast(
+        &mut self,
+        bus: &mut Bus,
+        va: u64,
+        size: u64,
+        value: u64,
+    ) -> Result<bool, Exception> {
+        if let Some(off) = DataTlb::lookup(&self.dtlb.store, va, size) {
+            write_le(bus.ram.as_mut_slice(), off, size, value);
+            self.icache.invalidate(off, size as usize);
+            return Ok(false);
+        }
+        self.store_and_remember(bus, va, size, value)
+    }
+
+    #[inline(never)]
+    fn store_and_remember(
+        &mut self,
+        bus: &mut Bus,
+        va: u64,
+        size: u64,
+        value: u64,
+    ) -> Result<bool, Exception> {
+        let device = self.store(bus, va, size, value)?;
+        self.remember_data_page(bus, va, AccessType::Store);
+        Ok(device)
+    }
+
+    /// After a successful access: cache `va`'s page if the MMU's fast path holds it (so
+    /// every check the full path makes passes for the whole page) and it is plain RAM.
+    fn remember_data_page(&mut self, bus: &Bus, va: u64, access: AccessType) {
+        let Some(page) = self.mmu.fast_page(va, access, &self.data_ctx) else {
+            return;
+        };
+        let Some(off) = bus.ram_offset(page, 4096) else {
+            return;
+        };
+        let vpn = va >> 12;
+        let entry = DtlbEntry {
+            vpn,
+            addend: (off as u64).wrapping_sub(vpn << 12),
+        };
+        let table = match access {
+            AccessType::Store => &mut self.dtlb.store,
+            _ => &mut self.dtlb.load,
+        };
+        table[vpn as usize % DTLB_SLOTS] = entry;
+    }
+
+    /// The unobserved interpreter loop (see the module comment). Same contract as the
+    /// reference loop: returns instructions executed (retired or trapped) and why it
+    /// stopped.
+    pub(super) fn run_fast(&mut self, bus: &mut Bus, budget: u64) -> (u64, RunStop) {
+        self.dtlb.sync(self.mmu.generation());
+        let mut left = budget;
+        let mut pc = self.pc;
+        let stop = 'fetch: loop {
+            if left == 0 {
+                break RunStop::Budget;
+            }
+            let mut index = self.fetch::<false>(pc, bus);
+            if index == FETCH_TRAPPED {
+                left -= 1;
+                pc = self.pc;
+                continue;
+            }
+            // Successors on pc's page need no fetch if the fetch-page cache holds it (it
+            // does not after a fetch from a device or across pages).
+            let (page, base) = match self.fetch_pages.lookup(pc >> 12) {
+                Some((base, _)) => (pc >> 12, base),
+                None => (NO_VPN, 0),
+            };
+            loop {
+                left -= 1;
+                let op = self.icache.slot(index);
+                let (kind, rd, rs1, rs2, imm, len) =
+                    (op.k, op.rd(), op.rs1, op.rs2, op.imm, op.len());
+                let a = self.x[rs1 as usize & 31];
+                let b = self.x[rs2 as usize & 31];
+                let imm = imm as i64 as u64;
+                let mut next = pc.wrapping_add(len);
+                macro_rules! trap {
+                    ($e:expr) => {{
+                        self.pc = pc;
+                        self.raise($e);
+                        pc = self.pc;
+                        continue 'fetch;
+                    }};
+                }
+                macro_rules! load {
+                    ($size:expr, $ext:expr) => {
+                        match self.load_fast(bus, a.wrapping_add(imm), $size) {
+                            Ok(v) => self.x[rd] = $ext(v),
+                            Err(e) => trap!(e),
+                        }
+                    };
+                }
+                macro_rules! store {
+                    ($size:expr) => {
+                        match self.store_fast(bus, a.wrapping_add(imm), $size, b) {
+                            Ok(false) => {}
+                            Ok(true) => {
+                                // A device saw it: the machine must look now.
+                                self.instret += 1;
+                                pc = next;
+                                break 'fetch RunStop::Yield;
+                            }
+                            Err(e) => trap!(e),
+                        }
+                    };
+                }
+                match kind {
+                    K::Empty => {
+                        // Not decoded yet, or overwritten by a store: fetch decodes it.
+                        left += 1;
+                        continue 'fetch;
+                    }
+                    K::Lui => self.x[rd] = imm,
+                    K::Auipc => self.x[rd] = pc.wrapping_add(imm),
+                    K::Jal => {
+                        self.x[rd] = next;
+                        next = pc.wrapping_add(imm);
+                    }
+                    K::Jalr => {
+                        self.x[rd] = next;
+                        next = a.wrapping_add(imm) & !1;
+                    }
+                    K::Beq => {
+                        if a == b {
+                            next = pc.wrapping_add(imm)
+                        }
+                    }
+                    K::Bne => {
+                        if a != b {
+                            next = pc.wrapping_add(imm)
+                        }
+                    }
+                    K::Blt => {
+                        if (a as i64) < (b as i64) {
+                            next = pc.wrapping_add(imm)
+                        }
+                    }
+                    K::Bge => {
+                        if (a as i64) >= (b as i64) {
+                            next = pc.wrapping_add(imm)
+                        }
+                    }
+                    K::Bltu => {
+                        if a < b {
+                            next = pc.wrapping_add(imm)
+                        }
+                    }
+                    K::Bgeu => {
+                        if a >= b {
+                            next = pc.wrapping_add(imm)
+                        }
+                    }
+                    K::Lb => load!(1, |v| v as i8 as i64 as u64),
+                    K::Lh => load!(2, |v| v as i16 as i64 as u64),
+                    K::Lw => load!(4, |v| v as i32 as i64 as u64),
+                    K::Ld => load!(8, |v| v),
+                    K::Lbu => load!(1, |v| v),
+                    K::Lhu => load!(2, |v| v),
+                    K::Lwu => load!(4, |v| v),
+                    K::Sb => store!(1),
+                    K::Sh => store!(2),
+                    K::Sw => store!(4),
+                    K::Sd => store!(8),
+                    K::Addi => self.x[rd] = a.wrapping_add(imm),
+                    K::Slti => self.x[rd] = ((a as i64) < (imm as i64)) as u64,
+                    K::Sltiu => self.x[rd] = (a < imm) as u64,
+                    K::Xori => self.x[rd] = a ^ imm,
+                    K::Ori => self.x[rd] = a | imm,
+                    K::Andi => self.x[rd] = a & imm,
+                    K::Slli => self.x[rd] = a << (imm & 63),
+                    K::Srli => self.x[rd] = a >> (imm & 63),
+                    K::Srai => self.x[rd] = ((a as i64) >> (imm & 63)) as u64,
+                    K::Add => self.x[rd] = a.wrapping_add(b),
+                    K::Sub => self.x[rd] = a.wrapping_sub(b),
+                    K::Sll => self.x[rd] = a << (b & 63),
+                    K::Slt => self.x[rd] = ((a as i64) < (b as i64)) as u64,
+                    K::Sltu => self.x[rd] = (a < b) as u64,
+                    K::Xor => self.x[rd] = a ^ b,
+                    K::Srl => self.x[rd] = a >> (b & 63),
+                    K::Sra => self.x[rd] = ((a as i64) >> (b & 63)) as u64,
+                    K::Or => self.x[rd] = a | b,
+                    K::And => self.x[rd] = a & b,
+                    K::Addiw => self.x[rd] = sext32(a.wrapping_add(imm)),
+                    K::Slliw => self.x[rd] = sext32((a as u32).wrapping_shl(imm as u32) as u64),
+                    K::Srliw => self.x[rd] = sext32(((a as u32) >> (imm & 31)) as u64),
+                    K::Sraiw => self.x[rd] = ((a as i32) >> (imm & 31)) as i64 as u64,
+                    K::Addw => self.x[rd] = sext32(a.wrapping_add(b)),
+                    K::Subw => self.x[rd] = sext32(a.wrapping_sub(b)),
+                    K::Sllw => self.x[rd] = sext32(((a as u32) << (b & 31)) as u64),
+                    K::Srlw => self.x[rd] = sext32(((a as u32) >> (b & 31)) as u64),
+                    K::Sraw => self.x[rd] = ((a as i32) >> (b & 31)) as i64 as u64,
+                    K::Mul => self.x[rd] = a.wrapping_mul(b),
+                    K::Mulh => self.x[rd] = ((a as i64 as i128 * b as i64 as i128) >> 64) as u64,
+                    K::Mulhu => self.x[rd] = ((a as u128 * b as u128) >> 64) as u64,
+                    K::Mulw => self.x[rd] = sext32(a.wrapping_mul(b)),
+                    K::Fence => {}
+                    _ => {
+                        // Everything else takes the reference path, then a fresh fetch: a
+                        // system instruction may have changed the translation context.
+                        let n = self.execute(index, pc, bus);
+                        self.x[0] = 0;
+                        if n & 1 == 0 {
+                            self.instret += 1;
+                            pc = n;
+                            continue 'fetch;
+                        }
+                        pc = self.pc;
+                        match self.special {
+                            Step::Trapped => {}
+                            Step::Next => self.instret += 1,
+                            Step::Yield => {
+                                self.instret += 1;
+                                break 'fetch RunStop::Yield;
+                            }
+                            Step::Wfi => {
+                                self.instret += 1;
+                                break 'fetch RunStop::Wfi;
+                            }
+                        }
+                        continue 'fetch;
+                    }
+                }
+                self.x[0] = 0;
+                self.instret += 1;
+                pc = next;
+                if left == 0 {
+                    break 'fetch RunStop::Budget;
+                }
+                if next >> 12 != page {
+                    continue 'fetch;
+                }
+                index = DecodeCache::index(base, (next >> 1) as usize);
+            }
+        };
+        self.pc = pc;
+        self.account_privilege();
+        (budget - left, stop)
+    }
+}
