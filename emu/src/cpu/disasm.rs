@@ -1,6 +1,8 @@
 //! Disassembler built on our own decoder: one `Op` → text, in the GNU assembler's
 //! syntax with ABI register names. Compressed instructions are shown as the 32-bit
-//! instruction they expand to, prefixed with `c.` where the mnemonic is the same.
+//! instruction they expand to, prefixed with `c.`.
+//! `tests/disasm_oracle.rs` checks it against the `disc-v` crate (objdump's output) over
+//! every RV64GC instruction class, every 16-bit parcel and random words.
 
 use super::decode::{decode, AmoOp, Op, K};
 
@@ -220,7 +222,7 @@ fn disassemble_op(op: &Op, pc: u64) -> String {
     }
 }
 
-/// FENCE with its predecessor and successor sets (`fence rw,w`), or FENCE.TSO. An empty
+/// FENCE with its predecessor and successor sets (`fence rw, w`), or FENCE.TSO. An empty
 /// set is written `unknown`, as GNU objdump does.
 fn fence(w: u32) -> String {
     let fm = w >> 28;
@@ -239,7 +241,7 @@ fn fence(w: u32) -> String {
             .map(|(_, name)| name)
             .collect()
     };
-    format!("fence {},{}", set(pred), set(succ))
+    format!("fence {}, {}", set(pred), set(succ))
 }
 
 const ROUNDING_MODES: [&str; 5] = ["rne", "rtz", "rdn", "rup", "rmm"];
@@ -265,7 +267,7 @@ fn fp_known(w: u32) -> Option<String> {
     let rounding = |omit: u32| match rm {
         _ if rm == omit => Some(String::new()),
         0..=4 => Some(format!(", {}", ROUNDING_MODES[rm as usize])),
-        7 => Some(format!(", dyn")),
+        7 => Some(", dyn".to_string()),
         _ => None,
     };
     let sfx = match fmt {
@@ -367,5 +369,12 @@ mod tests {
         // fadd.d fa0, fa1, fa2 (rm=dyn)
         assert_eq!(disassemble(0x02c5f553, 0), "fadd.d fa0, fa1, fa2");
         assert_eq!(disassemble(0xffff_ffff, 0), "unknown 0xffffffff");
+        // Static rounding modes are shown, dyn is not.
+        assert_eq!(disassemble(0x02c58553, 0), "fadd.d fa0, fa1, fa2, rne");
+        // rm = 5 is reserved: the FPU traps, so it is not an instruction.
+        assert_eq!(disassemble(0x02c5d553, 0), "unknown 0x2c5d553");
+        assert_eq!(disassemble(0x140525af, 0), "lr.w.aq a1, (a0)");
+        assert_eq!(disassemble(0x0ff0000f, 0), "fence iorw, iorw");
+        assert_eq!(disassemble(0x8330000f, 0), "fence.tso");
     }
 }
