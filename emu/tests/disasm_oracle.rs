@@ -5,7 +5,8 @@
 //!   Zifencei, privileged). Each class is a table of encodings written as bit patterns
 //!   from the ISA manual's opcode maps; a case picks a pattern and fills its free fields
 //!   with random bits, so every instruction of the class is exercised with arbitrary
-//!   registers and immediates (random 32-bit words alone would mostly be illegal).
+//!   registers and immediates (random words would leave the rarer instructions to
+//!   chance).
 //! * 16-bit parcels: all 49,152 of them, exhaustively, legal and illegal alike. This
 //!   checks our RVC expansion (disc-v decodes compressed instructions directly).
 //! * Random 32-bit words: whichever decoder calls a word legal, the other must agree.
@@ -13,7 +14,10 @@
 //! The two disassemblers differ in conventions that carry no information; [`Canon`]
 //! removes exactly those and nothing else (see its documentation). Everything else,
 //! mnemonic, every register, every immediate, operand order, rounding mode, fence sets,
-//! `.aq`/`.rl`, must be identical.
+//! `.aq`/`.rl`, must be identical. For a parcel, disc-v only names the `c.` instruction,
+//! so [`expand_c`] rewrites that to its 32-bit expansion per the ISA manual's RVC table.
+//! One class of encodings is excused, in [`check_any`]: the reserved rounding modes,
+//! which disc-v decodes and we (like the hart) treat as illegal.
 //!
 //! Run: `cargo test -p emu --test disasm_oracle`. `PROPTEST_CASES` overrides the
 //! per-class case count.
