@@ -1,6 +1,8 @@
 //! Disassembler built on our own decoder: one `Op` → text, in the GNU assembler's
 //! syntax with ABI register names. Compressed instructions are shown as the 32-bit
-//! instruction they expand to, prefixed with `c.` where the mnemonic is the same.
+//! instruction they expand to, prefixed with `c.`.
+//! `tests/disasm_oracle.rs` checks it against the `disc-v` crate (objdump's output) over
+//! every RV64GC instruction class, every 16-bit parcel and random words.
 
 use super::decode::{decode, AmoOp, Op, K};
 
@@ -102,7 +104,8 @@ fn disassemble_op(op: &Op, pc: u64) -> String {
         )
     };
     let csri = |m: &str| format!("{m} {}, {}, {}", x(rd), csr_name(imm as u32 & 0xfff), rs1);
-    let aq_rl = |raw: u32| match (raw >> 26) & 3 {
+    // aq is bit 26, rl bit 25.
+    let aq_rl = |raw: u32| match (raw >> 25) & 3 {
         0 => "",
         1 => ".rl",
         2 => ".aq",
@@ -172,7 +175,7 @@ fn disassemble_op(op: &Op, pc: u64) -> String {
         K::Divuw => r("divuw"),
         K::Remw => r("remw"),
         K::Remuw => r("remuw"),
-        K::Fence => "fence".into(),
+        K::Fence => fence(op.raw),
         K::FenceI => "fence.i".into(),
         K::Ecall => "ecall".into(),
         K::Ebreak => "ebreak".into(),
@@ -219,22 +222,59 @@ fn disassemble_op(op: &Op, pc: u64) -> String {
     }
 }
 
+/// FENCE with its predecessor and successor sets (`fence rw, w`), or FENCE.TSO. An empty
+/// set is written `unknown`, as GNU objdump does.
+fn fence(w: u32) -> String {
+    let fm = w >> 28;
+    let pred = (w >> 24) & 0xf;
+    let succ = (w >> 20) & 0xf;
+    if fm == 0b1000 && pred == 0b0011 && succ == 0b0011 {
+        return "fence.tso".into();
+    }
+    let set = |bits: u32| -> String {
+        if bits == 0 {
+            return "unknown".into();
+        }
+        [(8, 'i'), (4, 'o'), (2, 'r'), (1, 'w')]
+            .iter()
+            .filter(|(bit, _)| bits & bit != 0)
+            .map(|(_, name)| name)
+            .collect()
+    };
+    format!("fence {}, {}", set(pred), set(succ))
+}
+
+const ROUNDING_MODES: [&str; 5] = ["rne", "rtz", "rdn", "rup", "rmm"];
+
 /// OP-FP and fused multiply-add, from the raw word (the hart hands these to the FPU
-/// undecoded).
+/// undecoded). Accepts exactly the encodings the FPU executes (`fpu::execute`), so an
+/// encoding the hart traps on shows as `unknown`. A static rounding mode is shown as a
+/// last operand, as GNU objdump does: omitted when it is `dyn`, and for the exact
+/// widening conversions (`fcvt.d.s`, `fcvt.d.w[u]`) omitted when it is `rne`.
 fn fp(w: u32) -> String {
+    fp_known(w).unwrap_or_else(|| format!("unknown {w:#x}"))
+}
+
+fn fp_known(w: u32) -> Option<String> {
     let rd = ((w >> 7) & 31) as u8;
     let rs1 = ((w >> 15) & 31) as u8;
     let rs2 = ((w >> 20) & 31) as u8;
     let rs3 = ((w >> 27) & 31) as u8;
     let rm = (w >> 12) & 7;
     let fmt = (w >> 25) & 3;
+    let opcode = w & 0x7f;
+    // The rounding-mode operand, or None for the reserved modes 5 and 6.
+    let rounding = |omit: u32| match rm {
+        _ if rm == omit => Some(String::new()),
+        0..=4 => Some(format!(", {}", ROUNDING_MODES[rm as usize])),
+        7 => Some(", dyn".to_string()),
+        _ => None,
+    };
     let sfx = match fmt {
         0 => "s",
         1 => "d",
-        2 => "h",
-        _ => "q",
+        _ => return None,
     };
-    let opcode = w & 0x7f;
     if opcode != 0x53 {
         let m = match opcode {
             0x43 => "fmadd",
@@ -242,58 +282,74 @@ fn fp(w: u32) -> String {
             0x4b => "fnmsub",
             _ => "fnmadd",
         };
-        return format!("{m}.{sfx} {}, {}, {}, {}", f(rd), f(rs1), f(rs2), f(rs3));
+        let rm = rounding(7)?;
+        return Some(format!(
+            "{m}.{sfx} {}, {}, {}, {}{rm}",
+            f(rd),
+            f(rs1),
+            f(rs2),
+            f(rs3)
+        ));
     }
     let f5 = w >> 27;
-    let ff = |m: &str| format!("{m}.{sfx} {}, {}, {}", f(rd), f(rs1), f(rs2));
-    let int_name = |n: u8| {
-        ["w", "wu", "l", "lu"]
-            .get(n as usize)
-            .copied()
-            .unwrap_or("?")
+    let arith = |m: &str| {
+        Some(format!(
+            "{m}.{sfx} {}, {}, {}{}",
+            f(rd),
+            f(rs1),
+            f(rs2),
+            rounding(7)?
+        ))
     };
-    match f5 {
-        0x00 => ff("fadd"),
-        0x01 => ff("fsub"),
-        0x02 => ff("fmul"),
-        0x03 => ff("fdiv"),
-        0x0b => format!("fsqrt.{sfx} {}, {}", f(rd), f(rs1)),
-        0x04 => ff(["fsgnj", "fsgnjn", "fsgnjx"]
-            .get(rm as usize)
-            .copied()
-            .unwrap_or("fsgnj?")),
-        0x05 => ff(if rm == 0 { "fmin" } else { "fmax" }),
-        0x08 => {
-            let src = if rs2 == 0 { "s" } else { "d" };
-            format!("fcvt.{sfx}.{src} {}, {}", f(rd), f(rs1))
-        }
+    let plain = |m: &str| format!("{m}.{sfx} {}, {}, {}", f(rd), f(rs1), f(rs2));
+    let int_name = |n: u8| ["w", "wu", "l", "lu"].get(n as usize).copied();
+    // Integer to float: exact (widening) only for 32-bit integers into a double.
+    let widening = |n: u8| fmt == 1 && n <= 1;
+    Some(match f5 {
+        0x00 => arith("fadd")?,
+        0x01 => arith("fsub")?,
+        0x02 => arith("fmul")?,
+        0x03 => arith("fdiv")?,
+        0x0b if rs2 == 0 => format!("fsqrt.{sfx} {}, {}{}", f(rd), f(rs1), rounding(7)?),
+        0x04 => plain(["fsgnj", "fsgnjn", "fsgnjx"].get(rm as usize)?),
+        0x05 => plain(["fmin", "fmax"].get(rm as usize)?),
+        0x08 => match (fmt, rs2) {
+            (0, 1) => format!("fcvt.s.d {}, {}{}", f(rd), f(rs1), rounding(7)?),
+            (1, 0) => format!("fcvt.d.s {}, {}{}", f(rd), f(rs1), rounding(0)?),
+            _ => return None,
+        },
         0x14 => format!(
             "{}.{sfx} {}, {}, {}",
-            ["fle", "flt", "feq"]
-                .get(rm as usize)
-                .copied()
-                .unwrap_or("fcmp?"),
+            ["fle", "flt", "feq"].get(rm as usize)?,
             x(rd),
             f(rs1),
             f(rs2)
         ),
-        0x18 => format!("fcvt.{}.{sfx} {}, {}", int_name(rs2), x(rd), f(rs1)),
-        0x1a => format!("fcvt.{sfx}.{} {}, {}", int_name(rs2), f(rd), x(rs1)),
-        0x1c if rm == 0 => format!(
-            "fmv.x.{} {}, {}",
-            if fmt == 0 { "w" } else { "d" },
+        0x18 => format!(
+            "fcvt.{}.{sfx} {}, {}{}",
+            int_name(rs2)?,
             x(rd),
-            f(rs1)
+            f(rs1),
+            rounding(7)?
         ),
-        0x1c => format!("fclass.{sfx} {}, {}", x(rd), f(rs1)),
-        0x1e => format!(
-            "fmv.{}.x {}, {}",
-            if fmt == 0 { "w" } else { "d" },
+        0x1a => format!(
+            "fcvt.{sfx}.{} {}, {}{}",
+            int_name(rs2)?,
             f(rd),
-            x(rs1)
+            x(rs1),
+            rounding(if widening(rs2) { 0 } else { 7 })?
         ),
-        _ => format!("unknown {w:#x}"),
-    }
+        0x1c if rs2 == 0 && rm == 0 => {
+            let w_or_d = if fmt == 0 { "w" } else { "d" };
+            format!("fmv.x.{w_or_d} {}, {}", x(rd), f(rs1))
+        }
+        0x1c if rs2 == 0 && rm == 1 => format!("fclass.{sfx} {}, {}", x(rd), f(rs1)),
+        0x1e if rs2 == 0 && rm == 0 => {
+            let w_or_d = if fmt == 0 { "w" } else { "d" };
+            format!("fmv.{w_or_d}.x {}, {}", f(rd), x(rs1))
+        }
+        _ => return None,
+    })
 }
 
 #[cfg(test)]
@@ -313,5 +369,12 @@ mod tests {
         // fadd.d fa0, fa1, fa2 (rm=dyn)
         assert_eq!(disassemble(0x02c5f553, 0), "fadd.d fa0, fa1, fa2");
         assert_eq!(disassemble(0xffff_ffff, 0), "unknown 0xffffffff");
+        // Static rounding modes are shown, dyn is not.
+        assert_eq!(disassemble(0x02c58553, 0), "fadd.d fa0, fa1, fa2, rne");
+        // rm = 5 is reserved: the FPU traps, so it is not an instruction.
+        assert_eq!(disassemble(0x02c5d553, 0), "unknown 0x2c5d553");
+        assert_eq!(disassemble(0x140525af, 0), "lr.w.aq a1, (a0)");
+        assert_eq!(disassemble(0x0ff0000f, 0), "fence iorw, iorw");
+        assert_eq!(disassemble(0x8330000f, 0), "fence.tso");
     }
 }
