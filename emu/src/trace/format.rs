@@ -146,13 +146,17 @@ impl Formatter {
             }
             Format::Perfetto => {
                 for (hart, state) in self.perfetto_harts.iter_mut().enumerate() {
+                    let hart = hart as u32;
+                    let at = last_instret.max(state.last_instret);
+                    // The final totals, so the counters end on the run's figures.
+                    state.write_counters(hart, at, out)?;
                     if let Some((_, name)) = state.phase.take() {
                         writeln!(
                             out,
                             ",{{\"name\":{},\"ph\":\"E\",\"pid\":1,\"tid\":{},\"ts\":{}}}",
                             json_str(&name),
-                            perfetto_tid(hart as u32),
-                            ts(last_instret.max(state.last_instret))
+                            perfetto_tid(hart),
+                            ts(at)
                         )?;
                     }
                 }
@@ -671,24 +675,7 @@ impl Formatter {
         }
         let state = &mut self.perfetto_harts[hart];
         if h.instret >= state.last_counter_at + COUNTER_INTERVAL {
-            state.last_counter_at = h.instret;
-            let suffix = if h.hart == 0 {
-                String::new()
-            } else {
-                format!(" hart {}", h.hart)
-            };
-            writeln!(
-                out,
-                ",{{\"name\":\"translation{suffix}\",\"ph\":\"C\",\"pid\":1,\"ts\":{t},\"args\":{{\"tlb_misses\":{},\"walks\":{}}}}}",
-                state.tlb_misses, state.walks
-            )?;
-            let rates = state.take_miss_rates();
-            if !rates.is_empty() {
-                writeln!(
-                    out,
-                    ",{{\"name\":\"tlb_miss_rate{suffix}\",\"ph\":\"C\",\"pid\":1,\"ts\":{t},\"args\":{{{rates}}}}}"
-                )?;
-            }
+            state.write_counters(h.hart, h.instret, out)?;
         }
         Ok(())
     }
@@ -736,6 +723,31 @@ impl PerfettoHart {
             }
             _ => {}
         }
+    }
+
+    /// Samples the counters at `instret`: the running totals, and the miss ratios since
+    /// the previous sample.
+    fn write_counters(&mut self, hart: u32, instret: u64, out: &mut dyn Write) -> io::Result<()> {
+        self.last_counter_at = instret;
+        let t = ts(instret);
+        let suffix = if hart == 0 {
+            String::new()
+        } else {
+            format!(" hart {hart}")
+        };
+        writeln!(
+            out,
+            ",{{\"name\":\"translation{suffix}\",\"ph\":\"C\",\"pid\":1,\"ts\":{t},\"args\":{{\"tlb_misses\":{},\"walks\":{}}}}}",
+            self.tlb_misses, self.walks
+        )?;
+        let rates = self.take_miss_rates();
+        if !rates.is_empty() {
+            writeln!(
+                out,
+                ",{{\"name\":\"tlb_miss_rate{suffix}\",\"ph\":\"C\",\"pid\":1,\"ts\":{t},\"args\":{{{rates}}}}}"
+            )?;
+        }
+        Ok(())
     }
 
     /// `"l1i":r,...` miss ratios of the TLBs looked up since the last sample (one
