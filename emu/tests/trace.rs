@@ -291,8 +291,7 @@ core   0: 3 0x0000000080000014 (0x0062a023) mem 0x0000000000100000 0x00005555
 }
 
 /// Chrome trace JSON: one document, metadata, balanced phase slices in time order,
-/// counters. (Perfetto's trace_processor itself is not available offline here; this
-/// checks the structure its JSON importer relies on.)
+/// counters. (trace_perfetto.rs loads such a trace into Perfetto's trace processor.)
 #[test]
 fn perfetto_json_structure() {
     let text = traced(

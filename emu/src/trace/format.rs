@@ -63,11 +63,8 @@ pub struct Formatter {
     /// Walk lines waiting for the instruction that caused them (text format).
     pending: Vec<String>,
     first_json: bool,
-    /// Perfetto: the name of the phase slice currently open.
-    open_phase: Option<String>,
-    tlb_misses: u64,
-    walks: u64,
-    last_counter_at: u64,
+    /// Perfetto: per-hart phase slices and counters, indexed by hart.
+    perfetto_harts: Vec<PerfettoHart>,
     /// Disassembly and symbol per (pc, raw): traced code runs in loops, and formatting
     /// these is most of the cost of an instruction event.
     insn_cache: std::collections::HashMap<(u64, u32), InsnText>,
@@ -122,10 +119,7 @@ impl Formatter {
             disasm,
             pending: Vec::new(),
             first_json: true,
-            open_phase: None,
-            tlb_misses: 0,
-            walks: 0,
-            last_counter_at: 0,
+            perfetto_harts: Vec::new(),
             insn_cache: std::collections::HashMap::new(),
             line: Vec::with_capacity(512),
         }
@@ -151,13 +145,20 @@ impl Formatter {
                 }
             }
             Format::Perfetto => {
-                if let Some(name) = self.open_phase.take() {
-                    writeln!(
-                        out,
-                        ",{{\"name\":{},\"ph\":\"E\",\"pid\":1,\"tid\":0,\"ts\":{}}}",
-                        json_str(&name),
-                        ts(last_instret)
-                    )?;
+                for (hart, state) in self.perfetto_harts.iter_mut().enumerate() {
+                    let hart = hart as u32;
+                    let at = last_instret.max(state.last_instret);
+                    // The final totals, so the counters end on the run's figures.
+                    state.write_counters(hart, at, out)?;
+                    if let Some((_, name)) = state.phase.take() {
+                        writeln!(
+                            out,
+                            ",{{\"name\":{},\"ph\":\"E\",\"pid\":1,\"tid\":{},\"ts\":{}}}",
+                            json_str(&name),
+                            perfetto_tid(hart),
+                            ts(at)
+                        )?;
+                    }
                 }
                 writeln!(out, "]}}")?;
             }
@@ -612,8 +613,29 @@ impl Formatter {
     fn perfetto(&mut self, e: &Event, out: &mut dyn Write) -> io::Result<()> {
         let h = e.header();
         let t = ts(h.instret);
+        let tid = perfetto_tid(h.hart);
+        let hart = h.hart as usize;
+        if hart >= self.perfetto_harts.len() {
+            self.perfetto_harts
+                .resize_with(hart + 1, PerfettoHart::default);
+        }
+        if !self.perfetto_harts[hart].named {
+            self.perfetto_harts[hart].named = true;
+            writeln!(
+                out,
+                ",{{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":1,\"tid\":{tid},\"args\":{{\"name\":\"hart {}\"}}}}",
+                h.hart
+            )?;
+        }
+        self.perfetto_harts[hart].last_instret = h.instret;
         match e {
             Event::Satp { new, .. } => {
+                let open = &self.perfetto_harts[hart].phase;
+                // Rewriting the satp in force (e.g. switching to the same address space)
+                // does not start a new phase.
+                if open.as_ref().is_some_and(|(satp, _)| satp == new) {
+                    return Ok(());
+                }
                 let (mode, asid, root) = satp_fields(*new);
                 let sym = self.sym(root);
                 let name = if mode == "bare" {
@@ -623,37 +645,125 @@ impl Formatter {
                 } else {
                     format!("{mode} {sym}")
                 };
-                if let Some(prev) = self.open_phase.take() {
-                    writeln!(out, ",{{\"name\":{},\"ph\":\"E\",\"pid\":1,\"tid\":{},\"ts\":{t}}}", json_str(&prev), h.hart)?;
+                if let Some((_, prev)) = self.perfetto_harts[hart].phase.take() {
+                    writeln!(
+                        out,
+                        ",{{\"name\":{},\"ph\":\"E\",\"pid\":1,\"tid\":{tid},\"ts\":{t}}}",
+                        json_str(&prev)
+                    )?;
                 }
                 writeln!(
                     out,
-                    ",{{\"name\":{},\"cat\":\"phase\",\"ph\":\"B\",\"pid\":1,\"tid\":{},\"ts\":{t},\"args\":{{\"satp\":\"{new:#x}\"}}}}",
-                    json_str(&name),
-                    h.hart
+                    ",{{\"name\":{},\"cat\":\"phase\",\"ph\":\"B\",\"pid\":1,\"tid\":{tid},\"ts\":{t},\"args\":{{\"satp\":\"{new:#x}\"}}}}",
+                    json_str(&name)
                 )?;
-                self.open_phase = Some(name);
+                self.perfetto_harts[hart].phase = Some((*new, name));
             }
-            Event::Trap { cause, interrupt, epc, .. } => writeln!(
+            Event::Trap {
+                cause,
+                interrupt,
+                epc,
+                ..
+            } => writeln!(
                 out,
-                ",{{\"name\":{},\"cat\":\"trap\",\"ph\":\"i\",\"s\":\"t\",\"pid\":1,\"tid\":{},\"ts\":{t},\"args\":{{\"epc\":\"{epc:#x}\"}}}}",
-                json_str(cause_name(*cause, *interrupt)),
-                h.hart
+                ",{{\"name\":{},\"cat\":\"trap\",\"ph\":\"i\",\"s\":\"t\",\"pid\":1,\"tid\":{tid},\"ts\":{t},\"args\":{{\"epc\":\"{epc:#x}\"}}}}",
+                json_str(cause_name(*cause, *interrupt))
             )?,
-            Event::Tlb { kind: super::TlbKind::Miss, .. } => self.tlb_misses += 1,
-            Event::Walk { .. } => self.walks += 1,
+            Event::Tlb { kind, tlb, .. } => self.perfetto_harts[hart].count_tlb(*kind, tlb),
+            Event::Walk { .. } => self.perfetto_harts[hart].walks += 1,
             _ => {}
         }
-        // Counters, sampled at most every 10k instructions.
-        if h.instret >= self.last_counter_at + 10_000 {
-            self.last_counter_at = h.instret;
+        let state = &mut self.perfetto_harts[hart];
+        if h.instret >= state.last_counter_at + COUNTER_INTERVAL {
+            state.write_counters(h.hart, h.instret, out)?;
+        }
+        Ok(())
+    }
+}
+
+/// Instructions between two samples of the perfetto counters.
+const COUNTER_INTERVAL: u64 = 10_000;
+
+/// Perfetto's JSON importer files events of thread 0 under the process's main thread,
+/// so hart 0 would share a track with hart 1; thread ids start at 1 instead.
+fn perfetto_tid(hart: u32) -> u64 {
+    u64::from(hart) + 1
+}
+
+/// What the perfetto format keeps per hart.
+#[derive(Default)]
+struct PerfettoHart {
+    /// Its thread_name metadata has been written.
+    named: bool,
+    /// The satp in force and the name of its open phase slice.
+    phase: Option<(u64, String)>,
+    last_instret: u64,
+    last_counter_at: u64,
+    /// Since the start: TLB misses at any level, and page walks.
+    tlb_misses: u64,
+    walks: u64,
+    /// Since the last counter sample: (lookups, misses) in the L1I, L1D and L2 TLBs.
+    window: [(u64, u64); 3],
+}
+
+impl PerfettoHart {
+    fn count_tlb(&mut self, kind: super::TlbKind, tlb: &str) {
+        let level = match tlb {
+            "l1i" => 0,
+            "l1d" => 1,
+            "l2" => 2,
+            _ => return,
+        };
+        match kind {
+            super::TlbKind::Hit => self.window[level].0 += 1,
+            super::TlbKind::Miss => {
+                self.window[level].0 += 1;
+                self.window[level].1 += 1;
+                self.tlb_misses += 1;
+            }
+            _ => {}
+        }
+    }
+
+    /// Samples the counters at `instret`: the running totals, and the miss ratios since
+    /// the previous sample.
+    fn write_counters(&mut self, hart: u32, instret: u64, out: &mut dyn Write) -> io::Result<()> {
+        self.last_counter_at = instret;
+        let t = ts(instret);
+        let suffix = if hart == 0 {
+            String::new()
+        } else {
+            format!(" hart {hart}")
+        };
+        writeln!(
+            out,
+            ",{{\"name\":\"translation{suffix}\",\"ph\":\"C\",\"pid\":1,\"ts\":{t},\"args\":{{\"tlb_misses\":{},\"walks\":{}}}}}",
+            self.tlb_misses, self.walks
+        )?;
+        let rates = self.take_miss_rates();
+        if !rates.is_empty() {
             writeln!(
                 out,
-                ",{{\"name\":\"translation\",\"ph\":\"C\",\"pid\":1,\"ts\":{t},\"args\":{{\"tlb_misses\":{},\"walks\":{}}}}}",
-                self.tlb_misses, self.walks
+                ",{{\"name\":\"tlb_miss_rate{suffix}\",\"ph\":\"C\",\"pid\":1,\"ts\":{t},\"args\":{{{rates}}}}}"
             )?;
         }
         Ok(())
+    }
+
+    /// `"l1i":r,...` miss ratios of the TLBs looked up since the last sample (one
+    /// counter track per TLB), and a new window.
+    fn take_miss_rates(&mut self) -> String {
+        let mut args = String::new();
+        for (name, (lookups, misses)) in ["l1i", "l1d", "l2"].iter().zip(self.window) {
+            if lookups > 0 {
+                if !args.is_empty() {
+                    args.push(',');
+                }
+                args.push_str(&format!("\"{name}\":{:.6}", misses as f64 / lookups as f64));
+            }
+        }
+        self.window = [(0, 0); 3];
+        args
     }
 }
 

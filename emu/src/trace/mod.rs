@@ -288,7 +288,8 @@ pub enum Format {
     Text,
     /// One JSON object per line (docs/trace-format.md).
     Jsonl,
-    /// Chrome trace JSON for ui.perfetto.dev: boot phases as slices, TLB misses as counters.
+    /// Chrome trace JSON for ui.perfetto.dev: phases as slices per hart, traps as instants,
+    /// TLB misses, miss ratios and walks as counters.
     Perfetto,
     /// `spike --log-commits` compatible commit log.
     Spike,
