@@ -449,6 +449,27 @@ fn debian_boots_are_deterministic() {
     }
 }
 
+/// Issue 9: the fast paths change nothing: a Debian boot with them and one with
+/// `--no-fast-path` (reference loop, full MMU path on every access) print the same
+/// console, the same instruction counts per privilege and the same traps.
+#[test]
+fn debian_boot_identical_without_fast_paths() {
+    let Some(images) = images() else { return };
+    let fast = boot(images, AUTOTEST, BOOT_LIMIT, &["--sv39"]);
+    fast.assert_clean_poweroff();
+    let reference = boot(images, AUTOTEST, BOOT_LIMIT, &["--sv39", "--no-fast-path"]);
+    let counts = |b: &Boot| -> Vec<String> {
+        b.stderr
+            .lines()
+            .filter(|l| !l.starts_with("wall time") && !l.starts_with("speed"))
+            .map(str::to_string)
+            .collect()
+    };
+    assert!(counts(&fast).iter().any(|l| l.starts_with("traps:")));
+    assert_eq!(counts(&reference), counts(&fast), "statistics differ");
+    assert_eq!(reference.console, fast.console, "console output differs");
+}
+
 /// Issue 7: SIGTERM in the middle of a traced Linux boot leaves a complete trace (every
 /// line valid JSON) and the statistics, and exits with 130.
 #[test]
