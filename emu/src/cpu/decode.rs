@@ -11,6 +11,9 @@ use super::encode::{b_type, i_type, j_type, op, r_type, s_type, u_type};
 #[repr(u8)]
 pub enum K {
     Empty = 0,
+    /// The decode cache's sentinel one slot past the end of each decoded page: the
+    /// straight-through loop reaches it by running off the page. Never decoded.
+    PageEnd,
     Illegal,
     Lui,
     Auipc,

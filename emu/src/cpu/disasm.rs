@@ -112,7 +112,7 @@ fn disassemble_op(op: &Op, pc: u64) -> String {
         _ => ".aqrl",
     };
     match op.k {
-        K::Empty | K::Illegal => format!("unknown {:#x}", op.raw),
+        K::Empty | K::PageEnd | K::Illegal => format!("unknown {:#x}", op.raw),
         K::Lui => format!("lui {}, {:#x}", x(rd), (imm as u32) >> 12),
         K::Auipc => format!("auipc {}, {:#x}", x(rd), (imm as u32) >> 12),
         K::Jal => format!("jal {}, {}", x(rd), target(pc, imm)),

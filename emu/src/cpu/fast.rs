@@ -170,11 +170,24 @@ impl Hart {
                 pc = self.pc;
                 continue;
             }
-            // Successors on pc's page need no fetch if the fetch-page cache holds it (it
-            // does not after a fetch from a device or across pages).
+            // Successors on pc's page need no fetch if the fetch-page cache holds it. It
+            // does not after a fetch from a device or across pages: such an instruction
+            // sits in the scratch slot, with no page after it, and runs on its own.
             let (page, base) = match self.fetch_pages.lookup(pc >> 12) {
-                Some((base, _)) => (pc >> 12, base),
-                None => (NO_VPN, 0),
+                Some((base, _)) if index != 0 => (pc >> 12, base),
+                _ => {
+                    left -= 1;
+                    match self.step_reference(index, pc, bus) {
+                        Ok(next) => {
+                            pc = next;
+                            continue 'fetch;
+                        }
+                        Err(stop) => {
+                            pc = self.pc;
+                            break 'fetch stop;
+                        }
+                    }
+                }
             };
             loop {
                 left -= 1;
@@ -184,7 +197,7 @@ impl Hart {
                 let a = self.x[rs1 as usize & 31];
                 let b = self.x[rs2 as usize & 31];
                 let imm = imm as i64 as u64;
-                let mut next = pc.wrapping_add(len);
+                let next = pc.wrapping_add(len);
                 macro_rules! trap {
                     ($e:expr) => {{
                         self.pc = pc;
@@ -192,6 +205,31 @@ impl Hart {
                         pc = self.pc;
                         continue 'fetch;
                     }};
+                }
+                // A control transfer: on the same page the decoded page is indexed
+                // directly, elsewhere the fetch path finds the target.
+                macro_rules! jump {
+                    ($target:expr) => {{
+                        let target = $target;
+                        self.x[0] = 0;
+                        self.instret += 1;
+                        pc = target;
+                        if left == 0 {
+                            break 'fetch RunStop::Budget;
+                        }
+                        if target >> 12 != page {
+                            continue 'fetch;
+                        }
+                        index = DecodeCache::index(base, (target >> 1) as usize);
+                        continue;
+                    }};
+                }
+                macro_rules! branch {
+                    ($cond:expr) => {
+                        if $cond {
+                            jump!(pc.wrapping_add(imm))
+                        }
+                    };
                 }
                 macro_rules! load {
                     ($size:expr, $ext:expr) => {
@@ -216,8 +254,9 @@ impl Hart {
                     };
                 }
                 match kind {
-                    K::Empty => {
-                        // Not decoded yet, or overwritten by a store: fetch decodes it.
+                    K::Empty | K::PageEnd => {
+                        // Not decoded yet (or overwritten by a store), or ran off the
+                        // page: the fetch path takes over at pc.
                         left += 1;
                         continue 'fetch;
                     }
@@ -225,42 +264,18 @@ impl Hart {
                     K::Auipc => self.x[rd] = pc.wrapping_add(imm),
                     K::Jal => {
                         self.x[rd] = next;
-                        next = pc.wrapping_add(imm);
+                        jump!(pc.wrapping_add(imm))
                     }
                     K::Jalr => {
                         self.x[rd] = next;
-                        next = a.wrapping_add(imm) & !1;
+                        jump!(a.wrapping_add(imm) & !1)
                     }
-                    K::Beq => {
-                        if a == b {
-                            next = pc.wrapping_add(imm)
-                        }
-                    }
-                    K::Bne => {
-                        if a != b {
-                            next = pc.wrapping_add(imm)
-                        }
-                    }
-                    K::Blt => {
-                        if (a as i64) < (b as i64) {
-                            next = pc.wrapping_add(imm)
-                        }
-                    }
-                    K::Bge => {
-                        if (a as i64) >= (b as i64) {
-                            next = pc.wrapping_add(imm)
-                        }
-                    }
-                    K::Bltu => {
-                        if a < b {
-                            next = pc.wrapping_add(imm)
-                        }
-                    }
-                    K::Bgeu => {
-                        if a >= b {
-                            next = pc.wrapping_add(imm)
-                        }
-                    }
+                    K::Beq => branch!(a == b),
+                    K::Bne => branch!(a != b),
+                    K::Blt => branch!((a as i64) < (b as i64)),
+                    K::Bge => branch!((a as i64) >= (b as i64)),
+                    K::Bltu => branch!(a < b),
+                    K::Bgeu => branch!(a >= b),
                     K::Lb => load!(1, |v| v as i8 as i64 as u64),
                     K::Lh => load!(2, |v| v as i16 as i64 as u64),
                     K::Lw => load!(4, |v| v as i32 as i64 as u64),
@@ -308,43 +323,58 @@ impl Hart {
                     _ => {
                         // Everything else takes the reference path, then a fresh fetch: a
                         // system instruction may have changed the translation context.
-                        let n = self.execute(index, pc, bus);
-                        self.x[0] = 0;
-                        if n & 1 == 0 {
-                            self.instret += 1;
-                            pc = n;
-                            continue 'fetch;
-                        }
-                        pc = self.pc;
-                        match self.special {
-                            Step::Trapped => {}
-                            Step::Next => self.instret += 1,
-                            Step::Yield => {
-                                self.instret += 1;
-                                break 'fetch RunStop::Yield;
+                        match self.step_reference(index, pc, bus) {
+                            Ok(n) => {
+                                pc = n;
+                                continue 'fetch;
                             }
-                            Step::Wfi => {
-                                self.instret += 1;
-                                break 'fetch RunStop::Wfi;
+                            Err(stop) => {
+                                pc = self.pc;
+                                break 'fetch stop;
                             }
                         }
-                        continue 'fetch;
                     }
                 }
+                // Straight on: the next slot, or the page's sentinel past its end.
                 self.x[0] = 0;
                 self.instret += 1;
                 pc = next;
                 if left == 0 {
                     break 'fetch RunStop::Budget;
                 }
-                if next >> 12 != page {
-                    continue 'fetch;
-                }
-                index = DecodeCache::index(base, (next >> 1) as usize);
+                index += (len >> 1) as usize;
             }
         };
         self.pc = pc;
         self.account_privilege();
         (budget - left, stop)
+    }
+
+    /// One instruction through the reference `execute`: `Ok(next pc)` to carry on (also
+    /// after a trap, whose handler is then the next pc), or `Err(why)` when the run must
+    /// stop (`self.pc` says where it resumes).
+    #[inline(never)]
+    fn step_reference(&mut self, index: usize, pc: u64, bus: &mut Bus) -> Result<u64, RunStop> {
+        let n = self.execute(index, pc, bus);
+        self.x[0] = 0;
+        if n & 1 == 0 {
+            self.instret += 1;
+            return Ok(n);
+        }
+        match self.special {
+            Step::Trapped => Ok(self.pc),
+            Step::Next => {
+                self.instret += 1;
+                Ok(self.pc)
+            }
+            Step::Yield => {
+                self.instret += 1;
+                Err(RunStop::Yield)
+            }
+            Step::Wfi => {
+                self.instret += 1;
+                Err(RunStop::Wfi)
+            }
+        }
     }
 }

@@ -105,6 +105,9 @@ impl Default for FetchPages {
 
 const NO_PAGE: u32 = u32::MAX;
 const SLOTS: usize = 2048;
+/// Slots per pool page: the page's slots and a [`K::PageEnd`] sentinel after them, so that
+/// running straight off the end of a page needs no bounds test of its own.
+const STRIDE: usize = SLOTS + 1;
 /// Decoded pages kept before the cache starts over (each page is 32 KiB).
 const MAX_PAGES: usize = 4096;
 
@@ -112,7 +115,7 @@ pub struct DecodeCache {
     /// RAM page number -> pool page index, or NO_PAGE.
     slot_of: Vec<u32>,
     /// Slot 0 is scratch space for an instruction that is not cached (fetched from a
-    /// device, or crossing a page); pool page `i` is `ops[1 + i * SLOTS..][..SLOTS]`. One
+    /// device, or crossing a page); pool page `i` is `ops[1 + i * STRIDE..][..SLOTS]`. One
     /// flat vector, so a lookup is one bounds check and one load.
     ops: Vec<Slot>,
     /// The instruction bits of each slot of `ops` (for slow paths and tracing).
@@ -188,7 +191,7 @@ impl DecodeCache {
     pub fn page_for(&mut self, ram_page: usize) -> (usize, bool) {
         let cur = self.slot_of[ram_page];
         if cur != NO_PAGE {
-            return (1 + cur as usize * SLOTS, false);
+            return (1 + cur as usize * STRIDE, false);
         }
         let mut flushed = false;
         if self.used == MAX_PAGES {
@@ -197,10 +200,11 @@ impl DecodeCache {
         }
         let index = self.used;
         self.used += 1;
-        let base = 1 + index * SLOTS;
+        let base = 1 + index * STRIDE;
         if index == self.owner.len() {
-            self.ops.resize(base + SLOTS, Slot::EMPTY);
-            self.raws.resize(base + SLOTS, 0);
+            self.ops.resize(base + STRIDE, Slot::EMPTY);
+            self.raws.resize(base + STRIDE, 0);
+            self.ops[base + SLOTS].k = K::PageEnd;
             self.owner.push(ram_page);
         } else {
             self.ops[base..base + SLOTS].fill(Slot::EMPTY);
@@ -232,7 +236,7 @@ impl DecodeCache {
         // An instruction starting up to 3 bytes before the store can overlap it.
         let first = page_off.saturating_sub(3) >> 1;
         let last = (page_off + size - 1).min(0xfff) >> 1;
-        let base = 1 + index * SLOTS;
+        let base = 1 + index * STRIDE;
         for slot in &mut self.ops[base + first..=base + last] {
             slot.k = K::Empty;
         }
