@@ -4,6 +4,7 @@
 //! from the trap CSRs, privilege changes by comparison, walks and TLB activity from the
 //! MMU's event sink. That keeps the hot loop free of even a disabled-event branch.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::decode::{Op, K};
@@ -17,6 +18,11 @@ use crate::trace::{self, Event, EventMask, Header, Kind, MemAccess, Tracer, Walk
 pub struct HartTrace {
     /// Events the MMU reported during the current instruction.
     mmu_events: Arc<Mutex<Vec<MmuEvent>>>,
+    /// Set by the sink when it queues an event: most instructions cause none, and
+    /// reading a flag is far cheaper than taking the lock to find that out. Only the
+    /// hart's own thread touches either (the sink runs inside its MMU calls), so relaxed
+    /// ordering is enough.
+    mmu_pending: Arc<AtomicBool>,
     /// Reused buffer the events are moved into for conversion (no allocation per
     /// instruction).
     scratch: Vec<MmuEvent>,
@@ -34,22 +40,22 @@ impl Hart {
         let wants_mmu = MMU_KINDS.iter().any(|k| requested.has(*k));
         if wants_mmu && !self.trace.sink_installed {
             let buf = self.trace.mmu_events.clone();
-            // Per-access TLB events are by far the most frequent: keep them only when
-            // asked for (stale-translation reports always pass).
+            let pending = self.trace.mmu_pending.clone();
+            // Per-access TLB events are by far the most frequent: the MMU sends them only
+            // when asked for, and without them it may take its counted cache for repeated
+            // TLB hits (stale-translation reports always pass).
             let want_tlb = requested.has(Kind::Tlb);
             let want_walk = requested.has(Kind::Walk);
-            self.mmu.set_event_sink(Some(Box::new(move |e: &MmuEvent| {
-                let keep = match e {
-                    MmuEvent::Tlb { .. } | MmuEvent::TlbFlush { .. } => want_tlb,
-                    MmuEvent::Walk { .. } => want_walk,
-                    _ => true,
-                };
-                if keep {
-                    if let Ok(mut v) = buf.lock() {
-                        v.push(e.clone());
-                    }
+            let sink = move |e: &MmuEvent| {
+                if matches!(e, MmuEvent::Walk { .. }) && !want_walk {
+                    return;
                 }
-            })));
+                if let Ok(mut v) = buf.lock() {
+                    v.push(e.clone());
+                    pending.store(true, Ordering::Relaxed);
+                }
+            };
+            self.mmu.set_event_sink_with(Some(Box::new(sink)), want_tlb);
             self.trace.sink_installed = true;
         }
     }
@@ -96,6 +102,10 @@ impl Hart {
                 pc
             };
             tracer.at_pc(pc, pa, self.instret);
+            // The window and limit change the mask only in `at_pc` and `emit`, so what
+            // this instruction reports is known before it runs.
+            let want_insn = tracer.wants(Kind::Insn) || tracer.wants(Kind::Mmio);
+            let want_sbi = tracer.wants(Kind::Sbi);
             let before = self.snapshot();
             let index = if self.fetch_replayed {
                 self.fetch::<true>(pc, bus)
@@ -106,9 +116,11 @@ impl Hart {
                 self.emit_after(bus, tracer, &before, None, None);
                 continue;
             }
-            let op = *self.icache.op_ref(index);
-            let operands = (self.x[op.rs1 as usize & 31], self.x[op.rs2 as usize & 31]);
-            let sbi = (op.k == K::Ecall && self.privilege == PRIV_S)
+            // Copied before executing: a store may overwrite the decoded slot.
+            let op = want_insn.then(|| *self.icache.op_ref(index));
+            let kind = self.icache.op_ref(index).k;
+            let operands = op.map(|op| (self.x[op.rs1 as usize & 31], self.x[op.rs2 as usize & 31]));
+            let sbi = (want_sbi && kind == K::Ecall && self.privilege == PRIV_S)
                 .then(|| (self.x[17], self.x[16], [self.x[10], self.x[11], self.x[12]]));
             let next = self.execute(index, pc, bus);
             self.x[0] = 0;
@@ -133,11 +145,19 @@ impl Hart {
             if retired {
                 self.instret += 1;
             }
-            let wanted = tracer.wants(Kind::Insn) || tracer.wants(Kind::Mmio);
-            let insn = (retired && wanted).then(|| {
-                self.insn_event(&op, pc, pa, operands, before.instret, before.privilege, bus)
-            });
-            if let (Some((eid, fid, args)), true) = (sbi, tracer.wants(Kind::Sbi)) {
+            let insn = match (op, operands) {
+                (Some(op), Some(operands)) if retired => Some(self.insn_event(
+                    &op,
+                    pc,
+                    pa,
+                    operands,
+                    before.instret,
+                    before.privilege,
+                    bus,
+                )),
+                _ => None,
+            };
+            if let Some((eid, fid, args)) = sbi {
                 tracer.emit(Event::Sbi {
                     h: self.header(before.instret, before.privilege),
                     eid,
@@ -145,7 +165,14 @@ impl Hart {
                     args,
                 });
             }
-            self.emit_after(bus, tracer, &before, insn, Some(op.k));
+            // Most instructions report nothing else: no MMU event, trap or mode change.
+            if insn.is_some()
+                || self.trace.mmu_pending.load(Ordering::Relaxed)
+                || self.traps_taken != before.traps
+                || self.privilege != before.privilege
+            {
+                self.emit_after(bus, tracer, &before, insn, Some(kind));
+            }
             if let Some(s) = stop {
                 break s;
             }
@@ -241,7 +268,7 @@ impl Hart {
     ) {
         let h = self.header(before.instret, before.privilege);
         let mut mmu_events = std::mem::take(&mut self.trace.scratch);
-        if self.trace.sink_installed {
+        if self.trace.mmu_pending.swap(false, Ordering::Relaxed) {
             if let Ok(mut v) = self.trace.mmu_events.lock() {
                 std::mem::swap(&mut *v, &mut mmu_events);
             }
