@@ -88,6 +88,87 @@ impl Hart {
             self.take_trap(n, 0, true);
             self.emit_after(bus, tracer, &before, None, None);
         }
+        let (steps, stop) = if tracer.per_instruction() {
+            self.run_traced_each(bus, tracer, budget)
+        } else if self.fetch_replayed {
+            self.run_traced_lean::<true>(bus, tracer, budget)
+        } else {
+            self.run_traced_lean::<false>(bus, tracer, budget)
+        };
+        self.account_privilege();
+        (steps, stop)
+    }
+
+    /// The traced loop when no event is made per instruction and no window position is
+    /// pending (e.g. `--trace walk`): [`Hart::run`]'s loop plus a look, after each
+    /// instruction, at whether it caused an MMU event, a trap or a privilege change.
+    /// Nothing else can produce an event, so the output is that of
+    /// [`Hart::run_traced_each`].
+    fn run_traced_lean<const REPLAY: bool>(
+        &mut self,
+        bus: &mut Bus,
+        tracer: &mut Tracer,
+        budget: u64,
+    ) -> (u64, RunStop) {
+        let mut steps = 0;
+        let mut pc = self.pc;
+        let stop = loop {
+            if steps >= budget {
+                break RunStop::Budget;
+            }
+            steps += 1;
+            self.mmu.current_pc = pc;
+            let before = self.snapshot();
+            let index = self.fetch::<REPLAY>(pc, bus);
+            if index == FETCH_TRAPPED {
+                self.emit_after(bus, tracer, &before, None, None);
+                pc = self.pc;
+                continue;
+            }
+            let kind = self.icache.op_ref(index).k;
+            let next = self.execute(index, pc, bus);
+            self.x[0] = 0;
+            if next & 1 == 0 {
+                // Retired without the loop's attention, which still allows a walk, a
+                // trap (an interrupt enabled by a CSR write) or a privilege change (mret).
+                pc = next;
+                self.instret += 1;
+                if self.trace.mmu_pending.load(Ordering::Relaxed)
+                    || self.traps_taken != before.traps
+                    || self.privilege != before.privilege
+                {
+                    self.pc = pc;
+                    self.emit_after(bus, tracer, &before, None, Some(kind));
+                }
+                continue;
+            }
+            pc = self.pc;
+            let stop = match self.special {
+                Step::Trapped => None,
+                Step::Next => Some(None),
+                Step::Yield => Some(Some(RunStop::Yield)),
+                Step::Wfi => Some(Some(RunStop::Wfi)),
+            };
+            if stop.is_some() {
+                self.instret += 1;
+            }
+            self.emit_after(bus, tracer, &before, None, Some(kind));
+            if let Some(Some(s)) = stop {
+                break s;
+            }
+        };
+        self.pc = pc;
+        (steps, stop)
+    }
+
+    /// The traced loop that looks at every instruction: for instruction, MMIO and SBI
+    /// events, and to open or close the trace window.
+    fn run_traced_each(
+        &mut self,
+        bus: &mut Bus,
+        tracer: &mut Tracer,
+        budget: u64,
+    ) -> (u64, RunStop) {
         let mut steps = 0;
         let stop = loop {
             if steps >= budget {
@@ -177,7 +258,6 @@ impl Hart {
                 break s;
             }
         };
-        self.account_privilege();
         (steps, stop)
     }
 

@@ -443,6 +443,16 @@ impl Tracer {
             || (self.started && !self.stopped && !self.until_pcs.is_empty())
     }
 
+    /// Whether the hart must look at each instruction: to make instruction, MMIO or SBI
+    /// events, or because a window position may open or close the trace at any pc.
+    #[inline]
+    pub fn per_instruction(&self) -> bool {
+        const EACH: u32 = Kind::Insn as u32 | Kind::Mmio as u32 | Kind::Sbi as u32;
+        self.mask.0 & EACH != 0
+            || !self.started
+            || (!self.stopped && (!self.until_pcs.is_empty() || self.until_insn.is_some()))
+    }
+
     /// Called by the hart before each instruction when `watching_pcs()`: opens or closes
     /// the window.
     pub fn at_pc(&mut self, pc: u64, pa: u64, insns: u64) {
