@@ -16,7 +16,7 @@ use super::{Event, Format};
 const CHANNEL_BATCHES: usize = 64;
 
 /// Formatted bytes collected before a write to the output.
-const WRITE_AT: usize = 1 << 20;
+const WRITE_AT: usize = 1 << 18;
 
 pub struct Sink {
     handle: Option<JoinHandle<std::io::Result<u64>>>,
