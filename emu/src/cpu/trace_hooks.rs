@@ -227,15 +227,9 @@ impl Hart {
                 self.instret += 1;
             }
             let insn = match (op, operands) {
-                (Some(op), Some(operands)) if retired => Some(self.insn_event(
-                    &op,
-                    pc,
-                    pa,
-                    operands,
-                    before.instret,
-                    before.privilege,
-                    bus,
-                )),
+                (Some(op), Some(operands)) if retired => {
+                    Some(self.insn_record(&op, pc, pa, operands, bus))
+                }
                 _ => None,
             };
             if let Some((eid, fid, args)) = sbi {
@@ -252,7 +246,7 @@ impl Hart {
                 || self.traps_taken != before.traps
                 || self.privilege != before.privilege
             {
-                self.emit_after(bus, tracer, &before, insn, Some(kind));
+                self.emit_after(bus, tracer, &before, insn.as_ref(), Some(kind));
             }
             if let Some(s) = stop {
                 break s;
@@ -275,23 +269,21 @@ impl Hart {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn insn_event(
+    /// What the instruction event of `op`, just retired, reports.
+    fn insn_record(
         &mut self,
         op: &Op,
         pc: u64,
         pa: u64,
         (a, b): (u64, u64),
-        instret: u64,
-        privilege: u8,
         bus: &mut Bus,
-    ) -> (Event, Option<Event>) {
+    ) -> InsnRecord {
         let rd = op.rd as usize & 31;
         let writes_f = matches!(op.k, K::Flw | K::Fld)
             || (op.k == K::FpOp && super::fp_writes_f_register(op.raw));
         let rd_write = (!writes_f && writes_rd(op.k) && rd != 0).then(|| (rd as u8, self.x[rd]));
         let frd_write = writes_f.then(|| (rd as u8, self.fp.f[rd]));
-        let mut mmio = None;
+        let mut mmio = false;
         let mem = data_access(op, a, b).map(|(va, size, store)| {
             let ctx = self.data_ctx;
             let dpa = self.mmu.probe(va, &ctx, bus).0.unwrap_or(va);
@@ -306,15 +298,7 @@ impl Hart {
             } else {
                 value
             };
-            if bus.ram.offset_of(dpa, size as u64).is_none() {
-                mmio = Some(Event::Mmio {
-                    h: self.header(instret, privilege),
-                    pa: dpa,
-                    size,
-                    value,
-                    write: store,
-                });
-            }
+            mmio = bus.ram.offset_of(dpa, size as u64).is_none();
             MemAccess {
                 va,
                 pa: dpa,
@@ -323,8 +307,7 @@ impl Hart {
                 store,
             }
         });
-        let e = Event::Insn {
-            h: self.header(instret, privilege),
+        InsnRecord {
             pc,
             pa,
             raw: op.raw,
@@ -332,8 +315,8 @@ impl Hart {
             rd: rd_write,
             frd: frd_write,
             mem,
-        };
-        (e, mmio)
+            mmio,
+        }
     }
 
     /// Emit, in order: the MMU's walk and TLB events, the instruction, then satp/sfence
@@ -343,7 +326,7 @@ impl Hart {
         bus: &mut Bus,
         tracer: &mut Tracer,
         before: &Before,
-        insn: Option<(Event, Option<Event>)>,
+        insn: Option<&InsnRecord>,
         kind: Option<K>,
     ) {
         let h = self.header(before.instret, before.privilege);
@@ -368,12 +351,27 @@ impl Hart {
         }
         mmu_events.clear();
         self.trace.scratch = mmu_events;
-        if let Some((ev, mmio)) = insn {
+        if let Some(r) = insn {
             if tracer.wants(Kind::Insn) {
-                tracer.emit(ev);
+                tracer.emit(Event::Insn {
+                    h,
+                    pc: r.pc,
+                    pa: r.pa,
+                    raw: r.raw,
+                    len: r.len,
+                    rd: r.rd,
+                    frd: r.frd,
+                    mem: r.mem,
+                });
             }
-            if let (Some(m), true) = (mmio, tracer.wants(Kind::Mmio)) {
-                tracer.emit(m);
+            if let (Some(m), true) = (r.mem, r.mmio && tracer.wants(Kind::Mmio)) {
+                tracer.emit(Event::Mmio {
+                    h,
+                    pa: m.pa,
+                    size: m.size,
+                    value: m.value,
+                    write: m.store,
+                });
             }
         }
         for ev in later {
@@ -418,6 +416,19 @@ impl Hart {
             });
         }
     }
+}
+
+/// An instruction event's content, gathered right after the instruction retired.
+struct InsnRecord {
+    pc: u64,
+    pa: u64,
+    raw: u32,
+    len: u8,
+    rd: Option<(u8, u64)>,
+    frd: Option<(u8, u64)>,
+    mem: Option<MemAccess>,
+    /// The data access went to a device (an MMIO event follows the instruction's).
+    mmio: bool,
 }
 
 struct Before {
@@ -536,7 +547,7 @@ fn convert(e: &MmuEvent, h: Header) -> Option<Event> {
                 va: *va,
                 access: access_of(*access),
                 satp: *satp,
-                steps: out,
+                steps: Box::new(out),
                 nsteps: steps.len,
                 result,
             }

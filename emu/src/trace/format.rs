@@ -111,26 +111,45 @@ struct InsnText {
 }
 
 const INSN_CACHE_MAX: usize = 1 << 20;
-const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// `0x` and the minimal hex digits of `v`.
 fn push_hex(buf: &mut Vec<u8>, v: u64) {
     let digits = ((64 - v.leading_zeros() as usize).max(1)).div_ceil(4);
-    let mut tmp = [b'0'; 18];
-    tmp[1] = b'x';
-    for (i, t) in tmp[2..2 + digits].iter_mut().enumerate() {
-        *t = HEX[((v >> ((digits - 1 - i) * 4)) & 0xf) as usize];
+    buf.extend_from_slice(b"0x");
+    if digits > 8 {
+        push_chars(buf, hex8((v >> 32) as u32) << ((16 - digits) * 8), digits - 8);
+        push_chars(buf, hex8(v as u32), 8);
+    } else {
+        push_chars(buf, hex8(v as u32) << ((8 - digits) * 8), digits);
     }
-    push_prefix(buf, &tmp, 2 + digits);
 }
 
-/// Exactly `digits` (at most 16) hex digits of `v`, no prefix.
-fn push_hex_digits(buf: &mut Vec<u8>, v: u64, digits: usize) {
-    let mut tmp = [0u8; 16];
-    for (i, t) in tmp[..digits].iter_mut().enumerate() {
-        *t = HEX[((v >> ((digits - 1 - i) * 4)) & 0xf) as usize];
-    }
-    push_prefix(buf, &tmp, digits);
+/// Exactly 4 or 8 hex digits of `v`, no prefix.
+fn push_hex_digits(buf: &mut Vec<u8>, v: u32, digits: usize) {
+    push_chars(buf, hex8(v) << ((8 - digits) * 8), digits);
+}
+
+/// The eight hex digits of `x` as ASCII, the first in the most significant byte. Made in
+/// a register: digits stored byte by byte and then copied out as a block would make the
+/// CPU wait for the bytes to reach memory (a failed store-to-load forward).
+#[inline(always)]
+fn hex8(x: u32) -> u64 {
+    // One nibble per byte.
+    let mut n = x as u64;
+    n = (n | (n << 16)) & 0x0000_ffff_0000_ffff;
+    n = (n | (n << 8)) & 0x00ff_00ff_00ff_00ff;
+    n = (n | (n << 4)) & 0x0f0f_0f0f_0f0f_0f0f;
+    // '0' + n, and 'a' - '0' - 10 more where n >= 10 (n + 6 carries into bit 4).
+    let letters = ((n + 0x0606_0606_0606_0606) >> 4) & 0x0101_0101_0101_0101;
+    n + 0x3030_3030_3030_3030 + letters * 0x27
+}
+
+/// Append the first `n` (at most 8) bytes of `chars`, most significant byte first.
+#[inline(always)]
+fn push_chars(buf: &mut Vec<u8>, chars: u64, n: usize) {
+    let at = buf.len();
+    buf.extend_from_slice(&chars.to_be_bytes());
+    buf.truncate(at + n);
 }
 
 fn push_dec(buf: &mut Vec<u8>, v: u64) {
@@ -138,22 +157,46 @@ fn push_dec(buf: &mut Vec<u8>, v: u64) {
     while digits < 20 && v >= 10u64.pow(digits as u32) {
         digits += 1;
     }
-    let mut tmp = [0u8; 20];
+    let at = buf.len();
+    buf.resize(at + digits, b'0');
     let mut rest = v;
-    for t in tmp[..digits].iter_mut().rev() {
-        *t = b'0' + (rest % 10) as u8;
+    for d in buf[at..].iter_mut().rev() {
+        *d = b'0' + (rest % 10) as u8;
         rest /= 10;
     }
-    push_prefix(buf, &tmp, digits);
 }
 
-/// Append the first `n` bytes of `tmp`. Copying the whole fixed-size array and cutting
-/// the tail off compiles to a few moves, where a copy of variable length is a call.
-#[inline(always)]
-fn push_prefix<const N: usize>(buf: &mut Vec<u8>, tmp: &[u8; N], n: usize) {
-    let at = buf.len();
-    buf.extend_from_slice(tmp);
-    buf.truncate(at + n);
+#[cfg(test)]
+mod digit_tests {
+    use super::*;
+
+    /// Values around every digit-count boundary, plus a spread of others.
+    fn samples() -> Vec<u64> {
+        let mut v = vec![0, 1, 9, 10, 15, 16, u64::MAX, u64::MAX - 1];
+        for shift in 0..64 {
+            let p = 1u64 << shift;
+            v.extend([p, p - 1, p + 1, p.wrapping_mul(0x9e37_79b9_7f4a_7c15)]);
+        }
+        let mut p = 1u64;
+        while let Some(q) = p.checked_mul(10) {
+            v.extend([p - 1, p, p + 1, q - 1]);
+            p = q;
+        }
+        v
+    }
+
+    #[test]
+    fn hex_and_decimal_match_std_formatting() {
+        for v in samples() {
+            let mut b = vec![b'['];
+            push_hex(&mut b, v);
+            push_dec(&mut b, v);
+            push_hex_digits(&mut b, v as u32, 8);
+            push_hex_digits(&mut b, v as u32 & 0xffff, 4);
+            let want = format!("[{v:#x}{v}{:08x}{:04x}", v as u32, v as u32 & 0xffff);
+            assert_eq!(String::from_utf8(b).unwrap(), want);
+        }
+    }
 }
 
 impl Formatter {
@@ -438,9 +481,9 @@ impl Formatter {
             push_hex(&mut b, pa);
             b.extend_from_slice(b"\",\"raw\":\"0x");
             if len == 2 {
-                push_hex_digits(&mut b, (raw & 0xffff) as u64, 4);
+                push_hex_digits(&mut b, raw & 0xffff, 4);
             } else {
-                push_hex_digits(&mut b, raw as u64, 8);
+                push_hex_digits(&mut b, raw, 8);
             }
             b.extend_from_slice(b"\",\"len\":");
             push_dec(&mut b, len as u64);

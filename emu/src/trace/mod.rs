@@ -173,7 +173,7 @@ impl TlbKind {
     }
 }
 
-/// A trace event. Large payloads are kept inline (no allocation per event).
+/// A trace event. Payloads are inline (no allocation per event) except a walk's steps.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     Insn {
@@ -194,7 +194,9 @@ pub enum Event {
         va: u64,
         access: Access,
         satp: u64,
-        steps: [WalkStep; 5],
+        /// Boxed: walks are rare, and inline they would make every event half as large
+        /// again (events are copied into batches by the million).
+        steps: Box<[WalkStep; 5]>,
         nsteps: u8,
         result: WalkResult,
     },
