@@ -200,7 +200,8 @@ impl Hart {
             // Copied before executing: a store may overwrite the decoded slot.
             let op = want_insn.then(|| *self.icache.op_ref(index));
             let kind = self.icache.op_ref(index).k;
-            let operands = op.map(|op| (self.x[op.rs1 as usize & 31], self.x[op.rs2 as usize & 31]));
+            let operands =
+                op.map(|op| (self.x[op.rs1 as usize & 31], self.x[op.rs2 as usize & 31]));
             let sbi = (want_sbi && kind == K::Ecall && self.privilege == PRIV_S)
                 .then(|| (self.x[17], self.x[16], [self.x[10], self.x[11], self.x[12]]));
             let next = self.execute(index, pc, bus);
@@ -258,7 +259,7 @@ impl Hart {
     /// Physical address of the instruction at `pc`, without side effects.
     fn probe_fetch(&mut self, pc: u64, bus: &mut Bus) -> u64 {
         let ctx = self.fetch_ctx;
-        self.mmu.probe(pc, &ctx, bus).0.unwrap_or(pc)
+        self.mmu.probe_pa(pc, &ctx, bus).unwrap_or(pc)
     }
 
     fn snapshot(&self) -> Before {
@@ -286,7 +287,7 @@ impl Hart {
         let mut mmio = false;
         let mem = data_access(op, a, b).map(|(va, size, store)| {
             let ctx = self.data_ctx;
-            let dpa = self.mmu.probe(va, &ctx, bus).0.unwrap_or(va);
+            let dpa = self.mmu.probe_pa(va, &ctx, bus).unwrap_or(va);
             let value = match (store, op.k) {
                 (true, K::Fsw | K::Fsd) => self.fp.f[op.rs2 as usize & 31],
                 (true, _) => b,
@@ -388,7 +389,7 @@ impl Hart {
                 (self.scause, self.stval, self.sepc)
             };
             let ctx = self.fetch_ctx;
-            let handler_pa = self.mmu.probe(self.pc, &ctx, bus).0.unwrap_or(self.pc);
+            let handler_pa = self.mmu.probe_pa(self.pc, &ctx, bus).unwrap_or(self.pc);
             tracer.emit(Event::Trap {
                 h,
                 cause: cause & !(1 << 63),

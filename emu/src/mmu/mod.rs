@@ -345,6 +345,8 @@ pub struct Mmu {
     /// The L1 slot the current translation hit and that array's version then
     /// (`usize::MAX` when it did not hit the L1): what the counted cache may remember.
     l1_hit: (usize, u64),
+    /// Steps of the last [`Mmu::probe_pa`] walk (unused; kept to reuse the space).
+    probe_steps: WalkSteps,
 }
 
 impl Mmu {
@@ -364,6 +366,7 @@ impl Mmu {
             sink: None,
             sink_tlb_events: true,
             l1_hit: (usize::MAX, 0),
+            probe_steps: WalkSteps::default(),
         }
     }
 
@@ -833,6 +836,26 @@ impl Mmu {
         let root_ppn = ctx.satp & SATP_PPN_MASK;
         let leaf = walker::find_leaf(mode, va, root_ppn, bus, &mut self.pmp, &mut steps);
         (leaf.map(|l| l.pa(va)), steps)
+    }
+
+    /// [`Mmu::probe`]'s physical address alone (what traces ask of every instruction:
+    /// not copying the steps out saves most of the cost).
+    pub fn probe_pa(
+        &mut self,
+        va: u64,
+        ctx: &TranslateCtx,
+        bus: &mut Bus,
+    ) -> Result<u64, WalkFault> {
+        let mode = satp_mode(ctx.satp);
+        if mode == SatpMode::Bare || ctx.privilege >= 2 {
+            return Ok(va);
+        }
+        // A scratch record, not a fresh one: building a zeroed record and moving it costs
+        // a stalled copy (byte stores read back as words) on every traced instruction.
+        let steps = &mut self.probe_steps;
+        steps.len = 0;
+        let root_ppn = ctx.satp & SATP_PPN_MASK;
+        walker::find_leaf(mode, va, root_ppn, bus, &mut self.pmp, steps).map(|l| l.pa(va))
     }
 
     /// Distinct stale translations found by `--check-tlb` (at most

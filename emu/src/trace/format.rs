@@ -117,7 +117,11 @@ fn push_hex(buf: &mut Vec<u8>, v: u64) {
     let digits = ((64 - v.leading_zeros() as usize).max(1)).div_ceil(4);
     buf.extend_from_slice(b"0x");
     if digits > 8 {
-        push_chars(buf, hex8((v >> 32) as u32) << ((16 - digits) * 8), digits - 8);
+        push_chars(
+            buf,
+            hex8((v >> 32) as u32) << ((16 - digits) * 8),
+            digits - 8,
+        );
         push_chars(buf, hex8(v as u32), 8);
     } else {
         push_chars(buf, hex8(v as u32) << ((8 - digits) * 8), digits);
@@ -521,7 +525,10 @@ impl Formatter {
         line.extend_from_slice(b",\"priv\":\"");
         line.extend_from_slice(priv_name(h.privilege).as_bytes());
         line.extend_from_slice(self.insn_line(*pc, *pa, *raw, *len));
-        for (name, reg) in [(&b",\"rd\":{\"reg\":\"x"[..], rd), (b",\"frd\":{\"reg\":\"f", frd)] {
+        for (name, reg) in [
+            (&b",\"rd\":{\"reg\":\"x"[..], rd),
+            (b",\"frd\":{\"reg\":\"f", frd),
+        ] {
             if let Some((r, v)) = reg {
                 line.extend_from_slice(name);
                 push_dec(line, *r as u64);
