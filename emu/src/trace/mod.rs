@@ -491,6 +491,7 @@ impl Tracer {
     }
 
     /// Record an event (the caller checked `wants`).
+    #[inline]
     pub fn emit(&mut self, e: Event) {
         if self.remaining == 0 {
             return;
