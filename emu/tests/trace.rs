@@ -380,6 +380,10 @@ fn shortcut_traces_match_full_path() {
         assert!(lean.matches("walk ").count() > 100, "{mode}: walks traced");
         assert!(lean.contains("] satp "), "{mode}: satp writes traced");
         assert_eq!(lean, run("full", ",tlb"), "{mode}: lean vs full TLB path");
-        assert_eq!(lean, run("each", ",sbi"), "{mode}: lean vs per-instruction loop");
+        assert_eq!(
+            lean,
+            run("each", ",sbi"),
+            "{mode}: lean vs per-instruction loop"
+        );
     }
 }

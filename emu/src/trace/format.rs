@@ -170,39 +170,6 @@ fn push_dec(buf: &mut Vec<u8>, v: u64) {
     }
 }
 
-#[cfg(test)]
-mod digit_tests {
-    use super::*;
-
-    /// Values around every digit-count boundary, plus a spread of others.
-    fn samples() -> Vec<u64> {
-        let mut v = vec![0, 1, 9, 10, 15, 16, u64::MAX, u64::MAX - 1];
-        for shift in 0..64 {
-            let p = 1u64 << shift;
-            v.extend([p, p - 1, p + 1, p.wrapping_mul(0x9e37_79b9_7f4a_7c15)]);
-        }
-        let mut p = 1u64;
-        while let Some(q) = p.checked_mul(10) {
-            v.extend([p - 1, p, p + 1, q - 1]);
-            p = q;
-        }
-        v
-    }
-
-    #[test]
-    fn hex_and_decimal_match_std_formatting() {
-        for v in samples() {
-            let mut b = vec![b'['];
-            push_hex(&mut b, v);
-            push_dec(&mut b, v);
-            push_hex_digits(&mut b, v as u32, 8);
-            push_hex_digits(&mut b, v as u32 & 0xffff, 4);
-            let want = format!("[{v:#x}{v}{:08x}{:04x}", v as u32, v as u32 & 0xffff);
-            assert_eq!(String::from_utf8(b).unwrap(), want);
-        }
-    }
-}
-
 impl Formatter {
     pub fn new(format: Format, symbols: Symbolizer, disasm: Disassembler) -> Self {
         Formatter {
@@ -838,4 +805,37 @@ pub fn json_str(s: &str) -> String {
     }
     o.push('"');
     o
+}
+
+#[cfg(test)]
+mod digit_tests {
+    use super::*;
+
+    /// Values around every digit-count boundary, plus a spread of others.
+    fn samples() -> Vec<u64> {
+        let mut v = vec![0, 1, 9, 10, 15, 16, u64::MAX, u64::MAX - 1];
+        for shift in 0..64 {
+            let p = 1u64 << shift;
+            v.extend([p, p - 1, p + 1, p.wrapping_mul(0x9e37_79b9_7f4a_7c15)]);
+        }
+        let mut p = 1u64;
+        while let Some(q) = p.checked_mul(10) {
+            v.extend([p - 1, p, p + 1, q - 1]);
+            p = q;
+        }
+        v
+    }
+
+    #[test]
+    fn hex_and_decimal_match_std_formatting() {
+        for v in samples() {
+            let mut b = vec![b'['];
+            push_hex(&mut b, v);
+            push_dec(&mut b, v);
+            push_hex_digits(&mut b, v as u32, 8);
+            push_hex_digits(&mut b, v as u32 & 0xffff, 4);
+            let want = format!("[{v:#x}{v}{:08x}{:04x}", v as u32, v as u32 & 0xffff);
+            assert_eq!(String::from_utf8(b).unwrap(), want);
+        }
+    }
 }
