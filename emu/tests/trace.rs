@@ -347,3 +347,42 @@ fn perfetto_json_structure() {
     );
     assert!(counters > 0, "TLB counters present");
 }
+
+/// A trace that asks for no per-access or per-instruction events takes two shortcuts: the
+/// MMU repeats TLB hits from its counted cache, and the hart runs the lean traced loop.
+/// Its walk, satp, sfence, trap and mode events must be exactly those of a trace that
+/// also asks for `tlb` (every access through the TLB model's full path) and of one that
+/// also asks for `sbi` (every instruction looked at).
+#[test]
+fn shortcut_traces_match_full_path() {
+    let kinds = "walk,satp,sfence,trap,mode";
+    for mode in ["--sv39", "--sv57"] {
+        let run = |name: &str, extra: &str| {
+            let file = tmp(&format!("{name}{mode}.txt"));
+            let out = Command::new(EMU)
+                .args(["run", mode, "--max-insns", "2000000", "--trace"])
+                .arg(format!("{kinds}{extra}"))
+                .arg("--trace-file")
+                .arg(&file)
+                .output()
+                .expect("run emu");
+            assert_eq!(out.status.code(), Some(124), "emu {mode} {kinds}{extra}");
+            let text = std::fs::read_to_string(&file).expect("trace file");
+            std::fs::remove_file(&file).ok();
+            let dropped = ["] tlb ", "] sbi "];
+            text.lines()
+                .filter(|l| !dropped.iter().any(|d| l.contains(d)))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        let lean = run("lean", "");
+        assert!(lean.matches("walk ").count() > 100, "{mode}: walks traced");
+        assert!(lean.contains("] satp "), "{mode}: satp writes traced");
+        assert_eq!(lean, run("full", ",tlb"), "{mode}: lean vs full TLB path");
+        assert_eq!(
+            lean,
+            run("each", ",sbi"),
+            "{mode}: lean vs per-instruction loop"
+        );
+    }
+}

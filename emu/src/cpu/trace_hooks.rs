@@ -4,6 +4,7 @@
 //! from the trap CSRs, privilege changes by comparison, walks and TLB activity from the
 //! MMU's event sink. That keeps the hot loop free of even a disabled-event branch.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::decode::{Op, K};
@@ -17,6 +18,11 @@ use crate::trace::{self, Event, EventMask, Header, Kind, MemAccess, Tracer, Walk
 pub struct HartTrace {
     /// Events the MMU reported during the current instruction.
     mmu_events: Arc<Mutex<Vec<MmuEvent>>>,
+    /// Set by the sink when it queues an event: most instructions cause none, and
+    /// reading a flag is far cheaper than taking the lock to find that out. Only the
+    /// hart's own thread touches either (the sink runs inside its MMU calls), so relaxed
+    /// ordering is enough.
+    mmu_pending: Arc<AtomicBool>,
     /// Reused buffer the events are moved into for conversion (no allocation per
     /// instruction).
     scratch: Vec<MmuEvent>,
@@ -34,22 +40,22 @@ impl Hart {
         let wants_mmu = MMU_KINDS.iter().any(|k| requested.has(*k));
         if wants_mmu && !self.trace.sink_installed {
             let buf = self.trace.mmu_events.clone();
-            // Per-access TLB events are by far the most frequent: keep them only when
-            // asked for (stale-translation reports always pass).
+            let pending = self.trace.mmu_pending.clone();
+            // Per-access TLB events are by far the most frequent: the MMU sends them only
+            // when asked for, and without them it may take its counted cache for repeated
+            // TLB hits (stale-translation reports always pass).
             let want_tlb = requested.has(Kind::Tlb);
             let want_walk = requested.has(Kind::Walk);
-            self.mmu.set_event_sink(Some(Box::new(move |e: &MmuEvent| {
-                let keep = match e {
-                    MmuEvent::Tlb { .. } | MmuEvent::TlbFlush { .. } => want_tlb,
-                    MmuEvent::Walk { .. } => want_walk,
-                    _ => true,
-                };
-                if keep {
-                    if let Ok(mut v) = buf.lock() {
-                        v.push(e.clone());
-                    }
+            let sink = move |e: &MmuEvent| {
+                if matches!(e, MmuEvent::Walk { .. }) && !want_walk {
+                    return;
                 }
-            })));
+                if let Ok(mut v) = buf.lock() {
+                    v.push(e.clone());
+                    pending.store(true, Ordering::Relaxed);
+                }
+            };
+            self.mmu.set_event_sink_with(Some(Box::new(sink)), want_tlb);
             self.trace.sink_installed = true;
         }
     }
@@ -82,6 +88,87 @@ impl Hart {
             self.take_trap(n, 0, true);
             self.emit_after(bus, tracer, &before, None, None);
         }
+        let (steps, stop) = if tracer.per_instruction() {
+            self.run_traced_each(bus, tracer, budget)
+        } else if self.fetch_replayed {
+            self.run_traced_lean::<true>(bus, tracer, budget)
+        } else {
+            self.run_traced_lean::<false>(bus, tracer, budget)
+        };
+        self.account_privilege();
+        (steps, stop)
+    }
+
+    /// The traced loop when no event is made per instruction and no window position is
+    /// pending (e.g. `--trace walk`): [`Hart::run`]'s loop plus a look, after each
+    /// instruction, at whether it caused an MMU event, a trap or a privilege change.
+    /// Nothing else can produce an event, so the output is that of
+    /// [`Hart::run_traced_each`].
+    fn run_traced_lean<const REPLAY: bool>(
+        &mut self,
+        bus: &mut Bus,
+        tracer: &mut Tracer,
+        budget: u64,
+    ) -> (u64, RunStop) {
+        let mut steps = 0;
+        let mut pc = self.pc;
+        let stop = loop {
+            if steps >= budget {
+                break RunStop::Budget;
+            }
+            steps += 1;
+            self.mmu.current_pc = pc;
+            let before = self.snapshot();
+            let index = self.fetch::<REPLAY>(pc, bus);
+            if index == FETCH_TRAPPED {
+                self.emit_after(bus, tracer, &before, None, None);
+                pc = self.pc;
+                continue;
+            }
+            let kind = self.icache.slot(index).k;
+            let next = self.execute(index, pc, bus);
+            self.x[0] = 0;
+            if next & 1 == 0 {
+                // Retired without the loop's attention, which still allows a walk, a
+                // trap (an interrupt enabled by a CSR write) or a privilege change (mret).
+                pc = next;
+                self.instret += 1;
+                if self.trace.mmu_pending.load(Ordering::Relaxed)
+                    || self.traps_taken != before.traps
+                    || self.privilege != before.privilege
+                {
+                    self.pc = pc;
+                    self.emit_after(bus, tracer, &before, None, Some(kind));
+                }
+                continue;
+            }
+            pc = self.pc;
+            let stop = match self.special {
+                Step::Trapped => None,
+                Step::Next => Some(None),
+                Step::Yield => Some(Some(RunStop::Yield)),
+                Step::Wfi => Some(Some(RunStop::Wfi)),
+            };
+            if stop.is_some() {
+                self.instret += 1;
+            }
+            self.emit_after(bus, tracer, &before, None, Some(kind));
+            if let Some(Some(s)) = stop {
+                break s;
+            }
+        };
+        self.pc = pc;
+        (steps, stop)
+    }
+
+    /// The traced loop that looks at every instruction: for instruction, MMIO and SBI
+    /// events, and to open or close the trace window.
+    fn run_traced_each(
+        &mut self,
+        bus: &mut Bus,
+        tracer: &mut Tracer,
+        budget: u64,
+    ) -> (u64, RunStop) {
         let mut steps = 0;
         let stop = loop {
             if steps >= budget {
@@ -96,6 +183,10 @@ impl Hart {
                 pc
             };
             tracer.at_pc(pc, pa, self.instret);
+            // The window and limit change the mask only in `at_pc` and `emit`, so what
+            // this instruction reports is known before it runs.
+            let want_insn = tracer.wants(Kind::Insn) || tracer.wants(Kind::Mmio);
+            let want_sbi = tracer.wants(Kind::Sbi);
             let before = self.snapshot();
             let index = if self.fetch_replayed {
                 self.fetch::<true>(pc, bus)
@@ -106,9 +197,12 @@ impl Hart {
                 self.emit_after(bus, tracer, &before, None, None);
                 continue;
             }
-            let op = self.icache.op(index);
-            let operands = (self.x[op.rs1 as usize & 31], self.x[op.rs2 as usize & 31]);
-            let sbi = (op.k == K::Ecall && self.privilege == PRIV_S)
+            // Copied before executing: a store may overwrite the decoded slot.
+            let op = want_insn.then(|| self.icache.op(index));
+            let kind = self.icache.slot(index).k;
+            let operands =
+                op.map(|op| (self.x[op.rs1 as usize & 31], self.x[op.rs2 as usize & 31]));
+            let sbi = (want_sbi && kind == K::Ecall && self.privilege == PRIV_S)
                 .then(|| (self.x[17], self.x[16], [self.x[10], self.x[11], self.x[12]]));
             let next = self.execute(index, pc, bus);
             self.x[0] = 0;
@@ -133,11 +227,13 @@ impl Hart {
             if retired {
                 self.instret += 1;
             }
-            let wanted = tracer.wants(Kind::Insn) || tracer.wants(Kind::Mmio);
-            let insn = (retired && wanted).then(|| {
-                self.insn_event(&op, pc, pa, operands, before.instret, before.privilege, bus)
-            });
-            if let (Some((eid, fid, args)), true) = (sbi, tracer.wants(Kind::Sbi)) {
+            let insn = match (op, operands) {
+                (Some(op), Some(operands)) if retired => {
+                    Some(self.insn_record(&op, pc, pa, operands, bus))
+                }
+                _ => None,
+            };
+            if let Some((eid, fid, args)) = sbi {
                 tracer.emit(Event::Sbi {
                     h: self.header(before.instret, before.privilege),
                     eid,
@@ -145,19 +241,25 @@ impl Hart {
                     args,
                 });
             }
-            self.emit_after(bus, tracer, &before, insn, Some(op.k));
+            // Most instructions report nothing else: no MMU event, trap or mode change.
+            if insn.is_some()
+                || self.trace.mmu_pending.load(Ordering::Relaxed)
+                || self.traps_taken != before.traps
+                || self.privilege != before.privilege
+            {
+                self.emit_after(bus, tracer, &before, insn.as_ref(), Some(kind));
+            }
             if let Some(s) = stop {
                 break s;
             }
         };
-        self.account_privilege();
         (steps, stop)
     }
 
     /// Physical address of the instruction at `pc`, without side effects.
     fn probe_fetch(&mut self, pc: u64, bus: &mut Bus) -> u64 {
         let ctx = self.fetch_ctx;
-        self.mmu.probe(pc, &ctx, bus).0.unwrap_or(pc)
+        self.mmu.probe_pa(pc, &ctx, bus).unwrap_or(pc)
     }
 
     fn snapshot(&self) -> Before {
@@ -168,26 +270,24 @@ impl Hart {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn insn_event(
+    /// What the instruction event of `op`, just retired, reports.
+    fn insn_record(
         &mut self,
         op: &Op,
         pc: u64,
         pa: u64,
         (a, b): (u64, u64),
-        instret: u64,
-        privilege: u8,
         bus: &mut Bus,
-    ) -> (Event, Option<Event>) {
+    ) -> InsnRecord {
         let rd = op.rd as usize & 31;
         let writes_f = matches!(op.k, K::Flw | K::Fld)
             || (op.k == K::FpOp && super::fp_writes_f_register(op.raw));
         let rd_write = (!writes_f && writes_rd(op.k) && rd != 0).then(|| (rd as u8, self.x[rd]));
         let frd_write = writes_f.then(|| (rd as u8, self.fp.f[rd]));
-        let mut mmio = None;
+        let mut mmio = false;
         let mem = data_access(op, a, b).map(|(va, size, store)| {
             let ctx = self.data_ctx;
-            let dpa = self.mmu.probe(va, &ctx, bus).0.unwrap_or(va);
+            let dpa = self.mmu.probe_pa(va, &ctx, bus).unwrap_or(va);
             let value = match (store, op.k) {
                 (true, K::Fsw | K::Fsd) => self.fp.f[op.rs2 as usize & 31],
                 (true, _) => b,
@@ -199,15 +299,7 @@ impl Hart {
             } else {
                 value
             };
-            if bus.ram.offset_of(dpa, size as u64).is_none() {
-                mmio = Some(Event::Mmio {
-                    h: self.header(instret, privilege),
-                    pa: dpa,
-                    size,
-                    value,
-                    write: store,
-                });
-            }
+            mmio = bus.ram.offset_of(dpa, size as u64).is_none();
             MemAccess {
                 va,
                 pa: dpa,
@@ -216,8 +308,7 @@ impl Hart {
                 store,
             }
         });
-        let e = Event::Insn {
-            h: self.header(instret, privilege),
+        InsnRecord {
             pc,
             pa,
             raw: op.raw,
@@ -225,8 +316,8 @@ impl Hart {
             rd: rd_write,
             frd: frd_write,
             mem,
-        };
-        (e, mmio)
+            mmio,
+        }
     }
 
     /// Emit, in order: the MMU's walk and TLB events, the instruction, then satp/sfence
@@ -236,12 +327,12 @@ impl Hart {
         bus: &mut Bus,
         tracer: &mut Tracer,
         before: &Before,
-        insn: Option<(Event, Option<Event>)>,
+        insn: Option<&InsnRecord>,
         kind: Option<K>,
     ) {
         let h = self.header(before.instret, before.privilege);
         let mut mmu_events = std::mem::take(&mut self.trace.scratch);
-        if self.trace.sink_installed {
+        if self.trace.mmu_pending.swap(false, Ordering::Relaxed) {
             if let Ok(mut v) = self.trace.mmu_events.lock() {
                 std::mem::swap(&mut *v, &mut mmu_events);
             }
@@ -261,12 +352,27 @@ impl Hart {
         }
         mmu_events.clear();
         self.trace.scratch = mmu_events;
-        if let Some((ev, mmio)) = insn {
+        if let Some(r) = insn {
             if tracer.wants(Kind::Insn) {
-                tracer.emit(ev);
+                tracer.emit(Event::Insn {
+                    h,
+                    pc: r.pc,
+                    pa: r.pa,
+                    raw: r.raw,
+                    len: r.len,
+                    rd: r.rd,
+                    frd: r.frd,
+                    mem: r.mem,
+                });
             }
-            if let (Some(m), true) = (mmio, tracer.wants(Kind::Mmio)) {
-                tracer.emit(m);
+            if let (Some(m), true) = (r.mem, r.mmio && tracer.wants(Kind::Mmio)) {
+                tracer.emit(Event::Mmio {
+                    h,
+                    pa: m.pa,
+                    size: m.size,
+                    value: m.value,
+                    write: m.store,
+                });
             }
         }
         for ev in later {
@@ -283,7 +389,7 @@ impl Hart {
                 (self.scause, self.stval, self.sepc)
             };
             let ctx = self.fetch_ctx;
-            let handler_pa = self.mmu.probe(self.pc, &ctx, bus).0.unwrap_or(self.pc);
+            let handler_pa = self.mmu.probe_pa(self.pc, &ctx, bus).unwrap_or(self.pc);
             tracer.emit(Event::Trap {
                 h,
                 cause: cause & !(1 << 63),
@@ -311,6 +417,19 @@ impl Hart {
             });
         }
     }
+}
+
+/// An instruction event's content, gathered right after the instruction retired.
+struct InsnRecord {
+    pc: u64,
+    pa: u64,
+    raw: u32,
+    len: u8,
+    rd: Option<(u8, u64)>,
+    frd: Option<(u8, u64)>,
+    mem: Option<MemAccess>,
+    /// The data access went to a device (an MMIO event follows the instruction's).
+    mmio: bool,
 }
 
 struct Before {
@@ -429,7 +548,7 @@ fn convert(e: &MmuEvent, h: Header) -> Option<Event> {
                 va: *va,
                 access: access_of(*access),
                 satp: *satp,
-                steps: out,
+                steps: Box::new(out),
                 nsteps: steps.len,
                 result,
             }

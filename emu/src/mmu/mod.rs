@@ -346,9 +346,14 @@ pub struct Mmu {
     pmp_version_seen: u64,
     stale: StaleLog,
     sink: Option<EventSink>,
+    /// Whether the sink is sent the TLB arrays' events (hit, miss, fill, evict, flush).
+    /// Without them a repeated L1 hit reports nothing, so the counted cache may serve it.
+    sink_tlb_events: bool,
     /// The L1 slot the current translation hit and that array's version then
     /// (`usize::MAX` when it did not hit the L1): what the counted cache may remember.
     l1_hit: (usize, u64),
+    /// Steps of the last [`Mmu::probe_pa`] walk (unused; kept to reuse the space).
+    probe_steps: WalkSteps,
 }
 
 impl Mmu {
@@ -366,14 +371,26 @@ impl Mmu {
             pmp_version_seen: 0,
             stale: StaleLog::default(),
             sink: None,
+            sink_tlb_events: true,
             l1_hit: (usize::MAX, 0),
+            probe_steps: WalkSteps::default(),
         }
     }
 
     /// Install (or remove) the receiver of [`MmuEvent`]s. While one is installed every
     /// access goes through the TLB model.
     pub fn set_event_sink(&mut self, sink: Option<EventSink>) {
+        self.set_event_sink_with(sink, true);
+    }
+
+    /// Install (or remove) the receiver of [`MmuEvent`]s; `tlb_events: false` leaves out
+    /// [`MmuEvent::Tlb`] and [`MmuEvent::TlbFlush`]. The TLB model then still sees every
+    /// access, but a repeated L1 hit, which would report only a `Tlb` hit, takes the
+    /// counted cache like a `--stats` run: walks, satp, sfence and stale reports are
+    /// exactly those of the full path, at a fraction of its cost.
+    pub fn set_event_sink_with(&mut self, sink: Option<EventSink>, tlb_events: bool) {
         self.sink = sink;
+        self.sink_tlb_events = tlb_events;
     }
 
     /// Translate `va` for `access`. Returns the physical address or the exception
@@ -403,12 +420,15 @@ impl Mmu {
         self.translate_slow(va, access, ctx, bus)
     }
 
-    /// Observed by the counters alone: no event sink and no `--check-tlb`, so a
-    /// repeated L1 hit needs only its bookkeeping, not the full path. The hart may then
-    /// keep its fetch-page cache if it replays each fetch with [`Mmu::replay_fetch`].
+    /// Observed by the counters alone, or by a sink that takes no TLB events, and no
+    /// `--check-tlb`: a repeated L1 hit then needs only its bookkeeping, not the full
+    /// path. The hart may then keep its fetch-page cache if it replays each fetch with
+    /// [`Mmu::replay_fetch`].
     #[inline]
     pub fn only_counting(&self) -> bool {
-        !self.config.check_tlb && self.sink.is_none() && self.config.fast_path
+        !self.config.check_tlb
+            && (self.sink.is_none() || !self.sink_tlb_events)
+            && self.config.fast_path
     }
 
     /// The physical page the unobserved fast path holds for `va`'s page under `ctx`, if
@@ -695,7 +715,7 @@ impl Mmu {
             } else {
                 TlbEventKind::Miss
             };
-            if let Some(sink) = self.sink.as_mut() {
+            if let (true, Some(sink)) = (self.sink_tlb_events, self.sink.as_mut()) {
                 sink(&MmuEvent::Tlb {
                     kind,
                     level: l1_level,
@@ -725,7 +745,7 @@ impl Mmu {
         } else {
             TlbEventKind::Miss
         };
-        if let Some(sink) = self.sink.as_mut() {
+        if let (true, Some(sink)) = (self.sink_tlb_events, self.sink.as_mut()) {
             sink(&MmuEvent::Tlb {
                 kind,
                 level: TlbLevel::L2,
@@ -765,7 +785,7 @@ impl Mmu {
         if evicted.is_some() {
             stats.evictions += 1;
         }
-        if let Some(sink) = self.sink.as_mut() {
+        if let (true, Some(sink)) = (self.sink_tlb_events, self.sink.as_mut()) {
             if let Some(old) = evicted {
                 sink(&MmuEvent::Tlb {
                     kind: TlbEventKind::Evict,
@@ -841,6 +861,26 @@ impl Mmu {
         (leaf.map(|l| l.pa(va)), steps)
     }
 
+    /// [`Mmu::probe`]'s physical address alone (what traces ask of every instruction:
+    /// not copying the steps out saves most of the cost).
+    pub fn probe_pa(
+        &mut self,
+        va: u64,
+        ctx: &TranslateCtx,
+        bus: &mut Bus,
+    ) -> Result<u64, WalkFault> {
+        let mode = satp_mode(ctx.satp);
+        if mode == SatpMode::Bare || ctx.privilege >= 2 {
+            return Ok(va);
+        }
+        // A scratch record, not a fresh one: building a zeroed record and moving it costs
+        // a stalled copy (byte stores read back as words) on every traced instruction.
+        let steps = &mut self.probe_steps;
+        steps.len = 0;
+        let root_ppn = ctx.satp & SATP_PPN_MASK;
+        walker::find_leaf(mode, va, root_ppn, bus, &mut self.pmp, steps).map(|l| l.pa(va))
+    }
+
     /// Distinct stale translations found by `--check-tlb` (at most
     /// [`check::STALE_RECORD_CAP`]; `stats.stale_translations` counts them all).
     pub fn stale_translations(&self) -> &[StaleTranslation] {
@@ -889,7 +929,7 @@ impl Mmu {
             };
             let removed = array.flush(vaddr, asid);
             stats.flushed += removed;
-            if let Some(sink) = self.sink.as_mut() {
+            if let (true, Some(sink)) = (self.sink_tlb_events, self.sink.as_mut()) {
                 sink(&MmuEvent::TlbFlush {
                     level,
                     vaddr,

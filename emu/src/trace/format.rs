@@ -70,7 +70,34 @@ pub struct Formatter {
     insn_cache: std::collections::HashMap<(u64, u32), InsnText>,
     /// The line being built (instruction events are formatted by hand into bytes).
     line: Vec<u8>,
+    /// jsonl: per pc, direct-mapped, the middle of the last instruction line made there.
+    insn_lines: Vec<InsnLine>,
 }
+
+/// The part of a jsonl instruction line fixed by pc, pa and the instruction: from
+/// `","kind":"insn"` through `"sym":"..."`.
+struct InsnLine {
+    pc: u64,
+    pa: u64,
+    raw: u32,
+    len: u8,
+    bytes: Box<[u8]>,
+}
+
+impl InsnLine {
+    /// No instruction is at an odd address, so this slot never matches.
+    fn empty() -> InsnLine {
+        InsnLine {
+            pc: u64::MAX,
+            pa: 0,
+            raw: 0,
+            len: 0,
+            bytes: Box::default(),
+        }
+    }
+}
+
+const INSN_LINES: usize = 1 << 14;
 
 /// Cached text of one instruction at one address.
 struct InsnText {
@@ -81,34 +108,63 @@ struct InsnText {
 }
 
 const INSN_CACHE_MAX: usize = 1 << 20;
-const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// `0x` and the minimal hex digits of `v`.
 fn push_hex(buf: &mut Vec<u8>, v: u64) {
-    buf.extend_from_slice(b"0x");
     let digits = ((64 - v.leading_zeros() as usize).max(1)).div_ceil(4);
-    push_hex_digits(buf, v, digits);
-}
-
-/// Exactly `digits` hex digits of `v`, no prefix.
-fn push_hex_digits(buf: &mut Vec<u8>, v: u64, digits: usize) {
-    for i in (0..digits).rev() {
-        buf.push(HEX[((v >> (i * 4)) & 0xf) as usize]);
+    buf.extend_from_slice(b"0x");
+    if digits > 8 {
+        push_chars(
+            buf,
+            hex8((v >> 32) as u32) << ((16 - digits) * 8),
+            digits - 8,
+        );
+        push_chars(buf, hex8(v as u32), 8);
+    } else {
+        push_chars(buf, hex8(v as u32) << ((8 - digits) * 8), digits);
     }
 }
 
-fn push_dec(buf: &mut Vec<u8>, mut v: u64) {
-    let mut tmp = [0u8; 20];
-    let mut i = tmp.len();
-    loop {
-        i -= 1;
-        tmp[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
+/// Exactly 4 or 8 hex digits of `v`, no prefix.
+fn push_hex_digits(buf: &mut Vec<u8>, v: u32, digits: usize) {
+    push_chars(buf, hex8(v) << ((8 - digits) * 8), digits);
+}
+
+/// The eight hex digits of `x` as ASCII, the first in the most significant byte. Made in
+/// a register: digits stored byte by byte and then copied out as a block would make the
+/// CPU wait for the bytes to reach memory (a failed store-to-load forward).
+#[inline(always)]
+fn hex8(x: u32) -> u64 {
+    // One nibble per byte.
+    let mut n = x as u64;
+    n = (n | (n << 16)) & 0x0000_ffff_0000_ffff;
+    n = (n | (n << 8)) & 0x00ff_00ff_00ff_00ff;
+    n = (n | (n << 4)) & 0x0f0f_0f0f_0f0f_0f0f;
+    // '0' + n, and 'a' - '0' - 10 more where n >= 10 (n + 6 carries into bit 4).
+    let letters = ((n + 0x0606_0606_0606_0606) >> 4) & 0x0101_0101_0101_0101;
+    n + 0x3030_3030_3030_3030 + letters * 0x27
+}
+
+/// Append the first `n` (at most 8) bytes of `chars`, most significant byte first.
+#[inline(always)]
+fn push_chars(buf: &mut Vec<u8>, chars: u64, n: usize) {
+    let at = buf.len();
+    buf.extend_from_slice(&chars.to_be_bytes());
+    buf.truncate(at + n);
+}
+
+fn push_dec(buf: &mut Vec<u8>, v: u64) {
+    let mut digits = 1;
+    while digits < 20 && v >= 10u64.pow(digits as u32) {
+        digits += 1;
     }
-    buf.extend_from_slice(&tmp[i..]);
+    let at = buf.len();
+    buf.resize(at + digits, b'0');
+    let mut rest = v;
+    for d in buf[at..].iter_mut().rev() {
+        *d = b'0' + (rest % 10) as u8;
+        rest /= 10;
+    }
 }
 
 impl Formatter {
@@ -122,6 +178,7 @@ impl Formatter {
             perfetto_harts: Vec::new(),
             insn_cache: std::collections::HashMap::new(),
             line: Vec::with_capacity(512),
+            insn_lines: Vec::new(),
         }
     }
 
@@ -184,6 +241,7 @@ impl Formatter {
         if learned {
             // Names of virtual addresses may have changed.
             self.insn_cache.clear();
+            self.insn_lines.clear();
         }
         match self.format {
             Format::Text => self.text(e, out),
@@ -364,9 +422,57 @@ impl Formatter {
         })
     }
 
-    /// The JSON line of an instruction event, built byte by byte (the hot case of a
-    /// full instruction trace).
-    fn jsonl_insn(&mut self, e: &Event, out: &mut dyn Write) -> io::Result<()> {
+    /// Like [`Formatter::write`], into a buffer the caller writes out: a jsonl
+    /// instruction line is then built in place, the hot case of a full instruction trace.
+    pub fn write_buffered(&mut self, e: &Event, buf: &mut Vec<u8>) -> io::Result<()> {
+        if self.format != Format::Jsonl || !matches!(e, Event::Insn { .. }) {
+            return self.write(e, buf);
+        }
+        if let Event::Insn { pc, pa, .. } = e {
+            if self.symbols.observe_pc(*pc, *pa) {
+                self.insn_cache.clear();
+                self.insn_lines.clear();
+            }
+        }
+        self.jsonl_insn(e, buf);
+        Ok(())
+    }
+
+    /// The fixed middle of the jsonl line of instruction `raw` (`len` bytes) at `pc`/`pa`.
+    fn insn_line(&mut self, pc: u64, pa: u64, raw: u32, len: u8) -> &[u8] {
+        if self.insn_lines.is_empty() {
+            self.insn_lines.resize_with(INSN_LINES, InsnLine::empty);
+        }
+        let slot = (pc >> 1) as usize % INSN_LINES;
+        let l = &self.insn_lines[slot];
+        if !(l.pc == pc && l.pa == pa && l.raw == raw && l.len == len) {
+            let mut b = Vec::with_capacity(160);
+            b.extend_from_slice(b"\",\"kind\":\"insn\",\"pc\":\"");
+            push_hex(&mut b, pc);
+            b.extend_from_slice(b"\",\"pa\":\"");
+            push_hex(&mut b, pa);
+            b.extend_from_slice(b"\",\"raw\":\"0x");
+            if len == 2 {
+                push_hex_digits(&mut b, raw & 0xffff, 4);
+            } else {
+                push_hex_digits(&mut b, raw, 8);
+            }
+            b.extend_from_slice(b"\",\"len\":");
+            push_dec(&mut b, len as u64);
+            b.extend_from_slice(self.insn_text(pc, raw).json.as_bytes());
+            self.insn_lines[slot] = InsnLine {
+                pc,
+                pa,
+                raw,
+                len,
+                bytes: b.into(),
+            };
+        }
+        &self.insn_lines[slot].bytes
+    }
+
+    /// The JSON line of an instruction event, built byte by byte onto `line`.
+    fn jsonl_insn(&mut self, e: &Event, line: &mut Vec<u8>) {
         let Event::Insn {
             h,
             pc,
@@ -378,38 +484,24 @@ impl Formatter {
             mem,
         } = e
         else {
-            return Ok(());
+            return;
         };
-        let mut line = std::mem::take(&mut self.line);
-        line.clear();
         line.extend_from_slice(b"{\"hart\":");
-        push_dec(&mut line, h.hart as u64);
+        push_dec(line, h.hart as u64);
         line.extend_from_slice(b",\"instret\":");
-        push_dec(&mut line, h.instret);
+        push_dec(line, h.instret);
         line.extend_from_slice(b",\"priv\":\"");
         line.extend_from_slice(priv_name(h.privilege).as_bytes());
-        line.extend_from_slice(b"\",\"kind\":\"insn\",\"pc\":\"");
-        push_hex(&mut line, *pc);
-        line.extend_from_slice(b"\",\"pa\":\"");
-        push_hex(&mut line, *pa);
-        line.extend_from_slice(b"\",\"raw\":\"0x");
-        if *len == 2 {
-            push_hex_digits(&mut line, (*raw & 0xffff) as u64, 4);
-        } else {
-            push_hex_digits(&mut line, *raw as u64, 8);
-        }
-        line.extend_from_slice(b"\",\"len\":");
-        push_dec(&mut line, *len as u64);
-        line.extend_from_slice(self.insn_text(*pc, *raw).json.as_bytes());
-        for (name, prefix, reg) in [("rd", b'x', rd), ("frd", b'f', frd)] {
+        line.extend_from_slice(self.insn_line(*pc, *pa, *raw, *len));
+        for (name, reg) in [
+            (&b",\"rd\":{\"reg\":\"x"[..], rd),
+            (b",\"frd\":{\"reg\":\"f", frd),
+        ] {
             if let Some((r, v)) = reg {
-                line.extend_from_slice(b",\"");
-                line.extend_from_slice(name.as_bytes());
-                line.extend_from_slice(b"\":{\"reg\":\"");
-                line.push(prefix);
-                push_dec(&mut line, *r as u64);
+                line.extend_from_slice(name);
+                push_dec(line, *r as u64);
                 line.extend_from_slice(b"\",\"value\":\"");
-                push_hex(&mut line, *v);
+                push_hex(line, *v);
                 line.extend_from_slice(b"\"}");
             }
         }
@@ -419,24 +511,26 @@ impl Formatter {
             } else {
                 b",\"mem\":{\"op\":\"load\",\"va\":\""
             });
-            push_hex(&mut line, m.va);
+            push_hex(line, m.va);
             line.extend_from_slice(b"\",\"pa\":\"");
-            push_hex(&mut line, m.pa);
+            push_hex(line, m.pa);
             line.extend_from_slice(b"\",\"size\":");
-            push_dec(&mut line, m.size as u64);
+            push_dec(line, m.size as u64);
             line.extend_from_slice(b",\"value\":\"");
-            push_hex(&mut line, m.value);
+            push_hex(line, m.value);
             line.extend_from_slice(b"\"}");
         }
         line.extend_from_slice(b"}\n");
-        let r = out.write_all(&line);
-        self.line = line;
-        r
     }
 
     fn jsonl(&mut self, e: &Event, out: &mut dyn Write) -> io::Result<()> {
         if matches!(e, Event::Insn { .. }) {
-            return self.jsonl_insn(e, out);
+            let mut line = std::mem::take(&mut self.line);
+            line.clear();
+            self.jsonl_insn(e, &mut line);
+            let r = out.write_all(&line);
+            self.line = line;
+            return r;
         }
         let h = e.header();
         let mut s = format!(
@@ -821,4 +915,37 @@ pub fn json_str(s: &str) -> String {
     }
     o.push('"');
     o
+}
+
+#[cfg(test)]
+mod digit_tests {
+    use super::*;
+
+    /// Values around every digit-count boundary, plus a spread of others.
+    fn samples() -> Vec<u64> {
+        let mut v = vec![0, 1, 9, 10, 15, 16, u64::MAX, u64::MAX - 1];
+        for shift in 0..64 {
+            let p = 1u64 << shift;
+            v.extend([p, p - 1, p + 1, p.wrapping_mul(0x9e37_79b9_7f4a_7c15)]);
+        }
+        let mut p = 1u64;
+        while let Some(q) = p.checked_mul(10) {
+            v.extend([p - 1, p, p + 1, q - 1]);
+            p = q;
+        }
+        v
+    }
+
+    #[test]
+    fn hex_and_decimal_match_std_formatting() {
+        for v in samples() {
+            let mut b = vec![b'['];
+            push_hex(&mut b, v);
+            push_dec(&mut b, v);
+            push_hex_digits(&mut b, v as u32, 8);
+            push_hex_digits(&mut b, v as u32 & 0xffff, 4);
+            let want = format!("[{v:#x}{v}{:08x}{:04x}", v as u32, v as u32 & 0xffff);
+            assert_eq!(String::from_utf8(b).unwrap(), want);
+        }
+    }
 }

@@ -173,7 +173,7 @@ impl TlbKind {
     }
 }
 
-/// A trace event. Large payloads are kept inline (no allocation per event).
+/// A trace event. Payloads are inline (no allocation per event) except a walk's steps.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     Insn {
@@ -194,7 +194,9 @@ pub enum Event {
         va: u64,
         access: Access,
         satp: u64,
-        steps: [WalkStep; 5],
+        /// Boxed: walks are rare, and inline they would make every event half as large
+        /// again (events are copied into batches by the million).
+        steps: Box<[WalkStep; 5]>,
         nsteps: u8,
         result: WalkResult,
     },
@@ -444,6 +446,16 @@ impl Tracer {
             || (self.started && !self.stopped && !self.until_pcs.is_empty())
     }
 
+    /// Whether the hart must look at each instruction: to make instruction, MMIO or SBI
+    /// events, or because a window position may open or close the trace at any pc.
+    #[inline]
+    pub fn per_instruction(&self) -> bool {
+        const EACH: u32 = Kind::Insn as u32 | Kind::Mmio as u32 | Kind::Sbi as u32;
+        self.mask.0 & EACH != 0
+            || !self.started
+            || (!self.stopped && (!self.until_pcs.is_empty() || self.until_insn.is_some()))
+    }
+
     /// Called by the hart before each instruction when `watching_pcs()`: opens or closes
     /// the window.
     pub fn at_pc(&mut self, pc: u64, pa: u64, insns: u64) {
@@ -480,6 +492,7 @@ impl Tracer {
     }
 
     /// Record an event (the caller checked `wants`).
+    #[inline]
     pub fn emit(&mut self, e: Event) {
         if self.remaining == 0 {
             return;

@@ -4,7 +4,7 @@
 //! leaves a complete file.
 
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::thread::JoinHandle;
 
@@ -14,6 +14,9 @@ use super::{Event, Format};
 
 /// Batches in flight before the producer blocks.
 const CHANNEL_BATCHES: usize = 64;
+
+/// Formatted bytes collected before a write to the output.
+const WRITE_AT: usize = 1 << 18;
 
 pub struct Sink {
     handle: Option<JoinHandle<std::io::Result<u64>>>,
@@ -43,19 +46,27 @@ impl Sink {
         let handle = std::thread::Builder::new()
             .name("trace-sink".into())
             .spawn(move || {
-                let mut out = BufWriter::with_capacity(1 << 20, writer);
+                // Lines are built straight into this buffer, which goes to the file in
+                // large writes (no second copy through a BufWriter).
+                let mut out = writer;
+                let mut buf = Vec::with_capacity(WRITE_AT + (WRITE_AT >> 2));
                 let mut f = Formatter::new(format, symbols, disasm);
-                f.begin(&mut out)?;
+                f.begin(&mut buf)?;
                 let mut n = 0u64;
                 let mut last = 0;
                 for batch in rx {
                     for e in &batch {
-                        f.write(e, &mut out)?;
+                        f.write_buffered(e, &mut buf)?;
                         last = e.header().instret;
                     }
                     n += batch.len() as u64;
+                    if buf.len() >= WRITE_AT {
+                        out.write_all(&buf)?;
+                        buf.clear();
+                    }
                 }
-                f.end(&mut out, last)?;
+                f.end(&mut buf, last)?;
+                out.write_all(&buf)?;
                 out.flush()?;
                 Ok(n)
             })?;
