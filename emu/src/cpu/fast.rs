@@ -153,10 +153,19 @@ impl Hart {
         table[vpn as usize % DTLB_SLOTS] = entry;
     }
 
-    /// The unobserved interpreter loop (see the module comment). Same contract as the
-    /// reference loop: returns instructions executed (retired or trapped) and why it
+    /// The straight-through interpreter loop (see the module comment). Same contract as
+    /// the reference loop: returns instructions executed (retired or trapped) and why it
     /// stopped.
-    pub(super) fn run_fast(&mut self, bus: &mut Bus, budget: u64) -> (u64, RunStop) {
+    ///
+    /// `COUNTED`: the MMU is observed by its counters only (`--stats`, or a trace without
+    /// TLB events). Every fetch is then replayed to the MMU's counted cache and every
+    /// load and store translated through it, in the reference loop's order, so the
+    /// counters come out identical; the data-page cache is not used.
+    pub(super) fn run_fast<const COUNTED: bool>(
+        &mut self,
+        bus: &mut Bus,
+        budget: u64,
+    ) -> (u64, RunStop) {
         self.dtlb.sync(self.mmu.generation());
         let mut left = budget;
         let mut pc = self.pc;
@@ -164,7 +173,10 @@ impl Hart {
             if left == 0 {
                 break RunStop::Budget;
             }
-            let mut index = self.fetch::<false>(pc, bus);
+            if COUNTED {
+                self.mmu.current_pc = pc;
+            }
+            let mut index = self.fetch::<COUNTED>(pc, bus);
             if index == FETCH_TRAPPED {
                 left -= 1;
                 pc = self.pc;
@@ -173,8 +185,8 @@ impl Hart {
             // Successors on pc's page need no fetch if the fetch-page cache holds it. It
             // does not after a fetch from a device or across pages: such an instruction
             // sits in the scratch slot, with no page after it, and runs on its own.
-            let (page, base) = match self.fetch_pages.lookup(pc >> 12) {
-                Some((base, _)) if index != 0 => (pc >> 12, base),
+            let (page, base, page_pa) = match self.fetch_pages.lookup(pc >> 12) {
+                Some((base, pa)) if index != 0 => (pc >> 12, base, pa),
                 _ => {
                     left -= 1;
                     match self.step_reference(index, pc, bus) {
@@ -189,8 +201,24 @@ impl Hart {
                     }
                 }
             };
+            // The instruction `fetch` just replayed to the MMU needs no second replay.
+            let mut replayed = true;
             loop {
                 left -= 1;
+                if COUNTED && !replayed {
+                    let k = self.icache.slot(index).k;
+                    // A fetch the counted cache cannot account for (and changed nothing
+                    // for) goes to the fetch path, which translates it; so does a slot
+                    // not decoded yet, which the reference loop never replays.
+                    if matches!(k, K::Empty | K::PageEnd)
+                        || !self.mmu.replay_fetch(pc, &self.fetch_ctx, page_pa)
+                    {
+                        left += 1;
+                        continue 'fetch;
+                    }
+                    self.mmu.current_pc = pc;
+                }
+                replayed = false;
                 let op = self.icache.slot(index);
                 let (kind, rd, rs1, rs2, imm, len) =
                     (op.k, op.rd(), op.rs1, op.rs2, op.imm, op.len());
@@ -232,16 +260,28 @@ impl Hart {
                     };
                 }
                 macro_rules! load {
-                    ($size:expr, $ext:expr) => {
-                        match self.load_fast(bus, a.wrapping_add(imm), $size) {
+                    ($size:expr, $ext:expr) => {{
+                        let va = a.wrapping_add(imm);
+                        let v = if COUNTED {
+                            self.load(bus, va, $size)
+                        } else {
+                            self.load_fast(bus, va, $size)
+                        };
+                        match v {
                             Ok(v) => self.x[rd] = $ext(v),
                             Err(e) => trap!(e),
                         }
-                    };
+                    }};
                 }
                 macro_rules! store {
-                    ($size:expr) => {
-                        match self.store_fast(bus, a.wrapping_add(imm), $size, b) {
+                    ($size:expr) => {{
+                        let va = a.wrapping_add(imm);
+                        let device = if COUNTED {
+                            self.store(bus, va, $size, b)
+                        } else {
+                            self.store_fast(bus, va, $size, b)
+                        };
+                        match device {
                             Ok(false) => {}
                             Ok(true) => {
                                 // A device saw it: the machine must look now.
@@ -251,7 +291,7 @@ impl Hart {
                             }
                             Err(e) => trap!(e),
                         }
-                    };
+                    }};
                 }
                 match kind {
                     K::Empty | K::PageEnd => {

@@ -317,9 +317,9 @@ impl Hart {
         // Two copies of the loop, so that unobserved runs do not pay for the replay check
         // on every fetch.
         if self.fast_path && !self.mmu.observed() {
-            self.run_fast(bus, budget)
+            self.run_fast::<false>(bus, budget)
         } else if self.fetch_replayed {
-            self.run_loop::<true>(bus, budget)
+            self.run_fast::<true>(bus, budget)
         } else {
             self.run_loop::<false>(bus, budget)
         }
