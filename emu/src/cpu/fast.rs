@@ -169,7 +169,23 @@ impl Hart {
         self.dtlb.sync(self.mmu.generation());
         let mut left = budget;
         let mut pc = self.pc;
+        // COUNTED: fetches from the page being run that are accounted in one go. After one
+        // replay on a page succeeds, every further fetch from it until the loop leaves the
+        // page would succeed the same way (only fetches touch the L1I, and none other
+        // happens meanwhile), so they are counted and applied together.
+        let mut batched = 0u64;
+        let mut batch_page = 0u64;
+        macro_rules! apply_batch {
+            () => {
+                if COUNTED && batched > 0 {
+                    self.mmu
+                        .repeat_fetch(batch_page << 12, &self.fetch_ctx, batched);
+                    batched = 0;
+                }
+            };
+        }
         let stop = 'fetch: loop {
+            apply_batch!();
             if left == 0 {
                 break RunStop::Budget;
             }
@@ -203,6 +219,8 @@ impl Hart {
             };
             // The instruction `fetch` just replayed to the MMU needs no second replay.
             let mut replayed = true;
+            let mut batching = false;
+            batch_page = page;
             loop {
                 left -= 1;
                 if COUNTED && !replayed {
@@ -210,9 +228,15 @@ impl Hart {
                     // A fetch the counted cache cannot account for (and changed nothing
                     // for) goes to the fetch path, which translates it; so does a slot
                     // not decoded yet, which the reference loop never replays.
-                    if matches!(k, K::Empty | K::PageEnd)
-                        || !self.mmu.replay_fetch(pc, &self.fetch_ctx, page_pa)
-                    {
+                    if matches!(k, K::Empty | K::PageEnd) {
+                        left += 1;
+                        continue 'fetch;
+                    }
+                    if batching {
+                        batched += 1;
+                    } else if self.mmu.replay_fetch(pc, &self.fetch_ctx, page_pa) {
+                        batching = true;
+                    } else {
                         left += 1;
                         continue 'fetch;
                     }
@@ -228,6 +252,7 @@ impl Hart {
                 let next = pc.wrapping_add(len);
                 macro_rules! trap {
                     ($e:expr) => {{
+                        apply_batch!();
                         self.pc = pc;
                         self.raise($e);
                         pc = self.pc;
@@ -363,6 +388,7 @@ impl Hart {
                     _ => {
                         // Everything else takes the reference path, then a fresh fetch: a
                         // system instruction may have changed the translation context.
+                        apply_batch!();
                         match self.step_reference(index, pc, bus) {
                             Ok(n) => {
                                 pc = n;
@@ -385,6 +411,10 @@ impl Hart {
                 index += (len >> 1) as usize;
             }
         };
+        if COUNTED && batched > 0 {
+            self.mmu
+                .repeat_fetch(batch_page << 12, &self.fetch_ctx, batched);
+        }
         self.pc = pc;
         self.account_privilege();
         (budget - left, stop)

@@ -455,6 +455,25 @@ impl Mmu {
             .is_some()
     }
 
+    /// Account `n` more fetches from `va`'s page, each exactly as a successful
+    /// [`Mmu::replay_fetch`] of it would, when the last replay of that page succeeded and
+    /// no fetch from another page happened since (the counters and the L1I's LRU state
+    /// then end up as if each had been replayed in turn).
+    pub fn repeat_fetch(&mut self, va: u64, ctx: &TranslateCtx, n: u64) {
+        let vpn = va >> 12;
+        let e = self.fast.counted[AccessType::Fetch as usize][vpn as usize % COUNTED_SLOTS];
+        debug_assert!(e.vpn == vpn && e.key == self.fast.key(ctx));
+        if e.slot == NO_TLB {
+            self.stats.bare_translations += n;
+            return;
+        }
+        self.l1i.touch_repeat(e.slot as usize, n);
+        self.stats.paged_translations += n;
+        self.stats.l1i.accesses += n;
+        self.stats.l1i.hits += n;
+        self.stats.l1i.hits_by_size[e.level as usize] += n;
+    }
+
     /// The counted cache: a translation the full path would make as an L1 hit (or without
     /// TLB), with the same counter and LRU updates; `None`, having changed nothing, when
     /// the full path must decide (or the page is not `expect_page`).

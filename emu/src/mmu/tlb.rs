@@ -364,6 +364,14 @@ impl TlbArray {
         true
     }
 
+    /// `n` more [`TlbArray::touch`]es of slot `first` right after one that succeeded.
+    #[inline]
+    pub fn touch_repeat(&mut self, first: usize, n: u64) {
+        self.clock += n;
+        self.slots[first].last_use = self.clock;
+        self.last_hit = first;
+    }
+
     /// Insert `entry`, replacing an entry for the same page and address space if there is
     /// one, else an invalid slot, else the least recently used. Returns the evicted entry.
     pub fn insert(&mut self, entry: TlbEntry) -> Option<TlbEntry> {
