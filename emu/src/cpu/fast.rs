@@ -25,6 +25,7 @@ use super::trap::Exception;
 use super::{read_le, sext32, write_le, Hart, RunStop, Step, FETCH_TRAPPED, NO_VPN};
 use crate::bus::Bus;
 use crate::mmu::AccessType;
+use crate::trace::Tracer;
 
 /// Entries per access type; direct-mapped by virtual page number.
 const DTLB_SLOTS: usize = 256;
@@ -161,9 +162,15 @@ impl Hart {
     /// TLB events). Every fetch is then replayed to the MMU's counted cache and every
     /// load and store translated through it, in the reference loop's order, so the
     /// counters come out identical; the data-page cache is not used.
-    pub(super) fn run_fast<const COUNTED: bool>(
+    ///
+    /// `TRACED` (with `COUNTED`, and `tracer`): a trace with no per-instruction events
+    /// (e.g. `--trace walk`). After each instruction that made the MMU queue events,
+    /// trapped, or went through the slow path (which may change privilege), the events
+    /// are emitted as the reference traced loop would.
+    pub(super) fn run_fast<const COUNTED: bool, const TRACED: bool>(
         &mut self,
         bus: &mut Bus,
+        mut tracer: Option<&mut Tracer>,
         budget: u64,
     ) -> (u64, RunStop) {
         self.dtlb.sync(self.mmu.generation());
@@ -184,6 +191,15 @@ impl Hart {
                 }
             };
         }
+        // TRACED: emit what the instruction just executed caused; `$before` is the
+        // instruction count, privilege and trap count before it.
+        macro_rules! emit {
+            ($before:expr, $kind:expr) => {
+                if let Some(t) = tracer.as_deref_mut() {
+                    self.emit_traced_step(bus, t, $before, $kind);
+                }
+            };
+        }
         let stop = 'fetch: loop {
             apply_batch!();
             if left == 0 {
@@ -192,8 +208,12 @@ impl Hart {
             if COUNTED {
                 self.mmu.current_pc = pc;
             }
+            let fetch_before = (self.instret, self.privilege, self.traps_taken);
             let mut index = self.fetch::<COUNTED>(pc, bus);
             if index == FETCH_TRAPPED {
+                if TRACED {
+                    emit!(fetch_before, None);
+                }
                 left -= 1;
                 pc = self.pc;
                 continue;
@@ -205,7 +225,16 @@ impl Hart {
                 Some((base, pa)) if index != 0 => (pc >> 12, base, pa),
                 _ => {
                     left -= 1;
-                    match self.step_reference(index, pc, bus) {
+                    let before = (self.instret, self.privilege, self.traps_taken);
+                    let kind = self.icache.slot(index).k;
+                    let r = self.step_reference(index, pc, bus);
+                    if TRACED {
+                        if let Ok(n) = r {
+                            self.pc = n;
+                        }
+                        emit!(before, Some(kind));
+                    }
+                    match r {
                         Ok(next) => {
                             pc = next;
                             continue 'fetch;
@@ -253,11 +282,28 @@ impl Hart {
                 macro_rules! trap {
                     ($e:expr) => {{
                         apply_batch!();
+                        let before = (self.instret, self.privilege, self.traps_taken);
                         self.pc = pc;
                         self.raise($e);
                         pc = self.pc;
+                        if TRACED {
+                            emit!(before, Some(kind));
+                        }
                         continue 'fetch;
                     }};
+                }
+                // TRACED, after an instruction retired on the fast path (no trap, no
+                // privilege change): emit only if the MMU queued something.
+                macro_rules! retired_traced {
+                    () => {
+                        if TRACED && self.mmu_events_pending() {
+                            self.pc = pc;
+                            emit!(
+                                (self.instret - 1, self.privilege, self.traps_taken),
+                                Some(kind)
+                            );
+                        }
+                    };
                 }
                 // A control transfer: on the same page the decoded page is indexed
                 // directly, elsewhere the fetch path finds the target.
@@ -267,6 +313,7 @@ impl Hart {
                         self.x[0] = 0;
                         self.instret += 1;
                         pc = target;
+                        retired_traced!();
                         if left == 0 {
                             break 'fetch RunStop::Budget;
                         }
@@ -312,6 +359,13 @@ impl Hart {
                                 // A device saw it: the machine must look now.
                                 self.instret += 1;
                                 pc = next;
+                                if TRACED {
+                                    self.pc = pc;
+                                    emit!(
+                                        (self.instret - 1, self.privilege, self.traps_taken),
+                                        Some(kind)
+                                    );
+                                }
                                 break 'fetch RunStop::Yield;
                             }
                             Err(e) => trap!(e),
@@ -389,7 +443,15 @@ impl Hart {
                         // Everything else takes the reference path, then a fresh fetch: a
                         // system instruction may have changed the translation context.
                         apply_batch!();
-                        match self.step_reference(index, pc, bus) {
+                        let before = (self.instret, self.privilege, self.traps_taken);
+                        let r = self.step_reference(index, pc, bus);
+                        if TRACED {
+                            if let Ok(n) = r {
+                                self.pc = n;
+                            }
+                            emit!(before, Some(kind));
+                        }
+                        match r {
                             Ok(n) => {
                                 pc = n;
                                 continue 'fetch;
@@ -405,6 +467,7 @@ impl Hart {
                 self.x[0] = 0;
                 self.instret += 1;
                 pc = next;
+                retired_traced!();
                 if left == 0 {
                     break 'fetch RunStop::Budget;
                 }

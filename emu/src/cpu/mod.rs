@@ -317,9 +317,9 @@ impl Hart {
         // Two copies of the loop, so that unobserved runs do not pay for the replay check
         // on every fetch.
         if self.fast_path && !self.mmu.observed() {
-            self.run_fast::<false>(bus, budget)
+            self.run_fast::<false, false>(bus, None, budget)
         } else if self.fetch_replayed {
-            self.run_fast::<true>(bus, budget)
+            self.run_fast::<true, false>(bus, None, budget)
         } else {
             self.run_loop::<false>(bus, budget)
         }

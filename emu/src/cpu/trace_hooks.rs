@@ -91,20 +91,22 @@ impl Hart {
         let (steps, stop) = if tracer.per_instruction() {
             self.run_traced_each(bus, tracer, budget)
         } else if self.fetch_replayed {
-            self.run_traced_lean::<true>(bus, tracer, budget)
+            self.run_fast::<true, true>(bus, Some(tracer), budget)
         } else {
-            self.run_traced_lean::<false>(bus, tracer, budget)
+            self.run_traced_lean(bus, tracer, budget)
         };
         self.account_privilege();
         (steps, stop)
     }
 
     /// The traced loop when no event is made per instruction and no window position is
-    /// pending (e.g. `--trace walk`): [`Hart::run`]'s loop plus a look, after each
+    /// pending but every access must take the MMU's full path (`tlb` events asked for,
+    /// `--check-tlb`, `--no-fast-path`; with the counted cache, `Hart::run_fast`'s traced
+    /// mode does the same job): the reference loop plus a look, after each
     /// instruction, at whether it caused an MMU event, a trap or a privilege change.
     /// Nothing else can produce an event, so the output is that of
     /// [`Hart::run_traced_each`].
-    fn run_traced_lean<const REPLAY: bool>(
+    fn run_traced_lean(
         &mut self,
         bus: &mut Bus,
         tracer: &mut Tracer,
@@ -119,7 +121,7 @@ impl Hart {
             steps += 1;
             self.mmu.current_pc = pc;
             let before = self.snapshot();
-            let index = self.fetch::<REPLAY>(pc, bus);
+            let index = self.fetch::<false>(pc, bus);
             if index == FETCH_TRAPPED {
                 self.emit_after(bus, tracer, &before, None, None);
                 pc = self.pc;
@@ -260,6 +262,29 @@ impl Hart {
     fn probe_fetch(&mut self, pc: u64, bus: &mut Bus) -> u64 {
         let ctx = self.fetch_ctx;
         self.mmu.probe_pa(pc, &ctx, bus).unwrap_or(pc)
+    }
+
+    /// For [`Hart::run_fast`]'s traced mode: emit what the instruction just executed
+    /// caused, given the instruction count, privilege and trap count before it.
+    pub(super) fn emit_traced_step(
+        &mut self,
+        bus: &mut Bus,
+        tracer: &mut Tracer,
+        (instret, privilege, traps): (u64, u8, u64),
+        kind: Option<K>,
+    ) {
+        let before = Before {
+            instret,
+            privilege,
+            traps,
+        };
+        self.emit_after(bus, tracer, &before, None, kind);
+    }
+
+    /// Whether the MMU queued events since they were last emitted.
+    #[inline(always)]
+    pub(super) fn mmu_events_pending(&self) -> bool {
+        self.trace.mmu_pending.load(Ordering::Relaxed)
     }
 
     fn snapshot(&self) -> Before {
