@@ -86,7 +86,118 @@ impl DataTlb {
     }
 }
 
+/// Counter-observed runs: consecutive data accesses of one type to one RAM page, after
+/// the first was a counted-cache hit. Each further one would be the same hit (only data
+/// accesses touch the L1D, and there was none other in between), so they are counted
+/// here and accounted together ([`Mmu::repeat_data`]) before anything else happens.
+#[derive(Debug, Clone, Copy)]
+struct CountedRun {
+    vpn: u64,
+    store: bool,
+    /// RAM offset of a byte of the page = its virtual address + `addend`.
+    addend: u64,
+    n: u64,
+}
+
+impl CountedRun {
+    const NONE: CountedRun = CountedRun {
+        vpn: NO_VPN,
+        store: false,
+        addend: 0,
+        n: 0,
+    };
+}
+
 impl Hart {
+    /// Account the accesses `run` holds and forget it.
+    #[inline]
+    fn end_counted_run(&mut self, run: &mut CountedRun) {
+        if run.n > 0 {
+            let access = if run.store {
+                AccessType::Store
+            } else {
+                AccessType::Load
+            };
+            self.mmu
+                .repeat_data(run.vpn << 12, access, &self.data_ctx, run.n);
+        }
+        *run = CountedRun::NONE;
+    }
+
+    /// Load in a counter-observed run, exactly as [`Hart::load`] accounts it.
+    #[inline(always)]
+    fn load_counted(
+        &mut self,
+        bus: &mut Bus,
+        va: u64,
+        size: u64,
+        run: &mut CountedRun,
+    ) -> Result<u64, Exception> {
+        let within = (va & 0xfff) + size <= 0x1000;
+        if va >> 12 == run.vpn && !run.store && within {
+            run.n += 1;
+            return Ok(read_le(
+                bus.ram.as_slice(),
+                va.wrapping_add(run.addend) as usize,
+                size,
+            ));
+        }
+        self.end_counted_run(run);
+        if within {
+            if let Some(pa) = self.mmu.counted_hit(va, AccessType::Load, &self.data_ctx) {
+                if let Some(off) = bus.ram.offset_of(pa & !0xfff, 4096) {
+                    let vpn = va >> 12;
+                    *run = CountedRun {
+                        vpn,
+                        store: false,
+                        addend: (off as u64).wrapping_sub(vpn << 12),
+                        n: 0,
+                    };
+                }
+                return self.load_at(bus, va, pa, size);
+            }
+        }
+        self.load(bus, va, size)
+    }
+
+    /// Store in a counter-observed run, exactly as [`Hart::store`] accounts it;
+    /// `Ok(true)` when it went to a device.
+    #[inline(always)]
+    fn store_counted(
+        &mut self,
+        bus: &mut Bus,
+        va: u64,
+        size: u64,
+        value: u64,
+        run: &mut CountedRun,
+    ) -> Result<bool, Exception> {
+        let within = (va & 0xfff) + size <= 0x1000;
+        if va >> 12 == run.vpn && run.store && within {
+            run.n += 1;
+            let off = va.wrapping_add(run.addend) as usize;
+            write_le(bus.ram.as_mut_slice(), off, size, value);
+            self.icache.invalidate(off, size as usize);
+            return Ok(false);
+        }
+        self.end_counted_run(run);
+        if within {
+            if let Some(pa) = self.mmu.counted_hit(va, AccessType::Store, &self.data_ctx) {
+                // Not the HTIF mailbox page: `ram_offset` leaves it to the device path.
+                if let Some(off) = bus.ram_offset(pa & !0xfff, 4096) {
+                    let vpn = va >> 12;
+                    *run = CountedRun {
+                        vpn,
+                        store: true,
+                        addend: (off as u64).wrapping_sub(vpn << 12),
+                        n: 0,
+                    };
+                }
+                return self.store_at(bus, va, pa, size, value);
+            }
+        }
+        self.store(bus, va, size, value)
+    }
+
     /// Load through the data-page cache, falling back to the full [`Hart::load`].
     #[inline(always)]
     fn load_fast(&mut self, bus: &mut Bus, va: u64, size: u64) -> Result<u64, Exception> {
@@ -182,12 +293,16 @@ impl Hart {
         // happens meanwhile), so they are counted and applied together.
         let mut batched = 0u64;
         let mut batch_page = 0u64;
+        let mut data_run = CountedRun::NONE;
         macro_rules! apply_batch {
             () => {
-                if COUNTED && batched > 0 {
-                    self.mmu
-                        .repeat_fetch(batch_page << 12, &self.fetch_ctx, batched);
-                    batched = 0;
+                if COUNTED {
+                    if batched > 0 {
+                        self.mmu
+                            .repeat_fetch(batch_page << 12, &self.fetch_ctx, batched);
+                        batched = 0;
+                    }
+                    self.end_counted_run(&mut data_run);
                 }
             };
         }
@@ -335,7 +450,7 @@ impl Hart {
                     ($size:expr, $ext:expr) => {{
                         let va = a.wrapping_add(imm);
                         let v = if COUNTED {
-                            self.load(bus, va, $size)
+                            self.load_counted(bus, va, $size, &mut data_run)
                         } else {
                             self.load_fast(bus, va, $size)
                         };
@@ -349,7 +464,7 @@ impl Hart {
                     ($size:expr) => {{
                         let va = a.wrapping_add(imm);
                         let device = if COUNTED {
-                            self.store(bus, va, $size, b)
+                            self.store_counted(bus, va, $size, b, &mut data_run)
                         } else {
                             self.store_fast(bus, va, $size, b)
                         };
@@ -474,9 +589,12 @@ impl Hart {
                 index += (len >> 1) as usize;
             }
         };
-        if COUNTED && batched > 0 {
-            self.mmu
-                .repeat_fetch(batch_page << 12, &self.fetch_ctx, batched);
+        if COUNTED {
+            if batched > 0 {
+                self.mmu
+                    .repeat_fetch(batch_page << 12, &self.fetch_ctx, batched);
+            }
+            self.end_counted_run(&mut data_run);
         }
         self.pc = pc;
         self.account_privilege();

@@ -547,6 +547,12 @@ impl Hart {
         let pa = self
             .mmu
             .translate(va, AccessType::Load, &self.data_ctx, bus)?;
+        self.load_at(bus, va, pa, size)
+    }
+
+    /// The load of `va`, translated to `pa`, from RAM or a device.
+    #[inline(always)]
+    fn load_at(&mut self, bus: &mut Bus, va: u64, pa: u64, size: u64) -> Result<u64, Exception> {
         match bus.ram.offset_of(pa, size) {
             Some(off) => Ok(read_le(bus.ram.as_slice(), off, size)),
             None => {
@@ -566,6 +572,20 @@ impl Hart {
         let pa = self
             .mmu
             .translate(va, AccessType::Store, &self.data_ctx, bus)?;
+        self.store_at(bus, va, pa, size, value)
+    }
+
+    /// The store to `va`, translated to `pa`, into RAM or a device; `Ok(true)` when it
+    /// went to a device.
+    #[inline(always)]
+    fn store_at(
+        &mut self,
+        bus: &mut Bus,
+        va: u64,
+        pa: u64,
+        size: u64,
+        value: u64,
+    ) -> Result<bool, Exception> {
         match bus.ram_offset(pa, size) {
             Some(off) => {
                 write_le(bus.ram.as_mut_slice(), off, size, value);

@@ -455,6 +455,32 @@ impl Mmu {
             .is_some()
     }
 
+    /// The counted cache alone: `va`'s physical address if the full path would serve this
+    /// access as an L1 hit (or without TLB), with the full path's counter and LRU updates
+    /// made; `None`, having changed nothing, otherwise. Only while [`Mmu::only_counting`].
+    #[inline]
+    pub fn counted_hit(&mut self, va: u64, access: AccessType, ctx: &TranslateCtx) -> Option<u64> {
+        self.translate_counted(va, access, ctx, None)
+    }
+
+    /// Account `n` more data accesses of type `access` to `va`'s page, each exactly as a
+    /// successful [`Mmu::counted_hit`] would, right after one that succeeded with no other
+    /// data access in between.
+    pub fn repeat_data(&mut self, va: u64, access: AccessType, ctx: &TranslateCtx, n: u64) {
+        let vpn = va >> 12;
+        let e = self.fast.counted[access as usize][vpn as usize % COUNTED_SLOTS];
+        debug_assert!(e.vpn == vpn && e.key == self.fast.key(ctx));
+        if e.slot == NO_TLB {
+            self.stats.bare_translations += n;
+            return;
+        }
+        self.l1d.touch_repeat(e.slot as usize, n);
+        self.stats.paged_translations += n;
+        self.stats.l1d.accesses += n;
+        self.stats.l1d.hits += n;
+        self.stats.l1d.hits_by_size[e.level as usize] += n;
+    }
+
     /// Account `n` more fetches from `va`'s page, each exactly as a successful
     /// [`Mmu::replay_fetch`] of it would, when the last replay of that page succeeded and
     /// no fetch from another page happened since (the counters and the L1I's LRU state
