@@ -97,6 +97,11 @@ pub struct MachineArgs {
     /// results; for checking a suspected emulator bug or differential testing.
     #[arg(long)]
     pub no_fast_path: bool,
+    /// Experimental: compile hot straight-line guest code to host code with Cranelift
+    /// (basic blocks up to a branch; the interpreter runs everything else). Same results,
+    /// faster on compute-bound guests; ignored with --no-fast-path or --stats=full.
+    #[arg(long)]
+    pub jit: bool,
 }
 
 /// A count or address: decimal, or hex with 0x.
@@ -135,6 +140,7 @@ impl MachineArgs {
             },
             bootargs: self.append.clone(),
             kaslr_seed: self.kaslr_seed,
+            jit: self.jit,
             ..MachineConfig::default()
         }
     }

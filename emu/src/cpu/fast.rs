@@ -26,6 +26,8 @@ use super::{read_le, sext32, write_le, Hart, RunStop, Step, FETCH_TRAPPED, NO_VP
 use crate::bus::Bus;
 use crate::mmu::AccessType;
 
+mod jit_glue;
+
 /// Entries per access type; direct-mapped by virtual page number.
 const DTLB_SLOTS: usize = 256;
 
@@ -161,6 +163,30 @@ impl Hart {
         let mut left = budget;
         let mut pc = self.pc;
         let stop = 'fetch: loop {
+            // --jit (jit_glue.rs): at a block entry on a cached page, a compiled block runs
+            // instead of the loop below; an instruction it leaves pending runs through
+            // `step_reference` before going back to fetch.
+            macro_rules! jit_block {
+                ($index:expr) => {
+                    if self.jit.is_some() {
+                        if let Some(exit) = self.run_block($index, pc, left, bus) {
+                            left -= exit.retired;
+                            pc = exit.pc;
+                            if let Some(index) = exit.pending {
+                                left -= 1;
+                                match self.step_reference(index, pc, bus) {
+                                    Ok(next) => pc = next,
+                                    Err(stop) => {
+                                        pc = self.pc;
+                                        break 'fetch stop;
+                                    }
+                                }
+                            }
+                            continue 'fetch;
+                        }
+                    }
+                };
+            }
             if left == 0 {
                 break RunStop::Budget;
             }
@@ -174,7 +200,10 @@ impl Hart {
             // does not after a fetch from a device or across pages: such an instruction
             // sits in the scratch slot, with no page after it, and runs on its own.
             let (page, base) = match self.fetch_pages.lookup(pc >> 12) {
-                Some((base, _)) if index != 0 => (pc >> 12, base),
+                Some((base, _)) if index != 0 => {
+                    jit_block!(index);
+                    (pc >> 12, base)
+                }
                 _ => {
                     left -= 1;
                     match self.step_reference(index, pc, bus) {
@@ -221,6 +250,7 @@ impl Hart {
                             continue 'fetch;
                         }
                         index = DecodeCache::index(base, (target >> 1) as usize);
+                        jit_block!(index);
                         continue;
                     }};
                 }
