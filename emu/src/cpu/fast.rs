@@ -31,7 +31,9 @@ mod jit_glue;
 /// Entries per access type; direct-mapped by virtual page number.
 const DTLB_SLOTS: usize = 256;
 
+/// `repr(C)`: `--jit` code reads entries (jit_glue.rs).
 #[derive(Debug, Clone, Copy)]
+#[repr(C)]
 struct DtlbEntry {
     vpn: u64,
     /// RAM offset of a byte = its virtual address + `addend` (wrapping).

@@ -140,6 +140,12 @@ impl DecodeCache {
         }
     }
 
+    /// --jit: RAM page number -> decoded pool page, or `u32::MAX` for none (generated
+    /// stores test it to see whether they must invalidate decoded code).
+    pub fn page_map(&self) -> &[u32] {
+        &self.slot_of
+    }
+
     /// --jit: the version of the pool page holding slot `index` (not the scratch slot).
     #[inline(always)]
     pub fn version(&self, index: usize) -> u64 {

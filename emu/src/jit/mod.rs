@@ -22,7 +22,9 @@
 use std::time::{Duration, Instant};
 
 use cranelift_codegen::ir::condcodes::IntCC;
-use cranelift_codegen::ir::{types, AbiParam, InstBuilder, MemFlagsData, Signature, Value};
+use cranelift_codegen::ir::{
+    types, AbiParam, Block as IrBlock, Endianness, InstBuilder, MemFlagsData, Signature, Value,
+};
 use cranelift_codegen::settings::{self, Configurable};
 use cranelift_codegen::Context;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
@@ -63,6 +65,12 @@ pub struct Insn {
 }
 
 /// The run-time side's entry points and environment layout.
+///
+/// Generated code first looks a data access up in the hart's data-page cache itself (a
+/// direct-mapped table of `DTLB_SLOTS` entries `{ vpn: u64, addend: u64 }`, RAM offset =
+/// va + addend) and touches RAM directly on a hit; a store does so only when the RAM page
+/// holds no decoded code (`page_map[page] == u32::MAX`). Everything else goes to the
+/// helpers.
 #[derive(Debug, Clone, Copy)]
 pub struct Helpers {
     /// `extern "C" fn(env, va, size) -> status`; the value read is left at `value_offset`.
@@ -72,6 +80,15 @@ pub struct Helpers {
     /// Byte offsets in the environment of the loaded value and of the exit pc.
     pub value_offset: i32,
     pub pc_offset: i32,
+    /// Byte offsets in the environment of pointers to the load and store tables, to RAM,
+    /// to the decode cache's page map and of its length.
+    pub load_table_offset: i32,
+    pub store_table_offset: i32,
+    pub ram_offset: i32,
+    pub page_map_offset: i32,
+    pub page_map_len_offset: i32,
+    /// Entries per table (a power of two).
+    pub table_slots: u64,
 }
 
 /// Generated code's signature (see the module comment).
@@ -240,6 +257,13 @@ impl Jit {
         }
     }
 
+    /// The block compiled for `index`, if any (without counting a visit).
+    #[inline(always)]
+    pub fn compiled(&self, index: usize) -> Option<Block> {
+        let e = *self.table.get(index)?;
+        (e & COMPILED != 0).then(|| self.blocks[(e & !COMPILED) as usize])
+    }
+
     /// Forget the block at `index` (its code changed); it is counted afresh.
     pub fn forget(&mut self, index: usize) {
         if let Some(e) = self.table.get_mut(index) {
@@ -365,6 +389,11 @@ struct Translator<'a> {
 const I64: types::Type = types::I64;
 /// Register-file and environment accesses: aligned, never trapping.
 const TRUSTED: MemFlagsData = MemFlagsData::trusted();
+/// Guest RAM accesses (only after the data-page cache said the bytes are RAM): never
+/// trapping, maybe unaligned, little-endian whatever the host.
+const GUEST: MemFlagsData = MemFlagsData::new()
+    .with_notrap()
+    .with_endianness(Endianness::Little);
 const I32: types::Type = types::I32;
 
 impl Translator<'_> {
@@ -433,6 +462,123 @@ impl Translator<'_> {
         let result = self.b.ins().select(after, done, before);
         self.exit(pc, result);
         self.b.switch_to_block(on);
+    }
+
+    /// The data-page cache lookup for `[va, va + size)` in the table at `table_offset`:
+    /// (hit, host address of the bytes on a hit).
+    fn lookup(&mut self, table_offset: i32, va: Value, size: i64) -> (Value, Value) {
+        let h = self.helpers;
+        let vpn = self.b.ins().ushr_imm_u(va, 12);
+        let slot = self.b.ins().band_imm_s(vpn, (h.table_slots - 1) as i64);
+        let byte = self.b.ins().ishl_imm_u(slot, 4);
+        let table = self.b.ins().load(I64, TRUSTED, self.env, table_offset);
+        let entry = self.b.ins().iadd(table, byte);
+        let tag = self.b.ins().load(I64, TRUSTED, entry, 0);
+        let addend = self.b.ins().load(I64, TRUSTED, entry, 8);
+        let same = self.b.ins().icmp(IntCC::Equal, tag, vpn);
+        let in_page = self.b.ins().band_imm_s(va, 0xfff);
+        let fits = self
+            .b
+            .ins()
+            .icmp_imm_s(IntCC::UnsignedLessThanOrEqual, in_page, 0x1000 - size);
+        let hit = self.b.ins().band(same, fits);
+        let off = self.b.ins().iadd(va, addend);
+        let ram = self.b.ins().load(I64, TRUSTED, self.env, h.ram_offset);
+        let host = self.b.ins().iadd(ram, off);
+        (hit, host)
+    }
+
+    /// A guest load of `size` bytes at `va`, zero-extended, or a side exit.
+    fn load_guest(&mut self, va: Value, size: i64, retired: u64, offset: u64, len: u64) -> Value {
+        let (hit, host) = self.lookup(self.helpers.load_table_offset, va, size);
+        let fast = self.b.create_block();
+        let slow = self.b.create_block();
+        let join = self.b.create_block();
+        self.b.append_block_param(join, I64);
+        self.b.set_cold_block(slow);
+        self.b.ins().brif(hit, fast, &[], slow, &[]);
+        self.b.switch_to_block(fast);
+        let v = match size {
+            1 => self.b.ins().uload8(I64, GUEST, host, 0),
+            2 => self.b.ins().uload16(I64, GUEST, host, 0),
+            4 => self.b.ins().uload32(GUEST, host, 0),
+            _ => self.b.ins().load(I64, GUEST, host, 0),
+        };
+        self.b.ins().jump(join, &[v.into()]);
+        self.b.switch_to_block(slow);
+        let size_v = self.b.ins().iconst(I64, size);
+        let f = self.b.ins().iconst(I64, self.helpers.load as i64);
+        let call = self
+            .b
+            .ins()
+            .call_indirect(self.load_sig, f, &[self.env, va, size_v]);
+        let status = self.b.inst_results(call)[0];
+        self.side_exit(status, retired, offset, len);
+        let v = self
+            .b
+            .ins()
+            .load(I64, TRUSTED, self.env, self.helpers.value_offset);
+        self.b.ins().jump(join, &[v.into()]);
+        self.b.switch_to_block(join);
+        self.b.block_params(join)[0]
+    }
+
+    /// A guest store, or a side exit (before it, or after it when it overwrote code).
+    fn store_guest(
+        &mut self,
+        va: Value,
+        value: Value,
+        size: i64,
+        retired: u64,
+        offset: u64,
+        len: u64,
+    ) {
+        let h = self.helpers;
+        let (hit, host) = self.lookup(h.store_table_offset, va, size);
+        let check: IrBlock = self.b.create_block();
+        let check_page = self.b.create_block();
+        let fast = self.b.create_block();
+        let slow = self.b.create_block();
+        let join = self.b.create_block();
+        self.b.set_cold_block(slow);
+        self.b.ins().brif(hit, check, &[], slow, &[]);
+        // A page with decoded code: the helper stores and invalidates.
+        self.b.switch_to_block(check);
+        let ram = self.b.ins().load(I64, TRUSTED, self.env, h.ram_offset);
+        let off = self.b.ins().isub(host, ram);
+        let page = self.b.ins().ushr_imm_u(off, 12);
+        let pages = self.b.ins().load(I64, TRUSTED, self.env, h.page_map_len_offset);
+        let in_map = self.b.ins().icmp(IntCC::UnsignedLessThan, page, pages);
+        self.b.ins().brif(in_map, check_page, &[], slow, &[]);
+        self.b.switch_to_block(check_page);
+        let map = self.b.ins().load(I64, TRUSTED, self.env, h.page_map_offset);
+        let at = self.b.ins().ishl_imm_u(page, 2);
+        let at = self.b.ins().iadd(map, at);
+        let decoded = self.b.ins().load(I32, TRUSTED, at, 0);
+        let no_code = self
+            .b
+            .ins()
+            .icmp_imm_s(IntCC::Equal, decoded, u32::MAX as i64);
+        self.b.ins().brif(no_code, fast, &[], slow, &[]);
+        self.b.switch_to_block(fast);
+        match size {
+            1 => self.b.ins().istore8(GUEST, value, host, 0),
+            2 => self.b.ins().istore16(GUEST, value, host, 0),
+            4 => self.b.ins().istore32(GUEST, value, host, 0),
+            _ => self.b.ins().store(GUEST, value, host, 0),
+        };
+        self.b.ins().jump(join, &[]);
+        self.b.switch_to_block(slow);
+        let size_v = self.b.ins().iconst(I64, size);
+        let f = self.b.ins().iconst(I64, h.store as i64);
+        let call = self
+            .b
+            .ins()
+            .call_indirect(self.store_sig, f, &[self.env, va, size_v, value]);
+        let status = self.b.inst_results(call)[0];
+        self.side_exit(status, retired, offset, len);
+        self.b.ins().jump(join, &[]);
+        self.b.switch_to_block(join);
     }
 
     fn sext32(&mut self, v: Value) -> Value {
@@ -567,20 +713,7 @@ impl Translator<'_> {
                     };
                     let a = self.get(rs1);
                     let va = self.b.ins().iadd_imm_s(a, imm);
-                    let size_v = self.b.ins().iconst(I64, size);
-                    let f = self.b.ins().iconst(I64, self.helpers.load as i64);
-                    let call =
-                        self.b
-                            .ins()
-                            .call_indirect(self.load_sig, f, &[self.env, va, size_v]);
-                    let status = self.b.inst_results(call)[0];
-                    self.side_exit(status, i, offset, len);
-                    let raw = self.b.ins().load(
-                        I64,
-                        TRUSTED,
-                        self.env,
-                        self.helpers.value_offset,
-                    );
+                    let raw = self.load_guest(va, size, i, offset, len);
                     let v = match op.k {
                         K::Lb => {
                             let n = self.b.ins().ireduce(types::I8, raw);
@@ -605,15 +738,7 @@ impl Translator<'_> {
                     let a = self.get(rs1);
                     let value = self.get(rs2);
                     let va = self.b.ins().iadd_imm_s(a, imm);
-                    let size_v = self.b.ins().iconst(I64, size);
-                    let f = self.b.ins().iconst(I64, self.helpers.store as i64);
-                    let call = self.b.ins().call_indirect(
-                        self.store_sig,
-                        f,
-                        &[self.env, va, size_v, value],
-                    );
-                    let status = self.b.inst_results(call)[0];
-                    self.side_exit(status, i, offset, len);
+                    self.store_guest(va, value, size, i, offset, len);
                 }
                 K::Addi => alu_imm!(|t, a| t.b.ins().iadd_imm_s(a, imm)),
                 K::Slti => alu_imm!(|t, a| {

@@ -15,7 +15,7 @@ use crate::bus::Bus;
 use crate::cpu::icache::DecodeCache;
 use crate::cpu::{read_le, write_le, Hart};
 use crate::jit::{
-    compiles, ends_block, Entry, Helpers, Insn, Jit, EXIT_BEFORE, MAX_BLOCK, MEM_DONE,
+    Block, compiles, ends_block, Entry, Helpers, Insn, Jit, EXIT_BEFORE, MAX_BLOCK, MEM_DONE,
     MEM_DONE_CODE_CHANGED, MEM_NOT_DONE,
 };
 use crate::mmu::{AccessType, Mmu, TranslateCtx};
@@ -33,6 +33,12 @@ struct Env {
     value: u64,
     /// Where to resume after the block (written by generated code).
     pc: u64,
+    /// Read by generated code for its inline data-page cache lookup and RAM access.
+    load_table: *const DtlbEntry,
+    store_table: *const DtlbEntry,
+    ram: *mut u8,
+    page_map: *const u32,
+    page_map_len: u64,
 }
 
 /// How a block run ended, for the run loop.
@@ -126,6 +132,12 @@ impl Hart {
             store: jit_store as *const () as usize,
             value_offset: std::mem::offset_of!(Env, value) as i32,
             pc_offset: std::mem::offset_of!(Env, pc) as i32,
+            load_table_offset: std::mem::offset_of!(Env, load_table) as i32,
+            store_table_offset: std::mem::offset_of!(Env, store_table) as i32,
+            ram_offset: std::mem::offset_of!(Env, ram) as i32,
+            page_map_offset: std::mem::offset_of!(Env, page_map) as i32,
+            page_map_len_offset: std::mem::offset_of!(Env, page_map_len) as i32,
+            table_slots: DTLB_SLOTS as u64,
         })
         .map(Box::new);
     }
@@ -137,8 +149,8 @@ impl Hart {
 
     /// At a block entry (decode-cache slot `index`, not the scratch slot, with the page
     /// in the fetch-page cache): run its compiled block if there is a current one and
-    /// `left` covers all of it; otherwise count the visit and compile when hot. None when
-    /// nothing ran.
+    /// `left` covers all of it, then straight on into the next compiled block while there
+    /// is one; otherwise count the visit and compile when hot. None when nothing ran.
     #[inline(always)]
     pub(in crate::cpu) fn run_block(
         &mut self,
@@ -163,29 +175,80 @@ impl Hart {
         if left < block.len {
             return None;
         }
+        Some(self.run_blocks(block, index, pc, left, bus))
+    }
+
+    /// Run `block` (entered at slot `index`, pc `pc`) and the compiled blocks that follow
+    /// it. Between blocks this is what the run loop would do: find the next pc's slot
+    /// through the fetch-page cache (no interrupt or budget check happens in between
+    /// except the budget, checked here as the loop would).
+    fn run_blocks(
+        &mut self,
+        mut block: Block,
+        mut index: usize,
+        mut pc: u64,
+        mut left: u64,
+        bus: &mut Bus,
+    ) -> BlockExit {
+        let page_map = self.icache.page_map();
+        let (page_map, page_map_len) = (page_map.as_ptr(), page_map.len() as u64);
         let mut env = Env {
             dtlb: &mut *self.dtlb,
             icache: &mut self.icache,
             mmu: &self.mmu,
             data_ctx: &self.data_ctx,
-            bus,
             value: 0,
             pc: 0,
+            load_table: self.dtlb.load.as_ptr(),
+            store_table: self.dtlb.store.as_ptr(),
+            ram: bus.ram.as_mut_slice().as_mut_ptr(),
+            page_map,
+            page_map_len,
+            bus,
         };
-        // SAFETY: `block.code` was generated for exactly this signature; `x` points to
-        // the 32 registers, which generated code reads and writes only at offsets 8..256;
-        // `env` outlives the call and holds the fields the helpers use (see `jit_load`).
-        let result = unsafe { (block.code)(self.x.as_mut_ptr(), &mut env as *mut Env as *mut u8, pc) };
-        let retired = result & 0xffff_ffff;
+        let mut retired = 0;
+        loop {
+            // SAFETY: `block.code` was generated for exactly this signature; `x` points to
+            // the 32 registers, which generated code reads and writes only at offsets
+            // 8..256; `env` outlives the call and holds what the helpers use (see
+            // `jit_load`) and what the inline RAM path reads: tables, RAM and the page
+            // map, none of which is resized while a block runs.
+            let result = unsafe {
+                (block.code)(self.x.as_mut_ptr(), &mut env as *mut Env as *mut u8, pc)
+            };
+            let n = result & 0xffff_ffff;
+            retired += n;
+            left -= n;
+            if result & EXIT_BEFORE != 0 {
+                // The pending instruction is on the block's page, after its entry.
+                let pending = index + (env.pc.wrapping_sub(pc) >> 1) as usize;
+                self.instret += retired;
+                return BlockExit {
+                    retired,
+                    pc: env.pc,
+                    pending: Some(pending),
+                };
+            }
+            pc = env.pc;
+            let next = self.fetch_pages.lookup(pc >> 12).and_then(|(base, _)| {
+                let i = DecodeCache::index(base, (pc >> 1) as usize);
+                let b = self.jit.as_deref()?.compiled(i)?;
+                (b.version == self.icache.version(i) && left >= b.len).then_some((b, i))
+            });
+            match next {
+                Some((b, i)) => {
+                    block = b;
+                    index = i;
+                }
+                None => break,
+            }
+        }
         self.instret += retired;
-        // The pending instruction is on the block's page, after its entry.
-        let pending =
-            (result & EXIT_BEFORE != 0).then(|| index + (env.pc.wrapping_sub(pc) >> 1) as usize);
-        Some(BlockExit {
+        BlockExit {
             retired,
-            pc: env.pc,
-            pending,
-        })
+            pc,
+            pending: None,
+        }
     }
 
     #[cold]
