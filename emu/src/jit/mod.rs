@@ -35,8 +35,14 @@ use crate::cpu::decode::K;
 
 /// Longest block compiled, in instructions.
 pub const MAX_BLOCK: usize = 64;
-/// Executions of a block entry before it is compiled.
-const HOT: u32 = 100;
+/// Executions of a block entry before it is compiled. Compiling a block costs some
+/// 100-200 µs, so a block must run thousands of times to pay for itself: lower
+/// thresholds made the Debian boot several times slower (see docs/performance.md).
+const HOT: u32 = 2000;
+/// Shorter blocks are left to the interpreter: they save too little per run.
+const MIN_BLOCK: usize = 4;
+/// Table entry of a slot whose block is too short: no longer counted.
+const NEVER: u32 = COMPILED - 1;
 /// Blocks kept before all compiled code is thrown away and compiling starts over (code
 /// for a block superseded by a store to its page is only reclaimed then).
 const MAX_BLOCKS: usize = 1 << 15;
@@ -249,6 +255,9 @@ impl Jit {
         if *e & COMPILED != 0 {
             return Entry::Compiled(self.blocks[(*e & !COMPILED) as usize]);
         }
+        if *e == NEVER {
+            return Entry::Cold;
+        }
         *e += 1;
         if *e >= HOT {
             *e = 0;
@@ -275,7 +284,12 @@ impl Jit {
     /// Compile `insns` as the block entered at `index`. A failure leaves the entry to the
     /// interpreter (it is counted again from zero).
     pub fn compile(&mut self, index: usize, insns: &[Insn], version: u64) {
-        if insns.is_empty() {
+        if insns.len() < MIN_BLOCK {
+            // Kept until the next restart, even if the code there changes: a missed
+            // block costs speed only.
+            if let Some(e) = self.table.get_mut(index) {
+                *e = NEVER;
+            }
             return;
         }
         if self.blocks.len() >= MAX_BLOCKS {
