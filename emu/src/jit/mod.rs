@@ -216,7 +216,7 @@ pub enum Entry {
 
 fn new_module() -> Option<JITModule> {
     let mut flags = settings::builder();
-    flags.set("opt_level", "speed").ok()?;
+    flags.set("opt_level", "none").ok()?;
     // The IR is generated from a handful of patterns the tests cover; checking every
     // function again costs compile time for nothing.
     flags.set("enable_verifier", "false").ok()?;
