@@ -143,7 +143,9 @@ fn built_benches() -> &'static PathBuf {
                 cmd.env_remove(&k);
             }
         }
-        let out = cmd.output().expect("cannot run cargo to build benches/guest");
+        let out = cmd
+            .output()
+            .expect("cannot run cargo to build benches/guest");
         assert!(
             out.status.success(),
             "building benches/guest failed:\n{}",

@@ -420,10 +420,7 @@ impl Translator<'_> {
         if let Some(v) = self.regs[r] {
             return v;
         }
-        let v = self
-            .b
-            .ins()
-            .load(I64, TRUSTED, self.x, (r * 8) as i32);
+        let v = self.b.ins().load(I64, TRUSTED, self.x, (r * 8) as i32);
         self.regs[r] = Some(v);
         v
     }
@@ -445,9 +442,7 @@ impl Translator<'_> {
         for r in 1..32 {
             if self.dirty & (1 << r) != 0 {
                 if let Some(v) = self.regs[r] {
-                    self.b
-                        .ins()
-                        .store(TRUSTED, v, self.x, (r * 8) as i32);
+                    self.b.ins().store(TRUSTED, v, self.x, (r * 8) as i32);
                 }
             }
         }
@@ -562,7 +557,10 @@ impl Translator<'_> {
         let ram = self.b.ins().load(I64, TRUSTED, self.env, h.ram_offset);
         let off = self.b.ins().isub(host, ram);
         let page = self.b.ins().ushr_imm_u(off, 12);
-        let pages = self.b.ins().load(I64, TRUSTED, self.env, h.page_map_len_offset);
+        let pages = self
+            .b
+            .ins()
+            .load(I64, TRUSTED, self.env, h.page_map_len_offset);
         let in_map = self.b.ins().icmp(IntCC::UnsignedLessThan, page, pages);
         self.b.ins().brif(in_map, check_page, &[], slow, &[]);
         self.b.switch_to_block(check_page);

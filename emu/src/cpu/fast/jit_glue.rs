@@ -15,7 +15,7 @@ use crate::bus::Bus;
 use crate::cpu::icache::DecodeCache;
 use crate::cpu::{read_le, write_le, Hart};
 use crate::jit::{
-    Block, compiles, ends_block, Entry, Helpers, Insn, Jit, EXIT_BEFORE, MAX_BLOCK, MEM_DONE,
+    compiles, ends_block, Block, Entry, Helpers, Insn, Jit, EXIT_BEFORE, MAX_BLOCK, MEM_DONE,
     MEM_DONE_CODE_CHANGED, MEM_NOT_DONE,
 };
 use crate::mmu::{AccessType, Mmu, TranslateCtx};
@@ -213,9 +213,8 @@ impl Hart {
             // 8..256; `env` outlives the call and holds what the helpers use (see
             // `jit_load`) and what the inline RAM path reads: tables, RAM and the page
             // map, none of which is resized while a block runs.
-            let result = unsafe {
-                (block.code)(self.x.as_mut_ptr(), &mut env as *mut Env as *mut u8, pc)
-            };
+            let result =
+                unsafe { (block.code)(self.x.as_mut_ptr(), &mut env as *mut Env as *mut u8, pc) };
             let n = result & 0xffff_ffff;
             retired += n;
             left -= n;
