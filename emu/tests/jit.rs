@@ -20,12 +20,13 @@ struct Run {
     stats: String,
 }
 
-/// One run; the JIT's own report line is returned apart.
-fn run(args: &[&str], jit: bool) -> (Run, String) {
+/// One run; the JIT's own report line is returned apart. `hot`: `--jit-hot`, low so
+/// that short test programs get much of their code compiled.
+fn run(args: &[&str], jit: Option<&str>) -> (Run, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_emu"));
     cmd.arg("run").args(args).arg("--stats=basic");
-    if jit {
-        cmd.arg("--jit");
+    if let Some(hot) = jit {
+        cmd.args(["--jit", "--jit-hot", hot]);
     }
     let out = cmd.output().expect("run emu");
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -51,9 +52,9 @@ fn blocks_compiled(report: &str) -> u64 {
         .sum()
 }
 
-fn assert_same(what: &str, args: &[&str]) -> (Run, u64) {
-    let (jit, report) = run(args, true);
-    let (reference, _) = run(args, false);
+fn assert_same(what: &str, args: &[&str], hot: &str) -> (Run, u64) {
+    let (jit, report) = run(args, Some(hot));
+    let (reference, _) = run(args, None);
     assert!(
         jit.stats.contains("instructions"),
         "{what}: no statistics printed: {}",
@@ -88,7 +89,7 @@ fn conformance_programs_run_identically() {
         }
         let elf = elf.to_string_lossy().into_owned();
         args.push(&elf);
-        compiled += assert_same(&name, &args).1;
+        compiled += assert_same(&name, &args, "1").1;
     }
     assert!(compiled > 0, "no conformance program got a compiled block");
 }
@@ -109,7 +110,7 @@ fn guest_kernel_boots_run_identically() {
             "--max-insns",
             "100000000",
         ];
-        let (r, compiled) = assert_same(mode, &args);
+        let (r, compiled) = assert_same(mode, &args, "20");
         assert_eq!(r.status, Some(0), "{mode}: {}", r.stdout);
         assert!(compiled > 0, "{mode}: nothing compiled");
     }
@@ -118,7 +119,7 @@ fn guest_kernel_boots_run_identically() {
 #[test]
 fn smp_boot_runs_identically() {
     let args = ["--sv48", "--smp", "2", "--max-insns", "100000000"];
-    let (r, compiled) = assert_same("smp 2", &args);
+    let (r, compiled) = assert_same("smp 2", &args, "20");
     assert_eq!(r.status, Some(0), "{}", r.stdout);
     assert!(compiled > 0, "smp 2: nothing compiled");
 }
@@ -163,7 +164,7 @@ fn guest_benchmarks_run_identically() {
     for prog in ["bench_dhrystone", "bench_coremark"] {
         let elf = built_benches().join(prog).to_string_lossy().into_owned();
         let args = ["--bios", "none", "--max-insns", "30000000", &elf];
-        let (_, compiled) = assert_same(prog, &args);
+        let (_, compiled) = assert_same(prog, &args, "20");
         assert!(compiled > 0, "{prog}: nothing compiled");
     }
 }

@@ -102,6 +102,11 @@ pub struct MachineArgs {
     /// faster on compute-bound guests; ignored with --no-fast-path or --stats=full.
     #[arg(long)]
     pub jit: bool,
+    /// With --jit: compile a block after it was entered N times (default 2000). Low
+    /// values compile more code and are for testing the compiler.
+    #[arg(long, value_name = "N", requires = "jit", default_value_t = crate::jit::HOT,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub jit_hot: u32,
 }
 
 /// A count or address: decimal, or hex with 0x.
@@ -141,6 +146,7 @@ impl MachineArgs {
             bootargs: self.append.clone(),
             kaslr_seed: self.kaslr_seed,
             jit: self.jit,
+            jit_hot: self.jit_hot,
             ..MachineConfig::default()
         }
     }

@@ -146,6 +146,13 @@ impl DecodeCache {
         &self.slot_of
     }
 
+    /// --jit: the RAM offset of the instruction slot `index` (not the scratch slot)
+    /// stands for, and whether it is the page's last slot.
+    pub fn ram_offset_of(&self, index: usize) -> (usize, bool) {
+        let (page, slot) = ((index - 1) / STRIDE, (index - 1) % STRIDE);
+        (self.owner[page] * 4096 + slot * 2, slot == SLOTS - 1)
+    }
+
     /// --jit: the version of the pool page holding slot `index` (not the scratch slot).
     #[inline(always)]
     pub fn version(&self, index: usize) -> u64 {

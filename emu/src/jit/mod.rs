@@ -35,10 +35,11 @@ use crate::cpu::decode::K;
 
 /// Longest block compiled, in instructions.
 pub const MAX_BLOCK: usize = 64;
-/// Executions of a block entry before it is compiled. Compiling a block costs some
-/// 100-200 µs, so a block must run thousands of times to pay for itself: lower
-/// thresholds made the Debian boot several times slower (see docs/performance.md).
-const HOT: u32 = 2000;
+/// Executions of a block entry before it is compiled, unless `--jit-hot` says otherwise.
+/// Compiling a block costs up to a millisecond, so a block must run thousands of times to
+/// pay for itself: lower thresholds made the Debian boot several times slower (see
+/// docs/performance.md).
+pub const HOT: u32 = 2000;
 /// Shorter blocks are left to the interpreter: they save too little per run.
 const MIN_BLOCK: usize = 4;
 /// Table entry of a slot whose block is too short: no longer counted.
@@ -200,6 +201,8 @@ pub struct Jit {
     ctx: Context,
     fctx: FunctionBuilderContext,
     helpers: Helpers,
+    /// Entries counted before compiling (at least 1).
+    hot: u32,
     /// Per decode-cache slot: `COMPILED | block number`, or how often it was entered.
     table: Vec<u32>,
     blocks: Vec<Block>,
@@ -232,13 +235,14 @@ fn new_module() -> Option<JITModule> {
 
 impl Jit {
     /// None when Cranelift does not support the host.
-    pub fn new(helpers: Helpers) -> Option<Jit> {
+    pub fn new(helpers: Helpers, hot: u32) -> Option<Jit> {
         let module = new_module()?;
         Some(Jit {
             ctx: module.make_context(),
             module: Some(module),
             fctx: FunctionBuilderContext::new(),
             helpers,
+            hot: hot.clamp(1, NEVER - 1),
             table: Vec::new(),
             blocks: Vec::new(),
             stats: JitStats::default(),
@@ -248,10 +252,10 @@ impl Jit {
     /// The state of the block entry at decode-cache slot `index`, counting the visit.
     #[inline(always)]
     pub fn entry(&mut self, index: usize) -> Entry {
-        let Some(e) = self.table.get_mut(index) else {
+        if index >= self.table.len() {
             self.table.resize(index + 1, 0);
-            return Entry::Cold;
-        };
+        }
+        let e = &mut self.table[index];
         if *e & COMPILED != 0 {
             return Entry::Compiled(self.blocks[(*e & !COMPILED) as usize]);
         }
@@ -259,7 +263,7 @@ impl Jit {
             return Entry::Cold;
         }
         *e += 1;
-        if *e >= HOT {
+        if *e >= self.hot {
             *e = 0;
             Entry::Hot
         } else {

@@ -73,6 +73,8 @@ pub struct MachineConfig {
     pub pace_idle: bool,
     /// Compile hot straight-line code with Cranelift (`--jit`; off with `--no-fast-path`).
     pub jit: bool,
+    /// Block entries counted before compiling (`--jit-hot`).
+    pub jit_hot: u32,
 }
 
 impl Default for MachineConfig {
@@ -93,6 +95,7 @@ impl Default for MachineConfig {
             virtio_rng: true,
             pace_idle: false,
             jit: false,
+            jit_hot: crate::jit::HOT,
         }
     }
 }
@@ -146,7 +149,7 @@ impl Machine {
                     hart.set_time_rate(INSNS_PER_TICK);
                 }
                 if config.jit {
-                    hart.enable_jit();
+                    hart.enable_jit(config.jit_hot);
                 }
                 hart
             })

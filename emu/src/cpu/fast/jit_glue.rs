@@ -12,6 +12,7 @@
 
 use super::{DataTlb, DtlbEntry, DTLB_SLOTS};
 use crate::bus::Bus;
+use crate::cpu::decode::{decode, K};
 use crate::cpu::icache::DecodeCache;
 use crate::cpu::{read_le, write_le, Hart};
 use crate::jit::{
@@ -122,23 +123,27 @@ extern "C" fn jit_store(env: *mut Env, va: u64, size: u64, value: u64) -> u64 {
 }
 
 impl Hart {
-    /// Turn the JIT on (`--jit`): None-op when Cranelift does not support the host.
-    pub fn enable_jit(&mut self) {
+    /// Turn the JIT on (`--jit`), compiling a block once it was entered `hot` times; a
+    /// no-op with `--no-fast-path` or when Cranelift does not support the host.
+    pub fn enable_jit(&mut self, hot: u32) {
         if !self.fast_path {
             return;
         }
-        self.jit = Jit::new(Helpers {
-            load: jit_load as *const () as usize,
-            store: jit_store as *const () as usize,
-            value_offset: std::mem::offset_of!(Env, value) as i32,
-            pc_offset: std::mem::offset_of!(Env, pc) as i32,
-            load_table_offset: std::mem::offset_of!(Env, load_table) as i32,
-            store_table_offset: std::mem::offset_of!(Env, store_table) as i32,
-            ram_offset: std::mem::offset_of!(Env, ram) as i32,
-            page_map_offset: std::mem::offset_of!(Env, page_map) as i32,
-            page_map_len_offset: std::mem::offset_of!(Env, page_map_len) as i32,
-            table_slots: DTLB_SLOTS as u64,
-        })
+        self.jit = Jit::new(
+            Helpers {
+                load: jit_load as *const () as usize,
+                store: jit_store as *const () as usize,
+                value_offset: std::mem::offset_of!(Env, value) as i32,
+                pc_offset: std::mem::offset_of!(Env, pc) as i32,
+                load_table_offset: std::mem::offset_of!(Env, load_table) as i32,
+                store_table_offset: std::mem::offset_of!(Env, store_table) as i32,
+                ram_offset: std::mem::offset_of!(Env, ram) as i32,
+                page_map_offset: std::mem::offset_of!(Env, page_map) as i32,
+                page_map_len_offset: std::mem::offset_of!(Env, page_map_len) as i32,
+                table_slots: DTLB_SLOTS as u64,
+            },
+            hot,
+        )
         .map(Box::new);
     }
 
@@ -164,10 +169,13 @@ impl Hart {
             Entry::Compiled(b) => b,
             Entry::Cold => return None,
             Entry::Hot => {
-                self.compile_block(index);
-                return None;
+                // Run it at once: with a low `--jit-hot` code that runs only once (as
+                // in the conformance programs) still goes through the compiler.
+                self.compile_block(index, bus);
+                self.jit.as_deref()?.compiled(index)?
             }
         };
+        let jit = self.jit.as_deref_mut()?;
         if block.version != self.icache.version(index) {
             jit.forget(index);
             return None;
@@ -251,10 +259,13 @@ impl Hart {
     }
 
     #[cold]
-    fn compile_block(&mut self, index: usize) {
+    fn compile_block(&mut self, index: usize, bus: &Bus) {
         let mut insns = Vec::with_capacity(MAX_BLOCK);
         let mut at = index;
         while insns.len() < MAX_BLOCK {
+            if self.icache.slot(at).k == K::Empty {
+                self.decode_ahead(at, bus);
+            }
             let s = self.icache.slot(at);
             if !compiles(s.k) {
                 break;
@@ -276,5 +287,29 @@ impl Hart {
         if let Some(jit) = self.jit.as_deref_mut() {
             jit.compile(index, &insns, version);
         }
+    }
+
+    /// Decode the not yet decoded slot `at` from RAM, as a fetch there would, so a block
+    /// can extend past code not run yet. Only the decode cache changes (it is kept
+    /// coherent with stores like any decoded slot); a page-crossing instruction is left
+    /// for the fetch path.
+    fn decode_ahead(&mut self, at: usize, bus: &Bus) {
+        let (off, last) = self.icache.ram_offset_of(at);
+        let ram = bus.ram.as_slice();
+        let Some(lo) = ram.get(off..off + 2) else {
+            return;
+        };
+        let lo = u16::from_le_bytes([lo[0], lo[1]]) as u32;
+        let word = if lo & 3 != 3 {
+            lo
+        } else if last {
+            return;
+        } else {
+            match ram.get(off + 2..off + 4) {
+                Some(hi) => lo | (u16::from_le_bytes([hi[0], hi[1]]) as u32) << 16,
+                None => return,
+            }
+        };
+        self.icache.set(at, decode(word));
     }
 }
