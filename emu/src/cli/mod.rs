@@ -102,7 +102,7 @@ pub struct MachineArgs {
     /// faster on compute-bound guests; ignored with --no-fast-path or --stats=full.
     #[arg(long)]
     pub jit: bool,
-    /// With --jit: compile a block after it was entered N times (default 2000). Low
+    /// With --jit: compile a block after it was entered N times (default 20000). Low
     /// values compile more code and are for testing the compiler.
     #[arg(long, value_name = "N", requires = "jit", default_value_t = crate::jit::HOT,
           value_parser = clap::value_parser!(u32).range(1..))]

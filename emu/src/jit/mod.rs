@@ -39,7 +39,7 @@ pub const MAX_BLOCK: usize = 64;
 /// Compiling a block costs up to a millisecond, so a block must run thousands of times to
 /// pay for itself: lower thresholds made the Debian boot several times slower (see
 /// docs/performance.md).
-pub const HOT: u32 = 2000;
+pub const HOT: u32 = 20_000;
 /// Shorter blocks are left to the interpreter: they save too little per run.
 const MIN_BLOCK: usize = 4;
 /// Table entry of a slot whose block is too short: no longer counted.
