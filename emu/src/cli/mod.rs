@@ -97,6 +97,16 @@ pub struct MachineArgs {
     /// results; for checking a suspected emulator bug or differential testing.
     #[arg(long)]
     pub no_fast_path: bool,
+    /// Experimental: compile hot straight-line guest code to host code with Cranelift
+    /// (basic blocks up to a branch; the interpreter runs everything else). Same results,
+    /// faster on compute-bound guests; ignored with --no-fast-path or --stats=full.
+    #[arg(long)]
+    pub jit: bool,
+    /// With --jit: compile a block after it was entered N times (default 20000). Low
+    /// values compile more code and are for testing the compiler.
+    #[arg(long, value_name = "N", requires = "jit", default_value_t = crate::jit::HOT,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub jit_hot: u32,
 }
 
 /// A count or address: decimal, or hex with 0x.
@@ -135,6 +145,8 @@ impl MachineArgs {
             },
             bootargs: self.append.clone(),
             kaslr_seed: self.kaslr_seed,
+            jit: self.jit,
+            jit_hot: self.jit_hot,
             ..MachineConfig::default()
         }
     }

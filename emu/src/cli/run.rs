@@ -138,6 +138,20 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
     let report = crate::machine::stats::Report::collect(&m, elapsed, &symbols);
     if let Some(level) = args.stats {
         eprint!("{}", report.human(level == super::StatsLevel::Full));
+        // --jit: what compiling cost (after reboots, of the last boot only).
+        for h in &m.harts {
+            if let Some(j) = h.jit_stats() {
+                eprintln!(
+                    "jit hart {}          {} blocks, {} instructions compiled in {:.3}s ({} failed, {} restarts)",
+                    h.hartid,
+                    j.blocks,
+                    j.instructions,
+                    j.compile_time.as_secs_f64(),
+                    j.failures,
+                    j.restarts
+                );
+            }
+        }
     }
     if let Some(p) = &args.stats_json {
         super::write_atomically(p, report.json().as_bytes())?;

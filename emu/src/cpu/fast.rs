@@ -27,10 +27,14 @@ use crate::bus::Bus;
 use crate::mmu::AccessType;
 use crate::trace::Tracer;
 
+mod jit_glue;
+
 /// Entries per access type; direct-mapped by virtual page number.
 const DTLB_SLOTS: usize = 256;
 
+/// `repr(C)`: `--jit` code reads entries (jit_glue.rs).
 #[derive(Debug, Clone, Copy)]
+#[repr(C)]
 struct DtlbEntry {
     vpn: u64,
     /// RAM offset of a byte = its virtual address + `addend` (wrapping).
@@ -317,6 +321,30 @@ impl Hart {
         }
         let stop = 'fetch: loop {
             apply_batch!();
+            // --jit (jit_glue.rs): at a block entry on a cached page, a compiled block runs
+            // instead of the loop below; an instruction it leaves pending runs through
+            // `step_reference` before going back to fetch.
+            macro_rules! jit_block {
+                ($index:expr) => {
+                    if !COUNTED && self.jit.is_some() {
+                        if let Some(exit) = self.run_block($index, pc, left, bus) {
+                            left -= exit.retired;
+                            pc = exit.pc;
+                            if let Some(index) = exit.pending {
+                                left -= 1;
+                                match self.step_reference(index, pc, bus) {
+                                    Ok(next) => pc = next,
+                                    Err(stop) => {
+                                        pc = self.pc;
+                                        break 'fetch stop;
+                                    }
+                                }
+                            }
+                            continue 'fetch;
+                        }
+                    }
+                };
+            }
             if left == 0 {
                 break RunStop::Budget;
             }
@@ -337,7 +365,10 @@ impl Hart {
             // does not after a fetch from a device or across pages: such an instruction
             // sits in the scratch slot, with no page after it, and runs on its own.
             let (page, base, page_pa) = match self.fetch_pages.lookup(pc >> 12) {
-                Some((base, pa)) if index != 0 => (pc >> 12, base, pa),
+                Some((base, pa)) if index != 0 => {
+                    jit_block!(index);
+                    (pc >> 12, base, pa)
+                }
                 _ => {
                     left -= 1;
                     let before = (self.instret, self.privilege, self.traps_taken);
@@ -436,6 +467,7 @@ impl Hart {
                             continue 'fetch;
                         }
                         index = DecodeCache::index(base, (target >> 1) as usize);
+                        jit_block!(index);
                         continue;
                     }};
                 }

@@ -122,6 +122,9 @@ pub struct DecodeCache {
     raws: Vec<u32>,
     /// Pool page index -> RAM page number it holds.
     owner: Vec<usize>,
+    /// --jit: pool page index -> how often its decoded slots were dropped or the pool
+    /// page reused, so compiled blocks made from it can tell they are stale.
+    versions: Vec<u64>,
     used: usize,
 }
 
@@ -132,8 +135,28 @@ impl DecodeCache {
             ops: vec![Slot::EMPTY],
             raws: vec![0],
             owner: Vec::new(),
+            versions: Vec::new(),
             used: 0,
         }
+    }
+
+    /// --jit: RAM page number -> decoded pool page, or `u32::MAX` for none (generated
+    /// stores test it to see whether they must invalidate decoded code).
+    pub fn page_map(&self) -> &[u32] {
+        &self.slot_of
+    }
+
+    /// --jit: the RAM offset of the instruction slot `index` (not the scratch slot)
+    /// stands for, and whether it is the page's last slot.
+    pub fn ram_offset_of(&self, index: usize) -> (usize, bool) {
+        let (page, slot) = ((index - 1) / STRIDE, (index - 1) % STRIDE);
+        (self.owner[page] * 4096 + slot * 2, slot == SLOTS - 1)
+    }
+
+    /// --jit: the version of the pool page holding slot `index` (not the scratch slot).
+    #[inline(always)]
+    pub fn version(&self, index: usize) -> u64 {
+        self.versions[(index - 1) / STRIDE]
     }
 
     /// Size the page map for `ram_bytes` of RAM (a no-op after the first call).
@@ -206,9 +229,11 @@ impl DecodeCache {
             self.raws.resize(base + STRIDE, 0);
             self.ops[base + SLOTS].k = K::PageEnd;
             self.owner.push(ram_page);
+            self.versions.push(0);
         } else {
             self.ops[base..base + SLOTS].fill(Slot::EMPTY);
             self.owner[index] = ram_page;
+            self.versions[index] = self.versions[index].wrapping_add(1);
         }
         self.slot_of[ram_page] = index as u32;
         (base, flushed)
@@ -221,25 +246,31 @@ impl DecodeCache {
     }
 
     /// A store of `size` bytes at RAM offset `off` (not crossing a page): forget every
-    /// decoded instruction that overlaps it.
+    /// decoded instruction that overlaps it. True when there was one.
     #[inline(always)]
-    pub fn invalidate(&mut self, off: usize, size: usize) {
+    pub fn invalidate(&mut self, off: usize, size: usize) -> bool {
         let index = match self.slot_of.get(off >> 12) {
             Some(&i) if i != NO_PAGE => i as usize,
-            _ => return,
+            _ => return false,
         };
-        self.invalidate_slow(index, off & 0xfff, size);
+        self.invalidate_slow(index, off & 0xfff, size)
     }
 
     #[cold]
-    fn invalidate_slow(&mut self, index: usize, page_off: usize, size: usize) {
+    fn invalidate_slow(&mut self, index: usize, page_off: usize, size: usize) -> bool {
         // An instruction starting up to 3 bytes before the store can overlap it.
         let first = page_off.saturating_sub(3) >> 1;
         let last = (page_off + size - 1).min(0xfff) >> 1;
         let base = 1 + index * STRIDE;
+        let mut dropped = false;
         for slot in &mut self.ops[base + first..=base + last] {
+            dropped |= slot.k != K::Empty;
             slot.k = K::Empty;
         }
+        if dropped {
+            self.versions[index] = self.versions[index].wrapping_add(1);
+        }
+        dropped
     }
 
     /// Forget everything (fence.i).

@@ -228,6 +228,8 @@ pub struct Hart {
     /// [`MmuConfig::fast_path`], read once: unobserved runs may use [`Hart::run_fast`]
     /// and the hart's page caches.
     fast_path: bool,
+    /// Compiled blocks (`--jit`, [`Hart::enable_jit`]); None: interpreter only.
+    jit: Option<Box<crate::jit::Jit>>,
 }
 
 impl Hart {
@@ -296,6 +298,7 @@ impl Hart {
             fetch_replayed: false,
             dtlb: fast::DataTlb::new(),
             fast_path,
+            jit: None,
         }
     }
 

@@ -71,6 +71,10 @@ pub struct MachineConfig {
     /// When every hart sleeps, let the skipped time pass on the wall clock as well
     /// (interactive sessions; the CLI sets it when stdin is a terminal).
     pub pace_idle: bool,
+    /// Compile hot straight-line code with Cranelift (`--jit`; off with `--no-fast-path`).
+    pub jit: bool,
+    /// Block entries counted before compiling (`--jit-hot`).
+    pub jit_hot: u32,
 }
 
 impl Default for MachineConfig {
@@ -90,6 +94,8 @@ impl Default for MachineConfig {
             snapshot: false,
             virtio_rng: true,
             pace_idle: false,
+            jit: false,
+            jit_hot: crate::jit::HOT,
         }
     }
 }
@@ -141,6 +147,9 @@ impl Machine {
                 let mut hart = Hart::new(i as u64, config.mmu.clone());
                 if config.clock == ClockMode::Deterministic {
                     hart.set_time_rate(INSNS_PER_TICK);
+                }
+                if config.jit {
+                    hart.enable_jit(config.jit_hot);
                 }
                 hart
             })

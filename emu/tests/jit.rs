@@ -1,0 +1,170 @@
+//! Issue 9: `--jit` changes nothing a guest can see.
+//!
+//! Each run is made with and without `--jit`, both with `--stats=basic` (which keeps the
+//! unobserved loop the JIT hooks into): console output, exit status, instruction counts
+//! by privilege and trap counts must be identical, and the `--jit` run must have compiled
+//! blocks (so the comparison is not vacuous).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+mod common;
+
+use common::{built_programs, conformance_crate_dir, TARGET};
+
+#[derive(Debug, PartialEq, Eq)]
+struct Run {
+    status: Option<i32>,
+    stdout: String,
+    stats: String,
+}
+
+/// One run; the JIT's own report line is returned apart. `hot`: `--jit-hot`, low so
+/// that short test programs get much of their code compiled.
+fn run(args: &[&str], jit: Option<&str>) -> (Run, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_emu"));
+    cmd.arg("run").args(args).arg("--stats=basic");
+    if let Some(hot) = jit {
+        cmd.args(["--jit", "--jit-hot", hot]);
+    }
+    let out = cmd.output().expect("run emu");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (jit_lines, stats): (Vec<&str>, Vec<&str>) = stderr
+        .lines()
+        .filter(|l| !l.starts_with("wall time") && !l.starts_with("speed"))
+        .partition(|l| l.starts_with("jit hart"));
+    (
+        Run {
+            status: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stats: stats.join("\n"),
+        },
+        jit_lines.join("\n"),
+    )
+}
+
+/// Blocks compiled, summed over the harts' report lines.
+fn blocks_compiled(report: &str) -> u64 {
+    report
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(3)?.parse::<u64>().ok())
+        .sum()
+}
+
+fn assert_same(what: &str, args: &[&str], hot: &str) -> (Run, u64) {
+    let (jit, report) = run(args, Some(hot));
+    let (reference, _) = run(args, None);
+    assert!(
+        jit.stats.contains("instructions"),
+        "{what}: no statistics printed: {}",
+        jit.stats
+    );
+    assert_eq!(jit, reference, "{what}: --jit and the interpreter differ");
+    (jit, blocks_compiled(&report))
+}
+
+#[test]
+fn conformance_programs_run_identically() {
+    let dir = built_programs();
+    let mut names: Vec<String> = std::fs::read_dir(conformance_crate_dir().join("src/bin"))
+        .expect("emu/conformance/src/bin")
+        .filter_map(|e| {
+            let name = e.ok()?.file_name().into_string().ok()?;
+            name.strip_suffix(".rs").map(str::to_string)
+        })
+        .collect();
+    names.sort();
+    assert!(names.len() >= 15, "too few conformance programs: {names:?}");
+    let mut compiled = 0;
+    for name in names {
+        let elf: PathBuf = dir.join(&name);
+        let mut args = vec!["--bios", "none", "--max-insns", "50000000"];
+        if name.starts_with("vm_sv39_") {
+            args.push("--sv39");
+        } else if name.starts_with("vm_sv48_") {
+            args.push("--sv48");
+        } else if name.starts_with("vm_svadu_") {
+            args.push("--svadu");
+        }
+        let elf = elf.to_string_lossy().into_owned();
+        args.push(&elf);
+        compiled += assert_same(&name, &args, "1").1;
+    }
+    assert!(compiled > 0, "no conformance program got a compiled block");
+}
+
+#[test]
+fn guest_kernel_boots_run_identically() {
+    for (mode, extra) in [
+        ("--sv39", "layout=linear nokaslr"),
+        ("--sv48", ""),
+        ("--sv57", ""),
+    ] {
+        let args = [
+            mode,
+            "--kaslr-seed",
+            "0x5eed",
+            "--append",
+            extra,
+            "--max-insns",
+            "100000000",
+        ];
+        let (r, compiled) = assert_same(mode, &args, "20");
+        assert_eq!(r.status, Some(0), "{mode}: {}", r.stdout);
+        assert!(compiled > 0, "{mode}: nothing compiled");
+    }
+}
+
+#[test]
+fn smp_boot_runs_identically() {
+    let args = ["--sv48", "--smp", "2", "--max-insns", "100000000"];
+    let (r, compiled) = assert_same("smp 2", &args, "20");
+    assert_eq!(r.status, Some(0), "{}", r.stdout);
+    assert!(compiled > 0, "smp 2: nothing compiled");
+}
+
+/// benches/guest, built the way scripts/bench-vs-qemu builds it (its own workspace).
+fn built_benches() -> &'static PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let target_dir = root.join("target").join("bench-guest");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.current_dir(root.join("benches/guest"))
+            .args(["build", "--release", "--target", TARGET, "--target-dir"])
+            .arg(&target_dir);
+        for (k, _) in std::env::vars() {
+            if (k.starts_with("CARGO_") && k != "CARGO_HOME")
+                || k.starts_with("RUSTC")
+                || k == "RUSTFLAGS"
+                || k == "RUSTDOCFLAGS"
+            {
+                cmd.env_remove(&k);
+            }
+        }
+        let out = cmd
+            .output()
+            .expect("cannot run cargo to build benches/guest");
+        assert!(
+            out.status.success(),
+            "building benches/guest failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        target_dir.join(TARGET).join("release")
+    })
+}
+
+/// The two compute benchmarks, cut short (the test profile's emu is slow): the state at
+/// the cut, counts included, must agree; the checksum exit is checked by the full runs
+/// of scripts/bench-vs-qemu.
+#[test]
+fn guest_benchmarks_run_identically() {
+    for prog in ["bench_dhrystone", "bench_coremark"] {
+        let elf = built_benches().join(prog).to_string_lossy().into_owned();
+        let args = ["--bios", "none", "--max-insns", "30000000", &elf];
+        let (_, compiled) = assert_same(prog, &args, "20");
+        assert!(compiled > 0, "{prog}: nothing compiled");
+    }
+}
