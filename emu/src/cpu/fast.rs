@@ -324,6 +324,33 @@ impl Hart {
             // --jit (jit_glue.rs): at a block entry on a cached page, a compiled block runs
             // instead of the loop below; an instruction it leaves pending runs through
             // `step_reference` before going back to fetch.
+            // One instruction through the reference path (anything the loop below does not
+            // handle itself), its events when traced, then a fresh fetch.
+            macro_rules! reference_step {
+                ($index:expr) => {{
+                    apply_batch!();
+                    let index = $index;
+                    let before = (self.instret, self.privilege, self.traps_taken);
+                    let kind = self.icache.slot(index).k;
+                    let r = self.step_reference(index, pc, bus);
+                    if TRACED {
+                        if let Ok(n) = r {
+                            self.pc = n;
+                        }
+                        emit!(before, Some(kind));
+                    }
+                    match r {
+                        Ok(n) => {
+                            pc = n;
+                            continue 'fetch;
+                        }
+                        Err(stop) => {
+                            pc = self.pc;
+                            break 'fetch stop;
+                        }
+                    }
+                }};
+            }
             macro_rules! jit_block {
                 ($index:expr) => {
                     if !COUNTED && self.jit.is_some() {
@@ -332,13 +359,7 @@ impl Hart {
                             pc = exit.pc;
                             if let Some(index) = exit.pending {
                                 left -= 1;
-                                match self.step_reference(index, pc, bus) {
-                                    Ok(next) => pc = next,
-                                    Err(stop) => {
-                                        pc = self.pc;
-                                        break 'fetch stop;
-                                    }
-                                }
+                                reference_step!(index);
                             }
                             continue 'fetch;
                         }
@@ -371,25 +392,7 @@ impl Hart {
                 }
                 _ => {
                     left -= 1;
-                    let before = (self.instret, self.privilege, self.traps_taken);
-                    let kind = self.icache.slot(index).k;
-                    let r = self.step_reference(index, pc, bus);
-                    if TRACED {
-                        if let Ok(n) = r {
-                            self.pc = n;
-                        }
-                        emit!(before, Some(kind));
-                    }
-                    match r {
-                        Ok(next) => {
-                            pc = next;
-                            continue 'fetch;
-                        }
-                        Err(stop) => {
-                            pc = self.pc;
-                            break 'fetch stop;
-                        }
-                    }
+                    reference_step!(index)
                 }
             };
             // The instruction `fetch` just replayed to the MMU needs no second replay.
@@ -589,25 +592,7 @@ impl Hart {
                     _ => {
                         // Everything else takes the reference path, then a fresh fetch: a
                         // system instruction may have changed the translation context.
-                        apply_batch!();
-                        let before = (self.instret, self.privilege, self.traps_taken);
-                        let r = self.step_reference(index, pc, bus);
-                        if TRACED {
-                            if let Ok(n) = r {
-                                self.pc = n;
-                            }
-                            emit!(before, Some(kind));
-                        }
-                        match r {
-                            Ok(n) => {
-                                pc = n;
-                                continue 'fetch;
-                            }
-                            Err(stop) => {
-                                pc = self.pc;
-                                break 'fetch stop;
-                            }
-                        }
+                        reference_step!(index)
                     }
                 }
                 // Straight on: the next slot, or the page's sentinel past its end.
