@@ -9,41 +9,16 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{built_programs, conformance_crate_dir};
+use common::{
+    built_programs, conformance_machine_flags as machine_flags,
+    conformance_program_names as program_names,
+};
 
 /// Far above what any program needs (the largest retires well under a million), so a
 /// program that loops forever is stopped by emu itself (status 124).
 const MAX_INSNS: &str = "50000000";
 /// Wall-clock guard in case emu itself stops making progress.
 const WALL_LIMIT: Duration = Duration::from_secs(120);
-
-/// Names of every program in the crate, sorted.
-fn program_names() -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(conformance_crate_dir().join("src").join("bin"))
-        .expect("emu/conformance/src/bin is missing")
-        .filter_map(|e| {
-            let name = e.ok()?.file_name().into_string().ok()?;
-            name.strip_suffix(".rs").map(str::to_string)
-        })
-        .collect();
-    names.sort();
-    names
-}
-
-/// Machine flags a program needs, by name prefix: `vm_sv39_*` and `vm_sv48_*` run on a
-/// hart whose highest paging mode is Sv39 / Sv48, `vm_svadu_*` with hardware A/D updates.
-/// Everything else runs on the default machine (Sv57, Svade).
-fn machine_flags(name: &str) -> &'static [&'static str] {
-    const FLAGS: &[(&str, &[&str])] = &[
-        ("vm_sv39_", &["--sv39"]),
-        ("vm_sv48_", &["--sv48"]),
-        ("vm_svadu_", &["--svadu"]),
-    ];
-    FLAGS
-        .iter()
-        .find(|(prefix, _)| name.starts_with(prefix))
-        .map_or(&[], |(_, flags)| flags)
-}
 
 /// Run one program with `extra` emu flags; returns its exit status (None if killed) and
 /// its output.

@@ -11,7 +11,7 @@ use std::process::Command;
 
 mod common;
 
-use common::{built_programs, conformance_crate_dir};
+use common::{built_programs, conformance_machine_flags, conformance_program_names};
 
 /// Output of one run with the timing lines (which differ by nature) removed.
 #[derive(Debug, PartialEq, Eq)]
@@ -55,25 +55,12 @@ fn assert_same(what: &str, args: &[&str]) -> Run {
 #[test]
 fn conformance_programs_run_identically() {
     let dir = built_programs();
-    let mut names: Vec<String> = std::fs::read_dir(conformance_crate_dir().join("src/bin"))
-        .expect("emu/conformance/src/bin")
-        .filter_map(|e| {
-            let name = e.ok()?.file_name().into_string().ok()?;
-            name.strip_suffix(".rs").map(str::to_string)
-        })
-        .collect();
-    names.sort();
+    let names = conformance_program_names();
     assert!(names.len() >= 15, "too few conformance programs: {names:?}");
     for name in names {
         let elf: PathBuf = dir.join(&name);
         let mut args = vec!["--bios", "none", "--max-insns", "50000000"];
-        if name.starts_with("vm_sv39_") {
-            args.push("--sv39");
-        } else if name.starts_with("vm_sv48_") {
-            args.push("--sv48");
-        } else if name.starts_with("vm_svadu_") {
-            args.push("--svadu");
-        }
+        args.extend_from_slice(conformance_machine_flags(&name));
         let elf = elf.to_string_lossy().into_owned();
         args.push(&elf);
         assert_same(&name, &args);

@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 
 mod common;
 
-use common::{built_programs, conformance_crate_dir, TARGET};
+use common::{built_programs, conformance_machine_flags, conformance_program_names, TARGET};
 
 #[derive(Debug, PartialEq, Eq)]
 struct Run {
@@ -67,26 +67,13 @@ fn assert_same(what: &str, args: &[&str], hot: &str) -> (Run, u64) {
 #[test]
 fn conformance_programs_run_identically() {
     let dir = built_programs();
-    let mut names: Vec<String> = std::fs::read_dir(conformance_crate_dir().join("src/bin"))
-        .expect("emu/conformance/src/bin")
-        .filter_map(|e| {
-            let name = e.ok()?.file_name().into_string().ok()?;
-            name.strip_suffix(".rs").map(str::to_string)
-        })
-        .collect();
-    names.sort();
+    let names = conformance_program_names();
     assert!(names.len() >= 15, "too few conformance programs: {names:?}");
     let mut compiled = 0;
     for name in names {
         let elf: PathBuf = dir.join(&name);
         let mut args = vec!["--bios", "none", "--max-insns", "50000000"];
-        if name.starts_with("vm_sv39_") {
-            args.push("--sv39");
-        } else if name.starts_with("vm_sv48_") {
-            args.push("--sv48");
-        } else if name.starts_with("vm_svadu_") {
-            args.push("--svadu");
-        }
+        args.extend_from_slice(conformance_machine_flags(&name));
         let elf = elf.to_string_lossy().into_owned();
         args.push(&elf);
         compiled += assert_same(&name, &args, "1").1;

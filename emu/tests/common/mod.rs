@@ -13,6 +13,34 @@ pub fn conformance_crate_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("conformance")
 }
 
+/// Names of every program in the crate, sorted.
+pub fn conformance_program_names() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(conformance_crate_dir().join("src").join("bin"))
+        .expect("emu/conformance/src/bin is missing")
+        .filter_map(|e| {
+            let name = e.ok()?.file_name().into_string().ok()?;
+            name.strip_suffix(".rs").map(str::to_string)
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+/// Machine flags a program needs, by name prefix: `vm_sv39_*` and `vm_sv48_*` run on a
+/// hart whose highest paging mode is Sv39 / Sv48, `vm_svadu_*` with hardware A/D updates.
+/// Everything else runs on the default machine (Sv57, Svade).
+pub fn conformance_machine_flags(name: &str) -> &'static [&'static str] {
+    const FLAGS: &[(&str, &[&str])] = &[
+        ("vm_sv39_", &["--sv39"]),
+        ("vm_sv48_", &["--sv48"]),
+        ("vm_svadu_", &["--svadu"]),
+    ];
+    FLAGS
+        .iter()
+        .find(|(prefix, _)| name.starts_with(prefix))
+        .map_or(&[], |(_, flags)| flags)
+}
+
 /// Build the conformance crate (once per test process) the way emu/build.rs builds the
 /// guest crates, and return the directory holding its binaries.
 pub fn built_programs() -> &'static PathBuf {
