@@ -294,17 +294,22 @@ impl Hart {
         // COUNTED: fetches from the page being run that are accounted in one go. After one
         // replay on a page succeeds, every further fetch from it until the loop leaves the
         // page would succeed the same way (only fetches touch the L1I, and none other
-        // happens meanwhile), so they are counted and applied together.
-        let mut batched = 0u64;
+        // happens meanwhile), so they are counted and applied together: `batch_from` is
+        // `left` just after that replay (NO_BATCH: none), so `batch_from - left` is the
+        // number of instructions fetched since, the one in flight included.
+        const NO_BATCH: u64 = u64::MAX;
+        let mut batch_from = NO_BATCH;
         let mut batch_page = 0u64;
         let mut data_run = CountedRun::NONE;
         macro_rules! apply_batch {
             () => {
                 if COUNTED {
-                    if batched > 0 {
-                        self.mmu
-                            .repeat_fetch(batch_page << 12, &self.fetch_ctx, batched);
-                        batched = 0;
+                    if batch_from != NO_BATCH {
+                        let n = batch_from - left;
+                        if n > 0 {
+                            self.mmu.repeat_fetch(batch_page << 12, &self.fetch_ctx, n);
+                        }
+                        batch_from = NO_BATCH;
                     }
                     self.end_counted_run(&mut data_run);
                 }
@@ -330,6 +335,9 @@ impl Hart {
                 ($index:expr) => {{
                     apply_batch!();
                     let index = $index;
+                    if COUNTED {
+                        self.mmu.current_pc = pc;
+                    }
                     let before = (self.instret, self.privilege, self.traps_taken);
                     let kind = self.icache.slot(index).k;
                     let r = self.step_reference(index, pc, bus);
@@ -397,28 +405,25 @@ impl Hart {
             };
             // The instruction `fetch` just replayed to the MMU needs no second replay.
             let mut replayed = true;
-            let mut batching = false;
             batch_page = page;
             loop {
                 left -= 1;
-                if COUNTED && !replayed {
+                // TRACED: whether the MMU may have queued events for this instruction: its
+                // fetch went through the fetch path, or it accesses memory. (A counted
+                // replay or hit queues none: TLB events are not traced in this mode.)
+                let mut maybe_events = replayed;
+                if COUNTED && batch_from == NO_BATCH && !replayed {
                     let k = self.icache.slot(index).k;
                     // A fetch the counted cache cannot account for (and changed nothing
                     // for) goes to the fetch path, which translates it; so does a slot
                     // not decoded yet, which the reference loop never replays.
-                    if matches!(k, K::Empty | K::PageEnd) {
+                    if matches!(k, K::Empty | K::PageEnd)
+                        || !self.mmu.replay_fetch(pc, &self.fetch_ctx, page_pa)
+                    {
                         left += 1;
                         continue 'fetch;
                     }
-                    if batching {
-                        batched += 1;
-                    } else if self.mmu.replay_fetch(pc, &self.fetch_ctx, page_pa) {
-                        batching = true;
-                    } else {
-                        left += 1;
-                        continue 'fetch;
-                    }
-                    self.mmu.current_pc = pc;
+                    batch_from = left;
                 }
                 replayed = false;
                 let op = self.icache.slot(index);
@@ -445,7 +450,7 @@ impl Hart {
                 // privilege change): emit only if the MMU queued something.
                 macro_rules! retired_traced {
                     () => {
-                        if TRACED && self.mmu_events_pending() {
+                        if TRACED && maybe_events && self.mmu_events_pending() {
                             self.pc = pc;
                             emit!(
                                 (self.instret - 1, self.privilege, self.traps_taken),
@@ -484,7 +489,9 @@ impl Hart {
                 macro_rules! load {
                     ($size:expr, $ext:expr) => {{
                         let va = a.wrapping_add(imm);
+                        maybe_events = true;
                         let v = if COUNTED {
+                            self.mmu.current_pc = pc;
                             self.load_counted(bus, va, $size, &mut data_run)
                         } else {
                             self.load_fast(bus, va, $size)
@@ -498,7 +505,9 @@ impl Hart {
                 macro_rules! store {
                     ($size:expr) => {{
                         let va = a.wrapping_add(imm);
+                        maybe_events = true;
                         let device = if COUNTED {
+                            self.mmu.current_pc = pc;
                             self.store_counted(bus, va, $size, b, &mut data_run)
                         } else {
                             self.store_fast(bus, va, $size, b)
@@ -607,9 +616,9 @@ impl Hart {
             }
         };
         if COUNTED {
-            if batched > 0 {
+            if batch_from != NO_BATCH && batch_from > left {
                 self.mmu
-                    .repeat_fetch(batch_page << 12, &self.fetch_ctx, batched);
+                    .repeat_fetch(batch_page << 12, &self.fetch_ctx, batch_from - left);
             }
             self.end_counted_run(&mut data_run);
         }

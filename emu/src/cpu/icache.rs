@@ -1,7 +1,11 @@
 //! The decode cache: decoded instructions per physical RAM page, one slot per 2-byte
 //! offset. Keyed by physical page so that aliases and address-space switches share it;
-//! kept coherent with this hart's stores slot by slot, and flushed whole by fence.i
-//! (which covers DMA and other harts, as the spec requires software to do).
+//! kept coherent with this hart's stores slot by slot. fence.i (which must cover DMA and
+//! other harts' stores, as the spec requires software to ask for) does not throw decoded
+//! pages away: each keeps a copy of the bytes it was decoded from, and the first fetch
+//! from it after a fence.i compares that copy with memory and drops only the slots whose
+//! bytes changed. Linux runs fence.i each time it maps an executable page, so dropping
+//! everything made it re-decode its hot code thousands of times per boot.
 
 use super::decode::{Op, K};
 
@@ -125,6 +129,14 @@ pub struct DecodeCache {
     /// --jit: pool page index -> how often its decoded slots were dropped or the pool
     /// page reused, so compiled blocks made from it can tell they are stale.
     versions: Vec<u64>,
+    /// Pool page `i`'s RAM bytes as they were when it was last decoded or revalidated:
+    /// `snapshots[i * 4096..][..4096]`.
+    snapshots: Vec<u8>,
+    /// Pool page index -> the fence epoch it was last checked against memory in.
+    checked: Vec<u64>,
+    /// Bumped by every fence.i: a page checked in an older epoch is compared with memory
+    /// before use.
+    epoch: u64,
     used: usize,
 }
 
@@ -136,6 +148,9 @@ impl DecodeCache {
             raws: vec![0],
             owner: Vec::new(),
             versions: Vec::new(),
+            snapshots: Vec::new(),
+            checked: Vec::new(),
+            epoch: 0,
             used: 0,
         }
     }
@@ -209,12 +224,17 @@ impl DecodeCache {
     }
 
     /// The first slot of RAM page `ram_page`'s decoded page, allocating one (and if
-    /// full, first flushing the whole cache) when it has none. The second value is true
-    /// when a flush happened.
-    pub fn page_for(&mut self, ram_page: usize) -> (usize, bool) {
+    /// full, first flushing the whole cache) when it has none; `ram` is all of RAM, for
+    /// the page's bytes. The second value is true when a flush happened.
+    pub fn page_for(&mut self, ram_page: usize, ram: &[u8]) -> (usize, bool) {
+        let bytes = &ram[ram_page * 4096..][..4096];
         let cur = self.slot_of[ram_page];
         if cur != NO_PAGE {
-            return (1 + cur as usize * STRIDE, false);
+            let cur = cur as usize;
+            if self.checked[cur] != self.epoch {
+                self.revalidate(cur, bytes);
+            }
+            return (1 + cur * STRIDE, false);
         }
         let mut flushed = false;
         if self.used == MAX_PAGES {
@@ -230,13 +250,34 @@ impl DecodeCache {
             self.ops[base + SLOTS].k = K::PageEnd;
             self.owner.push(ram_page);
             self.versions.push(0);
+            self.snapshots.extend_from_slice(bytes);
+            self.checked.push(self.epoch);
         } else {
             self.ops[base..base + SLOTS].fill(Slot::EMPTY);
             self.owner[index] = ram_page;
             self.versions[index] = self.versions[index].wrapping_add(1);
+            self.snapshots[index * 4096..][..4096].copy_from_slice(bytes);
+            self.checked[index] = self.epoch;
         }
         self.slot_of[ram_page] = index as u32;
         (base, flushed)
+    }
+
+    /// After a fence.i: drop the slots of pool page `index` whose bytes differ from what
+    /// they were decoded from (`bytes`, the page in memory now), keep the rest.
+    #[cold]
+    fn revalidate(&mut self, index: usize, bytes: &[u8]) {
+        self.checked[index] = self.epoch;
+        let at = index * 4096;
+        if self.snapshots[at..at + 4096] == bytes[..] {
+            return;
+        }
+        for off in (0..4096).step_by(8) {
+            if self.snapshots[at + off..at + off + 8] != bytes[off..off + 8] {
+                self.drop_slots(index, off, 8);
+            }
+        }
+        self.snapshots[at..at + 4096].copy_from_slice(bytes);
     }
 
     #[inline(always)]
@@ -258,6 +299,12 @@ impl DecodeCache {
 
     #[cold]
     fn invalidate_slow(&mut self, index: usize, page_off: usize, size: usize) -> bool {
+        self.drop_slots(index, page_off, size)
+    }
+
+    /// Empty every slot of pool page `index` whose instruction can overlap the `size`
+    /// bytes at `page_off`. True when one held an instruction.
+    fn drop_slots(&mut self, index: usize, page_off: usize, size: usize) -> bool {
         // An instruction starting up to 3 bytes before the store can overlap it.
         let first = page_off.saturating_sub(3) >> 1;
         let last = (page_off + size - 1).min(0xfff) >> 1;
@@ -273,7 +320,13 @@ impl DecodeCache {
         dropped
     }
 
-    /// Forget everything (fence.i).
+    /// fence.i: memory may have changed behind the hart's back (DMA, another hart, a
+    /// debugger). Each decoded page is compared with memory before its next use.
+    pub fn fence(&mut self) {
+        self.epoch += 1;
+    }
+
+    /// Forget everything (the pool is full).
     pub fn flush(&mut self) {
         for i in 0..self.used {
             self.slot_of[self.owner[i]] = NO_PAGE;

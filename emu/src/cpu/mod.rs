@@ -419,10 +419,10 @@ impl Hart {
         self.satp
     }
 
-    /// Forget decoded instructions: memory changed behind the hart's back (a debugger
-    /// wrote to it), so nothing decoded earlier can be trusted.
+    /// Memory changed behind the hart's back (a debugger wrote to it): decoded
+    /// instructions are checked against memory before they run again.
     pub fn code_modified(&mut self) {
-        self.icache.flush();
+        self.icache.fence();
         self.forget_fetch_pages();
     }
 
@@ -498,7 +498,7 @@ impl Hart {
             };
             return Ok(self.icache.scratch(decode(lo | (hi << 16))));
         };
-        let (index, started_over) = self.icache.page_for(ram_page_off >> 12);
+        let (index, started_over) = self.icache.page_for(ram_page_off >> 12, bus.ram.as_slice());
         if started_over {
             self.forget_fetch_pages();
         }
@@ -996,7 +996,7 @@ impl Hart {
                 return self.execute_csr(op);
             }
             K::FenceI => {
-                self.icache.flush();
+                self.icache.fence();
                 self.forget_fetch_pages();
             }
             K::Ecall => {

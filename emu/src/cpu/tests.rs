@@ -949,10 +949,41 @@ fn self_modifying_code_sees_its_own_stores() {
     assert_eq!(r.x(A1), 1);
     r.run_to(DRAM_BASE + 4 * (back as u64 - 1));
     assert_eq!(r.x(A1), 3);
-    // After fence.i the decode cache starts over and still gives the right answer.
+    // After fence.i the decoded page is kept (pool page 0, first slot 1, after the
+    // scratch slot) and still gives the right answer.
     r.step(1);
-    // Pool page 0 (first slot 1, after the scratch slot) is handed out again.
-    assert_eq!(r.hart.icache.page_for(0), (1, false));
+    assert_eq!(r.hart.icache.page_for(0, r.bus.ram.as_slice()), (1, false));
+}
+
+#[test]
+fn fence_i_sees_code_written_behind_the_harts_back() {
+    // A loop body at 0x100 runs once; then memory changes without the hart storing (as
+    // DMA or another hart would), and fence.i must make the new instruction visible while
+    // the unchanged ones stay decoded.
+    let mut prog = li64(T0, DRAM_BASE + 0x100);
+    prog.push(jal(1, (0x100 - 4 * prog.len()) as i32));
+    let back = prog.len();
+    prog.push(FENCE_I);
+    prog.push(jal(1, (0x100 - 4 * prog.len()) as i32));
+    let mut r = Rig::new(&prog);
+    load_words(
+        &mut r.bus,
+        DRAM_BASE + 0x100,
+        &[li(A0, 1), add(A1, A1, A0), jalr(0, 1, 0)],
+    );
+    r.run_to(DRAM_BASE + 4 * back as u64);
+    assert_eq!(r.x(A1), 1);
+    let version = r.hart.icache.version(1);
+    load_words(&mut r.bus, DRAM_BASE + 0x100, &[li(A0, 5)]);
+    r.run_to(DRAM_BASE + 4 * (back as u64 + 2));
+    assert_eq!(
+        r.x(A1),
+        6,
+        "fence.i did not make the changed instruction visible"
+    );
+    // The page was revalidated, not thrown away: only the changed slots were dropped.
+    assert_eq!(r.hart.icache.page_for(0, r.bus.ram.as_slice()), (1, false));
+    assert_eq!(r.hart.icache.version(1), version + 1);
 }
 
 #[test]
