@@ -395,6 +395,12 @@ impl Hart {
             // sits in the scratch slot, with no page after it, and runs on its own.
             let (page, base, page_pa) = match self.fetch_pages.lookup(pc >> 12) {
                 Some((base, pa)) if index != 0 => {
+                    // TRACED: a fetch that went through the full path (a walk, say) runs
+                    // its instruction through the reference step, which emits the events.
+                    if TRACED && self.mmu_events_pending() {
+                        left -= 1;
+                        reference_step!(index)
+                    }
                     jit_block!(index);
                     (pc >> 12, base, pa)
                 }
@@ -408,10 +414,6 @@ impl Hart {
             batch_page = page;
             loop {
                 left -= 1;
-                // TRACED: whether the MMU may have queued events for this instruction: its
-                // fetch went through the fetch path, or it accesses memory. (A counted
-                // replay or hit queues none: TLB events are not traced in this mode.)
-                let mut maybe_events = replayed;
                 if COUNTED && batch_from == NO_BATCH && !replayed {
                     let k = self.icache.slot(index).k;
                     // A fetch the counted cache cannot account for (and changed nothing
@@ -446,16 +448,27 @@ impl Hart {
                         continue 'fetch;
                     }};
                 }
-                // TRACED, after an instruction retired on the fast path (no trap, no
-                // privilege change): emit only if the MMU queued something.
-                macro_rules! retired_traced {
+                // TRACED, after a load or store that made the MMU queue events (its
+                // translation took the full path): retire it, emit, carry on. Nothing
+                // else in this loop reaches the MMU (a counted replay or hit queues no
+                // event: TLB events are not traced in this mode), and fetch-path events
+                // were handled after the fetch.
+                macro_rules! retire_emitting {
                     () => {
-                        if TRACED && maybe_events && self.mmu_events_pending() {
+                        if TRACED && self.mmu_events_pending() {
+                            self.x[0] = 0;
+                            self.instret += 1;
+                            pc = next;
                             self.pc = pc;
                             emit!(
                                 (self.instret - 1, self.privilege, self.traps_taken),
                                 Some(kind)
                             );
+                            if left == 0 {
+                                break 'fetch RunStop::Budget;
+                            }
+                            index += (len >> 1) as usize;
+                            continue;
                         }
                     };
                 }
@@ -467,7 +480,6 @@ impl Hart {
                         self.x[0] = 0;
                         self.instret += 1;
                         pc = target;
-                        retired_traced!();
                         if left == 0 {
                             break 'fetch RunStop::Budget;
                         }
@@ -489,7 +501,6 @@ impl Hart {
                 macro_rules! load {
                     ($size:expr, $ext:expr) => {{
                         let va = a.wrapping_add(imm);
-                        maybe_events = true;
                         let v = if COUNTED {
                             self.mmu.current_pc = pc;
                             self.load_counted(bus, va, $size, &mut data_run)
@@ -497,7 +508,10 @@ impl Hart {
                             self.load_fast(bus, va, $size)
                         };
                         match v {
-                            Ok(v) => self.x[rd] = $ext(v),
+                            Ok(v) => {
+                                self.x[rd] = $ext(v);
+                                retire_emitting!();
+                            }
                             Err(e) => trap!(e),
                         }
                     }};
@@ -505,7 +519,6 @@ impl Hart {
                 macro_rules! store {
                     ($size:expr) => {{
                         let va = a.wrapping_add(imm);
-                        maybe_events = true;
                         let device = if COUNTED {
                             self.mmu.current_pc = pc;
                             self.store_counted(bus, va, $size, b, &mut data_run)
@@ -513,7 +526,7 @@ impl Hart {
                             self.store_fast(bus, va, $size, b)
                         };
                         match device {
-                            Ok(false) => {}
+                            Ok(false) => retire_emitting!(),
                             Ok(true) => {
                                 // A device saw it: the machine must look now.
                                 self.instret += 1;
@@ -608,7 +621,6 @@ impl Hart {
                 self.x[0] = 0;
                 self.instret += 1;
                 pc = next;
-                retired_traced!();
                 if left == 0 {
                     break 'fetch RunStop::Budget;
                 }
