@@ -90,13 +90,17 @@ impl DataTlb {
     }
 }
 
-/// Counter-observed runs: consecutive data accesses of one type to one RAM page, after
-/// the first was a counted-cache hit. Each further one would be the same hit (only data
-/// accesses touch the L1D, and there was none other in between), so they are counted
-/// here and accounted together ([`Mmu::repeat_data`]) before anything else happens.
+/// Counter-observed runs: consecutive data accesses to one RAM page, after a load and/or
+/// a store there was a counted-cache hit. Each further access of a type that hit would be
+/// the same hit on the same L1D slot (only data accesses touch the L1D, there was none
+/// other in between, and a load and a store to one page find the same first-matching
+/// slot), so they are counted here and accounted together ([`Mmu::repeat_data`]) before
+/// anything else happens.
 #[derive(Debug, Clone, Copy)]
 struct CountedRun {
     vpn: u64,
+    /// Which access types had a counted-cache hit on the page in this run.
+    load: bool,
     store: bool,
     /// RAM offset of a byte of the page = its virtual address + `addend`.
     addend: u64,
@@ -106,6 +110,7 @@ struct CountedRun {
 impl CountedRun {
     const NONE: CountedRun = CountedRun {
         vpn: NO_VPN,
+        load: false,
         store: false,
         addend: 0,
         n: 0,
@@ -117,10 +122,10 @@ impl Hart {
     #[inline]
     fn end_counted_run(&mut self, run: &mut CountedRun) {
         if run.n > 0 {
-            let access = if run.store {
-                AccessType::Store
-            } else {
+            let access = if run.load {
                 AccessType::Load
+            } else {
+                AccessType::Store
             };
             self.mmu
                 .repeat_data(run.vpn << 12, access, &self.data_ctx, run.n);
@@ -138,7 +143,8 @@ impl Hart {
         run: &mut CountedRun,
     ) -> Result<u64, Exception> {
         let within = (va & 0xfff) + size <= 0x1000;
-        if va >> 12 == run.vpn && !run.store && within {
+        let vpn = va >> 12;
+        if vpn == run.vpn && run.load && within {
             run.n += 1;
             return Ok(read_le(
                 bus.ram.as_slice(),
@@ -146,14 +152,16 @@ impl Hart {
                 size,
             ));
         }
+        // A first load on the page of a store run keeps the run's stores.
+        let store = vpn == run.vpn && run.store;
         self.end_counted_run(run);
         if within {
             if let Some(pa) = self.mmu.counted_hit(va, AccessType::Load, &self.data_ctx) {
                 if let Some(off) = bus.ram.offset_of(pa & !0xfff, 4096) {
-                    let vpn = va >> 12;
                     *run = CountedRun {
                         vpn,
-                        store: false,
+                        load: true,
+                        store,
                         addend: (off as u64).wrapping_sub(vpn << 12),
                         n: 0,
                     };
@@ -176,21 +184,24 @@ impl Hart {
         run: &mut CountedRun,
     ) -> Result<bool, Exception> {
         let within = (va & 0xfff) + size <= 0x1000;
-        if va >> 12 == run.vpn && run.store && within {
+        let vpn = va >> 12;
+        if vpn == run.vpn && run.store && within {
             run.n += 1;
             let off = va.wrapping_add(run.addend) as usize;
             write_le(bus.ram.as_mut_slice(), off, size, value);
             self.icache.invalidate(off, size as usize);
             return Ok(false);
         }
+        // A first store on the page of a load run keeps the run's loads.
+        let load = vpn == run.vpn && run.load;
         self.end_counted_run(run);
         if within {
             if let Some(pa) = self.mmu.counted_hit(va, AccessType::Store, &self.data_ctx) {
                 // Not the HTIF mailbox page: `ram_offset` leaves it to the device path.
                 if let Some(off) = bus.ram_offset(pa & !0xfff, 4096) {
-                    let vpn = va >> 12;
                     *run = CountedRun {
                         vpn,
+                        load,
                         store: true,
                         addend: (off as u64).wrapping_sub(vpn << 12),
                         n: 0,
