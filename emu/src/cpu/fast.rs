@@ -392,7 +392,21 @@ impl Hart {
                 self.mmu.current_pc = pc;
             }
             let fetch_before = (self.instret, self.privilege, self.traps_taken);
-            let mut index = self.fetch::<COUNTED>(pc, bus);
+            // COUNTED: a fetch the counted cache replays starts a fetch batch at once.
+            let mut replayed_here = false;
+            let mut index = FETCH_TRAPPED;
+            if COUNTED {
+                if let Some((base, pa)) = self.fetch_pages.lookup(pc >> 12) {
+                    let i = DecodeCache::index(base, (pc >> 1) as usize);
+                    if self.icache.is_decoded(i) && self.mmu.replay_fetch(pc, &self.fetch_ctx, pa) {
+                        index = i;
+                        replayed_here = true;
+                    }
+                }
+            }
+            if !replayed_here {
+                index = self.fetch::<COUNTED>(pc, bus);
+            }
             if index == FETCH_TRAPPED {
                 if TRACED {
                     emit!(fetch_before, None);
@@ -423,6 +437,10 @@ impl Hart {
             // The instruction `fetch` just replayed to the MMU needs no second replay.
             let mut replayed = true;
             batch_page = page;
+            if COUNTED && replayed_here {
+                // `left` as it will be once this first instruction is under way.
+                batch_from = left - 1;
+            }
             loop {
                 left -= 1;
                 if COUNTED && batch_from == NO_BATCH && !replayed {
