@@ -470,6 +470,36 @@ fn debian_boot_identical_without_fast_paths() {
     assert_eq!(reference.console, fast.console, "console output differs");
 }
 
+/// Issue 9: `--jit` changes nothing either: a Debian boot with compiled blocks prints the
+/// same console, instruction counts per privilege and traps as the interpreter, and did
+/// compile blocks.
+#[test]
+fn debian_boot_identical_with_jit() {
+    let Some(images) = images() else { return };
+    let interpreted = boot(images, AUTOTEST, BOOT_LIMIT, &["--sv39"]);
+    interpreted.assert_clean_poweroff();
+    let jit = boot(images, AUTOTEST, BOOT_LIMIT, &["--sv39", "--jit"]);
+    let counts = |b: &Boot| -> Vec<String> {
+        b.stderr
+            .lines()
+            .filter(|l| {
+                !l.starts_with("wall time") && !l.starts_with("speed") && !l.starts_with("jit ")
+            })
+            .map(str::to_string)
+            .collect()
+    };
+    assert!(counts(&interpreted).iter().any(|l| l.starts_with("traps:")));
+    assert!(
+        jit.stderr
+            .lines()
+            .any(|l| l.starts_with("jit hart 0") && !l.contains(" 0 blocks")),
+        "the --jit boot compiled nothing:\n{}",
+        jit.stderr
+    );
+    assert_eq!(counts(&interpreted), counts(&jit), "statistics differ");
+    assert_eq!(interpreted.console, jit.console, "console output differs");
+}
+
 /// Issue 7: SIGTERM in the middle of a traced Linux boot leaves a complete trace (every
 /// line valid JSON) and the statistics, and exits with 130.
 #[test]
