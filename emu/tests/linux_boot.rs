@@ -449,6 +449,18 @@ fn debian_boots_are_deterministic() {
     }
 }
 
+/// The statistics lines of a boot that must not depend on how it was run: everything but
+/// host timing and the JIT's own report.
+fn counts(b: &Boot) -> Vec<String> {
+    b.stderr
+        .lines()
+        .filter(|l| {
+            !l.starts_with("wall time") && !l.starts_with("speed") && !l.starts_with("jit ")
+        })
+        .map(str::to_string)
+        .collect()
+}
+
 /// Issue 9: the fast paths change nothing: a Debian boot with them and one with
 /// `--no-fast-path` (reference loop, full MMU path on every access) print the same
 /// console, the same instruction counts per privilege and the same traps.
@@ -458,13 +470,6 @@ fn debian_boot_identical_without_fast_paths() {
     let fast = boot(images, AUTOTEST, BOOT_LIMIT, &["--sv39"]);
     fast.assert_clean_poweroff();
     let reference = boot(images, AUTOTEST, BOOT_LIMIT, &["--sv39", "--no-fast-path"]);
-    let counts = |b: &Boot| -> Vec<String> {
-        b.stderr
-            .lines()
-            .filter(|l| !l.starts_with("wall time") && !l.starts_with("speed"))
-            .map(str::to_string)
-            .collect()
-    };
     assert!(counts(&fast).iter().any(|l| l.starts_with("traps:")));
     assert_eq!(counts(&reference), counts(&fast), "statistics differ");
     assert_eq!(reference.console, fast.console, "console output differs");
@@ -479,15 +484,6 @@ fn debian_boot_identical_with_jit() {
     let interpreted = boot(images, AUTOTEST, BOOT_LIMIT, &["--sv39"]);
     interpreted.assert_clean_poweroff();
     let jit = boot(images, AUTOTEST, BOOT_LIMIT, &["--sv39", "--jit"]);
-    let counts = |b: &Boot| -> Vec<String> {
-        b.stderr
-            .lines()
-            .filter(|l| {
-                !l.starts_with("wall time") && !l.starts_with("speed") && !l.starts_with("jit ")
-            })
-            .map(str::to_string)
-            .collect()
-    };
     assert!(counts(&interpreted).iter().any(|l| l.starts_with("traps:")));
     assert!(
         jit.stderr

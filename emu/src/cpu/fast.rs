@@ -115,9 +115,47 @@ impl CountedRun {
         addend: 0,
         n: 0,
     };
+
+    /// A run on page `vpn`, at RAM offset `page_off`, just after a counted-cache hit.
+    fn starting(vpn: u64, page_off: usize, load: bool, store: bool) -> CountedRun {
+        CountedRun {
+            vpn,
+            load,
+            store,
+            addend: (page_off as u64).wrapping_sub(vpn << 12),
+            n: 0,
+        }
+    }
 }
 
+/// Counter-observed runs: the fetches from the page being run that are accounted in one
+/// go. After one replay on a page succeeds, every further fetch from it until the loop
+/// leaves the page would succeed the same way (only fetches touch the L1I, and none
+/// other happens meanwhile), so they are counted and applied together. `from` is the
+/// loop's instruction budget just after that replay (NO_BATCH: none), so `from - left`
+/// is the number of instructions fetched since, the one in flight included.
+struct FetchBatch {
+    from: u64,
+    page: u64,
+}
+
+const NO_BATCH: u64 = u64::MAX;
+
 impl Hart {
+    /// Account the fetches `batch` holds (`left`: the loop's budget now) and the data
+    /// accesses `run` holds, and forget both.
+    #[inline]
+    fn end_counted(&mut self, batch: &mut FetchBatch, left: u64, run: &mut CountedRun) {
+        if batch.from != NO_BATCH {
+            let n = batch.from - left;
+            if n > 0 {
+                self.mmu.repeat_fetch(batch.page << 12, &self.fetch_ctx, n);
+            }
+            batch.from = NO_BATCH;
+        }
+        self.end_counted_run(run);
+    }
+
     /// Account the accesses `run` holds and forget it.
     #[inline]
     fn end_counted_run(&mut self, run: &mut CountedRun) {
@@ -158,13 +196,7 @@ impl Hart {
         if within {
             if let Some(pa) = self.mmu.counted_hit(va, AccessType::Load, &self.data_ctx) {
                 if let Some(off) = bus.ram.offset_of(pa & !0xfff, 4096) {
-                    *run = CountedRun {
-                        vpn,
-                        load: true,
-                        store,
-                        addend: (off as u64).wrapping_sub(vpn << 12),
-                        n: 0,
-                    };
+                    *run = CountedRun::starting(vpn, off, true, store);
                 }
                 return self.load_at(bus, va, pa, size);
             }
@@ -199,13 +231,7 @@ impl Hart {
             if let Some(pa) = self.mmu.counted_hit(va, AccessType::Store, &self.data_ctx) {
                 // Not the HTIF mailbox page: `ram_offset` leaves it to the device path.
                 if let Some(off) = bus.ram_offset(pa & !0xfff, 4096) {
-                    *run = CountedRun {
-                        vpn,
-                        load,
-                        store: true,
-                        addend: (off as u64).wrapping_sub(vpn << 12),
-                        n: 0,
-                    };
+                    *run = CountedRun::starting(vpn, off, load, true);
                 }
                 return self.store_at(bus, va, pa, size, value);
             }
@@ -302,27 +328,17 @@ impl Hart {
         self.dtlb.sync(self.mmu.generation());
         let mut left = budget;
         let mut pc = self.pc;
-        // COUNTED: fetches from the page being run that are accounted in one go. After one
-        // replay on a page succeeds, every further fetch from it until the loop leaves the
-        // page would succeed the same way (only fetches touch the L1I, and none other
-        // happens meanwhile), so they are counted and applied together: `batch_from` is
-        // `left` just after that replay (NO_BATCH: none), so `batch_from - left` is the
-        // number of instructions fetched since, the one in flight included.
-        const NO_BATCH: u64 = u64::MAX;
-        let mut batch_from = NO_BATCH;
-        let mut batch_page = 0u64;
+        // COUNTED: fetches and data accesses accounted in batches (see FetchBatch and
+        // CountedRun), applied before anything else can touch the MMU.
+        let mut batch = FetchBatch {
+            from: NO_BATCH,
+            page: 0,
+        };
         let mut data_run = CountedRun::NONE;
         macro_rules! apply_batch {
             () => {
                 if COUNTED {
-                    if batch_from != NO_BATCH {
-                        let n = batch_from - left;
-                        if n > 0 {
-                            self.mmu.repeat_fetch(batch_page << 12, &self.fetch_ctx, n);
-                        }
-                        batch_from = NO_BATCH;
-                    }
-                    self.end_counted_run(&mut data_run);
+                    self.end_counted(&mut batch, left, &mut data_run);
                 }
             };
         }
@@ -393,20 +409,13 @@ impl Hart {
             }
             let fetch_before = (self.instret, self.privilege, self.traps_taken);
             // COUNTED: a fetch the counted cache replays starts a fetch batch at once.
-            let mut replayed_here = false;
-            let mut index = FETCH_TRAPPED;
-            if COUNTED {
-                if let Some((base, pa)) = self.fetch_pages.lookup(pc >> 12) {
-                    let i = DecodeCache::index(base, (pc >> 1) as usize);
-                    if self.icache.is_decoded(i) && self.mmu.replay_fetch(pc, &self.fetch_ctx, pa) {
-                        index = i;
-                        replayed_here = true;
-                    }
+            let (mut index, replayed_here) = match self.fetch_cached::<COUNTED>(pc) {
+                Some(index) => (index, true),
+                None => {
+                    self.pc = pc;
+                    (self.fetch_or_trap(bus), false)
                 }
-            }
-            if !replayed_here {
-                index = self.fetch::<COUNTED>(pc, bus);
-            }
+            };
             if index == FETCH_TRAPPED {
                 if TRACED {
                     emit!(fetch_before, None);
@@ -436,14 +445,14 @@ impl Hart {
             };
             // The instruction `fetch` just replayed to the MMU needs no second replay.
             let mut replayed = true;
-            batch_page = page;
+            batch.page = page;
             if COUNTED && replayed_here {
                 // `left` as it will be once this first instruction is under way.
-                batch_from = left - 1;
+                batch.from = left - 1;
             }
             loop {
                 left -= 1;
-                if COUNTED && batch_from == NO_BATCH && !replayed {
+                if COUNTED && batch.from == NO_BATCH && !replayed {
                     let k = self.icache.slot(index).k;
                     // A fetch the counted cache cannot account for (and changed nothing
                     // for) goes to the fetch path, which translates it; so does a slot
@@ -454,7 +463,7 @@ impl Hart {
                         left += 1;
                         continue 'fetch;
                     }
-                    batch_from = left;
+                    batch.from = left;
                 }
                 replayed = false;
                 let op = self.icache.slot(index);
@@ -482,21 +491,39 @@ impl Hart {
                 // else in this loop reaches the MMU (a counted replay or hit queues no
                 // event: TLB events are not traced in this mode), and fetch-path events
                 // were handled after the fetch.
+                // The instruction retired, falling through to the next one.
+                macro_rules! retire {
+                    () => {
+                        self.x[0] = 0;
+                        self.instret += 1;
+                        pc = next;
+                    };
+                }
+                // Straight on: the next slot, or the page's sentinel past its end.
+                macro_rules! advance {
+                    () => {
+                        if left == 0 {
+                            break 'fetch RunStop::Budget;
+                        }
+                        index += (len >> 1) as usize;
+                    };
+                }
+                // TRACED: emit what the instruction that just retired caused.
+                macro_rules! emit_retired {
+                    () => {
+                        self.pc = pc;
+                        emit!(
+                            (self.instret - 1, self.privilege, self.traps_taken),
+                            Some(kind)
+                        );
+                    };
+                }
                 macro_rules! retire_emitting {
                     () => {
                         if TRACED && self.mmu_events_pending() {
-                            self.x[0] = 0;
-                            self.instret += 1;
-                            pc = next;
-                            self.pc = pc;
-                            emit!(
-                                (self.instret - 1, self.privilege, self.traps_taken),
-                                Some(kind)
-                            );
-                            if left == 0 {
-                                break 'fetch RunStop::Budget;
-                            }
-                            index += (len >> 1) as usize;
+                            retire!();
+                            emit_retired!();
+                            advance!();
                             continue;
                         }
                     };
@@ -561,11 +588,7 @@ impl Hart {
                                 self.instret += 1;
                                 pc = next;
                                 if TRACED {
-                                    self.pc = pc;
-                                    emit!(
-                                        (self.instret - 1, self.privilege, self.traps_taken),
-                                        Some(kind)
-                                    );
+                                    emit_retired!();
                                 }
                                 break 'fetch RunStop::Yield;
                             }
@@ -646,23 +669,11 @@ impl Hart {
                         reference_step!(index)
                     }
                 }
-                // Straight on: the next slot, or the page's sentinel past its end.
-                self.x[0] = 0;
-                self.instret += 1;
-                pc = next;
-                if left == 0 {
-                    break 'fetch RunStop::Budget;
-                }
-                index += (len >> 1) as usize;
+                retire!();
+                advance!();
             }
         };
-        if COUNTED {
-            if batch_from != NO_BATCH && batch_from > left {
-                self.mmu
-                    .repeat_fetch(batch_page << 12, &self.fetch_ctx, batch_from - left);
-            }
-            self.end_counted_run(&mut data_run);
-        }
+        apply_batch!();
         self.pc = pc;
         self.account_privilege();
         (budget - left, stop)

@@ -294,16 +294,12 @@ impl DecodeCache {
             Some(&i) if i != NO_PAGE => i as usize,
             _ => return false,
         };
-        self.invalidate_slow(index, off & 0xfff, size)
-    }
-
-    #[cold]
-    fn invalidate_slow(&mut self, index: usize, page_off: usize, size: usize) -> bool {
-        self.drop_slots(index, page_off, size)
+        self.drop_slots(index, off & 0xfff, size)
     }
 
     /// Empty every slot of pool page `index` whose instruction can overlap the `size`
     /// bytes at `page_off`. True when one held an instruction.
+    #[cold]
     fn drop_slots(&mut self, index: usize, page_off: usize, size: usize) -> bool {
         // An instruction starting up to 3 bytes before the store can overlap it.
         let first = page_off.saturating_sub(3) >> 1;

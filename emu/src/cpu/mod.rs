@@ -317,21 +317,21 @@ impl Hart {
         if let Some(n) = self.pending_interrupt() {
             self.take_trap(n, 0, true);
         }
-        // Two copies of the loop, so that unobserved runs do not pay for the replay check
-        // on every fetch.
+        // Unobserved runs and counter-observed ones take the straight-through loop (two
+        // copies, so that unobserved runs do not pay for the counting); the rest (every
+        // access through the MMU's full path) the reference loop.
         if self.fast_path && !self.mmu.observed() {
             self.run_fast::<false, false>(bus, None, budget)
         } else if self.fetch_replayed {
             self.run_fast::<true, false>(bus, None, budget)
         } else {
-            self.run_loop::<false>(bus, budget)
+            self.run_loop(bus, budget)
         }
     }
 
-    /// The interpreter loop of [`Hart::run`]. `REPLAY`: fetch-page cache hits are
-    /// replayed to the MMU (see [`Hart::fetch_replayed`]).
+    /// The reference interpreter loop of [`Hart::run`]: one fetch per instruction.
     #[inline(always)]
-    fn run_loop<const REPLAY: bool>(&mut self, bus: &mut Bus, budget: u64) -> (u64, RunStop) {
+    fn run_loop(&mut self, bus: &mut Bus, budget: u64) -> (u64, RunStop) {
         let mut steps = 0;
         // The pc lives in a register here; `self.pc` is written back before anything
         // that reads it (slow fetch, traps, system instructions) and at the end.
@@ -347,7 +347,7 @@ impl Hart {
             if observed {
                 self.mmu.current_pc = pc;
             }
-            let index = self.fetch::<REPLAY>(pc, bus);
+            let index = self.fetch::<false>(pc, bus);
             if index == FETCH_TRAPPED {
                 pc = self.pc;
                 continue;
@@ -440,16 +440,25 @@ impl Hart {
     /// cache instead of being copied through the stack.
     #[inline(always)]
     fn fetch<const REPLAY: bool>(&mut self, pc: u64, bus: &mut Bus) -> usize {
-        if let Some((base, pa)) = self.fetch_pages.lookup(pc >> 12) {
-            let index = DecodeCache::index(base, (pc >> 1) as usize);
-            if self.icache.is_decoded(index)
-                && (!REPLAY || self.mmu.replay_fetch(pc, &self.fetch_ctx, pa))
-            {
-                return index;
+        match self.fetch_cached::<REPLAY>(pc) {
+            Some(index) => index,
+            None => {
+                self.pc = pc;
+                self.fetch_or_trap(bus)
             }
         }
-        self.pc = pc;
-        self.fetch_or_trap(bus)
+    }
+
+    /// The fetch-page cache's side of [`Hart::fetch`]: the slot of the decoded
+    /// instruction at pc if its page is cached (and, `REPLAY`, the MMU's counted cache
+    /// replayed the fetch); None, having changed nothing, when the fetch path must run.
+    #[inline(always)]
+    fn fetch_cached<const REPLAY: bool>(&mut self, pc: u64) -> Option<usize> {
+        let (base, pa) = self.fetch_pages.lookup(pc >> 12)?;
+        let index = DecodeCache::index(base, (pc >> 1) as usize);
+        (self.icache.is_decoded(index)
+            && (!REPLAY || self.mmu.replay_fetch(pc, &self.fetch_ctx, pa)))
+        .then_some(index)
     }
 
     #[inline(never)]

@@ -467,18 +467,7 @@ impl Mmu {
     /// successful [`Mmu::counted_hit`] would, right after one that succeeded with no other
     /// data access in between.
     pub fn repeat_data(&mut self, va: u64, access: AccessType, ctx: &TranslateCtx, n: u64) {
-        let vpn = va >> 12;
-        let e = self.fast.counted[access as usize][vpn as usize % COUNTED_SLOTS];
-        debug_assert!(e.vpn == vpn && e.key == self.fast.key(ctx));
-        if e.slot == NO_TLB {
-            self.stats.bare_translations += n;
-            return;
-        }
-        self.l1d.touch_repeat(e.slot as usize, n);
-        self.stats.paged_translations += n;
-        self.stats.l1d.accesses += n;
-        self.stats.l1d.hits += n;
-        self.stats.l1d.hits_by_size[e.level as usize] += n;
+        self.repeat_counted(va, access, ctx, n);
     }
 
     /// Account `n` more fetches from `va`'s page, each exactly as a successful
@@ -486,18 +475,28 @@ impl Mmu {
     /// no fetch from another page happened since (the counters and the L1I's LRU state
     /// then end up as if each had been replayed in turn).
     pub fn repeat_fetch(&mut self, va: u64, ctx: &TranslateCtx, n: u64) {
+        self.repeat_counted(va, AccessType::Fetch, ctx, n);
+    }
+
+    /// `n` more successful counted-cache translations of `va`'s page for `access`: the
+    /// bookkeeping of [`Mmu::translate_counted`]'s hit, `n` times over.
+    fn repeat_counted(&mut self, va: u64, access: AccessType, ctx: &TranslateCtx, n: u64) {
         let vpn = va >> 12;
-        let e = self.fast.counted[AccessType::Fetch as usize][vpn as usize % COUNTED_SLOTS];
+        let e = self.fast.counted[access as usize][vpn as usize % COUNTED_SLOTS];
         debug_assert!(e.vpn == vpn && e.key == self.fast.key(ctx));
         if e.slot == NO_TLB {
             self.stats.bare_translations += n;
             return;
         }
-        self.l1i.touch_repeat(e.slot as usize, n);
+        let (l1, l1_stats) = match access {
+            AccessType::Fetch => (&mut self.l1i, &mut self.stats.l1i),
+            _ => (&mut self.l1d, &mut self.stats.l1d),
+        };
+        l1.touch_repeat(e.slot as usize, n);
         self.stats.paged_translations += n;
-        self.stats.l1i.accesses += n;
-        self.stats.l1i.hits += n;
-        self.stats.l1i.hits_by_size[e.level as usize] += n;
+        l1_stats.accesses += n;
+        l1_stats.hits += n;
+        l1_stats.hits_by_size[e.level as usize] += n;
     }
 
     /// The counted cache: a translation the full path would make as an L1 hit (or without
