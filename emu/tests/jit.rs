@@ -3,7 +3,8 @@
 //! Each run is made with and without `--jit`, both with `--stats=basic` (which keeps the
 //! unobserved loop the JIT hooks into): console output, exit status, instruction counts
 //! by privilege and trap counts must be identical, and the `--jit` run must have compiled
-//! blocks (so the comparison is not vacuous).
+//! blocks, and where loops run, linked them (so the comparison is not vacuous).
+//! `rv64i_smc_loop` among the conformance programs rewrites code that linked blocks ran.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -52,7 +53,19 @@ fn blocks_compiled(report: &str) -> u64 {
         .sum()
 }
 
-fn assert_same(what: &str, args: &[&str], hot: &str) -> (Run, u64) {
+/// Block exits linked straight to the next block, summed over the harts' report lines.
+fn exits_linked(report: &str) -> u64 {
+    report
+        .lines()
+        .filter_map(|l| {
+            let words: Vec<&str> = l.split_whitespace().collect();
+            let at = words.iter().position(|w| *w == "exits")?;
+            words.get(at.checked_sub(1)?)?.parse::<u64>().ok()
+        })
+        .sum()
+}
+
+fn assert_same(what: &str, args: &[&str], hot: &str) -> (Run, String) {
     let (jit, report) = run(args, Some(hot));
     let (reference, _) = run(args, None);
     assert!(
@@ -61,7 +74,7 @@ fn assert_same(what: &str, args: &[&str], hot: &str) -> (Run, u64) {
         jit.stats
     );
     assert_eq!(jit, reference, "{what}: --jit and the interpreter differ");
-    (jit, blocks_compiled(&report))
+    (jit, report)
 }
 
 #[test]
@@ -69,16 +82,19 @@ fn conformance_programs_run_identically() {
     let dir = built_programs();
     let names = conformance_program_names();
     assert!(names.len() >= 15, "too few conformance programs: {names:?}");
-    let mut compiled = 0;
+    let (mut compiled, mut linked) = (0, 0);
     for name in names {
         let elf: PathBuf = dir.join(&name);
         let mut args = vec!["--bios", "none", "--max-insns", "50000000"];
         args.extend_from_slice(conformance_machine_flags(&name));
         let elf = elf.to_string_lossy().into_owned();
         args.push(&elf);
-        compiled += assert_same(&name, &args, "1").1;
+        let report = assert_same(&name, &args, "1").1;
+        compiled += blocks_compiled(&report);
+        linked += exits_linked(&report);
     }
     assert!(compiled > 0, "no conformance program got a compiled block");
+    assert!(linked > 0, "no conformance program linked two blocks");
 }
 
 #[test]
@@ -97,18 +113,18 @@ fn guest_kernel_boots_run_identically() {
             "--max-insns",
             "100000000",
         ];
-        let (r, compiled) = assert_same(mode, &args, "20");
+        let (r, report) = assert_same(mode, &args, "20");
         assert_eq!(r.status, Some(0), "{mode}: {}", r.stdout);
-        assert!(compiled > 0, "{mode}: nothing compiled");
+        assert!(blocks_compiled(&report) > 0, "{mode}: nothing compiled");
     }
 }
 
 #[test]
 fn smp_boot_runs_identically() {
     let args = ["--sv48", "--smp", "2", "--max-insns", "100000000"];
-    let (r, compiled) = assert_same("smp 2", &args, "20");
+    let (r, report) = assert_same("smp 2", &args, "20");
     assert_eq!(r.status, Some(0), "{}", r.stdout);
-    assert!(compiled > 0, "smp 2: nothing compiled");
+    assert!(blocks_compiled(&report) > 0, "smp 2: nothing compiled");
 }
 
 /// benches/guest, built the way scripts/bench-vs-qemu builds it (its own workspace).
@@ -151,7 +167,9 @@ fn guest_benchmarks_run_identically() {
     for prog in ["bench_dhrystone", "bench_coremark"] {
         let elf = built_benches().join(prog).to_string_lossy().into_owned();
         let args = ["--bios", "none", "--max-insns", "30000000", &elf];
-        let (_, compiled) = assert_same(prog, &args, "20");
-        assert!(compiled > 0, "{prog}: nothing compiled");
+        let (_, report) = assert_same(prog, &args, "20");
+        assert!(blocks_compiled(&report) > 0, "{prog}: nothing compiled");
+        // Their loops must run as linked blocks, not only block by block.
+        assert!(exits_linked(&report) > 0, "{prog}: no block exit linked");
     }
 }

@@ -98,11 +98,12 @@ pub struct MachineArgs {
     #[arg(long)]
     pub no_fast_path: bool,
     /// Experimental: compile hot straight-line guest code to host code with Cranelift
-    /// (basic blocks up to a branch; the interpreter runs everything else). Same results,
-    /// faster on compute-bound guests; ignored with --no-fast-path or --stats=full.
+    /// (blocks up to a jump, on past branches not taken, jumping straight into each other
+    /// within a page; the interpreter runs everything else). Same results, faster on
+    /// compute-bound guests; ignored with --no-fast-path or --stats=full.
     #[arg(long)]
     pub jit: bool,
-    /// With --jit: compile a block after it was entered N times (default 20000). Low
+    /// With --jit: compile a block after it was entered N times (default 5000). Low
     /// values compile more code and are for testing the compiler.
     #[arg(long, value_name = "N", requires = "jit", default_value_t = crate::jit::HOT,
           value_parser = clap::value_parser!(u32).range(1..))]

@@ -142,13 +142,14 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
         for h in &m.harts {
             if let Some(j) = h.jit_stats() {
                 eprintln!(
-                    "jit hart {}          {} blocks, {} instructions compiled in {:.3}s ({} failed, {} restarts)",
+                    "jit hart {}          {} blocks, {} instructions compiled in {:.3}s ({} failed, {} restarts), {} exits linked",
                     h.hartid,
                     j.blocks,
                     j.instructions,
                     j.compile_time.as_secs_f64(),
                     j.failures,
-                    j.restarts
+                    j.restarts,
+                    j.links
                 );
             }
         }

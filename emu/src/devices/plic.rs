@@ -71,6 +71,10 @@ impl Plic {
     /// The source `ctx` would claim now: highest priority above the threshold among its
     /// enabled pending sources, lowest id on ties; 0 if none.
     fn best_candidate(&self, ctx: usize) -> u32 {
+        // Asked every quantum for every hart; nothing is pending almost always.
+        if !self.pending[1..].contains(&true) {
+            return 0;
+        }
         let mut best = 0usize;
         let mut best_priority = self.threshold[ctx];
         for src in 1..SOURCES {

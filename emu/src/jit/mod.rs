@@ -1,30 +1,49 @@
 //! `--jit`: an opt-in basic-block compiler for the unobserved loop, built on Cranelift.
 //!
 //! A block is a straight run of decoded instructions from one decode-cache slot up to and
-//! including the first jump (a taken conditional branch leaves it on the way), stopping before anything it does not compile
+//! including the first jump (a taken conditional branch leaves it on the way), stopping
+//! before anything it does not compile
 //! (system instructions, atomics, FP, undecoded slots, the page's end) and after at most
 //! [`MAX_BLOCK`] instructions. The interpreter stays the reference: a block computes what
 //! the straight-through loop of `cpu/fast.rs` would, and hands every case it does not
-//! handle back to it (see `cpu/fast/jit_glue.rs` for the run-time side: the entry hook,
-//! the memory helpers and exit handling).
+//! handle back to it by leaving the block before that instruction (see
+//! `cpu/fast/jit_glue.rs` for the run-time side: the entry hook, the environment and exit
+//! handling).
 //!
-//! Generated code has the signature `fn(x: *mut u64, env: *mut Env, pc: u64) -> u64`:
-//! guest registers are loaded from `x` on first use and written back at every exit; the
-//! block's entry pc is an argument because one physical page may be mapped at several
-//! virtual addresses. The result is the number of instructions retired, with
-//! [`EXIT_BEFORE`] set when the instruction after them still has to run in the
-//! interpreter; the pc to resume at is left in the environment (at byte offset
-//! [`Helpers::pc_offset`]).
+//! Generated code has the signature `fn(x: *mut u64, env: *mut Env, pc: u64, left: u64)
+//! -> u64` in Cranelift's `tail` calling convention (Rust enters it through a small
+//! compiled trampoline, [`Jit::run`]): guest registers are loaded from `x` on first use
+//! and written through at once; the block's entry pc is an argument because one physical
+//! page may be mapped at several virtual addresses; `left` is the instruction budget
+//! (below 2^32). The result is the budget left, with [`EXIT_BEFORE`] set when the
+//! instruction at the resume pc still has to run in the interpreter; the pc to resume at
+//! is left in the environment (at byte offset [`EnvLayout::pc_offset`]).
+//!
+//! Blocks are chained: a jump or branch to a target on the block's own page, or the
+//! fall-through at its end, goes through a link cell. Empty, the block returns, naming
+//! the cell (at [`EnvLayout::link_offset`]); the run loop finds the next block as usual and
+//! fills the cell ([`Jit::link`]), and from then on the exit tail-calls the next block
+//! directly while the budget covers a whole block. Only same-page targets are linked: the
+//! page's translation cannot change inside a chain (nothing compiled touches it), while a
+//! target elsewhere needs the fetch path's lookup. A chain never outlives the code it
+//! links: every block in it was compiled at the same decode-cache page version (links
+//! are made only between current blocks, and generated code never stores to a page
+//! holding decoded code: it leaves the block for the interpreter to do it), and the run loop enters a chain only at a block
+//! whose version is current.
 //!
 //! This module knows nothing about the hart: it is given the decoded instructions and the
-//! addresses of the load/store helpers and returns callable blocks.
+//! environment's layout and returns runnable blocks.
 
 use std::time::{Duration, Instant};
 
 use cranelift_codegen::ir::condcodes::IntCC;
+use std::cell::Cell;
+
 use cranelift_codegen::ir::{
-    types, AbiParam, Block as IrBlock, Endianness, InstBuilder, MemFlagsData, Signature, Value,
+    types, AbiParam, Block as IrBlock, Endianness, InstBuilder, MemFlagsData, SigRef, Signature,
+    Value,
 };
+use cranelift_codegen::isa::CallConv;
 use cranelift_codegen::settings::{self, Configurable};
 use cranelift_codegen::Context;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
@@ -36,10 +55,11 @@ use crate::cpu::decode::K;
 /// Longest block compiled, in instructions.
 pub const MAX_BLOCK: usize = 64;
 /// Executions of a block entry before it is compiled, unless `--jit-hot` says otherwise.
-/// Compiling a block costs up to a millisecond, so a block must run thousands of times to
-/// pay for itself: lower thresholds made the Debian boot several times slower (see
-/// docs/performance.md).
-pub const HOT: u32 = 20_000;
+/// Compiling a block costs about half a millisecond, so a block must run thousands of
+/// times to pay for itself; below that the interpreter's warm-up is the cost. 5000 was
+/// the best of 2000/5000/10000/20000 for both the Debian boot and the CoreMark-like
+/// program (see docs/performance.md).
+pub const HOT: u32 = 5_000;
 /// Shorter blocks are left to the interpreter: they save too little per run.
 const MIN_BLOCK: usize = 4;
 /// Table entry of a slot whose block is too short: no longer counted.
@@ -49,15 +69,11 @@ const NEVER: u32 = COMPILED - 1;
 const MAX_BLOCKS: usize = 1 << 15;
 /// Flag in a table entry: the rest is a block number; otherwise it is an execution count.
 const COMPILED: u32 = 1 << 31;
-/// Flag in a block's result: the instruction after the retired ones was not executed.
+/// Flag in a block's result: the instruction at the resume pc was not executed.
 pub const EXIT_BEFORE: u64 = 1 << 32;
-
-/// Load/store helper results (see the glue).
-pub const MEM_DONE: u64 = 0;
-/// Not done, no side effect: exit before the instruction.
-pub const MEM_NOT_DONE: u64 = 1;
-/// Done, and the store overwrote decoded code: exit after the instruction.
-pub const MEM_DONE_CODE_CHANGED: u64 = 2;
+/// Link cells per allocation chunk (chunks never move, so generated code can hold a
+/// cell's address).
+const CELLS_PER_CHUNK: usize = 4096;
 
 /// One decoded instruction as the compiler takes it.
 #[derive(Debug, Clone, Copy)]
@@ -71,22 +87,21 @@ pub struct Insn {
     pub len: u8,
 }
 
-/// The run-time side's entry points and environment layout.
+/// The layout of the environment generated code is given (the run-time side's `Env`).
 ///
-/// Generated code first looks a data access up in the hart's data-page cache itself (a
+/// Generated code looks a data access up in the hart's data-page cache itself (a
 /// direct-mapped table of `DTLB_SLOTS` entries `{ vpn: u64, addend: u64 }`, RAM offset =
 /// va + addend) and touches RAM directly on a hit; a store does so only when the RAM page
-/// holds no decoded code (`page_map[page] == u32::MAX`). Everything else goes to the
-/// helpers.
+/// holds no decoded code (`page_map[page] == u32::MAX`). Anything else (a miss, a
+/// device, a page-crossing access, a store to code) leaves the block before the
+/// instruction, for the interpreter.
 #[derive(Debug, Clone, Copy)]
-pub struct Helpers {
-    /// `extern "C" fn(env, va, size) -> status`; the value read is left at `value_offset`.
-    pub load: usize,
-    /// `extern "C" fn(env, va, size, value) -> status`.
-    pub store: usize,
-    /// Byte offsets in the environment of the loaded value and of the exit pc.
-    pub value_offset: i32,
+pub struct EnvLayout {
+    /// Byte offset in the environment of the resume pc.
     pub pc_offset: i32,
+    /// Byte offset in the environment of the link cell named by a chainable exit (its
+    /// number plus one; 0 for any other exit).
+    pub link_offset: i32,
     /// Byte offsets in the environment of pointers to the load and store tables, to RAM,
     /// to the decode cache's page map and of its length.
     pub load_table_offset: i32,
@@ -98,12 +113,15 @@ pub struct Helpers {
     pub table_slots: u64,
 }
 
-/// Generated code's signature (see the module comment).
-pub type BlockFn = unsafe extern "C" fn(*mut u64, *mut u8, u64) -> u64;
+/// The compiled entry from Rust: `(x, env, pc, left, block code) -> result`, calling the
+/// block in the `tail` convention (see the module comment).
+type Trampoline = unsafe extern "C" fn(*mut u64, *mut u8, u64, u64, *const u8) -> u64;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Block {
-    pub code: BlockFn,
+    /// Entry of the generated code (`tail` calling convention: call it through
+    /// [`Jit::run`]).
+    pub code: *const u8,
     /// Instructions in the block: the most one run can execute.
     pub len: u64,
     /// The decode-cache page version the block was compiled from.
@@ -118,6 +136,8 @@ pub struct JitStats {
     pub compile_time: Duration,
     pub failures: u64,
     pub restarts: u64,
+    /// Exits linked straight to the next block.
+    pub links: u64,
 }
 
 /// Does the compiler handle `k` inside a block?
@@ -196,11 +216,39 @@ pub fn ends_block(k: K) -> bool {
     matches!(k, K::Jal | K::Jalr)
 }
 
+/// The link cells of all blocks: each holds the code address of the block its exit
+/// tail-calls, or 0.
+#[derive(Default)]
+struct LinkCells {
+    chunks: Vec<Box<[Cell<u64>]>>,
+    used: usize,
+}
+
+impl LinkCells {
+    /// A new empty cell: (number, address).
+    fn alloc(&mut self) -> (usize, u64) {
+        let n = self.used;
+        if n / CELLS_PER_CHUNK == self.chunks.len() {
+            self.chunks
+                .push((0..CELLS_PER_CHUNK).map(|_| Cell::new(0)).collect());
+        }
+        self.used += 1;
+        let cell = &self.chunks[n / CELLS_PER_CHUNK][n % CELLS_PER_CHUNK];
+        (n, cell.as_ptr() as u64)
+    }
+
+    fn get(&self, n: usize) -> Option<&Cell<u64>> {
+        (n < self.used).then(|| &self.chunks[n / CELLS_PER_CHUNK][n % CELLS_PER_CHUNK])
+    }
+}
+
 pub struct Jit {
     module: Option<JITModule>,
+    trampoline: Option<Trampoline>,
+    cells: LinkCells,
     ctx: Context,
     fctx: FunctionBuilderContext,
-    helpers: Helpers,
+    layout: EnvLayout,
     /// Entries counted before compiling (at least 1).
     hot: u32,
     /// Per decode-cache slot: `COMPILED | block number`, or how often it was entered.
@@ -217,12 +265,68 @@ pub enum Entry {
     Cold,
 }
 
+/// A block's signature (see the module comment).
+fn block_signature(module: &JITModule) -> Signature {
+    let mut sig = Signature::new(CallConv::Tail);
+    let ptr = module.target_config().pointer_type();
+    sig.params.push(AbiParam::new(ptr));
+    sig.params.push(AbiParam::new(ptr));
+    sig.params.push(AbiParam::new(types::I64));
+    sig.params.push(AbiParam::new(types::I64));
+    sig.returns.push(AbiParam::new(types::I64));
+    sig
+}
+
+/// The trampoline (see [`Trampoline`]).
+fn build_trampoline(
+    module: &mut JITModule,
+    ctx: &mut Context,
+    fctx: &mut FunctionBuilderContext,
+) -> Option<Trampoline> {
+    let ptr = module.target_config().pointer_type();
+    let mut sig = module.make_signature();
+    sig.params.push(AbiParam::new(ptr));
+    sig.params.push(AbiParam::new(ptr));
+    sig.params.push(AbiParam::new(types::I64));
+    sig.params.push(AbiParam::new(types::I64));
+    sig.params.push(AbiParam::new(ptr));
+    sig.returns.push(AbiParam::new(types::I64));
+    let id = module.declare_anonymous_function(&sig).ok()?;
+    ctx.func.signature = sig;
+    let block_sig = block_signature(module);
+    let frontend = module.target_config();
+    {
+        let mut b = FunctionBuilder::new(&mut ctx.func, fctx);
+        let block_sig = b.import_signature(block_sig);
+        let entry = b.create_block();
+        b.append_block_params_for_function_params(entry);
+        b.switch_to_block(entry);
+        let p = b.block_params(entry).to_vec();
+        let call = b.ins().call_indirect(block_sig, p[4], &p[..4]);
+        let result = b.inst_results(call)[0];
+        b.ins().return_(&[result]);
+        b.seal_all_blocks();
+        b.finalize(frontend);
+    }
+    let defined = module.define_function(id, ctx);
+    module.clear_context(ctx);
+    defined.ok()?;
+    module.finalize_definitions().ok()?;
+    let code = module.get_finalized_function(id);
+    // SAFETY: `code` is the function just defined with the `Trampoline` signature (two
+    // pointers, two i64 and a pointer to i64) in the host's default calling convention,
+    // which is what `extern "C"` is on the hosts Cranelift supports.
+    Some(unsafe { std::mem::transmute::<*const u8, Trampoline>(code) })
+}
+
 fn new_module() -> Option<JITModule> {
     let mut flags = settings::builder();
     flags.set("opt_level", "none").ok()?;
     // The IR is generated from a handful of patterns the tests cover; checking every
     // function again costs compile time for nothing.
     flags.set("enable_verifier", "false").ok()?;
+    // Cranelift's tail calls (block chaining) need frame pointers.
+    flags.set("preserve_frame_pointers", "true").ok()?;
     let isa = cranelift_native::builder()
         .ok()?
         .finish(settings::Flags::new(flags))
@@ -235,13 +339,18 @@ fn new_module() -> Option<JITModule> {
 
 impl Jit {
     /// None when Cranelift does not support the host.
-    pub fn new(helpers: Helpers, hot: u32) -> Option<Jit> {
-        let module = new_module()?;
+    pub fn new(layout: EnvLayout, hot: u32) -> Option<Jit> {
+        let mut module = new_module()?;
+        let mut ctx = module.make_context();
+        let mut fctx = FunctionBuilderContext::new();
+        let trampoline = build_trampoline(&mut module, &mut ctx, &mut fctx)?;
         Some(Jit {
-            ctx: module.make_context(),
+            ctx,
             module: Some(module),
-            fctx: FunctionBuilderContext::new(),
-            helpers,
+            trampoline: Some(trampoline),
+            cells: LinkCells::default(),
+            fctx,
+            layout,
             hot: hot.clamp(1, NEVER - 1),
             table: Vec::new(),
             blocks: Vec::new(),
@@ -278,6 +387,34 @@ impl Jit {
         (e & COMPILED != 0).then(|| self.blocks[(e & !COMPILED) as usize])
     }
 
+    /// Run `block` (and whatever it chains to) on registers `x` with environment `env`,
+    /// entered at `pc` with budget `left` (below 2^32, at least the block's length).
+    ///
+    /// # Safety
+    /// `block` must be a current block of this `Jit` compiled for `pc`'s page, `x` must
+    /// point to the 32 guest registers and `env` to an environment laid out as given to
+    /// [`Jit::new`], both valid and otherwise unused for the whole call.
+    #[inline(always)]
+    pub unsafe fn run(&self, block: &Block, x: *mut u64, env: *mut u8, pc: u64, left: u64) -> u64 {
+        match self.trampoline {
+            // SAFETY: the caller's contract; the trampoline and `block.code` come from
+            // this Jit's live module (both are dropped together at a restart).
+            Some(t) => unsafe { t(x, env, pc, left, block.code) },
+            None => left | EXIT_BEFORE,
+        }
+    }
+
+    /// Fill link cell `link` (as a block exit named it: number plus one) with `to`, the
+    /// block the exit's target starts: from now on the exit jumps straight there.
+    pub fn link(&mut self, link: u64, to: &Block) {
+        if let Some(cell) = link.checked_sub(1).and_then(|n| self.cells.get(n as usize)) {
+            // An exit also names its (filled) cell when the budget was too short to go on.
+            if cell.replace(to.code as u64) != to.code as u64 {
+                self.stats.links += 1;
+            }
+        }
+    }
+
     /// Forget the block at `index` (its code changed); it is counted afresh.
     pub fn forget(&mut self, index: usize) {
         if let Some(e) = self.table.get_mut(index) {
@@ -285,9 +422,9 @@ impl Jit {
         }
     }
 
-    /// Compile `insns` as the block entered at `index`. A failure leaves the entry to the
-    /// interpreter (it is counted again from zero).
-    pub fn compile(&mut self, index: usize, insns: &[Insn], version: u64) {
+    /// Compile `insns` as the block entered at `index`, `page_offset` bytes into its
+    /// page. A failure leaves the entry to the interpreter (it is counted again from zero).
+    pub fn compile(&mut self, index: usize, page_offset: u64, insns: &[Insn], version: u64) {
         if insns.len() < MIN_BLOCK {
             // Kept until the next restart, even if the code there changes: a missed
             // block costs speed only.
@@ -300,7 +437,7 @@ impl Jit {
             self.restart();
         }
         let start = Instant::now();
-        let code = self.translate(insns);
+        let code = self.translate(insns, page_offset);
         self.stats.compile_time += start.elapsed();
         let Some(code) = code else {
             self.stats.failures += 1;
@@ -324,39 +461,32 @@ impl Jit {
         self.stats.restarts += 1;
         self.table.fill(0);
         self.blocks.clear();
+        self.cells = LinkCells::default();
+        self.trampoline = None;
         if let Some(m) = self.module.take() {
             // SAFETY: no generated code is running (we are compiling, outside any block)
-            // and every pointer to it was in `blocks`, just cleared.
+            // and every pointer to it was in `blocks`, the trampoline and the link cells,
+            // all just dropped.
             unsafe { m.free_memory() };
         }
         self.module = new_module();
+        if let Some(m) = self.module.as_mut() {
+            self.trampoline = build_trampoline(m, &mut self.ctx, &mut self.fctx);
+        }
     }
 
-    fn translate(&mut self, insns: &[Insn]) -> Option<BlockFn> {
+    fn translate(&mut self, insns: &[Insn], page_offset: u64) -> Option<*const u8> {
         let module = self.module.as_mut()?;
-        let ptr = module.target_config().pointer_type();
-        let mut sig = module.make_signature();
-        sig.params.push(AbiParam::new(ptr));
-        sig.params.push(AbiParam::new(ptr));
-        sig.params.push(AbiParam::new(types::I64));
-        sig.returns.push(AbiParam::new(types::I64));
+        let sig = block_signature(module);
         let id = module
             .declare_anonymous_function(&sig)
             .map_err(|e| eprintln!("emu: jit: {e}"))
             .ok()?;
-        self.ctx.func.signature = sig;
+        self.ctx.func.signature = sig.clone();
         let frontend = module.target_config();
-        let mut load_sig = Signature::new(module.target_config().default_call_conv);
-        for _ in 0..3 {
-            load_sig.params.push(AbiParam::new(types::I64));
-        }
-        load_sig.returns.push(AbiParam::new(types::I64));
-        let mut store_sig = load_sig.clone();
-        store_sig.params.push(AbiParam::new(types::I64));
         {
             let mut b = FunctionBuilder::new(&mut self.ctx.func, &mut self.fctx);
-            let load_sig = b.import_signature(load_sig);
-            let store_sig = b.import_signature(store_sig);
+            let block_sig = b.import_signature(sig);
             let entry = b.create_block();
             b.append_block_params_for_function_params(entry);
             b.switch_to_block(entry);
@@ -366,11 +496,13 @@ impl Jit {
                 x: params[0],
                 env: params[1],
                 pc0: params[2],
+                left: params[3],
+                page_offset,
                 regs: [None; 32],
-                dirty: 0,
-                helpers: self.helpers,
-                load_sig,
-                store_sig,
+                env_fields: Vec::new(),
+                layout: self.layout,
+                block_sig,
+                cells: &mut self.cells,
             };
             t.block(insns);
             t.b.seal_all_blocks();
@@ -383,11 +515,7 @@ impl Jit {
             return None;
         }
         module.finalize_definitions().ok()?;
-        let code = module.get_finalized_function(id);
-        // SAFETY: `code` is the function just defined with the `BlockFn` signature
-        // (pointer, pointer, i64) -> i64 in the host's default calling convention, which
-        // is what `extern "C"` is on the hosts Cranelift supports.
-        Some(unsafe { std::mem::transmute::<*const u8, BlockFn>(code) })
+        Some(module.get_finalized_function(id))
     }
 }
 
@@ -396,13 +524,17 @@ struct Translator<'a> {
     x: Value,
     env: Value,
     pc0: Value,
+    /// The budget on entry.
+    left: Value,
+    /// Where the block starts in its page (for which targets are on the same page).
+    page_offset: u64,
     /// Current value of each guest register, once read or written in the block.
     regs: [Option<Value>; 32],
-    /// Registers written in the block (to store back at every exit).
-    dirty: u32,
-    helpers: Helpers,
-    load_sig: cranelift_codegen::ir::SigRef,
-    store_sig: cranelift_codegen::ir::SigRef,
+    /// Environment words loaded so far (see `env_field`).
+    env_fields: Vec<(i32, Value)>,
+    layout: EnvLayout,
+    block_sig: SigRef,
+    cells: &'a mut LinkCells,
 }
 
 const I64: types::Type = types::I64;
@@ -429,11 +561,13 @@ impl Translator<'_> {
         v
     }
 
+    /// Written through at once: an exit then has nothing to store but the pc, which keeps
+    /// the function small (compile time grows with every exit's stores).
     fn set(&mut self, r: u8, v: Value) {
         let r = (r & 31) as usize;
         if r != 0 {
             self.regs[r] = Some(v);
-            self.dirty |= 1 << r;
+            self.b.ins().store(TRUSTED, v, self.x, (r * 8) as i32);
         }
     }
 
@@ -441,51 +575,80 @@ impl Translator<'_> {
         self.b.ins().iadd_imm_s(self.pc0, offset as i64)
     }
 
-    /// Store the written registers and the resume pc, and return `result`.
+    /// Leave with the resume pc and `result`, through the one shared exit.
     fn exit(&mut self, pc: Value, result: Value) {
-        for r in 1..32 {
-            if self.dirty & (1 << r) != 0 {
-                if let Some(v) = self.regs[r] {
-                    self.b.ins().store(TRUSTED, v, self.x, (r * 8) as i32);
-                }
-            }
-        }
-        self.b
-            .ins()
-            .store(TRUSTED, pc, self.env, self.helpers.pc_offset);
+        self.exit_linking(pc, result, 0);
+    }
+
+    /// Return `result`, leaving the resume pc and `link` (see `EnvLayout::link_offset`) in
+    /// the environment. Each exit returns by itself: a shared exit block would merge
+    /// every exit's values, which costs the register allocator more than three
+    /// instructions per exit cost in code size.
+    fn exit_linking(&mut self, pc: Value, result: Value, link: i64) {
+        let h = self.layout;
+        self.b.ins().store(TRUSTED, pc, self.env, h.pc_offset);
+        let link = self.b.ins().iconst(I64, link);
+        self.b.ins().store(TRUSTED, link, self.env, h.link_offset);
         self.b.ins().return_(&[result]);
     }
 
-    /// Continue when `status` is MEM_DONE; otherwise leave through a cold block: before
-    /// instruction `retired` (MEM_NOT_DONE) or after it (MEM_DONE_CODE_CHANGED).
-    fn side_exit(&mut self, status: Value, retired: u64, offset: u64, len: u64) {
+    /// The budget left after `retired` instructions of this block.
+    fn left_after(&mut self, retired: u64) -> Value {
+        self.b.ins().iadd_imm_s(self.left, -(retired as i64))
+    }
+
+    /// Go on at `offset` (from the block's entry) after `retired` instructions: straight
+    /// into the linked block when the target is on this page, its cell is filled and the
+    /// budget covers any block; otherwise return, naming the cell to fill.
+    fn exit_to(&mut self, offset: u64, retired: u64) {
+        let target = self.pc_at(offset);
+        let left = self.left_after(retired);
+        let in_page = (self.page_offset as i64).wrapping_add(offset as i64);
+        if !(0..4096).contains(&in_page) {
+            self.exit(target, left);
+            return;
+        }
+        let (n, addr) = self.cells.alloc();
+        let cell = self.b.ins().iconst(I64, addr as i64);
+        let code = self.b.ins().load(I64, TRUSTED, cell, 0);
+        let linked = self.b.ins().icmp_imm_s(IntCC::NotEqual, code, 0);
+        let room =
+            self.b
+                .ins()
+                .icmp_imm_s(IntCC::UnsignedGreaterThanOrEqual, left, MAX_BLOCK as i64);
+        let go = self.b.ins().band(linked, room);
+        let chain = self.b.create_block();
         let out = self.b.create_block();
-        let on = self.b.create_block();
-        self.b.set_cold_block(out);
-        self.b.ins().brif(status, out, &[], on, &[]);
-        self.b.switch_to_block(out);
-        let after = self
-            .b
+        self.b.ins().brif(go, chain, &[], out, &[]);
+        self.b.switch_to_block(chain);
+        let args = [self.x, self.env, target, left];
+        self.b
             .ins()
-            .icmp_imm_s(IntCC::Equal, status, MEM_DONE_CODE_CHANGED as i64);
-        let here = self.pc_at(offset);
-        let next = self.pc_at(offset + len);
-        let pc = self.b.ins().select(after, next, here);
-        let done = self.b.ins().iconst(I64, (retired + 1) as i64);
-        let before = self.b.ins().iconst(I64, (retired | EXIT_BEFORE) as i64);
-        let result = self.b.ins().select(after, done, before);
-        self.exit(pc, result);
-        self.b.switch_to_block(on);
+            .return_call_indirect(self.block_sig, code, &args);
+        self.b.switch_to_block(out);
+        self.exit_linking(target, left, n as i64 + 1);
+    }
+
+    /// The environment's word at `offset` (tables, RAM, page map: fixed while a block
+    /// runs), loaded once per block. Memory accesses are all on the block's straight
+    /// path, so the first load dominates every later use.
+    fn env_field(&mut self, offset: i32) -> Value {
+        if let Some(&(_, v)) = self.env_fields.iter().find(|(o, _)| *o == offset) {
+            return v;
+        }
+        let v = self.b.ins().load(I64, TRUSTED, self.env, offset);
+        self.env_fields.push((offset, v));
+        v
     }
 
     /// The data-page cache lookup for `[va, va + size)` in the table at `table_offset`:
     /// (hit, host address of the bytes on a hit).
     fn lookup(&mut self, table_offset: i32, va: Value, size: i64) -> (Value, Value) {
-        let h = self.helpers;
+        let h = self.layout;
         let vpn = self.b.ins().ushr_imm_u(va, 12);
         let slot = self.b.ins().band_imm_s(vpn, (h.table_slots - 1) as i64);
         let byte = self.b.ins().ishl_imm_u(slot, 4);
-        let table = self.b.ins().load(I64, TRUSTED, self.env, table_offset);
+        let table = self.env_field(table_offset);
         let entry = self.b.ins().iadd(table, byte);
         let tag = self.b.ins().load(I64, TRUSTED, entry, 0);
         let addend = self.b.ins().load(I64, TRUSTED, entry, 8);
@@ -497,78 +660,58 @@ impl Translator<'_> {
             .icmp_imm_s(IntCC::UnsignedLessThanOrEqual, in_page, 0x1000 - size);
         let hit = self.b.ins().band(same, fits);
         let off = self.b.ins().iadd(va, addend);
-        let ram = self.b.ins().load(I64, TRUSTED, self.env, h.ram_offset);
+        let ram = self.env_field(h.ram_offset);
         let host = self.b.ins().iadd(ram, off);
         (hit, host)
     }
 
-    /// A guest load of `size` bytes at `va`, zero-extended, or a side exit.
-    fn load_guest(&mut self, va: Value, size: i64, retired: u64, offset: u64, len: u64) -> Value {
-        let (hit, host) = self.lookup(self.helpers.load_table_offset, va, size);
+    /// Leave before instruction `retired` (at `offset`): the interpreter runs it.
+    fn exit_before(&mut self, retired: u64, offset: u64) {
+        let here = self.pc_at(offset);
+        let left = self.left_after(retired);
+        let result = self.b.ins().bor_imm_s(left, EXIT_BEFORE as i64);
+        self.exit(here, result);
+    }
+
+    /// A guest load of `size` bytes at `va`, zero-extended; on a data-page cache miss
+    /// the block leaves before the instruction.
+    fn load_guest(&mut self, va: Value, size: i64, retired: u64, offset: u64) -> Value {
+        let (hit, host) = self.lookup(self.layout.load_table_offset, va, size);
         let fast = self.b.create_block();
         let slow = self.b.create_block();
-        let join = self.b.create_block();
-        self.b.append_block_param(join, I64);
         self.b.set_cold_block(slow);
         self.b.ins().brif(hit, fast, &[], slow, &[]);
+        self.b.switch_to_block(slow);
+        self.exit_before(retired, offset);
         self.b.switch_to_block(fast);
-        let v = match size {
+        match size {
             1 => self.b.ins().uload8(I64, GUEST, host, 0),
             2 => self.b.ins().uload16(I64, GUEST, host, 0),
             4 => self.b.ins().uload32(GUEST, host, 0),
             _ => self.b.ins().load(I64, GUEST, host, 0),
-        };
-        self.b.ins().jump(join, &[v.into()]);
-        self.b.switch_to_block(slow);
-        let size_v = self.b.ins().iconst(I64, size);
-        let f = self.b.ins().iconst(I64, self.helpers.load as i64);
-        let call = self
-            .b
-            .ins()
-            .call_indirect(self.load_sig, f, &[self.env, va, size_v]);
-        let status = self.b.inst_results(call)[0];
-        self.side_exit(status, retired, offset, len);
-        let v = self
-            .b
-            .ins()
-            .load(I64, TRUSTED, self.env, self.helpers.value_offset);
-        self.b.ins().jump(join, &[v.into()]);
-        self.b.switch_to_block(join);
-        self.b.block_params(join)[0]
+        }
     }
 
-    /// A guest store, or a side exit (before it, or after it when it overwrote code).
-    fn store_guest(
-        &mut self,
-        va: Value,
-        value: Value,
-        size: i64,
-        retired: u64,
-        offset: u64,
-        len: u64,
-    ) {
-        let h = self.helpers;
+    /// A guest store; on a data-page cache miss, or to a page holding decoded code, the
+    /// block leaves before the instruction.
+    fn store_guest(&mut self, va: Value, value: Value, size: i64, retired: u64, offset: u64) {
+        let h = self.layout;
         let (hit, host) = self.lookup(h.store_table_offset, va, size);
         let check: IrBlock = self.b.create_block();
         let check_page = self.b.create_block();
         let fast = self.b.create_block();
         let slow = self.b.create_block();
-        let join = self.b.create_block();
         self.b.set_cold_block(slow);
         self.b.ins().brif(hit, check, &[], slow, &[]);
-        // A page with decoded code: the helper stores and invalidates.
         self.b.switch_to_block(check);
-        let ram = self.b.ins().load(I64, TRUSTED, self.env, h.ram_offset);
+        let ram = self.env_field(h.ram_offset);
         let off = self.b.ins().isub(host, ram);
         let page = self.b.ins().ushr_imm_u(off, 12);
-        let pages = self
-            .b
-            .ins()
-            .load(I64, TRUSTED, self.env, h.page_map_len_offset);
+        let pages = self.env_field(h.page_map_len_offset);
         let in_map = self.b.ins().icmp(IntCC::UnsignedLessThan, page, pages);
         self.b.ins().brif(in_map, check_page, &[], slow, &[]);
         self.b.switch_to_block(check_page);
-        let map = self.b.ins().load(I64, TRUSTED, self.env, h.page_map_offset);
+        let map = self.env_field(h.page_map_offset);
         let at = self.b.ins().ishl_imm_u(page, 2);
         let at = self.b.ins().iadd(map, at);
         let decoded = self.b.ins().load(I32, TRUSTED, at, 0);
@@ -577,6 +720,8 @@ impl Translator<'_> {
             .ins()
             .icmp_imm_s(IntCC::Equal, decoded, u32::MAX as i64);
         self.b.ins().brif(no_code, fast, &[], slow, &[]);
+        self.b.switch_to_block(slow);
+        self.exit_before(retired, offset);
         self.b.switch_to_block(fast);
         match size {
             1 => self.b.ins().istore8(GUEST, value, host, 0),
@@ -584,18 +729,6 @@ impl Translator<'_> {
             4 => self.b.ins().istore32(GUEST, value, host, 0),
             _ => self.b.ins().store(GUEST, value, host, 0),
         };
-        self.b.ins().jump(join, &[]);
-        self.b.switch_to_block(slow);
-        let size_v = self.b.ins().iconst(I64, size);
-        let f = self.b.ins().iconst(I64, h.store as i64);
-        let call = self
-            .b
-            .ins()
-            .call_indirect(self.store_sig, f, &[self.env, va, size_v, value]);
-        let status = self.b.inst_results(call)[0];
-        self.side_exit(status, retired, offset, len);
-        self.b.ins().jump(join, &[]);
-        self.b.switch_to_block(join);
     }
 
     fn sext32(&mut self, v: Value) -> Value {
@@ -686,10 +819,8 @@ impl Translator<'_> {
                 }
                 K::Jal => {
                     let link = self.pc_at(offset + len);
-                    let target = self.pc_at(offset.wrapping_add(imm as u64));
                     self.set(rd, link);
-                    let n = self.b.ins().iconst(I64, (i + 1) as i64);
-                    self.exit(target, n);
+                    self.exit_to(offset.wrapping_add(imm as u64), i + 1);
                     return;
                 }
                 K::Jalr => {
@@ -698,8 +829,8 @@ impl Translator<'_> {
                     let target = self.b.ins().band_imm_s(t, !1);
                     let link = self.pc_at(offset + len);
                     self.set(rd, link);
-                    let n = self.b.ins().iconst(I64, (i + 1) as i64);
-                    self.exit(target, n);
+                    let left = self.left_after(i + 1);
+                    self.exit(target, left);
                     return;
                 }
                 K::Beq | K::Bne | K::Blt | K::Bge | K::Bltu | K::Bgeu => {
@@ -719,9 +850,7 @@ impl Translator<'_> {
                     let on = self.b.create_block();
                     self.b.ins().brif(taken, out, &[], on, &[]);
                     self.b.switch_to_block(out);
-                    let target = self.pc_at(offset.wrapping_add(imm as u64));
-                    let n = self.b.ins().iconst(I64, (i + 1) as i64);
-                    self.exit(target, n);
+                    self.exit_to(offset.wrapping_add(imm as u64), i + 1);
                     self.b.switch_to_block(on);
                 }
                 K::Lb | K::Lh | K::Lw | K::Ld | K::Lbu | K::Lhu | K::Lwu => {
@@ -733,7 +862,7 @@ impl Translator<'_> {
                     };
                     let a = self.get(rs1);
                     let va = self.b.ins().iadd_imm_s(a, imm);
-                    let raw = self.load_guest(va, size, i, offset, len);
+                    let raw = self.load_guest(va, size, i, offset);
                     let v = match op.k {
                         K::Lb => {
                             let n = self.b.ins().ireduce(types::I8, raw);
@@ -758,7 +887,7 @@ impl Translator<'_> {
                     let a = self.get(rs1);
                     let value = self.get(rs2);
                     let va = self.b.ins().iadd_imm_s(a, imm);
-                    self.store_guest(va, value, size, i, offset, len);
+                    self.store_guest(va, value, size, i, offset);
                 }
                 K::Addi => alu_imm!(|t, a| t.b.ins().iadd_imm_s(a, imm)),
                 K::Slti => alu_imm!(|t, a| {
@@ -847,8 +976,6 @@ impl Translator<'_> {
             offset += len;
         }
         // Ran to the block's limit or up to something not compiled.
-        let pc = self.pc_at(offset);
-        let n = self.b.ins().iconst(I64, insns.len() as i64);
-        self.exit(pc, n);
+        self.exit_to(offset, insns.len() as u64);
     }
 }

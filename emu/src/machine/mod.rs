@@ -127,6 +127,8 @@ pub struct Machine {
     /// Instructions retired by all harts.
     pub total_insns: u64,
     host_clock_start: std::time::Instant,
+    /// Device interrupt lines, gathered every quantum (kept to reuse its allocation).
+    irq_levels: Vec<(u32, bool)>,
     /// Trace producer (disabled unless `--trace`).
     pub tracer: crate::trace::Tracer,
     /// Statistics or tracing want every access to go through the TLB model.
@@ -160,6 +162,7 @@ impl Machine {
             harts,
             total_insns: 0,
             host_clock_start: std::time::Instant::now(),
+            irq_levels: Vec::new(),
             tracer: crate::trace::Tracer::disabled(),
             observed: false,
         }
@@ -249,9 +252,10 @@ impl Machine {
     /// the harts.
     fn update_interrupts(&mut self, now: u64) {
         self.bus.poll_devices(now);
-        let levels: Vec<(u32, bool)> = self.bus.irq_lines().collect();
+        self.irq_levels.clear();
+        self.irq_levels.extend(self.bus.irq_lines());
         if let Some(plic) = self.bus.device_mut("plic") {
-            plic.set_source_levels(&levels);
+            plic.set_source_levels(&self.irq_levels);
         }
         for (i, hart) in self.harts.iter_mut().enumerate() {
             let mut bits = 0;

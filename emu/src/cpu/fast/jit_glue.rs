@@ -1,39 +1,32 @@
 //! `--jit`, the hart's side: finding, compiling and running blocks from
-//! [`Hart::run_fast`], and the load/store helpers generated code calls.
+//! [`Hart::run_fast`].
 //!
-//! The helpers do what `load_fast`/`store_fast` do on a data-page cache hit and nothing
-//! else: on a miss they may fill the cache from the MMU's fast path (a page that passed
-//! every check the full path makes, so filling early changes nothing a guest can see),
-//! and if that does not give the page either (not cached by the MMU, a device, a fault, a
-//! page-crossing access) they return [`MEM_NOT_DONE`] without any side effect. The block
-//! then exits before that instruction and the run loop executes it with
-//! `step_reference`, exactly as the interpreter would have: through `Hart::load`/`store`
-//! and the same trap, MMIO and yield handling.
+//! Generated code touches RAM only through a data-page cache hit (the same tables
+//! `load_fast`/`store_fast` use). Anything else leaves the block before the instruction
+//! without a side effect, and the run loop executes it with `step_reference`, exactly as
+//! the interpreter would have: through `Hart::load`/`store` and the same trap, MMIO and
+//! yield handling. Before that, a pending load or store gets its page put in the
+//! data-page cache when the MMU's fast path holds it (what `load_fast` does after a miss;
+//! the page passed every check the full path makes, so filling early changes nothing a
+//! guest can see), so the block hits next time.
 
-use super::{DataTlb, DtlbEntry, DTLB_SLOTS};
+use super::{DtlbEntry, DTLB_SLOTS};
 use crate::bus::Bus;
 use crate::cpu::decode::{decode, K};
 use crate::cpu::icache::DecodeCache;
-use crate::cpu::{read_le, write_le, Hart};
+use crate::cpu::Hart;
 use crate::jit::{
-    compiles, ends_block, Block, Entry, Helpers, Insn, Jit, EXIT_BEFORE, MAX_BLOCK, MEM_DONE,
-    MEM_DONE_CODE_CHANGED, MEM_NOT_DONE,
+    compiles, ends_block, Block, Entry, EnvLayout, Insn, Jit, EXIT_BEFORE, MAX_BLOCK,
 };
-use crate::mmu::{AccessType, Mmu, TranslateCtx};
+use crate::mmu::AccessType;
 
-/// What a block's helpers may touch: fields of the hart other than `x` (which generated
-/// code owns for the block's duration) and the bus.
+/// What generated code reads and writes besides the registers.
 #[repr(C)]
 struct Env {
-    dtlb: *mut DataTlb,
-    icache: *mut DecodeCache,
-    mmu: *const Mmu,
-    data_ctx: *const TranslateCtx,
-    bus: *mut Bus,
-    /// A load helper's result.
-    value: u64,
     /// Where to resume after the block (written by generated code).
     pc: u64,
+    /// The link cell a chainable exit names (number + 1), or 0 (written by generated code).
+    link: u64,
     /// Read by generated code for its inline data-page cache lookup and RAM access.
     load_table: *const DtlbEntry,
     store_table: *const DtlbEntry,
@@ -53,75 +46,6 @@ pub(in crate::cpu) struct BlockExit {
     pub pending: Option<usize>,
 }
 
-/// The data-page cache entry for `va`'s page, when the MMU's fast path holds the page
-/// under `ctx` and it is plain RAM (what `remember_data_page` caches after an access).
-fn fill(
-    table: &mut [DtlbEntry; DTLB_SLOTS],
-    mmu: &Mmu,
-    ctx: &TranslateCtx,
-    bus: &Bus,
-    va: u64,
-    size: u64,
-    access: AccessType,
-) -> Option<usize> {
-    let page = mmu.fast_page(va, access, ctx)?;
-    let off = bus.ram_offset(page, 4096)?;
-    let vpn = va >> 12;
-    table[vpn as usize % DTLB_SLOTS] = DtlbEntry {
-        vpn,
-        addend: (off as u64).wrapping_sub(vpn << 12),
-    };
-    DataTlb::lookup(table, va, size)
-}
-
-extern "C" fn jit_load(env: *mut Env, va: u64, size: u64) -> u64 {
-    // SAFETY: `env` is the `Env` on `run_block`'s stack, live for the whole block; its
-    // pointers come from distinct fields of the hart (none of them `x`, the only hart
-    // state generated code touches) and from the bus, and nothing else uses those while
-    // the block runs, so these are the only references to them.
-    let (env, dtlb, mmu, ctx, bus) = unsafe {
-        let env = &mut *env;
-        let parts = (&mut *env.dtlb, &*env.mmu, &*env.data_ctx, &*env.bus);
-        (env, parts.0, parts.1, parts.2, parts.3)
-    };
-    let off = match DataTlb::lookup(&dtlb.load, va, size) {
-        Some(off) => off,
-        None => match fill(&mut dtlb.load, mmu, ctx, bus, va, size, AccessType::Load) {
-            Some(off) => off,
-            None => return MEM_NOT_DONE,
-        },
-    };
-    env.value = read_le(bus.ram.as_slice(), off, size);
-    MEM_DONE
-}
-
-extern "C" fn jit_store(env: *mut Env, va: u64, size: u64, value: u64) -> u64 {
-    // SAFETY: as in `jit_load`; the bus is the only one borrowed mutably here.
-    let (dtlb, icache, mmu, ctx, bus) = unsafe {
-        let env = &mut *env;
-        (
-            &mut *env.dtlb,
-            &mut *env.icache,
-            &*env.mmu,
-            &*env.data_ctx,
-            &mut *env.bus,
-        )
-    };
-    let off = match DataTlb::lookup(&dtlb.store, va, size) {
-        Some(off) => off,
-        None => match fill(&mut dtlb.store, mmu, ctx, bus, va, size, AccessType::Store) {
-            Some(off) => off,
-            None => return MEM_NOT_DONE,
-        },
-    };
-    write_le(bus.ram.as_mut_slice(), off, size, value);
-    if icache.invalidate(off, size as usize) {
-        MEM_DONE_CODE_CHANGED
-    } else {
-        MEM_DONE
-    }
-}
-
 impl Hart {
     /// Turn the JIT on (`--jit`), compiling a block once it was entered `hot` times; a
     /// no-op with `--no-fast-path` or when Cranelift does not support the host.
@@ -130,11 +54,9 @@ impl Hart {
             return;
         }
         self.jit = Jit::new(
-            Helpers {
-                load: jit_load as *const () as usize,
-                store: jit_store as *const () as usize,
-                value_offset: std::mem::offset_of!(Env, value) as i32,
+            EnvLayout {
                 pc_offset: std::mem::offset_of!(Env, pc) as i32,
+                link_offset: std::mem::offset_of!(Env, link) as i32,
                 load_table_offset: std::mem::offset_of!(Env, load_table) as i32,
                 store_table_offset: std::mem::offset_of!(Env, store_table) as i32,
                 ram_offset: std::mem::offset_of!(Env, ram) as i32,
@@ -171,7 +93,7 @@ impl Hart {
             Entry::Hot => {
                 // Run it at once: with a low `--jit-hot` code that runs only once (as
                 // in the conformance programs) still goes through the compiler.
-                self.compile_block(index, bus);
+                self.compile_block(index, pc & 0xfff, bus);
                 self.jit.as_deref()?.compiled(index)?
             }
         };
@@ -187,9 +109,10 @@ impl Hart {
     }
 
     /// Run `block` (entered at slot `index`, pc `pc`) and the compiled blocks that follow
-    /// it. Between blocks this is what the run loop would do: find the next pc's slot
-    /// through the fetch-page cache (no interrupt or budget check happens in between
-    /// except the budget, checked here as the loop would).
+    /// it. Generated code goes from block to block through filled link cells; when it
+    /// returns, this is what the run loop would do: find the next pc's slot through the
+    /// fetch-page cache (no interrupt check happens in between, only the budget's, as
+    /// the loop would), and link the exit it left by to that block when it named a cell.
     fn run_blocks(
         &mut self,
         mut block: Block,
@@ -201,35 +124,48 @@ impl Hart {
         let page_map = self.icache.page_map();
         let (page_map, page_map_len) = (page_map.as_ptr(), page_map.len() as u64);
         let mut env = Env {
-            dtlb: &mut *self.dtlb,
-            icache: &mut self.icache,
-            mmu: &self.mmu,
-            data_ctx: &self.data_ctx,
-            value: 0,
             pc: 0,
+            link: 0,
             load_table: self.dtlb.load.as_ptr(),
             store_table: self.dtlb.store.as_ptr(),
             ram: bus.ram.as_mut_slice().as_mut_ptr(),
             page_map,
             page_map_len,
-            bus,
         };
         let mut retired = 0;
+        let Some(jit) = self.jit.as_deref_mut() else {
+            return BlockExit {
+                retired: 0,
+                pc,
+                pending: None,
+            };
+        };
         loop {
-            // SAFETY: `block.code` was generated for exactly this signature; `x` points to
-            // the 32 registers, which generated code reads and writes only at offsets
-            // 8..256; `env` outlives the call and holds what the helpers use (see
-            // `jit_load`) and what the inline RAM path reads: tables, RAM and the page
-            // map, none of which is resized while a block runs.
-            let result =
-                unsafe { (block.code)(self.x.as_mut_ptr(), &mut env as *mut Env as *mut u8, pc) };
-            let n = result & 0xffff_ffff;
+            let budget = left.min(u32::MAX as u64);
+            // SAFETY: `block` is current (its version was checked) and was compiled for
+            // pc's page; `x` points to the 32 registers, which generated code reads and
+            // writes only at offsets 8..256; `env` outlives the call and holds what the
+            // helpers use (see `jit_load`) and what the inline RAM path reads: tables,
+            // RAM and the page map, none of which is resized while a block runs.
+            let result = unsafe {
+                jit.run(
+                    &block,
+                    self.x.as_mut_ptr(),
+                    &mut env as *mut Env as *mut u8,
+                    pc,
+                    budget,
+                )
+            };
+            let n = budget - (result & 0xffff_ffff);
             retired += n;
             left -= n;
             if result & EXIT_BEFORE != 0 {
-                // The pending instruction is on the block's page, after its entry.
-                let pending = index + (env.pc.wrapping_sub(pc) >> 1) as usize;
+                // The pending instruction is on the page of the chain's blocks, all on
+                // the entry block's page.
+                let page_base = index - ((pc & 0xfff) >> 1) as usize;
+                let pending = page_base + ((env.pc & 0xfff) >> 1) as usize;
                 self.instret += retired;
+                self.prefill_data_page(pending, bus);
                 return BlockExit {
                     retired,
                     pc: env.pc,
@@ -239,11 +175,14 @@ impl Hart {
             pc = env.pc;
             let next = self.fetch_pages.lookup(pc >> 12).and_then(|(base, _)| {
                 let i = DecodeCache::index(base, (pc >> 1) as usize);
-                let b = self.jit.as_deref()?.compiled(i)?;
+                let b = jit.compiled(i)?;
                 (b.version == self.icache.version(i) && left >= b.len).then_some((b, i))
             });
             match next {
                 Some((b, i)) => {
+                    if env.link != 0 {
+                        jit.link(env.link, &b);
+                    }
                     block = b;
                     index = i;
                 }
@@ -258,8 +197,22 @@ impl Hart {
         }
     }
 
+    /// Before the interpreter runs the load or store a block left pending (see the module
+    /// comment): cache its page when the MMU's fast path holds it.
     #[cold]
-    fn compile_block(&mut self, index: usize, bus: &Bus) {
+    fn prefill_data_page(&mut self, index: usize, bus: &Bus) {
+        let op = self.icache.slot(index);
+        let access = match op.k {
+            K::Lb | K::Lh | K::Lw | K::Ld | K::Lbu | K::Lhu | K::Lwu => AccessType::Load,
+            K::Sb | K::Sh | K::Sw | K::Sd => AccessType::Store,
+            _ => return,
+        };
+        let va = self.x[op.rs1 as usize & 31].wrapping_add(op.imm as i64 as u64);
+        self.remember_data_page(bus, va, access);
+    }
+
+    #[cold]
+    fn compile_block(&mut self, index: usize, page_offset: u64, bus: &Bus) {
         let mut insns = Vec::with_capacity(MAX_BLOCK);
         let mut at = index;
         while insns.len() < MAX_BLOCK {
@@ -285,7 +238,7 @@ impl Hart {
         }
         let version = self.icache.version(index);
         if let Some(jit) = self.jit.as_deref_mut() {
-            jit.compile(index, &insns, version);
+            jit.compile(index, page_offset, &insns, version);
         }
     }
 
