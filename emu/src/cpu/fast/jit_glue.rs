@@ -145,8 +145,8 @@ impl Hart {
             // SAFETY: `block` is current (its version was checked) and was compiled for
             // pc's page; `x` points to the 32 registers, which generated code reads and
             // writes only at offsets 8..256; `env` outlives the call and holds what the
-            // helpers use (see `jit_load`) and what the inline RAM path reads: tables,
-            // RAM and the page map, none of which is resized while a block runs.
+            // inline RAM path reads: tables, RAM and the page map, none of which is
+            // resized or otherwise used while a block runs.
             let result = unsafe {
                 jit.run(
                     &block,
