@@ -55,6 +55,13 @@ fn instruction_count_not_a_number() {
 }
 
 #[test]
+fn bios_none_without_a_program() {
+    // The built-in guest kernel needs firmware; without it the run would trap forever.
+    let out = emu(&["run", "--bios", "none"]);
+    assert_one_error_line(&out, EXIT_USAGE, "--bios none");
+}
+
+#[test]
 fn unknown_flag() {
     let out = emu(&["run", "--frobnicate"]);
     assert_one_error_line(&out, EXIT_USAGE, "--frobnicate");

@@ -39,6 +39,15 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
             loader::read_file(p).map_err(img_err)?,
             p.display().to_string(),
         ),
+        // The built-in guest kernel runs in S-mode on SBI: without firmware it would
+        // only trap forever.
+        None if args.bios == "none" => {
+            return Err(Failure::usage(
+                "--bios none runs a bare-metal program in M-mode: give its path \
+                 (emu run --bios none prog.elf), or drop --bios none to boot the built-in \
+                 guest kernel on the built-in firmware",
+            ))
+        }
         None => (
             crate::images::GUEST_KERNEL.to_vec(),
             "built-in guest kernel".to_string(),
