@@ -641,9 +641,19 @@ impl Translator<'_> {
         v
     }
 
+    /// Go on in a new block when `cond` holds, to `otherwise` if not (a compare and a
+    /// conditional jump: a branch on a compare result fuses, a branch on an `and` of two
+    /// does not).
+    fn continue_if(&mut self, cond: Value, otherwise: IrBlock) {
+        let on = self.b.create_block();
+        self.b.ins().brif(cond, on, &[], otherwise, &[]);
+        self.b.switch_to_block(on);
+    }
+
     /// The data-page cache lookup for `[va, va + size)` in the table at `table_offset`:
-    /// (hit, host address of the bytes on a hit).
-    fn lookup(&mut self, table_offset: i32, va: Value, size: i64) -> (Value, Value) {
+    /// goes to `miss` unless the entry is `va`'s page and the access stays in it, and
+    /// returns the host address of the bytes.
+    fn lookup(&mut self, table_offset: i32, va: Value, size: i64, miss: IrBlock) -> Value {
         let h = self.layout;
         let vpn = self.b.ins().ushr_imm_u(va, 12);
         let slot = self.b.ins().band_imm_s(vpn, (h.table_slots - 1) as i64);
@@ -651,18 +661,20 @@ impl Translator<'_> {
         let table = self.env_field(table_offset);
         let entry = self.b.ins().iadd(table, byte);
         let tag = self.b.ins().load(I64, TRUSTED, entry, 0);
-        let addend = self.b.ins().load(I64, TRUSTED, entry, 8);
         let same = self.b.ins().icmp(IntCC::Equal, tag, vpn);
-        let in_page = self.b.ins().band_imm_s(va, 0xfff);
-        let fits = self
-            .b
-            .ins()
-            .icmp_imm_s(IntCC::UnsignedLessThanOrEqual, in_page, 0x1000 - size);
-        let hit = self.b.ins().band(same, fits);
+        self.continue_if(same, miss);
+        if size > 1 {
+            let in_page = self.b.ins().band_imm_s(va, 0xfff);
+            let fits =
+                self.b
+                    .ins()
+                    .icmp_imm_s(IntCC::UnsignedLessThanOrEqual, in_page, 0x1000 - size);
+            self.continue_if(fits, miss);
+        }
+        let addend = self.b.ins().load(I64, TRUSTED, entry, 8);
         let off = self.b.ins().iadd(va, addend);
         let ram = self.env_field(h.ram_offset);
-        let host = self.b.ins().iadd(ram, off);
-        (hit, host)
+        self.b.ins().iadd(ram, off)
     }
 
     /// Leave before instruction `retired` (at `offset`): the interpreter runs it.
@@ -676,14 +688,15 @@ impl Translator<'_> {
     /// A guest load of `size` bytes at `va`, zero-extended; on a data-page cache miss
     /// the block leaves before the instruction.
     fn load_guest(&mut self, va: Value, size: i64, retired: u64, offset: u64) -> Value {
-        let (hit, host) = self.lookup(self.layout.load_table_offset, va, size);
-        let fast = self.b.create_block();
         let slow = self.b.create_block();
         self.b.set_cold_block(slow);
-        self.b.ins().brif(hit, fast, &[], slow, &[]);
+        let host = self.lookup(self.layout.load_table_offset, va, size, slow);
+        let fast = self.b.current_block();
         self.b.switch_to_block(slow);
         self.exit_before(retired, offset);
-        self.b.switch_to_block(fast);
+        if let Some(fast) = fast {
+            self.b.switch_to_block(fast);
+        }
         match size {
             1 => self.b.ins().uload8(I64, GUEST, host, 0),
             2 => self.b.ins().uload16(I64, GUEST, host, 0),
@@ -696,21 +709,16 @@ impl Translator<'_> {
     /// block leaves before the instruction.
     fn store_guest(&mut self, va: Value, value: Value, size: i64, retired: u64, offset: u64) {
         let h = self.layout;
-        let (hit, host) = self.lookup(h.store_table_offset, va, size);
-        let check: IrBlock = self.b.create_block();
-        let check_page = self.b.create_block();
-        let fast = self.b.create_block();
         let slow = self.b.create_block();
         self.b.set_cold_block(slow);
-        self.b.ins().brif(hit, check, &[], slow, &[]);
-        self.b.switch_to_block(check);
+        let host = self.lookup(h.store_table_offset, va, size, slow);
+        // A page with decoded code: the interpreter stores and invalidates.
         let ram = self.env_field(h.ram_offset);
         let off = self.b.ins().isub(host, ram);
         let page = self.b.ins().ushr_imm_u(off, 12);
         let pages = self.env_field(h.page_map_len_offset);
         let in_map = self.b.ins().icmp(IntCC::UnsignedLessThan, page, pages);
-        self.b.ins().brif(in_map, check_page, &[], slow, &[]);
-        self.b.switch_to_block(check_page);
+        self.continue_if(in_map, slow);
         let map = self.env_field(h.page_map_offset);
         let at = self.b.ins().ishl_imm_u(page, 2);
         let at = self.b.ins().iadd(map, at);
@@ -719,10 +727,13 @@ impl Translator<'_> {
             .b
             .ins()
             .icmp_imm_s(IntCC::Equal, decoded, u32::MAX as i64);
-        self.b.ins().brif(no_code, fast, &[], slow, &[]);
+        self.continue_if(no_code, slow);
+        let fast = self.b.current_block();
         self.b.switch_to_block(slow);
         self.exit_before(retired, offset);
-        self.b.switch_to_block(fast);
+        if let Some(fast) = fast {
+            self.b.switch_to_block(fast);
+        }
         match size {
             1 => self.b.ins().istore8(GUEST, value, host, 0),
             2 => self.b.ins().istore16(GUEST, value, host, 0),
