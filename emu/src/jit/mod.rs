@@ -246,6 +246,8 @@ pub struct Jit {
     module: Option<JITModule>,
     trampoline: Option<Trampoline>,
     cells: LinkCells,
+    /// The compiler panicked once: compile nothing more.
+    broken: bool,
     ctx: Context,
     fctx: FunctionBuilderContext,
     layout: EnvLayout,
@@ -349,6 +351,7 @@ impl Jit {
             module: Some(module),
             trampoline: Some(trampoline),
             cells: LinkCells::default(),
+            broken: false,
             fctx,
             layout,
             hot: hot.clamp(1, NEVER - 1),
@@ -433,11 +436,24 @@ impl Jit {
             }
             return;
         }
+        if self.broken {
+            return;
+        }
         if self.blocks.len() >= MAX_BLOCKS {
             self.restart();
         }
         let start = Instant::now();
-        let code = self.translate(insns, page_offset);
+        // A panic in Cranelift is a bug in the IR built here; the guest must not pay for
+        // it with the emulator's life. Compiling stops for good (the compiler's state may
+        // be half-updated); blocks compiled so far stay valid.
+        let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.translate(insns, page_offset)
+        }))
+        .unwrap_or_else(|_| {
+            eprintln!("emu: jit: the compiler failed; the interpreter runs the rest");
+            self.broken = true;
+            None
+        });
         self.stats.compile_time += start.elapsed();
         let Some(code) = code else {
             self.stats.failures += 1;
