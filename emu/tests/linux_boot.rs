@@ -461,18 +461,34 @@ fn counts(b: &Boot) -> Vec<String> {
         .collect()
 }
 
+/// Boot with `--sv39` (the reference, which must power off cleanly) and with `--sv39`
+/// plus `flags`: the console, instruction counts per privilege and traps must agree.
+/// Returns the second run.
+fn assert_boot_matches_reference(images: &Images, flags: &[&str]) -> Boot {
+    let reference = boot(images, AUTOTEST, BOOT_LIMIT, &["--sv39"]);
+    reference.assert_clean_poweroff();
+    let args: Vec<&str> = ["--sv39"].iter().chain(flags).copied().collect();
+    let other = boot(images, AUTOTEST, BOOT_LIMIT, &args);
+    assert!(counts(&reference).iter().any(|l| l.starts_with("traps:")));
+    assert_eq!(
+        counts(&reference),
+        counts(&other),
+        "{flags:?}: statistics differ"
+    );
+    assert_eq!(
+        reference.console, other.console,
+        "{flags:?}: console output differs"
+    );
+    other
+}
+
 /// Issue 9: the fast paths change nothing: a Debian boot with them and one with
 /// `--no-fast-path` (reference loop, full MMU path on every access) print the same
 /// console, the same instruction counts per privilege and the same traps.
 #[test]
 fn debian_boot_identical_without_fast_paths() {
     let Some(images) = images() else { return };
-    let fast = boot(images, AUTOTEST, BOOT_LIMIT, &["--sv39"]);
-    fast.assert_clean_poweroff();
-    let reference = boot(images, AUTOTEST, BOOT_LIMIT, &["--sv39", "--no-fast-path"]);
-    assert!(counts(&fast).iter().any(|l| l.starts_with("traps:")));
-    assert_eq!(counts(&reference), counts(&fast), "statistics differ");
-    assert_eq!(reference.console, fast.console, "console output differs");
+    assert_boot_matches_reference(images, &["--no-fast-path"]);
 }
 
 /// Issue 9: `--jit` changes nothing either: a Debian boot with compiled blocks prints the
@@ -481,10 +497,7 @@ fn debian_boot_identical_without_fast_paths() {
 #[test]
 fn debian_boot_identical_with_jit() {
     let Some(images) = images() else { return };
-    let interpreted = boot(images, AUTOTEST, BOOT_LIMIT, &["--sv39"]);
-    interpreted.assert_clean_poweroff();
-    let jit = boot(images, AUTOTEST, BOOT_LIMIT, &["--sv39", "--jit"]);
-    assert!(counts(&interpreted).iter().any(|l| l.starts_with("traps:")));
+    let jit = assert_boot_matches_reference(images, &["--jit"]);
     assert!(
         jit.stderr
             .lines()
@@ -492,8 +505,6 @@ fn debian_boot_identical_with_jit() {
         "the --jit boot compiled nothing:\n{}",
         jit.stderr
     );
-    assert_eq!(counts(&interpreted), counts(&jit), "statistics differ");
-    assert_eq!(interpreted.console, jit.console, "console output differs");
 }
 
 /// Issue 7: SIGTERM in the middle of a traced Linux boot leaves a complete trace (every

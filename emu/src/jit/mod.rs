@@ -48,7 +48,7 @@ use cranelift_codegen::settings::{self, Configurable};
 use cranelift_codegen::Context;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_jit::{JITBuilder, JITModule};
-use cranelift_module::{default_libcall_names, Module};
+use cranelift_module::{default_libcall_names, FuncId, Module};
 
 use crate::cpu::decode::K;
 
@@ -310,11 +310,7 @@ fn build_trampoline(
         b.seal_all_blocks();
         b.finalize(frontend);
     }
-    let defined = module.define_function(id, ctx);
-    module.clear_context(ctx);
-    defined.ok()?;
-    module.finalize_definitions().ok()?;
-    let code = module.get_finalized_function(id);
+    let code = define(module, ctx, id)?;
     // SAFETY: `code` is the function just defined with the `Trampoline` signature (two
     // pointers, two i64 and a pointer to i64) in the host's default calling convention,
     // which is what `extern "C"` is on the hosts Cranelift supports.
@@ -524,15 +520,20 @@ impl Jit {
             t.b.seal_all_blocks();
             t.b.finalize(frontend);
         }
-        let defined = module.define_function(id, &mut self.ctx);
-        module.clear_context(&mut self.ctx);
-        if let Err(e) = defined {
-            eprintln!("emu: jit: {e}");
-            return None;
-        }
-        module.finalize_definitions().ok()?;
-        Some(module.get_finalized_function(id))
+        define(module, &mut self.ctx, id)
     }
+}
+
+/// Compile the function built in `ctx` as `id` and make it executable: its entry.
+fn define(module: &mut JITModule, ctx: &mut Context, id: FuncId) -> Option<*const u8> {
+    let defined = module.define_function(id, ctx);
+    module.clear_context(ctx);
+    if let Err(e) = defined {
+        eprintln!("emu: jit: {e}");
+        return None;
+    }
+    module.finalize_definitions().ok()?;
+    Some(module.get_finalized_function(id))
 }
 
 struct Translator<'a> {
@@ -693,26 +694,33 @@ impl Translator<'_> {
         self.b.ins().iadd(ram, off)
     }
 
-    /// Leave before instruction `retired` (at `offset`): the interpreter runs it.
-    fn exit_before(&mut self, retired: u64, offset: u64) {
+    /// A cold block for a memory access's checks to branch to; `leave_before` fills it.
+    fn cold_block(&mut self) -> IrBlock {
+        let slow = self.b.create_block();
+        self.b.set_cold_block(slow);
+        slow
+    }
+
+    /// Make `slow` leave before instruction `retired` (at `offset`), for the interpreter
+    /// to run it, and carry on in the current block.
+    fn leave_before(&mut self, slow: IrBlock, retired: u64, offset: u64) {
+        let on = self.b.current_block();
+        self.b.switch_to_block(slow);
         let here = self.pc_at(offset);
         let left = self.left_after(retired);
         let result = self.b.ins().bor_imm_s(left, EXIT_BEFORE as i64);
         self.exit(here, result);
+        if let Some(on) = on {
+            self.b.switch_to_block(on);
+        }
     }
 
     /// A guest load of `size` bytes at `va`, zero-extended; on a data-page cache miss
     /// the block leaves before the instruction.
     fn load_guest(&mut self, va: Value, size: i64, retired: u64, offset: u64) -> Value {
-        let slow = self.b.create_block();
-        self.b.set_cold_block(slow);
+        let slow = self.cold_block();
         let host = self.lookup(self.layout.load_table_offset, va, size, slow);
-        let fast = self.b.current_block();
-        self.b.switch_to_block(slow);
-        self.exit_before(retired, offset);
-        if let Some(fast) = fast {
-            self.b.switch_to_block(fast);
-        }
+        self.leave_before(slow, retired, offset);
         match size {
             1 => self.b.ins().uload8(I64, GUEST, host, 0),
             2 => self.b.ins().uload16(I64, GUEST, host, 0),
@@ -725,8 +733,7 @@ impl Translator<'_> {
     /// block leaves before the instruction.
     fn store_guest(&mut self, va: Value, value: Value, size: i64, retired: u64, offset: u64) {
         let h = self.layout;
-        let slow = self.b.create_block();
-        self.b.set_cold_block(slow);
+        let slow = self.cold_block();
         let host = self.lookup(h.store_table_offset, va, size, slow);
         // A page with decoded code: the interpreter stores and invalidates.
         let ram = self.env_field(h.ram_offset);
@@ -744,12 +751,7 @@ impl Translator<'_> {
             .ins()
             .icmp_imm_s(IntCC::Equal, decoded, u32::MAX as i64);
         self.continue_if(no_code, slow);
-        let fast = self.b.current_block();
-        self.b.switch_to_block(slow);
-        self.exit_before(retired, offset);
-        if let Some(fast) = fast {
-            self.b.switch_to_block(fast);
-        }
+        self.leave_before(slow, retired, offset);
         match size {
             1 => self.b.ins().istore8(GUEST, value, host, 0),
             2 => self.b.ins().istore16(GUEST, value, host, 0),
