@@ -1,0 +1,590 @@
+//! The command outputs quoted in the documentation are what the binary prints now.
+//!
+//! A quoted output is a fenced block right after a marker comment that names the command
+//! and how the excerpt is taken:
+//!
+//! ```text
+//! <!-- emu-output: run --sv48 --stats | stderr | '---- translation' .. 'L2 ' | 'walks:' -->
+//! ```
+//!
+//! The first section holds emu's arguments (shell-style quoting, no expansion; run from
+//! the repository root). The others are rules, in any order:
+//!
+//! - `stdout` (the default) or `stderr`: the stream quoted.
+//! - `status N`: the exit status the command must end with (default 0).
+//! - `prompt`: the block starts with `$ emu ARGS`.
+//! - `needs PATH`: the command uses this file (e.g. a Debian image in `.cache/debian`);
+//!   when it is missing the block is skipped with a note, and with `CI=true` that fails.
+//! - `cut N`: lines are cut to N characters.
+//! - `mask 'TEXT'`: the value after each `TEXT` (its leading spaces and the next word) is
+//!   replaced by `..`, right-aligned in the same width; for figures that are not
+//!   deterministic (wall time, MIPS) or that move with every build.
+//! - selections, taken in order, each searching after the previous one: `lines A-B`,
+//!   `line A` (1-based), `last N`, `'TEXT'` (the first line containing TEXT), and
+//!   `'FROM' .. 'TO'` (from the first line containing FROM to the next one containing
+//!   TO), `.. 'TO'` (on from the end of the previous selection to the next line
+//!   containing TO). Lines skipped between two selections show as one `...` line. Without a
+//!   selection the whole stream is quoted.
+//!
+//! Every Markdown file of the repository is scanned (build and dot directories aside). A
+//! block that differs fails this test with a diff; `scripts/update-docs` runs it with
+//! `UPDATE_DOCS=1`, which rewrites the blocks in place instead.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+const EMU: &str = env!("CARGO_BIN_EXE_emu");
+const MARKER: &str = "<!-- emu-output:";
+const ELLIPSIS: &str = "...";
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("emu/ has a parent")
+        .to_path_buf()
+}
+
+/// The Markdown files of the repository, sorted, without build output, caches and
+/// vendored trees.
+fn markdown_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .collect();
+    entries.sort();
+    for path in entries {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if path.is_dir() {
+            if !name.starts_with('.') && name != "target" && name != "node_modules" {
+                markdown_files(&path, out);
+            }
+        } else if name.ends_with(".md") {
+            out.push(path);
+        }
+    }
+}
+
+/// Split shell-style words; a bare `|` is returned as its own word so sections can be
+/// told apart from a quoted `'|'`.
+fn words(text: &str) -> Result<Vec<(String, bool)>, String> {
+    let mut out = Vec::new();
+    let mut chars = text.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        let Some(&first) = chars.peek() else {
+            return Ok(out);
+        };
+        if first == '|' {
+            chars.next();
+            out.push(("|".to_string(), false));
+            continue;
+        }
+        let mut word = String::new();
+        let mut quoted = false;
+        while let Some(&c) = chars.peek() {
+            if c.is_whitespace() || c == '|' {
+                break;
+            }
+            chars.next();
+            if c == '\'' || c == '"' {
+                quoted = true;
+                loop {
+                    match chars.next() {
+                        Some(q) if q == c => break,
+                        Some(other) => word.push(other),
+                        None => return Err(format!("unclosed {c} in {text:?}")),
+                    }
+                }
+            } else {
+                word.push(c);
+            }
+        }
+        out.push((word, quoted));
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Selection {
+    Lines(usize, Option<usize>),
+    Last(usize),
+    Containing(String),
+    Range(String, String),
+    Until(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Stream {
+    Stdout,
+    Stderr,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Spec {
+    /// The arguments as written, for the prompt line and messages.
+    shown: String,
+    args: Vec<String>,
+    stream: Stream,
+    status: i32,
+    prompt: bool,
+    needs: Vec<String>,
+    cut: Option<usize>,
+    masks: Vec<String>,
+    selections: Vec<Selection>,
+}
+
+fn number(word: &str, what: &str) -> Result<usize, String> {
+    word.parse()
+        .map_err(|_| format!("{what}: {word:?} is not a number"))
+}
+
+fn parse_spec(text: &str) -> Result<Spec, String> {
+    let mut sections: Vec<Vec<(String, bool)>> = vec![Vec::new()];
+    for w in words(text)? {
+        if w == ("|".to_string(), false) {
+            sections.push(Vec::new());
+        } else {
+            sections.last_mut().unwrap().push(w);
+        }
+    }
+    let args: Vec<String> = sections[0].iter().map(|(w, _)| w.clone()).collect();
+    if args.is_empty() {
+        return Err("no emu arguments before the first `|`".into());
+    }
+    let shown = args
+        .iter()
+        .map(|a| {
+            if a.is_empty() || a.contains(|c: char| c.is_whitespace() || "|'\"$;&".contains(c)) {
+                format!("'{a}'")
+            } else {
+                a.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut spec = Spec {
+        shown,
+        args,
+        stream: Stream::Stdout,
+        status: 0,
+        prompt: false,
+        needs: Vec::new(),
+        cut: None,
+        masks: Vec::new(),
+        selections: Vec::new(),
+    };
+    for rule in &sections[1..] {
+        let plain: Vec<&str> = rule
+            .iter()
+            .map(|(w, q)| if *q { "'" } else { w.as_str() })
+            .collect();
+        let arg = |i: usize| rule[i].0.clone();
+        match plain.as_slice() {
+            ["stdout"] => spec.stream = Stream::Stdout,
+            ["stderr"] => spec.stream = Stream::Stderr,
+            ["prompt"] => spec.prompt = true,
+            ["status", n] => spec.status = number(n, "status")? as i32,
+            ["needs", _] => spec.needs.push(arg(1)),
+            ["cut", n] => spec.cut = Some(number(n, "cut")?),
+            ["mask", "'"] => spec.masks.push(arg(1)),
+            ["last", n] => spec.selections.push(Selection::Last(number(n, "last")?)),
+            ["line", n] => {
+                let n = number(n, "line")?;
+                spec.selections.push(Selection::Lines(n, Some(n)));
+            }
+            ["lines", range] => {
+                let (a, b) = range
+                    .split_once('-')
+                    .ok_or_else(|| format!("lines: {range:?} is not A-B or A-"))?;
+                let b = if b.is_empty() {
+                    None
+                } else {
+                    Some(number(b, "lines")?)
+                };
+                spec.selections.push(Selection::Lines(number(a, "lines")?, b));
+            }
+            ["'"] => spec.selections.push(Selection::Containing(arg(0))),
+            ["'", "..", "'"] => spec.selections.push(Selection::Range(arg(0), arg(2))),
+            ["..", "'"] => spec.selections.push(Selection::Until(arg(1))),
+            _ => {
+                return Err(format!(
+                    "unknown rule {:?} (see emu/tests/docs_outputs.rs)",
+                    rule.iter().map(|(w, _)| w.as_str()).collect::<Vec<_>>()
+                ))
+            }
+        }
+    }
+    for s in &spec.selections {
+        if matches!(s, Selection::Lines(0, _))
+            || matches!(s, Selection::Lines(a, Some(b)) if b < a)
+        {
+            return Err(format!("{s:?}: lines count from 1, A <= B"));
+        }
+    }
+    Ok(spec)
+}
+
+/// Replace the value after each `text` (spaces and the next word) by `..` in the same
+/// width, so aligned columns stay aligned and the result does not depend on the value.
+fn mask_line(line: &str, text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = line;
+    while let Some(at) = rest.find(text) {
+        let (head, tail) = rest.split_at(at + text.len());
+        out.push_str(head);
+        let spaces = tail.len() - tail.trim_start().len();
+        let word = tail[spaces..]
+            .find(char::is_whitespace)
+            .unwrap_or(tail.len() - spaces);
+        let width = spaces + word;
+        if word > 0 {
+            out.push_str(&format!("{:>width$}", ".."));
+        } else {
+            out.push_str(&tail[..width]);
+        }
+        rest = &tail[width..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The block a spec quotes from `output`.
+fn excerpt(spec: &Spec, output: &str) -> Result<Vec<String>, String> {
+    let lines: Vec<&str> = output.lines().collect();
+    let mut picked: Vec<std::ops::Range<usize>> = Vec::new();
+    let mut next = 0;
+    let find = |from: usize, text: &str| -> Result<usize, String> {
+        (from..lines.len())
+            .find(|&i| lines[i].contains(text))
+            .ok_or_else(|| {
+                format!(
+                    "no line containing {text:?} after line {from} of the output:\n{output}"
+                )
+            })
+    };
+    for s in &spec.selections {
+        let range = match s {
+            Selection::Lines(a, b) => {
+                let end = b.unwrap_or(lines.len());
+                if end > lines.len() {
+                    return Err(format!(
+                        "{s:?}: the output has only {} lines:\n{output}",
+                        lines.len()
+                    ));
+                }
+                a - 1..end
+            }
+            Selection::Last(n) => lines.len().saturating_sub(*n)..lines.len(),
+            Selection::Containing(text) => {
+                let i = find(next, text)?;
+                i..i + 1
+            }
+            Selection::Range(from, to) => {
+                let a = find(next, from)?;
+                let b = find(a + 1, to)?;
+                a..b + 1
+            }
+            Selection::Until(to) => next..find(next, to)? + 1,
+        };
+        if range.start < next {
+            return Err(format!("{s:?} starts before the end of the previous selection"));
+        }
+        next = range.end;
+        picked.push(range);
+    }
+    if spec.selections.is_empty() {
+        picked.push(0..lines.len());
+    }
+    let mut block = Vec::new();
+    if spec.prompt {
+        block.push(format!("$ emu {}", spec.shown));
+    }
+    let mut end = None;
+    for range in picked {
+        if end.is_some_and(|e| e != range.start) {
+            block.push(ELLIPSIS.to_string());
+        }
+        end = Some(range.end);
+        for line in &lines[range] {
+            let mut line = line.to_string();
+            for m in &spec.masks {
+                line = mask_line(&line, m);
+            }
+            if let Some(n) = spec.cut {
+                line = line.chars().take(n).collect();
+            }
+            block.push(line.trim_end().to_string());
+        }
+    }
+    Ok(block)
+}
+
+/// One marked block of a Markdown file: the spec, and the line indices of the block's
+/// content (between the fences).
+struct Quote {
+    marker_line: usize,
+    spec: Spec,
+    content: std::ops::Range<usize>,
+}
+
+fn find_quotes(text: &str) -> Result<Vec<Quote>, String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut quotes = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let Some(rest) = lines[i].trim_start().strip_prefix(MARKER) else {
+            i += 1;
+            continue;
+        };
+        let marker_line = i;
+        let mut body = rest.to_string();
+        while !body.trim_end().ends_with("-->") {
+            i += 1;
+            let more = lines
+                .get(i)
+                .ok_or_else(|| format!("line {}: marker not closed by -->", marker_line + 1))?;
+            body.push(' ');
+            body.push_str(more.trim());
+        }
+        let body = body.trim_end().strip_suffix("-->").unwrap().trim();
+        let spec = parse_spec(body).map_err(|e| format!("line {}: {e}", marker_line + 1))?;
+        i += 1;
+        let open = lines.get(i).map(|l| l.trim_start()).unwrap_or("");
+        let fence: String = open.chars().take_while(|&c| c == '`' || c == '~').collect();
+        if fence.len() < 3 {
+            return Err(format!(
+                "line {}: the marker must be followed directly by a fenced block",
+                marker_line + 1
+            ));
+        }
+        let start = i + 1;
+        let end = (start..lines.len())
+            .find(|&j| lines[j].trim() == fence)
+            .ok_or_else(|| format!("line {}: fenced block not closed", i + 1))?;
+        quotes.push(Quote {
+            marker_line,
+            spec,
+            content: start..end,
+        });
+        i = end + 1;
+    }
+    Ok(quotes)
+}
+
+/// A line diff of the documented block against the binary's output (longest common
+/// subsequence; the blocks are short).
+fn diff(doc: &[&str], now: &[String]) -> String {
+    let (n, m) = (doc.len(), now.len());
+    let mut lcs = vec![vec![0usize; m + 1]; n + 1];
+    for i in (0..n).rev() {
+        for j in (0..m).rev() {
+            lcs[i][j] = if doc[i] == now[j] {
+                lcs[i + 1][j + 1] + 1
+            } else {
+                lcs[i + 1][j].max(lcs[i][j + 1])
+            };
+        }
+    }
+    let mut out = String::new();
+    let (mut i, mut j) = (0, 0);
+    while i < n || j < m {
+        if i < n && j < m && doc[i] == now[j] {
+            out += &format!("  {}\n", doc[i]);
+            i += 1;
+            j += 1;
+        } else if j < m && (i == n || lcs[i][j + 1] >= lcs[i + 1][j]) {
+            out += &format!("+ {}\n", now[j]);
+            j += 1;
+        } else {
+            out += &format!("- {}\n", doc[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Whether a `needs` file is missing; with `CI=true` that is a failure.
+fn missing_artefact(spec: &Spec, root: &Path, ci: bool) -> Result<Option<String>, String> {
+    let Some(missing) = spec.needs.iter().find(|p| !root.join(p).exists()) else {
+        return Ok(None);
+    };
+    if ci {
+        return Err(format!(
+            "{missing} is missing in CI (scripts/setup fetches it)"
+        ));
+    }
+    Ok(Some(missing.clone()))
+}
+
+struct Run {
+    status: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+fn run_emu(args: &[String], root: &Path) -> Run {
+    let out = assert_cmd::Command::new(EMU)
+        .args(args)
+        .current_dir(root)
+        .timeout(Duration::from_secs(600))
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run emu {args:?}: {e}"));
+    Run {
+        status: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn quoted_outputs_match_the_binary() {
+    let root = repo_root();
+    let update = std::env::var("UPDATE_DOCS").is_ok_and(|v| v == "1");
+    let ci = std::env::var("CI").as_deref() == Ok("true");
+    let mut files = Vec::new();
+    markdown_files(&root, &mut files);
+    let mut runs: HashMap<Vec<String>, Run> = HashMap::new();
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for path in &files {
+        let name = path.strip_prefix(&root).unwrap().display().to_string();
+        let text = std::fs::read_to_string(path).unwrap();
+        let quotes = match find_quotes(&text) {
+            Ok(q) => q,
+            Err(e) => {
+                failures.push(format!("{name}: {e}"));
+                continue;
+            }
+        };
+        if quotes.is_empty() {
+            continue;
+        }
+        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+        let mut changed = false;
+        // Back to front, so rewriting a block keeps the earlier blocks' line numbers.
+        for q in quotes.iter().rev() {
+            let at = format!("{name}:{} (emu {})", q.marker_line + 1, q.spec.shown);
+            match missing_artefact(&q.spec, &root, ci) {
+                Err(e) => {
+                    failures.push(format!("{at}: {e}"));
+                    continue;
+                }
+                Ok(Some(missing)) => {
+                    eprintln!("note: {at}: not checked, {missing} is missing (scripts/setup)");
+                    continue;
+                }
+                Ok(None) => {}
+            }
+            let run = runs
+                .entry(q.spec.args.clone())
+                .or_insert_with(|| run_emu(&q.spec.args, &root));
+            if run.status != Some(q.spec.status) {
+                failures.push(format!(
+                    "{at}: exit status {:?}, the marker expects {}\nstderr:\n{}",
+                    run.status, q.spec.status, run.stderr
+                ));
+                continue;
+            }
+            let output = match q.spec.stream {
+                Stream::Stdout => &run.stdout,
+                Stream::Stderr => &run.stderr,
+            };
+            let now = match excerpt(&q.spec, output) {
+                Ok(block) => block,
+                Err(e) => {
+                    failures.push(format!("{at}: {e}"));
+                    continue;
+                }
+            };
+            checked += 1;
+            let doc: Vec<&str> = lines[q.content.clone()].iter().map(|s| s.as_str()).collect();
+            if doc == now {
+                continue;
+            }
+            if update {
+                eprintln!("updated {at}");
+                lines.splice(q.content.clone(), now);
+                changed = true;
+            } else {
+                failures.push(format!(
+                    "{at}: the quoted output differs from what emu prints now \
+                     (- doc, + emu):\n{}",
+                    diff(&doc, &now)
+                ));
+            }
+        }
+        if changed {
+            let mut new_text = lines.join("\n");
+            if text.ends_with('\n') {
+                new_text.push('\n');
+            }
+            std::fs::write(path, new_text).unwrap();
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{}\n\nrun scripts/update-docs to rewrite the quoted blocks (a marker that no longer \
+         selects anything must be fixed by hand)",
+        failures.join("\n\n")
+    );
+    assert!(
+        checked > 0,
+        "no quoted output found: the markers ({MARKER}) were lost"
+    );
+}
+
+#[test]
+fn rules_select_mask_and_cut() {
+    let output = "one\ntwo\nthree x\nfour\nspeed        26.2 MIPS\nsix\nseven\n";
+    let spec = parse_spec(
+        "run --sv48 | prompt | lines 1-2 | 'three' | .. 'four' | 'speed' | last 1 \
+         | mask 'speed' | cut 5",
+    )
+    .unwrap();
+    assert_eq!(spec.args, ["run", "--sv48"]);
+    assert_eq!(
+        excerpt(&spec, output).unwrap(),
+        [
+            "$ emu run --sv48",
+            "one",
+            "two",
+            "three",
+            "four",
+            "speed",
+            "...",
+            "seven"
+        ]
+    );
+    assert_eq!(
+        excerpt(&parse_spec("run | 'two' .. 'o'").unwrap(), output).unwrap(),
+        ["two", "three x", "four"]
+    );
+    assert_eq!(
+        mask_line("speed        26.2 MIPS", "speed"),
+        "speed          .. MIPS"
+    );
+    assert_eq!(mask_line("a=1 a=22 b", "a="), "a=.. a=.. b");
+    let spec = parse_spec("run --append 'a | b' | stderr | status 3").unwrap();
+    assert_eq!(spec.args, ["run", "--append", "a | b"]);
+    assert_eq!(spec.shown, "run --append 'a | b'");
+    assert_eq!((spec.stream, spec.status), (Stream::Stderr, 3));
+    assert!(parse_spec("run | 'x' ..").is_err());
+    assert!(parse_spec("run | lines 0-2").is_err());
+    assert!(excerpt(&parse_spec("run | 'absent'").unwrap(), output).is_err());
+    assert!(excerpt(&parse_spec("run | 'six' | 'two'").unwrap(), output).is_err());
+}
+
+#[test]
+fn a_missing_artefact_is_skipped_with_a_note_except_in_ci() {
+    let root = repo_root();
+    let spec = parse_spec("run .cache/none/Image | needs .cache/none/Image").unwrap();
+    assert_eq!(
+        missing_artefact(&spec, &root, false).unwrap().as_deref(),
+        Some(".cache/none/Image")
+    );
+    assert!(missing_artefact(&spec, &root, true).is_err());
+    let spec = parse_spec("run | needs README.md").unwrap();
+    assert_eq!(missing_artefact(&spec, &root, true).unwrap(), None);
+}
