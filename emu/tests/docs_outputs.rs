@@ -15,6 +15,11 @@
 //! - `prompt`: the block starts with `$ emu ARGS`.
 //! - `needs PATH`: the command uses this file (e.g. a Debian image in `.cache/debian`);
 //!   when it is missing the block is skipped with a note, and with `CI=true` that fails.
+//! - `gdb 'COMMAND'` (repeatable): emu runs with `--gdb PORT --gdb-wait` added, and
+//!   `gdb-multiarch` in batch mode connects with the embedded guest kernel's symbols and
+//!   runs these commands, each shown as a `(gdb) COMMAND` line, then `kill`s the guest
+//!   (emu's status is then 130). The quoted stream is what gdb prints. Without
+//!   gdb-multiarch the block is skipped with a note, and with `CI=true` that fails.
 //! - `cut N`: lines are cut to N characters.
 //! - `mask 'TEXT'`: the value after each `TEXT` (its leading spaces and the next word) is
 //!   replaced by `..`, right-aligned in the same width; for figures that are not
@@ -31,8 +36,11 @@
 //! `UPDATE_DOCS=1`, which rewrites the blocks in place instead.
 
 use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 const EMU: &str = env!("CARGO_BIN_EXE_emu");
 const MARKER: &str = "<!-- emu-output:";
@@ -130,6 +138,7 @@ struct Spec {
     status: i32,
     prompt: bool,
     needs: Vec<String>,
+    gdb: Vec<String>,
     cut: Option<usize>,
     masks: Vec<String>,
     selections: Vec<Selection>,
@@ -171,6 +180,7 @@ fn parse_spec(text: &str) -> Result<Spec, String> {
         status: 0,
         prompt: false,
         needs: Vec::new(),
+        gdb: Vec::new(),
         cut: None,
         masks: Vec::new(),
         selections: Vec::new(),
@@ -187,6 +197,7 @@ fn parse_spec(text: &str) -> Result<Spec, String> {
             ["prompt"] => spec.prompt = true,
             ["status", n] => spec.status = number(n, "status")? as i32,
             ["needs", _] => spec.needs.push(arg(1)),
+            ["gdb", "'"] => spec.gdb.push(arg(1)),
             ["cut", n] => spec.cut = Some(number(n, "cut")?),
             ["mask", "'"] => spec.masks.push(arg(1)),
             ["last", n] => spec.selections.push(Selection::Last(number(n, "last")?)),
@@ -203,7 +214,8 @@ fn parse_spec(text: &str) -> Result<Spec, String> {
                 } else {
                     Some(number(b, "lines")?)
                 };
-                spec.selections.push(Selection::Lines(number(a, "lines")?, b));
+                spec.selections
+                    .push(Selection::Lines(number(a, "lines")?, b));
             }
             ["'"] => spec.selections.push(Selection::Containing(arg(0))),
             ["'", "..", "'"] => spec.selections.push(Selection::Range(arg(0), arg(2))),
@@ -217,8 +229,7 @@ fn parse_spec(text: &str) -> Result<Spec, String> {
         }
     }
     for s in &spec.selections {
-        if matches!(s, Selection::Lines(0, _))
-            || matches!(s, Selection::Lines(a, Some(b)) if b < a)
+        if matches!(s, Selection::Lines(0, _)) || matches!(s, Selection::Lines(a, Some(b)) if b < a)
         {
             return Err(format!("{s:?}: lines count from 1, A <= B"));
         }
@@ -259,9 +270,7 @@ fn excerpt(spec: &Spec, output: &str) -> Result<Vec<String>, String> {
         (from..lines.len())
             .find(|&i| lines[i].contains(text))
             .ok_or_else(|| {
-                format!(
-                    "no line containing {text:?} after line {from} of the output:\n{output}"
-                )
+                format!("no line containing {text:?} after line {from} of the output:\n{output}")
             })
     };
     for s in &spec.selections {
@@ -289,7 +298,9 @@ fn excerpt(spec: &Spec, output: &str) -> Result<Vec<String>, String> {
             Selection::Until(to) => next..find(next, to)? + 1,
         };
         if range.start < next {
-            return Err(format!("{s:?} starts before the end of the previous selection"));
+            return Err(format!(
+                "{s:?} starts before the end of the previous selection"
+            ));
         }
         next = range.end;
         picked.push(range);
@@ -405,23 +416,121 @@ fn diff(doc: &[&str], now: &[String]) -> String {
     out
 }
 
-/// Whether a `needs` file is missing; with `CI=true` that is a failure.
-fn missing_artefact(spec: &Spec, root: &Path, ci: bool) -> Result<Option<String>, String> {
-    let Some(missing) = spec.needs.iter().find(|p| !root.join(p).exists()) else {
+const GDB: &str = "gdb-multiarch";
+
+fn have_gdb() -> bool {
+    Command::new(GDB)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// What the block needs and this machine lacks (a `needs` file, gdb-multiarch for `gdb`
+/// rules); with `CI=true` that is a failure.
+fn missing_artefact(
+    spec: &Spec,
+    root: &Path,
+    ci: bool,
+    gdb_here: bool,
+) -> Result<Option<String>, String> {
+    let file = spec.needs.iter().find(|p| !root.join(p).exists()).cloned();
+    let tool = (!spec.gdb.is_empty() && !gdb_here).then(|| GDB.to_string());
+    let Some(missing) = file.or(tool) else {
         return Ok(None);
     };
     if ci {
         return Err(format!(
-            "{missing} is missing in CI (scripts/setup fetches it)"
+            "{missing} is missing in CI (scripts/setup installs or fetches it)"
         ));
     }
-    Ok(Some(missing.clone()))
+    Ok(Some(missing))
 }
 
 struct Run {
     status: Option<i32>,
     stdout: String,
     stderr: String,
+}
+
+/// Wait for `child` at most `secs` seconds; kill it (it is ours) after that.
+fn wait_for(child: &mut Child, secs: u64, what: &str) -> Option<i32> {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code();
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{what} did not finish in {secs} s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// emu waiting for gdb, gdb-multiarch running `commands` against it; the output is what
+/// gdb printed (stdout and stderr in one file, so they stay in order).
+fn run_gdb_session(args: &[String], commands: &[String], root: &Path) -> Run {
+    let scratch = std::env::temp_dir().join(format!("emu-docs-gdb-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch).unwrap();
+    let images = Command::new(EMU)
+        .args(["images", "--out"])
+        .arg(&scratch)
+        .output()
+        .unwrap();
+    assert!(images.status.success(), "emu images failed: {images:?}");
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let mut emu = Command::new(EMU)
+        .args(args)
+        .args(["--gdb", &port, "--gdb-wait"])
+        .current_dir(root)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut emu_err = BufReader::new(emu.stderr.take().unwrap());
+    let mut first = String::new();
+    emu_err.read_line(&mut first).unwrap();
+    assert!(
+        first.contains("waiting for gdb"),
+        "emu {args:?} did not wait for gdb: {first}"
+    );
+    let log_path = scratch.join("gdb.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut gdb = Command::new(GDB);
+    gdb.current_dir(&scratch)
+        .args(["-nx", "-batch"])
+        .args(["-ex", "set architecture riscv:rv64"])
+        .args(["-ex", "file guest-kernel.elf"])
+        .args(["-ex", &format!("target remote :{port}")]);
+    for c in commands {
+        gdb.args(["-ex", &format!("echo (gdb) {c}\\n")]);
+        gdb.args(["-ex", c]);
+    }
+    let mut gdb = gdb
+        .arg("-ex")
+        .arg("kill")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    wait_for(&mut gdb, 120, GDB);
+    let status = wait_for(&mut emu, 30, "emu after the gdb session");
+    let mut stderr = first;
+    emu_err.read_to_string(&mut stderr).unwrap();
+    let stdout = std::fs::read_to_string(&log_path).unwrap();
+    let _ = std::fs::remove_dir_all(&scratch);
+    Run {
+        status,
+        stdout,
+        stderr,
+    }
 }
 
 fn run_emu(args: &[String], root: &Path) -> Run {
@@ -445,7 +554,8 @@ fn quoted_outputs_match_the_binary() {
     let ci = std::env::var("CI").as_deref() == Ok("true");
     let mut files = Vec::new();
     markdown_files(&root, &mut files);
-    let mut runs: HashMap<Vec<String>, Run> = HashMap::new();
+    let gdb_here = have_gdb();
+    let mut runs: HashMap<(Vec<String>, Vec<String>), Run> = HashMap::new();
     let mut failures = Vec::new();
     let mut checked = 0;
     for path in &files {
@@ -465,8 +575,17 @@ fn quoted_outputs_match_the_binary() {
         let mut changed = false;
         // Back to front, so rewriting a block keeps the earlier blocks' line numbers.
         for q in quotes.iter().rev() {
-            let at = format!("{name}:{} (emu {})", q.marker_line + 1, q.spec.shown);
-            match missing_artefact(&q.spec, &root, ci) {
+            let under_gdb = if q.spec.gdb.is_empty() {
+                ""
+            } else {
+                " under gdb"
+            };
+            let at = format!(
+                "{name}:{} (emu {}{under_gdb})",
+                q.marker_line + 1,
+                q.spec.shown
+            );
+            match missing_artefact(&q.spec, &root, ci, gdb_here) {
                 Err(e) => {
                     failures.push(format!("{at}: {e}"));
                     continue;
@@ -478,8 +597,14 @@ fn quoted_outputs_match_the_binary() {
                 Ok(None) => {}
             }
             let run = runs
-                .entry(q.spec.args.clone())
-                .or_insert_with(|| run_emu(&q.spec.args, &root));
+                .entry((q.spec.args.clone(), q.spec.gdb.clone()))
+                .or_insert_with(|| {
+                    if q.spec.gdb.is_empty() {
+                        run_emu(&q.spec.args, &root)
+                    } else {
+                        run_gdb_session(&q.spec.args, &q.spec.gdb, &root)
+                    }
+                });
             if run.status != Some(q.spec.status) {
                 failures.push(format!(
                     "{at}: exit status {:?}, the marker expects {}\nstderr:\n{}",
@@ -488,6 +613,7 @@ fn quoted_outputs_match_the_binary() {
                 continue;
             }
             let output = match q.spec.stream {
+                _ if !q.spec.gdb.is_empty() => &run.stdout,
                 Stream::Stdout => &run.stdout,
                 Stream::Stderr => &run.stderr,
             };
@@ -499,7 +625,10 @@ fn quoted_outputs_match_the_binary() {
                 }
             };
             checked += 1;
-            let doc: Vec<&str> = lines[q.content.clone()].iter().map(|s| s.as_str()).collect();
+            let doc: Vec<&str> = lines[q.content.clone()]
+                .iter()
+                .map(|s| s.as_str())
+                .collect();
             if doc == now {
                 continue;
             }
@@ -581,10 +710,22 @@ fn a_missing_artefact_is_skipped_with_a_note_except_in_ci() {
     let root = repo_root();
     let spec = parse_spec("run .cache/none/Image | needs .cache/none/Image").unwrap();
     assert_eq!(
-        missing_artefact(&spec, &root, false).unwrap().as_deref(),
+        missing_artefact(&spec, &root, false, true)
+            .unwrap()
+            .as_deref(),
         Some(".cache/none/Image")
     );
-    assert!(missing_artefact(&spec, &root, true).is_err());
+    assert!(missing_artefact(&spec, &root, true, true).is_err());
     let spec = parse_spec("run | needs README.md").unwrap();
-    assert_eq!(missing_artefact(&spec, &root, true).unwrap(), None);
+    assert_eq!(missing_artefact(&spec, &root, true, true).unwrap(), None);
+    let spec = parse_spec("run | gdb 'monitor satp'").unwrap();
+    assert_eq!(spec.gdb, ["monitor satp"]);
+    assert_eq!(
+        missing_artefact(&spec, &root, false, false)
+            .unwrap()
+            .as_deref(),
+        Some(GDB)
+    );
+    assert!(missing_artefact(&spec, &root, true, false).is_err());
+    assert_eq!(missing_artefact(&spec, &root, true, true).unwrap(), None);
 }
