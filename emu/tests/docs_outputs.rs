@@ -384,6 +384,45 @@ fn find_quotes(text: &str) -> Result<Vec<Quote>, String> {
     Ok(quotes)
 }
 
+/// Fenced blocks that look like a quoted session (first line `$ ...` or `(gdb) ...`) but
+/// have no marker: their output would be checked by nobody. Returns their 1-based lines.
+fn unmarked_sessions(text: &str) -> Vec<usize> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut found = Vec::new();
+    let mut fence: Option<String> = None;
+    for (i, line) in lines.iter().enumerate() {
+        let trimmed = line.trim_start();
+        let ticks: String = trimmed
+            .chars()
+            .take_while(|&c| c == '`' || c == '~')
+            .collect();
+        match &fence {
+            Some(open) if trimmed.trim_end() == open.as_str() => fence = None,
+            Some(_) => {}
+            None if ticks.len() >= 3 => {
+                fence = Some(ticks);
+                let first = lines.get(i + 1).map_or("", |l| l.trim_start());
+                let marked = i > 0
+                    && lines[..i]
+                        .iter()
+                        .rev()
+                        .find(|l| !l.trim().is_empty())
+                        .is_some_and(|l| l.trim_end().ends_with("-->"))
+                    && lines[..i]
+                        .iter()
+                        .rev()
+                        .find(|l| l.trim_start().starts_with("<!--"))
+                        .is_some_and(|l| l.trim_start().starts_with(MARKER));
+                if (first.starts_with("$ ") || first.starts_with("(gdb) ")) && !marked {
+                    found.push(i + 1);
+                }
+            }
+            None => {}
+        }
+    }
+    found
+}
+
 /// A line diff of the documented block against the binary's output (longest common
 /// subsequence; the blocks are short).
 fn diff(doc: &[&str], now: &[String]) -> String {
@@ -561,6 +600,12 @@ fn quoted_outputs_match_the_binary() {
     for path in &files {
         let name = path.strip_prefix(&root).unwrap().display().to_string();
         let text = std::fs::read_to_string(path).unwrap();
+        for line in unmarked_sessions(&text) {
+            failures.push(format!(
+                "{name}:{line}: this block quotes a session but has no {MARKER} marker \
+                 (see emu/tests/docs_outputs.rs)"
+            ));
+        }
         let quotes = match find_quotes(&text) {
             Ok(q) => q,
             Err(e) => {
@@ -703,6 +748,13 @@ fn rules_select_mask_and_cut() {
     assert!(parse_spec("run | lines 0-2").is_err());
     assert!(excerpt(&parse_spec("run | 'absent'").unwrap(), output).is_err());
     assert!(excerpt(&parse_spec("run | 'six' | 'two'").unwrap(), output).is_err());
+}
+
+#[test]
+fn sessions_without_a_marker_are_found() {
+    let text = "a\n```\n$ emu run\nout\n```\n<!-- emu-output: run -->\n```\n$ emu run\n```\n\
+                ```sh\ncargo build\n```\n````\n```\n$ x\n````\n~~~\n(gdb) monitor satp\n~~~\n";
+    assert_eq!(unmarked_sessions(text), [2, 17]);
 }
 
 #[test]
