@@ -277,7 +277,7 @@ fn excerpt(spec: &Spec, output: &str) -> Result<Vec<String>, String> {
         let range = match s {
             Selection::Lines(a, b) => {
                 let end = b.unwrap_or(lines.len());
-                if end > lines.len() {
+                if end > lines.len() || *a > end {
                     return Err(format!(
                         "{s:?}: the output has only {} lines:\n{output}",
                         lines.len()
@@ -491,16 +491,15 @@ struct Run {
     stderr: String,
 }
 
-/// Wait for `child` at most `secs` seconds; kill it (it is ours) after that.
-fn wait_for(child: &mut Child, secs: u64, what: &str) -> Option<i32> {
+/// Wait for `child` at most `secs` seconds; `Err` (with the child still running) after.
+fn wait_for(child: &mut Child, secs: u64) -> Result<Option<i32>, ()> {
     let deadline = Instant::now() + Duration::from_secs(secs);
     loop {
         if let Some(status) = child.try_wait().unwrap() {
-            return status.code();
+            return Ok(status.code());
         }
         if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("{what} did not finish in {secs} s");
+            return Err(());
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -559,8 +558,19 @@ fn run_gdb_session(args: &[String], commands: &[String], root: &Path) -> Run {
         .stderr(log)
         .spawn()
         .unwrap();
-    wait_for(&mut gdb, 120, GDB);
-    let status = wait_for(&mut emu, 30, "emu after the gdb session");
+    // Both children are ours: a hung session is ended before the test fails.
+    if wait_for(&mut gdb, 120).is_err() {
+        let _ = gdb.kill();
+        let _ = emu.kill();
+        panic!(
+            "{GDB} did not finish in 120 s:\n{}",
+            std::fs::read_to_string(&log_path).unwrap_or_default()
+        );
+    }
+    let Ok(status) = wait_for(&mut emu, 30) else {
+        let _ = emu.kill();
+        panic!("emu {args:?} did not exit after the gdb session");
+    };
     let mut stderr = first;
     emu_err.read_to_string(&mut stderr).unwrap();
     let stdout = std::fs::read_to_string(&log_path).unwrap();
@@ -747,6 +757,8 @@ fn rules_select_mask_and_cut() {
     assert!(parse_spec("run | 'x' ..").is_err());
     assert!(parse_spec("run | lines 0-2").is_err());
     assert!(excerpt(&parse_spec("run | 'absent'").unwrap(), output).is_err());
+    assert!(excerpt(&parse_spec("run | lines 9-").unwrap(), output).is_err());
+    assert!(excerpt(&parse_spec("run | lines 6-9").unwrap(), output).is_err());
     assert!(excerpt(&parse_spec("run | 'six' | 'two'").unwrap(), output).is_err());
 }
 
