@@ -21,9 +21,10 @@
 //!   (emu's status is then 130). The quoted stream is what gdb prints. Without
 //!   gdb-multiarch the block is skipped with a note, and with `CI=true` that fails.
 //! - `cut N`: lines are cut to N characters.
-//! - `mask 'TEXT'`: the value after each `TEXT` (its leading spaces and the next word) is
-//!   replaced by `..`, right-aligned in the same width; for figures that are not
-//!   deterministic (wall time, MIPS) or that move with every build.
+//! - `mask 'TEXT'`: the word after each `TEXT` is replaced by `..` (right-aligned in the
+//!   same width when spaces separate it from TEXT, so columns stay aligned); for figures
+//!   that are not deterministic (wall time, MIPS) or that move with every build. The doc's
+//!   prose should say what is masked.
 //! - selections, taken in order, each searching after the previous one: `lines A-B`,
 //!   `line A` (1-based), `last N`, `'TEXT'` (the first line containing TEXT), and
 //!   `'FROM' .. 'TO'` (from the first line containing FROM to the next one containing
@@ -237,8 +238,9 @@ fn parse_spec(text: &str) -> Result<Spec, String> {
     Ok(spec)
 }
 
-/// Replace the value after each `text` (spaces and the next word) by `..` in the same
-/// width, so aligned columns stay aligned and the result does not depend on the value.
+/// Replace the value after each `text` by `..`: a value in a column (after spaces) keeps
+/// its width with the spaces, so columns stay aligned whatever the value; a value right
+/// after `text` (`root=0x...`) becomes `..` whatever its length.
 fn mask_line(line: &str, text: &str) -> String {
     let mut out = String::new();
     let mut rest = line;
@@ -250,8 +252,10 @@ fn mask_line(line: &str, text: &str) -> String {
             .find(char::is_whitespace)
             .unwrap_or(tail.len() - spaces);
         let width = spaces + word;
-        if word > 0 {
+        if word > 0 && spaces > 0 {
             out.push_str(&format!("{:>width$}", ".."));
+        } else if word > 0 {
+            out.push_str("..");
         } else {
             out.push_str(&tail[..width]);
         }
@@ -750,6 +754,7 @@ fn rules_select_mask_and_cut() {
         "speed          .. MIPS"
     );
     assert_eq!(mask_line("a=1 a=22 b", "a="), "a=.. a=.. b");
+    assert_eq!(mask_line("root=0x806c1000 x", "root="), "root=.. x");
     let spec = parse_spec("run --append 'a | b' | stderr | status 3").unwrap();
     assert_eq!(spec.args, ["run", "--append", "a | b"]);
     assert_eq!(spec.shown, "run --append 'a | b'");
