@@ -27,6 +27,8 @@ const EXIT_INSN_LIMIT: i32 = 124;
 struct Images {
     kernel: PathBuf,
     initrd: PathBuf,
+    /// `initrd` plus Debian's dynamically linked (glibc) `date` and `sleep`.
+    glibc_initrd: PathBuf,
     opensbi: PathBuf,
 }
 
@@ -61,11 +63,17 @@ fn images() -> Option<&'static Images> {
         let images = Images {
             kernel: dir.join("Image"),
             initrd: dir.join("initramfs.cpio.gz"),
+            glibc_initrd: dir.join("initramfs-glibc.cpio.gz"),
             opensbi: dir.join("fw_jump.bin"),
         };
-        let complete = [&images.kernel, &images.initrd, &images.opensbi]
-            .iter()
-            .all(|p| p.is_file());
+        let complete = [
+            &images.kernel,
+            &images.initrd,
+            &images.glibc_initrd,
+            &images.opensbi,
+        ]
+        .iter()
+        .all(|p| p.is_file());
         match fetched {
             Ok(out) if out.status.success() && complete => Ok(images),
             Ok(out) if complete => {
@@ -78,7 +86,8 @@ fn images() -> Option<&'static Images> {
                 Ok(images)
             }
             Ok(out) => Err(format!(
-                "{} failed and {} lacks Image, initramfs.cpio.gz or fw_jump.bin:\n{}",
+                "{} failed and {} lacks Image, initramfs.cpio.gz, initramfs-glibc.cpio.gz or \
+                 fw_jump.bin:\n{}",
                 script.display(),
                 dir.display(),
                 String::from_utf8_lossy(&out.stderr)
@@ -113,10 +122,19 @@ fn emu_command() -> Command {
 
 /// Arguments for booting the Debian kernel and initramfs with `append` as the command line.
 fn linux_args(images: &Images, append: &str, limit: &str) -> Vec<String> {
+    linux_args_with_initrd(images, &images.initrd, append, limit)
+}
+
+fn linux_args_with_initrd(
+    images: &Images,
+    initrd: &Path,
+    append: &str,
+    limit: &str,
+) -> Vec<String> {
     let mut args: Vec<String> = vec!["run".into()];
     args.push(images.kernel.display().to_string());
     args.push("--initrd".into());
-    args.push(images.initrd.display().to_string());
+    args.push(initrd.display().to_string());
     args.push("--append".into());
     args.push(append.into());
     args.push("--max-insns".into());
@@ -178,9 +196,13 @@ impl Boot {
 }
 
 fn boot(images: &Images, append: &str, limit: &str, extra: &[&str]) -> Boot {
+    boot_initrd(images, &images.initrd, append, limit, extra)
+}
+
+fn boot_initrd(images: &Images, initrd: &Path, append: &str, limit: &str, extra: &[&str]) -> Boot {
     let start = Instant::now();
     let out: Output = emu_command()
-        .args(linux_args(images, append, limit))
+        .args(linux_args_with_initrd(images, initrd, append, limit))
         .args(extra)
         .stdin(Stdio::null())
         .output()
@@ -245,6 +267,66 @@ fn two_harts_come_online() {
     b.assert_clean_poweroff();
     b.assert_line("emu-initramfs: /init reached");
     b.assert_line("emu-initramfs: harts online 2");
+}
+
+/// Runs the initramfs's glibc test (`emu.glibctest=1`): Debian's coreutils `date`, linked
+/// dynamically against glibc, reads the clock through the vDSO (the `time` CSR read in
+/// U-mode, which traps unless the firmware's `scounteren` allows it) before and after
+/// `sleep 0.1`. Checks that the programs ran and that the clock moved by the sleep.
+fn glibc_reads_the_clock(images: &Images, extra: &[&str]) -> Boot {
+    let append = format!("{AUTOTEST} emu.glibctest=1");
+    let b = boot_initrd(images, &images.glibc_initrd, &append, BOOT_LIMIT, extra);
+    b.assert_clean_poweroff();
+    b.assert_line("emu-initramfs: ld.so --list date: status 0");
+    assert!(
+        b.console.lines().any(|l| l.starts_with(
+            "emu-initramfs: date links libc.so.6 => /lib/riscv64-linux-gnu/libc.so.6"
+        )),
+        "date is not shown linked against glibc's libc.so.6; {}",
+        b.describe()
+    );
+    let clock = |which: &str| -> f64 {
+        let prefix = format!("emu-initramfs: date {which}: status 0 value ");
+        let line = b.console.lines().find(|l| l.starts_with(&prefix));
+        let value = line.and_then(|l| l[prefix.len()..].trim().parse::<f64>().ok());
+        value.unwrap_or_else(|| panic!("date {which} the sleep failed; {}", b.describe()))
+    };
+    let (before, after) = (clock("before"), clock("after"));
+    b.assert_line("emu-initramfs: sleep 0.1: status 0");
+    assert!(
+        after - before >= 0.1 && after - before < 10.0,
+        "the clock moved {:.3} s over sleep 0.1; {}",
+        after - before,
+        b.describe()
+    );
+    b
+}
+
+/// Issue 19: under the built-in firmware, glibc programs read the clock in U-mode (the
+/// firmware sets `scounteren.TM` as OpenSBI does), and Linux's SBI PMU driver finds the
+/// firmware's PMU: cycle and instret plus 16 firmware counters.
+#[test]
+fn glibc_reads_the_clock_under_the_builtin_firmware() {
+    let Some(images) = images() else { return };
+    let b = glibc_reads_the_clock(images, &["--sv39"]);
+    for line in [
+        "riscv-pmu-sbi: SBI PMU extension is available",
+        "riscv-pmu-sbi: 16 firmware and 2 hardware counters",
+    ] {
+        assert!(
+            b.console.contains(line),
+            "no {line:?} in the boot log; {}",
+            b.describe()
+        );
+    }
+}
+
+/// The same program under Debian's OpenSBI, the reference the built-in firmware follows.
+#[test]
+fn glibc_reads_the_clock_under_debian_opensbi() {
+    let Some(images) = images() else { return };
+    let opensbi = images.opensbi.display().to_string();
+    glibc_reads_the_clock(images, &["--sv39", "--bios", &opensbi]);
 }
 
 /// e2fsprogs' tool `name`, or `None` (with a note) outside CI when it is not installed.
