@@ -1,7 +1,8 @@
 //! Debian's riscv64 Linux 6.12 boots on emu to the busybox initramfs that
 //! `scripts/fetch-debian-images` builds: in Sv39, Sv48 and Sv57 with the built-in
 //! firmware, once through Debian's OpenSBI, on two harts, with an ext4 virtio disk whose
-//! writes survive into a second boot, and with a shell driven through the console.
+//! writes survive into a second boot, with a shell driven through the console, and with
+//! Debian's dynamically linked (glibc) `date` reading the clock under both firmwares.
 //!
 //! The images come from the script (run once per test process; it downloads nothing when
 //! its cache is complete) or, when it fails, from what an earlier run left in
@@ -27,6 +28,8 @@ const EXIT_INSN_LIMIT: i32 = 124;
 struct Images {
     kernel: PathBuf,
     initrd: PathBuf,
+    /// `initrd` plus Debian's dynamically linked (glibc) `date` and `sleep`.
+    glibc_initrd: PathBuf,
     opensbi: PathBuf,
 }
 
@@ -61,11 +64,17 @@ fn images() -> Option<&'static Images> {
         let images = Images {
             kernel: dir.join("Image"),
             initrd: dir.join("initramfs.cpio.gz"),
+            glibc_initrd: dir.join("initramfs-glibc.cpio.gz"),
             opensbi: dir.join("fw_jump.bin"),
         };
-        let complete = [&images.kernel, &images.initrd, &images.opensbi]
-            .iter()
-            .all(|p| p.is_file());
+        let complete = [
+            &images.kernel,
+            &images.initrd,
+            &images.glibc_initrd,
+            &images.opensbi,
+        ]
+        .iter()
+        .all(|p| p.is_file());
         match fetched {
             Ok(out) if out.status.success() && complete => Ok(images),
             Ok(out) if complete => {
@@ -78,7 +87,8 @@ fn images() -> Option<&'static Images> {
                 Ok(images)
             }
             Ok(out) => Err(format!(
-                "{} failed and {} lacks Image, initramfs.cpio.gz or fw_jump.bin:\n{}",
+                "{} failed and {} lacks Image, initramfs.cpio.gz, initramfs-glibc.cpio.gz or \
+                 fw_jump.bin:\n{}",
                 script.display(),
                 dir.display(),
                 String::from_utf8_lossy(&out.stderr)
@@ -113,10 +123,19 @@ fn emu_command() -> Command {
 
 /// Arguments for booting the Debian kernel and initramfs with `append` as the command line.
 fn linux_args(images: &Images, append: &str, limit: &str) -> Vec<String> {
+    linux_args_with_initrd(images, &images.initrd, append, limit)
+}
+
+fn linux_args_with_initrd(
+    images: &Images,
+    initrd: &Path,
+    append: &str,
+    limit: &str,
+) -> Vec<String> {
     let mut args: Vec<String> = vec!["run".into()];
     args.push(images.kernel.display().to_string());
     args.push("--initrd".into());
-    args.push(images.initrd.display().to_string());
+    args.push(initrd.display().to_string());
     args.push("--append".into());
     args.push(append.into());
     args.push("--max-insns".into());
@@ -178,9 +197,13 @@ impl Boot {
 }
 
 fn boot(images: &Images, append: &str, limit: &str, extra: &[&str]) -> Boot {
+    boot_initrd(images, &images.initrd, append, limit, extra)
+}
+
+fn boot_initrd(images: &Images, initrd: &Path, append: &str, limit: &str, extra: &[&str]) -> Boot {
     let start = Instant::now();
     let out: Output = emu_command()
-        .args(linux_args(images, append, limit))
+        .args(linux_args_with_initrd(images, initrd, append, limit))
         .args(extra)
         .stdin(Stdio::null())
         .output()
@@ -245,6 +268,93 @@ fn two_harts_come_online() {
     b.assert_clean_poweroff();
     b.assert_line("emu-initramfs: /init reached");
     b.assert_line("emu-initramfs: harts online 2");
+}
+
+/// Runs the initramfs's glibc test (`emu.glibctest=1`): Debian's coreutils `date`, linked
+/// dynamically against glibc, reads the clock through the vDSO (the `time` CSR read in
+/// U-mode, which traps unless the firmware's `scounteren` allows it) before and after
+/// `sleep 0.1`. Checks that the programs ran and that the clock moved by the sleep.
+fn glibc_reads_the_clock(images: &Images, extra: &[&str]) -> Boot {
+    let append = format!("{AUTOTEST} emu.glibctest=1");
+    let b = boot_initrd(images, &images.glibc_initrd, &append, BOOT_LIMIT, extra);
+    b.assert_clean_poweroff();
+    b.assert_line("emu-initramfs: ld.so --list date: status 0");
+    assert!(
+        b.console.lines().any(|l| l.starts_with(
+            "emu-initramfs: date links libc.so.6 => /lib/riscv64-linux-gnu/libc.so.6"
+        )),
+        "date is not shown linked against glibc's libc.so.6; {}",
+        b.describe()
+    );
+    let clock = |which: &str| -> f64 {
+        let prefix = format!("emu-initramfs: date {which}: status 0 value ");
+        let line = b.console.lines().find(|l| l.starts_with(&prefix));
+        let value = line.and_then(|l| l[prefix.len()..].trim().parse::<f64>().ok());
+        value.unwrap_or_else(|| panic!("date {which} the sleep failed; {}", b.describe()))
+    };
+    let (before, after) = (clock("before"), clock("after"));
+    b.assert_line("emu-initramfs: sleep 0.1: status 0");
+    assert!(
+        after - before >= 0.1 && after - before < 10.0,
+        "the clock moved {:.3} s over sleep 0.1; {}",
+        after - before,
+        b.describe()
+    );
+    b
+}
+
+/// The kernel's lines about the SBI firmware (spec version, extensions found or not, the
+/// PMU driver), timestamps dropped; the implementation ID line is left out.
+fn sbi_report(b: &Boot) -> Vec<String> {
+    let mut lines: Vec<String> = b
+        .console
+        .lines()
+        .filter_map(|l| l.split_once("] ").map(|(_, text)| text.trim_end()))
+        .filter(|t| {
+            (t.starts_with("SBI ") && !t.starts_with("SBI implementation ID"))
+                || t.starts_with("riscv-pmu-sbi: ")
+                || t.contains("PMU implementation")
+        })
+        .map(str::to_string)
+        .collect();
+    lines.sort();
+    lines.dedup();
+    lines
+}
+
+/// Issue 19: glibc programs read the clock in U-mode under the built-in firmware (it sets
+/// `scounteren.TM` as OpenSBI does) as under Debian's OpenSBI, and Linux reports the same
+/// SBI extensions under both, the PMU among them: cycle and instret plus 16 firmware
+/// counters. The two boots run side by side.
+#[test]
+fn glibc_reads_the_clock_and_sbi_matches_opensbi() {
+    let Some(images) = images() else { return };
+    let opensbi = images.opensbi.display().to_string();
+    let (builtin, reference) = std::thread::scope(|s| {
+        let builtin = s.spawn(|| glibc_reads_the_clock(images, &["--sv39"]));
+        let reference = s.spawn(|| glibc_reads_the_clock(images, &["--sv39", "--bios", &opensbi]));
+        (builtin.join(), reference.join())
+    });
+    let (builtin, reference) = match (builtin, reference) {
+        (Ok(b), Ok(r)) => (b, r),
+        (Err(e), _) | (_, Err(e)) => std::panic::resume_unwind(e),
+    };
+    for line in [
+        "riscv-pmu-sbi: SBI PMU extension is available",
+        "riscv-pmu-sbi: 16 firmware and 2 hardware counters",
+    ] {
+        assert!(
+            builtin.console.contains(line),
+            "no {line:?} in the boot log; {}",
+            builtin.describe()
+        );
+    }
+    assert_eq!(
+        sbi_report(&builtin),
+        sbi_report(&reference),
+        "the kernel reports different SBI services under the built-in firmware (left) and \
+         Debian's OpenSBI (right)"
+    );
 }
 
 /// e2fsprogs' tool `name`, or `None` (with a note) outside CI when it is not installed.

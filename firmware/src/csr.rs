@@ -63,6 +63,11 @@ pub const MIP_MTIP: usize = 1 << IRQ_M_TIMER;
 pub const MIP_SEIP: usize = 1 << IRQ_S_EXT;
 
 // mcause exception codes
+pub const CAUSE_ILLEGAL_INSTRUCTION: usize = 2;
+pub const CAUSE_MISALIGNED_LOAD: usize = 4;
+pub const CAUSE_LOAD_ACCESS: usize = 5;
+pub const CAUSE_MISALIGNED_STORE: usize = 6;
+pub const CAUSE_STORE_ACCESS: usize = 7;
 pub const CAUSE_SUPERVISOR_ECALL: usize = 9;
 pub const MCAUSE_INTERRUPT: usize = 1 << (usize::BITS - 1);
 

@@ -7,7 +7,9 @@ use sbi_spec::hsm::hart_state;
 
 use crate::csr::{self, MIP_SSIP};
 use crate::platform::clint;
+use crate::pmu;
 use crate::MAX_HARTS;
+use sbi_spec::pmu::firmware_event;
 
 /// Work bits a hart finds in its mailbox when its machine software interrupt fires.
 pub mod work {
@@ -18,8 +20,11 @@ pub mod work {
     /// Flush the whole TLB with `sfence.vma` (remote ranged/ASID requests are widened to
     /// this: always correct, and the mailbox stays a single word without a queue).
     pub const SFENCE_VMA: usize = 1 << 2;
+    /// The same flush for a request limited to an address space (kept apart from
+    /// SFENCE_VMA only so that the PMU counts the two kinds of request separately).
+    pub const SFENCE_VMA_ASID: usize = 1 << 3;
     /// Requests the sender waits for until the target has carried them out.
-    pub const FENCES: usize = FENCE_I | SFENCE_VMA;
+    pub const FENCES: usize = FENCE_I | SFENCE_VMA | SFENCE_VMA_ASID;
 }
 
 pub struct Hart {
@@ -146,13 +151,21 @@ pub fn serve_mailbox(me: usize, running: bool) {
     if bits & work::FENCE_I != 0 {
         // SAFETY: an instruction fence has no memory effects.
         unsafe { core::arch::asm!("fence.i") };
+        pmu::record(firmware_event::FENCE_I_RECEIVED);
     }
-    if bits & work::SFENCE_VMA != 0 {
+    if bits & (work::SFENCE_VMA | work::SFENCE_VMA_ASID) != 0 {
         // SAFETY: flushing address-translation caches is always safe.
         unsafe { core::arch::asm!("sfence.vma") };
     }
+    if bits & work::SFENCE_VMA != 0 {
+        pmu::record(firmware_event::SFENCE_VMA_RECEIVED);
+    }
+    if bits & work::SFENCE_VMA_ASID != 0 {
+        pmu::record(firmware_event::SFENCE_VMA_ASID_RECEIVED);
+    }
     if bits & work::SUPERVISOR_IPI != 0 && running {
         csr::set!("mip", MIP_SSIP);
+        pmu::record(firmware_event::IPI_RECEIVED);
     }
     // Clear only what was done: bits posted meanwhile re-raised msip and stay pending.
     hart.pending.fetch_and(!bits, Ordering::Release);

@@ -11,6 +11,7 @@ mod csr;
 mod fdt;
 mod hart;
 mod platform;
+mod pmu;
 mod sbi;
 mod trap;
 
@@ -205,8 +206,8 @@ fn configure_hart() {
     const MEDELEG: usize = 0xb1ff;
     csr::write!("medeleg", MEDELEG);
     csr::write!("mideleg", MIP_SSIP | MIP_STIP | MIP_SEIP);
-    // S and U may read cycle, time, instret and the hpm counters.
-    csr::write!("mcounteren", 0xffff_ffff);
+    // Counter access for S and U, and the counters' initial state.
+    pmu::init_hart();
     // menvcfg (privileged spec 1.12) may be missing; its fields for absent extensions read
     // as zero. S-mode owns stimecmp only if STCE stuck and the CSR exists: some harts
     // (QEMU 7.2 with sstc=off) keep STCE writable without Sstc.

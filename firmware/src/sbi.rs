@@ -13,6 +13,8 @@ use sbi_spec::{base, hsm::hart_state, legacy, srst};
 use crate::csr::{self, MIP_STIP};
 use crate::hart::{self, work};
 use crate::platform::{clint, power, uart};
+use crate::pmu::{self, Pmu};
+use sbi_spec::pmu::firmware_event;
 
 /// Extension implementations; the derive generates `handle_ecall` and BASE's
 /// `probe_extension` from the fields present.
@@ -24,6 +26,7 @@ pub struct Firmware {
     fence: Clint,
     hsm: Hsm,
     reset: TestDevice,
+    pmu: Pmu,
 }
 
 pub static FIRMWARE: Firmware = Firmware {
@@ -33,6 +36,7 @@ pub static FIRMWARE: Firmware = Firmware {
     fence: Clint,
     hsm: Hsm,
     reset: TestDevice,
+    pmu: Pmu,
 };
 
 /// RAM bounds (base, end) for checking addresses S-mode passes in; (0, usize::MAX) until
@@ -222,8 +226,15 @@ fn local_sfence_vma(start: usize, size: usize, asid: Option<usize>) {
 
 impl Clint {
     /// Runs `local` on this hart if it is a target, posts `bits` to the other targets and
-    /// waits until they have done the work.
-    fn remote_fence(&self, mask: HartMask, bits: usize, local: impl FnOnce()) -> SbiRet {
+    /// waits until they have done the work. `sent` is the firmware event counted per
+    /// request posted to another hart.
+    fn remote_fence(
+        &self,
+        mask: HartMask,
+        bits: usize,
+        sent: usize,
+        local: impl FnOnce(),
+    ) -> SbiRet {
         let Some(set) = targets(mask) else {
             return SbiRet::invalid_param();
         };
@@ -231,6 +242,7 @@ impl Clint {
         for target in harts_in(set) {
             if target != me {
                 hart::post(target, bits);
+                pmu::record(sent);
             }
         }
         if set & (1 << me) != 0 {
@@ -247,6 +259,7 @@ impl Clint {
 
 impl rustsbi::Timer for Clint {
     fn set_timer(&self, deadline: u64) {
+        pmu::record(firmware_event::SET_TIMER);
         if sstc_enabled() {
             csr::write!("0x14d", deadline as usize);
             return;
@@ -266,6 +279,7 @@ impl rustsbi::Ipi for Clint {
         };
         for target in harts_in(set) {
             hart::post(target, work::SUPERVISOR_IPI);
+            pmu::record(firmware_event::IPI_SENT);
         }
         SbiRet::success(0)
     }
@@ -274,15 +288,21 @@ impl rustsbi::Ipi for Clint {
 impl rustsbi::Fence for Clint {
     fn remote_fence_i(&self, mask: HartMask) -> SbiRet {
         // SAFETY: an instruction fence has no memory effects.
-        self.remote_fence(mask, work::FENCE_I, || unsafe {
-            core::arch::asm!("fence.i")
-        })
+        self.remote_fence(
+            mask,
+            work::FENCE_I,
+            firmware_event::FENCE_I_SENT,
+            || unsafe { core::arch::asm!("fence.i") },
+        )
     }
 
     fn remote_sfence_vma(&self, mask: HartMask, start: usize, size: usize) -> SbiRet {
-        self.remote_fence(mask, work::SFENCE_VMA, || {
-            local_sfence_vma(start, size, None)
-        })
+        self.remote_fence(
+            mask,
+            work::SFENCE_VMA,
+            firmware_event::SFENCE_VMA_SENT,
+            || local_sfence_vma(start, size, None),
+        )
     }
 
     fn remote_sfence_vma_asid(
@@ -292,9 +312,12 @@ impl rustsbi::Fence for Clint {
         size: usize,
         asid: usize,
     ) -> SbiRet {
-        self.remote_fence(mask, work::SFENCE_VMA, || {
-            local_sfence_vma(start, size, Some(asid))
-        })
+        self.remote_fence(
+            mask,
+            work::SFENCE_VMA_ASID,
+            firmware_event::SFENCE_VMA_ASID_SENT,
+            || local_sfence_vma(start, size, Some(asid)),
+        )
     }
 }
 

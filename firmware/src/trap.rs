@@ -8,7 +8,21 @@
 use crate::csr::{self, *};
 use crate::hart;
 use crate::platform::{power, println};
+use crate::pmu;
 use crate::sbi;
+use sbi_spec::pmu::firmware_event;
+
+/// The PMU firmware event for an exception cause the firmware may see, if any.
+fn trap_event(cause: usize) -> Option<usize> {
+    Some(match cause {
+        CAUSE_ILLEGAL_INSTRUCTION => firmware_event::ILLEGAL_INSN,
+        CAUSE_MISALIGNED_LOAD => firmware_event::MISALIGNED_LOAD,
+        CAUSE_LOAD_ACCESS => firmware_event::ACCESS_LOAD,
+        CAUSE_MISALIGNED_STORE => firmware_event::MISALIGNED_STORE,
+        CAUSE_STORE_ACCESS => firmware_event::ACCESS_STORE,
+        _ => return None,
+    })
+}
 
 /// Registers x0..x31 of the interrupted context; x2 (sp) is the interrupted sp.
 #[repr(C)]
@@ -97,6 +111,9 @@ extern "C" fn handle_trap(frame: &mut TrapFrame) {
 /// medeleg delegates every exception S-mode can handle, so this only runs on a hart whose
 /// medeleg lacks some of those bits.
 fn redirect_to_supervisor(cause: usize) {
+    if let Some(event) = trap_event(cause) {
+        pmu::record(event);
+    }
     let mstatus = csr::read!("mstatus");
     let from_supervisor = (mstatus & MSTATUS_MPP) >> MSTATUS_MPP_SHIFT == PRIV_S;
     csr::write!("scause", cause);

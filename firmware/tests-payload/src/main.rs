@@ -23,11 +23,15 @@ const EID_RFENCE: usize = 0x5246_4E43;
 const EID_HSM: usize = 0x48_534D;
 const EID_SRST: usize = 0x5352_5354;
 const EID_DBCN: usize = 0x4442_434E;
+const EID_PMU: usize = 0x50_4D55;
 const LEGACY_SET_TIMER: usize = 0;
 const LEGACY_PUTCHAR: usize = 1;
 
+const ERR_NOT_SUPPORTED: isize = -2;
 const ERR_INVALID_PARAM: isize = -3;
 const ERR_ALREADY_AVAILABLE: isize = -6;
+const ERR_ALREADY_STARTED: isize = -7;
+const ERR_ALREADY_STOPPED: isize = -8;
 const HSM_STARTED: usize = 0;
 const HSM_STOPPED: usize = 1;
 
@@ -80,12 +84,16 @@ fn ecall(eid: usize, fid: usize, args: [usize; 3]) -> SbiRet {
 }
 
 fn ecall4(eid: usize, fid: usize, args: [usize; 4]) -> SbiRet {
+    ecall5(eid, fid, [args[0], args[1], args[2], args[3], 0])
+}
+
+fn ecall5(eid: usize, fid: usize, args: [usize; 5]) -> SbiRet {
     let (error, value);
     // SAFETY: an SBI call only has the effects the SBI specification gives it.
     unsafe {
         core::arch::asm!("ecall",
             inlateout("a0") args[0] => error, inlateout("a1") args[1] => value,
-            in("a2") args[2], in("a3") args[3], in("a6") fid, in("a7") eid);
+            in("a2") args[2], in("a3") args[3], in("a4") args[4], in("a6") fid, in("a7") eid);
     }
     SbiRet { error, value }
 }
@@ -235,6 +243,7 @@ fn test_base() {
         (EID_HSM, "HSM"),
         (EID_SRST, "SRST"),
         (EID_DBCN, "DBCN"),
+        (EID_PMU, "PMU"),
         (LEGACY_PUTCHAR, "legacy console_putchar"),
     ] {
         let probe = ecall(EID_BASE, 3, [eid, 0, 0]);
@@ -423,6 +432,304 @@ extern "C" fn secondary_main(hartid: usize) -> ! {
     finish(false)
 }
 
+// PMU function IDs, configuration/start/stop flags and event encodings (SBI v2.0 ch. 11).
+const PMU_NUM_COUNTERS: usize = 0;
+const PMU_GET_INFO: usize = 1;
+const PMU_CONFIG_MATCHING: usize = 2;
+const PMU_START: usize = 3;
+const PMU_STOP: usize = 4;
+const PMU_FW_READ: usize = 5;
+const PMU_FW_READ_HI: usize = 6;
+const PMU_SNAPSHOT_SET_SHMEM: usize = 7;
+const CFG_SKIP_MATCH: usize = 1 << 0;
+const CFG_CLEAR_VALUE: usize = 1 << 1;
+const CFG_AUTO_START: usize = 1 << 2;
+const START_SET_INIT_VALUE: usize = 1 << 0;
+const STOP_RESET: usize = 1 << 0;
+const EVENT_CPU_CYCLES: usize = 1;
+const EVENT_INSTRUCTIONS: usize = 2;
+const EVENT_CACHE_MISSES: usize = 4;
+const EVENT_L1D_READ_MISS: usize = (1 << 16) | 1;
+const FIRMWARE: usize = 15 << 16;
+const EVENT_FW_SET_TIMER: usize = FIRMWARE | 5;
+const EVENT_FW_IPI_SENT: usize = FIRMWARE | 6;
+const EVENT_FW_IPI_RECEIVED: usize = FIRMWARE | 7;
+const EVENT_FW_HFENCE_GVMA_SENT: usize = FIRMWARE | 14;
+const COUNTER_TYPE_FIRMWARE: usize = 1 << 63;
+/// The counter numbers the firmware gives cycle and instret (those of their CSRs).
+const CYCLE: usize = 0;
+const INSTRET: usize = 2;
+
+fn instret() -> u64 {
+    let n: u64;
+    // SAFETY: reading a counter CSR (mcounteren lets S-mode) has no side effects.
+    unsafe { core::arch::asm!("rdinstret {0}", out(reg) n) };
+    n
+}
+
+fn cycle() -> u64 {
+    let n: u64;
+    // SAFETY: as for `instret`.
+    unsafe { core::arch::asm!("rdcycle {0}", out(reg) n) };
+    n
+}
+
+fn pmu(fid: usize, args: [usize; 5]) -> SbiRet {
+    ecall5(EID_PMU, fid, args)
+}
+
+/// Counter numbers 0..n whose info reads; `info` gets each one's counter_info.
+fn pmu_counters(n: usize, info: &mut [usize; 64]) -> usize {
+    let mut valid = 0;
+    for (i, slot) in info.iter_mut().enumerate().take(n) {
+        let ret = pmu(PMU_GET_INFO, [i, 0, 0, 0, 0]);
+        *slot = if ret.error == 0 {
+            ret.value
+        } else {
+            usize::MAX
+        };
+        valid += (ret.error == 0) as usize;
+    }
+    valid
+}
+
+fn fw_read(counter: usize) -> SbiRet {
+    pmu(PMU_FW_READ, [counter, 0, 0, 0, 0])
+}
+
+fn test_pmu(me: usize) {
+    let n = pmu(PMU_NUM_COUNTERS, [0; 5]);
+    check(
+        n.error == 0 && (3..=64).contains(&n.value),
+        "PMU num_counters",
+    );
+    let mut info = [0usize; 64];
+    let valid = pmu_counters(n.value.min(64), &mut info);
+    println!("sbi-test: PMU {} counters, {valid} with info", n.value);
+    check(
+        info[CYCLE] == 0xc00 | (63 << 12) && info[INSTRET] == 0xc02 | (63 << 12),
+        "PMU counters 0 and 2 are the 64-bit cycle and instret CSRs",
+    );
+    check(
+        pmu(PMU_GET_INFO, [1, 0, 0, 0, 0]).error == ERR_INVALID_PARAM,
+        "PMU counter 1 (time) is no counter",
+    );
+    check(
+        pmu(PMU_GET_INFO, [n.value, 0, 0, 0, 0]).error == ERR_INVALID_PARAM,
+        "PMU counter_get_info past the last counter is INVALID_PARAM",
+    );
+    let firmware_mask = (0..n.value.min(64))
+        .filter(|&i| info[i] != usize::MAX && info[i] & COUNTER_TYPE_FIRMWARE != 0)
+        .fold(0usize, |m, i| m | 1 << i);
+    check(firmware_mask != 0, "PMU offers firmware counters");
+    let all_mask = (0..n.value.min(64))
+        .filter(|&i| info[i] != usize::MAX)
+        .fold(0usize, |m, i| m | 1 << i);
+
+    // Hardware: the instructions event lands on instret, which start and stop control.
+    let cfg = pmu(
+        PMU_CONFIG_MATCHING,
+        [0, all_mask, CFG_CLEAR_VALUE, EVENT_INSTRUCTIONS, 0],
+    );
+    check(
+        cfg.error == 0 && cfg.value == INSTRET,
+        "PMU config_matching(instructions) picks instret",
+    );
+    let cfg = pmu(PMU_CONFIG_MATCHING, [0, all_mask, 0, EVENT_CPU_CYCLES, 0]);
+    check(
+        cfg.error == 0 && cfg.value == CYCLE,
+        "PMU config_matching(cycles) picks cycle",
+    );
+    // Stopped, whatever state the counters were in.
+    pmu(PMU_STOP, [CYCLE, 0b101, 0, 0, 0]);
+    let frozen = instret();
+    let frozen_cycles = cycle();
+    for _ in 0..100 {
+        core::hint::spin_loop();
+    }
+    check(
+        instret() == frozen && cycle() == frozen_cycles,
+        "PMU stop freezes instret and cycle",
+    );
+    check(
+        pmu(PMU_STOP, [INSTRET, 1, 0, 0, 0]).error == ERR_ALREADY_STOPPED,
+        "PMU stop of a stopped counter is ALREADY_STOPPED",
+    );
+    let start = pmu(PMU_START, [INSTRET, 1, START_SET_INIT_VALUE, 1000, 0]);
+    let after = instret();
+    check(
+        start.error == 0 && after > 1000 && after < 1000 + 1000,
+        "PMU start with an initial value runs instret from it",
+    );
+    check(
+        pmu(PMU_START, [INSTRET, 1, 0, 0, 0]).error == ERR_ALREADY_STARTED,
+        "PMU start of a running counter is ALREADY_STARTED",
+    );
+    check(
+        pmu(PMU_START, [CYCLE, 1, 0, 0, 0]).error == 0 && cycle() > frozen_cycles,
+        "PMU start runs cycle on",
+    );
+    check(
+        pmu(PMU_CONFIG_MATCHING, [0, all_mask, 0, EVENT_CACHE_MISSES, 0]).error
+            == ERR_NOT_SUPPORTED
+            && pmu(
+                PMU_CONFIG_MATCHING,
+                [0, all_mask, 0, EVENT_L1D_READ_MISS, 0],
+            )
+            .error
+                == ERR_NOT_SUPPORTED,
+        "PMU: events nothing counts are NOT_SUPPORTED",
+    );
+    check(
+        pmu(PMU_CONFIG_MATCHING, [0, all_mask, 0, 0x4_0001, 0]).error == ERR_INVALID_PARAM,
+        "PMU: an undefined event type is INVALID_PARAM",
+    );
+    check(
+        pmu(PMU_CONFIG_MATCHING, [0, 1 << 1, 0, EVENT_CPU_CYCLES, 0]).error == ERR_INVALID_PARAM,
+        "PMU: a set naming counter 1 is INVALID_PARAM",
+    );
+    check(
+        pmu(
+            PMU_CONFIG_MATCHING,
+            [0, 1 << INSTRET, CFG_SKIP_MATCH, EVENT_CPU_CYCLES, 0],
+        )
+        .error
+            == ERR_NOT_SUPPORTED,
+        "PMU: instret cannot count cycles",
+    );
+    check(
+        fw_read(INSTRET).error == ERR_INVALID_PARAM,
+        "PMU fw_read of a hardware counter is INVALID_PARAM",
+    );
+
+    // Firmware counters: SBI set_timer calls, IPIs sent and received.
+    let timer = pmu(
+        PMU_CONFIG_MATCHING,
+        [
+            0,
+            firmware_mask,
+            CFG_CLEAR_VALUE | CFG_AUTO_START,
+            EVENT_FW_SET_TIMER,
+            0,
+        ],
+    );
+    check(
+        timer.error == 0 && firmware_mask & (1 << timer.value) != 0,
+        "PMU config_matching(set_timer) picks a firmware counter",
+    );
+    let sent = pmu(
+        PMU_CONFIG_MATCHING,
+        [
+            0,
+            firmware_mask,
+            CFG_CLEAR_VALUE | CFG_AUTO_START,
+            EVENT_FW_IPI_SENT,
+            0,
+        ],
+    );
+    let received = pmu(
+        PMU_CONFIG_MATCHING,
+        [
+            0,
+            firmware_mask,
+            CFG_CLEAR_VALUE | CFG_AUTO_START,
+            EVENT_FW_IPI_RECEIVED,
+            0,
+        ],
+    );
+    check(
+        sent.error == 0
+            && received.error == 0
+            && sent.value != timer.value
+            && received.value != sent.value
+            && received.value != timer.value,
+        "PMU: each firmware event gets a free counter",
+    );
+    for _ in 0..3 {
+        ecall(EID_TIME, 0, [u64::MAX as usize, 0, 0]);
+    }
+    legacy(LEGACY_SET_TIMER, u64::MAX as usize);
+    let count = fw_read(timer.value);
+    check(
+        count.error == 0 && count.value == 4,
+        "PMU firmware counter counts 4 set_timer calls",
+    );
+    check(
+        pmu(PMU_FW_READ_HI, [timer.value, 0, 0, 0, 0]).error == 0,
+        "PMU fw_read_hi of a firmware counter",
+    );
+    let soft = SOFT_INTERRUPTS.load(Ordering::Relaxed);
+    ecall(EID_IPI, 0, [1, me, 0]);
+    wait_for(&SOFT_INTERRUPTS, soft, TIMEBASE_HZ);
+    check(
+        fw_read(sent.value).value == 1 && fw_read(received.value).value == 1,
+        "PMU firmware counters count one IPI sent and received",
+    );
+    check(
+        pmu(PMU_STOP, [timer.value, 1, 0, 0, 0]).error == 0,
+        "PMU stop of a firmware counter",
+    );
+    ecall(EID_TIME, 0, [u64::MAX as usize, 0, 0]);
+    check(
+        fw_read(timer.value).value == 4,
+        "PMU a stopped firmware counter does not count",
+    );
+    check(
+        pmu(PMU_START, [timer.value, 1, START_SET_INIT_VALUE, 10, 0]).error == 0 && {
+            ecall(EID_TIME, 0, [u64::MAX as usize, 0, 0]);
+            fw_read(timer.value).value == 11
+        },
+        "PMU start of a firmware counter with an initial value",
+    );
+    let release = pmu(
+        PMU_STOP,
+        [
+            0,
+            (1 << timer.value) | (1 << sent.value) | (1 << received.value),
+            STOP_RESET,
+            0,
+            0,
+        ],
+    );
+    check(
+        release.error == 0 && fw_read(timer.value).error == ERR_INVALID_PARAM,
+        "PMU stop with reset releases firmware counters",
+    );
+    check(
+        pmu(PMU_START, [timer.value, 1, 0, 0, 0]).error == ERR_INVALID_PARAM,
+        "PMU start of a free firmware counter is INVALID_PARAM",
+    );
+    check(
+        pmu(
+            PMU_CONFIG_MATCHING,
+            [0, firmware_mask, 0, EVENT_FW_HFENCE_GVMA_SENT, 0],
+        )
+        .error
+            == ERR_NOT_SUPPORTED,
+        "PMU: hypervisor fence events are NOT_SUPPORTED",
+    );
+    check(
+        pmu(PMU_SNAPSHOT_SET_SHMEM, [0x8040_0000, 0, 0, 0, 0]).error == ERR_NOT_SUPPORTED,
+        "PMU snapshot memory is NOT_SUPPORTED",
+    );
+}
+
+/// The counter enables S-mode finds: it may read every counter itself, and U-mode may
+/// read `time` (the vDSO's clock) but not cycle or instret, as OpenSBI leaves them.
+fn test_counter_enables() {
+    let scounteren: usize;
+    // SAFETY: reading a CSR has no side effects.
+    unsafe { core::arch::asm!("csrr {0}, scounteren", out(reg) scounteren) };
+    check(
+        scounteren == 0b10,
+        "scounteren at entry lets U-mode read time only",
+    );
+    check(
+        time() != 0 || cycle() != 0 || instret() != 0,
+        "S-mode reads the counters",
+    );
+}
+
 fn test_srst_errors() {
     let ret = ecall(EID_SRST, 0, [5, 0, 0]);
     check(
@@ -448,10 +755,12 @@ fn finish(passed: bool) -> ! {
 extern "C" fn main(hartid: usize, dtb: usize) -> ! {
     println!("sbi-test: S-mode payload on hart {hartid}, DTB at {dtb:#x}");
     test_base();
+    test_counter_enables();
     test_console();
     test_timer();
     test_ipi(hartid);
     test_rfence();
+    test_pmu(hartid);
     test_hsm(hartid);
     test_srst_errors();
     let failures = FAILURES.load(Ordering::Relaxed);
