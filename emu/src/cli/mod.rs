@@ -173,9 +173,37 @@ pub enum Clock {
     Host,
 }
 
+/// The end of `emu run --help`: examples, exit statuses, QEMU equivalents, console keys.
+const RUN_HELP: &str = "\
+Examples:
+  emu run --sv48                                boot the built-in guest kernel (Sv48 hart)
+  emu run --sv39 --append 'layout=linear nokaslr'
+  emu run --trace insn,walk,satp,trap --trace-from relocate_enable_mmu --trace-limit 60
+  emu run Image --initrd initramfs.cpio.gz --append console=ttyS0 --disk disk.img
+  emu run --bios none test.elf                  bare-metal ELF in M-mode, HTIF exit code
+  emu run --gdb 0 --gdb-wait                    gdb server on a free port (printed)
+
+Exit status: the guest's (HTIF or test device), 0 on poweroff or Ctrl-A X, 1 unusable
+image or file, 2 usage error, 124 --max-insns reached, 125 all harts asleep forever,
+130 interrupted (Ctrl-C, SIGTERM).
+
+QEMU equivalents (qemu-system-riscv64 -M virt -nographic ...):
+  -kernel Image        emu run Image          -bios FILE      --bios FILE
+  -initrd FILE         --initrd FILE          -dtb FILE       --dtb FILE
+  -append ARGS         --append ARGS          -drive file=X   --disk X
+  -m 1024 / -m 1G      -m 1024 / -m 1G        -snapshot       --snapshot
+  -smp N               --smp N                -d in_asm,int   --trace insn,trap
+  -s -S                --gdb 1234 --gdb-wait  -D FILE         --trace-file FILE
+-M virt and -nographic are accepted and ignored (always so); other QEMU spellings are
+refused with the emu equivalent.
+
+Console: Ctrl-A x quits, Ctrl-A h lists the escape keys, Ctrl-A Ctrl-A sends Ctrl-A.
+On a terminal, runs longer than a second show a status line on stderr (instructions,
+MIPS, guest time, trace bytes), erased while the guest writes and at the end.";
+
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Examples:\n  emu run --sv48                                boot the built-in guest kernel (Sv48 hart)\n  emu run --sv39 --append 'layout=linear nokaslr'\n  emu run --trace insn,walk,satp,trap --trace-from relocate_enable_mmu --trace-limit 60\n  emu run Image --initrd initramfs.cpio.gz --append console=ttyS0 --disk disk.img\n  emu run --bios none test.elf                  bare-metal ELF in M-mode, HTIF exit code\n\nExit status: the guest's (HTIF or test device), 0 on poweroff, 1 unusable image,\n2 usage error, 124 --max-insns reached, 125 all harts asleep forever, 130 interrupted.\nConsole: Ctrl-A X quits, Ctrl-A Ctrl-A sends Ctrl-A."
+    after_help = RUN_HELP
 )]
 pub struct RunArgs {
     /// ELF or raw Linux Image to boot. Omitted: the embedded in-repo guest kernel.
