@@ -244,7 +244,14 @@ fn jit_in_a_counted_run_is_ignored_with_a_warning() {
         format!("emu: warning: --jit has no effect with --check-tlb: compiled code cannot count or trace memory accesses, so this run is interpreted (--stats=basic works with --jit)\n{STOPPED}")
     );
     assert_eq!(status, Some(EXIT_INSN_LIMIT));
-    let (_, stderr) = run_loop_with(&["--jit", "--stats", "--trace", "trap", "--trace-file", "/dev/null"]);
+    let (_, stderr) = run_loop_with(&[
+        "--jit",
+        "--stats",
+        "--trace",
+        "trap",
+        "--trace-file",
+        "/dev/null",
+    ]);
     assert!(
         stderr.starts_with("emu: warning: --jit has no effect with --stats, --trace: compiled code cannot count or trace memory accesses, so this run is interpreted (--stats=basic works with --jit)\n"),
         "{stderr}"
@@ -287,7 +294,12 @@ fn assert_file_error(extra: &[&str], expected: &str) {
 fn file_errors_name_the_role_the_path_and_the_reason() {
     let missing = "/nonexistent/emu-test";
     assert_file_error(
-        &["--trace", "insn", "--trace-file", &format!("{missing}/t.json")],
+        &[
+            "--trace",
+            "insn",
+            "--trace-file",
+            &format!("{missing}/t.json"),
+        ],
         "emu: cannot open the trace file /nonexistent/emu-test/t.json: No such file or directory",
     );
     assert_file_error(
@@ -361,7 +373,14 @@ const LONG_RUN: &str = "600000000";
 #[test]
 fn no_status_line_when_stderr_is_not_a_terminal() {
     let elf = loop_forever_elf();
-    let (status, _, stderr) = run(&["run", "--bios", "none", elf.to_str().unwrap(), "--max-insns", LONG_RUN]);
+    let (status, _, stderr) = run(&[
+        "run",
+        "--bios",
+        "none",
+        elf.to_str().unwrap(),
+        "--max-insns",
+        LONG_RUN,
+    ]);
     assert_eq!(status, Some(EXIT_INSN_LIMIT));
     assert_eq!(
         stderr,
@@ -390,6 +409,27 @@ fn status_line_on_a_terminal_is_drawn_and_cleared() {
         "no status line:\n{text:?}"
     );
     // Erased before the last message, which then stands alone on its line.
-    let last = format!("\r\x1b[2Kemu: stopped after {LONG_RUN} instructions (--max-insns); exit status 124\r\n");
+    let last = format!(
+        "\r\x1b[2Kemu: stopped after {LONG_RUN} instructions (--max-insns); exit status 124\r\n"
+    );
     assert!(text.ends_with(&last), "{text:?}");
+}
+
+#[test]
+fn ctrl_a_h_lists_the_keys_and_ctrl_a_x_says_it_quits() {
+    let elf = loop_forever_elf();
+    let out = assert_cmd::Command::new(env!("CARGO_BIN_EXE_emu"))
+        .args(["run", "--bios", "none", elf.to_str().unwrap()])
+        .write_stdin(b"\x01h\x01x".to_vec())
+        .timeout(std::time::Duration::from_secs(120))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "Ctrl-A h       print this help\n\
+         Ctrl-A x       quit emu (exit status 0)\n\
+         Ctrl-A Ctrl-A  send Ctrl-A to the guest\n\
+         emu: terminated by Ctrl-A X\n"
+    );
+    assert_eq!(out.status.code(), Some(0));
 }

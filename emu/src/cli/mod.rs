@@ -194,8 +194,8 @@ QEMU equivalents (qemu-system-riscv64 -M virt -nographic ...):
   -m 1024 / -m 1G      -m 1024 / -m 1G        -snapshot       --snapshot
   -smp N               --smp N                -d in_asm,int   --trace insn,trap
   -s -S                --gdb 1234 --gdb-wait  -D FILE         --trace-file FILE
--M virt and -nographic are accepted and ignored (always so); other QEMU spellings are
-refused with the emu equivalent.
+-M virt and -nographic are accepted with a note (emu always works that way); other QEMU
+spellings are refused with the emu equivalent.
 
 Console: Ctrl-A x quits, Ctrl-A h lists the escape keys, Ctrl-A Ctrl-A sends Ctrl-A.
 On a terminal, runs longer than a second show a status line on stderr (instructions,
@@ -445,7 +445,11 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
             })?;
             let kernel = out.join("guest-kernel.elf");
             write_atomically("image file", &kernel, crate::images::GUEST_KERNEL)?;
-            write_atomically("image file", &out.join("firmware.elf"), crate::images::FIRMWARE)?;
+            write_atomically(
+                "image file",
+                &out.join("firmware.elf"),
+                crate::images::FIRMWARE,
+            )?;
             println!(
                 "wrote {0}/guest-kernel.elf and {0}/firmware.elf",
                 out.display()

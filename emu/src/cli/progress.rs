@@ -155,7 +155,10 @@ pub fn status_text(executed: u64, mips: f64, guest_seconds: f64, trace: Option<u
         si(executed as f64)
     );
     if let Some(bytes) = trace {
-        text.push_str(&format!(", trace {:.1} MiB", bytes as f64 / (1u64 << 20) as f64));
+        text.push_str(&format!(
+            ", trace {:.1} MiB",
+            bytes as f64 / (1u64 << 20) as f64
+        ));
     }
     text
 }

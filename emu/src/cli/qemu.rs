@@ -246,7 +246,9 @@ pub fn scan(args: &[OsString], known: &Known) -> Scan {
             None
         };
         match &habit.advice {
-            Advice::Refuse(hint) => out.hints.push(format!("'{arg}' is QEMU's spelling; {hint}")),
+            Advice::Refuse(hint) => out
+                .hints
+                .push(format!("'{arg}' is QEMU's spelling; {hint}")),
             Advice::Drop {
                 values,
                 note,

@@ -163,15 +163,14 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
 
     m.tracer.finish();
     if let Some(s) = trace_sink {
-        s.join()
-            .map_err(|e| match &args.trace_file {
-                Some(p) => Failure::image(format!(
-                    "cannot write the trace file {}: {}",
-                    p.display(),
-                    loader::os_error(&e)
-                )),
-                None => Failure::image(format!("writing the trace failed: {e}")),
-            })?;
+        s.join().map_err(|e| match &args.trace_file {
+            Some(p) => Failure::image(format!(
+                "cannot write the trace file {}: {}",
+                p.display(),
+                loader::os_error(&e)
+            )),
+            None => Failure::image(format!("writing the trace failed: {e}")),
+        })?;
     }
     let report = crate::machine::stats::Report::collect(&m, elapsed, &symbols);
     if let Some(level) = args.stats {
