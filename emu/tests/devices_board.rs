@@ -102,7 +102,7 @@ fn clint_timer_and_software_interrupts_per_hart() {
 fn ctrl_a_x_on_the_console_stops_the_machine() {
     let mut b = board(1);
     let mut filter = emu::devices::console::EscapeFilter::default();
-    emu::devices::console::feed_keys(&mut filter, &b.input, b"\x01x");
+    emu::devices::console::feed_keys(&mut filter, &b.input, b"\x01x", &mut |_| {});
     assert_eq!(b.bus.exit_request, None);
     b.sample(0, 1);
     assert_eq!(b.bus.exit_request, Some(ExitRequest::Exit(0)));

@@ -1,10 +1,13 @@
 //! The `emu` command line (clap). Every failure ends in one line on stderr and a
 //! non-zero status: 2 for usage errors, 1 for an unusable image or file.
 
+mod progress;
+mod qemu;
 mod run;
 mod terminal;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -59,8 +62,8 @@ pub enum Command {
 
 #[derive(Args, Debug, Clone)]
 pub struct MachineArgs {
-    /// Guest RAM size, e.g. 512M, 1G (suffixes K, M, G).
-    #[arg(short = 'm', long = "memory", default_value = "512M", value_parser = parse_size)]
+    /// Guest RAM size: 512M, 1G, 65536K, or a bare number of MiB as in QEMU (1024 = 1G).
+    #[arg(short = 'm', long = "memory", value_name = "SIZE", default_value = "512M", value_parser = parse_size)]
     pub memory: u64,
     /// Number of harts.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
@@ -77,9 +80,10 @@ pub struct MachineArgs {
     /// Kernel command line (the DTB's /chosen/bootargs).
     #[arg(long, default_value = "")]
     pub append: String,
-    /// /chosen/kaslr-seed, decimal or 0x-hex (0 disables KASLR in the guest kernel).
-    #[arg(long, default_value = "0", value_parser = parse_u64)]
-    pub kaslr_seed: u64,
+    /// /chosen/kaslr-seed, decimal or 0x-hex (default 0, which disables KASLR in the
+    /// guest kernel).
+    #[arg(long, value_name = "N", value_parser = parse_u64)]
+    pub kaslr_seed: Option<u64>,
     /// Hardware A/D-bit updates (Svadu) instead of page faults when A or D is clear (Svade).
     #[arg(long)]
     pub svadu: bool,
@@ -145,7 +149,7 @@ impl MachineArgs {
                 ..MmuConfig::default()
             },
             bootargs: self.append.clone(),
-            kaslr_seed: self.kaslr_seed,
+            kaslr_seed: self.kaslr_seed.unwrap_or(0),
             jit: self.jit,
             jit_hot: self.jit_hot,
             ..MachineConfig::default()
@@ -169,9 +173,37 @@ pub enum Clock {
     Host,
 }
 
+/// The end of `emu run --help`: examples, exit statuses, QEMU equivalents, console keys.
+const RUN_HELP: &str = "\
+Examples:
+  emu run --sv48                                boot the built-in guest kernel (Sv48 hart)
+  emu run --sv39 --append 'layout=linear nokaslr'
+  emu run --trace insn,walk,satp,trap --trace-from relocate_enable_mmu --trace-limit 60
+  emu run Image --initrd initramfs.cpio.gz --append console=ttyS0 --disk disk.img
+  emu run --bios none test.elf                  bare-metal ELF in M-mode, HTIF exit code
+  emu run --gdb 0 --gdb-wait                    gdb server on a free port (printed)
+
+Exit status: the guest's (HTIF or test device), 0 on poweroff or Ctrl-A X, 1 unusable
+image or file, 2 usage error, 124 --max-insns reached, 125 all harts asleep forever,
+130 interrupted (Ctrl-C, SIGTERM).
+
+QEMU equivalents (qemu-system-riscv64 -M virt -nographic ...):
+  -kernel Image        emu run Image          -bios FILE      --bios FILE
+  -initrd FILE         --initrd FILE          -dtb FILE       --dtb FILE
+  -append ARGS         --append ARGS          -drive file=X   --disk X
+  -m 1024 / -m 1G      -m 1024 / -m 1G        -snapshot       --snapshot
+  -smp N               --smp N                -d in_asm,int   --trace insn,trap
+  -s -S                --gdb 1234 --gdb-wait  -D FILE         --trace-file FILE
+-M virt and -nographic are accepted with a note (emu always works that way); other QEMU
+spellings are refused with the emu equivalent.
+
+Console: Ctrl-A x quits, Ctrl-A h lists the escape keys, Ctrl-A Ctrl-A sends Ctrl-A.
+On a terminal, runs longer than a second show a status line on stderr (instructions,
+MIPS, guest time, trace bytes), erased while the guest writes and at the end.";
+
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Examples:\n  emu run --sv48                                boot the built-in guest kernel (Sv48 hart)\n  emu run --sv39 --append 'layout=linear nokaslr'\n  emu run --trace insn,walk,satp,trap --trace-from relocate_enable_mmu --trace-limit 60\n  emu run Image --initrd initramfs.cpio.gz --append console=ttyS0 --disk disk.img\n  emu run --bios none test.elf                  bare-metal ELF in M-mode, HTIF exit code\n\nExit status: the guest's (HTIF or test device), 0 on poweroff, 1 unusable image,\n2 usage error, 124 --max-insns reached, 125 all harts asleep forever, 130 interrupted.\nConsole: Ctrl-A X quits, Ctrl-A Ctrl-A sends Ctrl-A."
+    after_help = RUN_HELP
 )]
 pub struct RunArgs {
     /// ELF or raw Linux Image to boot. Omitted: the embedded in-repo guest kernel.
@@ -216,9 +248,9 @@ pub struct RunArgs {
     /// Write the trace here (default: stderr).
     #[arg(long, value_name = "PATH")]
     pub trace_file: Option<PathBuf>,
-    /// Trace format.
-    #[arg(long, value_enum, default_value_t = crate::trace::Format::Text)]
-    pub trace_format: crate::trace::Format,
+    /// Trace format (default text).
+    #[arg(long, value_enum)]
+    pub trace_format: Option<crate::trace::Format>,
     /// Start tracing at a symbol (e.g. relocate_enable_mmu), an address, or insn:N.
     #[arg(long, value_name = "WHERE", value_parser = parse_where)]
     pub trace_from: Option<crate::trace::Where>,
@@ -231,7 +263,8 @@ pub struct RunArgs {
     /// Extra ELF files whose symbols name addresses in traces (e.g. a vmlinux).
     #[arg(long, value_name = "ELF")]
     pub symbols: Vec<PathBuf>,
-    /// Serve the gdb remote protocol on 127.0.0.1:PORT (gdb: `target remote :PORT`).
+    /// Serve the gdb remote protocol on 127.0.0.1:PORT (gdb: `target remote :PORT`); 0
+    /// picks a free port, printed on stderr.
     #[arg(long, value_name = "PORT")]
     pub gdb: Option<u16>,
     /// With --gdb: stop before the first instruction until gdb connects.
@@ -247,7 +280,8 @@ fn parse_where(s: &str) -> Result<crate::trace::Where, String> {
     s.parse()
 }
 
-/// Parse `512M`, `1G`, `4096`, `64K`.
+/// Parse a RAM size: `512M`, `1G`, `65536K`, or a bare number of MiB as QEMU's `-m`
+/// takes it (`1024` is 1 GiB).
 pub fn parse_size(s: &str) -> Result<u64, String> {
     let s = s.trim();
     let (num, mult) = match s.char_indices().last() {
@@ -260,7 +294,7 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
             };
             (&s[..i], m)
         }
-        _ => (s, 1),
+        _ => (s, 1 << 20),
     };
     let n: u64 = num
         .parse()
@@ -299,7 +333,29 @@ impl Failure {
 }
 
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let mut argv: Vec<OsString> = std::env::args_os().collect();
+    // The subcommand named on the command line, for hints and "try 'emu run --help'".
+    let sub = argv
+        .get(1)
+        .and_then(|a| a.to_str())
+        .filter(|a| Cli::command().find_subcommand(a).is_some())
+        .map(str::to_string);
+    if let Some(sub) = sub.as_deref().filter(|s| *s != "images") {
+        let scan = qemu::scan(&argv[2..], &known_options(sub));
+        if !scan.hints.is_empty() {
+            for hint in &scan.hints {
+                eprintln!("emu: {hint}");
+            }
+            eprintln!("{}", more_information(Some(sub)));
+            return ExitCode::from(EXIT_USAGE);
+        }
+        for note in &scan.notes {
+            eprintln!("emu: {note}");
+        }
+        argv.truncate(2);
+        argv.extend(scan.args);
+    }
+    let cli = match Cli::try_parse_from(&argv) {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {
             // --help and --version.
@@ -307,11 +363,7 @@ pub fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(e) => {
-            // One line, as for every other error: clap's first line, without its prefix.
-            let text = e.render().to_string();
-            let first = text.lines().next().unwrap_or("invalid arguments");
-            let first = first.strip_prefix("error: ").unwrap_or(first);
-            eprintln!("emu: {first} (see 'emu --help')");
+            eprint!("{}", usage_error(&e, sub.as_deref()));
             return ExitCode::from(EXIT_USAGE);
         }
     };
@@ -324,20 +376,80 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// The last line of a usage error.
+fn more_information(sub: Option<&str>) -> String {
+    match sub {
+        Some(sub) => format!("For more information, try 'emu {sub} --help'."),
+        None => "For more information, try 'emu --help'.".to_string(),
+    }
+}
+
+/// Clap's whole message (what is wrong, its tips, the usage line) with one `emu:` line
+/// first and the help hint naming the subcommand's help.
+fn usage_error(e: &clap::Error, sub: Option<&str>) -> String {
+    let text = e.render().to_string();
+    let mut out = String::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = if i == 0 {
+            format!("emu: {}", line.strip_prefix("error: ").unwrap_or(line))
+        } else if line.starts_with("For more information, try ") {
+            more_information(sub)
+        } else {
+            line.to_string()
+        };
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
+/// The options a subcommand defines, so that their values are never taken for QEMU
+/// options (`--append -s`).
+fn known_options(sub: &str) -> qemu::Known {
+    let mut cmd = Cli::command();
+    cmd.build();
+    let mut known = qemu::Known {
+        longs: Vec::new(),
+        shorts: Vec::new(),
+    };
+    if let Some(sc) = cmd.find_subcommand(sub) {
+        for a in sc.get_arguments() {
+            let takes_value = a.get_action().takes_values();
+            for long in a.get_long_and_visible_aliases().into_iter().flatten() {
+                known.longs.push((long.to_string(), takes_value));
+            }
+            for short in a.get_short_and_visible_aliases().into_iter().flatten() {
+                known.shorts.push((short, takes_value));
+            }
+        }
+    }
+    known
+}
+
 fn dispatch(cli: Cli) -> Result<u8, Failure> {
     match cli.command {
         Command::Run(args) => run::run(*args),
         Command::Dtb { machine, output } => {
             let dtb = machine::dtb::build(&machine.config())
                 .map_err(|e| Failure::image(format!("cannot build the device tree: {e}")))?;
-            write_atomically(&output, &dtb)?;
+            write_atomically("device tree file", &output, &dtb)?;
             Ok(0)
         }
         Command::Images { out } => {
-            std::fs::create_dir_all(&out)
-                .map_err(|e| Failure::usage(format!("cannot create {}: {e}", out.display())))?;
-            write_atomically(&out.join("guest-kernel.elf"), crate::images::GUEST_KERNEL)?;
-            write_atomically(&out.join("firmware.elf"), crate::images::FIRMWARE)?;
+            std::fs::create_dir_all(&out).map_err(|e| {
+                Failure::image(format!(
+                    "cannot create the directory {}: {}",
+                    out.display(),
+                    os_error(&e)
+                ))
+            })?;
+            let kernel = out.join("guest-kernel.elf");
+            write_atomically("image file", &kernel, crate::images::GUEST_KERNEL)?;
+            write_atomically(
+                "image file",
+                &out.join("firmware.elf"),
+                crate::images::FIRMWARE,
+            )?;
             println!(
                 "wrote {0}/guest-kernel.elf and {0}/firmware.elf",
                 out.display()
@@ -347,10 +459,37 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
     }
 }
 
-/// Write a file so that it is either complete or absent (temp file + rename).
-pub fn write_atomically(path: &std::path::Path, data: &[u8]) -> Result<(), Failure> {
-    let tmp = path.with_extension("tmp~");
+use crate::machine::loader::os_error;
+
+/// The temporary name [`write_atomically`] writes before renaming.
+fn temp_path(path: &std::path::Path) -> PathBuf {
+    path.with_extension("tmp~")
+}
+
+fn write_failure(role: &str, path: &std::path::Path, e: &std::io::Error) -> Failure {
+    Failure::image(format!(
+        "cannot write the {role} {}: {}",
+        path.display(),
+        os_error(e)
+    ))
+}
+
+/// Write a file so that it is either complete or absent (temp file + rename); an error
+/// names the file's role and path.
+pub fn write_atomically(role: &str, path: &std::path::Path, data: &[u8]) -> Result<(), Failure> {
+    let tmp = temp_path(path);
     std::fs::write(&tmp, data)
         .and_then(|_| std::fs::rename(&tmp, path))
-        .map_err(|e| Failure::usage(format!("cannot write {}: {e}", path.display())))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            write_failure(role, path, &e)
+        })
+}
+
+/// Whether [`write_atomically`] will be able to write `path` (checked before a long run).
+pub fn check_writable(role: &str, path: &std::path::Path) -> Result<(), Failure> {
+    let tmp = temp_path(path);
+    std::fs::File::create(&tmp)
+        .and_then(|_| std::fs::remove_file(&tmp))
+        .map_err(|e| write_failure(role, path, &e))
 }

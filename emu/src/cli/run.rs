@@ -1,13 +1,15 @@
 //! `emu run`: build the board from the flags, load the images, run, report.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Instant;
 
+use super::progress::{Sources, StatusLine};
 use super::{Clock, Failure, RunArgs, EXIT_DEADLOCK, EXIT_INSN_LIMIT, EXIT_INTERRUPTED};
 use crate::devices::console::ConsoleInputSource;
 use crate::devices::virtio::DiskConfig;
 use crate::machine::loader::{self, LoadedImage};
-use crate::machine::{self, ClockMode, Machine, StopReason};
+use crate::machine::{self, ClockMode, Machine, Progress, StopReason};
 use crate::trace::symbols::{Image, Symbolizer};
 use crate::trace::{sink, Tracer, Where};
 
@@ -21,10 +23,13 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
         Clock::Host => ClockMode::Host,
     };
     config.snapshot = args.snapshot;
+    for warning in ignored_options(&args) {
+        eprintln!("emu: warning: {warning}");
+    }
     for path in &args.disk {
         config
             .disks
-            .push(DiskConfig::open(path).map_err(|e| Failure::image(e.to_string()))?);
+            .push(DiskConfig::open(path).map_err(Failure::image)?);
     }
     if config.disks.len() > crate::devices::max_disks(&config) {
         return Err(Failure::usage(format!(
@@ -35,10 +40,7 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
     config.console_input = ConsoleInputSource::Stdin;
 
     let (guest_bytes, guest_name) = match &args.guest {
-        Some(p) => (
-            loader::read_file(p).map_err(img_err)?,
-            p.display().to_string(),
-        ),
+        Some(p) => (read_input("program", p)?, p.display().to_string()),
         // The built-in guest kernel runs in S-mode on SBI: without firmware it would
         // only trap forever.
         None if args.bios == "none" => {
@@ -54,9 +56,13 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
         ),
     };
     let initrd = match &args.initrd {
-        Some(p) => Some(loader::read_file(p).map_err(img_err)?),
+        Some(p) => Some(read_input("initrd", p)?),
         None => None,
     };
+    // Fail now rather than after a long run.
+    if let Some(p) = &args.stats_json {
+        super::check_writable("statistics file", p)?;
+    }
     config.pace_idle = std::io::IsTerminal::is_terminal(&std::io::stdin());
     let images = Images {
         guest: &guest_bytes,
@@ -74,25 +80,24 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
         };
         let (s, tx) = sink::Sink::start(
             output,
-            args.trace_format,
+            args.trace_format.unwrap_or(crate::trace::Format::Text),
             symbols.clone(),
             crate::cpu::disasm::disassemble,
         )
-        .map_err(|e| Failure::usage(format!("cannot open the trace file: {e}")))?;
+        .map_err(|e| match &args.trace_file {
+            Some(p) => Failure::image(format!(
+                "cannot open the trace file {}: {}",
+                p.display(),
+                loader::os_error(&e)
+            )),
+            None => Failure::image(format!("cannot start the trace writer: {e}")),
+        })?;
         let mut tracer = Tracer::new(mask, tx, args.trace_limit);
         let (from_pcs, from_insn) = resolve_where(args.trace_from.as_ref(), &symbols)?;
         let (until_pcs, until_insn) = resolve_where(args.trace_until.as_ref(), &symbols)?;
         tracer.set_window(from_pcs, from_insn, until_pcs, until_insn);
         m.set_tracer(tracer);
         trace_sink = Some(s);
-    } else if args.trace_file.is_some()
-        || args.trace_from.is_some()
-        || args.trace_until.is_some()
-        || args.trace_limit.is_some()
-    {
-        return Err(Failure::usage(
-            "--trace-file/--trace-from/--trace-until/--trace-limit need --trace EVENTS",
-        ));
     }
     m.set_observed(
         args.stats == Some(super::StatsLevel::Full)
@@ -102,6 +107,19 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
 
     super::terminal::install_stop_handler();
     let raw = super::terminal::RawModeGuard::enable();
+    // The status line: not with gdb (the guest waits at breakpoints) nor with the trace
+    // on stderr (the two would write over each other).
+    let progress = Arc::new(Progress::default());
+    let status = if args.gdb.is_none() && (args.trace.is_none() || args.trace_file.is_some()) {
+        m.progress = Some(progress.clone());
+        StatusLine::start(Sources {
+            progress: progress.clone(),
+            trace_bytes: trace_sink.as_ref().map(sink::Sink::written),
+            deterministic_clock: config.clock == ClockMode::Deterministic,
+        })
+    } else {
+        None
+    };
     let start = Instant::now();
     let mut resets = 0u64;
     let mut earlier_insns = 0u64;
@@ -129,20 +147,30 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
         m.finish();
         let tracer = std::mem::take(&mut m.tracer);
         let observed = m.observed;
+        let published = m.progress.take();
         drop(m);
+        super::progress::hide();
         eprintln!("emu: guest reset #{resets}, rebooting");
         m = build(&args, &config, &images)?.0;
         m.set_tracer(tracer);
         m.set_observed(observed);
+        m.progress = published;
     };
     let elapsed = start.elapsed();
+    drop(status);
     drop(raw);
     m.finish();
 
     m.tracer.finish();
     if let Some(s) = trace_sink {
-        s.join()
-            .map_err(|e| Failure::usage(format!("writing the trace failed: {e}")))?;
+        s.join().map_err(|e| match &args.trace_file {
+            Some(p) => Failure::image(format!(
+                "cannot write the trace file {}: {}",
+                p.display(),
+                loader::os_error(&e)
+            )),
+            None => Failure::image(format!("writing the trace failed: {e}")),
+        })?;
     }
     let report = crate::machine::stats::Report::collect(&m, elapsed, &symbols);
     if let Some(level) = args.stats {
@@ -164,7 +192,7 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
         }
     }
     if let Some(p) = &args.stats_json {
-        super::write_atomically(p, report.json().as_bytes())?;
+        super::write_atomically("statistics file", p, report.json().as_bytes())?;
     }
     Ok(match stop {
         StopReason::Exit(code) => exit_status(code),
@@ -198,6 +226,95 @@ fn exit_status(code: u32) -> u8 {
 
 fn img_err(e: loader::LoadError) -> Failure {
     Failure::image(e.to_string())
+}
+
+/// Read an input file the user named; errors name its role and path.
+fn read_input(role: &str, path: &Path) -> Result<Vec<u8>, Failure> {
+    let data = std::fs::read(path).map_err(|e| {
+        Failure::image(format!(
+            "cannot read the {role} {}: {}",
+            path.display(),
+            loader::os_error(&e)
+        ))
+    })?;
+    if data.is_empty() {
+        return Err(Failure::image(format!(
+            "the {role} {} is empty",
+            path.display()
+        )));
+    }
+    Ok(data)
+}
+
+/// Options given that this run ignores: one warning each.
+fn ignored_options(args: &RunArgs) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if args.trace.is_none() {
+        let given: Vec<&str> = [
+            ("--trace-file", args.trace_file.is_some()),
+            ("--trace-format", args.trace_format.is_some()),
+            ("--trace-from", args.trace_from.is_some()),
+            ("--trace-until", args.trace_until.is_some()),
+            ("--trace-limit", args.trace_limit.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(flag, on)| on.then_some(flag))
+        .collect();
+        if !given.is_empty() {
+            warnings.push(format!(
+                "{} {} no effect without --trace EVENTS",
+                given.join(", "),
+                if given.len() == 1 { "has" } else { "have" }
+            ));
+        }
+    }
+    let machine = &args.machine;
+    if machine.jit {
+        if machine.no_fast_path {
+            warnings.push(
+                "--jit has no effect with --no-fast-path: every instruction takes the reference loop"
+                    .to_string(),
+            );
+        } else {
+            // The machine's observed runs (Machine::set_observed, the MMU's
+            // `observed()`) never enter compiled code.
+            let counted: Vec<&str> = [
+                ("--stats", args.stats == Some(super::StatsLevel::Full)),
+                ("--stats-json", args.stats_json.is_some()),
+                ("--trace", args.trace.is_some()),
+                ("--check-tlb", machine.check_tlb),
+            ]
+            .into_iter()
+            .filter_map(|(flag, on)| on.then_some(flag))
+            .collect();
+            if !counted.is_empty() {
+                warnings.push(format!(
+                    "--jit has no effect with {}: compiled code cannot count or trace memory accesses, so this run is interpreted (--stats=basic works with --jit)",
+                    counted.join(", ")
+                ));
+            }
+        }
+    }
+    if args.dtb.is_some() {
+        let given: Vec<&str> = [
+            ("--append", !machine.append.is_empty()),
+            ("--kaslr-seed", machine.kaslr_seed.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(flag, on)| on.then_some(flag))
+        .collect();
+        if !given.is_empty() {
+            warnings.push(format!(
+                "{} {} no effect with --dtb: the given device tree is used as it is",
+                given.join(", "),
+                if given.len() == 1 { "has" } else { "have" }
+            ));
+        }
+    }
+    if args.snapshot && args.disk.is_empty() {
+        warnings.push("--snapshot has no effect without --disk PATH".to_string());
+    }
+    warnings
 }
 
 fn resolve_where(
@@ -251,10 +368,7 @@ fn build(
                     "built-in firmware".to_string(),
                 )
             } else {
-                (
-                    loader::read_file(Path::new(bios)).map_err(img_err)?,
-                    bios.to_string(),
-                )
+                (read_input("firmware", Path::new(bios))?, bios.to_string())
             };
             let fw = if fw_bytes.starts_with(b"\x7fELF") {
                 m.load(&fw_bytes, &fw_name).map_err(img_err)?
@@ -283,7 +397,7 @@ fn build(
         }
     }
     for p in &args.symbols {
-        let data = loader::read_file(p).map_err(img_err)?;
+        let data = read_input("symbols file", p)?;
         symbols.add(Image::from_elf(&p.display().to_string(), &data).map_err(Failure::image)?);
     }
 
@@ -301,7 +415,7 @@ fn build(
         m.config.initrd = Some((start, start + rd.len() as u64));
     }
     let dtb = match &args.dtb {
-        Some(p) => loader::read_file(p).map_err(img_err)?,
+        Some(p) => read_input("device tree", p)?,
         None => machine::dtb::build(&m.config)
             .map_err(|e| Failure::image(format!("cannot build the device tree: {e}")))?,
     };

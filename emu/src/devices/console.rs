@@ -2,9 +2,9 @@
 //!
 //! Input reaches the UART through a [`ConsoleInput`] queue. With `--console stdio` (the
 //! CLI's default) one background thread reads the host's stdin and feeds the queue; it
-//! also implements QEMU's escape keys: Ctrl-A X asks the machine to exit (status 0),
-//! Ctrl-A Ctrl-A sends one Ctrl-A to the guest, Ctrl-A followed by anything else is
-//! dropped. Putting the terminal in raw mode (so the keys arrive unprocessed) is the CLI's
+//! also implements QEMU's escape keys: Ctrl-A X says so on stderr and asks the machine to
+//! exit (status 0), Ctrl-A H prints the list of escape keys, Ctrl-A Ctrl-A sends one
+//! Ctrl-A to the guest, Ctrl-A followed by anything else is dropped. Putting the terminal in raw mode (so the keys arrive unprocessed) is the CLI's
 //! job; a stdin that is not a terminal works the same way, and its end closes the queue.
 
 use std::collections::VecDeque;
@@ -33,14 +33,7 @@ impl ConsoleOutput {
     /// (called every poll), so prompts without a newline still appear promptly.
     pub fn write_byte(&self, byte: u8) {
         match self {
-            ConsoleOutput::Stdout => {
-                let mut out = std::io::stdout().lock();
-                // A closed stdout must not stop the guest; its output is simply lost.
-                let _ = out.write_all(&[byte]);
-                if byte == b'\n' {
-                    let _ = out.flush();
-                }
-            }
+            ConsoleOutput::Stdout => write_host(HostStream::Stdout, &[byte]),
             ConsoleOutput::Capture(buf) => {
                 if let Ok(mut b) = buf.lock() {
                     b.push(byte);
@@ -52,6 +45,49 @@ impl ConsoleOutput {
     pub fn flush(&self) {
         if let ConsoleOutput::Stdout = self {
             let _ = std::io::stdout().lock().flush();
+        }
+    }
+}
+
+/// The host's two output streams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostStream {
+    Stdout,
+    Stderr,
+}
+
+/// Set by a front end that draws on the terminal itself (the CLI's status line): it must
+/// erase its drawing before guest output or console messages appear, under the same
+/// lock as its own drawing, so it does the writing.
+static HOST_WRITER: OnceLock<fn(HostStream, &[u8])> = OnceLock::new();
+
+/// Route [`write_host`] through `writer` from now on (first call wins).
+pub fn set_host_writer(writer: fn(HostStream, &[u8])) {
+    let _ = HOST_WRITER.set(writer);
+}
+
+/// Write guest console output (stdout) or a console message (stderr) to the host;
+/// stdout is flushed at each newline.
+pub fn write_host(stream: HostStream, bytes: &[u8]) {
+    match HOST_WRITER.get() {
+        Some(writer) => writer(stream, bytes),
+        None => write_host_direct(stream, bytes),
+    }
+}
+
+/// [`write_host`] without the front end's writer (the writer itself ends here).
+pub fn write_host_direct(stream: HostStream, bytes: &[u8]) {
+    // A closed stdout must not stop the guest; its output is simply lost.
+    match stream {
+        HostStream::Stdout => {
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(bytes);
+            if bytes.contains(&b'\n') {
+                let _ = out.flush();
+            }
+        }
+        HostStream::Stderr => {
+            let _ = std::io::stderr().lock().write_all(bytes);
         }
     }
 }
@@ -143,9 +179,22 @@ const CTRL_A: u8 = 0x01;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyAction {
     Send(u8),
+    /// Ctrl-A X: quit.
     Exit,
+    /// Ctrl-A H: print [`ESCAPE_HELP`].
+    Help,
     Nothing,
 }
+
+/// The escape keys, as Ctrl-A H prints them.
+pub const ESCAPE_HELP: &[&str] = &[
+    "Ctrl-A h       print this help",
+    "Ctrl-A x       quit emu (exit status 0)",
+    "Ctrl-A Ctrl-A  send Ctrl-A to the guest",
+];
+
+/// What Ctrl-A X prints before emu quits.
+pub const EXIT_MESSAGE: &str = "emu: terminated by Ctrl-A X";
 
 /// The Ctrl-A escape state machine of the stdin reader.
 #[derive(Debug, Default)]
@@ -165,21 +214,42 @@ impl EscapeFilter {
         self.after_ctrl_a = false;
         match byte {
             b'x' | b'X' => KeyAction::Exit,
+            b'h' | b'H' => KeyAction::Help,
             CTRL_A => KeyAction::Send(CTRL_A),
             _ => KeyAction::Nothing,
         }
     }
 }
 
-/// Run escape handling over `bytes` and feed the result into `input`.
-pub fn feed_keys(filter: &mut EscapeFilter, input: &ConsoleInput, bytes: &[u8]) {
+/// Run escape handling over `bytes` and feed the result into `input`; messages for the
+/// user (help, quitting) go to `say`, one line per call.
+pub fn feed_keys(
+    filter: &mut EscapeFilter,
+    input: &ConsoleInput,
+    bytes: &[u8],
+    say: &mut dyn FnMut(&str),
+) {
     for &b in bytes {
         match filter.feed(b) {
             KeyAction::Send(c) => input.push(&[c]),
-            KeyAction::Exit => input.request_exit(),
+            KeyAction::Exit => {
+                say(EXIT_MESSAGE);
+                input.request_exit();
+            }
+            KeyAction::Help => ESCAPE_HELP.iter().for_each(|line| say(line)),
             KeyAction::Nothing => {}
         }
     }
+}
+
+/// One message line on stderr; a raw-mode terminal needs the carriage return.
+fn say_on_stderr(line: &str) {
+    let end = if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        "\r\n"
+    } else {
+        "\n"
+    };
+    write_host(HostStream::Stderr, format!("{line}{end}").as_bytes());
 }
 
 static STDIN_INPUT: OnceLock<ConsoleInput> = OnceLock::new();
@@ -209,7 +279,7 @@ fn read_stdin_forever(input: ConsoleInput) {
     loop {
         match stdin.read(&mut buf) {
             Ok(0) => break,
-            Ok(n) => feed_keys(&mut filter, &input, &buf[..n]),
+            Ok(n) => feed_keys(&mut filter, &input, &buf[..n], &mut say_on_stderr),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(_) => break,
         }
@@ -226,27 +296,61 @@ pub fn stdin_input_open() -> bool {
 mod tests {
     use super::*;
 
-    #[test]
-    fn ctrl_a_x_requests_exit_and_sends_nothing() {
-        let input = ConsoleInput::new();
+    /// Feed `keys`; returns what reached the guest and the lines said to the user.
+    fn feed(input: &ConsoleInput, keys: &[u8]) -> (Vec<u8>, Vec<String>) {
         let mut f = EscapeFilter::default();
-        feed_keys(&mut f, &input, b"ls\x01x");
-        assert_eq!(input.pop(), Some(b'l'));
-        assert_eq!(input.pop(), Some(b's'));
-        assert_eq!(input.pop(), None);
+        let mut said = Vec::new();
+        feed_keys(&mut f, input, keys, &mut |l| said.push(l.to_string()));
+        let sent = std::iter::from_fn(|| input.pop()).collect();
+        (sent, said)
+    }
+
+    #[test]
+    fn ctrl_a_x_says_so_requests_exit_and_sends_nothing() {
+        let input = ConsoleInput::new();
+        let (sent, said) = feed(&input, b"ls\x01x");
+        assert_eq!(sent, b"ls");
+        assert_eq!(said, ["emu: terminated by Ctrl-A X"]);
         assert!(input.take_exit_request());
+        assert!(!input.take_exit_request());
+        let (_, said) = feed(&input, b"\x01X");
+        assert_eq!(said, ["emu: terminated by Ctrl-A X"]);
+        assert!(input.take_exit_request());
+    }
+
+    #[test]
+    fn ctrl_a_h_prints_the_escape_keys_and_sends_nothing() {
+        let input = ConsoleInput::new();
+        let (sent, said) = feed(&input, b"a\x01hb\x01H");
+        assert_eq!(sent, b"ab");
+        let help = [
+            "Ctrl-A h       print this help",
+            "Ctrl-A x       quit emu (exit status 0)",
+            "Ctrl-A Ctrl-A  send Ctrl-A to the guest",
+        ];
+        assert_eq!(said, [help, help].concat());
         assert!(!input.take_exit_request());
     }
 
     #[test]
     fn ctrl_a_ctrl_a_sends_one_ctrl_a_and_unknown_escapes_are_dropped() {
         let input = ConsoleInput::new();
-        let mut f = EscapeFilter::default();
-        feed_keys(&mut f, &input, b"\x01\x01\x01qz");
-        assert_eq!(input.pop(), Some(CTRL_A));
-        assert_eq!(input.pop(), Some(b'z'));
-        assert_eq!(input.pop(), None);
+        let (sent, said) = feed(&input, b"\x01\x01\x01qz");
+        assert_eq!(sent, [CTRL_A, b'z']);
+        assert!(said.is_empty());
         assert!(!input.take_exit_request());
+    }
+
+    #[test]
+    fn an_escape_split_across_reads_still_counts() {
+        let input = ConsoleInput::new();
+        let mut f = EscapeFilter::default();
+        let mut said = Vec::new();
+        feed_keys(&mut f, &input, b"a\x01", &mut |l| said.push(l.to_string()));
+        feed_keys(&mut f, &input, b"x", &mut |l| said.push(l.to_string()));
+        assert_eq!(input.pop(), Some(b'a'));
+        assert_eq!(input.pop(), None);
+        assert!(input.take_exit_request());
     }
 
     #[test]

@@ -80,9 +80,13 @@ pub fn serve(
 ) -> Result<StopReason, String> {
     let listener = TcpListener::bind(("127.0.0.1", opts.port))
         .map_err(|e| format!("cannot listen for gdb on 127.0.0.1:{}: {e}", opts.port))?;
+    // Port 0 asks the system for a free port: say which one it gave.
+    let port = listener
+        .local_addr()
+        .map_err(|e| format!("cannot listen for gdb: {e}"))?
+        .port();
     eprintln!(
-        "emu: waiting for gdb on 127.0.0.1:{0} (gdb: target remote :{0})",
-        opts.port
+        "emu: gdb server listening on 127.0.0.1:{port}, waiting for gdb (gdb: target remote :{port})"
     );
     let stream = match accept(m, &listener, opts)? {
         Ok(s) => s,

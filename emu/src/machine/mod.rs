@@ -115,6 +115,17 @@ pub enum StopReason {
     Interrupted,
 }
 
+/// Counters another thread may read while the machine runs (the CLI's status line),
+/// updated once per quantum.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Instructions the harts executed (retired or trapped), across reboots.
+    pub executed: std::sync::atomic::AtomicU64,
+    /// The machine's instruction clock ([`Machine::total_insns`]: executed plus idle
+    /// time skipped), which with the deterministic clock is guest time.
+    pub clock: std::sync::atomic::AtomicU64,
+}
+
 /// Set by the signal handler; the machine stops at the next quantum boundary so traces,
 /// statistics and disk images are finished properly.
 pub static STOP_REQUESTED: std::sync::atomic::AtomicBool =
@@ -133,6 +144,8 @@ pub struct Machine {
     pub tracer: crate::trace::Tracer,
     /// Statistics or tracing want every access to go through the TLB model.
     pub observed: bool,
+    /// Published counters (None: nobody reads them).
+    pub progress: Option<std::sync::Arc<Progress>>,
 }
 
 impl Machine {
@@ -165,6 +178,7 @@ impl Machine {
             irq_levels: Vec::new(),
             tracer: crate::trace::Tracer::disabled(),
             observed: false,
+            progress: None,
         }
     }
 
@@ -229,11 +243,12 @@ impl Machine {
 
     /// Print what the guest wrote through HTIF's console device.
     fn drain_htif_console(&mut self) {
-        use std::io::Write;
         if !self.bus.htif_console.is_empty() {
-            let mut out = std::io::stdout().lock();
-            let _ = out.write_all(&self.bus.htif_console);
-            let _ = out.flush();
+            crate::devices::console::write_host(
+                crate::devices::console::HostStream::Stdout,
+                &self.bus.htif_console,
+            );
+            crate::devices::console::ConsoleOutput::Stdout.flush();
             self.bus.htif_console.clear();
         }
     }
@@ -300,6 +315,7 @@ impl Machine {
                 }
             }
             let mut all_waiting = true;
+            let mut executed = 0;
             let nharts = self.harts.len() as u64;
             for hart in &mut self.harts {
                 if self.config.clock == ClockMode::Deterministic {
@@ -315,12 +331,18 @@ impl Machine {
                     hart.run(&mut self.bus, budget)
                 };
                 self.total_insns += n;
+                executed += n;
                 if stop != RunStop::Wfi {
                     all_waiting = false;
                 }
                 if self.bus.exit_request.is_some() {
                     break;
                 }
+            }
+            if let Some(p) = &self.progress {
+                use std::sync::atomic::Ordering::Relaxed;
+                p.executed.fetch_add(executed, Relaxed);
+                p.clock.store(self.total_insns, Relaxed);
             }
             if all_waiting && self.bus.exit_request.is_none() {
                 // Every hart sleeps: jump time to the next deadline, as hardware would

@@ -6,6 +6,8 @@
 use std::fs::File;
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use super::format::{Disassembler, Formatter};
@@ -20,6 +22,7 @@ const WRITE_AT: usize = 1 << 18;
 
 pub struct Sink {
     handle: Option<JoinHandle<std::io::Result<u64>>>,
+    written: Arc<AtomicU64>,
 }
 
 /// Where the trace goes.
@@ -43,6 +46,8 @@ impl Sink {
             Output::Stderr => Box::new(std::io::stderr()),
             Output::File(p) => Box::new(File::create(&p)?),
         };
+        let written = Arc::new(AtomicU64::new(0));
+        let written_by_sink = written.clone();
         let handle = std::thread::Builder::new()
             .name("trace-sink".into())
             .spawn(move || {
@@ -62,6 +67,7 @@ impl Sink {
                     n += batch.len() as u64;
                     if buf.len() >= WRITE_AT {
                         out.write_all(&buf)?;
+                        written_by_sink.fetch_add(buf.len() as u64, Ordering::Relaxed);
                         buf.clear();
                     }
                 }
@@ -73,9 +79,15 @@ impl Sink {
         Ok((
             Sink {
                 handle: Some(handle),
+                written,
             },
             tx,
         ))
+    }
+
+    /// Bytes written to the output so far (in steps of about 256 KiB).
+    pub fn written(&self) -> Arc<AtomicU64> {
+        self.written.clone()
     }
 
     /// Wait for the sink to write everything (call after the tracer's `finish`).

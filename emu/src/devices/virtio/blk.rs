@@ -50,7 +50,13 @@ impl DiskConfig {
     /// Open `path` read-write, or read-only when permissions allow no more (then the
     /// guest sees a read-only disk unless snapshot mode gives it an overlay).
     pub fn open(path: &Path) -> Result<DiskConfig, String> {
-        let describe = |e: std::io::Error| format!("cannot open disk {}: {e}", path.display());
+        let describe = |e: std::io::Error| {
+            format!(
+                "cannot open the disk image {}: {}",
+                path.display(),
+                crate::machine::loader::os_error(&e)
+            )
+        };
         let (file, writable) = match OpenOptions::new().read(true).write(true).open(path) {
             Ok(f) => (f, true),
             Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
@@ -60,7 +66,10 @@ impl DiskConfig {
         };
         let meta = file.metadata().map_err(describe)?;
         if !meta.is_file() {
-            return Err(format!("disk {} is not a regular file", path.display()));
+            return Err(format!(
+                "the disk image {} is not a regular file",
+                path.display()
+            ));
         }
         Ok(DiskConfig {
             path: path.to_path_buf(),

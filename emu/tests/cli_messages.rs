@@ -1,0 +1,435 @@
+//! What a new user reads: usage errors with clap's whole message and a pointer at the
+//! subcommand's help, hints for QEMU spellings, warnings for options that do nothing,
+//! file errors naming role and path, the gdb port actually bound, and no status line
+//! when stderr is not a terminal. Every text is compared exactly.
+
+mod common;
+
+use common::{elf64, emu, temp_file, Segment, DRAM, EM_RISCV, LOOP_FOREVER};
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+const EXIT_USAGE: i32 = 2;
+const EXIT_BAD_FILE: i32 = 1;
+const EXIT_INSN_LIMIT: i32 = 124;
+
+fn loop_forever_elf() -> std::path::PathBuf {
+    temp_file(
+        "loop.elf",
+        &elf64(EM_RISCV, DRAM, &[Segment::code(DRAM, &[LOOP_FOREVER])]),
+    )
+}
+
+/// Run emu; its status, stdout and stderr.
+fn run(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = emu(args);
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn assert_usage_error(args: &[&str], expected: &str) {
+    let (status, stdout, stderr) = run(args);
+    assert_eq!(stderr, expected, "emu {args:?}");
+    assert_eq!(status, Some(EXIT_USAGE), "emu {args:?}");
+    assert!(stdout.is_empty(), "emu {args:?}: {stdout}");
+}
+
+#[test]
+fn unknown_flag_keeps_clap_s_message_and_points_at_run_help() {
+    assert_usage_error(
+        &["run", "--frobnicate"],
+        "emu: unexpected argument '--frobnicate' found\n\
+         \n  tip: to pass '--frobnicate' as a value, use '-- --frobnicate'\n\
+         \nUsage: emu run [OPTIONS] [GUEST]\n\
+         \nFor more information, try 'emu run --help'.\n",
+    );
+}
+
+#[test]
+fn misspelled_flag_gets_the_similar_one() {
+    assert_usage_error(
+        &["run", "--sv84"],
+        "emu: unexpected argument '--sv84' found\n\
+         \n  tip: a similar argument exists: '--sv48'\n\
+         \nUsage: emu run --sv48 [GUEST]\n\
+         \nFor more information, try 'emu run --help'.\n",
+    );
+}
+
+#[test]
+fn missing_value_names_the_option() {
+    assert_usage_error(
+        &["run", "-m"],
+        "emu: a value is required for '--memory <SIZE>' but none was supplied\n\
+         \nFor more information, try 'emu run --help'.\n",
+    );
+}
+
+#[test]
+fn conflicting_flags_are_both_named() {
+    assert_usage_error(
+        &["run", "--sv39", "--sv48"],
+        "emu: the argument '--sv39' cannot be used with '--sv48'\n\
+         \nUsage: emu run --sv39 [GUEST]\n\
+         \nFor more information, try 'emu run --help'.\n",
+    );
+}
+
+#[test]
+fn bad_value_says_what_is_wrong() {
+    assert_usage_error(
+        &["run", "-m", "12X"],
+        "emu: invalid value '12X' for '--memory <SIZE>': unknown size suffix 'X' (use K, M or G)\n\
+         \nFor more information, try 'emu run --help'.\n",
+    );
+}
+
+#[test]
+fn errors_point_at_the_help_of_what_was_typed() {
+    assert_usage_error(
+        &["fly"],
+        "emu: unrecognized subcommand 'fly'\n\
+         \nUsage: emu <COMMAND>\n\
+         \nFor more information, try 'emu --help'.\n",
+    );
+    assert_usage_error(
+        &["dtb", "--sv39"],
+        "emu: the following required arguments were not provided:\n  --output <OUTPUT>\n\
+         \nUsage: emu dtb --output <OUTPUT> --sv39\n\
+         \nFor more information, try 'emu dtb --help'.\n",
+    );
+}
+
+/// (QEMU words, the hint emu prints for them)
+const QEMU_HINTS: &[(&[&str], &str)] = &[
+    (&["-kernel", "Image"], "emu: '-kernel' is QEMU's spelling; emu takes the kernel as the positional GUEST: emu run Image --append ..."),
+    (&["-initrd", "rd.cpio"], "emu: '-initrd' is QEMU's spelling; use --initrd PATH"),
+    (&["-append", "console=ttyS0"], "emu: '-append' is QEMU's spelling; use --append ARGS"),
+    (&["-smp", "2"], "emu: '-smp' is QEMU's spelling; use --smp N"),
+    (&["-bios", "fw_jump.bin"], "emu: '-bios' is QEMU's spelling; use --bios builtin|none|PATH"),
+    (&["-dtb", "x.dtb"], "emu: '-dtb' is QEMU's spelling; use --dtb PATH"),
+    (&["-snapshot"], "emu: '-snapshot' is QEMU's spelling; use --snapshot"),
+    (&["-s"], "emu: '-s' is QEMU's spelling; for a gdb server on port 1234 use --gdb 1234"),
+    (&["-S"], "emu: '-S' is QEMU's spelling; to wait for gdb before the first instruction use --gdb-wait (with --gdb PORT)"),
+    (&["-gdb", "tcp::1234"], "emu: '-gdb' is QEMU's spelling; use --gdb PORT (always on 127.0.0.1)"),
+    (&["-M", "sifive_u"], "emu: '-M' is QEMU's spelling; emu's board is always virt: drop -M"),
+    (&["-machine", "spike"], "emu: '-machine' is QEMU's spelling; emu's board is always virt: drop -machine"),
+    (&["-cpu", "rv64"], "emu: '-cpu' is QEMU's spelling; emu's harts are always rv64gc; choose the paging mode with --sv39, --sv48 or --sv57"),
+    (&["-drive", "file=d.img,format=raw"], "emu: '-drive' is QEMU's spelling; use --disk PATH (a raw image on virtio-blk, repeatable)"),
+    (&["-device", "virtio-net-device"], "emu: '-device' is QEMU's spelling; emu's devices are fixed (UART, RTC, virtio-blk for each --disk): drop it"),
+    (&["-netdev", "user,id=n"], "emu: '-netdev' is QEMU's spelling; emu has no network device: drop it"),
+    (&["-serial", "mon:stdio"], "emu: '-serial' is QEMU's spelling; the guest console is always the UART on this terminal: drop it"),
+    (&["-monitor", "stdio"], "emu: '-monitor' is QEMU's spelling; emu has no monitor; Ctrl-A h lists the console keys, --gdb PORT serves gdb"),
+    (&["-enable-kvm"], "emu: '-enable-kvm' is QEMU's spelling; emu has no accelerator: drop it (--jit compiles hot guest code)"),
+    (&["-accel", "kvm"], "emu: '-accel' is QEMU's spelling; emu has no accelerator: drop it (--jit compiles hot guest code)"),
+    (&["-d", "in_asm"], "emu: '-d' is QEMU's spelling; use --trace EVENTS (insn, walk, tlb, satp, sfence, trap, mode, mmio, sbi, all)"),
+    (&["-D", "log.txt"], "emu: '-D' is QEMU's spelling; use --trace-file PATH"),
+    (&["--kernel", "Image"], "emu: '--kernel' is QEMU's spelling; emu takes the kernel as the positional GUEST: emu run Image --append ..."),
+];
+
+#[test]
+fn each_qemu_spelling_gets_its_hint() {
+    for (words, hint) in QEMU_HINTS {
+        let mut args = vec!["run"];
+        args.extend_from_slice(words);
+        assert_usage_error(
+            &args,
+            &format!("{hint}\nFor more information, try 'emu run --help'.\n"),
+        );
+    }
+}
+
+#[test]
+fn a_qemu_command_line_gets_one_hint_per_option() {
+    assert_usage_error(
+        &[
+            "run", "-M", "virt", "-kernel", "Image", "-append", "console=ttyS0 -s", "-nographic",
+            "-s", "-S",
+        ],
+        "emu: '-kernel' is QEMU's spelling; emu takes the kernel as the positional GUEST: emu run Image --append ...\n\
+         emu: '-append' is QEMU's spelling; use --append ARGS\n\
+         emu: '-s' is QEMU's spelling; for a gdb server on port 1234 use --gdb 1234\n\
+         emu: '-S' is QEMU's spelling; to wait for gdb before the first instruction use --gdb-wait (with --gdb PORT)\n\
+         For more information, try 'emu run --help'.\n",
+    );
+}
+
+#[test]
+fn nographic_and_machine_virt_are_accepted_with_a_note() {
+    let elf = loop_forever_elf();
+    let (status, _, stderr) = run(&[
+        "run",
+        "-nographic",
+        "-M",
+        "virt",
+        "--bios",
+        "none",
+        elf.to_str().unwrap(),
+        "--max-insns",
+        "1000",
+    ]);
+    assert_eq!(
+        stderr,
+        "emu: note: '-nographic' is not needed: emu has no display, the guest console is this terminal (Ctrl-A X quits)\n\
+         emu: note: '-M virt' is not needed: emu's board is always virt\n\
+         emu: stopped after 1000 instructions (--max-insns); exit status 124\n"
+    );
+    assert_eq!(status, Some(EXIT_INSN_LIMIT));
+}
+
+/// The RAM size the generated device tree announces for these `-m` words.
+fn dtb_memory(size: &str) -> u64 {
+    let dir = std::env::temp_dir().join(format!("emu-tests-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("mem-{size}.dtb"));
+    let (status, _, stderr) = run(&["dtb", "-m", size, "-o", path.to_str().unwrap()]);
+    assert_eq!(status, Some(0), "{stderr}");
+    let blob = std::fs::read(&path).unwrap();
+    let tree = fdt::Fdt::new(&blob).unwrap();
+    let region = tree.memory().regions().next().unwrap();
+    region.size.unwrap() as u64
+}
+
+#[test]
+fn memory_without_a_suffix_is_mib_as_in_qemu() {
+    assert_eq!(dtb_memory("1024"), 1 << 30);
+    assert_eq!(dtb_memory("65536K"), 64 << 20);
+    assert_eq!(dtb_memory("1G"), 1 << 30);
+    assert_eq!(dtb_memory("48"), 48 << 20);
+}
+
+fn run_loop_with(extra: &[&str]) -> (Option<i32>, String) {
+    let elf = loop_forever_elf();
+    let mut args = vec![
+        "run",
+        "--bios",
+        "none",
+        elf.to_str().unwrap(),
+        "--max-insns",
+        "1000",
+    ];
+    args.extend_from_slice(extra);
+    let (status, _, stderr) = run(&args);
+    (status, stderr)
+}
+
+const STOPPED: &str = "emu: stopped after 1000 instructions (--max-insns); exit status 124\n";
+
+#[test]
+fn trace_options_without_trace_are_ignored_with_a_warning() {
+    let (status, stderr) = run_loop_with(&["--trace-format", "jsonl"]);
+    assert_eq!(
+        stderr,
+        format!("emu: warning: --trace-format has no effect without --trace EVENTS\n{STOPPED}")
+    );
+    assert_eq!(status, Some(EXIT_INSN_LIMIT));
+    let (status, stderr) = run_loop_with(&["--trace-limit", "5", "--trace-from", "insn:10"]);
+    assert_eq!(
+        stderr,
+        format!(
+            "emu: warning: --trace-from, --trace-limit have no effect without --trace EVENTS\n{STOPPED}"
+        )
+    );
+    assert_eq!(status, Some(EXIT_INSN_LIMIT));
+}
+
+#[test]
+fn jit_in_a_counted_run_is_ignored_with_a_warning() {
+    let (status, stderr) = run_loop_with(&["--jit", "--check-tlb"]);
+    assert_eq!(
+        stderr,
+        format!("emu: warning: --jit has no effect with --check-tlb: compiled code cannot count or trace memory accesses, so this run is interpreted (--stats=basic works with --jit)\n{STOPPED}")
+    );
+    assert_eq!(status, Some(EXIT_INSN_LIMIT));
+    let (_, stderr) = run_loop_with(&[
+        "--jit",
+        "--stats",
+        "--trace",
+        "trap",
+        "--trace-file",
+        "/dev/null",
+    ]);
+    assert!(
+        stderr.starts_with("emu: warning: --jit has no effect with --stats, --trace: compiled code cannot count or trace memory accesses, so this run is interpreted (--stats=basic works with --jit)\n"),
+        "{stderr}"
+    );
+    let (_, stderr) = run_loop_with(&["--jit", "--no-fast-path"]);
+    assert_eq!(
+        stderr,
+        format!("emu: warning: --jit has no effect with --no-fast-path: every instruction takes the reference loop\n{STOPPED}")
+    );
+    // Where the JIT does run, nothing is said.
+    let (_, stderr) = run_loop_with(&["--jit", "--stats=basic"]);
+    assert!(!stderr.contains("warning"), "{stderr}");
+}
+
+#[test]
+fn device_tree_options_with_dtb_are_ignored_with_a_warning() {
+    let dtb = std::env::temp_dir().join(format!("emu-tests-{}-given.dtb", std::process::id()));
+    let (status, _, stderr) = run(&["dtb", "-o", dtb.to_str().unwrap()]);
+    assert_eq!(status, Some(0), "{stderr}");
+    let (status, stderr) = run_loop_with(&["--dtb", dtb.to_str().unwrap(), "--kaslr-seed", "7"]);
+    assert_eq!(
+        stderr,
+        format!("emu: warning: --kaslr-seed has no effect with --dtb: the given device tree is used as it is\n{STOPPED}")
+    );
+    assert_eq!(status, Some(EXIT_INSN_LIMIT));
+    let (_, stderr) = run_loop_with(&["--snapshot"]);
+    assert_eq!(
+        stderr,
+        format!("emu: warning: --snapshot has no effect without --disk PATH\n{STOPPED}")
+    );
+}
+
+fn assert_file_error(extra: &[&str], expected: &str) {
+    let (status, stderr) = run_loop_with(extra);
+    assert_eq!(stderr, format!("{expected}\n"), "{extra:?}");
+    assert_eq!(status, Some(EXIT_BAD_FILE), "{extra:?}");
+}
+
+#[test]
+fn file_errors_name_the_role_the_path_and_the_reason() {
+    let missing = "/nonexistent/emu-test";
+    assert_file_error(
+        &[
+            "--trace",
+            "insn",
+            "--trace-file",
+            &format!("{missing}/t.json"),
+        ],
+        "emu: cannot open the trace file /nonexistent/emu-test/t.json: No such file or directory",
+    );
+    assert_file_error(
+        &["--stats-json", &format!("{missing}/s.json")],
+        "emu: cannot write the statistics file /nonexistent/emu-test/s.json: No such file or directory",
+    );
+    assert_file_error(
+        &["--initrd", &format!("{missing}/rd.cpio")],
+        "emu: cannot read the initrd /nonexistent/emu-test/rd.cpio: No such file or directory",
+    );
+    assert_file_error(
+        &["--disk", &format!("{missing}/d.img")],
+        "emu: cannot open the disk image /nonexistent/emu-test/d.img: No such file or directory",
+    );
+    assert_file_error(
+        &["--dtb", &format!("{missing}/x.dtb")],
+        "emu: cannot read the device tree /nonexistent/emu-test/x.dtb: No such file or directory",
+    );
+    let (status, _, stderr) = run(&["run", "--bios", "none", &format!("{missing}/prog.elf")]);
+    assert_eq!(
+        stderr,
+        "emu: cannot read the program /nonexistent/emu-test/prog.elf: No such file or directory\n"
+    );
+    assert_eq!(status, Some(EXIT_BAD_FILE));
+    let (status, _, stderr) = run(&["run", "--bios", &format!("{missing}/fw.bin")]);
+    assert_eq!(
+        stderr,
+        "emu: cannot read the firmware /nonexistent/emu-test/fw.bin: No such file or directory\n"
+    );
+    assert_eq!(status, Some(EXIT_BAD_FILE));
+    let (status, _, stderr) = run(&["dtb", "-o", &format!("{missing}/virt.dtb")]);
+    assert_eq!(
+        stderr,
+        "emu: cannot write the device tree file /nonexistent/emu-test/virt.dtb: No such file or directory\n"
+    );
+    assert_eq!(status, Some(EXIT_BAD_FILE));
+}
+
+#[test]
+fn gdb_port_zero_binds_a_free_port_and_says_which() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_emu"))
+        .args(["run", "--gdb", "0", "--gdb-wait"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port: u16 = line
+        .strip_prefix("emu: gdb server listening on 127.0.0.1:")
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected line: {line}"));
+    assert_ne!(port, 0);
+    assert_eq!(
+        line,
+        format!("emu: gdb server listening on 127.0.0.1:{port}, waiting for gdb (gdb: target remote :{port})\n")
+    );
+    let connected = std::net::TcpStream::connect(("127.0.0.1", port));
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(connected.is_ok(), "nothing listens on the announced port");
+}
+
+/// About two seconds of guest work even on a fast host.
+const LONG_RUN: &str = "600000000";
+
+#[test]
+fn no_status_line_when_stderr_is_not_a_terminal() {
+    let elf = loop_forever_elf();
+    let (status, _, stderr) = run(&[
+        "run",
+        "--bios",
+        "none",
+        elf.to_str().unwrap(),
+        "--max-insns",
+        LONG_RUN,
+    ]);
+    assert_eq!(status, Some(EXIT_INSN_LIMIT));
+    assert_eq!(
+        stderr,
+        format!("emu: stopped after {LONG_RUN} instructions (--max-insns); exit status 124\n")
+    );
+}
+
+#[test]
+fn status_line_on_a_terminal_is_drawn_and_cleared() {
+    // script(1) (util-linux) gives emu a pseudo-terminal for stdin, stdout and stderr.
+    let elf = loop_forever_elf();
+    let command = format!(
+        "{} run --bios none {} --max-insns {LONG_RUN}",
+        env!("CARGO_BIN_EXE_emu"),
+        elf.display()
+    );
+    let out = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("script(1) from util-linux is needed");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(EXIT_INSN_LIMIT), "{text}");
+    assert!(
+        text.contains(" M instructions, ") && text.contains(" MIPS, guest time "),
+        "no status line:\n{text:?}"
+    );
+    // Erased before the last message, which then stands alone on its line.
+    let last = format!(
+        "\r\x1b[2Kemu: stopped after {LONG_RUN} instructions (--max-insns); exit status 124\r\n"
+    );
+    assert!(text.ends_with(&last), "{text:?}");
+}
+
+#[test]
+fn ctrl_a_h_lists_the_keys_and_ctrl_a_x_says_it_quits() {
+    let elf = loop_forever_elf();
+    let out = assert_cmd::Command::new(env!("CARGO_BIN_EXE_emu"))
+        .args(["run", "--bios", "none", elf.to_str().unwrap()])
+        .write_stdin(b"\x01h\x01x".to_vec())
+        .timeout(std::time::Duration::from_secs(120))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "Ctrl-A h       print this help\n\
+         Ctrl-A x       quit emu (exit status 0)\n\
+         Ctrl-A Ctrl-A  send Ctrl-A to the guest\n\
+         emu: terminated by Ctrl-A X\n"
+    );
+    assert_eq!(out.status.code(), Some(0));
+}
