@@ -5,17 +5,23 @@
 //!
 //! Why our own code and not a crate: the emulator needs the five rounding modes, the five
 //! exception flags and all of the above bit-exact. Berkeley SoftFloat (the previous
-//! implementation) has them but is C, and its Rust wrapper builds it with CMake;
-//! `rustc_apfloat` is pure Rust but has no square root, detects tininess before rounding
-//! (it is LLVM's APFloat), has no RISC-V NaN or conversion rules, and its own flag
-//! semantics would all have to be patched over on our side. What the F and D extensions
-//! need is small once it is written in one shape: every operation unpacks its operands
-//! into sign, exponent and integer significand, handles the special operands (NaN,
-//! infinity, zero) by the spec's rules, computes the exact result of the finite case in a
-//! `u128` — or its leading bits with a sticky bit standing for everything non-zero below
-//! — and hands it to one routine, [`round_pack`], the only place that rounds, detects
-//! overflow and underflow and encodes. RISC-V semantics are then true by construction,
-//! with no global state (the flags are the caller's) and no dependency.
+//! implementation) has them but is C, and its Rust wrapper builds it with CMake; it also
+//! keeps the rounding mode and flags in C thread-locals. `rustc_apfloat` is pure Rust but
+//! has no square root, raises underflow by whether the result rounded to subnormal
+//! precision is subnormal (which differs from RISC-V's tininess-after-rounding just below
+//! the smallest normal), propagates NaN payloads and knows no RISC-V conversion rules:
+//! all of that would have to be patched over on our side. `softfp` (pure Rust, written
+//! for a RISC-V emulator) reads the rounding mode and reports flags through global
+//! callbacks; it is the oracle of the differential tests, which found it wrong on two
+//! edges (√sNaN raises DZ instead of NV; 2^63 converts to a 64-bit integer as 0 without
+//! a flag). What the F and D extensions need is small once it is written in
+//! one shape: every operation unpacks its operands into sign, exponent and integer
+//! significand, handles the special operands (NaN, infinity, zero) by the spec's rules,
+//! computes the exact result of the finite case in a `u128` — or its leading bits with a
+//! sticky bit standing for everything non-zero below — and hands it to one routine,
+//! [`round_pack`], the only place that rounds, detects overflow and underflow and
+//! encodes. RISC-V semantics are then true by construction, with no global state (the
+//! flags are the caller's) and no dependency.
 //!
 //! A value's bits are a `u64` for both formats (binary32 in the low 32 bits).
 
