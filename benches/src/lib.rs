@@ -76,6 +76,95 @@ pub fn bytes(words: &[u32]) -> Vec<u8> {
     words.iter().flat_map(|w| w.to_le_bytes()).collect()
 }
 
+/// An FP-heavy loop in M-mode, satp = bare: what a numeric kernel asks of the F and D
+/// extensions. 14 instructions per iteration, 11 of them floating point, all rounding
+/// (round to nearest except the truncating fcvt.w.d), most inexact.
+pub mod fp_loop {
+    use super::enc::*;
+    use super::DRAM_BASE;
+    use emu::machine::{Machine, MachineConfig};
+
+    const OP_FP: u32 = 0x53;
+    const FMADD: u32 = 0x43;
+    const FMSUB: u32 = 0x47;
+    const S: u32 = 0;
+    const D: u32 = 1;
+    const RNE: u32 = 0;
+    const RTZ: u32 = 1;
+
+    /// An OP-FP instruction: `funct5`, format, rd, rs1, rs2 (or the rs2 selector), rm.
+    fn fp(funct5: u32, fmt: u32, rd: u32, rs1: u32, rs2: u32, rm: u32) -> u32 {
+        r(OP_FP, rd, rm, rs1, rs2, funct5 << 2 | fmt)
+    }
+    /// A fused multiply-add (R4-type) in double precision.
+    fn fused_d(opcode: u32, rd: u32, rs1: u32, rs2: u32, rs3: u32) -> u32 {
+        (rs3 << 27) | (D << 25) | (rs2 << 20) | (rs1 << 15) | (RNE << 12) | (rd << 7) | opcode
+    }
+
+    /// mstatus.FS = Initial: the F and D instructions trap while FS is Off.
+    const FS_INITIAL: u32 = 0x2000;
+    const MSTATUS: i32 = 0x300;
+
+    pub fn prologue() -> Vec<u32> {
+        let (t0, t1) = (5, 6);
+        vec![
+            u(0x37, t0, FS_INITIAL >> 12), // lui t0, FS_INITIAL
+            i(0x73, 0, 2, t0, MSTATUS),    // csrs mstatus, t0
+            addi(t1, 0, 3),                // li t1, 3
+            fp(0x1a, D, 1, t1, 0, RNE),    // fcvt.d.w f1, t1      f1 = 3
+            addi(t1, 0, 7),                // li t1, 7
+            fp(0x1a, D, 2, t1, 0, RNE),    // fcvt.d.w f2, t1      f2 = 7
+            fp(0x03, D, 3, 1, 2, RNE),     // fdiv.d f3, f1, f2    f3 = 3/7
+            fp(0x1a, D, 4, 0, 0, RNE),     // fcvt.d.w f4, x0      acc = 0
+            fp(0x1a, S, 12, 0, 0, RNE),    // fcvt.s.w f12, x0     single acc = 0
+            addi(t0, 0, 0),                // li t0, 0             iterations
+        ]
+    }
+
+    pub fn body() -> Vec<u32> {
+        let (t0, t2, t3, t4) = (5, 7, 28, 29);
+        let body = vec![
+            fused_d(FMADD, 4, 3, 2, 4),   // fmadd.d f4, f3, f2, f4   acc += 3/7 * 7
+            fp(0x03, D, 5, 4, 2, RNE),    // fdiv.d f5, f4, f2        q = acc / 7
+            fp(0x0b, D, 6, 5, 0, RNE),    // fsqrt.d f6, f5           s = sqrt(q)
+            fused_d(FMSUB, 7, 6, 6, 5),   // fmsub.d f7, f6, f6, f5   s*s - q
+            fp(0x18, D, t2, 6, 0, RTZ),   // fcvt.w.d t2, f6, rtz
+            fp(0x1a, D, 8, t2, 0, RNE),   // fcvt.d.w f8, t2
+            fp(0x01, D, 9, 6, 8, RNE),    // fsub.d f9, f6, f8        frac(s)
+            fp(0x08, S, 10, 9, 1, RNE),   // fcvt.s.d f10, f9
+            fp(0x02, S, 11, 10, 10, RNE), // fmul.s f11, f10, f10
+            fp(0x00, S, 12, 12, 11, RNE), // fadd.s f12, f12, f11
+            fp(0x14, D, t3, 7, 9, 1),     // flt.d t3, f7, f9
+            r(0x33, t4, 0, t4, t3, 0),    // add t4, t4, t3
+            addi(t0, t0, 1),              // addi t0, t0, 1
+        ];
+        let back = -4 * body.len() as i32;
+        [body, vec![b(1, t0, 0, back)]].concat() // bnez t0, loop
+    }
+
+    /// A machine whose hart 0 runs the prologue, then the loop forever.
+    pub fn machine() -> Machine {
+        let mut m = Machine::new(MachineConfig {
+            ram_size: 1 << 20,
+            ..MachineConfig::default()
+        });
+        let code = [prologue(), body()].concat();
+        assert!(m.ram().load(DRAM_BASE, &super::bytes(&code)));
+        m.harts[0].pc = DRAM_BASE;
+        m
+    }
+
+    /// Where the loop starts: after `iterations` whole iterations the hart is back here.
+    pub fn loop_head() -> u64 {
+        DRAM_BASE + 4 * prologue().len() as u64
+    }
+
+    /// Instructions that leave the hart at the loop head after `iterations` iterations.
+    pub fn insns_for(iterations: u64) -> u64 {
+        prologue().len() as u64 + iterations * body().len() as u64
+    }
+}
+
 /// Page tables built directly in guest RAM, in the spirit of xv6's `mappages`.
 pub mod paging {
     use super::*;
@@ -654,6 +743,42 @@ mod tests {
         m.run(Some(10_000));
         assert_eq!(m.harts[0].privilege, 3);
         assert_eq!(m.harts[0].pc >> 12, DRAM_BASE >> 12);
+    }
+
+    /// The loop's registers after some iterations, computed with the host's own IEEE
+    /// arithmetic (round to nearest; `as i32` truncates like fcvt.w.d with rtz).
+    #[test]
+    fn fp_loop_computes_what_the_host_computes() {
+        let iterations = 2_000;
+        let mut m = fp_loop::machine();
+        m.run(Some(fp_loop::insns_for(iterations)));
+        let h = &m.harts[0];
+        assert_eq!(h.pc, fp_loop::loop_head(), "the loop trapped or left");
+        assert_eq!(h.x[5], iterations);
+
+        let third_sevenths = 3.0f64 / 7.0;
+        let (mut acc, mut acc_s, mut below) = (0.0f64, 0.0f32, 0u64);
+        for _ in 0..iterations {
+            acc = third_sevenths.mul_add(7.0, acc);
+            let q = acc / 7.0;
+            let s = q.sqrt();
+            let residual = s.mul_add(s, -q);
+            let frac = s - f64::from(s as i32);
+            let frac_s = frac as f32;
+            acc_s += frac_s * frac_s;
+            below += u64::from(residual < frac);
+        }
+        assert_eq!(h.fp.f[4], acc.to_bits());
+        assert_eq!(
+            h.fp.f[12],
+            0xffff_ffff_0000_0000 | u64::from(acc_s.to_bits())
+        );
+        assert_eq!(h.x[29], below);
+        assert!(
+            below > 0 && below < iterations,
+            "flt takes both ways: {below}"
+        );
+        assert_eq!(h.fp.fflags, 1, "only inexact results");
     }
 
     #[test]

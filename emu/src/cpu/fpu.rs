@@ -1,27 +1,19 @@
 //! The F and D extensions: every OP-FP and fused multiply-add instruction, bit-exact.
 //!
-//! Arithmetic, conversions and comparisons go to Berkeley SoftFloat 3 compiled with its
-//! RISC-V specialisation (through `softfloat-wrapper`, feature `riscv`): that
-//! specialisation is what makes every NaN result the canonical NaN, detects tininess
-//! after rounding, and saturates float-to-integer conversions exactly as the
-//! unprivileged spec's table says. What SoftFloat does not know about — NaN boxing,
-//! the instruction encodings, minimumNumber/maximumNumber, sign injection, FCLASS and the
-//! raw moves — is done here on bit patterns.
-//!
-//! SoftFloat keeps its rounding mode and exception flags in C thread-locals. Every
-//! operation here clears the flags, runs, and folds what was raised into `fflags`, all on
-//! the calling thread, so harts running on different threads cannot see each other's
-//! flags.
+//! Arithmetic, conversions and comparisons are [`ieee754`]: IEEE 754 binary32/binary64
+//! in software with RISC-V's choices built in — every NaN result is the canonical NaN,
+//! tininess is detected after rounding, float-to-integer conversions saturate as the
+//! unprivileged spec's table says. What this file adds is the instruction set around it:
+//! the encodings, rounding-mode selection, NaN boxing, minimumNumber/maximumNumber, sign
+//! injection, FCLASS and the raw moves, all on bit patterns. The exception flags an
+//! operation raises go straight into the hart's `fflags`: there is no global state.
 
-use softfloat_wrapper::{ExceptionFlags, Float, RoundingMode, F32, F64};
+mod ieee754;
 
-/// fflags bits (the same values as SoftFloat's `softfloat_flag_*`).
-pub const FLAG_NX: u8 = 1;
-pub const FLAG_UF: u8 = 2;
-pub const FLAG_OF: u8 = 4;
-pub const FLAG_DZ: u8 = 8;
-pub const FLAG_NV: u8 = 16;
-const ALL_FLAGS: u8 = FLAG_NX | FLAG_UF | FLAG_OF | FLAG_DZ | FLAG_NV;
+use ieee754::{IntFormat, Rounding};
+use std::cmp::Ordering;
+
+pub use ieee754::{FLAG_DZ, FLAG_NV, FLAG_NX, FLAG_OF, FLAG_UF};
 
 /// The canonical NaNs RISC-V produces for every NaN result (payloads never propagate).
 pub const CANONICAL_NAN_S: u32 = 0x7fc0_0000;
@@ -75,18 +67,18 @@ impl Fields {
 
     /// The rounding mode this instruction uses; reserved modes (5, 6, or dyn with an
     /// frm of 5..7) make the instruction illegal.
-    fn rounding(&self, frm: u8) -> Result<RoundingMode, ()> {
+    fn rounding(&self, frm: u8) -> Result<Rounding, ()> {
         let rm = if self.rm == RM_DYN {
             u32::from(frm)
         } else {
             self.rm
         };
         match rm {
-            0 => Ok(RoundingMode::TiesToEven),
-            1 => Ok(RoundingMode::TowardZero),
-            2 => Ok(RoundingMode::TowardNegative),
-            3 => Ok(RoundingMode::TowardPositive),
-            4 => Ok(RoundingMode::TiesToAway),
+            0 => Ok(Rounding::NearestEven),
+            1 => Ok(Rounding::TowardZero),
+            2 => Ok(Rounding::Down),
+            3 => Ok(Rounding::Up),
+            4 => Ok(Rounding::NearestMaxMagnitude),
             _ => Err(()),
         }
     }
@@ -117,22 +109,14 @@ pub fn execute(insn: u32, fp: &mut FpState, x: &mut [u64; 32]) -> Result<(), ()>
     }
 }
 
-/// What differs between single and double precision: the SoftFloat type, how a value
-/// sits in a 64-bit f register, and the raw moves to and from x registers.
-trait Format {
-    type Soft: Float + Copy;
+/// What differs between single and double precision beyond the IEEE format: how a value
+/// sits in a 64-bit f register, and the raw moves to and from x registers. Values are
+/// the format's bits in a `u64` (single: the low 32 bits).
+trait Format: ieee754::Format {
     /// The operand an instruction sees in `reg` (single: not NaN-boxed = canonical NaN).
-    fn read(reg: u64) -> Self::Soft;
+    fn read(reg: u64) -> u64;
     /// The register value for a result (single: NaN-boxed).
-    fn write(value: Self::Soft) -> u64;
-    fn canonical_nan() -> Self::Soft;
-    /// The raw bits of the value for sign injection and classification.
-    fn bits(value: Self::Soft) -> u64;
-    fn from_bits(bits: u64) -> Self::Soft;
-    const SIGN: u64;
-    const EXP_MASK: u64;
-    const FRAC_MASK: u64;
-    const QUIET_BIT: u64;
+    fn write(value: u64) -> u64;
     /// FMV.X.W / FMV.X.D: the raw low bits, ignoring boxing, sign-extended to XLEN.
     fn move_to_int(reg: u64) -> u64;
     /// FMV.W.X / FMV.D.X.
@@ -144,31 +128,22 @@ struct Double;
 
 const BOX_ONES: u64 = 0xffff_ffff_0000_0000;
 
+impl ieee754::Format for Single {
+    const EXP_BITS: u32 = 8;
+    const FRAC_BITS: u32 = 23;
+}
+
 impl Format for Single {
-    type Soft = F32;
-    fn read(reg: u64) -> F32 {
+    fn read(reg: u64) -> u64 {
         if reg & BOX_ONES == BOX_ONES {
-            F32::from_bits(reg as u32)
+            reg & 0xffff_ffff
         } else {
-            F32::from_bits(CANONICAL_NAN_S)
+            u64::from(CANONICAL_NAN_S)
         }
     }
-    fn write(value: F32) -> u64 {
-        BOX_ONES | u64::from(value.to_bits())
+    fn write(value: u64) -> u64 {
+        BOX_ONES | value
     }
-    fn canonical_nan() -> F32 {
-        F32::from_bits(CANONICAL_NAN_S)
-    }
-    fn bits(value: F32) -> u64 {
-        u64::from(value.to_bits())
-    }
-    fn from_bits(bits: u64) -> F32 {
-        F32::from_bits(bits as u32)
-    }
-    const SIGN: u64 = 1 << 31;
-    const EXP_MASK: u64 = 0x7f80_0000;
-    const FRAC_MASK: u64 = 0x007f_ffff;
-    const QUIET_BIT: u64 = 1 << 22;
     fn move_to_int(reg: u64) -> u64 {
         reg as u32 as i32 as i64 as u64
     }
@@ -177,43 +152,24 @@ impl Format for Single {
     }
 }
 
+impl ieee754::Format for Double {
+    const EXP_BITS: u32 = 11;
+    const FRAC_BITS: u32 = 52;
+}
+
 impl Format for Double {
-    type Soft = F64;
-    fn read(reg: u64) -> F64 {
-        F64::from_bits(reg)
+    fn read(reg: u64) -> u64 {
+        reg
     }
-    fn write(value: F64) -> u64 {
-        value.to_bits()
+    fn write(value: u64) -> u64 {
+        value
     }
-    fn canonical_nan() -> F64 {
-        F64::from_bits(CANONICAL_NAN_D)
-    }
-    fn bits(value: F64) -> u64 {
-        value.to_bits()
-    }
-    fn from_bits(bits: u64) -> F64 {
-        F64::from_bits(bits)
-    }
-    const SIGN: u64 = 1 << 63;
-    const EXP_MASK: u64 = 0x7ff0_0000_0000_0000;
-    const FRAC_MASK: u64 = 0x000f_ffff_ffff_ffff;
-    const QUIET_BIT: u64 = 1 << 51;
     fn move_to_int(reg: u64) -> u64 {
         reg
     }
     fn move_from_int(value: u64) -> u64 {
         value
     }
-}
-
-/// Run one SoftFloat operation with the flags cleared first, and accrue what it raised.
-fn accrue<T>(fp: &mut FpState, op: impl FnOnce() -> T) -> T {
-    ExceptionFlags::default().set();
-    let result = op();
-    let mut raised = ExceptionFlags::default();
-    raised.get();
-    fp.fflags |= raised.to_bits() & ALL_FLAGS;
-    result
 }
 
 fn write_x(x: &mut [u64; 32], rd: usize, value: u64) {
@@ -234,34 +190,20 @@ fn is_signaling_nan<F: Format>(bits: u64) -> bool {
 fn op_fp<F: Format>(i: Fields, fp: &mut FpState, x: &mut [u64; 32]) -> Result<(), ()> {
     let a = F::read(fp.f[i.rs1]);
     let b = F::read(fp.f[i.rs2]);
+    let flags = &mut fp.fflags;
     let result = match i.funct5 {
-        0x00 => {
-            let rm = i.rounding(fp.frm)?;
-            accrue(fp, || a.add(b, rm))
-        }
-        0x01 => {
-            let rm = i.rounding(fp.frm)?;
-            accrue(fp, || a.sub(b, rm))
-        }
-        0x02 => {
-            let rm = i.rounding(fp.frm)?;
-            accrue(fp, || a.mul(b, rm))
-        }
-        0x03 => {
-            let rm = i.rounding(fp.frm)?;
-            accrue(fp, || a.div(b, rm))
-        }
-        0x0b if i.rs2 == 0 => {
-            let rm = i.rounding(fp.frm)?;
-            accrue(fp, || a.sqrt(rm))
-        }
+        0x00 => ieee754::add::<F>(a, b, i.rounding(fp.frm)?, flags),
+        0x01 => ieee754::sub::<F>(a, b, i.rounding(fp.frm)?, flags),
+        0x02 => ieee754::mul::<F>(a, b, i.rounding(fp.frm)?, flags),
+        0x03 => ieee754::div::<F>(a, b, i.rounding(fp.frm)?, flags),
+        0x0b if i.rs2 == 0 => ieee754::sqrt::<F>(a, i.rounding(fp.frm)?, flags),
         0x04 => sign_inject::<F>(i.rm, a, b)?,
-        0x05 => min_max::<F>(i.rm, a, b, fp)?,
+        0x05 => min_max::<F>(i.rm, a, b, flags)?,
         0x14 => {
             let holds = match i.rm {
-                0 => accrue(fp, || a.le(b)),
-                1 => accrue(fp, || a.lt(b)),
-                2 => accrue(fp, || a.eq(b)),
+                0 => ieee754::le::<F>(a, b, flags),
+                1 => ieee754::lt::<F>(a, b, flags),
+                2 => ieee754::eq::<F>(a, b, flags),
                 _ => return Err(()),
             };
             write_x(x, i.rd, u64::from(holds));
@@ -269,11 +211,13 @@ fn op_fp<F: Format>(i: Fields, fp: &mut FpState, x: &mut [u64; 32]) -> Result<()
         }
         0x18 => {
             let rm = i.rounding(fp.frm)?;
+            let mut to_int = |int| ieee754::to_int::<F>(a, int, rm, flags);
+            // W and WU results are sign-extended from bit 31, like every 32-bit result.
             let value = match i.rs2 {
-                0 => accrue(fp, || a.to_i32(rm, true)) as i64 as u64,
-                1 => accrue(fp, || a.to_u32(rm, true)) as i32 as i64 as u64,
-                2 => accrue(fp, || a.to_i64(rm, true)) as u64,
-                3 => accrue(fp, || a.to_u64(rm, true)),
+                0 => to_int(IntFormat::I32) as i32 as i64 as u64,
+                1 => to_int(IntFormat::U32) as u32 as i32 as i64 as u64,
+                2 => to_int(IntFormat::I64) as i64 as u64,
+                3 => to_int(IntFormat::U64) as u64,
                 _ => return Err(()),
             };
             write_x(x, i.rd, value);
@@ -282,18 +226,19 @@ fn op_fp<F: Format>(i: Fields, fp: &mut FpState, x: &mut [u64; 32]) -> Result<()
         0x1a => {
             let rm = i.rounding(fp.frm)?;
             let src = x[i.rs1];
-            match i.rs2 {
-                0 => accrue(fp, || F::Soft::from_i32(src as i32, rm)),
-                1 => accrue(fp, || F::Soft::from_u32(src as u32, rm)),
-                2 => accrue(fp, || F::Soft::from_i64(src as i64, rm)),
-                3 => accrue(fp, || F::Soft::from_u64(src, rm)),
+            let (negative, magnitude) = match i.rs2 {
+                0 => ((src as i32) < 0, u64::from((src as i32).unsigned_abs())),
+                1 => (false, u64::from(src as u32)),
+                2 => ((src as i64) < 0, (src as i64).unsigned_abs()),
+                3 => (false, src),
                 _ => return Err(()),
-            }
+            };
+            ieee754::from_int::<F>(negative, magnitude, rm, flags)
         }
         0x1c if i.rs2 == 0 => {
             let value = match i.rm {
                 0 => F::move_to_int(fp.f[i.rs1]),
-                1 => classify::<F>(F::bits(a)),
+                1 => classify::<F>(a),
                 _ => return Err(()),
             };
             write_x(x, i.rd, value);
@@ -311,37 +256,36 @@ fn op_fp<F: Format>(i: Fields, fp: &mut FpState, x: &mut [u64; 32]) -> Result<()
 
 /// FSGNJ / FSGNJN / FSGNJX: pure bit operations, NaNs pass through unchanged and no
 /// flag is raised.
-fn sign_inject<F: Format>(rm: u32, a: F::Soft, b: F::Soft) -> Result<F::Soft, ()> {
-    let a = F::bits(a);
-    let b = F::bits(b);
+fn sign_inject<F: Format>(rm: u32, a: u64, b: u64) -> Result<u64, ()> {
     let sign = match rm {
         0 => b & F::SIGN,
         1 => !b & F::SIGN,
         2 => (a ^ b) & F::SIGN,
         _ => return Err(()),
     };
-    Ok(F::from_bits((a & !F::SIGN) | sign))
+    Ok((a & !F::SIGN) | sign)
 }
 
 /// FMIN / FMAX as IEEE 754-2019 minimumNumber / maximumNumber: a NaN operand loses to a
 /// number, -0 is below +0, only a signaling NaN raises NV.
-fn min_max<F: Format>(rm: u32, a: F::Soft, b: F::Soft, fp: &mut FpState) -> Result<F::Soft, ()> {
+fn min_max<F: Format>(rm: u32, a: u64, b: u64, flags: &mut u8) -> Result<u64, ()> {
     let want_max = match rm {
         0 => false,
         1 => true,
         _ => return Err(()),
     };
-    let (a_bits, b_bits) = (F::bits(a), F::bits(b));
-    if is_signaling_nan::<F>(a_bits) || is_signaling_nan::<F>(b_bits) {
-        fp.fflags |= FLAG_NV;
+    if is_signaling_nan::<F>(a) || is_signaling_nan::<F>(b) {
+        *flags |= FLAG_NV;
     }
-    Ok(match (is_nan::<F>(a_bits), is_nan::<F>(b_bits)) {
-        (true, true) => F::canonical_nan(),
+    Ok(match (is_nan::<F>(a), is_nan::<F>(b)) {
+        (true, true) => F::CANONICAL_NAN,
         (true, false) => b,
         (false, true) => a,
         (false, false) => {
-            // Quiet comparison: no NaN is left, so no flag can be raised.
-            let a_below = a.lt_quiet(b) || (a.eq(b) && a_bits & F::SIGN != 0);
+            let a_below = match ieee754::compare::<F>(a, b) {
+                Some(Ordering::Equal) => a & F::SIGN != 0,
+                order => order == Some(Ordering::Less),
+            };
             if a_below != want_max {
                 a
             } else {
@@ -380,22 +324,20 @@ fn classify<F: Format>(bits: u64) -> u64 {
 
 /// FCVT.S.D (fmt S, rs2 = 1) and FCVT.D.S (fmt D, rs2 = 0).
 fn convert_between_formats(i: Fields, fp: &mut FpState) -> Result<(), ()> {
-    match (i.fmt, i.rs2) {
+    // FCVT.D.S is exact, but its rm field is still decoded: a reserved mode is illegal.
+    let rm = i.rounding(fp.frm)?;
+    let flags = &mut fp.fflags;
+    fp.f[i.rd] = match (i.fmt, i.rs2) {
         (0, 1) => {
-            let rm = i.rounding(fp.frm)?;
             let a = Double::read(fp.f[i.rs1]);
-            let result = accrue(fp, || a.to_f32(rm));
-            fp.f[i.rd] = Single::write(result);
+            Single::write(ieee754::convert::<Double, Single>(a, rm, flags))
         }
         (1, 0) => {
-            // Exact, but the rm field is still decoded: a reserved mode is illegal.
-            let rm = i.rounding(fp.frm)?;
             let a = Single::read(fp.f[i.rs1]);
-            let result = accrue(fp, || a.to_f64(rm));
-            fp.f[i.rd] = Double::write(result);
+            Double::write(ieee754::convert::<Single, Double>(a, rm, flags))
         }
         _ => return Err(()),
-    }
+    };
     Ok(())
 }
 
@@ -410,14 +352,16 @@ fn fused<F: Format>(opcode: u32, i: Fields, fp: &mut FpState) -> Result<(), ()> 
     let c = F::read(fp.f[i.rs3]);
     let (a, c) = match opcode {
         OPCODE_FMADD => (a, c),
-        OPCODE_FMSUB => (a, c.neg()),
-        OPCODE_FNMSUB => (a.neg(), c),
-        _ => (a.neg(), c.neg()),
+        OPCODE_FMSUB => (a, c ^ F::SIGN),
+        OPCODE_FNMSUB => (a ^ F::SIGN, c),
+        _ => (a ^ F::SIGN, c ^ F::SIGN),
     };
-    let result = accrue(fp, || a.fused_mul_add(b, c, rm));
-    fp.f[i.rd] = F::write(result);
+    fp.f[i.rd] = F::write(ieee754::mul_add::<F>(a, b, c, rm, &mut fp.fflags));
     Ok(())
 }
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod differential_tests;
