@@ -25,7 +25,9 @@ fn sixty_four_harts_on_16_gib_stay_small() {
     // Every hart runs the loop (all harts start at the entry with --bios none); 2 M
     // instructions give each of the 64 several quanta.
     let mut child = Command::new(env!("CARGO_BIN_EXE_emu"))
-        .args(["run", "--bios", "none", "--sv48", "-m", "16G", "--smp", "64"])
+        .args([
+            "run", "--bios", "none", "--sv48", "-m", "16G", "--smp", "64",
+        ])
         .args(["--max-insns", "2000000"])
         .arg(&elf)
         .stdout(Stdio::null())

@@ -1,10 +1,12 @@
 # Implicit accesses to device registers (Sv39). Page-table walks may read PTEs only from
 # main memory, and instructions may be fetched only from executable regions: a PTE read
 # or a fetch that lands on a device (UART, CLINT, test device, RTC, PLIC, virtio) is an
-# access fault of the original access's type, with tval = the virtual (here: fetch)
-# address, and it must not reach the device. The UART in loopback holds one received
-# byte throughout: a read of its RBR by a walk or a fetch would consume it. The boot ROM
-# is main memory: a walk may read it (a zero PTE there is a page fault).
+# access fault of the original access's type, with tval = the virtual address (the
+# physical one for bare fetches), and it must not reach the device. The UART in loopback
+# holds one received byte throughout: a read of its RBR by a walk or a fetch would
+# consume it. The boot ROM is main memory: a walk may read it (a zero PTE there is a page
+# fault). Board-specific (the `virt` map), so run-on-qemu.sh does not count it on QEMU's
+# `spike` machine.
 #
 # Checks:
 #   1-3    table pointer to the UART (the PTE read would hit RBR): load 5, store 7, fetch 1

@@ -170,7 +170,10 @@ impl SyscallProxy {
         let path = std::path::Path::new(&path);
         // Only paths below the working directory: a guest program must not reach the rest
         // of the host's files.
-        if !path.components().all(|c| matches!(c, std::path::Component::Normal(_))) {
+        if !path
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)))
+        {
             return -errno::EPERM;
         }
         if self.files.len() >= MAX_OPEN_FILES {

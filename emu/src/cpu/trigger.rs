@@ -122,14 +122,13 @@ impl Triggers {
                 m @ (MATCH_EQUAL | MATCH_NAPOT | MATCH_GE | MATCH_LT) => m,
                 _ => MATCH_EQUAL,
             };
-            DISABLED
-                | (v & (LOAD | STORE | EXECUTE | U | S | M | HIT0))
-                | (matching << MATCH_SHIFT)
+            DISABLED | (v & (LOAD | STORE | EXECUTE | U | S | M | HIT0)) | (matching << MATCH_SHIFT)
         };
         self.triggers[self.select].tdata1 = legal;
-        self.armed = self.triggers.iter().any(|t| {
-            t.tdata1 & (LOAD | STORE | EXECUTE) != 0 && t.tdata1 & (U | S | M) != 0
-        });
+        self.armed = self
+            .triggers
+            .iter()
+            .any(|t| t.tdata1 & (LOAD | STORE | EXECUTE) != 0 && t.tdata1 & (U | S | M) != 0);
     }
 
     pub fn write_tdata2(&mut self, v: u64) {
