@@ -135,9 +135,9 @@ impl Triggers {
         self.triggers[self.select].tdata2 = v;
     }
 
-    /// The first trigger that fires for `access` to `[addr, addr + size)` at privilege
-    /// `privilege` (whether triggers may fire at all there is the caller's business); it
-    /// records the hit in `hit0`.
+    /// Whether a trigger fires for `access` to `[addr, addr + size)` at privilege
+    /// `privilege` (whether triggers may fire at all there is the caller's business); the
+    /// first one that does records the hit in its `hit0`.
     pub fn fire(&mut self, access: Access, privilege: u8, addr: u64, size: u64) -> bool {
         let kind = match access {
             Access::Execute => EXECUTE,
