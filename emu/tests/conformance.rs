@@ -104,8 +104,6 @@ const GROUPS: &[&[&str]] = &[
     &["qemu_divergent"],
     &["selfcheck_"],
     &["vm_"],
-    // Not conformance checks: run by tests/htif_syscalls.rs with their own expectations.
-    &["htif_"],
 ];
 
 #[test]
