@@ -99,7 +99,7 @@ const GROUPS: &[&[&str]] = &[
     &["rv64d_"],
     &["rv64c"],
     &["zicsr", "zicntr"],
-    &["traps", "priv", "deleg", "mtvec_"],
+    &["traps", "priv", "deleg", "mtvec_", "trig_"],
     &["clint_"],
     &["qemu_divergent"],
     &["selfcheck_"],

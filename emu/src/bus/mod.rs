@@ -4,7 +4,9 @@
 //! (the Firecracker pattern). RAM is a plain byte vector with a fast path; the hart asks
 //! [`Bus::ram_offset`] once per page and then touches RAM directly.
 
+mod htif;
 mod ram;
+pub use htif::served_syscalls;
 pub use ram::Ram;
 
 /// Physical base of DRAM on the `virt` board.
@@ -15,6 +17,45 @@ pub const DRAM_BASE: u64 = 0x8000_0000;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BusFault {
     pub addr: u64,
+}
+
+/// Physical-memory attributes of a region (the privileged spec's PMAs) as far as emu acts
+/// on them. Every region of the board has one: RAM, the boot ROM and the device
+/// registers (see [`MmioDevice::pma`]); an address in no region has none, and every
+/// access to it is an access fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pma {
+    /// Main memory: reads have no side effects, so page-table walks may read (and, if
+    /// writable, update) PTEs here. Not main memory = I/O: implicit accesses (PTE reads,
+    /// A/D updates, instruction fetches) to it are access faults and never reach the
+    /// device.
+    pub memory: bool,
+    /// Stores are accepted.
+    pub writable: bool,
+    /// Instructions may be fetched.
+    pub executable: bool,
+}
+
+impl Pma {
+    /// DRAM.
+    pub const RAM: Pma = Pma {
+        memory: true,
+        writable: true,
+        executable: true,
+    };
+    /// Read-only, executable memory (the boot ROM, like QEMU `virt`'s mask ROM).
+    pub const ROM: Pma = Pma {
+        memory: true,
+        writable: false,
+        executable: true,
+    };
+    /// Device registers: explicit loads and stores only (AMOs and LR/SC on them are
+    /// served as a read followed by a write).
+    pub const IO: Pma = Pma {
+        memory: false,
+        writable: true,
+        executable: false,
+    };
 }
 
 /// A device refused an access (unmapped register, unsupported width): the hart raises an
@@ -30,6 +71,10 @@ pub struct DeviceError;
 pub trait MmioDevice: Send {
     /// Short name used in traces (`uart0`, `clint`, ...).
     fn name(&self) -> &str;
+    /// The region's attributes; device registers unless the device is memory-like.
+    fn pma(&self) -> Pma {
+        Pma::IO
+    }
     fn read(&mut self, offset: u64, size: usize, ram: &mut Ram) -> Result<u64, DeviceError>;
     fn write(
         &mut self,
@@ -93,6 +138,10 @@ pub struct Bus {
     pub exit_request: Option<ExitRequest>,
     /// Console bytes written through HTIF; the machine drains and prints them.
     pub htif_console: Vec<u8>,
+    /// The HTIF syscall proxy's open host files.
+    htif_syscalls: htif::SyscallProxy,
+    /// Where the syscall proxy's `read` of stdin takes bytes from (the console's input).
+    pub htif_stdin: crate::devices::console::ConsoleInputSource,
     /// The latest time the devices were polled with.
     device_time: u64,
 }
@@ -104,6 +153,12 @@ pub enum ExitRequest {
     Exit(u32),
     /// Reset the machine.
     Reset,
+    /// The program asked the HTIF syscall proxy for a syscall it does not serve.
+    UnsupportedSyscall(u64),
+    /// The program pointed `tohost` at a syscall block that is not in RAM.
+    SyscallBlockOutsideRam(u64),
+    /// A `tohost` command for a device or command HTIF does not have.
+    UnsupportedHtif(u64),
 }
 
 impl Bus {
@@ -115,6 +170,8 @@ impl Bus {
             htif_fromhost: None,
             exit_request: None,
             htif_console: Vec::new(),
+            htif_syscalls: htif::SyscallProxy::default(),
+            htif_stdin: Default::default(),
             device_time: 0,
         }
     }
@@ -155,6 +212,59 @@ impl Bus {
     #[inline]
     pub fn is_fast_ram_page(&self, pa: u64) -> bool {
         self.ram_offset(pa & !0xfff, 4096).is_some()
+    }
+
+    /// The attributes of `[pa, pa + size)`, or None where no single region holds it.
+    #[inline]
+    pub fn pma(&self, pa: u64, size: usize) -> Option<Pma> {
+        if self.ram.offset_of(pa, size as u64).is_some() {
+            return Some(Pma::RAM);
+        }
+        self.mappings
+            .iter()
+            .find(|m| m.covers(pa, size))
+            .map(|m| m.dev.pma())
+    }
+
+    /// Every region of the address space with its attributes, in address order: the
+    /// board's PMA table.
+    pub fn pma_table(&self) -> Vec<(String, u64, u64, Pma)> {
+        let mut table: Vec<_> = self
+            .mappings
+            .iter()
+            .map(|m| (m.dev.name().to_string(), m.base, m.size, m.dev.pma()))
+            .collect();
+        table.push(("ram".into(), self.ram.base(), self.ram.size(), Pma::RAM));
+        table.sort_by_key(|r| r.1);
+        table
+    }
+
+    /// An implicit read of a PTE by the page-table walker: main memory only, so a walk
+    /// into device registers faults without touching them.
+    #[inline]
+    pub fn read_pte(&mut self, pa: u64) -> Result<u64, BusFault> {
+        match self.pma(pa, 8) {
+            Some(p) if p.memory => self.read(pa, 8),
+            _ => Err(BusFault { addr: pa }),
+        }
+    }
+
+    /// The walker's A/D update of a PTE: writable main memory only.
+    pub fn write_pte(&mut self, pa: u64, value: u64) -> Result<(), BusFault> {
+        match self.pma(pa, 8) {
+            Some(p) if p.memory && p.writable => self.write(pa, 8, value),
+            _ => Err(BusFault { addr: pa }),
+        }
+    }
+
+    /// An instruction fetch of `size` bytes outside the decode cache's RAM path:
+    /// executable regions only, so fetching from device registers faults without
+    /// touching them.
+    pub fn fetch(&mut self, pa: u64, size: usize) -> Result<u64, BusFault> {
+        match self.pma(pa, size) {
+            Some(p) if p.executable => self.read(pa, size),
+            _ => Err(BusFault { addr: pa }),
+        }
     }
 
     /// Read `size` bytes (1, 2, 4, 8) at physical address `pa`, little-endian.
@@ -201,26 +311,44 @@ impl Bus {
         Err(fault)
     }
 
-    /// A `tohost` command: exit, or console output (device 1, command 1).
+    /// A `tohost` command: exit, a syscall-proxy request, or console output (device 1,
+    /// command 1). See [`htif`].
     fn htif_write(&mut self, value: u64) {
         let device = value >> 56;
         let command = (value >> 48) & 0xff;
+        let payload = value & 0xffff_ffff_ffff;
         if value == 0 {
             return;
         }
-        if device == 0 && command == 0 && value & 1 == 1 {
-            let code = (value >> 1) & 0x7fff_ffff_ffff;
+        if device == 0 && command == 0 && payload & 1 == 1 {
+            let code = payload >> 1;
             self.exit_request = Some(ExitRequest::Exit(code.min(u32::MAX as u64) as u32));
+        } else if device == 0 && command == 0 {
+            let mut host = htif::SyscallHost {
+                ram: &mut self.ram,
+                stdout: &mut self.htif_console,
+                stdin: &self.htif_stdin,
+            };
+            match self.htif_syscalls.call(payload, &mut host) {
+                htif::SyscallOutcome::Return(ret) => {
+                    let _ = self.ram.write(payload, 8, ret as u64);
+                    self.htif_ack(1);
+                }
+                htif::SyscallOutcome::Stop(req) => self.exit_request = Some(req),
+            }
         } else if device == 1 && command == 1 {
             self.htif_console.push(value as u8);
             // Acknowledge so polling loops in the guest see the command consumed.
-            if let Some(f) = self.htif_fromhost {
-                let _ = self.ram.write(f, 8, (1 << 56) | (1 << 48));
-            }
+            self.htif_ack((1 << 56) | (1 << 48));
         } else {
-            // A syscall-proxy request (pointer to a magic_mem block): we do not proxy
-            // syscalls, so report it as a failing exit rather than hanging the guest.
-            self.exit_request = Some(ExitRequest::Exit(0xffff));
+            // Nothing would ever answer: stop rather than let the guest poll forever.
+            self.exit_request = Some(ExitRequest::UnsupportedHtif(value));
+        }
+    }
+
+    fn htif_ack(&mut self, value: u64) {
+        if let Some(f) = self.htif_fromhost {
+            let _ = self.ram.write(f, 8, value);
         }
     }
 

@@ -24,6 +24,8 @@ pub const EXIT_USAGE: u8 = 2;
 pub const EXIT_INTERRUPTED: u8 = 130;
 /// Exit status when every hart sleeps forever (WFI with no possible wake-up).
 pub const EXIT_DEADLOCK: u8 = 125;
+/// The guest asked HTIF for something emu does not serve (a syscall, a device).
+pub const EXIT_HTIF_UNSUPPORTED: u8 = 126;
 
 #[derive(Parser, Debug)]
 #[command(

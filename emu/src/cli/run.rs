@@ -5,7 +5,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::progress::{Sources, StatusLine};
-use super::{Clock, Failure, RunArgs, EXIT_DEADLOCK, EXIT_INSN_LIMIT, EXIT_INTERRUPTED};
+use super::{
+    Clock, Failure, RunArgs, EXIT_DEADLOCK, EXIT_HTIF_UNSUPPORTED, EXIT_INSN_LIMIT,
+    EXIT_INTERRUPTED,
+};
 use crate::devices::console::ConsoleInputSource;
 use crate::devices::virtio::DiskConfig;
 use crate::machine::loader::{self, LoadedImage};
@@ -211,6 +214,25 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
         StopReason::Deadlock => {
             eprintln!("emu: every hart is waiting for an interrupt that can never come; exit status {EXIT_DEADLOCK}");
             EXIT_DEADLOCK
+        }
+        StopReason::UnsupportedSyscall(n) => {
+            eprintln!(
+                "emu: the guest asked the HTIF syscall proxy for syscall {n}, which emu does not serve (it serves {}); exit status {EXIT_HTIF_UNSUPPORTED}",
+                crate::bus::served_syscalls()
+            );
+            EXIT_HTIF_UNSUPPORTED
+        }
+        StopReason::SyscallBlockOutsideRam(addr) => {
+            eprintln!("emu: the guest's HTIF syscall block at {addr:#x} is not in RAM; exit status {EXIT_HTIF_UNSUPPORTED}");
+            EXIT_HTIF_UNSUPPORTED
+        }
+        StopReason::UnsupportedHtif(value) => {
+            eprintln!(
+                "emu: the guest wrote HTIF command {value:#x} (device {}, command {}), which emu does not serve; exit status {EXIT_HTIF_UNSUPPORTED}",
+                value >> 56,
+                (value >> 48) & 0xff
+            );
+            EXIT_HTIF_UNSUPPORTED
         }
     })
 }

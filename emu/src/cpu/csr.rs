@@ -48,6 +48,11 @@ pub mod num {
     pub const PMPCFG15: u16 = 0x3af;
     pub const PMPADDR0: u16 = 0x3b0;
     pub const PMPADDR63: u16 = 0x3ef;
+    pub const TSELECT: u16 = 0x7a0;
+    pub const TDATA1: u16 = 0x7a1;
+    pub const TDATA2: u16 = 0x7a2;
+    pub const TDATA3: u16 = 0x7a3;
+    pub const TINFO: u16 = 0x7a4;
     pub const MCYCLE: u16 = 0xb00;
     pub const MINSTRET: u16 = 0xb02;
     pub const MHPMCOUNTER3: u16 = 0xb03;
@@ -121,6 +126,9 @@ pub enum CsrEffect {
     None,
     /// Interrupt enables or pending bits may have changed: stop the quantum.
     Interrupts,
+    /// The hart must choose its run loop again before the next instruction (a debug
+    /// trigger was armed or disarmed).
+    Reloop,
 }
 
 impl Hart {
@@ -227,6 +235,11 @@ impl Hart {
             MCYCLE => self.counter_value(0),
             MINSTRET => self.counter_value(1),
             MHPMCOUNTER3..=MHPMCOUNTER31 => 0,
+            TSELECT => self.triggers.tselect(),
+            TDATA1 => self.triggers.tdata1(),
+            TDATA2 => self.triggers.tdata2(),
+            TDATA3 => 0,
+            TINFO => super::trigger::TINFO,
             _ => return None,
         })
     }
@@ -324,6 +337,16 @@ impl Hart {
             }
             MCYCLE => self.set_counter(0, v),
             MINSTRET => self.set_counter(1, v),
+            TSELECT => self.triggers.write_tselect(v),
+            TDATA1 => {
+                let was = self.triggers.armed();
+                self.triggers.write_tdata1(v);
+                if self.triggers.armed() != was {
+                    return CsrEffect::Reloop;
+                }
+            }
+            TDATA2 => self.triggers.write_tdata2(v),
+            // tdata3 (no textra fields) and tinfo: read-only values, the write is legal.
             // mhpmcounters/events are read-only zero (WARL); the write is legal.
             _ => {}
         }

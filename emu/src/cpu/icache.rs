@@ -107,7 +107,13 @@ impl Default for FetchPages {
     }
 }
 
-const NO_PAGE: u32 = u32::MAX;
+/// [`DecodeCache::page_map`] entry of a RAM page with no decoded page. Zero, so that the
+/// map can be allocated zeroed: the host then backs only the parts of it that were
+/// written, i.e. memory follows the pages actually executed, not the size of RAM (64
+/// harts on 16 GiB would otherwise fill 1 GiB of maps before the first instruction).
+pub const NO_PAGE: u32 = 0;
+// Generated stores test the map for this value too.
+const _: () = assert!(NO_PAGE == crate::jit::NO_DECODED_PAGE);
 const SLOTS: usize = 2048;
 /// Slots per pool page: the page's slots and a [`K::PageEnd`] sentinel after them, so that
 /// running straight off the end of a page needs no bounds test of its own.
@@ -116,7 +122,7 @@ const STRIDE: usize = SLOTS + 1;
 const MAX_PAGES: usize = 4096;
 
 pub struct DecodeCache {
-    /// RAM page number -> pool page index, or NO_PAGE.
+    /// RAM page number -> pool page index + 1, or NO_PAGE.
     slot_of: Vec<u32>,
     /// Slot 0 is scratch space for an instruction that is not cached (fetched from a
     /// device, or crossing a page); pool page `i` is `ops[1 + i * STRIDE..][..SLOTS]`. One
@@ -155,8 +161,8 @@ impl DecodeCache {
         }
     }
 
-    /// --jit: RAM page number -> decoded pool page, or `u32::MAX` for none (generated
-    /// stores test it to see whether they must invalidate decoded code).
+    /// --jit: RAM page number -> decoded pool page + 1, or [`NO_PAGE`] for none
+    /// (generated stores test it to see whether they must invalidate decoded code).
     pub fn page_map(&self) -> &[u32] {
         &self.slot_of
     }
@@ -179,6 +185,7 @@ impl DecodeCache {
     pub fn ensure(&mut self, ram_bytes: u64) {
         let pages = ram_bytes.div_ceil(4096) as usize;
         if self.slot_of.len() != pages {
+            // Zeroed (NO_PAGE), hence not touched here: see NO_PAGE.
             self.slot_of = vec![NO_PAGE; pages];
             self.used = 0;
         }
@@ -230,7 +237,7 @@ impl DecodeCache {
         let bytes = &ram[ram_page * 4096..][..4096];
         let cur = self.slot_of[ram_page];
         if cur != NO_PAGE {
-            let cur = cur as usize;
+            let cur = cur as usize - 1;
             if self.checked[cur] != self.epoch {
                 self.revalidate(cur, bytes);
             }
@@ -259,7 +266,7 @@ impl DecodeCache {
             self.snapshots[index * 4096..][..4096].copy_from_slice(bytes);
             self.checked[index] = self.epoch;
         }
-        self.slot_of[ram_page] = index as u32;
+        self.slot_of[ram_page] = index as u32 + 1;
         (base, flushed)
     }
 
@@ -291,7 +298,7 @@ impl DecodeCache {
     #[inline(always)]
     pub fn invalidate(&mut self, off: usize, size: usize) -> bool {
         let index = match self.slot_of.get(off >> 12) {
-            Some(&i) if i != NO_PAGE => i as usize,
+            Some(&i) if i != NO_PAGE => i as usize - 1,
             _ => return false,
         };
         self.drop_slots(index, off & 0xfff, size)

@@ -18,6 +18,7 @@ pub mod fpu;
 mod icache;
 pub mod trace_hooks;
 pub mod trap;
+mod trigger;
 
 /// Traps taken by a hart, indexed by cause.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -230,6 +231,8 @@ pub struct Hart {
     fast_path: bool,
     /// Compiled blocks (`--jit`, [`Hart::enable_jit`]); None: interpreter only.
     jit: Option<Box<crate::jit::Jit>>,
+    /// Sdtrig debug triggers.
+    triggers: trigger::Triggers,
 }
 
 impl Hart {
@@ -299,6 +302,7 @@ impl Hart {
             dtlb: fast::DataTlb::new(),
             fast_path,
             jit: None,
+            triggers: trigger::Triggers::default(),
         }
     }
 
@@ -319,19 +323,23 @@ impl Hart {
         }
         // Unobserved runs and counter-observed ones take the straight-through loop (two
         // copies, so that unobserved runs do not pay for the counting); the rest (every
-        // access through the MMU's full path) the reference loop.
-        if self.fast_path && !self.mmu.observed() {
+        // access through the MMU's full path) the reference loop, as do runs with a
+        // debug trigger armed (a copy of it that checks them).
+        if self.triggers.armed() {
+            self.run_loop::<true>(bus, budget)
+        } else if self.fast_path && !self.mmu.observed() {
             self.run_fast::<false, false>(bus, None, budget)
         } else if self.fetch_replayed {
             self.run_fast::<true, false>(bus, None, budget)
         } else {
-            self.run_loop(bus, budget)
+            self.run_loop::<false>(bus, budget)
         }
     }
 
-    /// The reference interpreter loop of [`Hart::run`]: one fetch per instruction.
+    /// The reference interpreter loop of [`Hart::run`]: one fetch per instruction;
+    /// `TRIGGERS`: debug triggers are checked before each instruction.
     #[inline(always)]
-    fn run_loop(&mut self, bus: &mut Bus, budget: u64) -> (u64, RunStop) {
+    fn run_loop<const TRIGGERS: bool>(&mut self, bus: &mut Bus, budget: u64) -> (u64, RunStop) {
         let mut steps = 0;
         // The pc lives in a register here; `self.pc` is written back before anything
         // that reads it (slow fetch, traps, system instructions) and at the end.
@@ -347,8 +355,16 @@ impl Hart {
             if observed {
                 self.mmu.current_pc = pc;
             }
+            if TRIGGERS && self.execute_trigger_fires(pc) {
+                pc = self.pc;
+                continue;
+            }
             let index = self.fetch::<false>(pc, bus);
             if index == FETCH_TRAPPED {
+                pc = self.pc;
+                continue;
+            }
+            if TRIGGERS && self.data_trigger_fires(index, pc) {
                 pc = self.pc;
                 continue;
             }
@@ -494,16 +510,17 @@ impl Hart {
             }
         }
         let Some(ram_page_off) = bus.ram.offset_of(pa & !0xfff, 4096) else {
-            // Not RAM (the boot ROM, or nothing): fetch through the bus, never cached.
+            // Not RAM (the boot ROM, a device, or nothing): fetch through the bus, which
+            // refuses regions that are not executable; never cached.
             let fault = |_| AccessType::Fetch.access_fault(pc);
-            let lo = bus.read(pa, 2).map_err(fault)? as u32;
+            let lo = bus.fetch(pa, 2).map_err(fault)? as u32;
             if lo & 3 != 3 {
                 return Ok(self.icache.scratch(decode(lo)));
             }
             let hi = if page_off == 0xffe {
                 self.fetch_parcel(pc.wrapping_add(2), bus)?
             } else {
-                bus.read(pa + 2, 2).map_err(fault)? as u32
+                bus.fetch(pa + 2, 2).map_err(fault)? as u32
             };
             return Ok(self.icache.scratch(decode(lo | (hi << 16))));
         };
@@ -544,7 +561,7 @@ impl Hart {
         let pa = self
             .mmu
             .translate(va, AccessType::Fetch, &self.fetch_ctx, bus)?;
-        bus.read(pa, 2)
+        bus.fetch(pa, 2)
             .map(|v| v as u32)
             .map_err(|_| AccessType::Fetch.access_fault(va))
     }
@@ -1139,13 +1156,72 @@ impl Hart {
                 K::Csrrs | K::Csrrsi => self.csr_modify_base(csr, old) | src,
                 _ => self.csr_modify_base(csr, old) & !src,
             };
-            if self.csr_write(csr, new) == CsrEffect::Interrupts {
-                step = self.interrupt_check();
+            match self.csr_write(csr, new) {
+                CsrEffect::None => {}
+                CsrEffect::Interrupts => step = self.interrupt_check(),
+                CsrEffect::Reloop => step = Step::Yield,
             }
         }
         self.x[op.rd as usize & 31] = old;
         self.pc = self.pc.wrapping_add(4);
         Ok(step)
+    }
+
+    // ---------------------------------------------------------------- triggers
+
+    /// May a trigger with action = breakpoint fire now? Not in a handler that has not yet
+    /// saved what a breakpoint trap would overwrite (see [`trigger`]).
+    fn triggers_may_fire(&self) -> bool {
+        match self.privilege {
+            PRIV_M => self.mstatus & ms::MIE != 0,
+            PRIV_S => {
+                self.medeleg & (1 << Exception::BREAKPOINT) == 0 || self.mstatus & ms::SIE != 0
+            }
+            _ => true,
+        }
+    }
+
+    /// Before fetching at `pc`: if an execute trigger matches it, take the breakpoint
+    /// trap (tval = pc) and return true.
+    #[cold]
+    fn execute_trigger_fires(&mut self, pc: u64) -> bool {
+        if !self.triggers_may_fire()
+            || !self
+                .triggers
+                .fire(trigger::Access::Execute, self.privilege, pc, 1)
+        {
+            return false;
+        }
+        self.pc = pc;
+        self.raise(Exception::new(Exception::BREAKPOINT, pc));
+        true
+    }
+
+    /// Before executing the decoded instruction at `index` (at `pc`): if a load or store
+    /// trigger matches the data access it is about to make, take the breakpoint trap
+    /// (tval = the access's address) and return true. Instructions that would raise an
+    /// illegal-instruction exception (FP with FS off) are left to raise it.
+    #[cold]
+    fn data_trigger_fires(&mut self, index: usize, pc: u64) -> bool {
+        let op = self.icache.op(index);
+        let base = self.x[op.rs1 as usize & 31];
+        let Some((accesses, addr, size)) = trigger::data_accesses(&op, base) else {
+            return false;
+        };
+        let fp = matches!(op.k, K::Flw | K::Fld | K::Fsw | K::Fsd);
+        if (fp && self.mstatus & ms::FS == 0) || !self.triggers_may_fire() {
+            return false;
+        }
+        let privilege = self.privilege;
+        if !accesses
+            .iter()
+            .any(|&a| self.triggers.fire(a, privilege, addr, size))
+        {
+            return false;
+        }
+        self.pc = pc;
+        self.raise(Exception::new(Exception::BREAKPOINT, addr));
+        true
     }
 
     // ---------------------------------------------------------------- traps

@@ -90,7 +90,7 @@ impl Hart {
         }
         let (steps, stop) = if tracer.per_instruction() {
             self.run_traced_each(bus, tracer, budget)
-        } else if self.fetch_replayed {
+        } else if self.fetch_replayed && !self.triggers.armed() {
             self.run_fast::<true, true>(bus, Some(tracer), budget)
         } else {
             self.run_traced_lean(bus, tracer, budget)
@@ -121,8 +121,18 @@ impl Hart {
             steps += 1;
             self.mmu.current_pc = pc;
             let before = self.snapshot();
+            if self.triggers.armed() && self.execute_trigger_fires(pc) {
+                self.emit_after(bus, tracer, &before, None, None);
+                pc = self.pc;
+                continue;
+            }
             let index = self.fetch::<false>(pc, bus);
             if index == FETCH_TRAPPED {
+                self.emit_after(bus, tracer, &before, None, None);
+                pc = self.pc;
+                continue;
+            }
+            if self.triggers.armed() && self.data_trigger_fires(index, pc) {
                 self.emit_after(bus, tracer, &before, None, None);
                 pc = self.pc;
                 continue;
@@ -190,12 +200,20 @@ impl Hart {
             let want_insn = tracer.wants(Kind::Insn) || tracer.wants(Kind::Mmio);
             let want_sbi = tracer.wants(Kind::Sbi);
             let before = self.snapshot();
+            if self.triggers.armed() && self.execute_trigger_fires(pc) {
+                self.emit_after(bus, tracer, &before, None, None);
+                continue;
+            }
             let index = if self.fetch_replayed {
                 self.fetch::<true>(pc, bus)
             } else {
                 self.fetch::<false>(pc, bus)
             };
             if index == FETCH_TRAPPED {
+                self.emit_after(bus, tracer, &before, None, None);
+                continue;
+            }
+            if self.triggers.armed() && self.data_trigger_fires(index, pc) {
                 self.emit_after(bus, tracer, &before, None, None);
                 continue;
             }

@@ -471,6 +471,12 @@ impl<'a> Debugger<'a> {
                 Stop::Exited(crate::cli::EXIT_INSN_LIMIT)
             }
             StopReason::Interrupted => Stop::Terminated(Signal::SIGTERM),
+            StopReason::UnsupportedSyscall(_)
+            | StopReason::SyscallBlockOutsideRam(_)
+            | StopReason::UnsupportedHtif(_) => {
+                eprintln!("emu: the guest made an HTIF request emu does not serve; ending the gdb session");
+                Stop::Exited(crate::cli::EXIT_HTIF_UNSUPPORTED)
+            }
             StopReason::Deadlock => {
                 // Worth a look in the debugger rather than the end of the session.
                 eprintln!("emu: every hart waits for an interrupt that can never come");
@@ -519,17 +525,14 @@ impl<'a> Debugger<'a> {
         hart.mmu.probe(va, &ctx, &mut m.bus).0
     }
 
-    /// Read physical memory: RAM, or the boot ROM (so the reset vector disassembles).
-    /// Other devices are not read: their registers have side effects.
+    /// Read physical memory: RAM, or other main memory (the boot ROM, so the reset
+    /// vector disassembles). Device registers are not read: reads have side effects.
     fn read_phys(&mut self, pa: u64, buf: &mut [u8]) -> bool {
         let bus = &mut self.m.bus;
         if bus.ram.read_bytes(pa, buf) {
             return true;
         }
-        let rom_end = pa.checked_add(buf.len() as u64 - 1);
-        if bus.device_name(pa) != Some("bootrom")
-            || rom_end.and_then(|e| bus.device_name(e)) != Some("bootrom")
-        {
+        if !bus.pma(pa, buf.len()).is_some_and(|p| p.memory) {
             return false;
         }
         for (i, b) in buf.iter_mut().enumerate() {

@@ -87,12 +87,15 @@ pub struct Insn {
     pub len: u8,
 }
 
+/// The page-map entry of a RAM page without decoded code (the decode cache's `NO_PAGE`).
+pub const NO_DECODED_PAGE: u32 = 0;
+
 /// The layout of the environment generated code is given (the run-time side's `Env`).
 ///
 /// Generated code looks a data access up in the hart's data-page cache itself (a
 /// direct-mapped table of `DTLB_SLOTS` entries `{ vpn: u64, addend: u64 }`, RAM offset =
 /// va + addend) and touches RAM directly on a hit; a store does so only when the RAM page
-/// holds no decoded code (`page_map[page] == u32::MAX`). Anything else (a miss, a
+/// holds no decoded code (`page_map[page] == NO_DECODED_PAGE`). Anything else (a miss, a
 /// device, a page-crossing access, a store to code) leaves the block before the
 /// instruction, for the interpreter.
 #[derive(Debug, Clone, Copy)]
@@ -749,7 +752,7 @@ impl Translator<'_> {
         let no_code = self
             .b
             .ins()
-            .icmp_imm_s(IntCC::Equal, decoded, u32::MAX as i64);
+            .icmp_imm_s(IntCC::Equal, decoded, NO_DECODED_PAGE as i64);
         self.continue_if(no_code, slow);
         self.leave_before(slow, retired, offset);
         match size {

@@ -113,6 +113,12 @@ pub enum StopReason {
     Deadlock,
     /// The user interrupted the run (Ctrl-C, SIGTERM).
     Interrupted,
+    /// The program asked the HTIF syscall proxy for this syscall, which it does not serve.
+    UnsupportedSyscall(u64),
+    /// The program's HTIF syscall block (at this address) is not in RAM.
+    SyscallBlockOutsideRam(u64),
+    /// The program wrote this `tohost` command, for a device or command HTIF lacks.
+    UnsupportedHtif(u64),
 }
 
 /// Counters another thread may read while the machine runs (the CLI's status line),
@@ -157,6 +163,7 @@ impl Machine {
             Box::new(BootRom::new(0, 0)),
         );
         crate::devices::attach_board_devices(&mut bus, &config);
+        bus.htif_stdin = config.console_input.clone();
         let harts = (0..config.harts)
             .map(|i| {
                 let mut hart = Hart::new(i as u64, config.mmu.clone());
@@ -296,6 +303,9 @@ impl Machine {
                 return match req {
                     ExitRequest::Exit(code) => StopReason::Exit(code),
                     ExitRequest::Reset => StopReason::Reset,
+                    ExitRequest::UnsupportedSyscall(n) => StopReason::UnsupportedSyscall(n),
+                    ExitRequest::SyscallBlockOutsideRam(a) => StopReason::SyscallBlockOutsideRam(a),
+                    ExitRequest::UnsupportedHtif(v) => StopReason::UnsupportedHtif(v),
                 };
             }
             if self.total_insns >= limit {
@@ -416,6 +426,9 @@ impl BootRom {
 impl MmioDevice for BootRom {
     fn name(&self) -> &str {
         "bootrom"
+    }
+    fn pma(&self) -> crate::bus::Pma {
+        crate::bus::Pma::ROM
     }
     fn read(&mut self, offset: u64, size: usize, _ram: &mut Ram) -> Result<u64, DeviceError> {
         let mut v = 0u64;

@@ -84,7 +84,8 @@ pub enum WalkFault {
     Permission,
     /// Svade: A=0, or D=0 on a store (step 7).
     AccessedDirty,
-    /// Reading (or Svadu-updating) a PTE failed the PMP check or hit nothing on the bus.
+    /// Reading (or Svadu-updating) a PTE failed the PMP check or the PMA check (the PTE is
+    /// not in main memory, or an update would write to read-only memory).
     PteAccess { pte_addr: u64 },
 }
 
@@ -159,7 +160,7 @@ impl<const LEVELS: usize> Walker<LEVELS> {
             if !pmp.allows(pte_addr, AccessType::Load, PRIV_S).0 {
                 return Err(WalkFault::PteAccess { pte_addr });
             }
-            let pte = match bus.read(pte_addr, 8) {
+            let pte = match bus.read_pte(pte_addr) {
                 Ok(v) => Pte(v),
                 Err(_) => return Err(WalkFault::PteAccess { pte_addr }),
             };
@@ -284,12 +285,12 @@ pub fn ad_update(
     if !pmp.allows(pte_addr, AccessType::Store, PRIV_S).0 {
         return Err(WalkFault::PteAccess { pte_addr });
     }
-    match bus.read(pte_addr, 8) {
+    match bus.read_pte(pte_addr) {
         Ok(current) if current == leaf.pte.0 => {}
         Ok(_) => return Ok(false),
         Err(_) => return Err(WalkFault::PteAccess { pte_addr }),
     }
-    if bus.write(pte_addr, 8, new.0).is_err() {
+    if bus.write_pte(pte_addr, new.0).is_err() {
         return Err(WalkFault::PteAccess { pte_addr });
     }
     leaf.pte = new;

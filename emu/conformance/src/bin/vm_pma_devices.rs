@@ -1,0 +1,3 @@
+#![no_std]
+#![no_main]
+conformance::conformance_test!("vm_pma_devices", defs: "", parts: ["vm", "vm_pma_devices"]);
