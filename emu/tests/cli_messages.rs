@@ -13,11 +13,17 @@ const EXIT_USAGE: i32 = 2;
 const EXIT_BAD_FILE: i32 = 1;
 const EXIT_INSN_LIMIT: i32 = 124;
 
+/// Written once: the tests run in parallel, and a file being rewritten while another
+/// emu reads it would be empty.
 fn loop_forever_elf() -> std::path::PathBuf {
-    temp_file(
-        "loop.elf",
-        &elf64(EM_RISCV, DRAM, &[Segment::code(DRAM, &[LOOP_FOREVER])]),
-    )
+    static PATH: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| {
+        temp_file(
+            "messages-loop.elf",
+            &elf64(EM_RISCV, DRAM, &[Segment::code(DRAM, &[LOOP_FOREVER])]),
+        )
+    })
+    .clone()
 }
 
 /// Run emu; its status, stdout and stderr.
@@ -153,6 +159,16 @@ fn a_qemu_command_line_gets_one_hint_per_option() {
          emu: '-append' is QEMU's spelling; use --append ARGS\n\
          emu: '-s' is QEMU's spelling; for a gdb server on port 1234 use --gdb 1234\n\
          emu: '-S' is QEMU's spelling; to wait for gdb before the first instruction use --gdb-wait (with --gdb PORT)\n\
+         For more information, try 'emu run --help'.\n",
+    );
+}
+
+#[test]
+fn a_qemu_command_line_without_run_is_pointed_at_run() {
+    assert_usage_error(
+        &["-kernel", "Image", "-nographic"],
+        "emu: '-kernel' is QEMU's spelling; emu takes the kernel as the positional GUEST: emu run Image --append ...\n\
+         emu: guests run with the run subcommand: emu run [OPTIONS] [GUEST]\n\
          For more information, try 'emu run --help'.\n",
     );
 }

@@ -342,6 +342,18 @@ pub fn main() -> ExitCode {
         .and_then(|a| a.to_str())
         .filter(|a| Cli::command().find_subcommand(a).is_some())
         .map(str::to_string);
+    // `emu -kernel Image ...`: QEMU's command line without a subcommand.
+    if sub.is_none() && argv.len() > 1 {
+        let scan = qemu::scan(&argv[1..], &known_options("run"));
+        if !scan.hints.is_empty() {
+            for hint in &scan.hints {
+                eprintln!("emu: {hint}");
+            }
+            eprintln!("emu: guests run with the run subcommand: emu run [OPTIONS] [GUEST]");
+            eprintln!("{}", more_information(Some("run")));
+            return ExitCode::from(EXIT_USAGE);
+        }
+    }
     if let Some(sub) = sub.as_deref().filter(|s| *s != "images") {
         let scan = qemu::scan(&argv[2..], &known_options(sub));
         if !scan.hints.is_empty() {
