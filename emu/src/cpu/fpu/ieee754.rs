@@ -379,7 +379,8 @@ pub fn div<F: Format>(a: u64, b: u64, rm: Rounding, flags: &mut u8) -> u64 {
             let (ye, ys) = normalized(ye, ys, 63);
             let dividend = u128::from(xs) << 64;
             let quotient = dividend / u128::from(ys);
-            let sticky = u128::from(dividend % u128::from(ys) != 0);
+            // The remainder by multiplication: a second 128-bit division costs far more.
+            let sticky = u128::from(quotient * u128::from(ys) != dividend);
             round_pack::<F>(negative, xe - ye - 64, quotient | sticky, rm, flags)
         }
         (Class::Nan { .. }, _) | (_, Class::Nan { .. }) => unreachable!("NaNs returned above"),
