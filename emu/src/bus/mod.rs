@@ -86,6 +86,12 @@ pub trait MmioDevice: Send {
     /// Called by the machine between hart quanta with the current `mtime`, so devices with
     /// time-based behaviour (UART input, RTC) can make progress.
     fn poll(&mut self, _now: u64, _ram: &mut Ram) {}
+    /// Whether the device has work it will continue in later `poll` calls (a guest's
+    /// request it serves a bounded piece at a time). While it does, the machine keeps
+    /// guest time moving even when every hart sleeps, instead of calling it a deadlock.
+    fn has_pending_work(&self) -> bool {
+        false
+    }
     /// Level of this device's interrupt line, if it has one: `(PLIC source, level)`.
     fn irq_line(&self) -> Option<(u32, bool)> {
         None
@@ -372,6 +378,11 @@ impl Bus {
                 self.exit_request = Some(req);
             }
         }
+    }
+
+    /// Whether any device has work it will continue in later polls.
+    pub fn devices_have_pending_work(&self) -> bool {
+        self.mappings.iter().any(|m| m.dev.has_pending_work())
     }
 
     /// Current levels of all device interrupt lines, as `(source, level)`.

@@ -359,6 +359,58 @@ fn resolve_where(
     })
 }
 
+/// A stretch of RAM a boot image occupies, named for error messages.
+struct Region {
+    name: &'static str,
+    start: u64,
+    end: u64,
+}
+
+impl Region {
+    fn new(name: &'static str, start: u64, end: u64) -> Region {
+        Region { name, start, end }
+    }
+
+    fn describe(&self) -> String {
+        let len = self.end.saturating_sub(self.start);
+        let size = if len >= 1 << 20 {
+            format!("{} MiB", len.div_ceil(1 << 20))
+        } else {
+            format!("{} KiB", len.div_ceil(1 << 10))
+        };
+        format!("{} ({:#x}-{:#x}, {size})", self.name, self.start, self.end)
+    }
+
+    fn outside_ram(&self, ram: (u64, u64)) -> Failure {
+        Failure::image(format!(
+            "{} does not fit in RAM ({:#x}-{:#x}); give more memory with -m",
+            self.describe(),
+            ram.0,
+            ram.1
+        ))
+    }
+
+    /// One error line naming this region and the first one it overlaps (or RAM).
+    fn check_free(&self, taken: &[Region], ram: (u64, u64)) -> Result<(), Failure> {
+        if self.start < ram.0 || self.end > ram.1 || self.end < self.start {
+            return Err(self.outside_ram(ram));
+        }
+        match taken
+            .iter()
+            .find(|t| self.start < t.end && t.start < self.end)
+        {
+            Some(t) => Err(Failure::image(format!(
+                "{} overlaps {} ({:#x}-{:#x}); give more memory with -m",
+                self.describe(),
+                t.name,
+                t.start,
+                t.end
+            ))),
+            None => Ok(()),
+        }
+    }
+}
+
 /// The guest images of a run, kept so a guest reset can boot them again.
 struct Images<'a> {
     guest: &'a [u8],
@@ -378,6 +430,7 @@ fn build(
     let mut m = Machine::new(config.clone());
     let entry;
     let kernel: LoadedImage;
+    let mut firmware: Option<LoadedImage> = None;
     match args.bios.as_str() {
         "none" => {
             kernel = m.load(images.guest, images.guest_name).map_err(img_err)?;
@@ -411,6 +464,7 @@ fn build(
                 )));
             }
             entry = fw.entry;
+            firmware = Some(fw);
         }
     }
     if images.guest.starts_with(b"\x7fELF") {
@@ -423,24 +477,48 @@ fn build(
         symbols.add(Image::from_elf(&p.display().to_string(), &data).map_err(Failure::image)?);
     }
 
-    if let Some(rd) = images.initrd {
-        let top = machine::map::DRAM + m.config.ram_size;
-        let end = (top - DTB_RESERVE) & !0xfff;
-        let start = end.saturating_sub(rd.len() as u64) & !0xfff;
-        if start < kernel.end.max(machine::map::DRAM) || !m.ram().load(start, rd) {
-            return Err(Failure::image(format!(
-                "initrd ({} bytes) does not fit between the kernel (ends {:#x}) and the top of RAM; try a larger -m",
-                rd.len(),
-                kernel.end
-            )));
+    // Everything placed in RAM so far; each later image is checked against all of it.
+    let mut taken = vec![Region::new("the kernel image", kernel.start, kernel.end)];
+    if let Some(fw) = &firmware {
+        taken.push(Region::new("the firmware", fw.start, fw.end));
+    }
+    // A user's tree is known now, so the initrd can go below however much it needs.
+    let user_dtb = match &args.dtb {
+        Some(p) => {
+            let data = read_input("device tree", p)?;
+            let tree = machine::dtb::validate(&data).map_err(|why| {
+                Failure::image(format!(
+                    "--dtb {} is not a usable device tree: {why}",
+                    p.display()
+                ))
+            })?;
+            Some(tree.to_vec())
         }
+        None => None,
+    };
+    let dtb_reserve = user_dtb
+        .as_ref()
+        .map_or(0, |t| (t.len() as u64 + 0x1000).next_multiple_of(0x1000))
+        .max(DTB_RESERVE);
+    let ram = (machine::map::DRAM, machine::map::DRAM + m.config.ram_size);
+    if let Some(rd) = images.initrd {
+        let end = ram.1.saturating_sub(dtb_reserve) & !0xfff;
+        let start = end.saturating_sub(rd.len() as u64) & !0xfff;
+        let initrd = Region::new("the initrd", start, start + rd.len() as u64);
+        initrd.check_free(&taken, ram)?;
+        if !m.ram().load(start, rd) {
+            return Err(initrd.outside_ram(ram));
+        }
+        taken.push(initrd);
         m.config.initrd = Some((start, start + rd.len() as u64));
     }
-    let dtb = match &args.dtb {
-        Some(p) => read_input("device tree", p)?,
+    let dtb = match user_dtb {
+        Some(tree) => tree,
         None => machine::dtb::build(&m.config)
             .map_err(|e| Failure::image(format!("cannot build the device tree: {e}")))?,
     };
+    let dtb_at = m.dtb_address(dtb.len() as u64);
+    Region::new("the device tree", dtb_at, dtb_at + dtb.len() as u64).check_free(&taken, ram)?;
     m.prepare_boot(entry, &dtb).map_err(img_err)?;
     Ok((m, symbols))
 }

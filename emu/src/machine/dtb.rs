@@ -228,3 +228,64 @@ fn write_soc(fdt: &mut FdtWriter, cfg: &MachineConfig, ph: &Phandles) -> FdtWrit
 
     fdt.end_node(soc)
 }
+
+/// Size of the flattened-device-tree header (version 17).
+const FDT_HEADER_LEN: usize = 40;
+const FDT_MAGIC: u32 = 0xd00d_feed;
+/// Header versions a kernel can read: it must be at least 16, and the oldest version it
+/// stays compatible with at most 17 (what every DTB in use says).
+const FDT_MIN_VERSION: u32 = 16;
+const FDT_MAX_LAST_COMP_VERSION: u32 = 17;
+
+/// Check a user's `--dtb` file is a flattened device tree a kernel can read (magic,
+/// `totalsize`, version, blocks inside the tree) and return the tree itself, without
+/// trailing bytes. The error says what is wrong, for one line naming the file.
+pub fn validate(data: &[u8]) -> Result<&[u8], String> {
+    let be32 = |at: usize| {
+        data.get(at..at + 4)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    if data.len() < FDT_HEADER_LEN {
+        return Err(format!(
+            "{} bytes are too few for a device-tree header ({FDT_HEADER_LEN})",
+            data.len()
+        ));
+    }
+    let field = |at| be32(at).unwrap_or(0);
+    let magic = field(0);
+    if magic != FDT_MAGIC {
+        return Err(format!(
+            "no flattened-device-tree magic (0x{FDT_MAGIC:08x} at offset 0, found 0x{magic:08x})"
+        ));
+    }
+    let total = field(4) as usize;
+    if total < FDT_HEADER_LEN || total > data.len() {
+        return Err(format!(
+            "its header says {total} bytes (totalsize) but the file has {} (truncated?)",
+            data.len()
+        ));
+    }
+    let (version, last_comp) = (field(20), field(24));
+    if version < FDT_MIN_VERSION || last_comp > FDT_MAX_LAST_COMP_VERSION || last_comp > version {
+        return Err(format!(
+            "unsupported device-tree version {version} (compatible back to {last_comp}); \
+             kernels read versions 16 and 17"
+        ));
+    }
+    let (off_struct, off_strings, off_rsvmap) = (field(8), field(12), field(16));
+    // Version 16 headers end before size_dt_struct.
+    let size_strings = field(32);
+    let size_struct = if version >= 17 { field(36) } else { 0 };
+    let inside = |off: u32, len: u32| (off as u64 + len as u64) <= total as u64;
+    if !inside(off_struct, size_struct)
+        || !inside(off_strings, size_strings)
+        || !inside(off_rsvmap, 16)
+    {
+        return Err(format!(
+            "its blocks (structure at {off_struct:#x}+{size_struct:#x}, strings at \
+             {off_strings:#x}+{size_strings:#x}, reservations at {off_rsvmap:#x}) reach past \
+             its totalsize {total:#x}"
+        ));
+    }
+    Ok(&data[..total])
+}

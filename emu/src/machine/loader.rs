@@ -70,6 +70,11 @@ pub fn read_file(path: &Path) -> Result<Vec<u8>, LoadError> {
 
 /// Offset of the RISC-V Linux `Image` header magic "RSC\x05".
 const LINUX_MAGIC2_OFFSET: usize = 0x38;
+/// Offsets of the header's `text_offset` (where above the start of RAM the image goes)
+/// and `image_size` (how much memory the kernel occupies from there, BSS included), both
+/// little-endian u64 (Linux, Documentation/arch/riscv/boot-image-header.rst).
+const LINUX_TEXT_OFFSET_OFFSET: usize = 8;
+const LINUX_IMAGE_SIZE_OFFSET: usize = 16;
 /// Physical address where a raw Linux Image is loaded (RAM base + text_offset 2 MiB).
 pub const LINUX_LOAD_ADDR: u64 = 0x8020_0000;
 
@@ -87,15 +92,53 @@ pub fn load_image(ram: &mut Ram, data: &[u8], what: &str) -> Result<LoadedImage,
         return load_elf(ram, data, what);
     }
     if is_linux_image(data) {
-        return load_raw(ram, data, LINUX_LOAD_ADDR, what).map(|mut img| {
-            img.is_linux_image = true;
-            img
-        });
+        return load_linux_image(ram, data, what);
     }
     Err(LoadError::Format {
         what: what.into(),
         why: "no ELF magic and no Linux Image header (RSC\\x05 at 0x38)".into(),
     })
+}
+
+fn header_u64(data: &[u8], offset: usize) -> u64 {
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&data[offset..offset + 8]);
+    u64::from_le_bytes(bytes)
+}
+
+/// A raw Linux Image: placed `text_offset` above the start of RAM (2 MiB when the
+/// header leaves it 0), and occupying `image_size` bytes from there, which covers the
+/// BSS the file does not contain: whatever is loaded next must go above that.
+fn load_linux_image(ram: &mut Ram, data: &[u8], what: &str) -> Result<LoadedImage, LoadError> {
+    let text_offset = header_u64(data, LINUX_TEXT_OFFSET_OFFSET);
+    let image_size = header_u64(data, LINUX_IMAGE_SIZE_OFFSET);
+    let addr = match text_offset {
+        0 => LINUX_LOAD_ADDR,
+        t if t % 4096 == 0 && t < ram.size() => ram.base() + t,
+        t => {
+            return Err(LoadError::Format {
+                what: what.into(),
+                why: format!(
+                    "the Image header's text_offset {t:#x} is not a page-aligned offset inside RAM"
+                ),
+            })
+        }
+    };
+    let footprint = image_size.max(data.len() as u64);
+    let end = addr.saturating_add(footprint);
+    if ram.offset_of(addr, footprint).is_none() {
+        return Err(LoadError::OutsideRam {
+            what: format!("{what} (image_size {image_size:#x}, BSS included)"),
+            addr,
+            end,
+            ram_start: ram.base(),
+            ram_end: ram.base() + ram.size(),
+        });
+    }
+    let mut img = load_raw(ram, data, addr, what)?;
+    img.end = end;
+    img.is_linux_image = true;
+    Ok(img)
 }
 
 /// Copy a raw binary to `addr`.

@@ -207,7 +207,7 @@ impl Machine {
     /// Returns the DTB's physical address.
     pub fn prepare_boot(&mut self, entry: u64, dtb: &[u8]) -> Result<u64, LoadError> {
         let top = DRAM_BASE + self.config.ram_size;
-        let dtb_addr = (top.saturating_sub(dtb.len() as u64 + 0x1000)) & !0xfff;
+        let dtb_addr = self.dtb_address(dtb.len() as u64);
         if dtb_addr < DRAM_BASE || !self.bus.ram.load(dtb_addr, dtb) {
             return Err(LoadError::OutsideRam {
                 what: "device tree".into(),
@@ -223,6 +223,14 @@ impl Machine {
             h.pc = map::BOOT_ROM;
         }
         Ok(dtb_addr)
+    }
+
+    /// Where [`Machine::prepare_boot`] puts a device tree of `len` bytes: page-aligned,
+    /// with at least a page free above it, at the top of RAM (may lie below RAM when the
+    /// tree does not fit).
+    pub fn dtb_address(&self, len: u64) -> u64 {
+        let top = DRAM_BASE + self.config.ram_size;
+        top.saturating_sub(len.saturating_add(0x1000)) & !0xfff
     }
 
     /// Start tracing into `tracer` (its window and kinds decide what is written).
@@ -353,6 +361,21 @@ impl Machine {
                 use std::sync::atomic::Ordering::Relaxed;
                 p.executed.fetch_add(executed, Relaxed);
                 p.clock.store(self.total_insns, Relaxed);
+            }
+            if all_waiting
+                && self.bus.exit_request.is_none()
+                && self.config.clock == ClockMode::Deterministic
+                && self.bus.devices_have_pending_work()
+            {
+                // Every hart sleeps while a device works through a request: let a
+                // quantum of guest time pass (not past the next deadline or the limit),
+                // which is what the device's work credit grows with.
+                let mut target = self.total_insns.saturating_add(MAX_QUANTUM);
+                if let Some(d) = self.next_deadline() {
+                    target = target.min(d.max(now + 1).saturating_mul(INSNS_PER_TICK));
+                }
+                self.total_insns = self.total_insns.max(target.min(limit));
+                continue;
             }
             if all_waiting && self.bus.exit_request.is_none() {
                 // Every hart sleeps: jump time to the next deadline, as hardware would

@@ -468,3 +468,229 @@ pub fn run_virtio(data: &[u8], disk: &Path, snapshot_only: bool) {
         assert_eq!(after, Some(len), "the guest changed the disk file's size");
     }
 }
+
+/// Hand assembly of the bare-metal virtio drivers below (RV64I, no compressed code).
+pub mod asm {
+    use emu::cpu::encode::{i_type, j_type, op, s_type};
+
+    pub const T0: u32 = 5;
+    pub const T1: u32 = 6;
+
+    /// `rd = value` for any 64-bit value: 11 bits at a time, so every `ori` immediate
+    /// is positive (13 words).
+    pub fn li(code: &mut Vec<u32>, rd: u32, value: u64) {
+        code.push(i_type(op::OP_IMM, rd, 0, 0, 0));
+        for shift in (0..6).rev() {
+            code.push(i_type(op::OP_IMM, rd, 1, rd, 11));
+            code.push(i_type(
+                op::OP_IMM,
+                rd,
+                6,
+                rd,
+                ((value >> (shift * 11)) & 0x7ff) as i32,
+            ));
+        }
+    }
+
+    /// `sw rs2, offset(rs1)`.
+    pub fn sw(code: &mut Vec<u32>, rs2: u32, rs1: u32, offset: i32) {
+        code.push(s_type(op::STORE, 2, rs1, rs2, offset));
+    }
+
+    /// `jal x0, offset` (bytes, relative to this instruction).
+    pub fn j(code: &mut Vec<u32>, offset: i32) {
+        code.push(j_type(op::JAL, 0, offset));
+    }
+}
+
+/// Where the queue of a guest-built virtio driver lives, and how the driver behaves.
+#[derive(Debug, Clone, Copy)]
+pub struct DriverPlan {
+    /// virtio-mmio slot (0 = the first disk).
+    pub slot: u64,
+    pub queue_size: u32,
+    pub desc: u64,
+    pub avail: u64,
+    pub used: u64,
+    /// Notify once and spin (`false`), or notify again and again (`true`).
+    pub notify_forever: bool,
+}
+
+/// A bare-metal program for `DRAM_BASE` that initialises a virtio-mmio device the way a
+/// driver does (virtio 1.x §3.1.1, queue 0 at the plan's addresses), notifies queue 0,
+/// and then spins or keeps notifying. Every access is a guest store through the bus.
+pub fn driver_program(plan: &DriverPlan) -> Vec<u32> {
+    use asm::{li, sw, T0, T1};
+    let base = map::VIRTIO0 + plan.slot * map::VIRTIO_STRIDE;
+    let mut code = Vec::new();
+    li(&mut code, T0, base);
+    let store = |code: &mut Vec<u32>, offset: u64, value: u64| {
+        li(code, T1, value);
+        sw(code, T1, T0, offset as i32);
+    };
+    let queue_regs = [
+        (reg::QUEUE_DESC_LOW, plan.desc),
+        (reg::QUEUE_DRIVER_LOW, plan.avail),
+        (reg::QUEUE_DEVICE_LOW, plan.used),
+    ];
+    store(&mut code, reg::STATUS, 0);
+    store(&mut code, reg::STATUS, 1 | 2);
+    store(&mut code, reg::DRIVER_FEATURES_SEL, 1);
+    store(&mut code, reg::DRIVER_FEATURES, VIRTIO_F_VERSION_1_HIGH);
+    store(&mut code, reg::STATUS, 1 | 2 | 8);
+    store(&mut code, reg::QUEUE_SEL, 0);
+    store(&mut code, reg::QUEUE_NUM, plan.queue_size as u64);
+    for (low, addr) in queue_regs {
+        store(&mut code, low, addr & 0xffff_ffff);
+        store(&mut code, low + 4, addr >> 32);
+    }
+    store(&mut code, reg::QUEUE_READY, 1);
+    store(&mut code, reg::STATUS, 1 | 2 | 8 | 4);
+    // Notify queue 0 (x0 is the value 0), then spin or notify again.
+    sw(&mut code, 0, T0, reg::QUEUE_NOTIFY as i32);
+    asm::j(&mut code, if plan.notify_forever { -4 } else { 0 });
+    code
+}
+
+/// The request chain of the "self-publishing" attack on virtio-blk, built in RAM at
+/// `base` (needs 0x300 bytes) on a queue of four entries:
+///
+/// - the request header's sector field and the available ring's `idx` are the same
+///   bytes (the ring starts 6 bytes into the header), so the driver's index names the
+///   sector to read;
+/// - the data buffer covers the header and the ring, so every completed read writes the
+///   sector's contents over both.
+///
+/// With a disk whose sector `n` holds `n + 1` at byte 8 ([`self_publishing_disk`]),
+/// each completion publishes the next request, forever: a device that serves "until the
+/// ring is empty" inside the notify store never returns from it. Returns the plan
+/// (slot 0) for [`driver_program`].
+pub fn self_publishing_chain(ram: &mut emu::bus::Ram, base: u64) -> DriverPlan {
+    let header = base;
+    let desc = base + 0x100;
+    let status = base + 0x180;
+    let used = base + 0x200;
+    let put_desc = |ram: &mut emu::bus::Ram, i: u64, addr: u64, len: u32, flags: u16, next: u16| {
+        let d = desc + 16 * i;
+        ram.write(d, 8, addr);
+        ram.write(d + 8, 4, len as u64);
+        ram.write(d + 12, 2, flags as u64);
+        ram.write(d + 14, 2, next as u64);
+    };
+    // Header: type 0 (read), sector 1 = the ring's idx, so one request is published.
+    ram.write(header, 4, 0);
+    ram.write(header + 8, 8, 1);
+    put_desc(ram, 0, header, 16, 1, 1);
+    put_desc(ram, 1, header, 512, 1 | 2, 2);
+    put_desc(ram, 2, status, 1, 2, 0);
+    DriverPlan {
+        slot: 0,
+        queue_size: 4,
+        desc,
+        avail: header + 6,
+        used,
+        notify_forever: false,
+    }
+}
+
+/// The disk for [`self_publishing_chain`]: 65536 sectors, sector `n` holding the
+/// request header "read sector n + 1" (the type is 0, the sector at byte 8), so the
+/// chain never runs out of requests, even when the 16-bit index wraps.
+pub fn self_publishing_disk() -> Vec<u8> {
+    let mut disk = vec![0u8; 65536 * 512];
+    for (n, sector) in disk.chunks_mut(512).enumerate() {
+        sector[8..10].copy_from_slice(&((n as u16).wrapping_add(1)).to_le_bytes());
+    }
+    disk
+}
+
+/// RAM of the guest-driven virtio scenario.
+pub const GUEST_VIRTIO_RAM: u64 = 1 << 20;
+/// Most instructions one guest-driven virtio scenario runs.
+pub const GUEST_VIRTIO_STEPS: u64 = 20_000;
+
+/// A guest that drives the disk (slot 0) or the entropy device (slot 1) through its own
+/// stores: descriptor tables, rings and buffers in RAM are the bytes' (with addresses
+/// drawn toward the rings themselves, so buffers alias them), the queue's placement and
+/// size too, and the program notifies once or in a loop. The run is bounded by an
+/// instruction limit and must end by it (or a guest exit), whatever the device is asked
+/// to do (DMA may overwrite the program, so a trap, an exit or a sleep can end it too);
+/// the disk file keeps its size.
+pub fn run_guest_virtio(data: &[u8], disk: &Path) -> StopReason {
+    let disk_len = std::fs::metadata(disk).map(|md| md.len()).ok();
+    let mut b = Bytes::new(data);
+    let mut config = quiet_config(GUEST_VIRTIO_RAM);
+    config.disks = vec![DiskConfig::open(disk).expect("open the scenario disk")];
+    config.snapshot = b.bool();
+    let mut m = Machine::new(config);
+    // The rings go in the second 64 KiB of RAM; the program is in the first.
+    let area = DRAM_BASE + 0x1_0000;
+    let near = |b: &mut Bytes| -> u64 {
+        match b.u8() % 8 {
+            0 => b.u64(),
+            1 => DRAM_BASE + b.u32() as u64 % GUEST_VIRTIO_RAM,
+            _ => area + b.u16() as u64 % 0x1000,
+        }
+    };
+    let plan = DriverPlan {
+        slot: (b.u8() % 2) as u64,
+        queue_size: [1, 2, 4, 8, 16, 256, 3, 0][b.u8() as usize % 8],
+        desc: near(&mut b),
+        avail: near(&mut b),
+        used: near(&mut b),
+        notify_forever: b.bool(),
+    };
+    let steps = 1 + b.u32() as u64 % GUEST_VIRTIO_STEPS;
+    // Descriptors: addresses near the rings (so buffers alias them), any length, flags.
+    for i in 0..(b.u8() % 32) as u64 {
+        let d = plan.desc.wrapping_add(16 * i);
+        let addr = near(&mut b);
+        let len = match b.u8() % 4 {
+            0 => b.u32() as u64,
+            1 => 16,
+            2 => 512 * (1 + b.u8() as u64 % 8),
+            _ => 1,
+        };
+        let _ = m.ram().write(d, 8, addr);
+        let _ = m.ram().write(d.wrapping_add(8), 4, len);
+        let _ = m.ram().write(d.wrapping_add(12), 2, (b.u8() & 7) as u64);
+        let _ = m.ram().write(d.wrapping_add(14), 2, (b.u8() % 32) as u64);
+    }
+    // Available ring: flags, idx, entries.
+    let _ = m
+        .ram()
+        .write(plan.avail.wrapping_add(2), 2, b.u8() as u64 % 8);
+    for i in 0..8u64 {
+        let _ = m
+            .ram()
+            .write(plan.avail.wrapping_add(4 + 2 * i), 2, (b.u8() % 32) as u64);
+    }
+    // Whatever is left of the bytes lands in the ring area as it is.
+    let rest = b.take(0x1000);
+    m.ram().load(area, rest);
+    let code: Vec<u8> = driver_program(&plan)
+        .iter()
+        .flat_map(|w| w.to_le_bytes())
+        .collect();
+    assert!(m.ram().load(DRAM_BASE, &code));
+    m.harts[0].pc = DRAM_BASE;
+    let stop = m.run(Some(steps));
+    assert!(
+        matches!(
+            stop,
+            StopReason::InsnLimit | StopReason::Exit(_) | StopReason::Reset | StopReason::Deadlock
+        ),
+        "unexpected stop {stop:?}"
+    );
+    assert!(
+        m.total_insns <= steps,
+        "ran {} of {steps} instructions",
+        m.total_insns
+    );
+    drop(m);
+    if let Some(len) = disk_len {
+        let after = std::fs::metadata(disk).map(|md| md.len()).ok();
+        assert_eq!(after, Some(len), "the guest changed the disk file's size");
+    }
+    stop
+}

@@ -4,7 +4,7 @@
 //! requests and dropping the device sync it. In snapshot mode the file is never written:
 //! writes land in an in-memory overlay of 512-byte sectors that dies with the machine.
 
-use super::mmio::{config_bytes, VirtioBackend};
+use super::mmio::{config_bytes, VirtioBackend, Work};
 use super::queue::{Chain, QueueError, QUEUE_MAX};
 use crate::bus::Ram;
 use std::collections::HashMap;
@@ -32,7 +32,8 @@ const S_UNSUPP: u8 = 2;
 const HEADER_LEN: usize = 16;
 const ID_LEN: usize = 20;
 const DISK_ID: &[u8] = b"emu-virtio-blk";
-/// Requests are copied through a bounce buffer of at most this size.
+/// Requests are copied through a bounce buffer of at most this size, however large the
+/// request: memory use does not grow with the transfer.
 const CHUNK: usize = 64 * 1024;
 
 /// A disk image opened for the machine (`--disk PATH`). Cloning shares the open file.
@@ -141,40 +142,60 @@ impl Block {
         Ok(())
     }
 
-    /// Device-to-guest transfer of `len` bytes at disk offset `pos`.
-    fn do_in(&self, chain: &Chain, ram: &mut Ram, pos: u64, len: u64) -> u8 {
+    /// Device-to-guest transfer of `len` bytes at disk offset `pos`, continued from
+    /// `work.done`. `None` when the budget ran out before the end.
+    fn do_in(
+        &self,
+        chain: &Chain,
+        ram: &mut Ram,
+        pos: u64,
+        len: u64,
+        work: &mut Work,
+    ) -> Option<u8> {
         if !self.in_bounds(pos, len) {
-            return S_IOERR;
+            return Some(S_IOERR);
         }
-        let mut buf = vec![0u8; CHUNK.min(len as usize)];
-        let mut done = 0u64;
-        while done < len {
-            let n = (len - done).min(CHUNK as u64) as usize;
-            if self.read_disk(pos + done, &mut buf[..n]).is_err() {
-                return S_IOERR;
+        let mut buf = vec![0u8; CHUNK.min(len.saturating_sub(work.done) as usize)];
+        while work.done < len {
+            let n = work.take((len - work.done).min(CHUNK as u64)) as usize;
+            if n == 0 {
+                return None;
             }
-            chain.write_at(ram, done, &buf[..n]);
-            done += n as u64;
+            if self.read_disk(pos + work.done, &mut buf[..n]).is_err() {
+                return Some(S_IOERR);
+            }
+            chain.write_at(ram, work.done, &buf[..n]);
+            work.done += n as u64;
         }
-        S_OK
+        Some(S_OK)
     }
 
-    /// Guest-to-device transfer of `len` bytes to disk offset `pos`.
-    fn do_out(&mut self, chain: &Chain, ram: &Ram, pos: u64, len: u64) -> u8 {
+    /// Guest-to-device transfer of `len` bytes to disk offset `pos`, continued from
+    /// `work.done`. `None` when the budget ran out before the end.
+    fn do_out(
+        &mut self,
+        chain: &Chain,
+        ram: &Ram,
+        pos: u64,
+        len: u64,
+        work: &mut Work,
+    ) -> Option<u8> {
         if self.read_only() || !self.in_bounds(pos, len) {
-            return S_IOERR;
+            return Some(S_IOERR);
         }
-        let mut buf = vec![0u8; CHUNK.min(len as usize)];
-        let mut done = 0u64;
-        while done < len {
-            let n = (len - done).min(CHUNK as u64) as usize;
-            chain.read_at(ram, HEADER_LEN as u64 + done, &mut buf[..n]);
-            if self.write_disk(pos + done, &buf[..n]).is_err() {
-                return S_IOERR;
+        let mut buf = vec![0u8; CHUNK.min(len.saturating_sub(work.done) as usize)];
+        while work.done < len {
+            let n = work.take((len - work.done).min(CHUNK as u64)) as usize;
+            if n == 0 {
+                return None;
             }
-            done += n as u64;
+            chain.read_at(ram, HEADER_LEN as u64 + work.done, &mut buf[..n]);
+            if self.write_disk(pos + work.done, &buf[..n]).is_err() {
+                return Some(S_IOERR);
+            }
+            work.done += n as u64;
         }
-        S_OK
+        Some(S_OK)
     }
 
     fn flush(&self) -> u8 {
@@ -206,7 +227,15 @@ impl VirtioBackend for Block {
         config_bytes(&self.config, offset, size)
     }
 
-    fn process(&mut self, _queue: usize, chain: &Chain, ram: &mut Ram) -> Result<u32, QueueError> {
+    fn process(
+        &mut self,
+        _queue: usize,
+        chain: &Chain,
+        ram: &mut Ram,
+        work: &mut Work,
+    ) -> Result<Option<u32>, QueueError> {
+        // A partly served request reads its header again: the driver may not touch a
+        // request it has handed over, and if it does, the bounds checks below still hold.
         let mut header = [0u8; HEADER_LEN];
         let writable = chain.writable_len();
         if chain.read_at(ram, 0, &mut header) < HEADER_LEN || writable == 0 {
@@ -217,13 +246,16 @@ impl VirtioBackend for Block {
         let data_in = writable - 1;
         let pos = sector.checked_mul(SECTOR);
         let (status, data_written) = match (kind, pos) {
-            (T_IN, Some(pos)) => {
-                let s = self.do_in(chain, ram, pos, data_in);
-                (s, if s == S_OK { data_in } else { 0 })
-            }
+            (T_IN, Some(pos)) => match self.do_in(chain, ram, pos, data_in, work) {
+                None => return Ok(None),
+                Some(s) => (s, if s == S_OK { data_in } else { 0 }),
+            },
             (T_OUT, Some(pos)) => {
                 let len = chain.readable_len() - HEADER_LEN as u64;
-                (self.do_out(chain, ram, pos, len), 0)
+                match self.do_out(chain, ram, pos, len, work) {
+                    None => return Ok(None),
+                    Some(s) => (s, 0),
+                }
             }
             (T_IN | T_OUT, None) => (S_IOERR, 0),
             (T_FLUSH, _) => (self.flush(), 0),
@@ -237,7 +269,7 @@ impl VirtioBackend for Block {
             _ => (S_UNSUPP, 0),
         };
         chain.write_at(ram, writable - 1, &[status]);
-        Ok((data_written + 1).min(u32::MAX as u64) as u32)
+        Ok(Some((data_written + 1).min(u32::MAX as u64) as u32))
     }
 }
 

@@ -2,10 +2,17 @@
 //!
 //! A slot without a backend still answers with the magic value and device ID 0, which
 //! the spec defines as "no device": drivers skip it, exactly as with QEMU's empty slots.
-//! Queue notifications are processed synchronously inside the MMIO write, so a request
-//! is complete (and its interrupt raised) before the guest's next instruction.
+//! Queue notifications are processed inside the MMIO write as far as the device's work
+//! credit allows, so an ordinary request is complete (and its interrupt raised) before
+//! the guest's next instruction. The credit grows with guest time and is capped, so a
+//! guest cannot make the device work without bound inside one store: chains whose
+//! buffers alias the rings (each completion publishing the next request) or a request of
+//! gigabytes continue in later [`MmioDevice::poll`] calls, between the machine's quanta,
+//! where `--max-insns` and stop requests are checked. The driver still sees each
+//! completion through the used ring and the interrupt, only later (virtio 1.x leaves the
+//! time a device takes to the device; Linux waits for the interrupt).
 
-use super::queue::{Chain, Queue, QueueError, QUEUE_MAX};
+use super::queue::{Chain, InFlight, Queue, QueueError, QUEUE_MAX};
 use crate::bus::{DeviceError, MmioDevice, Ram};
 
 const MAGIC: u32 = 0x7472_6976; // "virt"
@@ -20,6 +27,34 @@ const STATUS_NEEDS_RESET: u32 = 64;
 
 const INT_USED_BUFFER: u32 = 1;
 const INT_CONFIG_CHANGE: u32 = 2;
+
+/// Most work credit a device holds, in bytes moved: one step never does more. Large
+/// enough for any request Linux makes (its default limit is 1280 KiB) in one go.
+pub const WORK_CREDIT_MAX: u64 = 2 << 20;
+/// Credit earned per `mtime` tick (ten instructions in deterministic time): a full
+/// 4096-instruction quantum refills the whole credit.
+const WORK_CREDIT_PER_TICK: u64 = 5 * 1024;
+/// What taking one chain costs, whatever its size, so that many empty chains are
+/// bounded too: a full credit pays for `QUEUE_MAX` of them.
+pub const CHAIN_COST: u64 = WORK_CREDIT_MAX / QUEUE_MAX as u64;
+
+/// A request's position and what the backend may still do in this step.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Work {
+    /// Payload bytes of the chain handled in earlier steps.
+    pub done: u64,
+    /// Bytes the backend may still move now; it stops (returns `Ok(None)`) at zero.
+    pub budget: u64,
+}
+
+impl Work {
+    /// Take up to `want` bytes of the budget; returns how many were granted.
+    pub fn take(&mut self, want: u64) -> u64 {
+        let n = want.min(self.budget);
+        self.budget -= n;
+        n
+    }
+}
 
 const REG_MAGIC: u64 = 0x000;
 const REG_VERSION: u64 = 0x004;
@@ -55,8 +90,17 @@ pub trait VirtioBackend: Send {
     fn num_queues(&self) -> usize;
     /// Read from the device configuration space (little-endian).
     fn read_config(&self, offset: u64, size: usize) -> u64;
-    /// Handle one chain; returns the number of bytes written into its buffers.
-    fn process(&mut self, queue: usize, chain: &Chain, ram: &mut Ram) -> Result<u32, QueueError>;
+    /// Serve one chain from `work.done` on, moving at most `work.budget` bytes (and
+    /// advancing both). Returns the number of bytes written into its buffers once the
+    /// request is complete, or `Ok(None)` when the budget ran out first: the transport
+    /// calls again later with the same chain and the advanced `work.done`.
+    fn process(
+        &mut self,
+        queue: usize,
+        chain: &Chain,
+        ram: &mut Ram,
+        work: &mut Work,
+    ) -> Result<Option<u32>, QueueError>;
     /// The driver reset the device.
     fn reset(&mut self) {}
 }
@@ -72,6 +116,10 @@ pub struct VirtioMmio {
     queue_sel: u32,
     queues: Vec<Queue>,
     interrupt_status: u32,
+    /// Bytes the device may still move before more guest time passes.
+    credit: u64,
+    /// The `mtime` at which the credit was last topped up.
+    credit_time: u64,
 }
 
 impl VirtioMmio {
@@ -89,6 +137,8 @@ impl VirtioMmio {
             queue_sel: 0,
             queues: vec![Queue::default(); queues],
             interrupt_status: 0,
+            credit: WORK_CREDIT_MAX,
+            credit_time: 0,
         }
     }
 
@@ -125,24 +175,66 @@ impl VirtioMmio {
     }
 
     fn notify(&mut self, queue: usize, ram: &mut Ram) {
+        if let Some(q) = self.queues.get_mut(queue) {
+            q.kicked = true;
+        }
+        self.serve(queue, ram);
+    }
+
+    /// Serve queue `queue` as far as the credit allows: at most one queue's worth of
+    /// chains (each costs [`CHAIN_COST`]) and the credit's worth of bytes. What is left
+    /// stays `kicked` (and a partly served chain `in_flight`) for the next poll.
+    fn serve(&mut self, queue: usize, ram: &mut Ram) {
         if self.status & STATUS_NEEDS_RESET != 0 {
             return;
         }
         let (Some(backend), Some(q)) = (self.backend.as_mut(), self.queues.get_mut(queue)) else {
             return;
         };
-        if !q.ready {
+        if !q.ready || !q.kicked {
             return;
         }
         let mut used_any = false;
+        let mut chains = 0usize;
         let result = loop {
-            let chain = match q.pop(ram) {
-                Ok(Some(c)) => c,
-                Ok(None) => break Ok(()),
-                Err(e) => break Err(e),
+            if chains >= usize::from(q.size).max(1) {
+                break Ok(());
+            }
+            let (chain, done) = match q.in_flight.take() {
+                Some(f) => (f.chain, f.done),
+                None => {
+                    if self.credit < CHAIN_COST {
+                        break Ok(());
+                    }
+                    match q.pop(ram) {
+                        Ok(Some(c)) => {
+                            self.credit -= CHAIN_COST;
+                            (c, 0)
+                        }
+                        Ok(None) => {
+                            q.kicked = false;
+                            break Ok(());
+                        }
+                        Err(e) => break Err(e),
+                    }
+                }
             };
-            let written = match backend.process(queue, &chain, ram) {
-                Ok(n) => n,
+            chains += 1;
+            let mut work = Work {
+                done,
+                budget: self.credit,
+            };
+            let outcome = backend.process(queue, &chain, ram, &mut work);
+            self.credit = work.budget;
+            let written = match outcome {
+                Ok(Some(n)) => n,
+                Ok(None) => {
+                    q.in_flight = Some(InFlight {
+                        chain,
+                        done: work.done,
+                    });
+                    break Ok(());
+                }
                 Err(e) => break Err(e),
             };
             if let Err(e) = q.push_used(ram, chain.head, written) {
@@ -156,6 +248,14 @@ impl VirtioMmio {
         if result.is_err() {
             self.fail();
         }
+    }
+
+    /// Whether a queue has requests the device has not finished (it continues them in
+    /// [`MmioDevice::poll`]).
+    pub fn has_pending_work(&self) -> bool {
+        self.status & STATUS_NEEDS_RESET == 0
+            && self.backend.is_some()
+            && self.queues.iter().any(|q| q.ready && q.kicked)
     }
 
     fn set_status(&mut self, value: u32) {
@@ -267,6 +367,8 @@ impl VirtioMmio {
                     if !q.ready {
                         q.next_avail = 0;
                         q.next_used = 0;
+                        q.kicked = false;
+                        q.in_flight = None;
                     }
                 }
             }
@@ -318,6 +420,22 @@ impl MmioDevice for VirtioMmio {
         }
         self.write_reg(offset, value as u32, ram);
         Ok(())
+    }
+
+    fn poll(&mut self, now: u64, ram: &mut Ram) {
+        let elapsed = now.saturating_sub(self.credit_time);
+        self.credit_time = self.credit_time.max(now);
+        self.credit = self
+            .credit
+            .saturating_add(elapsed.saturating_mul(WORK_CREDIT_PER_TICK))
+            .min(WORK_CREDIT_MAX);
+        for queue in 0..self.queues.len() {
+            self.serve(queue, ram);
+        }
+    }
+
+    fn has_pending_work(&self) -> bool {
+        VirtioMmio::has_pending_work(self)
     }
 
     fn irq_line(&self) -> Option<(u32, bool)> {

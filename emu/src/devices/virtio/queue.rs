@@ -117,6 +117,15 @@ impl Chain {
     }
 }
 
+/// A chain the device has started but not finished: large requests are served a bounded
+/// piece at a time, so one request cannot hold the machine for long.
+#[derive(Debug, Clone, Default)]
+pub struct InFlight {
+    pub chain: Chain,
+    /// Payload bytes handled so far.
+    pub done: u64,
+}
+
 /// Driver-visible state of one queue plus the device's position in it.
 #[derive(Debug, Clone, Default)]
 pub struct Queue {
@@ -129,6 +138,10 @@ pub struct Queue {
     pub next_avail: u16,
     /// Next used-ring entry the device will fill.
     pub next_used: u16,
+    /// The driver notified and the device has not yet found the available ring empty.
+    pub kicked: bool,
+    /// The chain being served, when a step ended in the middle of it.
+    pub in_flight: Option<InFlight>,
 }
 
 fn check_range(ram: &Ram, addr: u64, len: u64) -> Result<(), QueueError> {

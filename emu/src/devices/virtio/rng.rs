@@ -4,7 +4,7 @@
 //! deterministic run sees the same "entropy" every time. In host-clock mode the seed is
 //! mixed with the host time, since such runs are not reproducible anyway.
 
-use super::mmio::VirtioBackend;
+use super::mmio::{VirtioBackend, Work};
 use super::queue::{Chain, QueueError};
 use crate::bus::Ram;
 
@@ -96,11 +96,25 @@ impl VirtioBackend for Entropy {
         0
     }
 
-    fn process(&mut self, _queue: usize, chain: &Chain, ram: &mut Ram) -> Result<u32, QueueError> {
-        let len = chain.writable_len().min(MAX_REQUEST) as usize;
-        let mut bytes = vec![0u8; len];
-        self.rng.fill(&mut bytes);
-        Ok(chain.write_at(ram, 0, &bytes) as u32)
+    fn process(
+        &mut self,
+        _queue: usize,
+        chain: &Chain,
+        ram: &mut Ram,
+        work: &mut Work,
+    ) -> Result<Option<u32>, QueueError> {
+        let len = chain.writable_len().min(MAX_REQUEST);
+        let mut bytes = [0u8; 4096];
+        while work.done < len {
+            let n = work.take((len - work.done).min(bytes.len() as u64)) as usize;
+            if n == 0 {
+                return Ok(None);
+            }
+            self.rng.fill(&mut bytes[..n]);
+            chain.write_at(ram, work.done, &bytes[..n]);
+            work.done += n as u64;
+        }
+        Ok(Some(len as u32))
     }
 }
 
