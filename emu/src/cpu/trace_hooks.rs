@@ -7,7 +7,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use super::csr::num as csr;
+use super::csr::{ip, num as csr};
 use super::decode::{Op, K};
 use super::{fpu, Hart, RunStop, Step, FETCH_TRAPPED, PRIV_M, PRIV_S};
 use crate::bus::Bus;
@@ -302,6 +302,7 @@ impl Hart {
     fn insn_pre(&mut self, op: &Op, bus: &mut Bus) -> Pre {
         let mut pre = Pre {
             mstatus: self.mstatus(),
+            mip: self.mip(),
             amo_read: None,
             sc_stores: false,
             fp_raised: 0,
@@ -429,7 +430,13 @@ impl Hart {
                         push(csr::FRM, self.fp.frm as u64);
                     }
                     csr::SSTATUS => push(csr::MSTATUS, self.mstatus()),
-                    csr::SIP => push(csr::MIP, self.mip()),
+                    // Spike also logs its mvip on every mip or sip write, valued before
+                    // the write's effect on SSIP and STIP.
+                    csr::MIP | csr::SIP => {
+                        let mvip = (self.mip_sw & ip::SEIP) | (pre.mip & (ip::SSIP | ip::STIP));
+                        push(MVIP, mvip);
+                        push(csr::MIP, self.mip());
+                    }
                     csr::SIE => {
                         push(csr::SIE, self.mie & self.mideleg);
                         push(csr::MIE, self.mie);
@@ -566,11 +573,15 @@ struct InsnRecord {
     csrs: Option<Box<[CsrWrite]>>,
 }
 
+/// Spike's mvip CSR (AIA), which this hart does not have.
+const MVIP: u16 = 0x309;
+
 /// Noted before an instruction runs, for its record.
 #[derive(Clone, Copy)]
 struct Pre {
-    /// mstatus as read before.
+    /// mstatus and mip as read before.
     mstatus: u64,
+    mip: u64,
     /// AMO: the memory value it is about to read (None if not in RAM).
     amo_read: Option<u64>,
     /// SC: whether it will store (the reservation holds).

@@ -892,7 +892,10 @@ impl PerfettoHart {
 
 /// A CSR's name as Spike's commit log writes it.
 fn spike_csr_name(csr: u16) -> String {
-    crate::cpu::disasm::csr_name(csr as u32)
+    match csr {
+        0x309 => "mvip".into(),
+        _ => crate::cpu::disasm::csr_name(csr as u32),
+    }
 }
 
 /// Chrome trace timestamps are microseconds; one retired instruction is shown as 1 ns.
