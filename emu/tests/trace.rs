@@ -290,6 +290,111 @@ core   0: 3 0x0000000080000014 (0x0062a023) mem 0x0000000000100000 0x00005555
     assert_eq!(text, expected);
 }
 
+/// Bytes of a program given as instruction words: a word whose low two bits are not 11 is
+/// a 16-bit compressed instruction.
+fn code_bytes(words: &[u32]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for &w in words {
+        if w & 3 == 3 {
+            out.extend_from_slice(&w.to_le_bytes());
+        } else {
+            out.extend_from_slice(&(w as u16).to_le_bytes());
+        }
+    }
+    out
+}
+
+/// The Spike commit log of a guest that writes CSRs (explicitly, and implicitly: fflags
+/// raised by floating-point operations, mstatus.FS set dirty, mstatus by mret), runs AMOs
+/// (a read and a write each), LR/SC (a successful and a failed SC), loads and stores of
+/// both register files, compressed instructions, and takes three exceptions (ecall,
+/// illegal instruction, breakpoint). The lines before the exit were compared with Spike's
+/// `--log-commits -l` output of the same instructions (docs/trace-format.md).
+#[test]
+fn snapshot_spike_commit_log_records() {
+    use common::{elf64, Segment, DRAM, EM_RISCV};
+    let code = [
+        0x0000_0297, // auipc t0, 0
+        0x09c2_8293, // addi t0, t0, 156          handler
+        0x3052_9073, // csrw mtvec, t0
+        0x0000_2337, // lui t1, 2
+        0x3003_2073, // csrs mstatus, t1          FS = Initial
+        0x3403_1073, // csrw mscratch, t1
+        0x0010_0513, // li a0, 1
+        0xd225_7553, // fcvt.d.l fa0, a0          FS becomes Dirty
+        0x0030_0593, // li a1, 3
+        0xd225_f5d3, // fcvt.d.l fa1, a1
+        0x1ab5_7653, // fdiv.d fa2, fa0, fa1      raises NX
+        0x1ab5_76d3, // fdiv.d fa3, fa0, fa1      raises NX again (already set)
+        0xa2d6_26d3, // feq.d a3, fa2, fa3
+        0x0410_0393, // li t2, 0x41
+        0x0033_9073, // csrw fcsr, t2             logged as frm and fflags
+        0x0010_2e73, // csrr t3, fflags           a read: no CSR record
+        0x0000_0617, // auipc a2, 0
+        0x0706_0613, // addi a2, a2, 112          data
+        0x0050_0693, // li a3, 5
+        0x00d6_372f, // amoadd.d a4, a3, (a2)
+        0x08d6_202f, // amoswap.w zero, a3, (a2)
+        0x1006_37af, // lr.d a5, (a2)
+        0x18d6_382f, // sc.d a6, a3, (a2)         succeeds
+        0x18d6_38af, // sc.d a7, a3, (a2)         fails: no store
+        0x0006_3403, // ld s0, 0(a2)
+        0x00d6_2423, // sw a3, 8(a2)
+        0x00c6_3827, // fsd fa2, 16(a2)
+        0x0106_3707, // fld fa4, 16(a2)
+        0x0106_2787, // flw fa5, 16(a2)
+        0x0505,      // c.addi a0, 1
+        0x85aa,      // c.mv a1, a0
+        0xee0c,      // c.sd a1, 24(a2)
+        0x6e04,      // c.ld s1, 24(a2)
+        0x0000_0073, // ecall
+        0xc000_1073, // csrrw zero, cycle, zero   illegal (read-only CSR)
+        0x0010_0073, // ebreak
+        0x0010_02b7, // lui t0, 0x100             sifive test device
+        0x0000_5337, // lui t1, 5
+        0x5553_0313, // addi t1, t1, 0x555
+        0x0062_a023, // sw t1, 0(t0)              poweroff
+        0x0000_006f, // j .
+        0x3410_23f3, // handler: csrr t2, mepc
+        0x0043_8393, // addi t2, t2, 4
+        0x3413_9073, // csrw mepc, t2
+        0x3020_0073, // mret
+        0x0000_0013, // nop
+    ];
+    let mut bytes = code_bytes(&code);
+    assert_eq!(bytes.len(), 0xb0, "data must follow the code at +0xb0");
+    bytes.extend_from_slice(&0x1111u64.to_le_bytes());
+    bytes.extend_from_slice(&[0; 24]);
+    let memsz = bytes.len() as u64;
+    let elf = common::temp_file(
+        "spike-records.elf",
+        &elf64(
+            EM_RISCV,
+            DRAM,
+            &[Segment {
+                addr: DRAM,
+                data: bytes,
+                memsz,
+            }],
+        ),
+    );
+    let text = traced(
+        "spike-records.log",
+        &[
+            "--bios",
+            "none",
+            elf.to_str().unwrap(),
+            "--trace",
+            "insn,trap",
+            "--trace-format",
+            "spike",
+            "--trace-from",
+            "0x80000000",
+        ],
+    );
+    insta::assert_snapshot!(text);
+}
+
 /// Chrome trace JSON: one document, metadata, balanced phase slices in time order,
 /// counters. (trace_perfetto.rs loads such a trace into Perfetto's trace processor.)
 #[test]

@@ -7,11 +7,12 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+use super::csr::{ip, num as csr};
 use super::decode::{Op, K};
-use super::{Hart, RunStop, Step, FETCH_TRAPPED, PRIV_M, PRIV_S};
+use super::{fpu, Hart, RunStop, Step, FETCH_TRAPPED, PRIV_M, PRIV_S};
 use crate::bus::Bus;
 use crate::mmu::{AccessType, MmuEvent, TlbEventKind, WalkFault};
-use crate::trace::{self, Event, EventMask, Header, Kind, MemAccess, Tracer, WalkResult};
+use crate::trace::{self, CsrWrite, Event, EventMask, Header, Kind, MemAccess, Tracer, WalkResult};
 
 /// Per-hart tracing state.
 #[derive(Default)]
@@ -222,6 +223,7 @@ impl Hart {
             let kind = self.icache.slot(index).k;
             let operands =
                 op.map(|op| (self.x[op.rs1 as usize & 31], self.x[op.rs2 as usize & 31]));
+            let pre = op.map(|op| self.insn_pre(&op, bus));
             let sbi = (want_sbi && kind == K::Ecall && self.privilege == PRIV_S)
                 .then(|| (self.x[17], self.x[16], [self.x[10], self.x[11], self.x[12]]));
             let next = self.execute(index, pc, bus);
@@ -247,9 +249,9 @@ impl Hart {
             if retired {
                 self.instret += 1;
             }
-            let insn = match (op, operands) {
-                (Some(op), Some(operands)) if retired => {
-                    Some(self.insn_record(&op, pc, pa, operands, bus))
+            let insn = match (op, operands, pre) {
+                (Some(op), Some(operands), Some(pre)) if retired => {
+                    Some(self.insn_record(&op, pc, pa, operands, &pre, bus))
                 }
                 _ => None,
             };
@@ -313,6 +315,53 @@ impl Hart {
         }
     }
 
+    /// What the record of `op` needs from before it runs: what its results alone do not
+    /// show.
+    fn insn_pre(&mut self, op: &Op, bus: &mut Bus) -> Pre {
+        let mut pre = Pre {
+            mstatus: self.mstatus(),
+            mip: self.mip(),
+            amo_read: None,
+            sc_stores: false,
+            fp_raised: 0,
+        };
+        match op.k {
+            K::AmoW | K::AmoD | K::ScW | K::ScD => {
+                let size = if matches!(op.k, K::AmoW | K::ScW) {
+                    4
+                } else {
+                    8
+                };
+                let va = self.x[op.rs1 as usize & 31];
+                let ctx = self.data_ctx;
+                if let Ok(pa) = self.mmu.probe_pa(va, &ctx, bus) {
+                    let current = bus.ram.read(pa, size);
+                    if matches!(op.k, K::AmoW | K::AmoD) {
+                        pre.amo_read = current;
+                    } else {
+                        // The condition `store_conditional` applies.
+                        pre.sc_stores = matches!(
+                            (self.reservation, current),
+                            (Some((reserved, loaded)), Some(now)) if reserved == pa && now == loaded
+                        );
+                    }
+                }
+            }
+            K::FpOp => {
+                // The flags an operation raises, including those already set (which
+                // leave fflags unchanged): run it on copies with fflags clear.
+                let mut fp = self.fp.clone();
+                fp.fflags = 0;
+                let mut x = self.x;
+                if fpu::execute(op.raw, &mut fp, &mut x).is_ok() {
+                    pre.fp_raised = fp.fflags;
+                }
+            }
+            _ => {}
+        }
+        pre
+    }
+
     /// What the instruction event of `op`, just retired, reports.
     fn insn_record(
         &mut self,
@@ -320,6 +369,7 @@ impl Hart {
         pc: u64,
         pa: u64,
         (a, b): (u64, u64),
+        pre: &Pre,
         bus: &mut Bus,
     ) -> InsnRecord {
         let rd = op.rd as usize & 31;
@@ -328,29 +378,44 @@ impl Hart {
         let rd_write = (!writes_f && writes_rd(op.k) && rd != 0).then(|| (rd as u8, self.x[rd]));
         let frd_write = writes_f.then(|| (rd as u8, self.fp.f[rd]));
         let mut mmio = false;
-        let mem = data_access(op, a, b).map(|(va, size, store)| {
-            let ctx = self.data_ctx;
-            let dpa = self.mmu.probe_pa(va, &ctx, bus).unwrap_or(va);
-            let value = match (store, op.k) {
-                (true, K::Fsw | K::Fsd) => self.fp.f[op.rs2 as usize & 31],
-                (true, _) => b,
-                (false, K::Flw | K::Fld) => self.fp.f[rd],
-                (false, _) => self.x[rd],
-            };
-            let value = if size < 8 {
-                value & ((1u64 << (size * 8)) - 1)
+        let sc_failed = matches!(op.k, K::ScW | K::ScD)
+            && if rd != 0 {
+                self.x[rd] != 0
             } else {
-                value
+                !pre.sc_stores
             };
-            mmio = bus.ram.offset_of(dpa, size as u64).is_none();
-            MemAccess {
-                va,
-                pa: dpa,
-                size,
-                value,
-                store,
-            }
-        });
+        let amo = matches!(op.k, K::AmoW | K::AmoD);
+        let mem = data_access(op, a, b)
+            .filter(|_| !sc_failed)
+            .map(|(va, size, store)| {
+                let ctx = self.data_ctx;
+                let dpa = self.mmu.probe_pa(va, &ctx, bus).unwrap_or(va);
+                let mask = |v: u64| {
+                    if size < 8 {
+                        v & ((1u64 << (size * 8)) - 1)
+                    } else {
+                        v
+                    }
+                };
+                let value = match (store, op.k) {
+                    (true, K::Fsw | K::Fsd) => self.fp.f[op.rs2 as usize & 31],
+                    // What the operation wrote is in memory now.
+                    (true, K::AmoW | K::AmoD) => bus.ram.read(dpa, size as usize).unwrap_or(b),
+                    (true, _) => b,
+                    (false, K::Flw | K::Fld) => self.fp.f[rd],
+                    (false, _) => self.x[rd],
+                };
+                let amo_read = amo.then(|| pre.amo_read.unwrap_or(self.x[rd])).map(mask);
+                mmio = bus.ram.offset_of(dpa, size as u64).is_none();
+                MemAccess {
+                    va,
+                    pa: dpa,
+                    size,
+                    value: mask(value),
+                    store,
+                    amo_read,
+                }
+            });
         InsnRecord {
             pc,
             pa,
@@ -360,7 +425,56 @@ impl Hart {
             frd: frd_write,
             mem,
             mmio,
+            csrs: self.csr_writes(op, pre),
         }
+    }
+
+    /// The CSRs `op`, just retired, wrote, as Spike's commit log names them: a write
+    /// through a view is recorded on the register holding the state (sstatus as mstatus,
+    /// sip as mip), fcsr as its fields frm and fflags, and sie as both sie and mie.
+    /// Implicit writes: fflags by a floating-point operation that raised a flag, mstatus
+    /// by mret and sret and whenever it changed (FS set dirty).
+    fn csr_writes(&self, op: &Op, pre: &Pre) -> Option<Box<[CsrWrite]>> {
+        let mut out: Vec<CsrWrite> = Vec::new();
+        let mut push = |csr: u16, value: u64| out.push(CsrWrite { csr, value });
+        match op.k {
+            K::Csrrw | K::Csrrs | K::Csrrc | K::Csrrwi | K::Csrrsi | K::Csrrci => {
+                let writes = matches!(op.k, K::Csrrw | K::Csrrwi) || op.rs1 != 0;
+                let number = (op.imm as u32 & 0xfff) as u16;
+                match number {
+                    _ if !writes => {}
+                    csr::FCSR => {
+                        push(csr::FFLAGS, self.fp.fflags as u64);
+                        push(csr::FRM, self.fp.frm as u64);
+                    }
+                    csr::SSTATUS => push(csr::MSTATUS, self.mstatus()),
+                    // Spike also logs its mvip on every mip or sip write, valued before
+                    // the write's effect on SSIP and STIP.
+                    csr::MIP | csr::SIP => {
+                        let mvip = (self.mip_sw & ip::SEIP) | (pre.mip & (ip::SSIP | ip::STIP));
+                        push(MVIP, mvip);
+                        push(csr::MIP, self.mip());
+                    }
+                    csr::SIE => {
+                        push(csr::SIE, self.mie & self.mideleg);
+                        push(csr::MIE, self.mie);
+                    }
+                    n => push(n, self.csr_read(n).unwrap_or(0)),
+                }
+            }
+            K::FpOp if pre.fp_raised != 0 => push(csr::FFLAGS, self.fp.fflags as u64),
+            _ => {}
+        }
+        let mstatus = self.mstatus();
+        if (mstatus != pre.mstatus || matches!(op.k, K::Mret | K::Sret))
+            && !out.iter().any(|w| w.csr == csr::MSTATUS)
+        {
+            out.push(CsrWrite {
+                csr: csr::MSTATUS,
+                value: mstatus,
+            });
+        }
+        (!out.is_empty()).then(|| out.into_boxed_slice())
     }
 
     /// Emit, in order: the MMU's walk and TLB events, the instruction, then satp/sfence
@@ -406,6 +520,7 @@ impl Hart {
                     rd: r.rd,
                     frd: r.frd,
                     mem: r.mem,
+                    csrs: r.csrs.clone(),
                 });
             }
             if let (Some(m), true) = (r.mem, r.mmio && tracer.wants(Kind::Mmio)) {
@@ -473,6 +588,24 @@ struct InsnRecord {
     mem: Option<MemAccess>,
     /// The data access went to a device (an MMIO event follows the instruction's).
     mmio: bool,
+    csrs: Option<Box<[CsrWrite]>>,
+}
+
+/// Spike's mvip CSR (AIA), which this hart does not have.
+const MVIP: u16 = 0x309;
+
+/// Noted before an instruction runs, for its record.
+#[derive(Clone, Copy)]
+struct Pre {
+    /// mstatus and mip as read before.
+    mstatus: u64,
+    mip: u64,
+    /// AMO: the memory value it is about to read (None if not in RAM).
+    amo_read: Option<u64>,
+    /// SC: whether it will store (the reservation holds).
+    sc_stores: bool,
+    /// Floating-point operation: the exception flags it raises.
+    fp_raised: u8,
 }
 
 struct Before {

@@ -265,6 +265,7 @@ impl Formatter {
                 rd,
                 frd,
                 mem,
+                csrs,
                 ..
             } => {
                 let bits = if *len == 2 {
@@ -288,6 +289,13 @@ impl Formatter {
                 }
                 if let Some((r, v)) = frd {
                     line.push_str(&format!("  f{r}={v:#x}"));
+                }
+                for w in csrs.iter().flat_map(|c| c.iter()) {
+                    line.push_str(&format!(
+                        "  {}={:#x}",
+                        crate::cpu::disasm::csr_name(w.csr as u32),
+                        w.value
+                    ));
                 }
                 if let Some(m) = mem {
                     line.push_str(&format!("  {}", mem_text(m)));
@@ -482,6 +490,7 @@ impl Formatter {
             rd,
             frd,
             mem,
+            csrs,
         } = e
         else {
             return;
@@ -506,10 +515,10 @@ impl Formatter {
             }
         }
         if let Some(m) = mem {
-            line.extend_from_slice(if m.store {
-                b",\"mem\":{\"op\":\"store\",\"va\":\""
-            } else {
-                b",\"mem\":{\"op\":\"load\",\"va\":\""
+            line.extend_from_slice(match (m.store, m.amo_read.is_some()) {
+                (true, true) => b",\"mem\":{\"op\":\"amo\",\"va\":\"",
+                (true, false) => b",\"mem\":{\"op\":\"store\",\"va\":\"",
+                _ => b",\"mem\":{\"op\":\"load\",\"va\":\"",
             });
             push_hex(line, m.va);
             line.extend_from_slice(b"\",\"pa\":\"");
@@ -518,7 +527,25 @@ impl Formatter {
             push_dec(line, m.size as u64);
             line.extend_from_slice(b",\"value\":\"");
             push_hex(line, m.value);
+            if let Some(read) = m.amo_read {
+                line.extend_from_slice(b"\",\"read\":\"");
+                push_hex(line, read);
+            }
             line.extend_from_slice(b"\"}");
+        }
+        if let Some(csrs) = csrs {
+            line.extend_from_slice(b",\"csr\":[");
+            for (i, w) in csrs.iter().enumerate() {
+                if i > 0 {
+                    line.push(b',');
+                }
+                line.extend_from_slice(b"{\"csr\":\"");
+                line.extend_from_slice(crate::cpu::disasm::csr_name(w.csr as u32).as_bytes());
+                line.extend_from_slice(b"\",\"value\":\"");
+                push_hex(line, w.value);
+                line.extend_from_slice(b"\"}");
+            }
+            line.push(b']');
         }
         line.extend_from_slice(b"}\n");
     }
@@ -540,31 +567,8 @@ impl Formatter {
             priv_name(h.privilege)
         );
         match e {
-            Event::Insn { pc, pa, raw, len, rd, frd, mem, .. } => {
-                s.push_str(&format!(
-                    ",\"kind\":\"insn\",\"pc\":\"{pc:#x}\",\"pa\":\"{pa:#x}\",\"raw\":\"{:#0w$x}\",\"len\":{len},\"disasm\":{},\"sym\":{}",
-                    if *len == 2 { raw & 0xffff } else { *raw },
-                    json_str(&(self.disasm)(*raw, *pc)),
-                    json_str(&self.sym(*pc)),
-                    w = if *len == 2 { 6 } else { 10 },
-                ));
-                if let Some((r, v)) = rd {
-                    s.push_str(&format!(",\"rd\":{{\"reg\":\"x{r}\",\"value\":\"{v:#x}\"}}"));
-                }
-                if let Some((r, v)) = frd {
-                    s.push_str(&format!(",\"frd\":{{\"reg\":\"f{r}\",\"value\":\"{v:#x}\"}}"));
-                }
-                if let Some(m) = mem {
-                    s.push_str(&format!(
-                        ",\"mem\":{{\"op\":\"{}\",\"va\":\"{:#x}\",\"pa\":\"{:#x}\",\"size\":{},\"value\":\"{:#x}\"}}",
-                        if m.store { "store" } else { "load" },
-                        m.va,
-                        m.pa,
-                        m.size,
-                        m.value
-                    ));
-                }
-            }
+            // Written by `jsonl_insn`, which returned above.
+            Event::Insn { .. } => {}
             Event::Walk { va, access, satp, steps, nsteps, result, .. } => {
                 let (mode, asid, root) = satp_fields(*satp);
                 s.push_str(&format!(
@@ -656,6 +660,7 @@ impl Formatter {
                 rd,
                 frd,
                 mem,
+                csrs,
                 ..
             } => {
                 let bits = if *len == 2 {
@@ -664,18 +669,33 @@ impl Formatter {
                     format!("0x{raw:08x}")
                 };
                 let mut s = format!("core {:>3}: {} 0x{pc:016x} ({bits})", h.hart, h.privilege);
+                // Spike keeps an instruction's register writes in a map ordered by
+                // `number << 4 | kind` (kind 0 x, 1 f, 4 CSR) and prints them in that order.
+                let mut writes: Vec<(u32, String)> = Vec::new();
                 if let Some((r, v)) = rd {
-                    s.push_str(&format!(" x{r:<2} 0x{v:016x}"));
+                    writes.push(((*r as u32) << 4, format!(" x{r:<2} 0x{v:016x}")));
                 }
                 if let Some((r, v)) = frd {
-                    s.push_str(&format!(" f{r:<2} 0x{v:016x}"));
+                    writes.push(((*r as u32) << 4 | 1, format!(" f{r:<2} 0x{v:016x}")));
                 }
+                for w in csrs.iter().flat_map(|c| c.iter()) {
+                    writes.push((
+                        (w.csr as u32) << 4 | 4,
+                        format!(" c{}_{} 0x{:016x}", w.csr, spike_csr_name(w.csr), w.value),
+                    ));
+                }
+                writes.sort_by_key(|(key, _)| *key);
+                for (_, text) in &writes {
+                    s.push_str(text);
+                }
+                // Loads are printed before stores; an AMO makes one of each.
                 if let Some(m) = mem {
+                    if !m.store || m.amo_read.is_some() {
+                        s.push_str(&format!(" mem 0x{:016x}", m.va));
+                    }
                     if m.store {
                         let w = m.size as usize * 2;
                         s.push_str(&format!(" mem 0x{:016x} 0x{:0w$x}", m.va, m.value));
-                    } else {
-                        s.push_str(&format!(" mem 0x{:016x}", m.va));
                     }
                 }
                 writeln!(out, "{s}")
@@ -684,19 +704,28 @@ impl Formatter {
                 h,
                 cause,
                 interrupt,
+                tval,
                 epc,
                 ..
             } => {
                 let name = if *interrupt {
-                    format!("interrupt_{}", irq::name(*cause))
+                    format!("interrupt #{cause}")
                 } else {
-                    Exception::cause_name(*cause).to_string()
+                    match Exception::cause_name(*cause) {
+                        "reserved" => format!("trap #{cause}"),
+                        name => format!("trap_{name}"),
+                    }
                 };
                 writeln!(
                     out,
-                    "core {:>3}: exception trap_{name}, epc 0x{epc:016x}",
+                    "core {:>3}: exception {name}, epc 0x{epc:016x}",
                     h.hart
-                )
+                )?;
+                // Spike's traps carry a tval except environment calls and interrupts.
+                if !*interrupt && !matches!(cause, 8..=11) {
+                    writeln!(out, "core {:>3}:           tval 0x{tval:016x}", h.hart)?;
+                }
+                Ok(())
             }
             _ => Ok(()),
         }
@@ -861,12 +890,28 @@ impl PerfettoHart {
     }
 }
 
+/// A CSR's name as Spike's commit log writes it.
+fn spike_csr_name(csr: u16) -> String {
+    match csr {
+        0x309 => "mvip".into(),
+        _ => crate::cpu::disasm::csr_name(csr as u32),
+    }
+}
+
 /// Chrome trace timestamps are microseconds; one retired instruction is shown as 1 ns.
 fn ts(instret: u64) -> String {
     format!("{}.{:03}", instret / 1000, instret % 1000)
 }
 
 fn mem_text(m: &MemAccess) -> String {
+    if let Some(read) = m.amo_read {
+        let at = if m.va == m.pa {
+            format!("{:#x}", m.va)
+        } else {
+            format!("{:#x} -> pa {:#x}", m.va, m.pa)
+        };
+        return format!("amo{} [{at}] {read:#x} -> {:#x}", m.size * 8, m.value);
+    }
     let op = if m.store { "store" } else { "load" };
     if m.va == m.pa {
         format!("{op}{} [{:#x}] = {:#x}", m.size * 8, m.va, m.value)

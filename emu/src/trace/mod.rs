@@ -131,8 +131,19 @@ pub struct MemAccess {
     pub va: u64,
     pub pa: u64,
     pub size: u8,
+    /// The value loaded, or for a store the value written.
     pub value: u64,
     pub store: bool,
+    /// An atomic read-modify-write (AMO): `store` is set, `value` is what was written
+    /// and this is what was read first.
+    pub amo_read: Option<u64>,
+}
+
+/// A CSR the instruction wrote and the value it holds afterwards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CsrWrite {
+    pub csr: u16,
+    pub value: u64,
 }
 
 /// One level of a page walk.
@@ -188,6 +199,11 @@ pub enum Event {
         /// Floating-point register written and its new value.
         frd: Option<(u8, u64)>,
         mem: Option<MemAccess>,
+        /// CSRs written, explicitly or as a side effect (fflags by a floating-point
+        /// operation, mstatus.FS becoming dirty, mstatus by mret/sret); see
+        /// docs/trace-format.md for which number a write is recorded under. Boxed:
+        /// most instructions write none.
+        csrs: Option<Box<[CsrWrite]>>,
     },
     Walk {
         h: Header,
