@@ -286,28 +286,32 @@ pub fn served_syscalls() -> &'static str {
     "write, read, openat, close, fstat, lseek, exit"
 }
 
-/// Read available console input into `dst`, waiting for at least one byte unless the
-/// input has ended (then 0, end of file) or the user asked emu to stop.
+/// Read console input into `dst` as a terminal in canonical mode would: until a line
+/// ends, `dst` is full, or the input ends (0 at once: end of file). Waiting for the line
+/// makes the result independent of how the host's stdin thread happened to split it.
 fn read_console(input: &crate::devices::console::ConsoleInput, dst: &mut [u8]) -> i64 {
     if dst.is_empty() {
         return 0;
     }
+    let mut n = 0;
     loop {
-        let mut n = 0;
         while n < dst.len() {
             match input.pop() {
                 Some(b) => {
                     dst[n] = b;
                     n += 1;
+                    if b == b'\n' {
+                        return n as i64;
+                    }
                 }
                 None => break,
             }
         }
-        if n > 0 || !input.is_open() {
+        if n == dst.len() || !input.is_open() {
             return n as i64;
         }
         if crate::machine::STOP_REQUESTED.load(std::sync::atomic::Ordering::Relaxed) {
-            return -4; // EINTR
+            return if n > 0 { n as i64 } else { -4 }; // EINTR
         }
         std::thread::sleep(std::time::Duration::from_millis(5));
     }

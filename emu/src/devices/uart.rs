@@ -58,6 +58,10 @@ pub struct Uart {
     rx: VecDeque<u8>,
     output: ConsoleOutput,
     input: Option<ConsoleInput>,
+    /// The guest has accessed a register. Until then typed bytes stay in the console
+    /// queue, so a program that reads the console another way (the HTIF syscall proxy)
+    /// does not lose them to a FIFO nobody reads.
+    in_use: bool,
 }
 
 impl Uart {
@@ -75,6 +79,7 @@ impl Uart {
             rx: VecDeque::new(),
             output,
             input,
+            in_use: false,
         }
     }
 
@@ -126,6 +131,7 @@ impl Uart {
     }
 
     fn read_reg(&mut self, reg: u64) -> u8 {
+        self.in_use = true;
         match reg {
             RBR_THR_DLL if self.dlab() => self.dll,
             RBR_THR_DLL => {
@@ -164,6 +170,7 @@ impl Uart {
     }
 
     fn write_reg(&mut self, reg: u64, v: u8) {
+        self.in_use = true;
         match reg {
             RBR_THR_DLL if self.dlab() => self.dll = v,
             RBR_THR_DLL => self.transmit(v),
@@ -220,7 +227,9 @@ impl MmioDevice for Uart {
     }
 
     fn poll(&mut self, _now: u64, _ram: &mut Ram) {
-        self.fill_rx();
+        if self.in_use {
+            self.fill_rx();
+        }
         self.output.flush();
     }
 
