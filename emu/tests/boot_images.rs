@@ -163,17 +163,7 @@ fn large_dtb_does_not_overwrite_the_initrd() {
     const RAM_TOP: u64 = DRAM + (32 << 20);
     let mut code = Vec::new();
     let li = |code: &mut Vec<u32>, rd: u32, value: u64| {
-        code.push(i_type(op::OP_IMM, rd, 0, 0, 0));
-        for shift in (0..6).rev() {
-            code.push(i_type(op::OP_IMM, rd, 1, rd, 11));
-            code.push(i_type(
-                op::OP_IMM,
-                rd,
-                6,
-                rd,
-                ((value >> (shift * 11)) & 0x7ff) as i32,
-            ));
-        }
+        code.extend(emu::cpu::encode::load_immediate(rd, value));
     };
     // Fail code 2 unless a1 holds the FDT magic (big-endian d00dfeed).
     li(&mut code, T2, 0xedfe_0dd0);

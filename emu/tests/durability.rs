@@ -163,17 +163,7 @@ const T2: u32 = 7;
 
 /// `t0 = value` for any 64-bit value: 11 bits at a time (positive `ori` immediates).
 fn li(code: &mut Vec<u32>, rd: u32, value: u64) {
-    code.push(i_type(op::OP_IMM, rd, 0, 0, 0));
-    for shift in (0..6).rev() {
-        code.push(i_type(op::OP_IMM, rd, 1, rd, 11));
-        code.push(i_type(
-            op::OP_IMM,
-            rd,
-            6,
-            rd,
-            ((value >> (shift * 11)) & 0x7ff) as i32,
-        ));
-    }
+    code.extend(emu::cpu::encode::load_immediate(rd, value));
 }
 
 /// Store the 32-bit `value` to virtio register `offset` of slot 0.

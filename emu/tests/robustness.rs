@@ -425,13 +425,7 @@ impl Asm {
 
     /// Any 64-bit constant: 11 bits at a time, so every `ori` immediate is positive.
     fn li(&mut self, rd: u32, value: u64) -> &mut Self {
-        self.0.push(i_type(op::OP_IMM, rd, 0, 0, 0));
-        for shift in (0..6).rev() {
-            self.0.push(i_type(op::OP_IMM, rd, 1, rd, 11));
-            let chunk = (value >> (shift * 11)) & 0x7ff;
-            self.0.push(i_type(op::OP_IMM, rd, 6, rd, chunk as i32));
-        }
-        // 66 bits were shifted in; the top two fell off, as they should.
+        self.0.extend(emu::cpu::encode::load_immediate(rd, value));
         self
     }
 

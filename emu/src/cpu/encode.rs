@@ -52,6 +52,20 @@ pub const fn j_type(opcode: u32, rd: u32, imm: i32) -> u32 {
 }
 
 /// Major opcodes used by the expander and the tests.
+/// `rd = value` for any 64-bit value, as 13 words: `addi rd, x0, 0`, then six rounds of
+/// `slli rd, rd, 11; ori rd, rd, chunk`, 11 bits at a time so every `ori` immediate is
+/// positive (66 bits are shifted in; the top two fall off, as they should).
+pub fn load_immediate(rd: u32, value: u64) -> [u32; 13] {
+    let mut words = [0; 13];
+    words[0] = i_type(op::OP_IMM, rd, 0, 0, 0);
+    for (round, shift) in (0..6).rev().enumerate() {
+        let chunk = ((value >> (shift * 11)) & 0x7ff) as i32;
+        words[1 + 2 * round] = i_type(op::OP_IMM, rd, 1, rd, 11);
+        words[2 + 2 * round] = i_type(op::OP_IMM, rd, 6, rd, chunk);
+    }
+    words
+}
+
 pub mod op {
     pub const LOAD: u32 = 0x03;
     pub const LOAD_FP: u32 = 0x07;

@@ -471,7 +471,7 @@ pub fn run_virtio(data: &[u8], disk: &Path, snapshot_only: bool) {
 
 /// Hand assembly of the bare-metal virtio drivers below (RV64I, no compressed code).
 pub mod asm {
-    use emu::cpu::encode::{i_type, j_type, op, s_type};
+    use emu::cpu::encode::{j_type, op, s_type};
 
     pub const T0: u32 = 5;
     pub const T1: u32 = 6;
@@ -479,17 +479,7 @@ pub mod asm {
     /// `rd = value` for any 64-bit value: 11 bits at a time, so every `ori` immediate
     /// is positive (13 words).
     pub fn li(code: &mut Vec<u32>, rd: u32, value: u64) {
-        code.push(i_type(op::OP_IMM, rd, 0, 0, 0));
-        for shift in (0..6).rev() {
-            code.push(i_type(op::OP_IMM, rd, 1, rd, 11));
-            code.push(i_type(
-                op::OP_IMM,
-                rd,
-                6,
-                rd,
-                ((value >> (shift * 11)) & 0x7ff) as i32,
-            ));
-        }
+        code.extend(emu::cpu::encode::load_immediate(rd, value));
     }
 
     /// `sw rs2, offset(rs1)`.
