@@ -122,6 +122,41 @@ fn self_publishing_guest(name: &str) -> (TempPath, TempPath) {
     (elf, disk)
 }
 
+/// The scenario is real: run in-process, the device keeps completing requests the chain
+/// publishes for itself (the used index climbs far past the queue's four entries) while
+/// the run still ends at its instruction limit, a bounded piece of device work per slice
+/// of guest time.
+#[test]
+fn self_publishing_chain_keeps_publishing_while_the_run_stays_bounded() {
+    let mut rings = Ram::new(DRAM_BASE, 1 << 20);
+    let plan = hostile::self_publishing_chain(&mut rings, RINGS);
+    let disk = TempPath(temp_file(
+        "self-publishing-inproc.img",
+        &hostile::self_publishing_disk(),
+    ));
+    let mut m = hostile::virtio_machine(&disk.0, false);
+    let off = rings.offset_of(RINGS, RINGS_LEN).unwrap();
+    assert!(m
+        .ram()
+        .load(RINGS, &rings.as_slice()[off..off + RINGS_LEN as usize]));
+    assert!(m.ram().load(DRAM_BASE, &code_bytes(&driver_program(&plan))));
+    m.harts[0].pc = DRAM_BASE;
+    let limit = 20_000_000;
+    assert_eq!(m.run(Some(limit)), StopReason::InsnLimit);
+    assert!(m.total_insns <= limit);
+    let completed = m.ram().read(plan.used + 2, 2).unwrap();
+    let published = m.ram().read(plan.avail + 2, 2).unwrap();
+    assert!(
+        completed > 100,
+        "the chain stopped publishing after {completed} requests"
+    );
+    assert_eq!(
+        published,
+        (completed + 1) & 0xffff,
+        "each completion publishes exactly the next request"
+    );
+}
+
 /// Before: the notify store served requests until the ring was empty, which this chain
 /// never lets happen, so the store never returned and `--max-insns` was never checked.
 #[test]

@@ -543,7 +543,7 @@ pub fn driver_program(plan: &DriverPlan) -> Vec<u32> {
 }
 
 /// The request chain of the "self-publishing" attack on virtio-blk, built in RAM at
-/// `base` (needs 0x300 bytes) on a queue of four entries:
+/// `base` (needs 0x340 bytes) on a queue of four entries:
 ///
 /// - the request header's sector field and the available ring's `idx` are the same
 ///   bytes (the ring starts 6 bytes into the header), so the driver's index names the
@@ -556,10 +556,12 @@ pub fn driver_program(plan: &DriverPlan) -> Vec<u32> {
 /// ring is empty" inside the notify store never returns from it. Returns the plan
 /// (slot 0) for [`driver_program`].
 pub fn self_publishing_chain(ram: &mut emu::bus::Ram, base: u64) -> DriverPlan {
+    // The data buffer is one sector at `header`: everything the reads must not
+    // overwrite (descriptors, status byte, used ring) lies past it.
     let header = base;
-    let desc = base + 0x100;
-    let status = base + 0x180;
-    let used = base + 0x200;
+    let desc = base + 0x200;
+    let status = base + 0x280;
+    let used = base + 0x300;
     let put_desc = |ram: &mut emu::bus::Ram, i: u64, addr: u64, len: u32, flags: u16, next: u16| {
         let d = desc + 16 * i;
         ram.write(d, 8, addr);
