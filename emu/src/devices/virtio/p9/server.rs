@@ -179,7 +179,7 @@ fn qid_of(stat: &rustix::fs::Stat) -> (u8, u32, u64) {
         Kind::Symlink => QID_SYMLINK,
         _ => QID_FILE,
     };
-    (ty, stat.st_mtime as u32, stat.st_ino as u64)
+    (ty, stat.st_mtime as u32, stat.st_ino)
 }
 
 fn put_qid(w: &mut Writer, q: (u8, u32, u64)) {
