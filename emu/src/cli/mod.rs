@@ -229,6 +229,10 @@ pub struct RunArgs {
     /// Keep disk writes in memory; the image files are not modified.
     #[arg(long)]
     pub snapshot: bool,
+    /// Share a host directory over virtio 9P (repeatable; tag defaults to `share`; `ro`
+    /// refuses writes). In the guest: mount -t 9p -o trans=virtio,version=9p2000.L TAG DIR.
+    #[arg(long, value_name = "HOSTDIR[,tag=TAG][,ro]")]
+    pub share: Vec<String>,
     /// Stop after this many instructions (exit status 124).
     #[arg(long, value_name = "N", value_parser = parse_u64)]
     pub max_insns: Option<u64>,

@@ -10,7 +10,7 @@ use super::{
     EXIT_INTERRUPTED,
 };
 use crate::devices::console::ConsoleInputSource;
-use crate::devices::virtio::DiskConfig;
+use crate::devices::virtio::{DiskConfig, ShareConfig};
 use crate::machine::loader::{self, LoadedImage};
 use crate::machine::{self, ClockMode, Machine, Progress, StopReason};
 use crate::trace::symbols::{Image, Symbolizer};
@@ -34,9 +34,20 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
             .disks
             .push(DiskConfig::open(path).map_err(Failure::image)?);
     }
-    if config.disks.len() > crate::devices::max_disks(&config) {
+    for spec in &args.share {
+        let (dir, tag, read_only) = ShareConfig::parse(spec).map_err(Failure::usage)?;
+        if config.shares.iter().any(|s| s.tag == tag) {
+            return Err(Failure::usage(format!(
+                "two --share directories have the tag {tag:?}: give each its own ,tag=NAME"
+            )));
+        }
+        config
+            .shares
+            .push(ShareConfig::open(&dir, &tag, read_only).map_err(Failure::image)?);
+    }
+    if config.disks.len() + config.shares.len() > crate::devices::max_disks(&config) {
         return Err(Failure::usage(format!(
-            "too many --disk images: at most {} fit on the virtio slots",
+            "too many --disk images and --share directories: at most {} fit on the virtio slots",
             crate::devices::max_disks(&config)
         )));
     }

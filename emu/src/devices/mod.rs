@@ -54,14 +54,16 @@ pub fn attach_board_devices(bus: &mut Bus, config: &MachineConfig) {
     }
 }
 
-/// How many `--disk`s fit: every virtio slot, less the one the entropy device takes.
+/// How many `--disk`s and `--share`s fit together: every virtio slot, less the one the
+/// entropy device takes.
 pub fn max_disks(config: &MachineConfig) -> usize {
     map::VIRTIO_COUNT as usize - config.virtio_rng as usize
 }
 
 /// What sits in each of the eight virtio-mmio slots: the disks in order (so the first
-/// `--disk` is the guest's `vda`), then the entropy device, then empty slots. Disks
-/// beyond [`max_disks`] are not attached; the CLI rejects them before this point.
+/// `--disk` is the guest's `vda`), then the 9P shares, then the entropy device, then
+/// empty slots. Devices beyond [`max_disks`] are not attached; the CLI rejects them
+/// before this point.
 fn virtio_backends(config: &MachineConfig) -> Vec<Option<Box<dyn VirtioBackend>>> {
     let mut slots: Vec<Option<Box<dyn VirtioBackend>>> = Vec::new();
     for disk in config.disks.iter().take(max_disks(config)) {
@@ -69,6 +71,11 @@ fn virtio_backends(config: &MachineConfig) -> Vec<Option<Box<dyn VirtioBackend>>
             disk.clone(),
             config.snapshot,
         ))));
+    }
+    for share in &config.shares {
+        if slots.len() < max_disks(config) {
+            slots.push(Some(Box::new(virtio::p9::NineP::new(share))));
+        }
     }
     if config.virtio_rng {
         let host = config.clock == ClockMode::Host;

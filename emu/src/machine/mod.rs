@@ -66,7 +66,9 @@ pub struct MachineConfig {
     pub disks: Vec<crate::devices::virtio::DiskConfig>,
     /// Keep disk writes in memory instead of writing them to the files (`--snapshot`).
     pub snapshot: bool,
-    /// Attach the virtio entropy device (after the disks).
+    /// Host directories shared over virtio 9P (`--share`), after the disks.
+    pub shares: Vec<crate::devices::virtio::ShareConfig>,
+    /// Attach the virtio entropy device (after the disks and shares).
     pub virtio_rng: bool,
     /// When every hart sleeps, let the skipped time pass on the wall clock as well
     /// (interactive sessions; the CLI sets it when stdin is a terminal).
@@ -91,6 +93,7 @@ impl Default for MachineConfig {
             console_output: Default::default(),
             console_input: Default::default(),
             disks: Vec::new(),
+            shares: Vec::new(),
             snapshot: false,
             virtio_rng: true,
             pace_idle: false,
