@@ -7,7 +7,8 @@
 //! cargo run -p emu --example study_charts -- charts.json OUT_DIR
 //! ```
 //!
-//! charts.json is a list of `{file, title, y_label, categories: [..], series: [{name, values}]}`.
+//! charts.json is a list of `{file, title, x_label, y_label, categories: [..], series: [{name,
+//! values}]}`.
 
 use plotters::prelude::*;
 use serde_json::Value;
@@ -22,6 +23,7 @@ struct Series {
 struct Chart {
     file: String,
     title: String,
+    x_label: String,
     y_label: String,
     categories: Vec<String>,
     series: Vec<Series>,
@@ -78,14 +80,49 @@ fn parse_chart(v: &Value) -> Result<Chart, String> {
     Ok(Chart {
         file,
         title: text(v, "title")?,
+        x_label: text(v, "x_label")?,
         y_label: text(v, "y_label")?,
         categories,
         series,
     })
 }
 
+/// A y-axis tick: whole numbers with thousands separators once the axis reaches 10 (the
+/// counts never have fractions worth showing there), else at most two decimals.
+fn tick(v: f64, y_max: f64) -> String {
+    if y_max >= 10.0 {
+        let n = v.round() as i64;
+        let digits = n.unsigned_abs().to_string();
+        let mut out = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i) % 3 == 0 {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        if n < 0 {
+            out.insert(0, '-');
+        }
+        out
+    } else {
+        let t = format!("{v:.2}");
+        t.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
+/// Approximate width in pixels of `text` in a sans-serif font of `size` pixels.
+fn text_width(text: &str, size: f64) -> f64 {
+    text.chars().count() as f64 * size * 0.56
+}
+
+const HEIGHT: u32 = 520;
+const LEGEND_WIDTH: u32 = 230;
+const LABEL_FONT: f64 = 13.0;
+
 /// One segment per bar plus one empty segment between categories; the category's name is
-/// printed under its middle bar.
+/// printed under its middle bar. The legend has its own column right of the plot, so it
+/// never covers a bar; category names are turned on their side when they would not fit
+/// under their group, and the label area is made as tall as the longest one.
 fn draw(chart: &Chart, out: &Path) -> Result<(), Box<dyn std::error::Error>> {
     let per_group = chart.series.len().max(1) + 1;
     let segments = (chart.categories.len() * per_group).max(1) as i32;
@@ -95,16 +132,27 @@ fn draw(chart: &Chart, out: &Path) -> Result<(), Box<dyn std::error::Error>> {
         .flat_map(|s| s.values.iter().copied())
         .filter(|v| v.is_finite())
         .fold(0.0f64, f64::max);
-    let y_max = if y_max > 0.0 { y_max * 1.15 } else { 1.0 };
-    let width = (160 + 28 * segments).clamp(640, 1600) as u32;
+    let y_max = if y_max > 0.0 { y_max * 1.1 } else { 1.0 };
+    let plot_width = (200 + 30 * segments).clamp(560, 1500) as u32;
+    let width = plot_width + LEGEND_WIDTH;
 
-    let root = SVGBackend::new(out, (width, 480)).into_drawing_area();
+    let longest = chart
+        .categories
+        .iter()
+        .map(|c| text_width(c, LABEL_FONT))
+        .fold(0.0, f64::max);
+    let group_px = (plot_width as f64 - 120.0) / chart.categories.len().max(1) as f64;
+    let rotate = longest > group_px * 0.95;
+    let x_area = if rotate { longest + 36.0 } else { 48.0 } as u32;
+
+    let root = SVGBackend::new(out, (width, HEIGHT + x_area)).into_drawing_area();
     root.fill(&WHITE)?;
-    let mut ctx = ChartBuilder::on(&root)
-        .caption(&chart.title, ("sans-serif", 20))
-        .margin(12)
-        .x_label_area_size(if chart.categories.len() > 6 { 90 } else { 40 })
-        .y_label_area_size(80)
+    let (plot_area, legend_area) = root.split_horizontally(plot_width);
+    let mut ctx = ChartBuilder::on(&plot_area)
+        .caption(&chart.title, ("sans-serif", 19))
+        .margin(14)
+        .x_label_area_size(x_area)
+        .y_label_area_size(96)
         .build_cartesian_2d((0..segments).into_segmented(), 0.0..y_max)?;
 
     let middle = (chart.series.len() / 2) as i32;
@@ -120,19 +168,24 @@ fn draw(chart: &Chart, out: &Path) -> Result<(), Box<dyn std::error::Error>> {
             String::new()
         }
     };
-    let x_style = if chart.categories.len() > 6 {
-        ("sans-serif", 12)
+    let x_style = if rotate {
+        ("sans-serif", LABEL_FONT)
             .into_font()
             .transform(FontTransform::Rotate90)
     } else {
-        ("sans-serif", 13).into_font()
+        ("sans-serif", LABEL_FONT).into_font()
     };
+    let y_format = move |v: &f64| tick(*v, y_max);
     ctx.configure_mesh()
         .disable_x_mesh()
         .x_labels(segments as usize + 1)
         .x_label_formatter(&label)
         .x_label_style(x_style)
+        .x_desc(&chart.x_label)
+        .y_labels(8)
+        .y_label_formatter(&y_format)
         .y_desc(&chart.y_label)
+        .axis_desc_style(("sans-serif", 15))
         .draw()?;
 
     for (j, s) in chart.series.iter().enumerate() {
@@ -152,15 +205,21 @@ fn draw(chart: &Chart, out: &Path) -> Result<(), Box<dyn std::error::Error>> {
             bar.set_margin(0, 0, 2, 2);
             bar
         });
-        ctx.draw_series(bars)?
-            .label(s.name.as_str())
-            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], color.filled()));
+        ctx.draw_series(bars)?;
     }
-    ctx.configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .position(SeriesLabelPosition::UpperRight)
-        .draw()?;
+
+    // The legend, in its own column at the height of the plot's top.
+    let top = 56;
+    for (j, s) in chart.series.iter().enumerate() {
+        let color = Palette99::pick(j).to_rgba();
+        let y = top + 26 * j as i32;
+        legend_area.draw(&Rectangle::new([(8, y), (24, y + 14)], color.filled()))?;
+        legend_area.draw(&Text::new(
+            s.name.clone(),
+            (32, y),
+            ("sans-serif", 14).into_font(),
+        ))?;
+    }
     root.present()?;
     Ok(())
 }
