@@ -125,3 +125,34 @@ fn without_a_page_walk_cache_every_level_is_read() {
     assert_eq!(json["mmu"]["pte_reads"].as_u64(), Some(PTE_READS_WITHOUT));
     assert!(json["mmu"].get("pwc").is_none(), "{}", json["mmu"]);
 }
+
+/// The Perfetto trace's `page_walk_cache` counter ends on the hand-counted figures.
+#[test]
+fn perfetto_counters_end_on_the_same_counts() {
+    let trace = temp_file("vm_pwc-trace.json", b"");
+    let json = run(
+        "pwc=8:full",
+        &[
+            "--trace",
+            "walk",
+            "--trace-format",
+            "perfetto",
+            "--trace-file",
+            trace.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(by_level(&json["mmu"]["pwc"], "hits"), HITS);
+    let text = std::fs::read_to_string(&trace).unwrap();
+    let last = text
+        .lines()
+        .filter(|l| l.contains("\"name\":\"page_walk_cache\""))
+        .last()
+        .unwrap_or_else(|| panic!("no page_walk_cache counter in\n{text}"));
+    for (level, (h, m)) in HITS.iter().zip(MISSES).enumerate().take(2) {
+        let want = format!(
+            "\"level{0}_hits\":{h},\"level{0}_misses\":{m}",
+            level + 1
+        );
+        assert!(last.contains(&want), "{want} not in {last}");
+    }
+}
