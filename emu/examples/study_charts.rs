@@ -115,14 +115,30 @@ fn text_width(text: &str, size: f64) -> f64 {
     text.chars().count() as f64 * size * 0.56
 }
 
+/// `text` broken at spaces into lines no wider than `width` pixels (a single word wider
+/// than that keeps its own line).
+fn wrap(text: &str, width: f64, size: f64) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for word in text.split_whitespace() {
+        match lines.last_mut() {
+            Some(line) if text_width(&format!("{line} {word}"), size) <= width => {
+                line.push(' ');
+                line.push_str(word);
+            }
+            _ => lines.push(word.to_string()),
+        }
+    }
+    lines
+}
+
 const HEIGHT: u32 = 520;
 const LEGEND_WIDTH: u32 = 230;
 const LABEL_FONT: f64 = 13.0;
 
 /// One segment per bar plus one empty segment between categories; the category's name is
-/// printed under its middle bar. The legend has its own column right of the plot, so it
-/// never covers a bar; category names are turned on their side when they would not fit
-/// under their group, and the label area is made as tall as the longest one.
+/// printed under its group, broken into as many lines as it needs to fit the group's width,
+/// and the label area is made as tall as the tallest name. The legend has its own column
+/// right of the plot, so it never covers a bar.
 fn draw(chart: &Chart, out: &Path) -> Result<(), Box<dyn std::error::Error>> {
     let per_group = chart.series.len().max(1) + 1;
     let segments = (chart.categories.len() * per_group).max(1) as i32;
@@ -136,14 +152,14 @@ fn draw(chart: &Chart, out: &Path) -> Result<(), Box<dyn std::error::Error>> {
     let plot_width = (200 + 30 * segments).clamp(560, 1500) as u32;
     let width = plot_width + LEGEND_WIDTH;
 
-    let longest = chart
+    let group_px = (plot_width as f64 - 130.0) / chart.categories.len().max(1) as f64;
+    let labels: Vec<Vec<String>> = chart
         .categories
         .iter()
-        .map(|c| text_width(c, LABEL_FONT))
-        .fold(0.0, f64::max);
-    let group_px = (plot_width as f64 - 120.0) / chart.categories.len().max(1) as f64;
-    let rotate = longest > group_px * 0.95;
-    let x_area = if rotate { longest + 36.0 } else { 48.0 } as u32;
+        .map(|c| wrap(c, group_px - 6.0, LABEL_FONT))
+        .collect();
+    let lines = labels.iter().map(Vec::len).max().unwrap_or(1) as u32;
+    let x_area = 34 + 16 * lines;
 
     let root = SVGBackend::new(out, (width, HEIGHT + x_area)).into_drawing_area();
     root.fill(&WHITE)?;
@@ -155,32 +171,10 @@ fn draw(chart: &Chart, out: &Path) -> Result<(), Box<dyn std::error::Error>> {
         .y_label_area_size(96)
         .build_cartesian_2d((0..segments).into_segmented(), 0.0..y_max)?;
 
-    let middle = (chart.series.len() / 2) as i32;
-    let categories = &chart.categories;
-    let label = move |x: &SegmentValue<i32>| -> String {
-        let (SegmentValue::CenterOf(i) | SegmentValue::Exact(i)) = *x else {
-            return String::new();
-        };
-        let group = i / per_group as i32;
-        if i % per_group as i32 == middle {
-            categories.get(group as usize).cloned().unwrap_or_default()
-        } else {
-            String::new()
-        }
-    };
-    let x_style = if rotate {
-        ("sans-serif", LABEL_FONT)
-            .into_font()
-            .transform(FontTransform::Rotate90)
-    } else {
-        ("sans-serif", LABEL_FONT).into_font()
-    };
     let y_format = move |v: &f64| tick(*v, y_max);
     ctx.configure_mesh()
         .disable_x_mesh()
-        .x_labels(segments as usize + 1)
-        .x_label_formatter(&label)
-        .x_label_style(x_style)
+        .x_labels(0)
         .x_desc(&chart.x_label)
         .y_labels(8)
         .y_label_formatter(&y_format)
@@ -206,6 +200,26 @@ fn draw(chart: &Chart, out: &Path) -> Result<(), Box<dyn std::error::Error>> {
             bar
         });
         ctx.draw_series(bars)?;
+    }
+
+    // Category names under the middle of their group, in lines from the axis down.
+    let (_, axis_y) = ctx.backend_coord(&(SegmentValue::Exact(0), 0.0));
+    for (i, lines) in labels.iter().enumerate() {
+        let first = (i * per_group) as i32;
+        let (left, _) = ctx.backend_coord(&(SegmentValue::Exact(first), 0.0));
+        let (right, _) =
+            ctx.backend_coord(&(SegmentValue::Exact(first + per_group as i32 - 1), 0.0));
+        let centre = (left + right) / 2;
+        for (n, line) in lines.iter().enumerate() {
+            root.draw(&Text::new(
+                line.clone(),
+                (centre, axis_y + 8 + 16 * n as i32),
+                ("sans-serif", LABEL_FONT)
+                    .into_font()
+                    .into_text_style(&root)
+                    .pos(Pos::new(HPos::Center, VPos::Top)),
+            ))?;
+        }
     }
 
     // The legend, in its own column at the height of the plot's top.

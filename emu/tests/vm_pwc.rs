@@ -149,10 +149,7 @@ fn perfetto_counters_end_on_the_same_counts() {
         .last()
         .unwrap_or_else(|| panic!("no page_walk_cache counter in\n{text}"));
     for (level, (h, m)) in HITS.iter().zip(MISSES).enumerate().take(2) {
-        let want = format!(
-            "\"level{0}_hits\":{h},\"level{0}_misses\":{m}",
-            level + 1
-        );
+        let want = format!("\"level{0}_hits\":{h},\"level{0}_misses\":{m}", level + 1);
         assert!(last.contains(&want), "{want} not in {last}");
     }
 }

@@ -151,3 +151,73 @@ impl StaleLog {
         true
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RW: u8 = PteFlags::V | PteFlags::R | PteFlags::W | PteFlags::A | PteFlags::D;
+
+    fn leaf(ppn: u64, flags: u8) -> Leaf {
+        Leaf {
+            pte: Pte::new(ppn, flags),
+            pte_addr: 0x8000_1000,
+            level: 0,
+            global: false,
+        }
+    }
+
+    fn s_mode() -> TranslateCtx {
+        TranslateCtx {
+            satp: 0,
+            privilege: 1,
+            sum: false,
+            mxr: false,
+        }
+    }
+
+    /// Which differences change the access's outcome, access by access.
+    #[test]
+    fn outcome_changing_and_equivalent_differences() {
+        let va = 0x4000_0123;
+        let ctx = s_mode();
+        let old = leaf(0x80010, RW);
+        let case = |new: Result<Leaf, WalkFault>, access, svadu| {
+            assert!(differs(va, &old, &new));
+            changes_outcome(va, &old, &new, access, &ctx, svadu)
+        };
+        let read_only = Ok(leaf(0x80010, RW & !PteFlags::W));
+        assert!(!case(read_only, AccessType::Load, false));
+        assert!(case(read_only, AccessType::Store, false));
+        assert!(case(Ok(leaf(0x80011, RW)), AccessType::Load, false));
+        let clean = Ok(leaf(0x80010, RW & !PteFlags::D));
+        assert!(!case(clean, AccessType::Load, false));
+        assert!(case(clean, AccessType::Store, false));
+        assert!(case(clean, AccessType::Store, true));
+        assert!(case(
+            Err(WalkFault::InvalidPte { level: 0 }),
+            AccessType::Load,
+            false
+        ));
+        let user = Ok(leaf(0x80010, RW | PteFlags::U));
+        assert!(case(user, AccessType::Load, false));
+        // A cleared without a fence is not even a difference.
+        let not_accessed = Ok(leaf(0x80010, RW & !PteFlags::A));
+        assert!(!differs(va, &old, &not_accessed));
+        // The satp idiom: a fetch through an entry whose W bit the new table clears.
+        let rwx = leaf(0x80200, RW | PteFlags::X | PteFlags::G);
+        let rx = Ok(leaf(
+            0x80200,
+            (RW | PteFlags::X | PteFlags::G) & !PteFlags::W,
+        ));
+        assert!(differs(va, &rwx, &rx));
+        assert!(!changes_outcome(
+            va,
+            &rwx,
+            &rx,
+            AccessType::Fetch,
+            &ctx,
+            false
+        ));
+    }
+}

@@ -29,7 +29,6 @@
 //! in that case, which is what exposes a guest that fences by address after changing a
 //! non-leaf PTE.
 
-use super::pte::Pte;
 use super::stats::PwcStats;
 use super::tlb::{TlbArray, TlbEntry, TlbLevelConfig};
 use super::walker::WalkStep;
@@ -127,7 +126,7 @@ impl PageWalkCache {
                 level: step.level,
                 asid,
                 global,
-                pte: Pte(step.pte.0),
+                pte: step.pte,
                 pte_addr: step.pte_addr,
             };
             if self.levels[level - 1].insert(entry).is_some() {
@@ -161,7 +160,7 @@ impl PageWalkCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mmu::PteFlags;
+    use crate::mmu::{Pte, PteFlags};
 
     fn step(level: u8, ppn: u64, flags: u8) -> WalkStep {
         WalkStep {
