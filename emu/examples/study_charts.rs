@@ -11,6 +11,7 @@
 //! values}]}`.
 
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use serde_json::Value;
 use std::path::Path;
 use std::process::ExitCode;
@@ -175,6 +176,7 @@ fn draw(chart: &Chart, out: &Path) -> Result<(), Box<dyn std::error::Error>> {
     ctx.configure_mesh()
         .disable_x_mesh()
         .x_labels(0)
+        .x_label_formatter(&|_| String::new())
         .x_desc(&chart.x_label)
         .y_labels(8)
         .y_label_formatter(&y_format)
