@@ -145,8 +145,7 @@ fn perfetto_counters_end_on_the_same_counts() {
     let text = std::fs::read_to_string(&trace).unwrap();
     let last = text
         .lines()
-        .filter(|l| l.contains("\"name\":\"page_walk_cache\""))
-        .last()
+        .rfind(|l| l.contains("\"name\":\"page_walk_cache\""))
         .unwrap_or_else(|| panic!("no page_walk_cache counter in\n{text}"));
     for (level, (h, m)) in HITS.iter().zip(MISSES).enumerate().take(2) {
         let want = format!("\"level{0}_hits\":{h},\"level{0}_misses\":{m}", level + 1);
