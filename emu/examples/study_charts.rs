@@ -7,9 +7,11 @@
 //! cargo run -p emu --example study_charts -- charts.json OUT_DIR
 //! ```
 //!
-//! charts.json is a list of `{file, title, y_label, categories: [..], series: [{name, values}]}`.
+//! charts.json is a list of `{file, title, x_label, y_label, categories: [..], series: [{name,
+//! values}]}`.
 
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use serde_json::Value;
 use std::path::Path;
 use std::process::ExitCode;
@@ -22,6 +24,7 @@ struct Series {
 struct Chart {
     file: String,
     title: String,
+    x_label: String,
     y_label: String,
     categories: Vec<String>,
     series: Vec<Series>,
@@ -78,14 +81,65 @@ fn parse_chart(v: &Value) -> Result<Chart, String> {
     Ok(Chart {
         file,
         title: text(v, "title")?,
+        x_label: text(v, "x_label")?,
         y_label: text(v, "y_label")?,
         categories,
         series,
     })
 }
 
+/// A y-axis tick: whole numbers with thousands separators once the axis reaches 10 (the
+/// counts never have fractions worth showing there), else at most two decimals.
+fn tick(v: f64, y_max: f64) -> String {
+    if y_max >= 10.0 {
+        let n = v.round() as i64;
+        let digits = n.unsigned_abs().to_string();
+        let mut out = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        if n < 0 {
+            out.insert(0, '-');
+        }
+        out
+    } else {
+        let t = format!("{v:.2}");
+        t.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
+/// Approximate width in pixels of `text` in a sans-serif font of `size` pixels.
+fn text_width(text: &str, size: f64) -> f64 {
+    text.chars().count() as f64 * size * 0.56
+}
+
+/// `text` broken at spaces into lines no wider than `width` pixels (a single word wider
+/// than that keeps its own line).
+fn wrap(text: &str, width: f64, size: f64) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for word in text.split_whitespace() {
+        match lines.last_mut() {
+            Some(line) if text_width(&format!("{line} {word}"), size) <= width => {
+                line.push(' ');
+                line.push_str(word);
+            }
+            _ => lines.push(word.to_string()),
+        }
+    }
+    lines
+}
+
+const HEIGHT: u32 = 520;
+const LEGEND_WIDTH: u32 = 230;
+const LABEL_FONT: f64 = 13.0;
+
 /// One segment per bar plus one empty segment between categories; the category's name is
-/// printed under its middle bar.
+/// printed under its group, broken into as many lines as it needs to fit the group's width,
+/// and the label area is made as tall as the tallest name. The legend has its own column
+/// right of the plot, so it never covers a bar.
 fn draw(chart: &Chart, out: &Path) -> Result<(), Box<dyn std::error::Error>> {
     let per_group = chart.series.len().max(1) + 1;
     let segments = (chart.categories.len() * per_group).max(1) as i32;
@@ -95,44 +149,39 @@ fn draw(chart: &Chart, out: &Path) -> Result<(), Box<dyn std::error::Error>> {
         .flat_map(|s| s.values.iter().copied())
         .filter(|v| v.is_finite())
         .fold(0.0f64, f64::max);
-    let y_max = if y_max > 0.0 { y_max * 1.15 } else { 1.0 };
-    let width = (160 + 28 * segments).clamp(640, 1600) as u32;
+    let y_max = if y_max > 0.0 { y_max * 1.1 } else { 1.0 };
+    let plot_width = (200 + 30 * segments).clamp(560, 1500) as u32;
+    let width = plot_width + LEGEND_WIDTH;
 
-    let root = SVGBackend::new(out, (width, 480)).into_drawing_area();
+    let group_px = (plot_width as f64 - 130.0) / chart.categories.len().max(1) as f64;
+    let labels: Vec<Vec<String>> = chart
+        .categories
+        .iter()
+        .map(|c| wrap(c, group_px - 6.0, LABEL_FONT))
+        .collect();
+    let lines = labels.iter().map(Vec::len).max().unwrap_or(1) as u32;
+    let x_area = 34 + 16 * lines;
+
+    let root = SVGBackend::new(out, (width, HEIGHT + x_area)).into_drawing_area();
     root.fill(&WHITE)?;
-    let mut ctx = ChartBuilder::on(&root)
-        .caption(&chart.title, ("sans-serif", 20))
-        .margin(12)
-        .x_label_area_size(if chart.categories.len() > 6 { 90 } else { 40 })
-        .y_label_area_size(80)
+    let (plot_area, legend_area) = root.split_horizontally(plot_width);
+    let mut ctx = ChartBuilder::on(&plot_area)
+        .caption(&chart.title, ("sans-serif", 19))
+        .margin(14)
+        .x_label_area_size(x_area)
+        .y_label_area_size(96)
         .build_cartesian_2d((0..segments).into_segmented(), 0.0..y_max)?;
 
-    let middle = (chart.series.len() / 2) as i32;
-    let categories = &chart.categories;
-    let label = move |x: &SegmentValue<i32>| -> String {
-        let (SegmentValue::CenterOf(i) | SegmentValue::Exact(i)) = *x else {
-            return String::new();
-        };
-        let group = i / per_group as i32;
-        if i % per_group as i32 == middle {
-            categories.get(group as usize).cloned().unwrap_or_default()
-        } else {
-            String::new()
-        }
-    };
-    let x_style = if chart.categories.len() > 6 {
-        ("sans-serif", 12)
-            .into_font()
-            .transform(FontTransform::Rotate90)
-    } else {
-        ("sans-serif", 13).into_font()
-    };
+    let y_format = move |v: &f64| tick(*v, y_max);
     ctx.configure_mesh()
         .disable_x_mesh()
-        .x_labels(segments as usize + 1)
-        .x_label_formatter(&label)
-        .x_label_style(x_style)
+        .x_labels(0)
+        .x_label_formatter(&|_| String::new())
+        .x_desc(&chart.x_label)
+        .y_labels(8)
+        .y_label_formatter(&y_format)
         .y_desc(&chart.y_label)
+        .axis_desc_style(("sans-serif", 15))
         .draw()?;
 
     for (j, s) in chart.series.iter().enumerate() {
@@ -152,15 +201,41 @@ fn draw(chart: &Chart, out: &Path) -> Result<(), Box<dyn std::error::Error>> {
             bar.set_margin(0, 0, 2, 2);
             bar
         });
-        ctx.draw_series(bars)?
-            .label(s.name.as_str())
-            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], color.filled()));
+        ctx.draw_series(bars)?;
     }
-    ctx.configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .position(SeriesLabelPosition::UpperRight)
-        .draw()?;
+
+    // Category names under the middle of their group, in lines from the axis down.
+    let (_, axis_y) = ctx.backend_coord(&(SegmentValue::Exact(0), 0.0));
+    for (i, lines) in labels.iter().enumerate() {
+        let first = (i * per_group) as i32;
+        let (left, _) = ctx.backend_coord(&(SegmentValue::Exact(first), 0.0));
+        let (right, _) =
+            ctx.backend_coord(&(SegmentValue::Exact(first + per_group as i32 - 1), 0.0));
+        let centre = (left + right) / 2;
+        for (n, line) in lines.iter().enumerate() {
+            root.draw(&Text::new(
+                line.clone(),
+                (centre, axis_y + 8 + 16 * n as i32),
+                ("sans-serif", LABEL_FONT)
+                    .into_font()
+                    .into_text_style(&root)
+                    .pos(Pos::new(HPos::Center, VPos::Top)),
+            ))?;
+        }
+    }
+
+    // The legend, in its own column at the height of the plot's top.
+    let top = 56;
+    for (j, s) in chart.series.iter().enumerate() {
+        let color = Palette99::pick(j).to_rgba();
+        let y = top + 26 * j as i32;
+        legend_area.draw(&Rectangle::new([(8, y), (24, y + 14)], color.filled()))?;
+        legend_area.draw(&Text::new(
+            s.name.clone(),
+            (32, y),
+            ("sans-serif", 14).into_font(),
+        ))?;
+    }
     root.present()?;
     Ok(())
 }

@@ -40,6 +40,13 @@ fn symbol(elf: &PathBuf, name: &str) -> u64 {
 
 /// Run `name` with `--check-tlb --stats --stats-json`; it must pass.
 fn run_checked(name: &str) -> Checked {
+    let mut run = run_checked_plain(name);
+    run.second_load = symbol(&program(name), "vm_tlb_second_load");
+    run
+}
+
+/// [`run_checked`] for a program without a `vm_tlb_second_load` symbol.
+fn run_checked_plain(name: &str) -> Checked {
     let elf = program(name);
     let json_path = temp_file(&format!("{name}-stats.json"), b"");
     let out = emu(&[
@@ -63,7 +70,7 @@ fn run_checked(name: &str) -> Checked {
     Checked {
         output,
         json: std::fs::read_to_string(&json_path).unwrap(),
-        second_load: symbol(&elf, "vm_tlb_second_load"),
+        second_load: 0,
     }
 }
 
@@ -100,6 +107,13 @@ fn forgotten_sfence_is_reported_with_address_and_pc() {
         run.json
     );
     assert!(mmu_counter(&run.json, "stale_hits") >= 1, "{}", run.json);
+    // Another physical page changes the load's outcome: never counted as equivalent.
+    assert_eq!(
+        mmu_counter(&run.json, "stale_equivalent_hits"),
+        0,
+        "{}",
+        run.json
+    );
     let pc = format!("pc {:#x} ", run.second_load);
     let lines = warnings(&run.output);
     assert!(
@@ -154,6 +168,41 @@ fn asid_fence_after_changing_a_global_leaf_is_reported() {
             .iter()
             .any(|l| l.contains(VA) && l.contains(&pc) && l.contains("DAG")),
         "no warning names {VA}, {pc} and the global flag:\n{}",
+        run.output
+    );
+}
+
+/// Two stale hits that cannot change their access's outcome (vm_tlb_equivalent.S): a load
+/// through a leaf that lost W, and the fetch of the `sfence.vma` in `csrw satp;
+/// sfence.vma` through the old table's global entry, whose W bit the new table clears.
+/// Both are counted as equivalent, neither is reported.
+#[test]
+fn stale_but_equivalent_hits_are_counted_apart_and_not_reported() {
+    let run = run_checked_plain("vm_tlb_equivalent");
+    assert_eq!(
+        mmu_counter(&run.json, "stale_equivalent_hits"),
+        2,
+        "{}",
+        run.json
+    );
+    assert_eq!(
+        mmu_counter(&run.json, "stale_equivalent_translations"),
+        2,
+        "{}",
+        run.json
+    );
+    assert_eq!(mmu_counter(&run.json, "stale_hits"), 0, "{}", run.json);
+    assert_eq!(
+        mmu_counter(&run.json, "stale_translations"),
+        0,
+        "{}",
+        run.json
+    );
+    assert!(warnings(&run.output).is_empty(), "{}", run.output);
+    assert!(
+        run.output
+            .contains("stale but equivalent for the access: 2 (2 hits)"),
+        "{}",
         run.output
     );
 }

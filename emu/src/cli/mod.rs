@@ -90,7 +90,8 @@ pub struct MachineArgs {
     #[arg(long)]
     pub svadu: bool,
     /// TLB model geometry: `off`, or a list of LEVEL=ENTRIES:WAYS with LEVEL one of l1i,
-    /// l1d, l2 and WAYS a number or `full` (default l1i=32:full,l1d=32:full,l2=512:4).
+    /// l1d, l2 and WAYS a number or `full` (default l1i=32:full,l1d=32:full,l2=512:4);
+    /// LEVEL pwc adds a page-walk cache of that geometry per level of non-leaf PTE.
     #[arg(long, value_name = "SPEC", value_parser = parse_tlb)]
     pub tlb: Option<crate::mmu::TlbConfig>,
     /// On every TLB hit, re-walk the page table and report translations the guest changed

@@ -700,6 +700,7 @@ fn convert(e: &MmuEvent, h: Header) -> Option<Event> {
             satp,
             steps,
             result,
+            pwc,
         } => {
             let mut out = [trace::WalkStep::default(); 5];
             for (o, s) in out.iter_mut().zip(steps.as_slice()) {
@@ -727,6 +728,8 @@ fn convert(e: &MmuEvent, h: Header) -> Option<Event> {
                 steps: Box::new(out),
                 nsteps: steps.len,
                 result,
+                pwc_hit: pwc.hit.unwrap_or(0),
+                pwc_missed: pwc.missed,
             }
         }
         MmuEvent::Tlb {

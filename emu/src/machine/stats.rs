@@ -287,14 +287,44 @@ fn tlb_json(l: &TlbLevelStats) -> String {
     )
 }
 
-/// MMU counters as a JSON object (field names as in [`MmuStats`]).
+/// `"pwc": {...}, ` when a page-walk cache is configured, else nothing.
+fn pwc_json(m: &MmuStats) -> String {
+    if !m.pwc_enabled {
+        return String::new();
+    }
+    let levels = ["1", "2", "3", "4"];
+    let p = &m.pwc;
+    format!(
+        "\"pwc\": {{\"hits\": {}, \"misses\": {}, \"fills\": {}, \"evictions\": {}, \"flushed\": {}}}, ",
+        named(&levels, &p.hits[1..]),
+        named(&levels, &p.misses[1..]),
+        named(&levels, &p.fills[1..]),
+        p.evictions,
+        p.flushed
+    )
+}
+
+/// `, "stale_equivalent_...": n` in runs `--check-tlb` checked, else nothing.
+fn equivalent_json(m: &MmuStats) -> String {
+    if m.check_walks == 0 {
+        return String::new();
+    }
+    format!(
+        ", \"stale_equivalent_translations\": {}, \"stale_equivalent_hits\": {}",
+        m.stale_equivalent_translations, m.stale_equivalent_hits
+    )
+}
+
+/// MMU counters as a JSON object (field names as in [`MmuStats`]). The `pwc` object is
+/// there only with a page-walk cache, the `stale_equivalent_*` counters only in checked
+/// runs.
 pub fn mmu_json(m: &MmuStats) -> String {
     format!(
         "{{\"paged_translations\": {}, \"bare_translations\": {}, \"l1i\": {}, \"l1d\": {}, \"l2\": {}, \
-\"walks\": {}, \"walks_by_mode\": {}, \"walks_by_depth\": [{}], \"pte_reads\": {}, \"ad_updates\": {}, \
+\"walks\": {}, \"walks_by_mode\": {}, \"walks_by_depth\": [{}], \"pte_reads\": {}, {}\"ad_updates\": {}, \
 \"page_faults\": {}, \"pmp_faults\": {}, \"pte_access_faults\": {}, \
 \"sfence\": {{\"all\": {}, \"address\": {}, \"asid\": {}, \"address_asid\": {}}}, \"satp_writes\": {}, \
-\"stale_translations\": {}, \"stale_hits\": {}, \"check_walks\": {}, \"check_pte_reads\": {}}}",
+\"stale_translations\": {}, \"stale_hits\": {}, \"check_walks\": {}, \"check_pte_reads\": {}{}}}",
         m.paged_translations,
         m.bare_translations,
         tlb_json(&m.l1i),
@@ -304,6 +334,7 @@ pub fn mmu_json(m: &MmuStats) -> String {
         named(&MODE_NAMES, &m.walks_by_mode),
         list(&m.walks_by_depth),
         m.pte_reads,
+        pwc_json(m),
         m.ad_updates,
         named(&ACCESS_NAMES, &m.page_faults),
         named(&ACCESS_NAMES, &m.pmp_faults),
@@ -316,7 +347,8 @@ pub fn mmu_json(m: &MmuStats) -> String {
         m.stale_translations,
         m.stale_hits,
         m.check_walks,
-        m.check_pte_reads
+        m.check_pte_reads,
+        equivalent_json(m)
     )
 }
 

@@ -137,6 +137,7 @@ impl Default for MmuConfig {
 pub mod check;
 pub mod pmp;
 pub mod pte;
+pub mod pwc;
 pub mod stats;
 pub mod tlb;
 pub mod walker;
@@ -149,6 +150,7 @@ pub use tlb::{TlbConfig, TlbEntry, TlbLevelConfig};
 pub use walker::{Leaf, WalkFault, WalkStep, WalkSteps};
 
 use check::StaleLog;
+use pwc::{PageWalkCache, PwcLookup};
 use tlb::TlbArray;
 use walker::{ad_need, ad_update, leaf_permits, AdNeed};
 
@@ -215,6 +217,8 @@ pub enum MmuEvent {
         satp: u64,
         steps: WalkSteps,
         result: Result<Leaf, WalkFault>,
+        /// What the page-walk cache gave this walk (nothing probed without one).
+        pwc: PwcLookup,
     },
     /// A lookup, fill or eviction in one TLB array. `entry` is the entry hit, filled or
     /// evicted (none for a miss).
@@ -342,6 +346,8 @@ pub struct Mmu {
     l1i: TlbArray,
     l1d: TlbArray,
     l2: TlbArray,
+    /// The page-walk cache, when `--tlb` configures one.
+    pwc: Option<PageWalkCache>,
     fast: Box<FastCache>,
     pmp_version_seen: u64,
     stale: StaleLog,
@@ -362,9 +368,13 @@ impl Mmu {
             l1i: TlbArray::new(config.tlb.l1i),
             l1d: TlbArray::new(config.tlb.l1d),
             l2: TlbArray::new(config.tlb.l2),
+            pwc: PageWalkCache::new(config.tlb.pwc),
+            stats: MmuStats {
+                pwc_enabled: config.tlb.pwc.entries != 0,
+                ..MmuStats::default()
+            },
             config,
             pmp: Pmp::new(),
-            stats: MmuStats::default(),
             current_pc: 0,
             generation: 0,
             fast: FastCache::new(),
@@ -690,10 +700,32 @@ impl Mmu {
         bus: &mut Bus,
     ) -> Result<Leaf, Exception> {
         let root_ppn = ctx.satp & SATP_PPN_MASK;
+        let asid = satp_asid(ctx.satp);
+        let levels = walker::levels(mode);
         // Bounded: only a PTE whose value changes on its own (a device) can force retries.
         for _ in 0..4 {
             let mut steps = WalkSteps::default();
-            let found = walker::find_leaf(mode, va, root_ppn, bus, &mut self.pmp, &mut steps);
+            let (start, pwc) = match self.pwc.as_mut() {
+                Some(c) => c.lookup(va, asid, levels - 1, &mut self.stats.pwc),
+                None => (None, PwcLookup::default()),
+            };
+            let (table, level, global) = match start {
+                Some(s) => (s.table, s.level as usize - 1, s.global),
+                None => (root_ppn << 12, levels as usize - 1, false),
+            };
+            let found = walker::find_leaf_from(
+                mode,
+                va,
+                table,
+                level,
+                global,
+                bus,
+                &mut self.pmp,
+                &mut steps,
+            );
+            if let Some(c) = self.pwc.as_mut() {
+                c.fill(va, asid, steps.as_slice(), global, &mut self.stats.pwc);
+            }
             self.stats.walks_by_mode[mode as usize - SatpMode::Sv39 as usize] += 1;
             self.stats.walks_by_depth[steps.len as usize] += 1;
             self.stats.pte_reads += steps.len as u64;
@@ -722,6 +754,7 @@ impl Mmu {
                         satp: ctx.satp,
                         steps,
                         result,
+                        pwc,
                     });
                 }
             }
@@ -867,7 +900,7 @@ impl Mmu {
         if !check::differs(va, cached, &fresh) {
             return;
         }
-        self.stats.stale_hits += 1;
+        let changes = check::changes_outcome(va, cached, &fresh, access, ctx, self.config.svadu);
         let record = StaleTranslation {
             va,
             pc: self.current_pc,
@@ -878,6 +911,14 @@ impl Mmu {
             old_level: cached.level,
             new: fresh,
         };
+        if !changes {
+            self.stats.stale_equivalent_hits += 1;
+            if self.stale.count_equivalent(&record) {
+                self.stats.stale_equivalent_translations += 1;
+            }
+            return;
+        }
+        self.stats.stale_hits += 1;
         if let Some(sink) = self.sink.as_mut() {
             sink(&MmuEvent::Stale(record.clone()));
         }
@@ -931,6 +972,15 @@ impl Mmu {
         &self.stale.records
     }
 
+    /// The valid entries of the page-walk cache for non-leaf PTEs of `level` (1..=4);
+    /// empty without one.
+    pub fn pwc_entries(&self, level: u8) -> Vec<TlbEntry> {
+        self.pwc
+            .as_ref()
+            .map(|c| c.entries(level))
+            .unwrap_or_default()
+    }
+
     /// The valid entries of one TLB array, for dumps and tests.
     pub fn tlb_entries(&self, level: TlbLevel) -> Vec<TlbEntry> {
         let array = match level {
@@ -981,6 +1031,9 @@ impl Mmu {
                     removed,
                 });
             }
+        }
+        if let Some(c) = self.pwc.as_mut() {
+            self.stats.pwc.flushed += c.flush(vaddr, asid);
         }
         self.invalidate_fast_path();
     }

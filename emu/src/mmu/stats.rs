@@ -54,6 +54,39 @@ fn add<const N: usize>(a: &mut [u64; N], b: &[u64; N]) {
     }
 }
 
+/// Counters of the page-walk cache, indexed by the level of the non-leaf PTE (1..=4;
+/// index 0 stays 0: level 0 holds only leaves).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PwcStats {
+    pub hits: [u64; 5],
+    /// Levels probed without a hit (a walk probes from level 1 up to its first hit).
+    pub misses: [u64; 5],
+    pub fills: [u64; 5],
+    pub evictions: u64,
+    /// Entries removed by sfence.vma.
+    pub flushed: u64,
+}
+
+impl PwcStats {
+    fn since(&self, e: &PwcStats) -> PwcStats {
+        PwcStats {
+            hits: sub(&self.hits, &e.hits),
+            misses: sub(&self.misses, &e.misses),
+            fills: sub(&self.fills, &e.fills),
+            evictions: self.evictions - e.evictions,
+            flushed: self.flushed - e.flushed,
+        }
+    }
+
+    fn merge(&mut self, o: &PwcStats) {
+        add(&mut self.hits, &o.hits);
+        add(&mut self.misses, &o.misses);
+        add(&mut self.fills, &o.fills);
+        self.evictions += o.evictions;
+        self.flushed += o.flushed;
+    }
+}
+
 /// Index of an access type in the per-access arrays: fetch, load, store.
 pub const ACCESS_NAMES: [&str; 3] = ["fetch", "load", "store"];
 /// Index of a paging mode in `walks_by_mode`.
@@ -74,6 +107,10 @@ pub struct MmuStats {
     /// Walks by depth: index = number of PTEs read (1..=5).
     pub walks_by_depth: [u64; 6],
     pub pte_reads: u64,
+    /// A page-walk cache is configured: its counters are shown (and only then, so the
+    /// output of a run without one is unchanged).
+    pub pwc_enabled: bool,
+    pub pwc: PwcStats,
     /// Svadu hardware A/D updates written back.
     pub ad_updates: u64,
     /// Page faults by access type (cause 12, 13, 15).
@@ -87,9 +124,15 @@ pub struct MmuStats {
     pub sfence_asid: u64,
     pub sfence_addr_asid: u64,
     pub satp_writes: u64,
-    /// Distinct stale translations found by `--check-tlb`, and every TLB hit that was stale.
+    /// Distinct stale translations found by `--check-tlb` that change the access's outcome
+    /// (another physical page, or a permission or A/D decision that differs for this
+    /// access), and every TLB hit that was such.
     pub stale_translations: u64,
     pub stale_hits: u64,
+    /// TLB hits that differ from the page table in a way this access cannot see (a W bit
+    /// on a fetch, say), and how many distinct ones: reported apart, not as errors.
+    pub stale_equivalent_translations: u64,
+    pub stale_equivalent_hits: u64,
     /// Side-effect-free walks done by `--check-tlb` and the PTEs they read (kept apart
     /// from `walks_*`/`pte_reads` so checking does not skew the numbers).
     pub check_walks: u64,
@@ -106,6 +149,8 @@ impl MmuStats {
         add(&mut self.walks_by_mode, &o.walks_by_mode);
         add(&mut self.walks_by_depth, &o.walks_by_depth);
         self.pte_reads += o.pte_reads;
+        self.pwc_enabled |= o.pwc_enabled;
+        self.pwc.merge(&o.pwc);
         self.ad_updates += o.ad_updates;
         add(&mut self.page_faults, &o.page_faults);
         add(&mut self.pmp_faults, &o.pmp_faults);
@@ -117,6 +162,8 @@ impl MmuStats {
         self.satp_writes += o.satp_writes;
         self.stale_translations += o.stale_translations;
         self.stale_hits += o.stale_hits;
+        self.stale_equivalent_translations += o.stale_equivalent_translations;
+        self.stale_equivalent_hits += o.stale_equivalent_hits;
         self.check_walks += o.check_walks;
         self.check_pte_reads += o.check_pte_reads;
     }
@@ -133,6 +180,8 @@ impl MmuStats {
             walks_by_mode: sub(&self.walks_by_mode, &e.walks_by_mode),
             walks_by_depth: sub(&self.walks_by_depth, &e.walks_by_depth),
             pte_reads: self.pte_reads - e.pte_reads,
+            pwc_enabled: self.pwc_enabled,
+            pwc: self.pwc.since(&e.pwc),
             ad_updates: self.ad_updates - e.ad_updates,
             page_faults: sub(&self.page_faults, &e.page_faults),
             pmp_faults: sub(&self.pmp_faults, &e.pmp_faults),
@@ -144,6 +193,9 @@ impl MmuStats {
             satp_writes: self.satp_writes - e.satp_writes,
             stale_translations: self.stale_translations - e.stale_translations,
             stale_hits: self.stale_hits - e.stale_hits,
+            stale_equivalent_translations: self.stale_equivalent_translations
+                - e.stale_equivalent_translations,
+            stale_equivalent_hits: self.stale_equivalent_hits - e.stale_equivalent_hits,
             check_walks: self.check_walks - e.check_walks,
             check_pte_reads: self.check_pte_reads - e.check_pte_reads,
         }
@@ -215,6 +267,24 @@ impl fmt::Display for MmuStats {
             "pte reads: {}  A/D updates: {}",
             self.pte_reads, self.ad_updates
         )?;
+        if self.pwc_enabled {
+            let p = &self.pwc;
+            write!(f, "page-walk cache:")?;
+            for level in 1..p.hits.len() {
+                write!(
+                    f,
+                    "  level {level} {}/{} hit/miss",
+                    p.hits[level], p.misses[level]
+                )?;
+            }
+            writeln!(
+                f,
+                "  | fills {}  evictions {}  flushed {}",
+                p.fills.iter().sum::<u64>(),
+                p.evictions,
+                p.flushed
+            )?;
+        }
         for (what, row) in [
             ("page faults", &self.page_faults),
             ("pmp faults", &self.pmp_faults),
@@ -236,7 +306,16 @@ impl fmt::Display for MmuStats {
             f,
             "stale translations: {} ({} stale hits, {} check walks, {} check PTE reads)",
             self.stale_translations, self.stale_hits, self.check_walks, self.check_pte_reads
-        )
+        )?;
+        // Only in checked runs, so the output of the others is unchanged.
+        if self.check_walks > 0 {
+            write!(
+                f,
+                "\nstale but equivalent for the access: {} ({} hits)",
+                self.stale_equivalent_translations, self.stale_equivalent_hits
+            )?;
+        }
+        Ok(())
     }
 }
 

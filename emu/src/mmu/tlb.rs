@@ -39,13 +39,18 @@ impl TlbLevelConfig {
 /// associative level. `:WAYS` may be omitted and then means `full`. Levels not named
 /// keep their defaults: `l1i=32:full,l1d=32:full,l2=512:4`.
 ///
-/// Examples: `l2=1024:8`, `l1i=16:full,l1d=16:4`, `l2=0` (no L2), `off` (no model: every
-/// translation that misses the emulator's fast path walks).
+/// `pwc=ENTRIES:WAYS` adds a page-walk cache (see [`super::pwc`]): one array of that
+/// geometry per level of non-leaf PTE. It is absent unless named, and `off` removes it too.
+///
+/// Examples: `l2=1024:8`, `l1i=16:full,l1d=16:4`, `l2=0` (no L2), `pwc=16:4`, `off` (no
+/// model: every translation that misses the emulator's fast path walks).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TlbConfig {
     pub l1i: TlbLevelConfig,
     pub l1d: TlbLevelConfig,
     pub l2: TlbLevelConfig,
+    /// Geometry of each level of the page-walk cache; absent by default.
+    pub pwc: TlbLevelConfig,
 }
 
 impl Default for TlbConfig {
@@ -63,6 +68,7 @@ impl Default for TlbConfig {
                 entries: 512,
                 ways: 4,
             },
+            pwc: TlbLevelConfig::ABSENT,
         }
     }
 }
@@ -73,11 +79,15 @@ impl TlbConfig {
             l1i: TlbLevelConfig::ABSENT,
             l1d: TlbLevelConfig::ABSENT,
             l2: TlbLevelConfig::ABSENT,
+            pwc: TlbLevelConfig::ABSENT,
         }
     }
 
     pub fn is_off(&self) -> bool {
-        self.l1i.entries == 0 && self.l1d.entries == 0 && self.l2.entries == 0
+        self.l1i.entries == 0
+            && self.l1d.entries == 0
+            && self.l2.entries == 0
+            && self.pwc.entries == 0
     }
 }
 
@@ -127,9 +137,10 @@ impl FromStr for TlbConfig {
                 "l1i" => config.l1i = level,
                 "l1d" => config.l1d = level,
                 "l2" => config.l2 = level,
+                "pwc" => config.pwc = level,
                 _ => {
                     return Err(format!(
-                        "`{item}`: unknown TLB level `{name}` (l1i, l1d, l2)"
+                        "`{item}`: unknown TLB level `{name}` (l1i, l1d, l2, pwc)"
                     ))
                 }
             }
@@ -158,7 +169,12 @@ impl fmt::Display for TlbConfig {
             level(&self.l1i),
             level(&self.l1d),
             level(&self.l2)
-        )
+        )?;
+        // Named only when present, so the text of a configuration without one is unchanged.
+        if self.pwc.entries != 0 {
+            write!(f, ",pwc={}", level(&self.pwc))?;
+        }
+        Ok(())
     }
 }
 
@@ -500,6 +516,23 @@ mod tests {
             TlbConfig::default().to_string().parse::<TlbConfig>(),
             Ok(TlbConfig::default())
         );
+        let with_pwc: TlbConfig = "pwc=16:4".parse().unwrap();
+        assert_eq!(
+            with_pwc.pwc,
+            TlbLevelConfig {
+                entries: 16,
+                ways: 4
+            }
+        );
+        assert_eq!(
+            with_pwc.to_string(),
+            "l1i=32:full,l1d=32:full,l2=512:4,pwc=16:4"
+        );
+        assert_eq!(with_pwc.to_string().parse::<TlbConfig>(), Ok(with_pwc));
+        assert_eq!(
+            "pwc=8".parse::<TlbConfig>().unwrap().to_string(),
+            "l1i=32:full,l1d=32:full,l2=512:4,pwc=8:full"
+        );
         for bad in [
             "l3=4",
             "l2=10:3",
@@ -508,6 +541,7 @@ mod tests {
             "l2=8:0",
             "l2=8:16",
             "l2=99999999999",
+            "pwc=6:4",
         ] {
             assert!(bad.parse::<TlbConfig>().is_err(), "{bad}");
         }

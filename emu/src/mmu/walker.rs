@@ -146,13 +146,29 @@ impl<const LEVELS: usize> Walker<LEVELS> {
         pmp: &mut Pmp,
         steps: &mut WalkSteps,
     ) -> Result<Leaf, WalkFault> {
+        Self::find_leaf_from(va, root_ppn << 12, LEVELS - 1, false, bus, pmp, steps)
+    }
+
+    /// [`Walker::find_leaf`] from the table at physical address `table`, which holds the
+    /// level-`level` PTEs for `va` (the root and `LEVELS - 1` for a whole walk; a table a
+    /// page-walk cache entry points at for a shortened one), with `global` the G bit seen
+    /// above it.
+    pub fn find_leaf_from(
+        va: u64,
+        table: u64,
+        level: usize,
+        global: bool,
+        bus: &mut Bus,
+        pmp: &mut Pmp,
+        steps: &mut WalkSteps,
+    ) -> Result<Leaf, WalkFault> {
         if !Self::is_canonical(va) {
             return Err(WalkFault::NotCanonical);
         }
-        // Step 1.
-        let mut table = root_ppn << 12;
-        let mut level = LEVELS - 1;
-        let mut global = false;
+        // Step 1 (or the level a cached non-leaf PTE leads to).
+        let mut table = table;
+        let mut level = level.min(LEVELS - 1);
+        let mut global = global;
         loop {
             // Step 2.
             let vpn = (va >> page_shift(level as u8)) & 0x1ff;
@@ -225,6 +241,36 @@ pub fn find_leaf(
         SatpMode::Sv39 => Sv39Walker::find_leaf(va, root_ppn, bus, pmp, steps),
         SatpMode::Sv48 => Sv48Walker::find_leaf(va, root_ppn, bus, pmp, steps),
         SatpMode::Sv57 | SatpMode::Bare => Sv57Walker::find_leaf(va, root_ppn, bus, pmp, steps),
+    }
+}
+
+/// [`Walker::find_leaf_from`] for the walker of `mode` (which must not be Bare).
+#[allow(clippy::too_many_arguments)]
+pub fn find_leaf_from(
+    mode: SatpMode,
+    va: u64,
+    table: u64,
+    level: usize,
+    global: bool,
+    bus: &mut Bus,
+    pmp: &mut Pmp,
+    steps: &mut WalkSteps,
+) -> Result<Leaf, WalkFault> {
+    match mode {
+        SatpMode::Sv39 => Sv39Walker::find_leaf_from(va, table, level, global, bus, pmp, steps),
+        SatpMode::Sv48 => Sv48Walker::find_leaf_from(va, table, level, global, bus, pmp, steps),
+        SatpMode::Sv57 | SatpMode::Bare => {
+            Sv57Walker::find_leaf_from(va, table, level, global, bus, pmp, steps)
+        }
+    }
+}
+
+/// Number of levels of `mode`'s page table (Bare walks as Sv57, as in [`find_leaf`]).
+pub fn levels(mode: SatpMode) -> u8 {
+    match mode {
+        SatpMode::Sv39 => 3,
+        SatpMode::Sv48 => 4,
+        SatpMode::Sv57 | SatpMode::Bare => 5,
     }
 }
 

@@ -793,7 +793,11 @@ impl Formatter {
                 json_str(cause_name(*cause, *interrupt))
             )?,
             Event::Tlb { kind, tlb, .. } => self.perfetto_harts[hart].count_tlb(*kind, tlb),
-            Event::Walk { .. } => self.perfetto_harts[hart].walks += 1,
+            Event::Walk {
+                pwc_hit,
+                pwc_missed,
+                ..
+            } => self.perfetto_harts[hart].count_walk(*pwc_hit, *pwc_missed),
             _ => {}
         }
         let state = &mut self.perfetto_harts[hart];
@@ -825,11 +829,34 @@ struct PerfettoHart {
     /// Since the start: TLB misses at any level, and page walks.
     tlb_misses: u64,
     walks: u64,
+    /// Since the start: page-walk cache hits and misses by level (1..=4), and whether any
+    /// walk probed one (its counter track exists only then).
+    pwc_hits: [u64; 5],
+    pwc_misses: [u64; 5],
+    pwc_seen: bool,
     /// Since the last counter sample: (lookups, misses) in the L1I, L1D and L2 TLBs.
     window: [(u64, u64); 3],
 }
 
 impl PerfettoHart {
+    fn count_walk(&mut self, pwc_hit: u8, pwc_missed: u8) {
+        self.walks += 1;
+        if let Some(h) = self
+            .pwc_hits
+            .get_mut(pwc_hit as usize)
+            .filter(|_| pwc_hit > 0)
+        {
+            *h += 1;
+            self.pwc_seen = true;
+        }
+        for (level, m) in self.pwc_misses.iter_mut().enumerate() {
+            if pwc_missed & (1 << level) != 0 {
+                *m += 1;
+                self.pwc_seen = true;
+            }
+        }
+    }
+
     fn count_tlb(&mut self, kind: super::TlbKind, tlb: &str) {
         let level = match tlb {
             "l1i" => 0,
@@ -863,6 +890,22 @@ impl PerfettoHart {
             ",{{\"name\":\"translation{suffix}\",\"ph\":\"C\",\"pid\":1,\"ts\":{t},\"args\":{{\"tlb_misses\":{},\"walks\":{}}}}}",
             self.tlb_misses, self.walks
         )?;
+        if self.pwc_seen {
+            let mut args = Vec::new();
+            for level in 1..self.pwc_hits.len() {
+                let (h, m) = (self.pwc_hits[level], self.pwc_misses[level]);
+                if h + m > 0 {
+                    args.push(format!(
+                        "\"level{level}_hits\":{h},\"level{level}_misses\":{m}"
+                    ));
+                }
+            }
+            writeln!(
+                out,
+                ",{{\"name\":\"page_walk_cache{suffix}\",\"ph\":\"C\",\"pid\":1,\"ts\":{t},\"args\":{{{}}}}}",
+                args.join(",")
+            )?;
+        }
         let rates = self.take_miss_rates();
         if !rates.is_empty() {
             writeln!(

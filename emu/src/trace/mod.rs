@@ -215,6 +215,10 @@ pub enum Event {
         steps: Box<[WalkStep; 5]>,
         nsteps: u8,
         result: WalkResult,
+        /// Level of the page-walk cache entry the walk started below (0: none), and a
+        /// bit per level probed without a hit (0 without a page-walk cache).
+        pwc_hit: u8,
+        pwc_missed: u8,
     },
     Tlb {
         h: Header,
