@@ -2,7 +2,8 @@
 //! `scripts/fetch-debian-images` builds: in Sv39, Sv48 and Sv57 with the built-in
 //! firmware, once through Debian's OpenSBI, on two harts, with an ext4 virtio disk whose
 //! writes survive into a second boot, with a shell driven through the console, and with
-//! Debian's dynamically linked (glibc) `date` reading the clock under both firmwares.
+//! Debian's dynamically linked (glibc) `date` reading the clock under both firmwares, and
+//! with Debian's `perf stat` counting instructions through the SBI PMU under both.
 //!
 //! The images come from the script (run once per test process; it downloads nothing when
 //! its cache is complete) or, when it fails, from what an earlier run left in
@@ -23,6 +24,8 @@ use std::time::{Duration, Instant};
 const BOOT_LIMIT: &str = "4000000000";
 /// Room for a boot that also loads the virtio and ext4 modules (3.8 G).
 const DISK_BOOT_LIMIT: &str = "8000000000";
+/// Room for a boot from the perf initramfs (2.3 G: the kernel inflates 44 MB of it).
+const PERF_BOOT_LIMIT: &str = "8000000000";
 const EXIT_INSN_LIMIT: i32 = 124;
 
 struct Images {
@@ -30,6 +33,8 @@ struct Images {
     initrd: PathBuf,
     /// `initrd` plus Debian's dynamically linked (glibc) `date` and `sleep`.
     glibc_initrd: PathBuf,
+    /// `glibc_initrd` plus Debian's perf and the shared libraries it loads.
+    perf_initrd: PathBuf,
     opensbi: PathBuf,
 }
 
@@ -65,12 +70,14 @@ fn images() -> Option<&'static Images> {
             kernel: dir.join("Image"),
             initrd: dir.join("initramfs.cpio.gz"),
             glibc_initrd: dir.join("initramfs-glibc.cpio.gz"),
+            perf_initrd: dir.join("initramfs-perf.cpio.gz"),
             opensbi: dir.join("fw_jump.bin"),
         };
         let complete = [
             &images.kernel,
             &images.initrd,
             &images.glibc_initrd,
+            &images.perf_initrd,
             &images.opensbi,
         ]
         .iter()
@@ -87,8 +94,8 @@ fn images() -> Option<&'static Images> {
                 Ok(images)
             }
             Ok(out) => Err(format!(
-                "{} failed and {} lacks Image, initramfs.cpio.gz, initramfs-glibc.cpio.gz or \
-                 fw_jump.bin:\n{}",
+                "{} failed and {} lacks Image, initramfs.cpio.gz, initramfs-glibc.cpio.gz, \
+                 initramfs-perf.cpio.gz or fw_jump.bin:\n{}",
                 script.display(),
                 dir.display(),
                 String::from_utf8_lossy(&out.stderr)
@@ -355,6 +362,101 @@ fn glibc_reads_the_clock_and_sbi_matches_opensbi() {
         "the kernel reports different SBI services under the built-in firmware (left) and \
          Debian's OpenSBI (right)"
     );
+}
+
+/// One `perf stat -x,` result of the initramfs's perf test (`emu.perftest=1`): the
+/// instructions counted for the command `name`, after checking the line is a real count
+/// over the whole run (not `<not supported>` or `<not counted>`, counter enabled 100%).
+fn perf_instructions(b: &Boot, name: &str) -> u64 {
+    b.assert_line(&format!("emu-initramfs: perf stat {name}: status 0"));
+    let prefix = format!("emu-initramfs: perf stat {name}: ");
+    let line = b
+        .console
+        .lines()
+        .filter_map(|l| l.strip_prefix(&prefix))
+        .find(|l| l.contains(",instructions,"))
+        .unwrap_or_else(|| {
+            panic!(
+                "perf stat {name} printed no instructions line; {}",
+                b.describe()
+            )
+        });
+    // value,unit,event,run time,percentage enabled,...
+    let fields: Vec<&str> = line.trim_end().split(',').collect();
+    let count = fields[0].parse::<u64>().unwrap_or_else(|_| {
+        panic!(
+            "perf stat {name} counted no instructions ({line:?}); {}",
+            b.describe()
+        )
+    });
+    assert_eq!(
+        fields.get(4).copied(),
+        Some("100.00"),
+        "perf stat {name} had the counter enabled for part of the run only ({line:?}); {}",
+        b.describe()
+    );
+    count
+}
+
+/// Boots the perf initramfs and returns the instructions perf counted for `/bin/true` and
+/// for a busybox shell loop of 1000 iterations.
+fn perf_counts_instructions(images: &Images, extra: &[&str]) -> (u64, u64) {
+    let append = format!("{AUTOTEST} emu.perftest=1");
+    let b = boot_initrd(images, &images.perf_initrd, &append, PERF_BOOT_LIMIT, extra);
+    b.assert_clean_poweroff();
+    assert!(
+        b.console
+            .contains("riscv-pmu-sbi: SBI PMU extension is available"),
+        "Linux found no SBI PMU; {}",
+        b.describe()
+    );
+    let (true_count, loop_count) = (perf_instructions(&b, "true"), perf_instructions(&b, "loop"));
+    // exec, static busybox's start-up and exit are some 10^5 instructions (user and
+    // kernel: without Sscofpmf nothing filters by mode); each loop iteration adds thousands.
+    assert!(
+        (10_000..50_000_000).contains(&true_count),
+        "perf counted {true_count} instructions for /bin/true; {}",
+        b.describe()
+    );
+    assert!(
+        loop_count > true_count + 1_000_000 && loop_count < 1_000_000_000,
+        "perf counted {loop_count} instructions for 1000 loop iterations ({true_count} for \
+         true); {}",
+        b.describe()
+    );
+    (true_count, loop_count)
+}
+
+/// Issue 19: Debian's `perf stat -e instructions` counts through Linux's SBI PMU driver
+/// under the built-in firmware (instret, started and stopped by SBI calls, read by S-mode
+/// as the `instret` CSR) as under Debian's OpenSBI, and both count about the same.
+#[test]
+fn perf_stat_counts_instructions_under_both_firmwares() {
+    let Some(images) = images() else { return };
+    let opensbi = images.opensbi.display().to_string();
+    let (builtin, reference) = std::thread::scope(|s| {
+        let builtin = s.spawn(|| perf_counts_instructions(images, &["--sv39"]));
+        let reference =
+            s.spawn(|| perf_counts_instructions(images, &["--sv39", "--bios", &opensbi]));
+        (builtin.join(), reference.join())
+    });
+    let (builtin, reference) = match (builtin, reference) {
+        (Ok(b), Ok(r)) => (b, r),
+        (Err(e), _) | (_, Err(e)) => std::panic::resume_unwind(e),
+    };
+    eprintln!("perf stat instructions (true, loop): built-in {builtin:?}, OpenSBI {reference:?}");
+    // The counts include kernel and M-mode work (interrupts, SBI calls), which differs
+    // between the firmwares, but the same commands must come out within a factor of two.
+    for (what, b, r) in [
+        ("true", builtin.0, reference.0),
+        ("loop", builtin.1, reference.1),
+    ] {
+        assert!(
+            b < 2 * r && r < 2 * b,
+            "perf counted {b} instructions for {what} under the built-in firmware but {r} \
+             under Debian's OpenSBI"
+        );
+    }
 }
 
 /// e2fsprogs' tool `name`, or `None` (with a note) outside CI when it is not installed.
