@@ -129,8 +129,7 @@ fn token_table_at(d: &[u8], digits: usize) -> Option<Tokens<'_>> {
     let index = align8(at)?;
     let start = second.checked_sub(usize::from(u16_at(d, index + 2)?))?;
     let first = d.get(start..second.checked_sub(1)?)?;
-    if first.contains(&0) || d.get(second - 1) != Some(&0) || at - start > usize::from(u16::MAX)
-    {
+    if first.contains(&0) || d.get(second - 1) != Some(&0) || at - start > usize::from(u16::MAX) {
         return None;
     }
     strings.insert(0, first);
@@ -285,10 +284,10 @@ fn expand(d: &[u8], tokens: &Tokens, codes: usize, len: usize) -> Option<String>
 pub fn find(image: &[u8]) -> Result<Kallsyms, String> {
     let mut any_table = false;
     let mut from = 0;
-    while let Some(p) = image
-        .get(from..)
-        .and_then(|rest| rest.windows(DIGIT_TOKENS.len()).position(|w| w == DIGIT_TOKENS))
-    {
+    while let Some(p) = image.get(from..).and_then(|rest| {
+        rest.windows(DIGIT_TOKENS.len())
+            .position(|w| w == DIGIT_TOKENS)
+    }) {
         let digits = from + p;
         from = digits + 1;
         let Some(tokens) = token_table_at(image, digits) else {
@@ -425,7 +424,10 @@ mod tests {
         ];
         // Enough symbols for two markers, with the digits 0-9 in their names.
         for i in 0..300u64 {
-            v.push((0xffff_ffff_8000_3000 + i * 0x40, format!("tstart_kernel_{i}")));
+            v.push((
+                0xffff_ffff_8000_3000 + i * 0x40,
+                format!("tstart_kernel_{i}"),
+            ));
         }
         v.push((0xffff_ffff_8100_0000, "Bswapper_pg_dir".to_string()));
         v
