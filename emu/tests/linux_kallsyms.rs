@@ -82,11 +82,11 @@ fn cpio_entry(out: &mut Vec<u8>, ino: u32, name: &str, mode: u32, data: &[u8]) {
     }
     out.extend_from_slice(name.as_bytes());
     out.push(0);
-    while out.len() % 4 != 0 {
+    while !out.len().is_multiple_of(4) {
         out.push(0);
     }
     out.extend_from_slice(data);
-    while out.len() % 4 != 0 {
+    while !out.len().is_multiple_of(4) {
         out.push(0);
     }
 }
@@ -104,7 +104,7 @@ fn kallsyms_initrd(base: &Path) -> PathBuf {
     );
     let mut rd = std::fs::read(base).expect("read the Debian initramfs");
     // An appended uncompressed archive must start on a 4-byte boundary.
-    while rd.len() % 4 != 0 {
+    while !rd.len().is_multiple_of(4) {
         rd.push(0);
     }
     cpio_entry(&mut rd, 900_001, "init", 0o100755, init.as_bytes());

@@ -162,8 +162,7 @@ fn markers_before(d: &[u8], table: usize) -> Vec<(usize, Vec<u32>)> {
         }
         let mut rev = Vec::new();
         let mut prev = u32::MAX;
-        loop {
-            let Some(v) = u32_at(d, at) else { break };
+        while let Some(v) = u32_at(d, at) {
             if v >= prev || rev.len() > 1 << 16 {
                 break;
             }
@@ -373,7 +372,7 @@ mod tests {
         };
         let mut d = vec![0x5au8; lead];
         let pad8 = |d: &mut Vec<u8>| {
-            while d.len() % 8 != 0 {
+            while !d.len().is_multiple_of(8) {
                 d.push(0);
             }
         };
