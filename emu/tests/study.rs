@@ -51,6 +51,7 @@ fn quick_study_writes_document_and_charts() {
         "## 5. sfence.vma and satp writes",
         "## 6. `__pa`: range test vs one subtraction",
         "## 7. Context switches with and without ASIDs",
+        "## 9. Debian Linux running work",
     ] {
         assert!(doc.contains(heading), "missing section {heading:?}");
     }
