@@ -483,6 +483,18 @@ fn build(
             symbols.add(im);
         }
     }
+    if kernel.is_linux_image {
+        // A stock Image has no ELF symbols; its kallsyms tables name the kernel's
+        // functions and data. An Image without them just stays unnamed in traces.
+        if let Ok(table) = crate::trace::kallsyms::find(images.guest) {
+            symbols.add(Image::from_kallsyms(
+                "kernel",
+                &table,
+                kernel.start,
+                kernel.end - kernel.start,
+            ));
+        }
+    }
     for p in &args.symbols {
         let data = read_input("symbols file", p)?;
         symbols.add(Image::from_elf(&p.display().to_string(), &data).map_err(Failure::image)?);

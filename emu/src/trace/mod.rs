@@ -7,6 +7,7 @@
 //! producer (it slows the guest, it never drops events).
 
 pub mod format;
+pub mod kallsyms;
 pub mod sink;
 pub mod symbols;
 

@@ -31,6 +31,9 @@ pub struct Image {
     pub size: u64,
     /// Virtual base at run time, once learned from the guest.
     pub runtime_base: Option<u64>,
+    /// Learn the runtime base only from pcs in the upper (kernel) half: a Linux kernel's
+    /// vDSO is a page of its image that user processes execute at a user address.
+    kernel_half: bool,
 }
 
 impl Image {
@@ -92,7 +95,39 @@ impl Image {
             phys_base: lo_p,
             size: hi_v - lo_v,
             runtime_base: None,
+            kernel_half: false,
         })
+    }
+
+    /// A Linux kernel's symbols recovered from its Image's kallsyms tables
+    /// (see [`super::kallsyms`]): the Image's first byte is linked at
+    /// `table.image_base()` and was loaded at `phys_base`, spanning `size` bytes (BSS
+    /// included).
+    pub fn from_kallsyms(
+        name: &str,
+        table: &super::kallsyms::Kallsyms,
+        phys_base: u64,
+        size: u64,
+    ) -> Image {
+        let mut syms: Vec<Sym> = table
+            .symbols
+            .iter()
+            .map(|s| Sym {
+                addr: s.addr,
+                size: 0,
+                name: s.name.clone(),
+            })
+            .collect();
+        syms.sort_by_key(|s| s.addr);
+        Image {
+            name: name.into(),
+            syms,
+            link_base: table.image_base(),
+            phys_base,
+            size,
+            runtime_base: None,
+            kernel_half: true,
+        }
     }
 
     fn lookup_link(&self, addr: u64) -> Option<(&str, u64)> {
@@ -195,6 +230,9 @@ impl Symbolizer {
         }
         let mut changed = false;
         for im in &mut self.images {
+            if im.kernel_half && (pc as i64) >= 0 {
+                continue;
+            }
             if pa >= im.phys_base && pa < im.phys_base + im.size && im.phys_base != im.link_base {
                 let base = pc.wrapping_sub(pa - im.phys_base);
                 if im.runtime_base != Some(base) {
