@@ -5,6 +5,7 @@ mod progress;
 mod qemu;
 mod run;
 mod terminal;
+pub mod test;
 
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use std::ffi::OsString;
@@ -63,6 +64,9 @@ pub enum Command {
         #[arg(short, long)]
         output: PathBuf,
     },
+    /// Boot a Linux kernel with a generated busybox initramfs, run one command in the
+    /// guest and exit with its status.
+    Test(Box<test::TestArgs>),
     /// Write the embedded guest kernel and firmware ELFs to a directory.
     Images {
         /// Directory to write guest-kernel.elf and firmware.elf into.
@@ -515,6 +519,7 @@ fn known_options(sub: &str) -> qemu::Known {
 fn dispatch(cli: Cli) -> Result<u8, Failure> {
     match cli.command {
         Command::Run(args) => run::run(*args),
+        Command::Test(args) => test::test(*args),
         Command::Dtb { machine, output } => {
             let dtb = machine::dtb::build(&machine.config())
                 .map_err(|e| Failure::image(format!("cannot build the device tree: {e}")))?;

@@ -213,9 +213,14 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
     if let Some(p) = &args.stats_json {
         super::write_atomically("statistics file", p, report.json().as_bytes())?;
     }
-    // With --expect, a guest that ends before the console showed everything fails.
+    // With --expect, a guest that ends before the console showed everything fails. A
+    // caller's own watch (`emu test`) gets the same statuses; the caller explains them.
     let unmet = watch.as_ref().and_then(|w| w.unmet());
+    let explain = args.watch.is_none();
     Ok(match stop {
+        StopReason::Exit(_) | StopReason::Reset if unmet.is_some() && !explain => {
+            EXIT_EXPECT_UNMET
+        }
         StopReason::Exit(code) if unmet.is_some() => {
             eprintln!(
                 "emu: the guest powered off (status {}) before the console showed --expect '{}'; exit status {EXIT_EXPECT_UNMET}",
@@ -238,12 +243,14 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
         }
         StopReason::Reset => 0,
         StopReason::Watch(WatchStop::ExpectationsMet) => {
-            eprintln!("emu: the console showed every --expect pattern; exit status 0");
+            if explain {
+                eprintln!("emu: the console showed every --expect pattern; exit status 0");
+            }
             0
         }
         StopReason::Watch(WatchStop::FailurePattern) => {
-            if let Some(Verdict::Failed { pattern, line }) = watch.as_ref().and_then(|w| w.check())
-            {
+            let verdict = watch.as_ref().and_then(|w| w.check()).filter(|_| explain);
+            if let Some(Verdict::Failed { pattern, line }) = verdict {
                 eprintln!(
                     "emu: --fail-on '{pattern}' matched: {line}; exit status {EXIT_FAIL_PATTERN}"
                 );
