@@ -198,7 +198,7 @@ fn timeout_ends_a_two_hart_boot_that_would_otherwise_wait_forever() {
         .arg(&images.kernel)
         .arg("--initrd")
         .arg(&images.initrd)
-        .args(["--append", "console=ttyS0", "--smp", "2", "--timeout", "4s"])
+        .args(["--append", "console=ttyS0", "--smp", "2", "--timeout", "4s", "--max-insns", GUARD])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let child = cmd.spawn().expect("emu starts");
