@@ -71,7 +71,11 @@ fn images() -> Option<&'static Images> {
                     Ok(o) => String::from_utf8_lossy(&o.stderr).into_owned(),
                     Err(e) => format!("cannot run {}: {e}", script.display()),
                 };
-                return Err(format!("{} missing after {}:\n{why}", still[0].display(), script.display()));
+                return Err(format!(
+                    "{} missing after {}:\n{why}",
+                    still[0].display(),
+                    script.display()
+                ));
             }
         }
         Ok(Images {
@@ -139,11 +143,20 @@ fn expect_stops_the_run_with_status_0_once_every_pattern_was_seen_in_order() {
     let out = boot(
         images,
         "console=ttyS0",
-        &["--expect", r"Run /init as init\s+process", "--expect", "emu-initramfs: /init reached\n"],
+        &[
+            "--expect",
+            r"Run /init as init\s+process",
+            "--expect",
+            "emu-initramfs: /init reached\n",
+        ],
     );
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     let stdout = text(&out.stdout);
-    assert!(stdout.contains("emu-initramfs: /init reached"), "{}", describe(&out));
+    assert!(
+        stdout.contains("emu-initramfs: /init reached"),
+        "{}",
+        describe(&out)
+    );
     // Stopped at once: /init's next line never came.
     assert!(!stdout.contains("harts online"), "{}", describe(&out));
     assert!(
@@ -159,9 +172,19 @@ fn expectations_out_of_order_are_unmet_when_the_guest_powers_off() {
     let out = boot(
         images,
         "console=ttyS0 emu.autotest=1",
-        &["--expect", "emu-initramfs: /init reached", "--expect", "Run /init as init"],
+        &[
+            "--expect",
+            "emu-initramfs: /init reached",
+            "--expect",
+            "Run /init as init",
+        ],
     );
-    assert_eq!(out.status.code(), Some(EXIT_EXPECT_UNMET), "{}", describe(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(EXIT_EXPECT_UNMET),
+        "{}",
+        describe(&out)
+    );
     assert!(
         text(&out.stderr).contains(
             "emu: the guest powered off (status 0) before the console showed --expect 'Run /init as init'; exit status 122"
@@ -174,8 +197,17 @@ fn expectations_out_of_order_are_unmet_when_the_guest_powers_off() {
 #[test]
 fn fail_on_stops_with_its_status_and_prints_the_matching_line() {
     let Some(images) = images() else { return };
-    let out = boot(images, "console=ttyS0 emu.autotest=1", &["--fail-on", "harts online [0-9]+"]);
-    assert_eq!(out.status.code(), Some(EXIT_FAIL_PATTERN), "{}", describe(&out));
+    let out = boot(
+        images,
+        "console=ttyS0 emu.autotest=1",
+        &["--fail-on", "harts online [0-9]+"],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(EXIT_FAIL_PATTERN),
+        "{}",
+        describe(&out)
+    );
     assert!(
         text(&out.stderr).contains(
             "emu: --fail-on 'harts online [0-9]+' matched: emu-initramfs: harts online 1; exit status 121"
@@ -183,7 +215,11 @@ fn fail_on_stops_with_its_status_and_prints_the_matching_line() {
         "{}",
         describe(&out)
     );
-    assert!(!text(&out.stdout).contains("autotest done"), "{}", describe(&out));
+    assert!(
+        !text(&out.stdout).contains("autotest done"),
+        "{}",
+        describe(&out)
+    );
 }
 
 #[test]
@@ -198,7 +234,16 @@ fn timeout_ends_a_two_hart_boot_that_would_otherwise_wait_forever() {
         .arg(&images.kernel)
         .arg("--initrd")
         .arg(&images.initrd)
-        .args(["--append", "console=ttyS0", "--smp", "2", "--timeout", "4s", "--max-insns", GUARD])
+        .args([
+            "--append",
+            "console=ttyS0",
+            "--smp",
+            "2",
+            "--timeout",
+            "4s",
+            "--max-insns",
+            GUARD,
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let child = cmd.spawn().expect("emu starts");
@@ -221,7 +266,12 @@ fn no_reboot_ends_the_run_at_the_guest_reset_that_would_otherwise_reboot() {
     // /init exits at once, the kernel panics and, with panic=-1, resets the board.
     let append = "console=ttyS0 panic=-1 rdinit=/bin/busybox";
     let out = boot(images, append, &["--no-reboot"]);
-    assert_eq!(out.status.code(), Some(EXIT_GUEST_RESET), "{}", describe(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(EXIT_GUEST_RESET),
+        "{}",
+        describe(&out)
+    );
     assert!(
         text(&out.stderr).contains("emu: the guest reset the board (--no-reboot); exit status 120"),
         "{}",
@@ -232,10 +282,19 @@ fn no_reboot_ends_the_run_at_the_guest_reset_that_would_otherwise_reboot() {
     let out = boot(
         images,
         append,
-        &["--expect", "emu-sbi: firmware", "--expect", "emu-sbi: firmware"],
+        &[
+            "--expect",
+            "emu-sbi: firmware",
+            "--expect",
+            "emu-sbi: firmware",
+        ],
     );
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
-    assert!(text(&out.stderr).contains("emu: guest reset #1, rebooting"), "{}", describe(&out));
+    assert!(
+        text(&out.stderr).contains("emu: guest reset #1, rebooting"),
+        "{}",
+        describe(&out)
+    );
 }
 
 /// `emu test` with a private cache for what it generates.
@@ -254,7 +313,17 @@ fn emu_test(images: &Images, args: &[&str]) -> Output {
 #[test]
 fn emu_test_exits_with_the_command_status_and_streams_its_output() {
     let Some(images) = images() else { return };
-    let out = emu_test(images, &["--timeout", "5m", "--", "/bin/sh", "-c", "echo 'it'\\''s the guest'; exit 3"]);
+    let out = emu_test(
+        images,
+        &[
+            "--timeout",
+            "5m",
+            "--",
+            "/bin/sh",
+            "-c",
+            "echo 'it'\\''s the guest'; exit 3",
+        ],
+    );
     assert_eq!(out.status.code(), Some(3), "{}", describe(&out));
     let stdout = text(&out.stdout);
     // The guest's tty turns \n into \r\n.
@@ -271,21 +340,56 @@ fn emu_test_loads_modules_with_the_dependencies_their_metadata_names() {
     // virtio-mmio transport is no symbol dependency: a share names it explicitly.
     let out = emu_test(
         images,
-        &["--timeout", "5m", "--module", "9p", "--module", "virtio_mmio", "--", "cut", "-d ", "-f1", "/proc/modules"],
+        &[
+            "--timeout",
+            "5m",
+            "--module",
+            "9p",
+            "--module",
+            "virtio_mmio",
+            "--",
+            "cut",
+            "-d ",
+            "-f1",
+            "/proc/modules",
+        ],
     );
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     let stdout = text(&out.stdout);
     for m in ["netfs", "9pnet", "9p", "virtio_mmio"] {
-        assert!(stdout.lines().any(|l| l.trim_end() == m), "{m} not loaded\n{}", describe(&out));
+        assert!(
+            stdout.lines().any(|l| l.trim_end() == m),
+            "{m} not loaded\n{}",
+            describe(&out)
+        );
     }
-    assert!(!stdout.lines().any(|l| l.trim_end() == "9pnet_virtio"), "{}", describe(&out));
+    assert!(
+        !stdout.lines().any(|l| l.trim_end() == "9pnet_virtio"),
+        "{}",
+        describe(&out)
+    );
 }
 
 #[test]
 fn emu_test_reports_a_kernel_panic_with_its_status() {
     let Some(images) = images() else { return };
-    let out = emu_test(images, &["--timeout", "5m", "--", "/bin/sh", "-c", "echo c > /proc/sysrq-trigger"]);
-    assert_eq!(out.status.code(), Some(EXIT_FAIL_PATTERN), "{}", describe(&out));
+    let out = emu_test(
+        images,
+        &[
+            "--timeout",
+            "5m",
+            "--",
+            "/bin/sh",
+            "-c",
+            "echo c > /proc/sysrq-trigger",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(EXIT_FAIL_PATTERN),
+        "{}",
+        describe(&out)
+    );
     assert!(
         text(&out.stderr).contains("emu: the guest failed before the command's status: ")
             && text(&out.stderr).contains("Kernel panic - not syncing"),

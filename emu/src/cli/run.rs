@@ -6,15 +6,15 @@ use std::time::Instant;
 
 use super::progress::{Sources, StatusLine};
 use super::{
-    Clock, Failure, RunArgs, EXIT_DEADLOCK, EXIT_EXPECT_UNMET, EXIT_FAIL_PATTERN,
-    EXIT_GUEST_RESET, EXIT_HTIF_UNSUPPORTED, EXIT_INSN_LIMIT, EXIT_INTERRUPTED, EXIT_TIMEOUT,
+    Clock, Failure, RunArgs, EXIT_DEADLOCK, EXIT_EXPECT_UNMET, EXIT_FAIL_PATTERN, EXIT_GUEST_RESET,
+    EXIT_HTIF_UNSUPPORTED, EXIT_INSN_LIMIT, EXIT_INTERRUPTED, EXIT_TIMEOUT,
 };
-use crate::devices::console::ConsoleOutput;
-use crate::machine::console_expect::{ConsoleWatch, Verdict};
-use crate::machine::WatchStop;
 use crate::devices::console::ConsoleInputSource;
+use crate::devices::console::ConsoleOutput;
 use crate::devices::virtio::DiskConfig;
+use crate::machine::console_expect::{ConsoleWatch, Verdict};
 use crate::machine::loader::{self, LoadedImage};
+use crate::machine::WatchStop;
 use crate::machine::{self, ClockMode, Machine, Progress, StopReason};
 use crate::trace::symbols::{Image, Symbolizer};
 use crate::trace::{sink, Tracer, Where};
@@ -218,9 +218,7 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
     let unmet = watch.as_ref().and_then(|w| w.unmet());
     let explain = args.watch.is_none();
     Ok(match stop {
-        StopReason::Exit(_) | StopReason::Reset if unmet.is_some() && !explain => {
-            EXIT_EXPECT_UNMET
-        }
+        StopReason::Exit(_) | StopReason::Reset if unmet.is_some() && !explain => EXIT_EXPECT_UNMET,
         StopReason::Exit(code) if unmet.is_some() => {
             eprintln!(
                 "emu: the guest powered off (status {}) before the console showed --expect '{}'; exit status {EXIT_EXPECT_UNMET}",
@@ -238,7 +236,9 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
             EXIT_EXPECT_UNMET
         }
         StopReason::Reset if args.no_reboot => {
-            eprintln!("emu: the guest reset the board (--no-reboot); exit status {EXIT_GUEST_RESET}");
+            eprintln!(
+                "emu: the guest reset the board (--no-reboot); exit status {EXIT_GUEST_RESET}"
+            );
             EXIT_GUEST_RESET
         }
         StopReason::Reset => 0,

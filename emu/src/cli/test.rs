@@ -88,7 +88,9 @@ impl ShareRequest {
         let mut parts = spec.split(',');
         let dir = parts.next().unwrap_or_default();
         if dir.is_empty() {
-            return Err(format!("--share '{spec}' names no directory (HOSTDIR[,tag=TAG][,ro])"));
+            return Err(format!(
+                "--share '{spec}' names no directory (HOSTDIR[,tag=TAG][,ro])"
+            ));
         }
         let mut share = ShareRequest {
             host_dir: PathBuf::from(dir),
@@ -99,15 +101,16 @@ impl ShareRequest {
             match part.split_once('=') {
                 Some(("tag", t))
                     if !t.is_empty()
-                        && t.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b)) =>
+                        && t.bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b)) =>
                 {
                     share.tag = t.to_string()
                 }
                 None if part == "ro" => share.read_only = true,
                 _ => {
                     return Err(format!(
-                        "--share '{spec}': '{part}' is neither tag=TAG (letters, digits, _ - .) nor ro"
-                    ))
+                    "--share '{spec}': '{part}' is neither tag=TAG (letters, digits, _ - .) nor ro"
+                ))
                 }
             }
         }
@@ -152,9 +155,7 @@ fn user_cache() -> Option<PathBuf> {
 /// Where emu test keeps what it generates (archives, extracted modules): never in
 /// `$EMU_CACHE`, which may be shared and read-only.
 fn output_cache() -> PathBuf {
-    user_cache()
-        .unwrap_or_else(std::env::temp_dir)
-        .join("test")
+    user_cache().unwrap_or_else(std::env::temp_dir).join("test")
 }
 
 fn read(role: &str, path: &Path) -> Result<Vec<u8>, Failure> {
@@ -192,7 +193,9 @@ fn busybox(args: &TestArgs, cache: &Path) -> Result<Vec<u8>, Failure> {
             let extracted = debian.join("root/busybox/usr/bin/busybox");
             if extracted.is_file() {
                 extracted
-            } else if let Some(deb) = find_file(&debian.join("debs"), "busybox-static_", "_riscv64.deb") {
+            } else if let Some(deb) =
+                find_file(&debian.join("debs"), "busybox-static_", "_riscv64.deb")
+            {
                 deb
             } else {
                 return Err(Failure::image(format!(
@@ -213,7 +216,11 @@ fn busybox(args: &TestArgs, cache: &Path) -> Result<Vec<u8>, Failure> {
 
 /// The kernel's module tree: --modules, the extracted package, or the package itself
 /// (extracted once into the cache).
-fn module_tree(args: &TestArgs, cache: &Path, release: Option<&str>) -> Result<ModuleTree, Failure> {
+fn module_tree(
+    args: &TestArgs,
+    cache: &Path,
+    release: Option<&str>,
+) -> Result<ModuleTree, Failure> {
     if let Some(dir) = &args.modules {
         let dir = match release {
             Some(r) if dir.join(r).is_dir() => dir.join(r),
@@ -236,7 +243,11 @@ fn module_tree(args: &TestArgs, cache: &Path, release: Option<&str>) -> Result<M
     if unpacked.join(".complete").is_file() {
         return ModuleTree::open(&unpacked).map_err(Failure::image);
     }
-    let Some(deb) = find_file(&debian.join("debs"), &format!("linux-image-{release}_"), ".deb") else {
+    let Some(deb) = find_file(
+        &debian.join("debs"),
+        &format!("linux-image-{release}_"),
+        ".deb",
+    ) else {
         return Err(Failure::image(format!(
             "no modules for kernel {release}: neither {} nor {}/linux-image-{release}_*.deb exists; \
              give --modules DIR (a lib/modules/{release} directory)",
@@ -247,8 +258,12 @@ fn module_tree(args: &TestArgs, cache: &Path, release: Option<&str>) -> Result<M
     eprintln!("emu: extracting the modules of {} (once)", deb.display());
     let bytes = read("kernel package", &deb)?;
     let _ = std::fs::remove_dir_all(&unpacked);
-    let found = initramfs::extract_modules(&bytes, release, &unpacked)
-        .map_err(|e| Failure::image(format!("cannot extract the modules of {}: {e}", deb.display())))?;
+    let found = initramfs::extract_modules(&bytes, release, &unpacked).map_err(|e| {
+        Failure::image(format!(
+            "cannot extract the modules of {}: {e}",
+            deb.display()
+        ))
+    })?;
     if !found {
         return Err(Failure::image(format!(
             "{} has no lib/modules/{release}: give --modules DIR",
@@ -390,7 +405,10 @@ mod tests {
     #[test]
     fn share_specs_parse_like_emu_run_share() {
         let s = ShareRequest::parse("out").unwrap();
-        assert_eq!((s.host_dir.as_path(), s.tag.as_str(), s.read_only), (Path::new("out"), "share", false));
+        assert_eq!(
+            (s.host_dir.as_path(), s.tag.as_str(), s.read_only),
+            (Path::new("out"), "share", false)
+        );
         let s = ShareRequest::parse("/src,tag=src,ro").unwrap();
         assert_eq!((s.tag.as_str(), s.read_only), ("src", true));
         for bad in ["", ",tag=x", "d,tag=", "d,rw", "d,tag=a b"] {

@@ -28,9 +28,7 @@ pub fn data_member(deb: &[u8]) -> Result<(&str, &[u8]), String> {
             .ok()
             .and_then(|s| s.trim().parse().ok())
             .ok_or("a damaged ar member size")?;
-        let body = rest
-            .get(60..60 + size)
-            .ok_or("the package is truncated")?;
+        let body = rest.get(60..60 + size).ok_or("the package is truncated")?;
         if name.starts_with("data.tar") {
             return Ok((name, body));
         }
@@ -201,7 +199,10 @@ impl<'a> TarStream<'a> {
         }
         let raw = self.long_name.take().unwrap_or(h.name);
         let link = self.long_link.take().unwrap_or(h.link);
-        let path = raw.trim_start_matches("./").trim_end_matches('/').to_string();
+        let path = raw
+            .trim_start_matches("./")
+            .trim_end_matches('/')
+            .to_string();
         let entry = match h.kind {
             b'0' | 0 | b'7' => Entry::File { path, mode: h.mode },
             b'5' => Entry::Dir { path },
@@ -209,7 +210,11 @@ impl<'a> TarStream<'a> {
             // Hard links, devices and FIFOs are not needed from a package.
             _ => return Ok(()),
         };
-        let data = if matches!(entry, Entry::File { .. }) { body } else { &[] };
+        let data = if matches!(entry, Entry::File { .. }) {
+            body
+        } else {
+            &[]
+        };
         if !(self.visit)(&entry, data) {
             self.stopped = true;
             return Err(std::io::Error::other("stopped"));
@@ -236,7 +241,8 @@ impl Write for TarStream<'_> {
 pub fn xz_decompress(data: &[u8]) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
     let mut input = data;
-    lzma_rs::xz_decompress(&mut input, &mut out).map_err(|e| format!("not a valid .xz file: {e}"))?;
+    lzma_rs::xz_decompress(&mut input, &mut out)
+        .map_err(|e| format!("not a valid .xz file: {e}"))?;
     Ok(out)
 }
 
@@ -269,7 +275,15 @@ mod tests {
     fn ar(members: &[(&str, &[u8])]) -> Vec<u8> {
         let mut a = b"!<arch>\n".to_vec();
         for (name, body) in members {
-            let header = format!("{:<16}{:<12}{:<6}{:<6}{:<8}{:<10}`\n", name, 0, 0, 0, 100644, body.len());
+            let header = format!(
+                "{:<16}{:<12}{:<6}{:<6}{:<8}{:<10}`\n",
+                name,
+                0,
+                0,
+                0,
+                100644,
+                body.len()
+            );
             a.extend_from_slice(header.as_bytes());
             a.extend_from_slice(body);
             if body.len() % 2 == 1 {
@@ -304,15 +318,31 @@ mod tests {
             ("./usr/bin/busybox", b'0', b"odd-size", ""),
             ("./bin", b'2', b"", "usr/bin"),
         ]);
-        let deb = ar(&[("debian-binary", b"2.0\n"), ("control.tar.xz", b"x"), ("data.tar.xz", &xz(&data))]);
+        let deb = ar(&[
+            ("debian-binary", b"2.0\n"),
+            ("control.tar.xz", b"x"),
+            ("data.tar.xz", &xz(&data)),
+        ]);
         let seen = collect(&deb).unwrap();
         assert_eq!(seen[0].0, Entry::Dir { path: "usr".into() });
         assert_eq!(
             seen[1],
-            (Entry::File { path: long.trim_start_matches("./").into(), mode: 0o755 }, b"module".to_vec())
+            (
+                Entry::File {
+                    path: long.trim_start_matches("./").into(),
+                    mode: 0o755
+                },
+                b"module".to_vec()
+            )
         );
         assert_eq!(seen[2].1, b"odd-size");
-        assert_eq!(seen[3].0, Entry::Symlink { path: "bin".into(), target: "usr/bin".into() });
+        assert_eq!(
+            seen[3].0,
+            Entry::Symlink {
+                path: "bin".into(),
+                target: "usr/bin".into()
+            }
+        );
     }
 
     #[test]
@@ -333,7 +363,9 @@ mod tests {
         assert!(data_member(b"not a deb").is_err());
         assert!(data_member(b"!<arch>\n").is_err());
         let deb = ar(&[("data.tar.zst", b"zz")]);
-        assert!(for_each_file(&deb, &mut |_, _| true).unwrap_err().contains("data.tar.zst"));
+        assert!(for_each_file(&deb, &mut |_, _| true)
+            .unwrap_err()
+            .contains("data.tar.zst"));
         let deb = ar(&[("data.tar.xz", b"garbage")]);
         assert!(for_each_file(&deb, &mut |_, _| true).is_err());
         let mut truncated = ar(&[("data.tar", &tar(&[("a", b'0', b"1", "")]))]);

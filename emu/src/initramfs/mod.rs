@@ -104,7 +104,10 @@ impl ModuleTree {
             return Ok(());
         }
         if path.iter().any(|p| p == name) {
-            return Err(format!("the modules depend on each other in a cycle: {} -> {name}", path.join(" -> ")));
+            return Err(format!(
+                "the modules depend on each other in a cycle: {} -> {name}",
+                path.join(" -> ")
+            ));
         }
         let file = self.files.get(name).ok_or_else(|| {
             format!(
@@ -157,7 +160,12 @@ pub fn modinfo_depends(elf: &[u8]) -> Result<Vec<String>, String> {
     Ok(data
         .split(|&b| b == 0)
         .filter_map(|rec| rec.strip_prefix(b"depends="))
-        .flat_map(|list| String::from_utf8_lossy(list).split(',').map(str::to_string).collect::<Vec<_>>())
+        .flat_map(|list| {
+            String::from_utf8_lossy(list)
+                .split(',')
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
         .filter(|d| !d.is_empty())
         .map(|d| module_name(&d))
         .collect())
@@ -167,8 +175,21 @@ pub fn modinfo_depends(elf: &[u8]) -> Result<Vec<String>, String> {
 pub fn base_archive(busybox: &[u8], modules: &[Module]) -> Vec<u8> {
     let mut w = newc::NewcWriter::new(1);
     for dir in [
-        "bin", "sbin", "usr", "usr/bin", "usr/sbin", "dev", "proc", "sys", "tmp", "root",
-        "etc", "mnt", "lib", "lib/modules", "emu-test",
+        "bin",
+        "sbin",
+        "usr",
+        "usr/bin",
+        "usr/sbin",
+        "dev",
+        "proc",
+        "sys",
+        "tmp",
+        "root",
+        "etc",
+        "mnt",
+        "lib",
+        "lib/modules",
+        "emu-test",
     ] {
         w.dir(dir);
     }
@@ -208,7 +229,11 @@ pub fn shell_quote(word: &str) -> String {
 pub fn run_archive(command: &[String], share_tags: &[String]) -> Vec<u8> {
     let mut w = newc::NewcWriter::new(1_000_000);
     let words: Vec<String> = command.iter().map(|w| shell_quote(w)).collect();
-    w.file("emu-test/cmd", 0o644, format!("exec {}\n", words.join(" ")).as_bytes());
+    w.file(
+        "emu-test/cmd",
+        0o644,
+        format!("exec {}\n", words.join(" ")).as_bytes(),
+    );
     let mut tags = share_tags.join("\n");
     tags.push('\n');
     w.file("emu-test/shares", 0o644, tags.as_bytes());
@@ -291,8 +316,13 @@ mod tests {
     #[test]
     fn the_release_comes_from_the_linux_version_banner() {
         let mut image = vec![0u8; 100];
-        image.extend_from_slice(b"Linux version 6.12.117+deb13-riscv64 (debian-kernel@lists) #1 SMP");
-        assert_eq!(kernel_release(&image).as_deref(), Some("6.12.117+deb13-riscv64"));
+        image.extend_from_slice(
+            b"Linux version 6.12.117+deb13-riscv64 (debian-kernel@lists) #1 SMP",
+        );
+        assert_eq!(
+            kernel_release(&image).as_deref(),
+            Some("6.12.117+deb13-riscv64")
+        );
         assert_eq!(kernel_release(b"no banner"), None);
     }
 
@@ -307,7 +337,10 @@ mod tests {
 
     #[test]
     fn the_run_archive_holds_the_command_and_the_tags() {
-        let a = run_archive(&["/bin/sh".into(), "-c".into(), "exit 3".into()], &["share".into()]);
+        let a = run_archive(
+            &["/bin/sh".into(), "-c".into(), "exit 3".into()],
+            &["share".into()],
+        );
         let text = String::from_utf8_lossy(&a);
         assert!(text.contains("emu-test/cmd\0"));
         assert!(text.contains("exec /bin/sh -c 'exit 3'\n"));
@@ -358,20 +391,38 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("kernel/fs/9p")).unwrap();
         std::fs::create_dir_all(dir.join("kernel/net/9p")).unwrap();
-        let put = |rel: &str, modinfo: &[u8]| std::fs::write(dir.join(rel), module_elf(modinfo)).unwrap();
-        put("kernel/fs/9p/9p.ko", b"license=GPL\0depends=9pnet,netfs\0name=9p\0");
+        let put =
+            |rel: &str, modinfo: &[u8]| std::fs::write(dir.join(rel), module_elf(modinfo)).unwrap();
+        put(
+            "kernel/fs/9p/9p.ko",
+            b"license=GPL\0depends=9pnet,netfs\0name=9p\0",
+        );
         put("kernel/net/9p/9pnet.ko", b"depends=\0name=9pnet\0");
         put("kernel/fs/netfs.ko", b"name=netfs\0");
-        put("kernel/net/9p/9pnet_virtio.ko", b"depends=9pnet,virtio-mmio\0");
-        std::fs::write(dir.join("modules.builtin"), "kernel/drivers/virtio/virtio-mmio.ko\n").unwrap();
+        put(
+            "kernel/net/9p/9pnet_virtio.ko",
+            b"depends=9pnet,virtio-mmio\0",
+        );
+        std::fs::write(
+            dir.join("modules.builtin"),
+            "kernel/drivers/virtio/virtio-mmio.ko\n",
+        )
+        .unwrap();
         let tree = ModuleTree::open(&dir).unwrap();
         let names = |w: &[&str]| -> Vec<String> {
             let w: Vec<String> = w.iter().map(|s| s.to_string()).collect();
-            tree.resolve(&w).unwrap().into_iter().map(|m| m.name).collect()
+            tree.resolve(&w)
+                .unwrap()
+                .into_iter()
+                .map(|m| m.name)
+                .collect()
         };
         assert_eq!(names(&["9p"]), ["9pnet", "netfs", "9p"]);
         // virtio_mmio is built in; each module appears once.
-        assert_eq!(names(&["virtio_mmio", "9pnet_virtio", "9p"]), ["9pnet", "9pnet_virtio", "netfs", "9p"]);
+        assert_eq!(
+            names(&["virtio_mmio", "9pnet_virtio", "9p"]),
+            ["9pnet", "9pnet_virtio", "netfs", "9p"]
+        );
         let e = tree.resolve(&["ext4".into()]).unwrap_err();
         assert!(e.contains("ext4 is neither in"), "{e}");
         put("kernel/fs/netfs.ko", b"depends=9p\0");

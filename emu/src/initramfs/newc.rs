@@ -97,7 +97,10 @@ mod tests {
         let total = a.len();
         loop {
             assert_eq!(&a[..6], b"070701");
-            let field = |i: usize| u32::from_str_radix(std::str::from_utf8(&a[6 + 8 * i..14 + 8 * i]).unwrap(), 16).unwrap();
+            let field = |i: usize| {
+                u32::from_str_radix(std::str::from_utf8(&a[6 + 8 * i..14 + 8 * i]).unwrap(), 16)
+                    .unwrap()
+            };
             let (mode, size, namesize) = (field(1), field(6) as usize, field(11) as usize);
             let name = String::from_utf8(a[110..110 + namesize - 1].to_vec()).unwrap();
             let data_at = (110 + namesize).next_multiple_of(4);
@@ -124,12 +127,18 @@ mod tests {
         let e = entries(&a);
         assert_eq!(e.len(), 4);
         assert_eq!(e[0], ("bin".into(), 0o040755, vec![]));
-        assert_eq!(e[1], ("bin/busybox".into(), 0o100755, b"\x7fELF...".to_vec()));
+        assert_eq!(
+            e[1],
+            ("bin/busybox".into(), 0o100755, b"\x7fELF...".to_vec())
+        );
         assert_eq!(e[2], ("bin/sh".into(), 0o120777, b"busybox".to_vec()));
         assert_eq!(e[3].1, 0o020600);
         // rdev major/minor of the console node.
         let console = a.windows(11).position(|w| w == b"dev/console").unwrap() - 110;
-        assert_eq!(&a[console + 6 + 8 * 9..console + 6 + 8 * 11], b"0000000500000001");
+        assert_eq!(
+            &a[console + 6 + 8 * 9..console + 6 + 8 * 11],
+            b"0000000500000001"
+        );
     }
 
     #[test]

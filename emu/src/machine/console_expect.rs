@@ -96,9 +96,7 @@ impl EscapeStripper {
                     0x30..=0x7e => EscapeState::Text,
                     _ => self.as_text(b, out),
                 },
-                EscapeState::String(n) | EscapeState::StringEscape(n)
-                    if n >= MAX_ESCAPE_STRING =>
-                {
+                EscapeState::String(n) | EscapeState::StringEscape(n) if n >= MAX_ESCAPE_STRING => {
                     self.as_text(b, out)
                 }
                 EscapeState::String(n) => match b {
@@ -469,7 +467,11 @@ mod tests {
     #[test]
     fn long_output_keeps_matching_across_the_window_edge() {
         let mut m = matcher(&["needle\\n"], &[]);
-        let line = [b'x'; 1023].iter().chain(b"\n").copied().collect::<Vec<_>>();
+        let line = [b'x'; 1023]
+            .iter()
+            .chain(b"\n")
+            .copied()
+            .collect::<Vec<_>>();
         for _ in 0..300 {
             assert_eq!(m.push(&line), None);
         }
@@ -486,7 +488,10 @@ mod tests {
         w.feed(b"i");
         assert_eq!(w.check(), Some(Verdict::AllSeen));
         let e = ConsoleWatch::from_patterns(&[], &["(".into()]).unwrap_err();
-        assert!(e.starts_with("--fail-on '(' is not a regular expression: "), "{e}");
+        assert!(
+            e.starts_with("--fail-on '(' is not a regular expression: "),
+            "{e}"
+        );
         assert!(!e.contains('\n'), "{e}");
         let idle = ConsoleWatch::from_patterns(&[], &[]).unwrap();
         idle.feed(b"anything");
