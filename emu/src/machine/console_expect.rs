@@ -339,8 +339,7 @@ impl ConsoleWatch {
 fn one_line(e: &regex::Error) -> String {
     let text = e.to_string();
     text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .last()
+        .rfind(|l| !l.trim().is_empty())
         .unwrap_or("")
         .trim()
         .trim_start_matches("error: ")
@@ -374,7 +373,7 @@ mod tests {
     #[test]
     fn an_unterminated_escape_string_does_not_swallow_the_console() {
         let mut bytes = b"\x1b]".to_vec();
-        bytes.extend(std::iter::repeat(b'x').take(MAX_ESCAPE_STRING + 10));
+        bytes.extend(std::iter::repeat_n(b'x', MAX_ESCAPE_STRING + 10));
         bytes.extend_from_slice(b"login:");
         assert!(stripped(&bytes).ends_with(b"login:"));
     }
