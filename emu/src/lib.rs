@@ -9,6 +9,7 @@ pub mod cli;
 pub mod cpu;
 pub mod devices;
 pub mod gdb;
+pub mod initramfs;
 pub mod jit;
 pub mod machine;
 pub mod mmu;

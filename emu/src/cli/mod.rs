@@ -5,6 +5,7 @@ mod progress;
 mod qemu;
 mod run;
 mod terminal;
+pub mod test;
 
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use std::ffi::OsString;
@@ -26,6 +27,15 @@ pub const EXIT_INTERRUPTED: u8 = 130;
 pub const EXIT_DEADLOCK: u8 = 125;
 /// The guest asked HTIF for something emu does not serve (a syscall, a device).
 pub const EXIT_HTIF_UNSUPPORTED: u8 = 126;
+/// With `--no-reboot`: the guest reset the board (syscon reset, SBI system reset).
+pub const EXIT_GUEST_RESET: u8 = 120;
+/// A `--fail-on` pattern appeared on the console.
+pub const EXIT_FAIL_PATTERN: u8 = 121;
+/// The guest powered off, exited or (with `--no-reboot`) reset before the console had
+/// shown every `--expect` pattern.
+pub const EXIT_EXPECT_UNMET: u8 = 122;
+/// The `--timeout` wall-clock limit passed.
+pub const EXIT_TIMEOUT: u8 = 123;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -54,6 +64,9 @@ pub enum Command {
         #[arg(short, long)]
         output: PathBuf,
     },
+    /// Boot a Linux kernel with a generated busybox initramfs, run one command in the
+    /// guest and exit with its status.
+    Test(Box<test::TestArgs>),
     /// Write the embedded guest kernel and firmware ELFs to a directory.
     Images {
         /// Directory to write guest-kernel.elf and firmware.elf into.
@@ -188,7 +201,10 @@ Examples:
 
 Exit status: the guest's (HTIF or test device), 0 on poweroff or Ctrl-A X, 1 unusable
 image or file, 2 usage error, 124 --max-insns reached, 125 all harts asleep forever,
-130 interrupted (Ctrl-C, SIGTERM).
+126 HTIF request emu does not serve, 130 interrupted (Ctrl-C, SIGTERM).
+Console expectations: 0 once every --expect pattern was seen, 120 guest reset with
+--no-reboot, 121 a --fail-on pattern matched (the line is printed), 122 the guest ended
+before every --expect pattern was seen, 123 --timeout reached.
 
 QEMU equivalents (qemu-system-riscv64 -M virt -nographic ...):
   -kernel Image        emu run Image          -bios FILE      --bios FILE
@@ -277,6 +293,66 @@ pub struct RunArgs {
     /// With --gdb: stop before the first instruction until gdb connects.
     #[arg(long, requires = "gdb")]
     pub gdb_wait: bool,
+    /// Stop with status 0 once the console has shown this regular expression (regex
+    /// crate syntax, matched on the output with escape sequences and carriage returns
+    /// removed, across lines). Repeatable: every pattern, in order.
+    #[arg(long, value_name = "REGEX", conflicts_with = "gdb")]
+    pub expect: Vec<String>,
+    /// Stop with status 121 when the console shows this regular expression, printing the
+    /// line. Repeatable.
+    #[arg(long, value_name = "REGEX", conflicts_with = "gdb")]
+    pub fail_on: Vec<String>,
+    /// Stop with status 123 after this much wall-clock time: 90s, 5m, 1h, 500ms, or
+    /// seconds.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, conflicts_with = "gdb")]
+    pub timeout: Option<std::time::Duration>,
+    /// End the run when the guest resets the board (status 120) instead of rebooting.
+    #[arg(long)]
+    pub no_reboot: bool,
+    /// A console watch given by the caller (`emu test`), used instead of one built from
+    /// --expect and --fail-on.
+    #[arg(skip)]
+    pub watch: Option<std::sync::Arc<crate::machine::console_expect::ConsoleWatch>>,
+}
+
+/// The exit status of a run the console watch or the deadline ended.
+pub fn watch_status(stop: crate::machine::WatchStop) -> u8 {
+    match stop {
+        crate::machine::WatchStop::ExpectationsMet => 0,
+        crate::machine::WatchStop::FailurePattern => EXIT_FAIL_PATTERN,
+        crate::machine::WatchStop::Timeout => EXIT_TIMEOUT,
+    }
+}
+
+/// A wall-clock duration: a number with `ms`, `s`, `m` or `h`, or bare seconds
+/// (fractions allowed: `1.5s`).
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let scale = match unit {
+        "ms" => 1e-3,
+        "" | "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        _ => {
+            return Err(format!(
+                "'{s}' is not a duration: use a number with ms, s, m or h (e.g. 90s, 5m)"
+            ))
+        }
+    };
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("'{s}' is not a duration (e.g. 90s, 5m, 1h)"))?;
+    let secs = n * scale;
+    if !(secs > 0.0 && secs < 1e9) {
+        return Err(format!(
+            "'{s}' is not a usable duration: give more than 0 and less than 30 years"
+        ));
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
 }
 
 fn parse_events(s: &str) -> Result<crate::trace::EventMask, String> {
@@ -448,6 +524,7 @@ fn known_options(sub: &str) -> qemu::Known {
 fn dispatch(cli: Cli) -> Result<u8, Failure> {
     match cli.command {
         Command::Run(args) => run::run(*args),
+        Command::Test(args) => test::test(*args),
         Command::Dtb { machine, output } => {
             let dtb = machine::dtb::build(&machine.config())
                 .map_err(|e| Failure::image(format!("cannot build the device tree: {e}")))?;

@@ -6,12 +6,15 @@ use std::time::Instant;
 
 use super::progress::{Sources, StatusLine};
 use super::{
-    Clock, Failure, RunArgs, EXIT_DEADLOCK, EXIT_HTIF_UNSUPPORTED, EXIT_INSN_LIMIT,
-    EXIT_INTERRUPTED,
+    Clock, Failure, RunArgs, EXIT_DEADLOCK, EXIT_EXPECT_UNMET, EXIT_FAIL_PATTERN, EXIT_GUEST_RESET,
+    EXIT_HTIF_UNSUPPORTED, EXIT_INSN_LIMIT, EXIT_INTERRUPTED, EXIT_TIMEOUT,
 };
 use crate::devices::console::ConsoleInputSource;
+use crate::devices::console::ConsoleOutput;
 use crate::devices::virtio::{DiskConfig, ShareConfig};
+use crate::machine::console_expect::{ConsoleWatch, Verdict};
 use crate::machine::loader::{self, LoadedImage};
+use crate::machine::WatchStop;
 use crate::machine::{self, ClockMode, Machine, Progress, StopReason};
 use crate::trace::symbols::{Image, Symbolizer};
 use crate::trace::{sink, Tracer, Where};
@@ -52,6 +55,16 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
         )));
     }
     config.console_input = ConsoleInputSource::Stdin;
+    let watch = match &args.watch {
+        Some(w) => Some(w.clone()),
+        None if args.expect.is_empty() && args.fail_on.is_empty() => None,
+        None => Some(Arc::new(
+            ConsoleWatch::from_patterns(&args.expect, &args.fail_on).map_err(Failure::usage)?,
+        )),
+    };
+    if let Some(w) = &watch {
+        config.console_output = ConsoleOutput::Watched(w.clone());
+    }
 
     let (guest_bytes, guest_name) = match &args.guest {
         Some(p) => (read_input("program", p)?, p.display().to_string()),
@@ -135,6 +148,9 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
         None
     };
     let start = Instant::now();
+    // Reboots keep the deadline: it is the run's, not the board's.
+    config.deadline = args.timeout.map(|t| start + t);
+    m.config.deadline = config.deadline;
     let mut resets = 0u64;
     let mut earlier_insns = 0u64;
     let stop = loop {
@@ -151,7 +167,7 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
             }
             None => m.run(remaining),
         };
-        if stop != StopReason::Reset {
+        if stop != StopReason::Reset || args.no_reboot {
             break stop;
         }
         // A guest reset (syscon 0x7777, SBI system reset): boot the same images again on
@@ -208,9 +224,58 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
     if let Some(p) = &args.stats_json {
         super::write_atomically("statistics file", p, report.json().as_bytes())?;
     }
+    // With --expect, a guest that ends before the console showed everything fails. A
+    // caller's own watch (`emu test`) gets the same statuses; the caller explains them.
+    let unmet = watch.as_ref().and_then(|w| w.unmet());
+    let explain = args.watch.is_none();
     Ok(match stop {
+        StopReason::Exit(_) | StopReason::Reset if unmet.is_some() && !explain => EXIT_EXPECT_UNMET,
+        StopReason::Exit(code) if unmet.is_some() => {
+            eprintln!(
+                "emu: the guest powered off (status {}) before the console showed --expect '{}'; exit status {EXIT_EXPECT_UNMET}",
+                exit_status(code),
+                unmet.unwrap_or_default()
+            );
+            EXIT_EXPECT_UNMET
+        }
         StopReason::Exit(code) => exit_status(code),
+        StopReason::Reset if args.no_reboot && unmet.is_some() => {
+            eprintln!(
+                "emu: the guest reset the board (--no-reboot) before the console showed --expect '{}'; exit status {EXIT_EXPECT_UNMET}",
+                unmet.unwrap_or_default()
+            );
+            EXIT_EXPECT_UNMET
+        }
+        StopReason::Reset if args.no_reboot => {
+            eprintln!(
+                "emu: the guest reset the board (--no-reboot); exit status {EXIT_GUEST_RESET}"
+            );
+            EXIT_GUEST_RESET
+        }
         StopReason::Reset => 0,
+        StopReason::Watch(WatchStop::ExpectationsMet) => {
+            if explain {
+                eprintln!("emu: the console showed every --expect pattern; exit status 0");
+            }
+            0
+        }
+        StopReason::Watch(WatchStop::FailurePattern) => {
+            let verdict = watch.as_ref().and_then(|w| w.check()).filter(|_| explain);
+            if let Some(Verdict::Failed { pattern, line }) = verdict {
+                eprintln!(
+                    "emu: --fail-on '{pattern}' matched: {line}; exit status {EXIT_FAIL_PATTERN}"
+                );
+            }
+            EXIT_FAIL_PATTERN
+        }
+        StopReason::Watch(WatchStop::Timeout) => {
+            eprintln!(
+                "emu: --timeout {} reached after {} instructions; exit status {EXIT_TIMEOUT}",
+                args.timeout.map(|t| format!("{:?}", t)).unwrap_or_default(),
+                m.total_insns
+            );
+            EXIT_TIMEOUT
+        }
         StopReason::InsnLimit => {
             eprintln!(
                 "emu: stopped after {} instructions (--max-insns); exit status {EXIT_INSN_LIMIT}",

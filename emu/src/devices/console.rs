@@ -20,6 +20,9 @@ pub enum ConsoleOutput {
     Stdout,
     /// An in-memory buffer (tests, or a caller that wants the text).
     Capture(Arc<Mutex<Vec<u8>>>),
+    /// The host's stdout, every byte also fed to a watch that matches `--expect` and
+    /// `--fail-on` patterns (the machine checks it between quanta).
+    Watched(Arc<crate::machine::console_expect::ConsoleWatch>),
 }
 
 impl ConsoleOutput {
@@ -34,6 +37,10 @@ impl ConsoleOutput {
     pub fn write_byte(&self, byte: u8) {
         match self {
             ConsoleOutput::Stdout => write_host(HostStream::Stdout, &[byte]),
+            ConsoleOutput::Watched(watch) => {
+                write_host(HostStream::Stdout, &[byte]);
+                watch.feed(&[byte]);
+            }
             ConsoleOutput::Capture(buf) => {
                 if let Ok(mut b) = buf.lock() {
                     b.push(byte);
@@ -43,8 +50,16 @@ impl ConsoleOutput {
     }
 
     pub fn flush(&self) {
-        if let ConsoleOutput::Stdout = self {
+        if let ConsoleOutput::Stdout | ConsoleOutput::Watched(_) = self {
             let _ = std::io::stdout().lock().flush();
+        }
+    }
+
+    /// The console watch this output feeds, if any.
+    pub fn watch(&self) -> Option<&Arc<crate::machine::console_expect::ConsoleWatch>> {
+        match self {
+            ConsoleOutput::Watched(watch) => Some(watch),
+            _ => None,
         }
     }
 }

@@ -477,6 +477,9 @@ impl<'a> Debugger<'a> {
                 eprintln!("emu: the guest made an HTIF request emu does not serve; ending the gdb session");
                 Stop::Exited(crate::cli::EXIT_HTIF_UNSUPPORTED)
             }
+            // The CLI refuses --expect, --fail-on and --timeout with --gdb; a caller of
+            // the library that combines them gets the same statuses as `emu run`.
+            StopReason::Watch(w) => Stop::Exited(crate::cli::watch_status(w)),
             StopReason::Deadlock => {
                 // Worth a look in the debugger rather than the end of the session.
                 eprintln!("emu: every hart waits for an interrupt that can never come");

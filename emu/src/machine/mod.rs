@@ -1,6 +1,7 @@
 //! The `virt` board: memory map, device wiring, boot ROM, image loading, and the loop
 //! that runs the harts in deterministic round-robin quanta.
 
+pub mod console_expect;
 pub mod dtb;
 pub mod loader;
 pub mod stats;
@@ -77,6 +78,9 @@ pub struct MachineConfig {
     pub jit: bool,
     /// Block entries counted before compiling (`--jit-hot`).
     pub jit_hot: u32,
+    /// Stop with [`StopReason::Watch`]`(`[`WatchStop::Timeout`]`)` at this wall-clock
+    /// instant (`--timeout`).
+    pub deadline: Option<std::time::Instant>,
 }
 
 impl Default for MachineConfig {
@@ -99,6 +103,7 @@ impl Default for MachineConfig {
             pace_idle: false,
             jit: false,
             jit_hot: crate::jit::HOT,
+            deadline: None,
         }
     }
 }
@@ -122,6 +127,19 @@ pub enum StopReason {
     SyscallBlockOutsideRam(u64),
     /// The program wrote this `tohost` command, for a device or command HTIF lacks.
     UnsupportedHtif(u64),
+    /// A console expectation or the wall-clock deadline decided the run.
+    Watch(WatchStop),
+}
+
+/// The host-side limits of a run (`--expect`, `--fail-on`, `--timeout`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WatchStop {
+    /// Every `--expect` pattern was seen (the console watch has the details).
+    ExpectationsMet,
+    /// A `--fail-on` pattern matched (the console watch's verdict names it and the line).
+    FailurePattern,
+    /// The `--timeout` deadline passed.
+    Timeout,
 }
 
 /// Counters another thread may read while the machine runs (the CLI's status line),
@@ -262,6 +280,9 @@ impl Machine {
     /// Print what the guest wrote through HTIF's console device.
     fn drain_htif_console(&mut self) {
         if !self.bus.htif_console.is_empty() {
+            if let Some(watch) = self.config.console_output.watch() {
+                watch.feed(&self.bus.htif_console);
+            }
             crate::devices::console::write_host(
                 crate::devices::console::HostStream::Stdout,
                 &self.bus.htif_console,
@@ -324,6 +345,9 @@ impl Machine {
             }
             if STOP_REQUESTED.load(std::sync::atomic::Ordering::Relaxed) {
                 return StopReason::Interrupted;
+            }
+            if let Some(stop) = self.watch_stop() {
+                return StopReason::Watch(stop);
             }
             let now = self.now();
             self.drain_htif_console();
@@ -417,6 +441,24 @@ impl Machine {
                     }
                 }
             }
+        }
+    }
+
+    /// Whether the console watch or the deadline ends the run now. Checked between
+    /// quanta, which are bounded in instructions and in device work, so both hold while
+    /// devices work, harts sleep or several harts run.
+    fn watch_stop(&self) -> Option<WatchStop> {
+        use console_expect::Verdict;
+        if let Some(watch) = self.config.console_output.watch() {
+            match watch.check() {
+                Some(Verdict::AllSeen) => return Some(WatchStop::ExpectationsMet),
+                Some(Verdict::Failed { .. }) => return Some(WatchStop::FailurePattern),
+                None => {}
+            }
+        }
+        match self.config.deadline {
+            Some(d) if std::time::Instant::now() >= d => Some(WatchStop::Timeout),
+            _ => None,
         }
     }
 
