@@ -118,17 +118,16 @@ impl ShareRequest {
     }
 }
 
-/// The seam to the virtio-9p device: give the run the host directories. This build of
-/// emu has no virtio-9p device, so a share is refused with one line.
-pub fn attach_shares(_run: &mut RunArgs, shares: &[ShareRequest]) -> Result<(), Failure> {
-    match shares.first() {
-        None => Ok(()),
-        Some(s) => Err(Failure::usage(format!(
-            "--share {}: this build of emu has no virtio-9p device; run without --share and \
-             pass files in with --initrd-extra",
-            s.host_dir.display()
-        ))),
+/// Give the run the host directories as virtio-9p shares (`emu run --share`).
+pub fn attach_shares(run: &mut RunArgs, shares: &[ShareRequest]) -> Result<(), Failure> {
+    for s in shares {
+        let mut spec = format!("{},tag={}", s.host_dir.display(), s.tag);
+        if s.read_only {
+            spec.push_str(",ro");
+        }
+        run.share.push(spec);
     }
+    Ok(())
 }
 
 /// Where Debian's packages are looked for (`$EMU_CACHE/debian`).
