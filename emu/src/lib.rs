@@ -12,6 +12,7 @@ pub mod gdb;
 pub mod jit;
 pub mod machine;
 pub mod mmu;
+pub mod snapshot;
 pub mod trace;
 
 /// The in-repo guest kernel and firmware, built for riscv64 by build.rs and embedded.

@@ -137,6 +137,7 @@ impl Default for MmuConfig {
 pub mod check;
 pub mod pmp;
 pub mod pte;
+pub(crate) mod state;
 pub mod stats;
 pub mod tlb;
 pub mod walker;

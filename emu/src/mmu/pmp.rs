@@ -322,3 +322,35 @@ mod tests {
         assert!(p.allows((1 << 56) - 8, AccessType::Fetch, 1).0);
     }
 }
+
+impl Pmp {
+    /// Snapshot state: the CSRs and what is derived from them (the decision cache is
+    /// left out and starts empty).
+    pub(crate) fn save_state(&self, w: &mut crate::snapshot::format::Writer) {
+        w.buf.extend_from_slice(&self.cfg);
+        w.u64s(&self.addr);
+        for (lo, hi) in &self.ranges {
+            w.u64(*lo);
+            w.u64(*hi);
+        }
+        w.bool(self.any_active);
+        w.bool(self.any_locked);
+        w.u64(self.version);
+    }
+
+    pub(crate) fn restore_state(
+        &mut self,
+        r: &mut crate::snapshot::format::Reader,
+    ) -> crate::snapshot::format::Result<()> {
+        self.cfg.copy_from_slice(r.take(ENTRIES)?);
+        self.addr = r.u64s()?;
+        for range in &mut self.ranges {
+            *range = (r.u64()?, r.u64()?);
+        }
+        self.any_active = r.bool()?;
+        self.any_locked = r.bool()?;
+        self.version = r.u64()?;
+        self.decisions = [None; DECISION_SLOTS];
+        Ok(())
+    }
+}
