@@ -418,7 +418,7 @@ pub fn prepare_restore(args: &mut RunArgs) -> Result<Option<Restored>, Failure> 
     );
     check("--clock host", args.clock == Clock::Host, true);
     if !contradictions.is_empty() {
-        return Err(Failure::usage(format!(
+        return Err(Failure::image(format!(
             "{} contradicts the snapshot {}, which holds the whole machine: drop it",
             contradictions.join(", "),
             path.display()

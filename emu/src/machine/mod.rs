@@ -400,7 +400,6 @@ impl Machine {
                     &mut self.bus,
                     &mut self.tracer,
                     &self.save_points,
-                    self.total_insns,
                     budget,
                 ) {
                     savepoint::Slice::Ran(n, stop) => (n, stop),

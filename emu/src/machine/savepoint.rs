@@ -13,8 +13,8 @@ use crate::bus::Bus;
 use crate::cpu::{Hart, RunStop};
 use crate::trace::Tracer;
 
-/// Where to stop: at an instruction count (the machine's total, as `--trace-from
-/// insn:N`), or before a hart executes an instruction at one of these pcs.
+/// Where to stop: when a hart has retired `insn` instructions (as `--trace-from insn:N`
+/// counts), or before a hart executes an instruction at one of these pcs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SavePoint {
     /// Which `--save-at` this is (0-based, in command-line order).
@@ -57,68 +57,48 @@ fn run_hart(hart: &mut Hart, bus: &mut Bus, tracer: &mut Tracer, budget: u64) ->
 }
 
 /// Run `hart` for `budget` instructions, pausing at the first pending save point it
-/// reaches. `total` is the machine's instruction count before the slice.
+/// reaches: an `insn:N` point when the hart has retired N instructions (the count
+/// `--trace-from insn:N` uses), a pc point before the hart executes there.
 pub(super) fn run_slice(
     hart: &mut Hart,
     bus: &mut Bus,
     tracer: &mut Tracer,
     points: &[SavePoint],
-    total: u64,
     budget: u64,
 ) -> Slice {
     if points.is_empty() {
         let (n, stop) = run_hart(hart, bus, tracer, budget);
         return Slice::Ran(n, stop);
     }
-    let reached = |hart: &Hart, total: u64| {
-        points
-            .iter()
-            .position(|p| p.insn.is_some_and(|n| total >= n) || p.pcs.contains(&hart.pc))
-    };
-    if let Some(index) = reached(hart, total) {
-        return Slice::Paused {
-            ran: 0,
-            left: budget,
-            index,
-        };
-    }
     let watch_pcs = points.iter().any(|p| !p.pcs.is_empty());
-    let next_insn = points.iter().filter_map(|p| p.insn).min();
-    if !watch_pcs {
-        // Only counts: run up to the nearest one in one go.
-        let cap = next_insn.map_or(budget, |n| budget.min(n - total));
-        let (n, stop) = run_hart(hart, bus, tracer, cap);
-        if cap < budget && stop == RunStop::Budget && !hart.waiting() {
-            if let Some(index) = reached(hart, total + n) {
-                return Slice::Paused {
-                    ran: n,
-                    left: budget.saturating_sub(n),
-                    index,
-                };
-            }
-            // The hart ran fewer instructions than asked without stopping (it cannot):
-            // go on as the uninterrupted slice would.
-            let (m, stop) = run_hart(hart, bus, tracer, budget.saturating_sub(n));
-            return Slice::Ran(n + m, stop);
-        }
-        return Slice::Ran(n, stop);
-    }
-    // A pc to watch: one instruction at a time, looking before each.
     let mut ran = 0;
     loop {
         if ran >= budget {
             return Slice::Ran(ran, RunStop::Budget);
         }
-        if ran > 0 {
-            if let Some(index) = reached(hart, total + ran) {
-                return Slice::Paused {
-                    ran,
-                    left: budget - ran,
-                    index,
-                };
-            }
+        let reached = points
+            .iter()
+            .position(|p| p.insn.is_some_and(|n| hart.instret >= n) || p.pcs.contains(&hart.pc));
+        if let Some(index) = reached {
+            return Slice::Paused {
+                ran,
+                left: budget - ran,
+                index,
+            };
         }
-        let (n, stop) = run_hart(hart, bus, tracer, 1);
+        // A pc to watch: one instruction at a time, looking before each. Only counts:
+        // up to the nearest one (an instruction that traps retires nothing, so this may
+        // take more than one go).
+        let cap = if watch_pcs {
+            1
+        } else {
+            points
+                .iter()
+                .filter_map(|p| p.insn)
+                .map(|n| n - hart.instret)
+                .fold(budget - ran, u64::min)
+        };
+        let (n, stop) = run_hart(hart, bus, tracer, cap);
         ran += n;
         if n == 0 || stop != RunStop::Budget || hart.waiting() {
             return Slice::Ran(ran, stop);
