@@ -384,7 +384,8 @@ impl Machine {
             for (i, hart) in self.harts.iter_mut().enumerate().skip(at.hart) {
                 let budget = if i == at.hart && at.left > 0 {
                     // The rest of a slice a save point cut: its time was set already.
-                    at.left
+                    // A limit set since (gdb's steps, --max-insns) still holds.
+                    at.left.min(limit.saturating_sub(self.total_insns)).max(1)
                 } else {
                     if self.config.clock == ClockMode::Deterministic {
                         // Include the harts that ran before this one in the round: every
