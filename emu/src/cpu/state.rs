@@ -202,6 +202,9 @@ impl Hart {
         self.traps.interrupts = r.u64s()?;
         self.traps_taken = r.u64()?;
         self.phases = read_phases(r)?;
+        if self.phases.start_insns > self.instret || self.priv_mark > self.instret {
+            return Err(r.error("counts more instructions in a phase than it retired"));
+        }
         self.triggers.restore_state(r)?;
         self.mmu.restore_state(r)?;
         Ok(())

@@ -324,17 +324,11 @@ mod tests {
 }
 
 impl Pmp {
-    /// Snapshot state: the CSRs and what is derived from them (the decision cache is
-    /// left out and starts empty).
+    /// Snapshot state: the CSRs; the ranges are derived again on restore and the decision
+    /// cache starts empty.
     pub(crate) fn save_state(&self, w: &mut crate::snapshot::format::Writer) {
         w.buf.extend_from_slice(&self.cfg);
         w.u64s(&self.addr);
-        for (lo, hi) in &self.ranges {
-            w.u64(*lo);
-            w.u64(*hi);
-        }
-        w.bool(self.any_active);
-        w.bool(self.any_locked);
         w.u64(self.version);
     }
 
@@ -343,14 +337,16 @@ impl Pmp {
         r: &mut crate::snapshot::format::Reader,
     ) -> crate::snapshot::format::Result<()> {
         self.cfg.copy_from_slice(r.take(ENTRIES)?);
-        self.addr = r.u64s()?;
-        for range in &mut self.ranges {
-            *range = (r.u64()?, r.u64()?);
+        for c in &mut self.cfg {
+            *c &= 0x9f;
         }
-        self.any_active = r.bool()?;
-        self.any_locked = r.bool()?;
-        self.version = r.u64()?;
-        self.decisions = [None; DECISION_SLOTS];
+        self.addr = r.u64s()?;
+        for a in &mut self.addr {
+            *a &= (1u64 << 54) - 1;
+        }
+        let version = r.u64()?;
+        self.recompute();
+        self.version = version;
         Ok(())
     }
 }

@@ -617,7 +617,7 @@ impl TlbArray {
             s.valid = r.bool()?;
             s.last_use = r.u64()?;
         }
-        self.sizes_present = r.u8()?;
+        self.sizes_present = r.u8()? & 0x1f;
         self.clock = r.u64()?;
         self.last_hit = r.count(self.slots.len().saturating_sub(1))?;
         self.version = r.u64()?;

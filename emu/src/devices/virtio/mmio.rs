@@ -580,8 +580,8 @@ impl VirtioMmio {
         }
         for q in &mut self.queues {
             q.size = r.u16()?;
-            if q.size > QUEUE_MAX {
-                return Err(r.error("has a queue larger than the device allows"));
+            if q.size > QUEUE_MAX || (q.size != 0 && !q.size.is_power_of_two()) {
+                return Err(r.error("has a queue size the device does not allow"));
             }
             q.ready = r.bool()?;
             q.desc_addr = r.u64()?;
@@ -599,6 +599,9 @@ impl VirtioMmio {
             } else {
                 None
             };
+            if q.size == 0 && (q.ready || q.kicked || q.in_flight.is_some()) {
+                return Err(r.error("has a queue in use without a size"));
+            }
         }
         let present = r.bool()?;
         match (&mut self.backend, present) {
