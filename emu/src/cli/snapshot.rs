@@ -61,6 +61,9 @@ fn absolute(p: &Path) -> PathBuf {
     std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())
 }
 
+/// (length, CRC-32) of each input, in [`BootSpec::files`] or [`BootSpec::builtins`] order.
+type Identities = Vec<(u64, u32)>;
+
 /// The board and boot arguments of a run: what a snapshot must hold to be continued.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct BootSpec {
@@ -183,7 +186,7 @@ impl BootSpec {
     }
 
     /// The spec and the identities (length, CRC-32) of its files and built-in images.
-    fn read(r: &mut Reader) -> format::Result<(BootSpec, Vec<(u64, u32)>, Vec<(u64, u32)>)> {
+    fn read(r: &mut Reader) -> format::Result<(BootSpec, Identities, Identities)> {
         let memory = r.u64()?;
         let smp = r.u16()?;
         let paging = r.u8()?;

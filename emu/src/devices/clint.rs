@@ -178,6 +178,37 @@ impl MmioDevice for Clint {
     }
 }
 
+impl Clint {
+    /// Snapshot state (`emu run --save`).
+    fn write_snapshot(
+        &self,
+        w: &mut crate::snapshot::format::Writer,
+    ) -> crate::snapshot::format::Result<()> {
+        w.u64(self.msip.len() as u64);
+        for (&s, &cmp) in self.msip.iter().zip(&self.mtimecmp) {
+            w.bool(s);
+            w.u64(cmp);
+        }
+        w.u64(self.mtime);
+        Ok(())
+    }
+
+    fn read_snapshot(
+        &mut self,
+        r: &mut crate::snapshot::format::Reader,
+    ) -> crate::snapshot::format::Result<()> {
+        if r.u64()? != self.msip.len() as u64 {
+            return Err(r.error("has another number of harts"));
+        }
+        for (s, cmp) in self.msip.iter_mut().zip(&mut self.mtimecmp) {
+            *s = r.bool()?;
+            *cmp = r.u64()?;
+        }
+        self.mtime = r.u64()?;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -262,36 +293,5 @@ mod tests {
         assert!(c.read(0x4002, 4, &mut r).is_err());
         assert!(c.write(0x4004, 8, 0, &mut r).is_err());
         assert!(c.read(0xbffa, 8, &mut r).is_err());
-    }
-}
-
-impl Clint {
-    /// Snapshot state (`emu run --save`).
-    fn write_snapshot(
-        &self,
-        w: &mut crate::snapshot::format::Writer,
-    ) -> crate::snapshot::format::Result<()> {
-        w.u64(self.msip.len() as u64);
-        for (&s, &cmp) in self.msip.iter().zip(&self.mtimecmp) {
-            w.bool(s);
-            w.u64(cmp);
-        }
-        w.u64(self.mtime);
-        Ok(())
-    }
-
-    fn read_snapshot(
-        &mut self,
-        r: &mut crate::snapshot::format::Reader,
-    ) -> crate::snapshot::format::Result<()> {
-        if r.u64()? != self.msip.len() as u64 {
-            return Err(r.error("has another number of harts"));
-        }
-        for (s, cmp) in self.msip.iter_mut().zip(&mut self.mtimecmp) {
-            *s = r.bool()?;
-            *cmp = r.u64()?;
-        }
-        self.mtime = r.u64()?;
-        Ok(())
     }
 }

@@ -153,6 +153,37 @@ impl MmioDevice for GoldfishRtc {
     }
 }
 
+impl GoldfishRtc {
+    /// Snapshot state (`emu run --save`).
+    fn write_snapshot(
+        &self,
+        w: &mut crate::snapshot::format::Writer,
+    ) -> crate::snapshot::format::Result<()> {
+        w.u64(self.mtime);
+        w.i64(self.offset_ns);
+        w.u32(self.latched_high);
+        w.u32(self.staged_high);
+        w.opt_u64(self.alarm_ns);
+        w.bool(self.irq_enabled);
+        w.bool(self.irq_pending);
+        Ok(())
+    }
+
+    fn read_snapshot(
+        &mut self,
+        r: &mut crate::snapshot::format::Reader,
+    ) -> crate::snapshot::format::Result<()> {
+        self.mtime = r.u64()?;
+        self.offset_ns = r.i64()?;
+        self.latched_high = r.u32()?;
+        self.staged_high = r.u32()?;
+        self.alarm_ns = r.opt_u64()?;
+        self.irq_enabled = r.bool()?;
+        self.irq_pending = r.bool()?;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,36 +250,5 @@ mod tests {
     fn host_clock_is_after_2024() {
         let mut rtc = GoldfishRtc::new(ClockMode::Host);
         assert!(read_time(&mut rtc) > 1_704_067_200 * 1_000_000_000);
-    }
-}
-
-impl GoldfishRtc {
-    /// Snapshot state (`emu run --save`).
-    fn write_snapshot(
-        &self,
-        w: &mut crate::snapshot::format::Writer,
-    ) -> crate::snapshot::format::Result<()> {
-        w.u64(self.mtime);
-        w.i64(self.offset_ns);
-        w.u32(self.latched_high);
-        w.u32(self.staged_high);
-        w.opt_u64(self.alarm_ns);
-        w.bool(self.irq_enabled);
-        w.bool(self.irq_pending);
-        Ok(())
-    }
-
-    fn read_snapshot(
-        &mut self,
-        r: &mut crate::snapshot::format::Reader,
-    ) -> crate::snapshot::format::Result<()> {
-        self.mtime = r.u64()?;
-        self.offset_ns = r.i64()?;
-        self.latched_high = r.u32()?;
-        self.staged_high = r.u32()?;
-        self.alarm_ns = r.opt_u64()?;
-        self.irq_enabled = r.bool()?;
-        self.irq_pending = r.bool()?;
-        Ok(())
     }
 }

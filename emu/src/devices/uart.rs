@@ -258,6 +258,46 @@ impl MmioDevice for Uart {
     }
 }
 
+impl Uart {
+    /// Snapshot state (`emu run --save`): registers and the receive FIFO. Bytes typed on
+    /// the host but not yet taken into the FIFO belong to the host, not the snapshot.
+    fn write_snapshot(
+        &self,
+        w: &mut crate::snapshot::format::Writer,
+    ) -> crate::snapshot::format::Result<()> {
+        for b in [self.ier, self.lcr, self.mcr, self.scr, self.dll, self.dlm] {
+            w.u8(b);
+        }
+        w.bool(self.fifo_enabled);
+        w.bool(self.thre_pending);
+        w.bool(self.in_use);
+        let rx: Vec<u8> = self.rx.iter().copied().collect();
+        w.bytes(&rx);
+        Ok(())
+    }
+
+    fn read_snapshot(
+        &mut self,
+        r: &mut crate::snapshot::format::Reader,
+    ) -> crate::snapshot::format::Result<()> {
+        self.ier = r.u8()?;
+        self.lcr = r.u8()?;
+        self.mcr = r.u8()?;
+        self.scr = r.u8()?;
+        self.dll = r.u8()?;
+        self.dlm = r.u8()?;
+        self.fifo_enabled = r.bool()?;
+        self.thre_pending = r.bool()?;
+        self.in_use = r.bool()?;
+        let rx = r.bytes()?;
+        if rx.len() > FIFO_DEPTH {
+            return Err(r.error("holds more bytes than the receive FIFO"));
+        }
+        self.rx = rx.iter().copied().collect();
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -371,45 +411,5 @@ mod tests {
         assert_eq!(u.take_exit_request(), None);
         input.request_exit();
         assert_eq!(u.take_exit_request(), Some(ExitRequest::Exit(0)));
-    }
-}
-
-impl Uart {
-    /// Snapshot state (`emu run --save`): registers and the receive FIFO. Bytes typed on
-    /// the host but not yet taken into the FIFO belong to the host, not the snapshot.
-    fn write_snapshot(
-        &self,
-        w: &mut crate::snapshot::format::Writer,
-    ) -> crate::snapshot::format::Result<()> {
-        for b in [self.ier, self.lcr, self.mcr, self.scr, self.dll, self.dlm] {
-            w.u8(b);
-        }
-        w.bool(self.fifo_enabled);
-        w.bool(self.thre_pending);
-        w.bool(self.in_use);
-        let rx: Vec<u8> = self.rx.iter().copied().collect();
-        w.bytes(&rx);
-        Ok(())
-    }
-
-    fn read_snapshot(
-        &mut self,
-        r: &mut crate::snapshot::format::Reader,
-    ) -> crate::snapshot::format::Result<()> {
-        self.ier = r.u8()?;
-        self.lcr = r.u8()?;
-        self.mcr = r.u8()?;
-        self.scr = r.u8()?;
-        self.dll = r.u8()?;
-        self.dlm = r.u8()?;
-        self.fifo_enabled = r.bool()?;
-        self.thre_pending = r.bool()?;
-        self.in_use = r.bool()?;
-        let rx = r.bytes()?;
-        if rx.len() > FIFO_DEPTH {
-            return Err(r.error("holds more bytes than the receive FIFO"));
-        }
-        self.rx = rx.iter().copied().collect();
-        Ok(())
     }
 }

@@ -555,6 +555,29 @@ impl MmioDevice for BootRom {
     }
 }
 
+impl BootRom {
+    /// Snapshot state: the code and the two addresses it loads.
+    fn write_snapshot(
+        &self,
+        w: &mut crate::snapshot::format::Writer,
+    ) -> crate::snapshot::format::Result<()> {
+        w.bytes(&self.bytes);
+        Ok(())
+    }
+
+    fn read_snapshot(
+        &mut self,
+        r: &mut crate::snapshot::format::Reader,
+    ) -> crate::snapshot::format::Result<()> {
+        let bytes = r.bytes()?;
+        if bytes.len() != self.bytes.len() {
+            return Err(r.error("has a boot ROM of another size"));
+        }
+        self.bytes = bytes.to_vec();
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -593,28 +616,5 @@ mod tests {
         let word = |m: &mut Machine, at: u64| m.ram().read(DRAM_BASE + at, 8).unwrap();
         assert_eq!(word(&mut m, 0x1008), 0, "a hart read an older time");
         assert!(word(&mut m, 0x1000) > 30_000, "time follows instructions");
-    }
-}
-
-impl BootRom {
-    /// Snapshot state: the code and the two addresses it loads.
-    fn write_snapshot(
-        &self,
-        w: &mut crate::snapshot::format::Writer,
-    ) -> crate::snapshot::format::Result<()> {
-        w.bytes(&self.bytes);
-        Ok(())
-    }
-
-    fn read_snapshot(
-        &mut self,
-        r: &mut crate::snapshot::format::Reader,
-    ) -> crate::snapshot::format::Result<()> {
-        let bytes = r.bytes()?;
-        if bytes.len() != self.bytes.len() {
-            return Err(r.error("has a boot ROM of another size"));
-        }
-        self.bytes = bytes.to_vec();
-        Ok(())
     }
 }
