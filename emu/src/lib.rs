@@ -13,6 +13,7 @@ pub mod initramfs;
 pub mod jit;
 pub mod machine;
 pub mod mmu;
+pub mod snapshot;
 pub mod trace;
 
 /// The in-repo guest kernel and firmware, built for riscv64 by build.rs and embedded.

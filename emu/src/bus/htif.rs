@@ -76,6 +76,11 @@ pub enum SyscallOutcome {
 }
 
 impl SyscallProxy {
+    /// How many host files the program has open (a snapshot cannot hold them).
+    pub fn open_files(&self) -> usize {
+        self.files.len()
+    }
+
     /// Serve the request whose `magic_mem` block is at physical address `block`.
     pub fn call(&mut self, block: u64, host: &mut SyscallHost) -> SyscallOutcome {
         let mut args = [0u64; 8];

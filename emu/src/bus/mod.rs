@@ -6,6 +6,7 @@
 
 mod htif;
 mod ram;
+mod state;
 pub use htif::served_syscalls;
 pub use ram::Ram;
 
@@ -112,6 +113,27 @@ pub trait MmioDevice: Send {
     /// by the bus right after the write that made it.
     fn take_exit_request(&mut self) -> Option<ExitRequest> {
         None
+    }
+    /// Append the device's state to a snapshot (`emu run --save`). A device that does not
+    /// override this cannot be saved, and saving a machine that has it fails.
+    fn save_state(
+        &self,
+        _w: &mut crate::snapshot::format::Writer,
+    ) -> crate::snapshot::format::Result<()> {
+        Err(crate::snapshot::format::SnapError(format!(
+            "the device {} cannot be saved in a snapshot",
+            self.name()
+        )))
+    }
+    /// Take the state [`MmioDevice::save_state`] wrote into this freshly built device.
+    fn restore_state(
+        &mut self,
+        _r: &mut crate::snapshot::format::Reader,
+    ) -> crate::snapshot::format::Result<()> {
+        Err(crate::snapshot::format::SnapError(format!(
+            "the device {} cannot be restored from a snapshot",
+            self.name()
+        )))
     }
 }
 

@@ -4,6 +4,7 @@
 mod progress;
 mod qemu;
 mod run;
+mod snapshot;
 mod terminal;
 pub mod test;
 
@@ -309,6 +310,19 @@ pub struct RunArgs {
     /// End the run when the guest resets the board (status 120) instead of rebooting.
     #[arg(long)]
     pub no_reboot: bool,
+    /// Save a snapshot (--save FILE) when the run reaches WHERE: insn:N, a symbol, or an
+    /// address, as --trace-from takes them. Repeatable; the run goes on after saving.
+    #[arg(long, value_name = "WHERE", value_parser = parse_where, requires = "save")]
+    pub save_at: Vec<crate::trace::Where>,
+    /// Snapshot file for --save-at; `{n}` in it numbers the points (1 = the first
+    /// --save-at).
+    #[arg(long, value_name = "FILE", requires = "save_at")]
+    pub save: Option<PathBuf>,
+    /// Continue the run a snapshot holds (--save); the images, memory and devices come
+    /// from it, so it needs no other arguments (--trace, --stats, --gdb, --max-insns
+    /// and --save-at may be added).
+    #[arg(long, value_name = "FILE")]
+    pub restore: Option<PathBuf>,
     /// A console watch given by the caller (`emu test`), used instead of one built from
     /// --expect and --fail-on.
     #[arg(skip)]

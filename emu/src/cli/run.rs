@@ -22,7 +22,9 @@ use crate::trace::{sink, Tracer, Where};
 /// Bytes kept free at the top of RAM for the device tree (the initrd ends below).
 const DTB_RESERVE: u64 = 2 << 20;
 
-pub fn run(args: RunArgs) -> Result<u8, Failure> {
+pub fn run(mut args: RunArgs) -> Result<u8, Failure> {
+    let mut restored = super::snapshot::prepare_restore(&mut args)?;
+    super::snapshot::check_save_args(&args)?;
     let mut config = args.machine.config();
     config.clock = match args.clock {
         Clock::Deterministic => ClockMode::Deterministic,
@@ -97,6 +99,7 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
         initrd: initrd.as_deref(),
     };
     let (mut m, symbols) = build(&args, &config, &images)?;
+    m.save_points = super::snapshot::save_points(&args, &symbols)?;
 
     // Tracing: the sink thread formats and writes; the machine only batches events.
     let mut trace_sink = None;
@@ -131,6 +134,9 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
             || args.stats_json.is_some()
             || args.trace.is_some(),
     );
+    if let Some(r) = &mut restored {
+        r.apply(&mut m, &symbols)?;
+    }
 
     super::terminal::install_stop_handler();
     let raw = super::terminal::RawModeGuard::enable();
@@ -167,6 +173,10 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
             }
             None => m.run(remaining),
         };
+        if stop == StopReason::SavePoint {
+            super::snapshot::save(&m, &args)?;
+            continue;
+        }
         if stop != StopReason::Reset || args.no_reboot {
             break stop;
         }
@@ -203,6 +213,12 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
         })?;
     }
     let report = crate::machine::stats::Report::collect(&m, elapsed, &symbols);
+    // After --restore: what happened from the snapshot point on.
+    let before = restored.and_then(|r| r.before);
+    let report = match &before {
+        Some(b) => super::snapshot::since(&report, b),
+        None => report,
+    };
     if let Some(level) = args.stats {
         eprint!("{}", report.human(level == super::StatsLevel::Full));
         // --jit: what compiling cost (after reboots, of the last boot only).
@@ -222,7 +238,11 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
         }
     }
     if let Some(p) = &args.stats_json {
-        super::write_atomically("statistics file", p, report.json().as_bytes())?;
+        let json = match &before {
+            Some(b) => super::snapshot::json_with_before(&report, b),
+            None => report.json(),
+        };
+        super::write_atomically("statistics file", p, json.as_bytes())?;
     }
     // With --expect, a guest that ends before the console showed everything fails. A
     // caller's own watch (`emu test`) gets the same statuses; the caller explains them.
@@ -252,7 +272,7 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
             );
             EXIT_GUEST_RESET
         }
-        StopReason::Reset => 0,
+        StopReason::Reset | StopReason::SavePoint => 0,
         StopReason::Watch(WatchStop::ExpectationsMet) => {
             if explain {
                 eprintln!("emu: the console showed every --expect pattern; exit status 0");

@@ -16,6 +16,7 @@ pub mod encode;
 mod fast;
 pub mod fpu;
 mod icache;
+mod state;
 pub mod trace_hooks;
 pub mod trap;
 mod trigger;

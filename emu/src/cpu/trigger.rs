@@ -201,6 +201,31 @@ pub fn data_accesses(op: &Op, base: u64) -> Option<(&'static [Access], u64, u64)
     })
 }
 
+impl Triggers {
+    /// Snapshot state (`emu run --save`).
+    pub(crate) fn save_state(&self, w: &mut crate::snapshot::format::Writer) {
+        w.u64(self.select as u64);
+        for t in &self.triggers {
+            w.u64(t.tdata1);
+            w.u64(t.tdata2);
+        }
+        w.bool(self.armed);
+    }
+
+    pub(crate) fn restore_state(
+        &mut self,
+        r: &mut crate::snapshot::format::Reader,
+    ) -> crate::snapshot::format::Result<()> {
+        self.select = r.count(COUNT - 1)?;
+        for t in &mut self.triggers {
+            t.tdata1 = r.u64()?;
+            t.tdata2 = r.u64()?;
+        }
+        self.armed = r.bool()?;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

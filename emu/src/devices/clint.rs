@@ -76,6 +76,18 @@ fn fits(offset: u64, size: usize, reg_size: u64) -> bool {
 }
 
 impl MmioDevice for Clint {
+    fn save_state(
+        &self,
+        w: &mut crate::snapshot::format::Writer,
+    ) -> crate::snapshot::format::Result<()> {
+        self.write_snapshot(w)
+    }
+    fn restore_state(
+        &mut self,
+        r: &mut crate::snapshot::format::Reader,
+    ) -> crate::snapshot::format::Result<()> {
+        self.read_snapshot(r)
+    }
     fn name(&self) -> &str {
         "clint"
     }
@@ -163,6 +175,37 @@ impl MmioDevice for Clint {
             .copied()
             .filter(|&cmp| cmp > self.mtime && cmp != u64::MAX)
             .min()
+    }
+}
+
+impl Clint {
+    /// Snapshot state (`emu run --save`).
+    fn write_snapshot(
+        &self,
+        w: &mut crate::snapshot::format::Writer,
+    ) -> crate::snapshot::format::Result<()> {
+        w.u64(self.msip.len() as u64);
+        for (&s, &cmp) in self.msip.iter().zip(&self.mtimecmp) {
+            w.bool(s);
+            w.u64(cmp);
+        }
+        w.u64(self.mtime);
+        Ok(())
+    }
+
+    fn read_snapshot(
+        &mut self,
+        r: &mut crate::snapshot::format::Reader,
+    ) -> crate::snapshot::format::Result<()> {
+        if r.u64()? != self.msip.len() as u64 {
+            return Err(r.error("has another number of harts"));
+        }
+        for (s, cmp) in self.msip.iter_mut().zip(&mut self.mtimecmp) {
+            *s = r.bool()?;
+            *cmp = r.u64()?;
+        }
+        self.mtime = r.u64()?;
+        Ok(())
     }
 }
 

@@ -135,6 +135,18 @@ impl Plic {
 }
 
 impl MmioDevice for Plic {
+    fn save_state(
+        &self,
+        w: &mut crate::snapshot::format::Writer,
+    ) -> crate::snapshot::format::Result<()> {
+        self.write_snapshot(w)
+    }
+    fn restore_state(
+        &mut self,
+        r: &mut crate::snapshot::format::Reader,
+    ) -> crate::snapshot::format::Result<()> {
+        self.read_snapshot(r)
+    }
     fn name(&self) -> &str {
         "plic"
     }
@@ -224,6 +236,51 @@ impl MmioDevice for Plic {
             bits |= MIP_SEIP;
         }
         bits
+    }
+}
+
+impl Plic {
+    /// Snapshot state (`emu run --save`).
+    fn write_snapshot(
+        &self,
+        w: &mut crate::snapshot::format::Writer,
+    ) -> crate::snapshot::format::Result<()> {
+        for i in 0..SOURCES {
+            w.u32(self.priority[i]);
+            w.bool(self.level[i]);
+            w.bool(self.pending[i]);
+            w.bool(self.in_service[i]);
+        }
+        w.u64(self.enable.len() as u64);
+        for (words, &threshold) in self.enable.iter().zip(&self.threshold) {
+            for &word in words {
+                w.u32(word);
+            }
+            w.u32(threshold);
+        }
+        Ok(())
+    }
+
+    fn read_snapshot(
+        &mut self,
+        r: &mut crate::snapshot::format::Reader,
+    ) -> crate::snapshot::format::Result<()> {
+        for i in 0..SOURCES {
+            self.priority[i] = r.u32()?;
+            self.level[i] = r.bool()?;
+            self.pending[i] = r.bool()?;
+            self.in_service[i] = r.bool()?;
+        }
+        if r.u64()? != self.enable.len() as u64 {
+            return Err(r.error("has another number of contexts"));
+        }
+        for (words, threshold) in self.enable.iter_mut().zip(&mut self.threshold) {
+            for word in words.iter_mut() {
+                *word = r.u32()?;
+            }
+            *threshold = r.u32()?;
+        }
+        Ok(())
     }
 }
 

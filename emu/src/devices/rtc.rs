@@ -79,6 +79,18 @@ impl GoldfishRtc {
 }
 
 impl MmioDevice for GoldfishRtc {
+    fn save_state(
+        &self,
+        w: &mut crate::snapshot::format::Writer,
+    ) -> crate::snapshot::format::Result<()> {
+        self.write_snapshot(w)
+    }
+    fn restore_state(
+        &mut self,
+        r: &mut crate::snapshot::format::Reader,
+    ) -> crate::snapshot::format::Result<()> {
+        self.read_snapshot(r)
+    }
     fn name(&self) -> &str {
         "rtc"
     }
@@ -138,6 +150,37 @@ impl MmioDevice for GoldfishRtc {
 
     fn irq_line(&self) -> Option<(u32, bool)> {
         Some((map::RTC_IRQ, self.irq_pending && self.irq_enabled))
+    }
+}
+
+impl GoldfishRtc {
+    /// Snapshot state (`emu run --save`).
+    fn write_snapshot(
+        &self,
+        w: &mut crate::snapshot::format::Writer,
+    ) -> crate::snapshot::format::Result<()> {
+        w.u64(self.mtime);
+        w.i64(self.offset_ns);
+        w.u32(self.latched_high);
+        w.u32(self.staged_high);
+        w.opt_u64(self.alarm_ns);
+        w.bool(self.irq_enabled);
+        w.bool(self.irq_pending);
+        Ok(())
+    }
+
+    fn read_snapshot(
+        &mut self,
+        r: &mut crate::snapshot::format::Reader,
+    ) -> crate::snapshot::format::Result<()> {
+        self.mtime = r.u64()?;
+        self.offset_ns = r.i64()?;
+        self.latched_high = r.u32()?;
+        self.staged_high = r.u32()?;
+        self.alarm_ns = r.opt_u64()?;
+        self.irq_enabled = r.bool()?;
+        self.irq_pending = r.bool()?;
+        Ok(())
     }
 }
 

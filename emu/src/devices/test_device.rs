@@ -24,6 +24,18 @@ pub fn decode(value: u64) -> Option<ExitRequest> {
 }
 
 impl MmioDevice for TestDevice {
+    fn save_state(
+        &self,
+        w: &mut crate::snapshot::format::Writer,
+    ) -> crate::snapshot::format::Result<()> {
+        self.write_snapshot(w)
+    }
+    fn restore_state(
+        &mut self,
+        r: &mut crate::snapshot::format::Reader,
+    ) -> crate::snapshot::format::Result<()> {
+        self.read_snapshot(r)
+    }
     fn name(&self) -> &str {
         "test"
     }
@@ -44,5 +56,23 @@ impl MmioDevice for TestDevice {
     }
     fn take_exit_request(&mut self) -> Option<ExitRequest> {
         self.request.take()
+    }
+}
+
+impl TestDevice {
+    /// Snapshot state: none between instructions (the bus takes a request at once).
+    fn write_snapshot(
+        &self,
+        _w: &mut crate::snapshot::format::Writer,
+    ) -> crate::snapshot::format::Result<()> {
+        Ok(())
+    }
+
+    fn read_snapshot(
+        &mut self,
+        _r: &mut crate::snapshot::format::Reader,
+    ) -> crate::snapshot::format::Result<()> {
+        self.request = None;
+        Ok(())
     }
 }

@@ -199,6 +199,18 @@ impl Uart {
 }
 
 impl MmioDevice for Uart {
+    fn save_state(
+        &self,
+        w: &mut crate::snapshot::format::Writer,
+    ) -> crate::snapshot::format::Result<()> {
+        self.write_snapshot(w)
+    }
+    fn restore_state(
+        &mut self,
+        r: &mut crate::snapshot::format::Reader,
+    ) -> crate::snapshot::format::Result<()> {
+        self.read_snapshot(r)
+    }
     fn name(&self) -> &str {
         "uart0"
     }
@@ -243,6 +255,46 @@ impl MmioDevice for Uart {
     fn take_exit_request(&mut self) -> Option<ExitRequest> {
         let input = self.input.as_ref()?;
         input.take_exit_request().then_some(ExitRequest::Exit(0))
+    }
+}
+
+impl Uart {
+    /// Snapshot state (`emu run --save`): registers and the receive FIFO. Bytes typed on
+    /// the host but not yet taken into the FIFO belong to the host, not the snapshot.
+    fn write_snapshot(
+        &self,
+        w: &mut crate::snapshot::format::Writer,
+    ) -> crate::snapshot::format::Result<()> {
+        for b in [self.ier, self.lcr, self.mcr, self.scr, self.dll, self.dlm] {
+            w.u8(b);
+        }
+        w.bool(self.fifo_enabled);
+        w.bool(self.thre_pending);
+        w.bool(self.in_use);
+        let rx: Vec<u8> = self.rx.iter().copied().collect();
+        w.bytes(&rx);
+        Ok(())
+    }
+
+    fn read_snapshot(
+        &mut self,
+        r: &mut crate::snapshot::format::Reader,
+    ) -> crate::snapshot::format::Result<()> {
+        self.ier = r.u8()?;
+        self.lcr = r.u8()?;
+        self.mcr = r.u8()?;
+        self.scr = r.u8()?;
+        self.dll = r.u8()?;
+        self.dlm = r.u8()?;
+        self.fifo_enabled = r.bool()?;
+        self.thre_pending = r.bool()?;
+        self.in_use = r.bool()?;
+        let rx = r.bytes()?;
+        if rx.len() > FIFO_DEPTH {
+            return Err(r.error("holds more bytes than the receive FIFO"));
+        }
+        self.rx = rx.iter().copied().collect();
+        Ok(())
     }
 }
 

@@ -461,6 +461,8 @@ impl<'a> Debugger<'a> {
     fn machine_stop(&mut self, stop: StopReason) -> Option<Stop> {
         let report = match stop {
             StopReason::InsnLimit if !limit_reached(self.m, self.max_insns) => return None,
+            // The CLI refuses --save-at with --gdb; a save point would only pause.
+            StopReason::SavePoint => return None,
             StopReason::Exit(code) => Stop::Exited((self.exit_status)(code)),
             StopReason::Reset => {
                 eprintln!("emu: the guest reset the machine; ending the gdb session");

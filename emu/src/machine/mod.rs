@@ -4,6 +4,7 @@
 pub mod console_expect;
 pub mod dtb;
 pub mod loader;
+pub mod savepoint;
 pub mod stats;
 
 use crate::bus::{Bus, DeviceError, ExitRequest, MmioDevice, Ram, DRAM_BASE};
@@ -119,6 +120,10 @@ pub enum StopReason {
     InsnLimit,
     /// Every hart sleeps in WFI with nothing that could ever wake it.
     Deadlock,
+    /// A save point was reached ([`Machine::save_points`]; the one reached is in
+    /// [`Machine::reached_save_point`]). Calling [`Machine::run`] again continues exactly
+    /// as if the run had not stopped.
+    SavePoint,
     /// The user interrupted the run (Ctrl-C, SIGTERM).
     Interrupted,
     /// The program asked the HTIF syscall proxy for this syscall, which it does not serve.
@@ -173,6 +178,11 @@ pub struct Machine {
     pub observed: bool,
     /// Published counters (None: nobody reads them).
     pub progress: Option<std::sync::Arc<Progress>>,
+    /// Where to stop for a snapshot (`--save-at`), and the one last stopped at.
+    pub save_points: Vec<savepoint::SavePoint>,
+    pub reached_save_point: Option<savepoint::SavePoint>,
+    /// The quantum a save point interrupted, finished by the next [`Machine::run`].
+    pub resume: Option<savepoint::QuantumPosition>,
 }
 
 impl Machine {
@@ -207,6 +217,9 @@ impl Machine {
             tracer: crate::trace::Tracer::disabled(),
             observed: false,
             progress: None,
+            save_points: Vec::new(),
+            reached_save_point: None,
+            resume: None,
         }
     }
 
@@ -331,6 +344,16 @@ impl Machine {
     pub fn run(&mut self, max_insns: Option<u64>) -> StopReason {
         let limit = max_insns.unwrap_or(u64::MAX);
         loop {
+            if let Some(p) = self.resume.take() {
+                if self.total_insns >= limit {
+                    self.resume = Some(p);
+                    return StopReason::InsnLimit;
+                }
+                match self.run_quantum(p, limit) {
+                    Some(stop) => return stop,
+                    None => continue,
+                }
+            }
             if let Some(req) = self.bus.exit_request.take() {
                 return match req {
                     ExitRequest::Exit(code) => StopReason::Exit(code),
@@ -359,21 +382,68 @@ impl Machine {
                     quantum = quantum.min((d - now).saturating_mul(INSNS_PER_TICK).max(1));
                 }
             }
-            let mut all_waiting = true;
-            let mut executed = 0;
+            let start = savepoint::QuantumPosition {
+                now,
+                quantum,
+                hart: 0,
+                left: 0,
+                executed: 0,
+                all_waiting: true,
+            };
+            if let Some(stop) = self.run_quantum(start, limit) {
+                return stop;
+            }
+        }
+    }
+
+    /// The harts' turns of one quantum from `at` (a fresh quantum: hart 0 with `left`
+    /// 0), then what follows a quantum. `Some` when the run stops.
+    fn run_quantum(&mut self, at: savepoint::QuantumPosition, limit: u64) -> Option<StopReason> {
+        let savepoint::QuantumPosition {
+            now,
+            quantum,
+            mut all_waiting,
+            mut executed,
+            ..
+        } = at;
+        {
             let nharts = self.harts.len() as u64;
-            for hart in &mut self.harts {
-                if self.config.clock == ClockMode::Deterministic {
-                    // Include the harts that ran before this one in the round: every
-                    // hart's `time` then continues from the latest value any hart could
-                    // have read, so time never steps back when work moves between harts.
-                    hart.set_time(self.total_insns / INSNS_PER_TICK);
-                }
-                let budget = quantum.div_ceil(nharts).max(1);
-                let (n, stop) = if self.tracer.watching_pcs() {
-                    hart.run_traced(&mut self.bus, &mut self.tracer, budget)
+            for (i, hart) in self.harts.iter_mut().enumerate().skip(at.hart) {
+                let budget = if i == at.hart && at.left > 0 {
+                    // The rest of a slice a save point cut: its time was set already.
+                    // A limit set since (gdb's steps, --max-insns) still holds.
+                    at.left.min(limit.saturating_sub(self.total_insns)).max(1)
                 } else {
-                    hart.run(&mut self.bus, budget)
+                    if self.config.clock == ClockMode::Deterministic {
+                        // Include the harts that ran before this one in the round: every
+                        // hart's `time` then continues from the latest value any hart
+                        // could have read, so time never steps back when work moves
+                        // between harts.
+                        hart.set_time(self.total_insns / INSNS_PER_TICK);
+                    }
+                    quantum.div_ceil(nharts).max(1)
+                };
+                let (n, stop) = match savepoint::run_slice(
+                    hart,
+                    &mut self.bus,
+                    &mut self.tracer,
+                    &self.save_points,
+                    budget,
+                ) {
+                    savepoint::Slice::Ran(n, stop) => (n, stop),
+                    savepoint::Slice::Paused { ran, left, index } => {
+                        self.total_insns += ran;
+                        self.resume = Some(savepoint::QuantumPosition {
+                            now,
+                            quantum,
+                            hart: i,
+                            left,
+                            executed: executed + ran,
+                            all_waiting,
+                        });
+                        self.reached_save_point = Some(self.save_points.remove(index));
+                        return Some(StopReason::SavePoint);
+                    }
                 };
                 self.total_insns += n;
                 executed += n;
@@ -402,7 +472,7 @@ impl Machine {
                     target = target.min(d.max(now + 1).saturating_mul(INSNS_PER_TICK));
                 }
                 self.total_insns = self.total_insns.max(target.min(limit));
-                continue;
+                return None;
             }
             if all_waiting && self.bus.exit_request.is_none() {
                 // Every hart sleeps: jump time to the next deadline, as hardware would
@@ -427,7 +497,7 @@ impl Machine {
                         // Idle time counts toward the clock but never past the limit.
                         self.total_insns = self.total_insns.max(target.min(limit));
                         if self.total_insns >= limit {
-                            return StopReason::InsnLimit;
+                            return Some(StopReason::InsnLimit);
                         }
                     }
                     (ClockMode::Host, _) => {
@@ -435,13 +505,14 @@ impl Machine {
                     }
                     _ => {
                         if !self.devices_may_wake() {
-                            return StopReason::Deadlock;
+                            return Some(StopReason::Deadlock);
                         }
                         std::thread::sleep(std::time::Duration::from_micros(100));
                     }
                 }
             }
         }
+        None
     }
 
     /// Whether the console watch or the deadline ends the run now. Checked between
@@ -492,6 +563,18 @@ impl BootRom {
 }
 
 impl MmioDevice for BootRom {
+    fn save_state(
+        &self,
+        w: &mut crate::snapshot::format::Writer,
+    ) -> crate::snapshot::format::Result<()> {
+        self.write_snapshot(w)
+    }
+    fn restore_state(
+        &mut self,
+        r: &mut crate::snapshot::format::Reader,
+    ) -> crate::snapshot::format::Result<()> {
+        self.read_snapshot(r)
+    }
     fn name(&self) -> &str {
         "bootrom"
     }
@@ -514,6 +597,29 @@ impl MmioDevice for BootRom {
         _ram: &mut Ram,
     ) -> Result<(), DeviceError> {
         Err(DeviceError)
+    }
+}
+
+impl BootRom {
+    /// Snapshot state: the code and the two addresses it loads.
+    fn write_snapshot(
+        &self,
+        w: &mut crate::snapshot::format::Writer,
+    ) -> crate::snapshot::format::Result<()> {
+        w.bytes(&self.bytes);
+        Ok(())
+    }
+
+    fn read_snapshot(
+        &mut self,
+        r: &mut crate::snapshot::format::Reader,
+    ) -> crate::snapshot::format::Result<()> {
+        let bytes = r.bytes()?;
+        if bytes.len() != self.bytes.len() {
+            return Err(r.error("has a boot ROM of another size"));
+        }
+        self.bytes = bytes.to_vec();
+        Ok(())
     }
 }
 

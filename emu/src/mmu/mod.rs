@@ -138,6 +138,7 @@ pub mod check;
 pub mod pmp;
 pub mod pte;
 pub mod pwc;
+pub(crate) mod state;
 pub mod stats;
 pub mod tlb;
 pub mod walker;

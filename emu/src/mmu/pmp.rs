@@ -257,6 +257,34 @@ impl Pmp {
     }
 }
 
+impl Pmp {
+    /// Snapshot state: the CSRs; the ranges are derived again on restore and the decision
+    /// cache starts empty.
+    pub(crate) fn save_state(&self, w: &mut crate::snapshot::format::Writer) {
+        w.buf.extend_from_slice(&self.cfg);
+        w.u64s(&self.addr);
+        w.u64(self.version);
+    }
+
+    pub(crate) fn restore_state(
+        &mut self,
+        r: &mut crate::snapshot::format::Reader,
+    ) -> crate::snapshot::format::Result<()> {
+        self.cfg.copy_from_slice(r.take(ENTRIES)?);
+        for c in &mut self.cfg {
+            *c &= 0x9f;
+        }
+        self.addr = r.u64s()?;
+        for a in &mut self.addr {
+            *a &= (1u64 << 54) - 1;
+        }
+        let version = r.u64()?;
+        self.recompute();
+        self.version = version;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -471,6 +471,62 @@ impl TlbArray {
     }
 }
 
+impl TlbArray {
+    /// Snapshot state: every slot with its LRU stamp, the clock and the version.
+    pub(crate) fn save_state(&self, w: &mut crate::snapshot::format::Writer) {
+        w.u64(self.sets as u64);
+        w.u64(self.ways as u64);
+        w.u64(self.slots.len() as u64);
+        for s in &self.slots {
+            w.u64(s.entry.tag);
+            w.u8(s.entry.level);
+            w.u16(s.entry.asid);
+            w.bool(s.entry.global);
+            w.u64(s.entry.pte.0);
+            w.u64(s.entry.pte_addr);
+            w.bool(s.valid);
+            w.u64(s.last_use);
+        }
+        w.u8(self.sizes_present);
+        w.u64(self.clock);
+        w.u64(self.last_hit as u64);
+        w.u64(self.version);
+    }
+
+    /// Take the state [`TlbArray::save_state`] wrote; the geometry must be this one's.
+    pub(crate) fn restore_state(
+        &mut self,
+        r: &mut crate::snapshot::format::Reader,
+    ) -> crate::snapshot::format::Result<()> {
+        let (sets, ways, n) = (r.u64()?, r.u64()?, r.u64()?);
+        if (sets, ways, n) != (self.sets as u64, self.ways as u64, self.slots.len() as u64) {
+            return Err(r.error(format!(
+                "has a TLB array of {n} entries in {sets} sets, the machine {} in {}",
+                self.slots.len(),
+                self.sets
+            )));
+        }
+        for s in &mut self.slots {
+            s.entry.tag = r.u64()?;
+            s.entry.level = r.u8()?;
+            if s.entry.level > 4 {
+                return Err(r.error("has a TLB entry above level 4"));
+            }
+            s.entry.asid = r.u16()?;
+            s.entry.global = r.bool()?;
+            s.entry.pte = Pte(r.u64()?);
+            s.entry.pte_addr = r.u64()?;
+            s.valid = r.bool()?;
+            s.last_use = r.u64()?;
+        }
+        self.sizes_present = r.u8()? & 0x1f;
+        self.clock = r.u64()?;
+        self.last_hit = r.count(self.slots.len().saturating_sub(1))?;
+        self.version = r.u64()?;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

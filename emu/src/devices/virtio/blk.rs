@@ -210,6 +210,42 @@ impl Block {
 }
 
 impl VirtioBackend for Block {
+    /// The disk's identity is the snapshot's configuration; here only what the guest
+    /// wrote into the in-memory overlay (`--snapshot`), in sector order.
+    fn save_state(
+        &self,
+        w: &mut crate::snapshot::format::Writer,
+    ) -> crate::snapshot::format::Result<()> {
+        w.bool(self.snapshot);
+        let mut sectors: Vec<&u64> = self.overlay.keys().collect();
+        sectors.sort_unstable();
+        w.u64(sectors.len() as u64);
+        for s in sectors {
+            w.u64(*s);
+            w.buf.extend_from_slice(&self.overlay[s][..]);
+        }
+        Ok(())
+    }
+    fn restore_state(
+        &mut self,
+        r: &mut crate::snapshot::format::Reader,
+    ) -> crate::snapshot::format::Result<()> {
+        if r.bool()? != self.snapshot {
+            return Err(r.error("was saved with another --snapshot setting"));
+        }
+        let n = r.len(8 + SECTOR as usize)?;
+        self.overlay.clear();
+        for _ in 0..n {
+            let sector = r.u64()?;
+            if sector >= self.disk.size.div_ceil(SECTOR) {
+                return Err(r.error("holds a sector beyond the end of the disk"));
+            }
+            let mut data = Box::new([0u8; SECTOR as usize]);
+            data.copy_from_slice(r.take(SECTOR as usize)?);
+            self.overlay.insert(sector, data);
+        }
+        Ok(())
+    }
     fn device_id(&self) -> u32 {
         DEVICE_ID
     }

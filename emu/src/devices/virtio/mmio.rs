@@ -103,6 +103,27 @@ pub trait VirtioBackend: Send {
     ) -> Result<Option<u32>, QueueError>;
     /// The driver reset the device.
     fn reset(&mut self) {}
+    /// Append the backend's state to a snapshot; a backend that does not override this
+    /// cannot be saved.
+    fn save_state(
+        &self,
+        _w: &mut crate::snapshot::format::Writer,
+    ) -> crate::snapshot::format::Result<()> {
+        Err(crate::snapshot::format::SnapError(format!(
+            "the virtio device of type {} cannot be saved in a snapshot",
+            self.device_id()
+        )))
+    }
+    /// Take the state [`VirtioBackend::save_state`] wrote into this fresh backend.
+    fn restore_state(
+        &mut self,
+        _r: &mut crate::snapshot::format::Reader,
+    ) -> crate::snapshot::format::Result<()> {
+        Err(crate::snapshot::format::SnapError(format!(
+            "the virtio device of type {} cannot be restored from a snapshot",
+            self.device_id()
+        )))
+    }
 }
 
 pub struct VirtioMmio {
@@ -387,6 +408,18 @@ impl VirtioMmio {
 }
 
 impl MmioDevice for VirtioMmio {
+    fn save_state(
+        &self,
+        w: &mut crate::snapshot::format::Writer,
+    ) -> crate::snapshot::format::Result<()> {
+        self.write_snapshot(w)
+    }
+    fn restore_state(
+        &mut self,
+        r: &mut crate::snapshot::format::Reader,
+    ) -> crate::snapshot::format::Result<()> {
+        self.read_snapshot(r)
+    }
     fn name(&self) -> &str {
         &self.name
     }
@@ -456,4 +489,143 @@ pub fn config_bytes(config: &[u8], offset: u64, size: usize) -> u64 {
         v |= (b as u64) << (8 * i);
     }
     v
+}
+
+fn write_chain(w: &mut crate::snapshot::format::Writer, c: &Chain) {
+    w.u16(c.head);
+    w.u64(c.buffers.len() as u64);
+    for b in &c.buffers {
+        w.u64(b.addr);
+        w.u32(b.len);
+        w.bool(b.device_writable);
+    }
+}
+
+fn read_chain(r: &mut crate::snapshot::format::Reader) -> crate::snapshot::format::Result<Chain> {
+    let head = r.u16()?;
+    let n = r.len(13)?;
+    let mut buffers = Vec::with_capacity(n);
+    for _ in 0..n {
+        buffers.push(super::queue::Buffer {
+            addr: r.u64()?,
+            len: r.u32()?,
+            device_writable: r.bool()?,
+        });
+    }
+    Ok(Chain { head, buffers })
+}
+
+impl VirtioMmio {
+    /// Snapshot state (`emu run --save`): transport registers, every queue with the
+    /// device's position in it and the chain it is in the middle of, the work credit,
+    /// and the backend's own state.
+    fn write_snapshot(
+        &self,
+        w: &mut crate::snapshot::format::Writer,
+    ) -> crate::snapshot::format::Result<()> {
+        w.u32(self.status);
+        w.u32(self.device_features_sel);
+        w.u32(self.driver_features_sel);
+        w.u64(self.driver_features);
+        w.u32(self.queue_sel);
+        w.u32(self.interrupt_status);
+        w.u64(self.credit);
+        w.u64(self.credit_time);
+        w.u64(self.queues.len() as u64);
+        for q in &self.queues {
+            w.u16(q.size);
+            w.bool(q.ready);
+            w.u64(q.desc_addr);
+            w.u64(q.driver_addr);
+            w.u64(q.device_addr);
+            w.u16(q.next_avail);
+            w.u16(q.next_used);
+            w.bool(q.kicked);
+            match &q.in_flight {
+                Some(f) => {
+                    w.u8(1);
+                    write_chain(w, &f.chain);
+                    w.u64(f.done);
+                }
+                None => w.u8(0),
+            }
+        }
+        match &self.backend {
+            Some(b) => {
+                w.u8(1);
+                w.u32(b.device_id());
+                let mut bw = crate::snapshot::format::Writer::new();
+                b.save_state(&mut bw)?;
+                w.bytes(&bw.buf);
+            }
+            None => w.u8(0),
+        }
+        Ok(())
+    }
+
+    fn read_snapshot(
+        &mut self,
+        r: &mut crate::snapshot::format::Reader,
+    ) -> crate::snapshot::format::Result<()> {
+        self.status = r.u32()?;
+        self.device_features_sel = r.u32()?;
+        self.driver_features_sel = r.u32()?;
+        self.driver_features = r.u64()?;
+        self.queue_sel = r.u32()?;
+        self.interrupt_status = r.u32()?;
+        self.credit = r.u64()?.min(WORK_CREDIT_MAX);
+        self.credit_time = r.u64()?;
+        if r.u64()? != self.queues.len() as u64 {
+            return Err(r.error("has another number of queues"));
+        }
+        for q in &mut self.queues {
+            q.size = r.u16()?;
+            if q.size > QUEUE_MAX || (q.size != 0 && !q.size.is_power_of_two()) {
+                return Err(r.error("has a queue size the device does not allow"));
+            }
+            q.ready = r.bool()?;
+            q.desc_addr = r.u64()?;
+            q.driver_addr = r.u64()?;
+            q.device_addr = r.u64()?;
+            q.next_avail = r.u16()?;
+            q.next_used = r.u16()?;
+            q.kicked = r.bool()?;
+            q.in_flight = if r.bool()? {
+                let chain = read_chain(r)?;
+                Some(InFlight {
+                    chain,
+                    done: r.u64()?,
+                })
+            } else {
+                None
+            };
+            if q.size == 0 && (q.ready || q.kicked || q.in_flight.is_some()) {
+                return Err(r.error("has a queue in use without a size"));
+            }
+        }
+        let present = r.bool()?;
+        match (&mut self.backend, present) {
+            (Some(b), true) => {
+                let id = r.u32()?;
+                if id != b.device_id() {
+                    return Err(r.error(format!(
+                        "holds virtio device type {id} where the machine has type {}",
+                        b.device_id()
+                    )));
+                }
+                let payload = r.bytes()?;
+                let mut br =
+                    crate::snapshot::format::Reader::new(payload, format!("{} backend", self.name));
+                b.restore_state(&mut br)?;
+                br.finish()?;
+            }
+            (None, false) => {}
+            _ => {
+                return Err(
+                    r.error("has a device where the machine has none, or none where it has one")
+                )
+            }
+        }
+        Ok(())
+    }
 }

@@ -80,6 +80,20 @@ impl Entropy {
 }
 
 impl VirtioBackend for Entropy {
+    fn save_state(
+        &self,
+        w: &mut crate::snapshot::format::Writer,
+    ) -> crate::snapshot::format::Result<()> {
+        w.u64s(&self.rng.s);
+        Ok(())
+    }
+    fn restore_state(
+        &mut self,
+        r: &mut crate::snapshot::format::Reader,
+    ) -> crate::snapshot::format::Result<()> {
+        self.rng.s = r.u64s()?;
+        Ok(())
+    }
     fn device_id(&self) -> u32 {
         DEVICE_ID
     }
