@@ -16,9 +16,12 @@
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::mpsc;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+
+#[path = "common/console_reader.rs"]
+mod console_reader;
+use console_reader::ConsoleReader;
 
 /// Room for a boot without drivers (1.1 G instructions) plus a wide margin.
 const BOOT_LIMIT: &str = "4000000000";
@@ -541,49 +544,6 @@ fn ext4_disk_written_then_read_back_after_reboot() {
     );
     run_tool(&fsck, &["-f", "-n", &disk_arg]);
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// Reads emu's console on a thread so the test can wait for text with a deadline.
-struct ConsoleReader {
-    chunks: mpsc::Receiver<Vec<u8>>,
-    seen: String,
-}
-
-impl ConsoleReader {
-    fn new(mut out: impl Read + Send + 'static) -> Self {
-        let (tx, chunks) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = out.read(&mut buf) {
-                if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
-                    break;
-                }
-            }
-        });
-        ConsoleReader {
-            chunks,
-            seen: String::new(),
-        }
-    }
-
-    /// Wait until `needle` appears after byte `from` of the console; its end offset.
-    fn wait_for(&mut self, needle: &str, from: usize, deadline: Instant) -> Result<usize, String> {
-        loop {
-            if let Some(i) = self.seen[from.min(self.seen.len())..].find(needle) {
-                return Ok(from + i + needle.len());
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.chunks.recv_timeout(left) {
-                Ok(c) => self.seen.push_str(&String::from_utf8_lossy(&c)),
-                Err(_) => {
-                    return Err(format!(
-                        "no {needle:?} on the console; it shows:\n{}",
-                        self.seen
-                    ))
-                }
-            }
-        }
-    }
 }
 
 /// The busybox shell reads commands typed on emu's standard input (here a pipe, as the

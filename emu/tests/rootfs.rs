@@ -10,8 +10,11 @@
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
+
+#[path = "common/console_reader.rs"]
+mod console_reader;
+use console_reader::ConsoleReader;
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -28,49 +31,6 @@ fn cache_base() -> PathBuf {
     std::env::var_os("EMU_CACHE")
         .map(PathBuf::from)
         .unwrap_or_else(|| repo_root().join(".cache"))
-}
-
-/// Reads emu's console on a thread so the test can wait for text with a deadline.
-struct Console {
-    chunks: mpsc::Receiver<Vec<u8>>,
-    seen: String,
-}
-
-impl Console {
-    fn new(mut out: impl Read + Send + 'static) -> Self {
-        let (tx, chunks) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = out.read(&mut buf) {
-                if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
-                    break;
-                }
-            }
-        });
-        Console {
-            chunks,
-            seen: String::new(),
-        }
-    }
-
-    /// Wait until `needle` appears after byte `from`; the offset just past it.
-    fn wait_for(&mut self, needle: &str, from: usize, deadline: Instant) -> Result<usize, String> {
-        loop {
-            if let Some(i) = self.seen[from.min(self.seen.len())..].find(needle) {
-                return Ok(from + i + needle.len());
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.chunks.recv_timeout(left) {
-                Ok(c) => self.seen.push_str(&String::from_utf8_lossy(&c)),
-                Err(_) => {
-                    return Err(format!(
-                        "no {needle:?} on the console; it shows:\n{}",
-                        self.seen
-                    ))
-                }
-            }
-        }
-    }
 }
 
 #[test]
@@ -112,7 +72,7 @@ fn mkrootfs_image_boots_to_a_shell_prompt_from_the_disk() {
         .spawn()
         .expect("cannot run emu");
     let mut stdin = child.stdin.take().unwrap();
-    let mut console = Console::new(child.stdout.take().unwrap());
+    let mut console = ConsoleReader::new(child.stdout.take().unwrap());
     let stderr = child.stderr.take().unwrap();
     // The --max-insns guard ends a hung guest long before this on any host.
     let deadline = Instant::now() + Duration::from_secs(900);
