@@ -332,9 +332,17 @@ fn stale_translation_detector() {
     env.write_pte(pte, Pte::new(PA3 >> 12, V | R | W | D));
     env.tr(0x5000, Load, &c).unwrap();
     assert_eq!(env.mmu.stats.stale_translations, 2);
-    // A permission downgrade without a fence is.
+    // A permission downgrade without a fence: a load cannot see it (stale but
+    // equivalent), a store can (reported).
     env.write_pte(pte, Pte::new(PA3 >> 12, V | R | A | D));
     env.tr(0x5000, Load, &c).unwrap();
+    assert_eq!(env.mmu.stats.stale_translations, 2);
+    assert_eq!(env.mmu.stats.stale_equivalent_hits, 1);
+    assert_eq!(
+        env.tr(0x5000, Store, &c),
+        Ok(PA3),
+        "the stale writable entry is still used"
+    );
     assert_eq!(env.mmu.stats.stale_translations, 3);
 }
 
