@@ -102,11 +102,8 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
         m.set_tracer(tracer);
         trace_sink = Some(s);
     }
-    m.set_observed(
-        args.stats == Some(super::StatsLevel::Full)
-            || args.stats_json.is_some()
-            || args.trace.is_some(),
-    );
+    let stats_observed = args.stats == Some(super::StatsLevel::Full) || args.stats_json.is_some();
+    m.set_observed(stats_observed);
 
     super::terminal::install_stop_handler();
     let raw = super::terminal::RawModeGuard::enable();
@@ -149,14 +146,13 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
         earlier_insns += m.total_insns;
         m.finish();
         let tracer = std::mem::take(&mut m.tracer);
-        let observed = m.observed;
         let published = m.progress.take();
         drop(m);
         super::progress::hide();
         eprintln!("emu: guest reset #{resets}, rebooting");
         m = build(&args, &config, &images)?.0;
         m.set_tracer(tracer);
-        m.set_observed(observed);
+        m.set_observed(stats_observed);
         m.progress = published;
     };
     let elapsed = start.elapsed();

@@ -148,8 +148,11 @@ pub struct Machine {
     irq_levels: Vec<(u32, bool)>,
     /// Trace producer (disabled unless `--trace`).
     pub tracer: crate::trace::Tracer,
-    /// Statistics or tracing want every access to go through the TLB model.
+    /// Statistics or a live trace want every access to go through the TLB model.
     pub observed: bool,
+    /// Statistics want it for the whole run ([`Machine::set_observed`]); a trace only
+    /// until it ends.
+    stats_observed: bool,
     /// Published counters (None: nobody reads them).
     pub progress: Option<std::sync::Arc<Progress>>,
 }
@@ -185,6 +188,7 @@ impl Machine {
             irq_levels: Vec::new(),
             tracer: crate::trace::Tracer::disabled(),
             observed: false,
+            stats_observed: false,
             progress: None,
         }
     }
@@ -233,19 +237,29 @@ impl Machine {
         top.saturating_sub(len.saturating_add(0x1000)) & !0xfff
     }
 
-    /// Start tracing into `tracer` (its window and kinds decide what is written).
+    /// Start tracing into `tracer` (its window and kinds decide what is written). Until
+    /// the trace ends every memory access is visible to the TLB model.
     pub fn set_tracer(&mut self, tracer: crate::trace::Tracer) {
-        for h in &mut self.harts {
-            h.enable_tracing(tracer.requested());
-        }
         self.tracer = tracer;
+        self.apply_observation();
     }
 
-    /// Make every memory access visible to the TLB model (for `--stats` and `--trace`).
+    /// Make every memory access visible to the TLB model for the whole run (for
+    /// `--stats`).
     pub fn set_observed(&mut self, on: bool) {
-        self.observed = on;
+        self.stats_observed = on;
+        self.apply_observation();
+    }
+
+    /// Observe the MMU while statistics or a live trace want it; once a trace has ended
+    /// (its window closed, `--trace-limit` reached) the harts go back to the unobserved
+    /// loop and the MMU's fast path.
+    fn apply_observation(&mut self) {
+        let tracing = self.tracer.watching_pcs();
+        self.observed = self.stats_observed || tracing;
         for h in &mut self.harts {
-            h.mmu.config.stats = on;
+            h.mmu.config.stats = self.observed;
+            h.follow_trace(&self.tracer);
         }
     }
 
@@ -331,6 +345,10 @@ impl Machine {
                 if d > now {
                     quantum = quantum.min((d - now).saturating_mul(INSNS_PER_TICK).max(1));
                 }
+            }
+            if self.observed && !self.stats_observed && !self.tracer.watching_pcs() {
+                // The trace ended during the last quantum.
+                self.apply_observation();
             }
             let mut all_waiting = true;
             let mut executed = 0;
