@@ -20,7 +20,7 @@
 //! reference one; `emu/tests/fast_path.rs` checks that.
 
 use super::decode::K;
-use super::icache::DecodeCache;
+use super::decode_cache::DecodeCache;
 use super::trap::Exception;
 use super::{read_le, sext32, write_le, Hart, RunStop, Step, FETCH_TRAPPED, NO_VPN};
 use crate::bus::Bus;

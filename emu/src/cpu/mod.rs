@@ -5,18 +5,18 @@
 //! interrupt lines and the time.
 //!
 //! Hot path: `fetch` looks the pc's page up in a one-entry fetch-page cache and takes the
-//! decoded [`Op`] from the per-physical-page decode cache ([`icache`]); `execute` is one
+//! decoded [`Op`] from the per-physical-page decode cache ([`decode_cache`]); `execute` is one
 //! `match` over the decoded kind. Loads and stores translate through the MMU and then
 //! touch RAM directly. Everything unusual (traps, CSRs, xRET, MMIO) is off that path.
 
 pub mod csr;
 pub mod decode;
+mod decode_cache;
 pub mod disasm;
 pub mod encode;
 mod fast;
 pub mod fpu;
-mod icache;
-pub mod trace_hooks;
+pub mod traced_loop;
 pub mod trap;
 mod trigger;
 
@@ -94,8 +94,8 @@ use crate::bus::Bus;
 use crate::mmu::{AccessType, Mmu, MmuConfig, TranslateCtx};
 use csr::{ip, ms, CsrEffect};
 use decode::{decode, AmoOp, Op, K};
+use decode_cache::{DecodeCache, FetchPages};
 use fpu::FpState;
-use icache::{DecodeCache, FetchPages};
 use trap::{irq, Exception};
 
 /// Privilege levels (the encoding of mstatus.MPP).
@@ -152,7 +152,7 @@ pub struct Hart {
     /// is observed (`--stats`, tracing).
     pub phases: Phases,
     /// Tracing state, used only by [`Hart::run_traced`].
-    pub(crate) trace: trace_hooks::HartTrace,
+    pub(crate) trace: traced_loop::HartTrace,
     pub x: [u64; 32],
     pub pc: u64,
     pub privilege: u8,
@@ -249,7 +249,7 @@ impl Hart {
             traps: TrapCounts::default(),
             traps_taken: 0,
             phases: Phases::default(),
-            trace: trace_hooks::HartTrace::default(),
+            trace: traced_loop::HartTrace::default(),
             x: [0; 32],
             pc: 0,
             privilege: PRIV_M,

@@ -13,7 +13,7 @@
 use super::{DtlbEntry, DTLB_SLOTS};
 use crate::bus::Bus;
 use crate::cpu::decode::{decode, K};
-use crate::cpu::icache::DecodeCache;
+use crate::cpu::decode_cache::DecodeCache;
 use crate::cpu::Hart;
 use crate::jit::{
     compiles, ends_block, Block, Entry, EnvLayout, Insn, Jit, EXIT_BEFORE, MAX_BLOCK,
