@@ -106,6 +106,153 @@ pub enum K {
     FpOp,
 }
 
+/// Where an op's data access is and which way it goes ([`K::data_access`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataAccess {
+    /// A load from rs1 + imm (integer or floating-point).
+    Load,
+    /// A store to rs1 + imm (integer or floating-point).
+    Store,
+    /// LR: a load from rs1.
+    LoadReserved,
+    /// SC or AMO: a store to rs1 (an AMO reads the location first).
+    StoreAtRs1,
+}
+
+/// The attributes of each op, in one place: the interpreter, the JIT, the tracer and the
+/// JIT's page prefill all ask these instead of listing ops themselves.
+impl K {
+    /// The data access the op makes and its size in bytes; None for no data access.
+    pub fn data_access(self) -> Option<(DataAccess, u8)> {
+        use DataAccess::*;
+        Some(match self {
+            K::Lb | K::Lbu => (Load, 1),
+            K::Lh | K::Lhu => (Load, 2),
+            K::Lw | K::Lwu | K::Flw => (Load, 4),
+            K::Ld | K::Fld => (Load, 8),
+            K::Sb => (Store, 1),
+            K::Sh => (Store, 2),
+            K::Sw | K::Fsw => (Store, 4),
+            K::Sd | K::Fsd => (Store, 8),
+            K::LrW => (LoadReserved, 4),
+            K::LrD => (LoadReserved, 8),
+            K::ScW | K::AmoW => (StoreAtRs1, 4),
+            K::ScD | K::AmoD => (StoreAtRs1, 8),
+            _ => return None,
+        })
+    }
+
+    /// Whether the op may write its integer rd. Floating-point loads and operations
+    /// write an f register instead (an `FpOp` may also write an integer one: see
+    /// `fp_writes_f_register`); everything else that is not listed here writes rd.
+    pub fn writes_rd(self) -> bool {
+        !matches!(
+            self,
+            K::Empty
+                | K::PageEnd
+                | K::Illegal
+                | K::Beq
+                | K::Bne
+                | K::Blt
+                | K::Bge
+                | K::Bltu
+                | K::Bgeu
+                | K::Sb
+                | K::Sh
+                | K::Sw
+                | K::Sd
+                | K::Fsw
+                | K::Fsd
+                | K::Fence
+                | K::FenceI
+                | K::Ecall
+                | K::Ebreak
+                | K::Mret
+                | K::Sret
+                | K::Wfi
+                | K::SfenceVma
+        )
+    }
+
+    /// Whether the JIT compiles the op into blocks (the rest ends a block and runs in
+    /// the interpreter).
+    pub fn jit_compiles(self) -> bool {
+        use K::*;
+        matches!(
+            self,
+            Lui | Auipc
+                | Jal
+                | Jalr
+                | Beq
+                | Bne
+                | Blt
+                | Bge
+                | Bltu
+                | Bgeu
+                | Lb
+                | Lh
+                | Lw
+                | Ld
+                | Lbu
+                | Lhu
+                | Lwu
+                | Sb
+                | Sh
+                | Sw
+                | Sd
+                | Addi
+                | Slti
+                | Sltiu
+                | Xori
+                | Ori
+                | Andi
+                | Slli
+                | Srli
+                | Srai
+                | Add
+                | Sub
+                | Sll
+                | Slt
+                | Sltu
+                | Xor
+                | Srl
+                | Sra
+                | Or
+                | And
+                | Addiw
+                | Slliw
+                | Srliw
+                | Sraiw
+                | Addw
+                | Subw
+                | Sllw
+                | Srlw
+                | Sraw
+                | Mul
+                | Mulh
+                | Mulhsu
+                | Mulhu
+                | Div
+                | Divu
+                | Rem
+                | Remu
+                | Mulw
+                | Divw
+                | Divuw
+                | Remw
+                | Remuw
+                | Fence
+        )
+    }
+
+    /// Whether a compiled block ends after the op. A conditional branch does not: its
+    /// taken side leaves the block and the other carries on, so a block spans several
+    /// basic blocks.
+    pub fn ends_jit_block(self) -> bool {
+        matches!(self, K::Jal | K::Jalr)
+    }
+}
+
 /// The read-modify-write operation of an AMO, stored in `Op::imm`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]

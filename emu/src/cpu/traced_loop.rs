@@ -5,7 +5,7 @@
 //! MMU's event sink. That keeps the hot loop free of even a disabled-event branch.
 
 use super::csr::{ip, num as csr};
-use super::decode::{Op, K};
+use super::decode::{DataAccess, Op, K};
 use super::{fpu, Hart, RunStop, Step, FETCH_TRAPPED, PRIV_M, PRIV_S};
 use crate::bus::Bus;
 use crate::mmu::{EventKinds, MmuEvent};
@@ -378,7 +378,7 @@ impl Hart {
         let rd = op.rd as usize & 31;
         let writes_f = matches!(op.k, K::Flw | K::Fld)
             || (op.k == K::FpOp && super::fp_writes_f_register(op.raw));
-        let rd_write = (!writes_f && writes_rd(op.k) && rd != 0).then(|| (rd as u8, self.x[rd]));
+        let rd_write = (!writes_f && op.k.writes_rd() && rd != 0).then(|| (rd as u8, self.x[rd]));
         let frd_write = writes_f.then(|| (rd as u8, self.fp.f[rd]));
         let mut mmio = false;
         let sc_failed = matches!(op.k, K::ScW | K::ScD)
@@ -388,7 +388,7 @@ impl Hart {
                 !pre.sc_stores
             };
         let amo = matches!(op.k, K::AmoW | K::AmoD);
-        let mem = data_access(op, a, b)
+        let mem = data_access(op, a)
             .filter(|_| !sc_failed)
             .map(|(va, size, store)| {
                 let ctx = self.data_ctx;
@@ -613,53 +613,15 @@ struct Before {
     traps: u64,
 }
 
-/// Does this instruction write its integer rd?
-fn writes_rd(k: K) -> bool {
-    !matches!(
-        k,
-        K::Empty
-            | K::Illegal
-            | K::Beq
-            | K::Bne
-            | K::Blt
-            | K::Bge
-            | K::Bltu
-            | K::Bgeu
-            | K::Sb
-            | K::Sh
-            | K::Sw
-            | K::Sd
-            | K::Fsw
-            | K::Fsd
-            | K::Fence
-            | K::FenceI
-            | K::Ecall
-            | K::Ebreak
-            | K::Mret
-            | K::Sret
-            | K::Wfi
-            | K::SfenceVma
-    )
-}
-
 /// The data access an instruction made: (virtual address, size, is-store), from the
-/// operand values read before it executed.
-fn data_access(op: &Op, a: u64, b: u64) -> Option<(u64, u8, bool)> {
-    let _ = b;
+/// operand `a` (rs1) read before it executed.
+fn data_access(op: &Op, a: u64) -> Option<(u64, u8, bool)> {
+    let (access, size) = op.k.data_access()?;
     let at = a.wrapping_add(op.imm as i64 as u64);
-    Some(match op.k {
-        K::Lb | K::Lbu => (at, 1, false),
-        K::Lh | K::Lhu => (at, 2, false),
-        K::Lw | K::Lwu | K::Flw => (at, 4, false),
-        K::Ld | K::Fld => (at, 8, false),
-        K::Sb => (at, 1, true),
-        K::Sh => (at, 2, true),
-        K::Sw | K::Fsw => (at, 4, true),
-        K::Sd | K::Fsd => (at, 8, true),
-        K::LrW => (a, 4, false),
-        K::LrD => (a, 8, false),
-        K::ScW | K::AmoW => (a, 4, true),
-        K::ScD | K::AmoD => (a, 8, true),
-        _ => return None,
+    Some(match access {
+        DataAccess::Load => (at, size, false),
+        DataAccess::Store => (at, size, true),
+        DataAccess::LoadReserved => (a, size, false),
+        DataAccess::StoreAtRs1 => (a, size, true),
     })
 }

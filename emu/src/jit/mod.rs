@@ -143,82 +143,6 @@ pub struct JitStats {
     pub links: u64,
 }
 
-/// Does the compiler handle `k` inside a block?
-pub fn compiles(k: K) -> bool {
-    use K::*;
-    matches!(
-        k,
-        Lui | Auipc
-            | Jal
-            | Jalr
-            | Beq
-            | Bne
-            | Blt
-            | Bge
-            | Bltu
-            | Bgeu
-            | Lb
-            | Lh
-            | Lw
-            | Ld
-            | Lbu
-            | Lhu
-            | Lwu
-            | Sb
-            | Sh
-            | Sw
-            | Sd
-            | Addi
-            | Slti
-            | Sltiu
-            | Xori
-            | Ori
-            | Andi
-            | Slli
-            | Srli
-            | Srai
-            | Add
-            | Sub
-            | Sll
-            | Slt
-            | Sltu
-            | Xor
-            | Srl
-            | Sra
-            | Or
-            | And
-            | Addiw
-            | Slliw
-            | Srliw
-            | Sraiw
-            | Addw
-            | Subw
-            | Sllw
-            | Srlw
-            | Sraw
-            | Mul
-            | Mulh
-            | Mulhsu
-            | Mulhu
-            | Div
-            | Divu
-            | Rem
-            | Remu
-            | Mulw
-            | Divw
-            | Divuw
-            | Remw
-            | Remuw
-            | Fence
-    )
-}
-
-/// Does `k` end a block (after it)? A conditional branch does not: its taken side
-/// leaves the block and the other carries on, so a block spans several basic blocks.
-pub fn ends_block(k: K) -> bool {
-    matches!(k, K::Jal | K::Jalr)
-}
-
 /// The link cells of all blocks: each holds the code address of the block its exit
 /// tail-calls, or 0.
 #[derive(Default)]
@@ -1002,8 +926,39 @@ impl Translator<'_> {
                     let r = t.divide(op.k, a, b, I32);
                     t.b.ins().sextend(I64, r)
                 }),
-                // Fence: harts run in turns, so memory is always ordered.
-                _ => {}
+                // Harts run in turns, so memory is always ordered.
+                K::Fence => {}
+                // Not compiled (`K::jit_compiles`): a block never holds them.
+                K::Empty
+                | K::PageEnd
+                | K::Illegal
+                | K::FenceI
+                | K::Ecall
+                | K::Ebreak
+                | K::Mret
+                | K::Sret
+                | K::Wfi
+                | K::SfenceVma
+                | K::Csrrw
+                | K::Csrrs
+                | K::Csrrc
+                | K::Csrrwi
+                | K::Csrrsi
+                | K::Csrrci
+                | K::LrW
+                | K::ScW
+                | K::LrD
+                | K::ScD
+                | K::AmoW
+                | K::AmoD
+                | K::Flw
+                | K::Fld
+                | K::Fsw
+                | K::Fsd
+                | K::FpOp => {
+                    self.exit_to(offset, i);
+                    return;
+                }
             }
             offset += len;
         }
