@@ -5,7 +5,7 @@
 //! MMU's event sink. That keeps the hot loop free of even a disabled-event branch.
 
 use super::csr::{ip, num as csr};
-use super::decode::{DataAccess, Op, K};
+use super::decode::{DataAccess, Op, OpKind};
 use super::{fpu, Hart, RunStop, Step, FETCH_TRAPPED, PRIV_M, PRIV_S};
 use crate::bus::Bus;
 use crate::mmu::{EventKinds, MmuEvent};
@@ -220,7 +220,7 @@ impl Hart {
             let operands =
                 op.map(|op| (self.x[op.rs1 as usize & 31], self.x[op.rs2 as usize & 31]));
             let pre = op.map(|op| self.insn_pre(&op, bus));
-            let sbi = (want_sbi && kind == K::Ecall && self.privilege == PRIV_S)
+            let sbi = (want_sbi && kind == OpKind::Ecall && self.privilege == PRIV_S)
                 .then(|| (self.x[17], self.x[16], [self.x[10], self.x[11], self.x[12]]));
             let next = self.execute(index, pc, bus);
             self.x[0] = 0;
@@ -287,7 +287,7 @@ impl Hart {
         bus: &mut Bus,
         tracer: &mut Tracer,
         (instret, privilege, traps): (u64, u8, u64),
-        kind: Option<K>,
+        kind: Option<OpKind>,
     ) {
         let before = Before {
             instret,
@@ -329,8 +329,8 @@ impl Hart {
             fp_raised: 0,
         };
         match op.k {
-            K::AmoW | K::AmoD | K::ScW | K::ScD => {
-                let size = if matches!(op.k, K::AmoW | K::ScW) {
+            OpKind::AmoW | OpKind::AmoD | OpKind::ScW | OpKind::ScD => {
+                let size = if matches!(op.k, OpKind::AmoW | OpKind::ScW) {
                     4
                 } else {
                     8
@@ -339,7 +339,7 @@ impl Hart {
                 let ctx = self.data_ctx;
                 if let Ok(pa) = self.mmu.probe_pa(va, &ctx, bus) {
                     let current = bus.ram.read(pa, size);
-                    if matches!(op.k, K::AmoW | K::AmoD) {
+                    if matches!(op.k, OpKind::AmoW | OpKind::AmoD) {
                         pre.amo_read = current;
                     } else {
                         // The condition `store_conditional` applies.
@@ -350,7 +350,7 @@ impl Hart {
                     }
                 }
             }
-            K::FpOp => {
+            OpKind::FpOp => {
                 // The flags an operation raises, including those already set (which
                 // leave fflags unchanged): run it on copies with fflags clear.
                 let mut fp = self.fp.clone();
@@ -376,18 +376,18 @@ impl Hart {
         bus: &mut Bus,
     ) -> InsnRecord {
         let rd = op.rd as usize & 31;
-        let writes_f = matches!(op.k, K::Flw | K::Fld)
-            || (op.k == K::FpOp && super::fp_writes_f_register(op.raw));
+        let writes_f = matches!(op.k, OpKind::Flw | OpKind::Fld)
+            || (op.k == OpKind::FpOp && super::fp_writes_f_register(op.raw));
         let rd_write = (!writes_f && op.k.writes_rd() && rd != 0).then(|| (rd as u8, self.x[rd]));
         let frd_write = writes_f.then(|| (rd as u8, self.fp.f[rd]));
         let mut mmio = false;
-        let sc_failed = matches!(op.k, K::ScW | K::ScD)
+        let sc_failed = matches!(op.k, OpKind::ScW | OpKind::ScD)
             && if rd != 0 {
                 self.x[rd] != 0
             } else {
                 !pre.sc_stores
             };
-        let amo = matches!(op.k, K::AmoW | K::AmoD);
+        let amo = matches!(op.k, OpKind::AmoW | OpKind::AmoD);
         let mem = data_access(op, a)
             .filter(|_| !sc_failed)
             .map(|(va, size, store)| {
@@ -401,11 +401,13 @@ impl Hart {
                     }
                 };
                 let value = match (store, op.k) {
-                    (true, K::Fsw | K::Fsd) => self.fp.f[op.rs2 as usize & 31],
+                    (true, OpKind::Fsw | OpKind::Fsd) => self.fp.f[op.rs2 as usize & 31],
                     // What the operation wrote is in memory now.
-                    (true, K::AmoW | K::AmoD) => bus.ram.read(dpa, size as usize).unwrap_or(b),
+                    (true, OpKind::AmoW | OpKind::AmoD) => {
+                        bus.ram.read(dpa, size as usize).unwrap_or(b)
+                    }
                     (true, _) => b,
-                    (false, K::Flw | K::Fld) => self.fp.f[rd],
+                    (false, OpKind::Flw | OpKind::Fld) => self.fp.f[rd],
                     (false, _) => self.x[rd],
                 };
                 let amo_read = amo.then(|| pre.amo_read.unwrap_or(self.x[rd])).map(mask);
@@ -441,8 +443,13 @@ impl Hart {
         let mut out: Vec<CsrWrite> = Vec::new();
         let mut push = |csr: u16, value: u64| out.push(CsrWrite { csr, value });
         match op.k {
-            K::Csrrw | K::Csrrs | K::Csrrc | K::Csrrwi | K::Csrrsi | K::Csrrci => {
-                let writes = matches!(op.k, K::Csrrw | K::Csrrwi) || op.rs1 != 0;
+            OpKind::Csrrw
+            | OpKind::Csrrs
+            | OpKind::Csrrc
+            | OpKind::Csrrwi
+            | OpKind::Csrrsi
+            | OpKind::Csrrci => {
+                let writes = matches!(op.k, OpKind::Csrrw | OpKind::Csrrwi) || op.rs1 != 0;
                 let number = (op.imm as u32 & 0xfff) as u16;
                 match number {
                     _ if !writes => {}
@@ -465,11 +472,11 @@ impl Hart {
                     n => push(n, self.csr_read(n).unwrap_or(0)),
                 }
             }
-            K::FpOp if pre.fp_raised != 0 => push(csr::FFLAGS, self.fp.fflags as u64),
+            OpKind::FpOp if pre.fp_raised != 0 => push(csr::FFLAGS, self.fp.fflags as u64),
             _ => {}
         }
         let mstatus = self.mstatus();
-        if (mstatus != pre.mstatus || matches!(op.k, K::Mret | K::Sret))
+        if (mstatus != pre.mstatus || matches!(op.k, OpKind::Mret | OpKind::Sret))
             && !out.iter().any(|w| w.csr == csr::MSTATUS)
         {
             out.push(CsrWrite {
@@ -488,7 +495,7 @@ impl Hart {
         tracer: &mut Tracer,
         before: &Before,
         insn: Option<&InsnRecord>,
-        kind: Option<K>,
+        kind: Option<OpKind>,
     ) {
         let h = self.header(before.instret, before.privilege);
         let mut mmu_events = std::mem::take(&mut self.trace.scratch);
@@ -562,8 +569,8 @@ impl Hart {
         if self.privilege != before.privilege && tracer.wants(Kind::Mode) {
             let how = match (trapped, kind) {
                 (true, _) => "trap",
-                (false, Some(K::Mret)) => "mret",
-                (false, Some(K::Sret)) => "sret",
+                (false, Some(OpKind::Mret)) => "mret",
+                (false, Some(OpKind::Sret)) => "sret",
                 _ => "other",
             };
             tracer.emit(Event::Mode {

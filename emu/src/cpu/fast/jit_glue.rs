@@ -12,7 +12,7 @@
 
 use super::{DtlbEntry, DTLB_SLOTS};
 use crate::bus::Bus;
-use crate::cpu::decode::{decode, DataAccess, K};
+use crate::cpu::decode::{decode, DataAccess, OpKind};
 use crate::cpu::decode_cache::DecodeCache;
 use crate::cpu::Hart;
 use crate::jit::{Block, Entry, EnvLayout, Insn, Jit, EXIT_BEFORE, MAX_BLOCK};
@@ -214,7 +214,7 @@ impl Hart {
         let mut insns = Vec::with_capacity(MAX_BLOCK);
         let mut at = index;
         while insns.len() < MAX_BLOCK {
-            if self.icache.slot(at).k == K::Empty {
+            if self.icache.slot(at).k == OpKind::Empty {
                 self.decode_ahead(at, bus);
             }
             let s = self.icache.slot(at);
