@@ -32,6 +32,8 @@ struct Cost {
     peak_rss_kib: i64,
 }
 
+// The child is reaped by `wait4`, which also gives its resource usage.
+#[allow(clippy::zombie_processes)]
 fn run_measured(ram: &str, extra: &[&str]) -> Cost {
     let child = Command::new(EMU)
         .args([
