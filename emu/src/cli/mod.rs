@@ -14,18 +14,10 @@ use std::process::ExitCode;
 use crate::machine::{self, MachineConfig};
 use crate::mmu::{MmuConfig, SatpMode};
 
-/// Exit status when `--max-insns` stops the guest (as `timeout(1)` uses 124).
-pub const EXIT_INSN_LIMIT: u8 = 124;
-/// Exit status for an image or file that cannot be used.
-pub const EXIT_BAD_IMAGE: u8 = 1;
-/// Exit status for usage errors (clap's convention too).
-pub const EXIT_USAGE: u8 = 2;
-/// Exit status after Ctrl-C or SIGTERM (128 + SIGINT, the shell convention).
-pub const EXIT_INTERRUPTED: u8 = 130;
-/// Exit status when every hart sleeps forever (WFI with no possible wake-up).
-pub const EXIT_DEADLOCK: u8 = 125;
-/// The guest asked HTIF for something emu does not serve (a syscall, a device).
-pub const EXIT_HTIF_UNSUPPORTED: u8 = 126;
+pub use crate::user_error::{
+    EXIT_BAD_IMAGE, EXIT_DEADLOCK, EXIT_HTIF_UNSUPPORTED, EXIT_INSN_LIMIT, EXIT_INTERRUPTED,
+    EXIT_USAGE,
+};
 
 #[derive(Parser, Debug)]
 #[command(

@@ -34,10 +34,10 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
             .disks
             .push(DiskConfig::open(path).map_err(Failure::image)?);
     }
-    if config.disks.len() > crate::devices::max_disks(&config) {
+    if config.disks.len() > crate::machine::board::max_disks(&config) {
         return Err(Failure::usage(format!(
             "too many --disk images: at most {} fit on the virtio slots",
-            crate::devices::max_disks(&config)
+            crate::machine::board::max_disks(&config)
         )));
     }
     config.console_input = ConsoleInputSource::Stdin;

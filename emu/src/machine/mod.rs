@@ -1,6 +1,8 @@
 //! The `virt` board: memory map, device wiring, boot ROM, image loading, and the loop
 //! that runs the harts in deterministic round-robin quanta.
 
+pub mod board;
+pub use crate::devices::{ClockMode, TIMEBASE_HZ};
 pub mod dtb;
 pub mod loader;
 pub mod stats;
@@ -34,18 +36,9 @@ pub mod map {
 /// `mtime` ticks at 10 MHz; by default it advances one tick per this many retired
 /// instructions (summed over harts), i.e. a nominal 100 M instructions/s guest.
 pub const INSNS_PER_TICK: u64 = 10;
-pub const TIMEBASE_HZ: u64 = 10_000_000;
 
 /// Longest quantum a hart runs before the machine looks at devices and interrupts.
 const MAX_QUANTUM: u64 = 4096;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClockMode {
-    /// mtime follows retired instructions: same inputs, same run.
-    Deterministic,
-    /// mtime follows the host's wall clock.
-    Host,
-}
 
 /// Everything the board is built from.
 #[derive(Debug, Clone)]
@@ -165,7 +158,7 @@ impl Machine {
             map::BOOT_ROM_SIZE,
             Box::new(BootRom::new(0, 0)),
         );
-        crate::devices::attach_board_devices(&mut bus, &config);
+        board::attach_board_devices(&mut bus, &config);
         bus.htif_stdin = config.console_input.clone();
         let harts = (0..config.harts)
             .map(|i| {
