@@ -15,6 +15,7 @@ pub mod machine;
 pub mod mmu;
 pub mod snapshot;
 pub mod trace;
+pub mod user_error;
 
 /// The in-repo guest kernel and firmware, built for riscv64 by build.rs and embedded.
 pub mod images {

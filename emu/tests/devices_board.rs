@@ -4,7 +4,8 @@
 
 use emu::bus::{Bus, ExitRequest};
 use emu::devices::console::{ConsoleInput, ConsoleInputSource, ConsoleOutput};
-use emu::devices::{attach_board_devices, clint, plic};
+use emu::devices::{clint, plic};
+use emu::machine::board::attach_board_devices;
 use emu::machine::MachineConfig;
 
 const UART: u64 = 0x1000_0000;

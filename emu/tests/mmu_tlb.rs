@@ -4,11 +4,10 @@
 
 mod mmu_support;
 
-use std::sync::{Arc, Mutex};
-
 use emu::bus::DRAM_BASE;
 use emu::mmu::{
-    AccessType, MmuConfig, MmuEvent, Pte, SatpMode, TlbConfig, TlbEventKind, TlbLevel, WalkFault,
+    AccessType, EventKinds, MmuConfig, MmuEvent, Pte, SatpMode, TlbConfig, TlbEventKind, TlbLevel,
+    WalkFault,
 };
 use mmu_support::*;
 
@@ -348,12 +347,11 @@ fn stale_translation_detector() {
 
 #[test]
 fn events_describe_walks_tlb_sfence_and_satp() {
-    let events = Arc::new(Mutex::new(Vec::new()));
-    let sink_events = events.clone();
     let mut env = Env::new(MmuConfig::default());
-    env.mmu.set_event_sink(Some(Box::new(move |e: &MmuEvent| {
-        sink_events.lock().unwrap().push(e.clone())
-    })));
+    env.mmu.record_events(Some(EventKinds {
+        walks: true,
+        tlb: true,
+    }));
     assert!(env.mmu.observed());
     let root = env.alloc_table();
     let c = ctx(satp(MODE, 9, root), PRIV_S);
@@ -362,7 +360,8 @@ fn events_describe_walks_tlb_sfence_and_satp() {
     env.tr(0x1000, Load, &c).unwrap();
     env.mmu.sfence_vma(None, Some(9));
     env.mmu.satp_written(0, c.satp);
-    let ev = events.lock().unwrap().clone();
+    let mut ev = Vec::new();
+    env.mmu.take_events(&mut ev);
     let walk = ev
         .iter()
         .find_map(|e| match e {

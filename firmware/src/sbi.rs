@@ -204,16 +204,19 @@ fn local_sfence_vma(start: usize, size: usize, asid: Option<usize>) {
     let whole = (start == 0 && size == 0)
         || size == usize::MAX
         || size / PAGE_SIZE > MAX_PAGES_FLUSHED_ONE_BY_ONE;
-    // SAFETY (all asm below): flushing address-translation caches is always safe.
     match (whole, asid) {
+        // SAFETY: flushing address-translation caches is always safe.
         (true, None) => unsafe { core::arch::asm!("sfence.vma") },
+        // SAFETY: as above.
         (true, Some(asid)) => unsafe { core::arch::asm!("sfence.vma zero, {0}", in(reg) asid) },
         (false, _) => {
             let end = start.saturating_add(size);
             let mut page = start & !(PAGE_SIZE - 1);
             while page < end {
                 match asid {
+                    // SAFETY: flushing address-translation caches is always safe.
                     None => unsafe { core::arch::asm!("sfence.vma {0}", in(reg) page) },
+                    // SAFETY: as above.
                     Some(asid) => unsafe {
                         core::arch::asm!("sfence.vma {0}, {1}", in(reg) page, in(reg) asid)
                     },

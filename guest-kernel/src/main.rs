@@ -38,13 +38,13 @@ mod heap;
 mod layout;
 mod module;
 mod palloc;
-mod part2;
+mod subsystems;
 // Same failure-message type as selftest.rs.
-#[allow(clippy::result_large_err)]
-mod part2_tests;
 mod pgtable;
 mod report;
 mod sbi;
+#[allow(clippy::result_large_err)]
+mod subsystems_tests;
 // Self-test failure messages live in a fixed buffer (no heap): large, and harmless.
 #[allow(clippy::result_large_err)]
 mod selftest;
@@ -90,7 +90,7 @@ extern "C" fn kernel_main(_hartid: usize, _dtb_pa: usize) -> ! {
     report::print_histogram(&report::linear_map_histogram());
     // Page tables may now live anywhere in RAM: reach them all through the linear map.
     pgtable::use_linear_map_for_tables(kmap().va_pa_offset);
-    part2::run(&vl);
+    subsystems::run(&vl);
     bench::run_requested();
 
     let summary = selftest::run_all(&vl);

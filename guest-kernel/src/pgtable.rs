@@ -180,6 +180,7 @@ fn alloc_table() -> Option<usize> {
     }
     // SAFETY: each pool index is handed out once, so no one else refers to this page.
     let table = unsafe { addr_of_mut!(PT_POOL[index]) };
+    // SAFETY: the page just handed out, which nothing else refers to.
     unsafe { (*table).entries = [0; ENTRIES] };
     Some(pa_of(table))
 }
@@ -231,6 +232,7 @@ pub fn walk(
     for level in (leaf_level + 1..mode.levels()).rev() {
         // SAFETY: `table` is a page-table page of ours (root or allocated from the pool).
         let pte = unsafe { addr_of_mut!((*table_at(table)).entries[vpn(va, level)]) };
+        // SAFETY: `pte` points into that page-table page.
         let entry = unsafe { *pte };
         if entry & PTE_V != 0 {
             if is_leaf(entry) {
@@ -243,6 +245,7 @@ pub fn walk(
             }
             let next = alloc_table().ok_or(MapError::OutOfTables)?;
             // Non-leaf entries carry only V: A/D/G/U must be zero there.
+            // SAFETY: `pte` points into a page-table page of ours.
             unsafe { *pte = pa_to_pte(next) | PTE_V };
             table = next;
         }

@@ -82,27 +82,42 @@ pub fn run_all(vl: &VmLayout) -> Summary {
         ("no_wx_mappings", page_table_dump),
         (
             "vmalloc_kernel_reserved",
-            crate::part2_tests::vmalloc_kernel_reserved,
+            crate::subsystems_tests::vmalloc_kernel_reserved,
         ),
-        ("vmalloc_exhaustion", crate::part2_tests::vmalloc_exhaustion),
-        ("vmalloc_map_free", crate::part2_tests::vmalloc_map_free),
-        ("module_in_window", crate::part2_tests::module_in_window),
+        (
+            "vmalloc_exhaustion",
+            crate::subsystems_tests::vmalloc_exhaustion,
+        ),
+        (
+            "vmalloc_map_free",
+            crate::subsystems_tests::vmalloc_map_free,
+        ),
+        (
+            "module_in_window",
+            crate::subsystems_tests::module_in_window,
+        ),
         (
             "module_init_callback",
-            crate::part2_tests::module_init_callback,
+            crate::subsystems_tests::module_init_callback,
         ),
         (
             "module_relocation_kinds",
-            crate::part2_tests::module_relocation_kinds,
+            crate::subsystems_tests::module_relocation_kinds,
         ),
-        ("module_far_refused", crate::part2_tests::module_far_refused),
+        (
+            "module_far_refused",
+            crate::subsystems_tests::module_far_refused,
+        ),
         (
             "module_bad_relocation_refused",
-            crate::part2_tests::module_bad_relocation_refused,
+            crate::subsystems_tests::module_bad_relocation_refused,
         ),
-        ("bpf_jit", crate::part2_tests::bpf_jit),
-        ("user_processes", crate::part2_tests::user_processes),
-        ("user_sum_and_asid", crate::part2_tests::user_sum_and_asid),
+        ("bpf_jit", crate::subsystems_tests::bpf_jit),
+        ("user_processes", crate::subsystems_tests::user_processes),
+        (
+            "user_sum_and_asid",
+            crate::subsystems_tests::user_sum_and_asid,
+        ),
     ];
     let mut summary = Summary {
         run: 0,

@@ -477,6 +477,7 @@ fn check_sum(report: &mut UserReport) {
     // SAFETY: setting SUM for one probe only.
     unsafe { asm!("csrs sstatus, {0}", in(reg) SSTATUS_SUM) };
     report.sum_ok_with = probe_load(USER_DATA).is_ok();
+    // SAFETY: clears SUM again, as it was before the probe.
     unsafe { asm!("csrc sstatus, {0}", in(reg) SSTATUS_SUM) };
 }
 

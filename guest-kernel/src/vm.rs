@@ -130,7 +130,9 @@ fn early_fail(what: &str, value: u64) -> ! {
 pub extern "C" fn setup_vm(hartid: usize, dtb_pa: usize) -> usize {
     // SAFETY: one hart, MMU off, nothing else touches these statics yet.
     let boot = unsafe { &mut *addr_of_mut!(BOOT) };
+    // SAFETY: as for BOOT.
     let log = unsafe { &mut *addr_of_mut!(BOOT_LOG) };
+    // SAFETY: as for BOOT.
     let km = unsafe { &mut *kernel_map_ptr() };
 
     if let Err(why) = boot.parse(hartid, dtb_pa) {

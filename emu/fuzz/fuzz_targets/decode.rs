@@ -2,7 +2,7 @@
 //! compressed parcel decodes to exactly what its 32-bit expansion decodes to.
 #![no_main]
 
-use emu::cpu::decode::{decode, expand_rvc, K};
+use emu::cpu::decode::{decode, expand_rvc, OpKind};
 use emu::cpu::disasm::disassemble;
 use libfuzzer_sys::fuzz_target;
 
@@ -26,7 +26,7 @@ fuzz_target!(|data: &[u8]| {
             let wide = decode(expanded);
             assert_eq!(expanded & 3, 3, "expansion of {parcel:#06x} is not 32-bit");
             assert!(
-                wide.k != K::Illegal,
+                wide.k != OpKind::Illegal,
                 "{parcel:#06x} expands to an illegal word"
             );
         }

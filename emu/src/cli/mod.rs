@@ -16,27 +16,10 @@ use std::process::ExitCode;
 use crate::machine::{self, MachineConfig};
 use crate::mmu::{MmuConfig, SatpMode};
 
-/// Exit status when `--max-insns` stops the guest (as `timeout(1)` uses 124).
-pub const EXIT_INSN_LIMIT: u8 = 124;
-/// Exit status for an image or file that cannot be used.
-pub const EXIT_BAD_IMAGE: u8 = 1;
-/// Exit status for usage errors (clap's convention too).
-pub const EXIT_USAGE: u8 = 2;
-/// Exit status after Ctrl-C or SIGTERM (128 + SIGINT, the shell convention).
-pub const EXIT_INTERRUPTED: u8 = 130;
-/// Exit status when every hart sleeps forever (WFI with no possible wake-up).
-pub const EXIT_DEADLOCK: u8 = 125;
-/// The guest asked HTIF for something emu does not serve (a syscall, a device).
-pub const EXIT_HTIF_UNSUPPORTED: u8 = 126;
-/// With `--no-reboot`: the guest reset the board (syscon reset, SBI system reset).
-pub const EXIT_GUEST_RESET: u8 = 120;
-/// A `--fail-on` pattern appeared on the console.
-pub const EXIT_FAIL_PATTERN: u8 = 121;
-/// The guest powered off, exited or (with `--no-reboot`) reset before the console had
-/// shown every `--expect` pattern.
-pub const EXIT_EXPECT_UNMET: u8 = 122;
-/// The `--timeout` wall-clock limit passed.
-pub const EXIT_TIMEOUT: u8 = 123;
+pub use crate::user_error::{
+    EXIT_BAD_IMAGE, EXIT_DEADLOCK, EXIT_EXPECT_UNMET, EXIT_FAIL_PATTERN, EXIT_GUEST_RESET,
+    EXIT_HTIF_UNSUPPORTED, EXIT_INSN_LIMIT, EXIT_INTERRUPTED, EXIT_TIMEOUT, EXIT_USAGE,
+};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -327,15 +310,6 @@ pub struct RunArgs {
     /// --expect and --fail-on.
     #[arg(skip)]
     pub watch: Option<std::sync::Arc<crate::machine::console_expect::ConsoleWatch>>,
-}
-
-/// The exit status of a run the console watch or the deadline ended.
-pub fn watch_status(stop: crate::machine::WatchStop) -> u8 {
-    match stop {
-        crate::machine::WatchStop::ExpectationsMet => 0,
-        crate::machine::WatchStop::FailurePattern => EXIT_FAIL_PATTERN,
-        crate::machine::WatchStop::Timeout => EXIT_TIMEOUT,
-    }
 }
 
 /// A wall-clock duration: a number with `ms`, `s`, `m` or `h`, or bare seconds

@@ -50,10 +50,10 @@ pub fn run(mut args: RunArgs) -> Result<u8, Failure> {
             .shares
             .push(ShareConfig::open(&dir, &tag, read_only).map_err(Failure::image)?);
     }
-    if config.disks.len() + config.shares.len() > crate::devices::max_disks(&config) {
+    if config.disks.len() + config.shares.len() > crate::machine::board::max_disks(&config) {
         return Err(Failure::usage(format!(
             "too many --disk images and --share directories: at most {} fit on the virtio slots",
-            crate::devices::max_disks(&config)
+            crate::machine::board::max_disks(&config)
         )));
     }
     config.console_input = ConsoleInputSource::Stdin;
@@ -129,11 +129,8 @@ pub fn run(mut args: RunArgs) -> Result<u8, Failure> {
         m.set_tracer(tracer);
         trace_sink = Some(s);
     }
-    m.set_observed(
-        args.stats == Some(super::StatsLevel::Full)
-            || args.stats_json.is_some()
-            || args.trace.is_some(),
-    );
+    let stats_observed = args.stats == Some(super::StatsLevel::Full) || args.stats_json.is_some();
+    m.set_observed(stats_observed);
     if let Some(r) = &mut restored {
         r.apply(&mut m, &symbols)?;
     }
@@ -186,14 +183,13 @@ pub fn run(mut args: RunArgs) -> Result<u8, Failure> {
         earlier_insns += m.total_insns;
         m.finish();
         let tracer = std::mem::take(&mut m.tracer);
-        let observed = m.observed;
         let published = m.progress.take();
         drop(m);
         super::progress::hide();
         eprintln!("emu: guest reset #{resets}, rebooting");
         m = build(&args, &config, &images)?.0;
         m.set_tracer(tracer);
-        m.set_observed(observed);
+        m.set_observed(stats_observed);
         m.progress = published;
     };
     let elapsed = start.elapsed();

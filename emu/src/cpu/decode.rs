@@ -9,7 +9,7 @@ use super::encode::{b_type, i_type, j_type, op, r_type, s_type, u_type};
 /// What an [`Op`] does. `Empty` marks a decode-cache slot not decoded yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
-pub enum K {
+pub enum OpKind {
     Empty = 0,
     /// The decode cache's sentinel one slot past the end of each decoded page: the
     /// straight-through loop reaches it by running off the page. Never decoded.
@@ -106,6 +106,153 @@ pub enum K {
     FpOp,
 }
 
+/// Where an op's data access is and which way it goes ([`OpKind::data_access`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataAccess {
+    /// A load from rs1 + imm (integer or floating-point).
+    Load,
+    /// A store to rs1 + imm (integer or floating-point).
+    Store,
+    /// LR: a load from rs1.
+    LoadReserved,
+    /// SC or AMO: a store to rs1 (an AMO reads the location first).
+    StoreAtRs1,
+}
+
+/// The attributes of each op, in one place: the interpreter, the JIT, the tracer and the
+/// JIT's page prefill all ask these instead of listing ops themselves.
+impl OpKind {
+    /// The data access the op makes and its size in bytes; None for no data access.
+    pub fn data_access(self) -> Option<(DataAccess, u8)> {
+        use DataAccess::*;
+        Some(match self {
+            OpKind::Lb | OpKind::Lbu => (Load, 1),
+            OpKind::Lh | OpKind::Lhu => (Load, 2),
+            OpKind::Lw | OpKind::Lwu | OpKind::Flw => (Load, 4),
+            OpKind::Ld | OpKind::Fld => (Load, 8),
+            OpKind::Sb => (Store, 1),
+            OpKind::Sh => (Store, 2),
+            OpKind::Sw | OpKind::Fsw => (Store, 4),
+            OpKind::Sd | OpKind::Fsd => (Store, 8),
+            OpKind::LrW => (LoadReserved, 4),
+            OpKind::LrD => (LoadReserved, 8),
+            OpKind::ScW | OpKind::AmoW => (StoreAtRs1, 4),
+            OpKind::ScD | OpKind::AmoD => (StoreAtRs1, 8),
+            _ => return None,
+        })
+    }
+
+    /// Whether the op may write its integer rd. Floating-point loads and operations
+    /// write an f register instead (an `FpOp` may also write an integer one: see
+    /// `fp_writes_f_register`); everything else that is not listed here writes rd.
+    pub fn writes_rd(self) -> bool {
+        !matches!(
+            self,
+            OpKind::Empty
+                | OpKind::PageEnd
+                | OpKind::Illegal
+                | OpKind::Beq
+                | OpKind::Bne
+                | OpKind::Blt
+                | OpKind::Bge
+                | OpKind::Bltu
+                | OpKind::Bgeu
+                | OpKind::Sb
+                | OpKind::Sh
+                | OpKind::Sw
+                | OpKind::Sd
+                | OpKind::Fsw
+                | OpKind::Fsd
+                | OpKind::Fence
+                | OpKind::FenceI
+                | OpKind::Ecall
+                | OpKind::Ebreak
+                | OpKind::Mret
+                | OpKind::Sret
+                | OpKind::Wfi
+                | OpKind::SfenceVma
+        )
+    }
+
+    /// Whether the JIT compiles the op into blocks (the rest ends a block and runs in
+    /// the interpreter).
+    pub fn jit_compiles(self) -> bool {
+        use OpKind::*;
+        matches!(
+            self,
+            Lui | Auipc
+                | Jal
+                | Jalr
+                | Beq
+                | Bne
+                | Blt
+                | Bge
+                | Bltu
+                | Bgeu
+                | Lb
+                | Lh
+                | Lw
+                | Ld
+                | Lbu
+                | Lhu
+                | Lwu
+                | Sb
+                | Sh
+                | Sw
+                | Sd
+                | Addi
+                | Slti
+                | Sltiu
+                | Xori
+                | Ori
+                | Andi
+                | Slli
+                | Srli
+                | Srai
+                | Add
+                | Sub
+                | Sll
+                | Slt
+                | Sltu
+                | Xor
+                | Srl
+                | Sra
+                | Or
+                | And
+                | Addiw
+                | Slliw
+                | Srliw
+                | Sraiw
+                | Addw
+                | Subw
+                | Sllw
+                | Srlw
+                | Sraw
+                | Mul
+                | Mulh
+                | Mulhsu
+                | Mulhu
+                | Div
+                | Divu
+                | Rem
+                | Remu
+                | Mulw
+                | Divw
+                | Divuw
+                | Remw
+                | Remuw
+                | Fence
+        )
+    }
+
+    /// Whether a compiled block ends after the op. A conditional branch does not: its
+    /// taken side leaves the block and the other carries on, so a block spans several
+    /// basic blocks.
+    pub fn ends_jit_block(self) -> bool {
+        matches!(self, OpKind::Jal | OpKind::Jalr)
+    }
+}
+
 /// The read-modify-write operation of an AMO, stored in `Op::imm`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
@@ -143,7 +290,7 @@ impl AmoOp {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(C, align(16))]
 pub struct Op {
-    pub k: K,
+    pub k: OpKind,
     pub rd: u8,
     pub rs1: u8,
     pub rs2: u8,
@@ -156,7 +303,7 @@ pub struct Op {
 
 impl Op {
     pub const EMPTY: Op = Op {
-        k: K::Empty,
+        k: OpKind::Empty,
         rd: 0,
         rs1: 0,
         rs2: 0,
@@ -167,7 +314,7 @@ impl Op {
 
     fn illegal(raw: u32) -> Op {
         Op {
-            k: K::Illegal,
+            k: OpKind::Illegal,
             raw,
             ..Op::EMPTY
         }
@@ -222,7 +369,7 @@ fn decode32(w: u32) -> Op {
             | (((w >> 21) & 0x3ff) << 1),
         21,
     );
-    let mk = |k: K, imm: i32| Op {
+    let mk = |k: OpKind, imm: i32| Op {
         k,
         rd,
         rs1,
@@ -233,41 +380,41 @@ fn decode32(w: u32) -> Op {
     };
     let bad = Op::illegal(w);
     match w & 0x7f {
-        op::LUI => mk(K::Lui, (w & 0xffff_f000) as i32),
-        op::AUIPC => mk(K::Auipc, (w & 0xffff_f000) as i32),
-        op::JAL => mk(K::Jal, imm_j),
-        op::JALR if f3 == 0 => mk(K::Jalr, imm_i),
+        op::LUI => mk(OpKind::Lui, (w & 0xffff_f000) as i32),
+        op::AUIPC => mk(OpKind::Auipc, (w & 0xffff_f000) as i32),
+        op::JAL => mk(OpKind::Jal, imm_j),
+        op::JALR if f3 == 0 => mk(OpKind::Jalr, imm_i),
         op::BRANCH => {
             let k = match f3 {
-                0 => K::Beq,
-                1 => K::Bne,
-                4 => K::Blt,
-                5 => K::Bge,
-                6 => K::Bltu,
-                7 => K::Bgeu,
+                0 => OpKind::Beq,
+                1 => OpKind::Bne,
+                4 => OpKind::Blt,
+                5 => OpKind::Bge,
+                6 => OpKind::Bltu,
+                7 => OpKind::Bgeu,
                 _ => return bad,
             };
             mk(k, imm_b)
         }
         op::LOAD => {
             let k = match f3 {
-                0 => K::Lb,
-                1 => K::Lh,
-                2 => K::Lw,
-                3 => K::Ld,
-                4 => K::Lbu,
-                5 => K::Lhu,
-                6 => K::Lwu,
+                0 => OpKind::Lb,
+                1 => OpKind::Lh,
+                2 => OpKind::Lw,
+                3 => OpKind::Ld,
+                4 => OpKind::Lbu,
+                5 => OpKind::Lhu,
+                6 => OpKind::Lwu,
                 _ => return bad,
             };
             mk(k, imm_i)
         }
         op::STORE => {
             let k = match f3 {
-                0 => K::Sb,
-                1 => K::Sh,
-                2 => K::Sw,
-                3 => K::Sd,
+                0 => OpKind::Sb,
+                1 => OpKind::Sh,
+                2 => OpKind::Sw,
+                3 => OpKind::Sd,
                 _ => return bad,
             };
             mk(k, imm_s)
@@ -276,89 +423,89 @@ fn decode32(w: u32) -> Op {
             let shamt = ((w >> 20) & 0x3f) as i32;
             let f6 = w >> 26;
             match f3 {
-                0 => mk(K::Addi, imm_i),
-                2 => mk(K::Slti, imm_i),
-                3 => mk(K::Sltiu, imm_i),
-                4 => mk(K::Xori, imm_i),
-                6 => mk(K::Ori, imm_i),
-                7 => mk(K::Andi, imm_i),
-                1 if f6 == 0 => mk(K::Slli, shamt),
-                5 if f6 == 0 => mk(K::Srli, shamt),
-                5 if f6 == 0x10 => mk(K::Srai, shamt),
+                0 => mk(OpKind::Addi, imm_i),
+                2 => mk(OpKind::Slti, imm_i),
+                3 => mk(OpKind::Sltiu, imm_i),
+                4 => mk(OpKind::Xori, imm_i),
+                6 => mk(OpKind::Ori, imm_i),
+                7 => mk(OpKind::Andi, imm_i),
+                1 if f6 == 0 => mk(OpKind::Slli, shamt),
+                5 if f6 == 0 => mk(OpKind::Srli, shamt),
+                5 if f6 == 0x10 => mk(OpKind::Srai, shamt),
                 _ => bad,
             }
         }
         op::OP_IMM_32 => {
             let shamt = ((w >> 20) & 0x1f) as i32;
             match (f3, f7) {
-                (0, _) => mk(K::Addiw, imm_i),
-                (1, 0) => mk(K::Slliw, shamt),
-                (5, 0) => mk(K::Srliw, shamt),
-                (5, 0x20) => mk(K::Sraiw, shamt),
+                (0, _) => mk(OpKind::Addiw, imm_i),
+                (1, 0) => mk(OpKind::Slliw, shamt),
+                (5, 0) => mk(OpKind::Srliw, shamt),
+                (5, 0x20) => mk(OpKind::Sraiw, shamt),
                 _ => bad,
             }
         }
         op::OP => {
             let k = match (f7, f3) {
-                (0, 0) => K::Add,
-                (0x20, 0) => K::Sub,
-                (0, 1) => K::Sll,
-                (0, 2) => K::Slt,
-                (0, 3) => K::Sltu,
-                (0, 4) => K::Xor,
-                (0, 5) => K::Srl,
-                (0x20, 5) => K::Sra,
-                (0, 6) => K::Or,
-                (0, 7) => K::And,
-                (1, 0) => K::Mul,
-                (1, 1) => K::Mulh,
-                (1, 2) => K::Mulhsu,
-                (1, 3) => K::Mulhu,
-                (1, 4) => K::Div,
-                (1, 5) => K::Divu,
-                (1, 6) => K::Rem,
-                (1, 7) => K::Remu,
+                (0, 0) => OpKind::Add,
+                (0x20, 0) => OpKind::Sub,
+                (0, 1) => OpKind::Sll,
+                (0, 2) => OpKind::Slt,
+                (0, 3) => OpKind::Sltu,
+                (0, 4) => OpKind::Xor,
+                (0, 5) => OpKind::Srl,
+                (0x20, 5) => OpKind::Sra,
+                (0, 6) => OpKind::Or,
+                (0, 7) => OpKind::And,
+                (1, 0) => OpKind::Mul,
+                (1, 1) => OpKind::Mulh,
+                (1, 2) => OpKind::Mulhsu,
+                (1, 3) => OpKind::Mulhu,
+                (1, 4) => OpKind::Div,
+                (1, 5) => OpKind::Divu,
+                (1, 6) => OpKind::Rem,
+                (1, 7) => OpKind::Remu,
                 _ => return bad,
             };
             mk(k, 0)
         }
         op::OP_32 => {
             let k = match (f7, f3) {
-                (0, 0) => K::Addw,
-                (0x20, 0) => K::Subw,
-                (0, 1) => K::Sllw,
-                (0, 5) => K::Srlw,
-                (0x20, 5) => K::Sraw,
-                (1, 0) => K::Mulw,
-                (1, 4) => K::Divw,
-                (1, 5) => K::Divuw,
-                (1, 6) => K::Remw,
-                (1, 7) => K::Remuw,
+                (0, 0) => OpKind::Addw,
+                (0x20, 0) => OpKind::Subw,
+                (0, 1) => OpKind::Sllw,
+                (0, 5) => OpKind::Srlw,
+                (0x20, 5) => OpKind::Sraw,
+                (1, 0) => OpKind::Mulw,
+                (1, 4) => OpKind::Divw,
+                (1, 5) => OpKind::Divuw,
+                (1, 6) => OpKind::Remw,
+                (1, 7) => OpKind::Remuw,
                 _ => return bad,
             };
             mk(k, 0)
         }
         op::MISC_MEM => match f3 {
-            0 => mk(K::Fence, 0),
-            1 => mk(K::FenceI, 0),
+            0 => mk(OpKind::Fence, 0),
+            1 => mk(OpKind::FenceI, 0),
             _ => bad,
         },
         op::SYSTEM => match f3 {
             0 => match w {
-                0x0000_0073 => mk(K::Ecall, 0),
-                0x0010_0073 => mk(K::Ebreak, 0),
-                0x3020_0073 => mk(K::Mret, 0),
-                0x1020_0073 => mk(K::Sret, 0),
-                0x1050_0073 => mk(K::Wfi, 0),
-                _ if f7 == 0x09 && rd == 0 => mk(K::SfenceVma, 0),
+                0x0000_0073 => mk(OpKind::Ecall, 0),
+                0x0010_0073 => mk(OpKind::Ebreak, 0),
+                0x3020_0073 => mk(OpKind::Mret, 0),
+                0x1020_0073 => mk(OpKind::Sret, 0),
+                0x1050_0073 => mk(OpKind::Wfi, 0),
+                _ if f7 == 0x09 && rd == 0 => mk(OpKind::SfenceVma, 0),
                 _ => bad,
             },
-            1 => mk(K::Csrrw, (w >> 20) as i32),
-            2 => mk(K::Csrrs, (w >> 20) as i32),
-            3 => mk(K::Csrrc, (w >> 20) as i32),
-            5 => mk(K::Csrrwi, (w >> 20) as i32),
-            6 => mk(K::Csrrsi, (w >> 20) as i32),
-            7 => mk(K::Csrrci, (w >> 20) as i32),
+            1 => mk(OpKind::Csrrw, (w >> 20) as i32),
+            2 => mk(OpKind::Csrrs, (w >> 20) as i32),
+            3 => mk(OpKind::Csrrc, (w >> 20) as i32),
+            5 => mk(OpKind::Csrrwi, (w >> 20) as i32),
+            6 => mk(OpKind::Csrrsi, (w >> 20) as i32),
+            7 => mk(OpKind::Csrrci, (w >> 20) as i32),
             _ => bad,
         },
         op::AMO => {
@@ -368,10 +515,10 @@ fn decode32(w: u32) -> Op {
                 _ => return bad,
             };
             let f5 = w >> 27;
-            let amo = |a: AmoOp| mk(if wide { K::AmoD } else { K::AmoW }, a as i32);
+            let amo = |a: AmoOp| mk(if wide { OpKind::AmoD } else { OpKind::AmoW }, a as i32);
             match f5 {
-                0x02 if rs2 == 0 => mk(if wide { K::LrD } else { K::LrW }, 0),
-                0x03 => mk(if wide { K::ScD } else { K::ScW }, 0),
+                0x02 if rs2 == 0 => mk(if wide { OpKind::LrD } else { OpKind::LrW }, 0),
+                0x03 => mk(if wide { OpKind::ScD } else { OpKind::ScW }, 0),
                 0x01 => amo(AmoOp::Swap),
                 0x00 => amo(AmoOp::Add),
                 0x04 => amo(AmoOp::Xor),
@@ -385,16 +532,16 @@ fn decode32(w: u32) -> Op {
             }
         }
         op::LOAD_FP => match f3 {
-            2 => mk(K::Flw, imm_i),
-            3 => mk(K::Fld, imm_i),
+            2 => mk(OpKind::Flw, imm_i),
+            3 => mk(OpKind::Fld, imm_i),
             _ => bad,
         },
         op::STORE_FP => match f3 {
-            2 => mk(K::Fsw, imm_s),
-            3 => mk(K::Fsd, imm_s),
+            2 => mk(OpKind::Fsw, imm_s),
+            3 => mk(OpKind::Fsd, imm_s),
             _ => bad,
         },
-        0x53 | 0x43 | 0x47 | 0x4b | 0x4f => mk(K::FpOp, 0),
+        0x53 | 0x43 | 0x47 | 0x4b | 0x4f => mk(OpKind::FpOp, 0),
         _ => bad,
     }
 }

@@ -19,8 +19,8 @@
 //! the same instruction boundaries, so a run is identical with this loop or the
 //! reference one; `emu/tests/fast_path.rs` checks that.
 
-use super::decode::K;
-use super::icache::DecodeCache;
+use super::decode::OpKind;
+use super::decode_cache::DecodeCache;
 use super::trap::Exception;
 use super::{read_le, sext32, write_le, Hart, RunStop, Step, FETCH_TRAPPED, NO_VPN};
 use crate::bus::Bus;
@@ -457,7 +457,7 @@ impl Hart {
                     // A fetch the counted cache cannot account for (and changed nothing
                     // for) goes to the fetch path, which translates it; so does a slot
                     // not decoded yet, which the reference loop never replays.
-                    if matches!(k, K::Empty | K::PageEnd)
+                    if matches!(k, OpKind::Empty | OpKind::PageEnd)
                         || !self.mmu.replay_fetch(pc, &self.fetch_ctx, page_pa)
                     {
                         left += 1;
@@ -597,72 +597,76 @@ impl Hart {
                     }};
                 }
                 match kind {
-                    K::Empty | K::PageEnd => {
+                    OpKind::Empty | OpKind::PageEnd => {
                         // Not decoded yet (or overwritten by a store), or ran off the
                         // page: the fetch path takes over at pc.
                         left += 1;
                         continue 'fetch;
                     }
-                    K::Lui => self.x[rd] = imm,
-                    K::Auipc => self.x[rd] = pc.wrapping_add(imm),
-                    K::Jal => {
+                    OpKind::Lui => self.x[rd] = imm,
+                    OpKind::Auipc => self.x[rd] = pc.wrapping_add(imm),
+                    OpKind::Jal => {
                         self.x[rd] = next;
                         jump!(pc.wrapping_add(imm))
                     }
-                    K::Jalr => {
+                    OpKind::Jalr => {
                         self.x[rd] = next;
                         jump!(a.wrapping_add(imm) & !1)
                     }
-                    K::Beq => branch!(a == b),
-                    K::Bne => branch!(a != b),
-                    K::Blt => branch!((a as i64) < (b as i64)),
-                    K::Bge => branch!((a as i64) >= (b as i64)),
-                    K::Bltu => branch!(a < b),
-                    K::Bgeu => branch!(a >= b),
-                    K::Lb => load!(1, |v| v as i8 as i64 as u64),
-                    K::Lh => load!(2, |v| v as i16 as i64 as u64),
-                    K::Lw => load!(4, |v| v as i32 as i64 as u64),
-                    K::Ld => load!(8, |v| v),
-                    K::Lbu => load!(1, |v| v),
-                    K::Lhu => load!(2, |v| v),
-                    K::Lwu => load!(4, |v| v),
-                    K::Sb => store!(1),
-                    K::Sh => store!(2),
-                    K::Sw => store!(4),
-                    K::Sd => store!(8),
-                    K::Addi => self.x[rd] = a.wrapping_add(imm),
-                    K::Slti => self.x[rd] = ((a as i64) < (imm as i64)) as u64,
-                    K::Sltiu => self.x[rd] = (a < imm) as u64,
-                    K::Xori => self.x[rd] = a ^ imm,
-                    K::Ori => self.x[rd] = a | imm,
-                    K::Andi => self.x[rd] = a & imm,
-                    K::Slli => self.x[rd] = a << (imm & 63),
-                    K::Srli => self.x[rd] = a >> (imm & 63),
-                    K::Srai => self.x[rd] = ((a as i64) >> (imm & 63)) as u64,
-                    K::Add => self.x[rd] = a.wrapping_add(b),
-                    K::Sub => self.x[rd] = a.wrapping_sub(b),
-                    K::Sll => self.x[rd] = a << (b & 63),
-                    K::Slt => self.x[rd] = ((a as i64) < (b as i64)) as u64,
-                    K::Sltu => self.x[rd] = (a < b) as u64,
-                    K::Xor => self.x[rd] = a ^ b,
-                    K::Srl => self.x[rd] = a >> (b & 63),
-                    K::Sra => self.x[rd] = ((a as i64) >> (b & 63)) as u64,
-                    K::Or => self.x[rd] = a | b,
-                    K::And => self.x[rd] = a & b,
-                    K::Addiw => self.x[rd] = sext32(a.wrapping_add(imm)),
-                    K::Slliw => self.x[rd] = sext32((a as u32).wrapping_shl(imm as u32) as u64),
-                    K::Srliw => self.x[rd] = sext32(((a as u32) >> (imm & 31)) as u64),
-                    K::Sraiw => self.x[rd] = ((a as i32) >> (imm & 31)) as i64 as u64,
-                    K::Addw => self.x[rd] = sext32(a.wrapping_add(b)),
-                    K::Subw => self.x[rd] = sext32(a.wrapping_sub(b)),
-                    K::Sllw => self.x[rd] = sext32(((a as u32) << (b & 31)) as u64),
-                    K::Srlw => self.x[rd] = sext32(((a as u32) >> (b & 31)) as u64),
-                    K::Sraw => self.x[rd] = ((a as i32) >> (b & 31)) as i64 as u64,
-                    K::Mul => self.x[rd] = a.wrapping_mul(b),
-                    K::Mulh => self.x[rd] = ((a as i64 as i128 * b as i64 as i128) >> 64) as u64,
-                    K::Mulhu => self.x[rd] = ((a as u128 * b as u128) >> 64) as u64,
-                    K::Mulw => self.x[rd] = sext32(a.wrapping_mul(b)),
-                    K::Fence => {}
+                    OpKind::Beq => branch!(a == b),
+                    OpKind::Bne => branch!(a != b),
+                    OpKind::Blt => branch!((a as i64) < (b as i64)),
+                    OpKind::Bge => branch!((a as i64) >= (b as i64)),
+                    OpKind::Bltu => branch!(a < b),
+                    OpKind::Bgeu => branch!(a >= b),
+                    OpKind::Lb => load!(1, |v| v as i8 as i64 as u64),
+                    OpKind::Lh => load!(2, |v| v as i16 as i64 as u64),
+                    OpKind::Lw => load!(4, |v| v as i32 as i64 as u64),
+                    OpKind::Ld => load!(8, |v| v),
+                    OpKind::Lbu => load!(1, |v| v),
+                    OpKind::Lhu => load!(2, |v| v),
+                    OpKind::Lwu => load!(4, |v| v),
+                    OpKind::Sb => store!(1),
+                    OpKind::Sh => store!(2),
+                    OpKind::Sw => store!(4),
+                    OpKind::Sd => store!(8),
+                    OpKind::Addi => self.x[rd] = a.wrapping_add(imm),
+                    OpKind::Slti => self.x[rd] = ((a as i64) < (imm as i64)) as u64,
+                    OpKind::Sltiu => self.x[rd] = (a < imm) as u64,
+                    OpKind::Xori => self.x[rd] = a ^ imm,
+                    OpKind::Ori => self.x[rd] = a | imm,
+                    OpKind::Andi => self.x[rd] = a & imm,
+                    OpKind::Slli => self.x[rd] = a << (imm & 63),
+                    OpKind::Srli => self.x[rd] = a >> (imm & 63),
+                    OpKind::Srai => self.x[rd] = ((a as i64) >> (imm & 63)) as u64,
+                    OpKind::Add => self.x[rd] = a.wrapping_add(b),
+                    OpKind::Sub => self.x[rd] = a.wrapping_sub(b),
+                    OpKind::Sll => self.x[rd] = a << (b & 63),
+                    OpKind::Slt => self.x[rd] = ((a as i64) < (b as i64)) as u64,
+                    OpKind::Sltu => self.x[rd] = (a < b) as u64,
+                    OpKind::Xor => self.x[rd] = a ^ b,
+                    OpKind::Srl => self.x[rd] = a >> (b & 63),
+                    OpKind::Sra => self.x[rd] = ((a as i64) >> (b & 63)) as u64,
+                    OpKind::Or => self.x[rd] = a | b,
+                    OpKind::And => self.x[rd] = a & b,
+                    OpKind::Addiw => self.x[rd] = sext32(a.wrapping_add(imm)),
+                    OpKind::Slliw => {
+                        self.x[rd] = sext32((a as u32).wrapping_shl(imm as u32) as u64)
+                    }
+                    OpKind::Srliw => self.x[rd] = sext32(((a as u32) >> (imm & 31)) as u64),
+                    OpKind::Sraiw => self.x[rd] = ((a as i32) >> (imm & 31)) as i64 as u64,
+                    OpKind::Addw => self.x[rd] = sext32(a.wrapping_add(b)),
+                    OpKind::Subw => self.x[rd] = sext32(a.wrapping_sub(b)),
+                    OpKind::Sllw => self.x[rd] = sext32(((a as u32) << (b & 31)) as u64),
+                    OpKind::Srlw => self.x[rd] = sext32(((a as u32) >> (b & 31)) as u64),
+                    OpKind::Sraw => self.x[rd] = ((a as i32) >> (b & 31)) as i64 as u64,
+                    OpKind::Mul => self.x[rd] = a.wrapping_mul(b),
+                    OpKind::Mulh => {
+                        self.x[rd] = ((a as i64 as i128 * b as i64 as i128) >> 64) as u64
+                    }
+                    OpKind::Mulhu => self.x[rd] = ((a as u128 * b as u128) >> 64) as u64,
+                    OpKind::Mulw => self.x[rd] = sext32(a.wrapping_mul(b)),
+                    OpKind::Fence => {}
                     _ => {
                         // Everything else takes the reference path, then a fresh fetch: a
                         // system instruction may have changed the translation context.

@@ -5,19 +5,19 @@
 //! interrupt lines and the time.
 //!
 //! Hot path: `fetch` looks the pc's page up in a one-entry fetch-page cache and takes the
-//! decoded [`Op`] from the per-physical-page decode cache ([`icache`]); `execute` is one
+//! decoded [`Op`] from the per-physical-page decode cache ([`decode_cache`]); `execute` is one
 //! `match` over the decoded kind. Loads and stores translate through the MMU and then
 //! touch RAM directly. Everything unusual (traps, CSRs, xRET, MMIO) is off that path.
 
 pub mod csr;
 pub mod decode;
+mod decode_cache;
 pub mod disasm;
 pub mod encode;
 mod fast;
 pub mod fpu;
-mod icache;
 mod state;
-pub mod trace_hooks;
+pub mod traced_loop;
 pub mod trap;
 mod trigger;
 
@@ -94,9 +94,9 @@ mod tests;
 use crate::bus::Bus;
 use crate::mmu::{AccessType, Mmu, MmuConfig, TranslateCtx};
 use csr::{ip, ms, CsrEffect};
-use decode::{decode, AmoOp, Op, K};
+use decode::{decode, AmoOp, Op, OpKind};
+use decode_cache::{DecodeCache, FetchPages};
 use fpu::FpState;
-use icache::{DecodeCache, FetchPages};
 use trap::{irq, Exception};
 
 /// Privilege levels (the encoding of mstatus.MPP).
@@ -141,7 +141,7 @@ const NO_VPN: u64 = u64::MAX;
 pub(crate) const FETCH_TRAPPED: usize = usize::MAX;
 
 /// `execute` result (odd, so never a pc) when the run loop must look at `Hart::special`.
-const SPECIAL: u64 = 1;
+const SEE_STEP: u64 = 1;
 
 pub struct Hart {
     pub hartid: u64,
@@ -153,7 +153,7 @@ pub struct Hart {
     /// is observed (`--stats`, tracing).
     pub phases: Phases,
     /// Tracing state, used only by [`Hart::run_traced`].
-    pub(crate) trace: trace_hooks::HartTrace,
+    pub(crate) trace: traced_loop::HartTrace,
     pub x: [u64; 32],
     pub pc: u64,
     pub privilege: u8,
@@ -204,7 +204,7 @@ pub struct Hart {
     /// also requires memory to still hold the loaded value (as QEMU does).
     reservation: Option<(u64, u64)>,
     wfi: bool,
-    /// What the last instruction that returned `SPECIAL` asks of the run loop.
+    /// What the last instruction that returned `SEE_STEP` asks of the run loop.
     special: Step,
     /// Translation inputs for loads/stores (MPRV applied) and for fetches.
     data_ctx: TranslateCtx,
@@ -250,7 +250,7 @@ impl Hart {
             traps: TrapCounts::default(),
             traps_taken: 0,
             phases: Phases::default(),
-            trace: trace_hooks::HartTrace::default(),
+            trace: traced_loop::HartTrace::default(),
             x: [0; 32],
             pc: 0,
             privilege: PRIV_M,
@@ -821,7 +821,7 @@ impl Hart {
     // ---------------------------------------------------------------- execute
 
     /// Execute the op at decode-cache `index`, which sits at `pc`. Returns the next pc,
-    /// or `SPECIAL` when the instruction trapped or needs the run loop's attention
+    /// or `SEE_STEP` when the instruction trapped or needs the run loop's attention
     /// (`self.pc` and `self.special` then say what happened).
     #[inline(always)]
     fn execute(&mut self, index: usize, pc: u64, bus: &mut Bus) -> u64 {
@@ -833,7 +833,7 @@ impl Hart {
         let b = self.x[rs2 as usize & 31];
         let imm = imm as i64 as u64;
         let next = pc.wrapping_add(len);
-        macro_rules! tri {
+        macro_rules! or_trap {
             ($e:expr) => {
                 match $e {
                     Ok(v) => v,
@@ -851,7 +851,7 @@ impl Hart {
         }
         macro_rules! store {
             ($size:expr, $v:expr) => {{
-                let device = tri!(self.store(bus, a.wrapping_add(imm), $size, $v));
+                let device = or_trap!(self.store(bus, a.wrapping_add(imm), $size, $v));
                 if device {
                     self.pc = next;
                     return self.after_slow(Ok(Step::Yield));
@@ -860,83 +860,91 @@ impl Hart {
             }};
         }
         match kind {
-            K::Lui => self.x[rd] = imm,
-            K::Auipc => self.x[rd] = pc.wrapping_add(imm),
-            K::Jal => {
+            OpKind::Lui => self.x[rd] = imm,
+            OpKind::Auipc => self.x[rd] = pc.wrapping_add(imm),
+            OpKind::Jal => {
                 self.x[rd] = next;
                 return pc.wrapping_add(imm);
             }
-            K::Jalr => {
+            OpKind::Jalr => {
                 self.x[rd] = next;
                 return a.wrapping_add(imm) & !1;
             }
-            K::Beq => branch!(a == b),
-            K::Bne => branch!(a != b),
-            K::Blt => branch!((a as i64) < (b as i64)),
-            K::Bge => branch!((a as i64) >= (b as i64)),
-            K::Bltu => branch!(a < b),
-            K::Bgeu => branch!(a >= b),
-            K::Lb => self.x[rd] = tri!(self.load(bus, a.wrapping_add(imm), 1)) as i8 as i64 as u64,
-            K::Lh => self.x[rd] = tri!(self.load(bus, a.wrapping_add(imm), 2)) as i16 as i64 as u64,
-            K::Lw => self.x[rd] = tri!(self.load(bus, a.wrapping_add(imm), 4)) as i32 as i64 as u64,
-            K::Ld => self.x[rd] = tri!(self.load(bus, a.wrapping_add(imm), 8)),
-            K::Lbu => self.x[rd] = tri!(self.load(bus, a.wrapping_add(imm), 1)),
-            K::Lhu => self.x[rd] = tri!(self.load(bus, a.wrapping_add(imm), 2)),
-            K::Lwu => self.x[rd] = tri!(self.load(bus, a.wrapping_add(imm), 4)),
-            K::Sb => store!(1, b),
-            K::Sh => store!(2, b),
-            K::Sw => store!(4, b),
-            K::Sd => store!(8, b),
-            K::Addi => self.x[rd] = a.wrapping_add(imm),
-            K::Slti => self.x[rd] = ((a as i64) < (imm as i64)) as u64,
-            K::Sltiu => self.x[rd] = (a < imm) as u64,
-            K::Xori => self.x[rd] = a ^ imm,
-            K::Ori => self.x[rd] = a | imm,
-            K::Andi => self.x[rd] = a & imm,
-            K::Slli => self.x[rd] = a << (imm & 63),
-            K::Srli => self.x[rd] = a >> (imm & 63),
-            K::Srai => self.x[rd] = ((a as i64) >> (imm & 63)) as u64,
-            K::Add => self.x[rd] = a.wrapping_add(b),
-            K::Sub => self.x[rd] = a.wrapping_sub(b),
-            K::Sll => self.x[rd] = a << (b & 63),
-            K::Slt => self.x[rd] = ((a as i64) < (b as i64)) as u64,
-            K::Sltu => self.x[rd] = (a < b) as u64,
-            K::Xor => self.x[rd] = a ^ b,
-            K::Srl => self.x[rd] = a >> (b & 63),
-            K::Sra => self.x[rd] = ((a as i64) >> (b & 63)) as u64,
-            K::Or => self.x[rd] = a | b,
-            K::And => self.x[rd] = a & b,
-            K::Addiw => self.x[rd] = sext32(a.wrapping_add(imm)),
-            K::Slliw => self.x[rd] = sext32((a as u32).wrapping_shl(imm as u32) as u64),
-            K::Srliw => self.x[rd] = sext32(((a as u32) >> (imm & 31)) as u64),
-            K::Sraiw => self.x[rd] = ((a as i32) >> (imm & 31)) as i64 as u64,
-            K::Addw => self.x[rd] = sext32(a.wrapping_add(b)),
-            K::Subw => self.x[rd] = sext32(a.wrapping_sub(b)),
-            K::Sllw => self.x[rd] = sext32(((a as u32) << (b & 31)) as u64),
-            K::Srlw => self.x[rd] = sext32(((a as u32) >> (b & 31)) as u64),
-            K::Sraw => self.x[rd] = ((a as i32) >> (b & 31)) as i64 as u64,
-            K::Mul => self.x[rd] = a.wrapping_mul(b),
-            K::Mulh => self.x[rd] = ((a as i64 as i128 * b as i64 as i128) >> 64) as u64,
-            K::Mulhsu => self.x[rd] = ((a as i64 as i128).wrapping_mul(b as i128) >> 64) as u64,
-            K::Mulhu => self.x[rd] = ((a as u128 * b as u128) >> 64) as u64,
-            K::Div => {
+            OpKind::Beq => branch!(a == b),
+            OpKind::Bne => branch!(a != b),
+            OpKind::Blt => branch!((a as i64) < (b as i64)),
+            OpKind::Bge => branch!((a as i64) >= (b as i64)),
+            OpKind::Bltu => branch!(a < b),
+            OpKind::Bgeu => branch!(a >= b),
+            OpKind::Lb => {
+                self.x[rd] = or_trap!(self.load(bus, a.wrapping_add(imm), 1)) as i8 as i64 as u64
+            }
+            OpKind::Lh => {
+                self.x[rd] = or_trap!(self.load(bus, a.wrapping_add(imm), 2)) as i16 as i64 as u64
+            }
+            OpKind::Lw => {
+                self.x[rd] = or_trap!(self.load(bus, a.wrapping_add(imm), 4)) as i32 as i64 as u64
+            }
+            OpKind::Ld => self.x[rd] = or_trap!(self.load(bus, a.wrapping_add(imm), 8)),
+            OpKind::Lbu => self.x[rd] = or_trap!(self.load(bus, a.wrapping_add(imm), 1)),
+            OpKind::Lhu => self.x[rd] = or_trap!(self.load(bus, a.wrapping_add(imm), 2)),
+            OpKind::Lwu => self.x[rd] = or_trap!(self.load(bus, a.wrapping_add(imm), 4)),
+            OpKind::Sb => store!(1, b),
+            OpKind::Sh => store!(2, b),
+            OpKind::Sw => store!(4, b),
+            OpKind::Sd => store!(8, b),
+            OpKind::Addi => self.x[rd] = a.wrapping_add(imm),
+            OpKind::Slti => self.x[rd] = ((a as i64) < (imm as i64)) as u64,
+            OpKind::Sltiu => self.x[rd] = (a < imm) as u64,
+            OpKind::Xori => self.x[rd] = a ^ imm,
+            OpKind::Ori => self.x[rd] = a | imm,
+            OpKind::Andi => self.x[rd] = a & imm,
+            OpKind::Slli => self.x[rd] = a << (imm & 63),
+            OpKind::Srli => self.x[rd] = a >> (imm & 63),
+            OpKind::Srai => self.x[rd] = ((a as i64) >> (imm & 63)) as u64,
+            OpKind::Add => self.x[rd] = a.wrapping_add(b),
+            OpKind::Sub => self.x[rd] = a.wrapping_sub(b),
+            OpKind::Sll => self.x[rd] = a << (b & 63),
+            OpKind::Slt => self.x[rd] = ((a as i64) < (b as i64)) as u64,
+            OpKind::Sltu => self.x[rd] = (a < b) as u64,
+            OpKind::Xor => self.x[rd] = a ^ b,
+            OpKind::Srl => self.x[rd] = a >> (b & 63),
+            OpKind::Sra => self.x[rd] = ((a as i64) >> (b & 63)) as u64,
+            OpKind::Or => self.x[rd] = a | b,
+            OpKind::And => self.x[rd] = a & b,
+            OpKind::Addiw => self.x[rd] = sext32(a.wrapping_add(imm)),
+            OpKind::Slliw => self.x[rd] = sext32((a as u32).wrapping_shl(imm as u32) as u64),
+            OpKind::Srliw => self.x[rd] = sext32(((a as u32) >> (imm & 31)) as u64),
+            OpKind::Sraiw => self.x[rd] = ((a as i32) >> (imm & 31)) as i64 as u64,
+            OpKind::Addw => self.x[rd] = sext32(a.wrapping_add(b)),
+            OpKind::Subw => self.x[rd] = sext32(a.wrapping_sub(b)),
+            OpKind::Sllw => self.x[rd] = sext32(((a as u32) << (b & 31)) as u64),
+            OpKind::Srlw => self.x[rd] = sext32(((a as u32) >> (b & 31)) as u64),
+            OpKind::Sraw => self.x[rd] = ((a as i32) >> (b & 31)) as i64 as u64,
+            OpKind::Mul => self.x[rd] = a.wrapping_mul(b),
+            OpKind::Mulh => self.x[rd] = ((a as i64 as i128 * b as i64 as i128) >> 64) as u64,
+            OpKind::Mulhsu => {
+                self.x[rd] = ((a as i64 as i128).wrapping_mul(b as i128) >> 64) as u64
+            }
+            OpKind::Mulhu => self.x[rd] = ((a as u128 * b as u128) >> 64) as u64,
+            OpKind::Div => {
                 self.x[rd] = if b == 0 {
                     u64::MAX
                 } else {
                     (a as i64).wrapping_div(b as i64) as u64
                 }
             }
-            K::Divu => self.x[rd] = a.checked_div(b).unwrap_or(u64::MAX),
-            K::Rem => {
+            OpKind::Divu => self.x[rd] = a.checked_div(b).unwrap_or(u64::MAX),
+            OpKind::Rem => {
                 self.x[rd] = if b == 0 {
                     a
                 } else {
                     (a as i64).wrapping_rem(b as i64) as u64
                 }
             }
-            K::Remu => self.x[rd] = if b == 0 { a } else { a % b },
-            K::Mulw => self.x[rd] = sext32(a.wrapping_mul(b)),
-            K::Divw => {
+            OpKind::Remu => self.x[rd] = if b == 0 { a } else { a % b },
+            OpKind::Mulw => self.x[rd] = sext32(a.wrapping_mul(b)),
+            OpKind::Divw => {
                 let (a, b) = (a as i32, b as i32);
                 self.x[rd] = if b == 0 {
                     u64::MAX
@@ -944,45 +952,45 @@ impl Hart {
                     a.wrapping_div(b) as i64 as u64
                 }
             }
-            K::Divuw => {
+            OpKind::Divuw => {
                 let (a, b) = (a as u32, b as u32);
                 self.x[rd] = a.checked_div(b).map_or(u64::MAX, |q| sext32(q as u64))
             }
-            K::Remw => {
+            OpKind::Remw => {
                 let (a, b) = (a as i32, b as i32);
                 self.x[rd] = if b == 0 { a } else { a.wrapping_rem(b) } as i64 as u64
             }
-            K::Remuw => {
+            OpKind::Remuw => {
                 let (a, b) = (a as u32, b as u32);
                 self.x[rd] = sext32(if b == 0 { a } else { a % b } as u64)
             }
-            K::Fence => {}
-            K::LrW => {
+            OpKind::Fence => {}
+            OpKind::LrW => {
                 self.pc = pc;
                 let r = self.load_reserved(bus, self.icache.op(index), 4);
                 return self.after_slow(r);
             }
-            K::LrD => {
+            OpKind::LrD => {
                 self.pc = pc;
                 let r = self.load_reserved(bus, self.icache.op(index), 8);
                 return self.after_slow(r);
             }
-            K::ScW => {
+            OpKind::ScW => {
                 self.pc = pc;
                 let r = self.store_conditional(bus, self.icache.op(index), 4);
                 return self.after_slow(r);
             }
-            K::ScD => {
+            OpKind::ScD => {
                 self.pc = pc;
                 let r = self.store_conditional(bus, self.icache.op(index), 8);
                 return self.after_slow(r);
             }
-            K::AmoW => {
+            OpKind::AmoW => {
                 self.pc = pc;
                 let r = self.amo(bus, self.icache.op(index), 4);
                 return self.after_slow(r);
             }
-            K::AmoD => {
+            OpKind::AmoD => {
                 self.pc = pc;
                 let r = self.amo(bus, self.icache.op(index), 8);
                 return self.after_slow(r);
@@ -998,7 +1006,7 @@ impl Hart {
     }
 
     /// The run-loop answer for an instruction that left the fast path: its new pc when it
-    /// simply completed, else `SPECIAL` with `self.special` set (taking the trap first).
+    /// simply completed, else `SEE_STEP` with `self.special` set (taking the trap first).
     #[inline(never)]
     fn after_slow(&mut self, r: Result<Step, Exception>) -> u64 {
         self.special = match r {
@@ -1006,7 +1014,7 @@ impl Hart {
             Ok(step) => step,
             Err(e) => self.raise(e),
         };
-        SPECIAL
+        SEE_STEP
     }
 
     /// Everything that is not plain integer computation or memory access.
@@ -1019,21 +1027,26 @@ impl Hart {
         let imm = op.imm as i64 as u64;
         let fs_off = self.mstatus & ms::FS == 0;
         match op.k {
-            K::Csrrw | K::Csrrs | K::Csrrc | K::Csrrwi | K::Csrrsi | K::Csrrci => {
+            OpKind::Csrrw
+            | OpKind::Csrrs
+            | OpKind::Csrrc
+            | OpKind::Csrrwi
+            | OpKind::Csrrsi
+            | OpKind::Csrrci => {
                 return self.execute_csr(op);
             }
-            K::FenceI => {
+            OpKind::FenceI => {
                 self.icache.fence();
                 self.forget_fetch_pages();
             }
-            K::Ecall => {
+            OpKind::Ecall => {
                 return Err(Exception::new(
                     Exception::ECALL_FROM_U + self.privilege as u64,
                     0,
                 ))
             }
-            K::Ebreak => return Err(Exception::new(Exception::BREAKPOINT, pc)),
-            K::Mret => {
+            OpKind::Ebreak => return Err(Exception::new(Exception::BREAKPOINT, pc)),
+            OpKind::Mret => {
                 if self.privilege != PRIV_M {
                     return Err(illegal);
                 }
@@ -1052,7 +1065,7 @@ impl Hart {
                 self.set_privilege(mpp);
                 return Ok(self.interrupt_check());
             }
-            K::Sret => {
+            OpKind::Sret => {
                 if self.privilege < PRIV_S
                     || (self.privilege == PRIV_S && self.mstatus & ms::TSR != 0)
                 {
@@ -1070,7 +1083,7 @@ impl Hart {
                 self.set_privilege(spp);
                 return Ok(self.interrupt_check());
             }
-            K::Wfi => {
+            OpKind::Wfi => {
                 if self.privilege == PRIV_U
                     || (self.privilege == PRIV_S && self.mstatus & ms::TW != 0)
                 {
@@ -1083,7 +1096,7 @@ impl Hart {
                 self.wfi = true;
                 return Ok(Step::Wfi);
             }
-            K::SfenceVma => {
+            OpKind::SfenceVma => {
                 if self.privilege == PRIV_U
                     || (self.privilege == PRIV_S && self.mstatus & ms::TVM != 0)
                 {
@@ -1094,31 +1107,31 @@ impl Hart {
                 self.mmu.sfence_vma(vaddr, asid);
                 self.fetch_pages.flush();
             }
-            K::Flw | K::Fld => {
+            OpKind::Flw | OpKind::Fld => {
                 if fs_off {
                     return Err(illegal);
                 }
                 let va = a.wrapping_add(imm);
-                self.fp.f[op.rd as usize & 31] = if op.k == K::Flw {
+                self.fp.f[op.rd as usize & 31] = if op.k == OpKind::Flw {
                     self.load(bus, va, 4)? | 0xffff_ffff_0000_0000
                 } else {
                     self.load(bus, va, 8)?
                 };
                 self.mark_fs_dirty();
             }
-            K::Fsw | K::Fsd => {
+            OpKind::Fsw | OpKind::Fsd => {
                 if fs_off {
                     return Err(illegal);
                 }
                 let va = a.wrapping_add(imm);
                 let v = self.fp.f[op.rs2 as usize & 31];
-                let size = if op.k == K::Fsw { 4 } else { 8 };
+                let size = if op.k == OpKind::Fsw { 4 } else { 8 };
                 if self.store(bus, va, size, v)? {
                     self.pc = next;
                     return Ok(Step::Yield);
                 }
             }
-            K::FpOp => {
+            OpKind::FpOp => {
                 if fs_off {
                     return Err(illegal);
                 }
@@ -1137,13 +1150,13 @@ impl Hart {
     fn execute_csr(&mut self, op: Op) -> Result<Step, Exception> {
         let illegal = Exception::illegal(op.raw as u64);
         let csr = (op.imm as u32 & 0xfff) as u16;
-        let immediate = matches!(op.k, K::Csrrwi | K::Csrrsi | K::Csrrci);
+        let immediate = matches!(op.k, OpKind::Csrrwi | OpKind::Csrrsi | OpKind::Csrrci);
         let src = if immediate {
             op.rs1 as u64
         } else {
             self.x[op.rs1 as usize & 31]
         };
-        let swap = matches!(op.k, K::Csrrw | K::Csrrwi);
+        let swap = matches!(op.k, OpKind::Csrrw | OpKind::Csrrwi);
         // CSRRS/CSRRC with x0 (or uimm 0) do not write, so they are legal on read-only CSRs.
         let writes = swap || op.rs1 != 0;
         if !self.csr_privilege_ok(csr) || (writes && csr >> 10 == 3) {
@@ -1153,8 +1166,8 @@ impl Hart {
         let mut step = Step::Next;
         if writes {
             let new = match op.k {
-                K::Csrrw | K::Csrrwi => src,
-                K::Csrrs | K::Csrrsi => self.csr_modify_base(csr, old) | src,
+                OpKind::Csrrw | OpKind::Csrrwi => src,
+                OpKind::Csrrs | OpKind::Csrrsi => self.csr_modify_base(csr, old) | src,
                 _ => self.csr_modify_base(csr, old) & !src,
             };
             match self.csr_write(csr, new) {
@@ -1209,7 +1222,7 @@ impl Hart {
         let Some((accesses, addr, size)) = trigger::data_accesses(&op, base) else {
             return false;
         };
-        let fp = matches!(op.k, K::Flw | K::Fld | K::Fsw | K::Fsd);
+        let fp = matches!(op.k, OpKind::Flw | OpKind::Fld | OpKind::Fsw | OpKind::Fsd);
         if (fp && self.mstatus & ms::FS == 0) || !self.triggers_may_fire() {
             return false;
         }

@@ -1,7 +1,7 @@
 //! Unit tests of the hart: hand-assembled programs run on a bare bus.
 
 use super::csr::{ip, ms, num};
-use super::decode::{decode, expand_rvc, K};
+use super::decode::{decode, expand_rvc, OpKind};
 use super::encode::{b_type, i_type, j_type, op, r_type, s_type, u_type};
 use super::trap::Exception;
 use super::*;
@@ -999,10 +999,10 @@ fn instructions_are_counted_per_privilege() {
 
 #[test]
 fn decoder_tags_fp_and_system_ops() {
-    assert_eq!(decode(0x0000_0073).k, K::Ecall);
-    assert_eq!(decode(0x1200_0073).k, K::SfenceVma);
-    assert_eq!(decode(0x0020_f053).k, K::FpOp); // fadd.s with rm=dyn
-    assert_eq!(decode(0x0005_2087).k, K::Flw);
+    assert_eq!(decode(0x0000_0073).k, OpKind::Ecall);
+    assert_eq!(decode(0x1200_0073).k, OpKind::SfenceVma);
+    assert_eq!(decode(0x0020_f053).k, OpKind::FpOp); // fadd.s with rm=dyn
+    assert_eq!(decode(0x0005_2087).k, OpKind::Flw);
 }
 
 /// Throughput of the interpreter on a compute-bound loop (printed, not asserted):

@@ -20,7 +20,7 @@
 //! and a privilege bit set) makes the hart run the reference loop with the checks
 //! ([`Hart::run`]), which never enters the fast loop nor compiled blocks.
 
-use super::decode::{Op, K};
+use super::decode::{Op, OpKind};
 
 /// Triggers per hart.
 pub const COUNT: usize = 4;
@@ -183,20 +183,20 @@ pub fn data_accesses(op: &Op, base: u64) -> Option<(&'static [Access], u64, u64)
     const BOTH: &[Access] = &[Access::Load, Access::Store];
     let at = base.wrapping_add(op.imm as i64 as u64);
     Some(match op.k {
-        K::Lb | K::Lbu => (LOAD, at, 1),
-        K::Lh | K::Lhu => (LOAD, at, 2),
-        K::Lw | K::Lwu | K::Flw => (LOAD, at, 4),
-        K::Ld | K::Fld => (LOAD, at, 8),
-        K::Sb => (STORE, at, 1),
-        K::Sh => (STORE, at, 2),
-        K::Sw | K::Fsw => (STORE, at, 4),
-        K::Sd | K::Fsd => (STORE, at, 8),
-        K::LrW => (LOAD, base, 4),
-        K::LrD => (LOAD, base, 8),
-        K::ScW => (STORE, base, 4),
-        K::ScD => (STORE, base, 8),
-        K::AmoW => (BOTH, base, 4),
-        K::AmoD => (BOTH, base, 8),
+        OpKind::Lb | OpKind::Lbu => (LOAD, at, 1),
+        OpKind::Lh | OpKind::Lhu => (LOAD, at, 2),
+        OpKind::Lw | OpKind::Lwu | OpKind::Flw => (LOAD, at, 4),
+        OpKind::Ld | OpKind::Fld => (LOAD, at, 8),
+        OpKind::Sb => (STORE, at, 1),
+        OpKind::Sh => (STORE, at, 2),
+        OpKind::Sw | OpKind::Fsw => (STORE, at, 4),
+        OpKind::Sd | OpKind::Fsd => (STORE, at, 8),
+        OpKind::LrW => (LOAD, base, 4),
+        OpKind::LrD => (LOAD, base, 8),
+        OpKind::ScW => (STORE, base, 4),
+        OpKind::ScD => (STORE, base, 8),
+        OpKind::AmoW => (BOTH, base, 4),
+        OpKind::AmoD => (BOTH, base, 8),
         _ => return None,
     })
 }

@@ -22,7 +22,7 @@ pub enum ConsoleOutput {
     Capture(Arc<Mutex<Vec<u8>>>),
     /// The host's stdout, every byte also fed to a watch that matches `--expect` and
     /// `--fail-on` patterns (the machine checks it between quanta).
-    Watched(Arc<crate::machine::console_expect::ConsoleWatch>),
+    Watched(Arc<super::console_expect::ConsoleWatch>),
 }
 
 impl ConsoleOutput {
@@ -56,7 +56,7 @@ impl ConsoleOutput {
     }
 
     /// The console watch this output feeds, if any.
-    pub fn watch(&self) -> Option<&Arc<crate::machine::console_expect::ConsoleWatch>> {
+    pub fn watch(&self) -> Option<&Arc<super::console_expect::ConsoleWatch>> {
         match self {
             ConsoleOutput::Watched(watch) => Some(watch),
             _ => None,

@@ -4,8 +4,8 @@
 //! so the same run reads the same dates; in host mode it is the host's clock. A guest
 //! that sets the time moves an offset, as QEMU does.
 
+use super::{ClockMode, TIMEBASE_HZ};
 use crate::bus::{DeviceError, MmioDevice, Ram};
-use crate::machine::{map, ClockMode, TIMEBASE_HZ};
 
 const TIME_LOW: u64 = 0x00;
 const TIME_HIGH: u64 = 0x04;
@@ -22,6 +22,8 @@ const NS_PER_TICK: u64 = 1_000_000_000 / TIMEBASE_HZ;
 
 pub struct GoldfishRtc {
     clock: ClockMode,
+    /// Its interrupt line (PLIC source).
+    irq: u32,
     mtime: u64,
     /// Added to the source clock once the guest sets the time.
     offset_ns: i64,
@@ -35,9 +37,10 @@ pub struct GoldfishRtc {
 }
 
 impl GoldfishRtc {
-    pub fn new(clock: ClockMode) -> Self {
+    pub fn new(clock: ClockMode, irq: u32) -> Self {
         GoldfishRtc {
             clock,
+            irq,
             mtime: 0,
             offset_ns: 0,
             latched_high: 0,
@@ -149,7 +152,7 @@ impl MmioDevice for GoldfishRtc {
     }
 
     fn irq_line(&self) -> Option<(u32, bool)> {
-        Some((map::RTC_IRQ, self.irq_pending && self.irq_enabled))
+        Some((self.irq, self.irq_pending && self.irq_enabled))
     }
 }
 
@@ -200,14 +203,14 @@ mod tests {
 
     #[test]
     fn deterministic_time_is_epoch_plus_mtime() {
-        let mut rtc = GoldfishRtc::new(ClockMode::Deterministic);
+        let mut rtc = GoldfishRtc::new(ClockMode::Deterministic, 11);
         rtc.poll(10_000_000, &mut ram());
         assert_eq!(read_time(&mut rtc), DETERMINISTIC_EPOCH_NS + 1_000_000_000);
     }
 
     #[test]
     fn low_read_latches_high() {
-        let mut rtc = GoldfishRtc::new(ClockMode::Deterministic);
+        let mut rtc = GoldfishRtc::new(ClockMode::Deterministic, 11);
         rtc.poll(0, &mut ram());
         let low = rtc.read(TIME_LOW, 4, &mut ram()).unwrap();
         // Time moves past a 2^32 ns boundary between the two reads.
@@ -218,7 +221,7 @@ mod tests {
 
     #[test]
     fn setting_time_moves_the_clock() {
-        let mut rtc = GoldfishRtc::new(ClockMode::Deterministic);
+        let mut rtc = GoldfishRtc::new(ClockMode::Deterministic, 11);
         let target: u64 = 2_000_000_000 * 1_000_000_000;
         rtc.write(TIME_HIGH, 4, target >> 32, &mut ram()).unwrap();
         rtc.write(TIME_LOW, 4, target & 0xffff_ffff, &mut ram())
@@ -230,7 +233,7 @@ mod tests {
 
     #[test]
     fn alarm_raises_irq_when_enabled_and_clears() {
-        let mut rtc = GoldfishRtc::new(ClockMode::Deterministic);
+        let mut rtc = GoldfishRtc::new(ClockMode::Deterministic, 11);
         let at = DETERMINISTIC_EPOCH_NS + 5_000;
         rtc.write(IRQ_ENABLED, 4, 1, &mut ram()).unwrap();
         rtc.write(ALARM_HIGH, 4, at >> 32, &mut ram()).unwrap();
@@ -248,7 +251,7 @@ mod tests {
 
     #[test]
     fn host_clock_is_after_2024() {
-        let mut rtc = GoldfishRtc::new(ClockMode::Host);
+        let mut rtc = GoldfishRtc::new(ClockMode::Host, 11);
         assert!(read_time(&mut rtc) > 1_704_067_200 * 1_000_000_000);
     }
 }

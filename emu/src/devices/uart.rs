@@ -47,6 +47,8 @@ const MSR_CONNECTED: u8 = 0xb0;
 const FIFO_DEPTH: usize = 16;
 
 pub struct Uart {
+    /// Its interrupt line (PLIC source).
+    irq: u32,
     ier: u8,
     lcr: u8,
     mcr: u8,
@@ -66,8 +68,9 @@ pub struct Uart {
 
 impl Uart {
     /// A UART writing to `output` and, when `input` is given, reading from it.
-    pub fn new(output: ConsoleOutput, input: Option<ConsoleInput>) -> Self {
+    pub fn new(output: ConsoleOutput, input: Option<ConsoleInput>, irq: u32) -> Self {
         Uart {
+            irq,
             ier: 0,
             lcr: 0,
             mcr: 0,
@@ -246,10 +249,7 @@ impl MmioDevice for Uart {
     }
 
     fn irq_line(&self) -> Option<(u32, bool)> {
-        Some((
-            crate::machine::map::UART0_IRQ,
-            self.pending_cause() != IIR_NONE,
-        ))
+        Some((self.irq, self.pending_cause() != IIR_NONE))
     }
 
     fn take_exit_request(&mut self) -> Option<ExitRequest> {
@@ -310,7 +310,7 @@ mod tests {
     ) {
         let (out, buf) = ConsoleOutput::capture();
         let input = ConsoleInput::new();
-        let uart = Uart::new(out, Some(input.clone()));
+        let uart = Uart::new(out, Some(input.clone()), 10);
         (uart, input, buf, Ram::new(0x8000_0000, 0x1000))
     }
 

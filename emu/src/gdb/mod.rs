@@ -470,18 +470,18 @@ impl<'a> Debugger<'a> {
             }
             StopReason::InsnLimit => {
                 eprintln!("emu: --max-insns reached; ending the gdb session");
-                Stop::Exited(crate::cli::EXIT_INSN_LIMIT)
+                Stop::Exited(crate::user_error::EXIT_INSN_LIMIT)
             }
             StopReason::Interrupted => Stop::Terminated(Signal::SIGTERM),
             StopReason::UnsupportedSyscall(_)
             | StopReason::SyscallBlockOutsideRam(_)
             | StopReason::UnsupportedHtif(_) => {
                 eprintln!("emu: the guest made an HTIF request emu does not serve; ending the gdb session");
-                Stop::Exited(crate::cli::EXIT_HTIF_UNSUPPORTED)
+                Stop::Exited(crate::user_error::EXIT_HTIF_UNSUPPORTED)
             }
             // The CLI refuses --expect, --fail-on and --timeout with --gdb; a caller of
             // the library that combines them gets the same statuses as `emu run`.
-            StopReason::Watch(w) => Stop::Exited(crate::cli::watch_status(w)),
+            StopReason::Watch(w) => Stop::Exited(w.exit_status()),
             StopReason::Deadlock => {
                 // Worth a look in the debugger rather than the end of the session.
                 eprintln!("emu: every hart waits for an interrupt that can never come");

@@ -50,7 +50,7 @@ use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{default_libcall_names, FuncId, Module};
 
-use crate::cpu::decode::K;
+use crate::cpu::decode::OpKind;
 
 /// Longest block compiled, in instructions.
 pub const MAX_BLOCK: usize = 64;
@@ -78,7 +78,7 @@ const CELLS_PER_CHUNK: usize = 4096;
 /// One decoded instruction as the compiler takes it.
 #[derive(Debug, Clone, Copy)]
 pub struct Insn {
-    pub k: K,
+    pub k: OpKind,
     pub rd: u8,
     pub rs1: u8,
     pub rs2: u8,
@@ -141,82 +141,6 @@ pub struct JitStats {
     pub restarts: u64,
     /// Exits linked straight to the next block.
     pub links: u64,
-}
-
-/// Does the compiler handle `k` inside a block?
-pub fn compiles(k: K) -> bool {
-    use K::*;
-    matches!(
-        k,
-        Lui | Auipc
-            | Jal
-            | Jalr
-            | Beq
-            | Bne
-            | Blt
-            | Bge
-            | Bltu
-            | Bgeu
-            | Lb
-            | Lh
-            | Lw
-            | Ld
-            | Lbu
-            | Lhu
-            | Lwu
-            | Sb
-            | Sh
-            | Sw
-            | Sd
-            | Addi
-            | Slti
-            | Sltiu
-            | Xori
-            | Ori
-            | Andi
-            | Slli
-            | Srli
-            | Srai
-            | Add
-            | Sub
-            | Sll
-            | Slt
-            | Sltu
-            | Xor
-            | Srl
-            | Sra
-            | Or
-            | And
-            | Addiw
-            | Slliw
-            | Srliw
-            | Sraiw
-            | Addw
-            | Subw
-            | Sllw
-            | Srlw
-            | Sraw
-            | Mul
-            | Mulh
-            | Mulhsu
-            | Mulhu
-            | Div
-            | Divu
-            | Rem
-            | Remu
-            | Mulw
-            | Divw
-            | Divuw
-            | Remw
-            | Remuw
-            | Fence
-    )
-}
-
-/// Does `k` end a block (after it)? A conditional branch does not: its taken side
-/// leaves the block and the other carries on, so a block spans several basic blocks.
-pub fn ends_block(k: K) -> bool {
-    matches!(k, K::Jal | K::Jalr)
 }
 
 /// The link cells of all blocks: each holds the code address of the block its exit
@@ -780,14 +704,14 @@ impl Translator<'_> {
     }
 
     /// `a / b` or `a % b` with RISC-V's results for a zero divisor and for overflow.
-    fn divide(&mut self, k: K, a: Value, b: Value, ty: types::Type) -> Value {
+    fn divide(&mut self, k: OpKind, a: Value, b: Value, ty: types::Type) -> Value {
         let zero = self.b.ins().icmp_imm_s(IntCC::Equal, b, 0);
         let one = self.b.ins().iconst(ty, 1);
         // A zero divisor is replaced by 1 so the host never faults; the result is then
         // chosen below. Signed overflow (MIN / -1) gives MIN and remainder 0, which
         // is what the host computes for MIN / 1 after replacing -1 by 1.
         let mut safe = self.b.ins().select(zero, one, b);
-        if matches!(k, K::Div | K::Rem | K::Divw | K::Remw) {
+        if matches!(k, OpKind::Div | OpKind::Rem | OpKind::Divw | OpKind::Remw) {
             let min = self.constant(ty, i64::MIN >> (64 - ty.bits()));
             let minus_one = self.constant(ty, -1);
             let a_min = self.b.ins().icmp(IntCC::Equal, a, min);
@@ -796,8 +720,8 @@ impl Translator<'_> {
             safe = self.b.ins().select(ovf, one, safe);
         }
         match k {
-            K::Div | K::Divw | K::Divu | K::Divuw => {
-                let q = if matches!(k, K::Div | K::Divw) {
+            OpKind::Div | OpKind::Divw | OpKind::Divu | OpKind::Divuw => {
+                let q = if matches!(k, OpKind::Div | OpKind::Divw) {
                     self.b.ins().sdiv(a, safe)
                 } else {
                     self.b.ins().udiv(a, safe)
@@ -806,7 +730,7 @@ impl Translator<'_> {
                 self.b.ins().select(zero, all, q)
             }
             _ => {
-                let r = if matches!(k, K::Rem | K::Remw) {
+                let r = if matches!(k, OpKind::Rem | OpKind::Remw) {
                     self.b.ins().srem(a, safe)
                 } else {
                     self.b.ins().urem(a, safe)
@@ -841,21 +765,21 @@ impl Translator<'_> {
                 }};
             }
             match op.k {
-                K::Lui => {
+                OpKind::Lui => {
                     let v = self.b.ins().iconst(I64, imm);
                     self.set(rd, v)
                 }
-                K::Auipc => {
+                OpKind::Auipc => {
                     let v = self.pc_at(offset.wrapping_add(imm as u64));
                     self.set(rd, v)
                 }
-                K::Jal => {
+                OpKind::Jal => {
                     let link = self.pc_at(offset + len);
                     self.set(rd, link);
                     self.exit_to(offset.wrapping_add(imm as u64), i + 1);
                     return;
                 }
-                K::Jalr => {
+                OpKind::Jalr => {
                     let a = self.get(rs1);
                     let t = self.b.ins().iadd_imm_s(a, imm);
                     let target = self.b.ins().band_imm_s(t, !1);
@@ -865,13 +789,18 @@ impl Translator<'_> {
                     self.exit(target, left);
                     return;
                 }
-                K::Beq | K::Bne | K::Blt | K::Bge | K::Bltu | K::Bgeu => {
+                OpKind::Beq
+                | OpKind::Bne
+                | OpKind::Blt
+                | OpKind::Bge
+                | OpKind::Bltu
+                | OpKind::Bgeu => {
                     let cc = match op.k {
-                        K::Beq => IntCC::Equal,
-                        K::Bne => IntCC::NotEqual,
-                        K::Blt => IntCC::SignedLessThan,
-                        K::Bge => IntCC::SignedGreaterThanOrEqual,
-                        K::Bltu => IntCC::UnsignedLessThan,
+                        OpKind::Beq => IntCC::Equal,
+                        OpKind::Bne => IntCC::NotEqual,
+                        OpKind::Blt => IntCC::SignedLessThan,
+                        OpKind::Bge => IntCC::SignedGreaterThanOrEqual,
+                        OpKind::Bltu => IntCC::UnsignedLessThan,
                         _ => IntCC::UnsignedGreaterThanOrEqual,
                     };
                     let a = self.get(rs1);
@@ -885,35 +814,41 @@ impl Translator<'_> {
                     self.exit_to(offset.wrapping_add(imm as u64), i + 1);
                     self.b.switch_to_block(on);
                 }
-                K::Lb | K::Lh | K::Lw | K::Ld | K::Lbu | K::Lhu | K::Lwu => {
+                OpKind::Lb
+                | OpKind::Lh
+                | OpKind::Lw
+                | OpKind::Ld
+                | OpKind::Lbu
+                | OpKind::Lhu
+                | OpKind::Lwu => {
                     let size = match op.k {
-                        K::Lb | K::Lbu => 1,
-                        K::Lh | K::Lhu => 2,
-                        K::Lw | K::Lwu => 4,
+                        OpKind::Lb | OpKind::Lbu => 1,
+                        OpKind::Lh | OpKind::Lhu => 2,
+                        OpKind::Lw | OpKind::Lwu => 4,
                         _ => 8,
                     };
                     let a = self.get(rs1);
                     let va = self.b.ins().iadd_imm_s(a, imm);
                     let raw = self.load_guest(va, size, i, offset);
                     let v = match op.k {
-                        K::Lb => {
+                        OpKind::Lb => {
                             let n = self.b.ins().ireduce(types::I8, raw);
                             self.b.ins().sextend(I64, n)
                         }
-                        K::Lh => {
+                        OpKind::Lh => {
                             let n = self.b.ins().ireduce(types::I16, raw);
                             self.b.ins().sextend(I64, n)
                         }
-                        K::Lw => self.sext32(raw),
+                        OpKind::Lw => self.sext32(raw),
                         _ => raw,
                     };
                     self.set(rd, v);
                 }
-                K::Sb | K::Sh | K::Sw | K::Sd => {
+                OpKind::Sb | OpKind::Sh | OpKind::Sw | OpKind::Sd => {
                     let size = match op.k {
-                        K::Sb => 1,
-                        K::Sh => 2,
-                        K::Sw => 4,
+                        OpKind::Sb => 1,
+                        OpKind::Sh => 2,
+                        OpKind::Sw => 4,
                         _ => 8,
                     };
                     let a = self.get(rs1);
@@ -921,89 +856,120 @@ impl Translator<'_> {
                     let va = self.b.ins().iadd_imm_s(a, imm);
                     self.store_guest(va, value, size, i, offset);
                 }
-                K::Addi => alu_imm!(|t, a| t.b.ins().iadd_imm_s(a, imm)),
-                K::Slti => alu_imm!(|t, a| {
+                OpKind::Addi => alu_imm!(|t, a| t.b.ins().iadd_imm_s(a, imm)),
+                OpKind::Slti => alu_imm!(|t, a| {
                     let c = t.b.ins().icmp_imm_s(IntCC::SignedLessThan, a, imm);
                     t.b.ins().uextend(I64, c)
                 }),
-                K::Sltiu => alu_imm!(|t, a| {
+                OpKind::Sltiu => alu_imm!(|t, a| {
                     let c = t.b.ins().icmp_imm_s(IntCC::UnsignedLessThan, a, imm);
                     t.b.ins().uextend(I64, c)
                 }),
-                K::Xori => alu_imm!(|t, a| t.b.ins().bxor_imm_s(a, imm)),
-                K::Ori => alu_imm!(|t, a| t.b.ins().bor_imm_s(a, imm)),
-                K::Andi => alu_imm!(|t, a| t.b.ins().band_imm_s(a, imm)),
-                K::Slli => alu_imm!(|t, a| t.b.ins().ishl_imm_u(a, imm & 63)),
-                K::Srli => alu_imm!(|t, a| t.b.ins().ushr_imm_u(a, imm & 63)),
-                K::Srai => alu_imm!(|t, a| t.b.ins().sshr_imm_u(a, imm & 63)),
-                K::Add => alu!(|t, a, b| t.b.ins().iadd(a, b)),
-                K::Sub => alu!(|t, a, b| t.b.ins().isub(a, b)),
+                OpKind::Xori => alu_imm!(|t, a| t.b.ins().bxor_imm_s(a, imm)),
+                OpKind::Ori => alu_imm!(|t, a| t.b.ins().bor_imm_s(a, imm)),
+                OpKind::Andi => alu_imm!(|t, a| t.b.ins().band_imm_s(a, imm)),
+                OpKind::Slli => alu_imm!(|t, a| t.b.ins().ishl_imm_u(a, imm & 63)),
+                OpKind::Srli => alu_imm!(|t, a| t.b.ins().ushr_imm_u(a, imm & 63)),
+                OpKind::Srai => alu_imm!(|t, a| t.b.ins().sshr_imm_u(a, imm & 63)),
+                OpKind::Add => alu!(|t, a, b| t.b.ins().iadd(a, b)),
+                OpKind::Sub => alu!(|t, a, b| t.b.ins().isub(a, b)),
                 // Cranelift's shifts take the amount modulo the width, as RISC-V does.
-                K::Sll => alu!(|t, a, b| t.b.ins().ishl(a, b)),
-                K::Slt => alu!(|t, a, b| t.bool64(IntCC::SignedLessThan, a, b)),
-                K::Sltu => alu!(|t, a, b| t.bool64(IntCC::UnsignedLessThan, a, b)),
-                K::Xor => alu!(|t, a, b| t.b.ins().bxor(a, b)),
-                K::Srl => alu!(|t, a, b| t.b.ins().ushr(a, b)),
-                K::Sra => alu!(|t, a, b| t.b.ins().sshr(a, b)),
-                K::Or => alu!(|t, a, b| t.b.ins().bor(a, b)),
-                K::And => alu!(|t, a, b| t.b.ins().band(a, b)),
-                K::Addiw => alu_imm!(|t, a| {
+                OpKind::Sll => alu!(|t, a, b| t.b.ins().ishl(a, b)),
+                OpKind::Slt => alu!(|t, a, b| t.bool64(IntCC::SignedLessThan, a, b)),
+                OpKind::Sltu => alu!(|t, a, b| t.bool64(IntCC::UnsignedLessThan, a, b)),
+                OpKind::Xor => alu!(|t, a, b| t.b.ins().bxor(a, b)),
+                OpKind::Srl => alu!(|t, a, b| t.b.ins().ushr(a, b)),
+                OpKind::Sra => alu!(|t, a, b| t.b.ins().sshr(a, b)),
+                OpKind::Or => alu!(|t, a, b| t.b.ins().bor(a, b)),
+                OpKind::And => alu!(|t, a, b| t.b.ins().band(a, b)),
+                OpKind::Addiw => alu_imm!(|t, a| {
                     let s = t.b.ins().iadd_imm_s(a, imm);
                     t.sext32(s)
                 }),
-                K::Slliw | K::Srliw | K::Sraiw => alu_imm!(|t, a| {
+                OpKind::Slliw | OpKind::Srliw | OpKind::Sraiw => alu_imm!(|t, a| {
                     let w = t.b.ins().ireduce(I32, a);
                     let sh = imm & 31;
                     let r = match op.k {
-                        K::Slliw => t.b.ins().ishl_imm_u(w, sh),
-                        K::Srliw => t.b.ins().ushr_imm_u(w, sh),
+                        OpKind::Slliw => t.b.ins().ishl_imm_u(w, sh),
+                        OpKind::Srliw => t.b.ins().ushr_imm_u(w, sh),
                         _ => t.b.ins().sshr_imm_u(w, sh),
                     };
                     t.b.ins().sextend(I64, r)
                 }),
-                K::Addw => alu!(|t, a, b| {
+                OpKind::Addw => alu!(|t, a, b| {
                     let s = t.b.ins().iadd(a, b);
                     t.sext32(s)
                 }),
-                K::Subw => alu!(|t, a, b| {
+                OpKind::Subw => alu!(|t, a, b| {
                     let s = t.b.ins().isub(a, b);
                     t.sext32(s)
                 }),
-                K::Sllw | K::Srlw | K::Sraw => alu!(|t, a, b| {
+                OpKind::Sllw | OpKind::Srlw | OpKind::Sraw => alu!(|t, a, b| {
                     let w = t.b.ins().ireduce(I32, a);
                     let sh = t.b.ins().ireduce(I32, b);
                     let r = match op.k {
-                        K::Sllw => t.b.ins().ishl(w, sh),
-                        K::Srlw => t.b.ins().ushr(w, sh),
+                        OpKind::Sllw => t.b.ins().ishl(w, sh),
+                        OpKind::Srlw => t.b.ins().ushr(w, sh),
                         _ => t.b.ins().sshr(w, sh),
                     };
                     t.b.ins().sextend(I64, r)
                 }),
-                K::Mul => alu!(|t, a, b| t.b.ins().imul(a, b)),
-                K::Mulh => alu!(|t, a, b| t.b.ins().smulhi(a, b)),
-                K::Mulhu => alu!(|t, a, b| t.b.ins().umulhi(a, b)),
-                K::Mulhsu => alu!(|t, a, b| {
+                OpKind::Mul => alu!(|t, a, b| t.b.ins().imul(a, b)),
+                OpKind::Mulh => alu!(|t, a, b| t.b.ins().smulhi(a, b)),
+                OpKind::Mulhu => alu!(|t, a, b| t.b.ins().umulhi(a, b)),
+                OpKind::Mulhsu => alu!(|t, a, b| {
                     // high(a signed * b unsigned) = high(a * b unsigned) - (a < 0 ? b : 0)
                     let hi = t.b.ins().umulhi(a, b);
                     let sign = t.b.ins().sshr_imm_u(a, 63);
                     let fix = t.b.ins().band(sign, b);
                     t.b.ins().isub(hi, fix)
                 }),
-                K::Mulw => alu!(|t, a, b| {
+                OpKind::Mulw => alu!(|t, a, b| {
                     let p = t.b.ins().imul(a, b);
                     t.sext32(p)
                 }),
-                K::Div | K::Divu | K::Rem | K::Remu => {
+                OpKind::Div | OpKind::Divu | OpKind::Rem | OpKind::Remu => {
                     alu!(|t, a, b| t.divide(op.k, a, b, I64))
                 }
-                K::Divw | K::Divuw | K::Remw | K::Remuw => alu!(|t, a, b| {
+                OpKind::Divw | OpKind::Divuw | OpKind::Remw | OpKind::Remuw => alu!(|t, a, b| {
                     let a = t.b.ins().ireduce(I32, a);
                     let b = t.b.ins().ireduce(I32, b);
                     let r = t.divide(op.k, a, b, I32);
                     t.b.ins().sextend(I64, r)
                 }),
-                // Fence: harts run in turns, so memory is always ordered.
-                _ => {}
+                // Harts run in turns, so memory is always ordered.
+                OpKind::Fence => {}
+                // Not compiled (`OpKind::jit_compiles`): a block never holds them.
+                OpKind::Empty
+                | OpKind::PageEnd
+                | OpKind::Illegal
+                | OpKind::FenceI
+                | OpKind::Ecall
+                | OpKind::Ebreak
+                | OpKind::Mret
+                | OpKind::Sret
+                | OpKind::Wfi
+                | OpKind::SfenceVma
+                | OpKind::Csrrw
+                | OpKind::Csrrs
+                | OpKind::Csrrc
+                | OpKind::Csrrwi
+                | OpKind::Csrrsi
+                | OpKind::Csrrci
+                | OpKind::LrW
+                | OpKind::ScW
+                | OpKind::LrD
+                | OpKind::ScD
+                | OpKind::AmoW
+                | OpKind::AmoD
+                | OpKind::Flw
+                | OpKind::Fld
+                | OpKind::Fsw
+                | OpKind::Fsd
+                | OpKind::FpOp => {
+                    self.exit_to(offset, i);
+                    return;
+                }
             }
             offset += len;
         }

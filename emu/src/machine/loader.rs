@@ -8,6 +8,7 @@ use object::{Endianness, Object, ObjectSymbol};
 use std::path::Path;
 
 use crate::bus::Ram;
+pub use crate::user_error::os_error;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
@@ -45,16 +46,6 @@ pub struct LoadedImage {
 }
 
 /// Read a file the user named, with a clear error.
-/// An OS error as a user reads it: "No such file or directory", without Rust's
-/// " (os error 2)".
-pub fn os_error(e: &std::io::Error) -> String {
-    let text = e.to_string();
-    match text.rfind(" (os error ") {
-        Some(i) if text.ends_with(')') => text[..i].to_string(),
-        _ => text,
-    }
-}
-
 pub fn read_file(path: &Path) -> Result<Vec<u8>, LoadError> {
     let data = std::fs::read(path).map_err(|source| LoadError::Io {
         path: path.display().to_string(),

@@ -1,7 +1,9 @@
 //! The `virt` board: memory map, device wiring, boot ROM, image loading, and the loop
 //! that runs the harts in deterministic round-robin quanta.
 
-pub mod console_expect;
+pub mod board;
+pub use crate::devices::console_expect;
+pub use crate::devices::{ClockMode, TIMEBASE_HZ};
 pub mod dtb;
 pub mod loader;
 pub mod savepoint;
@@ -36,18 +38,9 @@ pub mod map {
 /// `mtime` ticks at 10 MHz; by default it advances one tick per this many retired
 /// instructions (summed over harts), i.e. a nominal 100 M instructions/s guest.
 pub const INSNS_PER_TICK: u64 = 10;
-pub const TIMEBASE_HZ: u64 = 10_000_000;
 
 /// Longest quantum a hart runs before the machine looks at devices and interrupts.
 const MAX_QUANTUM: u64 = 4096;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClockMode {
-    /// mtime follows retired instructions: same inputs, same run.
-    Deterministic,
-    /// mtime follows the host's wall clock.
-    Host,
-}
 
 /// Everything the board is built from.
 #[derive(Debug, Clone)]
@@ -147,6 +140,17 @@ pub enum WatchStop {
     Timeout,
 }
 
+impl WatchStop {
+    /// `emu`'s exit status for this stop.
+    pub fn exit_status(self) -> u8 {
+        match self {
+            WatchStop::ExpectationsMet => 0,
+            WatchStop::FailurePattern => crate::user_error::EXIT_FAIL_PATTERN,
+            WatchStop::Timeout => crate::user_error::EXIT_TIMEOUT,
+        }
+    }
+}
+
 /// Counters another thread may read while the machine runs (the CLI's status line),
 /// updated once per quantum.
 #[derive(Debug, Default)]
@@ -174,8 +178,11 @@ pub struct Machine {
     irq_levels: Vec<(u32, bool)>,
     /// Trace producer (disabled unless `--trace`).
     pub tracer: crate::trace::Tracer,
-    /// Statistics or tracing want every access to go through the TLB model.
+    /// Statistics or a live trace want every access to go through the TLB model.
     pub observed: bool,
+    /// Statistics want it for the whole run ([`Machine::set_observed`]); a trace only
+    /// until it ends.
+    stats_observed: bool,
     /// Published counters (None: nobody reads them).
     pub progress: Option<std::sync::Arc<Progress>>,
     /// Where to stop for a snapshot (`--save-at`), and the one last stopped at.
@@ -193,7 +200,7 @@ impl Machine {
             map::BOOT_ROM_SIZE,
             Box::new(BootRom::new(0, 0)),
         );
-        crate::devices::attach_board_devices(&mut bus, &config);
+        board::attach_board_devices(&mut bus, &config);
         bus.htif_stdin = config.console_input.clone();
         let harts = (0..config.harts)
             .map(|i| {
@@ -216,6 +223,7 @@ impl Machine {
             irq_levels: Vec::new(),
             tracer: crate::trace::Tracer::disabled(),
             observed: false,
+            stats_observed: false,
             progress: None,
             save_points: Vec::new(),
             reached_save_point: None,
@@ -267,19 +275,29 @@ impl Machine {
         top.saturating_sub(len.saturating_add(0x1000)) & !0xfff
     }
 
-    /// Start tracing into `tracer` (its window and kinds decide what is written).
+    /// Start tracing into `tracer` (its window and kinds decide what is written). Until
+    /// the trace ends every memory access is visible to the TLB model.
     pub fn set_tracer(&mut self, tracer: crate::trace::Tracer) {
-        for h in &mut self.harts {
-            h.enable_tracing(tracer.requested());
-        }
         self.tracer = tracer;
+        self.apply_observation();
     }
 
-    /// Make every memory access visible to the TLB model (for `--stats` and `--trace`).
+    /// Make every memory access visible to the TLB model for the whole run (for
+    /// `--stats`).
     pub fn set_observed(&mut self, on: bool) {
-        self.observed = on;
+        self.stats_observed = on;
+        self.apply_observation();
+    }
+
+    /// Observe the MMU while statistics or a live trace want it; once a trace has ended
+    /// (its window closed, `--trace-limit` reached) the harts go back to the unobserved
+    /// loop and the MMU's fast path.
+    fn apply_observation(&mut self) {
+        let tracing = self.tracer.watching_pcs();
+        self.observed = self.stats_observed || tracing;
         for h in &mut self.harts {
-            h.mmu.config.stats = on;
+            h.mmu.config.stats = self.observed;
+            h.follow_trace(&self.tracer);
         }
     }
 
@@ -381,6 +399,10 @@ impl Machine {
                 if d > now {
                     quantum = quantum.min((d - now).saturating_mul(INSNS_PER_TICK).max(1));
                 }
+            }
+            if self.observed && !self.stats_observed && !self.tracer.watching_pcs() {
+                // The trace ended during the last quantum.
+                self.apply_observation();
             }
             let start = savepoint::QuantumPosition {
                 now,

@@ -208,7 +208,7 @@ pub enum TlbEventKind {
     Evict,
 }
 
-/// Something the MMU did, for tracing. Built only when a sink is installed.
+/// Something the MMU did, for tracing. Built only while [`Mmu::record_events`] is on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MmuEvent {
     /// A page-table walk: every PTE read, then the leaf or the fault.
@@ -249,8 +249,24 @@ pub enum MmuEvent {
     Stale(StaleTranslation),
 }
 
-/// Receives MMU events when tracing is on.
-pub type EventSink = Box<dyn FnMut(&MmuEvent) + Send>;
+/// Which [`MmuEvent`]s the MMU records (satp, sfence and stale-translation reports are
+/// always recorded while recording is on).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct EventKinds {
+    pub walks: bool,
+    /// The TLB arrays' events (hit, miss, fill, evict, flush).
+    pub tlb: bool,
+}
+
+/// The events of the instruction in progress, in order. Only the hart's thread touches
+/// it: the MMU appends while recording is on and the hart drains it after each
+/// instruction ([`Mmu::take_events`]).
+#[derive(Debug, Default)]
+struct EventLog {
+    /// None: nothing is recorded (and the buffer holds nothing).
+    kinds: Option<EventKinds>,
+    events: Vec<MmuEvent>,
+}
 
 /// Slots per access type in the fast translation cache.
 const FAST_SLOTS: usize = 512;
@@ -352,10 +368,7 @@ pub struct Mmu {
     fast: Box<FastCache>,
     pmp_version_seen: u64,
     stale: StaleLog,
-    sink: Option<EventSink>,
-    /// Whether the sink is sent the TLB arrays' events (hit, miss, fill, evict, flush).
-    /// Without them a repeated L1 hit reports nothing, so the counted cache may serve it.
-    sink_tlb_events: bool,
+    log: EventLog,
     /// The L1 slot the current translation hit and that array's version then
     /// (`usize::MAX` when it did not hit the L1): what the counted cache may remember.
     l1_hit: (usize, u64),
@@ -381,27 +394,56 @@ impl Mmu {
             fast: FastCache::new(),
             pmp_version_seen: 0,
             stale: StaleLog::default(),
-            sink: None,
-            sink_tlb_events: true,
+            log: EventLog::default(),
             l1_hit: (usize::MAX, 0),
             probe_steps: WalkSteps::default(),
         }
     }
 
-    /// Install (or remove) the receiver of [`MmuEvent`]s. While one is installed every
-    /// access goes through the TLB model.
-    pub fn set_event_sink(&mut self, sink: Option<EventSink>) {
-        self.set_event_sink_with(sink, true);
+    /// Start recording [`MmuEvent`]s of `kinds` (None: stop, and drop what is queued).
+    /// While recording, every access goes through the TLB model. Without TLB events a
+    /// repeated L1 hit, which would report only a `Tlb` hit, takes the counted cache like
+    /// a `--stats` run: walks, satp, sfence and stale reports are exactly those of the
+    /// full path, at a fraction of its cost.
+    pub fn record_events(&mut self, kinds: Option<EventKinds>) {
+        if kinds.is_none() {
+            self.log.events = Vec::new();
+        }
+        self.log.kinds = kinds;
     }
 
-    /// Install (or remove) the receiver of [`MmuEvent`]s; `tlb_events: false` leaves out
-    /// [`MmuEvent::Tlb`] and [`MmuEvent::TlbFlush`]. The TLB model then still sees every
-    /// access, but a repeated L1 hit, which would report only a `Tlb` hit, takes the
-    /// counted cache like a `--stats` run: walks, satp, sfence and stale reports are
-    /// exactly those of the full path, at a fraction of its cost.
-    pub fn set_event_sink_with(&mut self, sink: Option<EventSink>, tlb_events: bool) {
-        self.sink = sink;
-        self.sink_tlb_events = tlb_events;
+    /// What [`Mmu::record_events`] was last given.
+    pub fn recorded_events(&self) -> Option<EventKinds> {
+        self.log.kinds
+    }
+
+    /// Whether events were recorded since the last [`Mmu::take_events`].
+    #[inline(always)]
+    pub fn has_events(&self) -> bool {
+        !self.log.events.is_empty()
+    }
+
+    /// Move the recorded events, in order, into `out` (which must be empty; its
+    /// allocation is kept for the next call).
+    #[inline]
+    pub fn take_events(&mut self, out: &mut Vec<MmuEvent>) {
+        debug_assert!(out.is_empty());
+        std::mem::swap(&mut self.log.events, out);
+    }
+
+    #[inline]
+    fn recording(&self) -> bool {
+        self.log.kinds.is_some()
+    }
+
+    #[inline]
+    fn recording_tlb(&self) -> bool {
+        matches!(self.log.kinds, Some(EventKinds { tlb: true, .. }))
+    }
+
+    #[inline]
+    fn recording_walks(&self) -> bool {
+        matches!(self.log.kinds, Some(EventKinds { walks: true, .. }))
     }
 
     /// Translate `va` for `access`. Returns the physical address or the exception
@@ -431,15 +473,13 @@ impl Mmu {
         self.translate_slow(va, access, ctx, bus)
     }
 
-    /// Observed by the counters alone, or by a sink that takes no TLB events, and no
+    /// Observed by the counters alone, or by an event log that takes no TLB events, and no
     /// `--check-tlb`: a repeated L1 hit then needs only its bookkeeping, not the full
     /// path. The hart may then keep its fetch-page cache if it replays each fetch with
     /// [`Mmu::replay_fetch`].
     #[inline]
     pub fn only_counting(&self) -> bool {
-        !self.config.check_tlb
-            && (self.sink.is_none() || !self.sink_tlb_events)
-            && self.config.fast_path
+        !self.config.check_tlb && !self.recording_tlb() && self.config.fast_path
     }
 
     /// The physical page the unobserved fast path holds for `va`'s page under `ctx`, if
@@ -746,10 +786,10 @@ impl Mmu {
                 },
                 Err(f) => Err(f),
             };
-            if let Some(sink) = self.sink.as_mut() {
+            if self.recording_walks() {
                 // A walk abandoned for a retry has no result of its own to report.
                 if let Some(result) = result.transpose() {
-                    sink(&MmuEvent::Walk {
+                    self.log.events.push(MmuEvent::Walk {
                         va,
                         access,
                         satp: ctx.satp,
@@ -793,8 +833,8 @@ impl Mmu {
             } else {
                 TlbEventKind::Miss
             };
-            if let (true, Some(sink)) = (self.sink_tlb_events, self.sink.as_mut()) {
-                sink(&MmuEvent::Tlb {
+            if self.recording_tlb() {
+                self.log.events.push(MmuEvent::Tlb {
                     kind,
                     level: l1_level,
                     va,
@@ -823,8 +863,8 @@ impl Mmu {
         } else {
             TlbEventKind::Miss
         };
-        if let (true, Some(sink)) = (self.sink_tlb_events, self.sink.as_mut()) {
-            sink(&MmuEvent::Tlb {
+        if self.recording_tlb() {
+            self.log.events.push(MmuEvent::Tlb {
                 kind,
                 level: TlbLevel::L2,
                 va,
@@ -863,9 +903,9 @@ impl Mmu {
         if evicted.is_some() {
             stats.evictions += 1;
         }
-        if let (true, Some(sink)) = (self.sink_tlb_events, self.sink.as_mut()) {
+        if self.recording_tlb() {
             if let Some(old) = evicted {
-                sink(&MmuEvent::Tlb {
+                self.log.events.push(MmuEvent::Tlb {
                     kind: TlbEventKind::Evict,
                     level,
                     va: old.va_base(),
@@ -873,7 +913,7 @@ impl Mmu {
                     entry: Some(old),
                 });
             }
-            sink(&MmuEvent::Tlb {
+            self.log.events.push(MmuEvent::Tlb {
                 kind: TlbEventKind::Fill,
                 level,
                 va,
@@ -920,8 +960,8 @@ impl Mmu {
             return;
         }
         self.stats.stale_hits += 1;
-        if let Some(sink) = self.sink.as_mut() {
-            sink(&MmuEvent::Stale(record.clone()));
+        if self.recording() {
+            self.log.events.push(MmuEvent::Stale(record.clone()));
         }
         if self.stale.record(record) {
             self.stats.stale_translations += 1;
@@ -1013,8 +1053,8 @@ impl Mmu {
             (None, Some(_)) => self.stats.sfence_asid += 1,
             (Some(_), Some(_)) => self.stats.sfence_addr_asid += 1,
         }
-        if let Some(sink) = self.sink.as_mut() {
-            sink(&MmuEvent::Sfence { vaddr, asid });
+        if self.recording() {
+            self.log.events.push(MmuEvent::Sfence { vaddr, asid });
         }
         for level in [TlbLevel::L1I, TlbLevel::L1D, TlbLevel::L2] {
             let (array, stats) = match level {
@@ -1024,8 +1064,8 @@ impl Mmu {
             };
             let removed = array.flush(vaddr, asid);
             stats.flushed += removed;
-            if let (true, Some(sink)) = (self.sink_tlb_events, self.sink.as_mut()) {
-                sink(&MmuEvent::TlbFlush {
+            if matches!(self.log.kinds, Some(EventKinds { tlb: true, .. })) {
+                self.log.events.push(MmuEvent::TlbFlush {
                     level,
                     vaddr,
                     asid,
@@ -1044,8 +1084,8 @@ impl Mmu {
     /// translations made under the old value.
     pub fn satp_written(&mut self, old: u64, new: u64) {
         self.stats.satp_writes += 1;
-        if let Some(sink) = self.sink.as_mut() {
-            sink(&MmuEvent::Satp { old, new });
+        if self.recording() {
+            self.log.events.push(MmuEvent::Satp { old, new });
         }
         self.invalidate_fast_path();
     }
@@ -1059,7 +1099,7 @@ impl Mmu {
     /// the TLB model (the hart must then not use its own fetch-page cache either).
     #[inline]
     pub fn observed(&self) -> bool {
-        self.config.stats || self.config.check_tlb || self.sink.is_some()
+        self.config.stats || self.config.check_tlb || self.recording()
     }
 
     /// Called by the hart after any pmpcfg/pmpaddr write.

@@ -229,6 +229,9 @@ impl Formatter {
     }
 
     pub fn write(&mut self, e: &Event, out: &mut dyn Write) -> io::Result<()> {
+        if matches!(e, Event::WindowOpen { .. }) && self.format != Format::Perfetto {
+            return Ok(());
+        }
         let learned = match e {
             Event::Insn { pc, pa, .. } => self.symbols.observe_pc(*pc, *pa),
             Event::Trap {
@@ -404,6 +407,8 @@ impl Formatter {
                         self.sym(*pc)
                     ),
                     Event::Insn { .. } | Event::Walk { .. } => unreachable!("handled above"),
+                    // Written by the Perfetto format only.
+                    Event::WindowOpen { .. } => return Ok(()),
                 };
                 writeln!(out, "{head} {body}")
             }
@@ -643,6 +648,8 @@ impl Formatter {
                 json_str(&self.sym(*pc)),
                 walked_pa.map_or("null".into(), |p| format!("\"{p:#x}\""))
             )),
+            // Written by the Perfetto format only.
+            Event::WindowOpen { .. } => return Ok(()),
         }
         s.push('}');
         writeln!(out, "{s}")
@@ -752,7 +759,8 @@ impl Formatter {
         }
         self.perfetto_harts[hart].last_instret = h.instret;
         match e {
-            Event::Satp { new, .. } => {
+            // The phase in force where a `--trace-from` window opens starts with it.
+            Event::Satp { new, .. } | Event::WindowOpen { satp: new, .. } => {
                 let open = &self.perfetto_harts[hart].phase;
                 // Rewriting the satp in force (e.g. switching to the same address space)
                 // does not start a new phase.

@@ -8,6 +8,7 @@
 
 pub mod format;
 pub mod kallsyms;
+pub mod mmu_events;
 pub mod sink;
 pub mod symbols;
 
@@ -285,6 +286,13 @@ pub enum Event {
         old_pte: u64,
         new_pte: u64,
     },
+    /// Not something the guest did: a trace window (`--trace-from`) opened on this hart
+    /// while `satp` was in force. Only the Perfetto format writes anything for it: the
+    /// phase slice the window starts in.
+    WindowOpen {
+        h: Header,
+        satp: u64,
+    },
 }
 
 impl Event {
@@ -299,7 +307,8 @@ impl Event {
             | Event::Mode { h, .. }
             | Event::Mmio { h, .. }
             | Event::Sbi { h, .. }
-            | Event::StaleTlb { h, .. } => h,
+            | Event::StaleTlb { h, .. }
+            | Event::WindowOpen { h, .. } => h,
         }
     }
 }
@@ -386,6 +395,11 @@ pub struct Tracer {
     pub until_insn: Option<u64>,
     started: bool,
     stopped: bool,
+    /// The window opens at a `--trace-from` position (not at the start of the run): each
+    /// hart then notes the satp in force there ([`Event::WindowOpen`]).
+    opens_late: bool,
+    /// Harts (by id) whose [`Event::WindowOpen`] was sent.
+    window_noted: Vec<bool>,
     pub emitted: u64,
 }
 
@@ -410,6 +424,8 @@ impl Tracer {
             until_insn: None,
             started: true,
             stopped: false,
+            opens_late: false,
+            window_noted: Vec::new(),
             emitted: 0,
         }
     }
@@ -441,6 +457,7 @@ impl Tracer {
         until_insn: Option<u64>,
     ) {
         self.started = from_pcs.is_empty() && from_insn.is_none();
+        self.opens_late = !self.started;
         self.from_pcs = from_pcs;
         self.from_insn = from_insn;
         self.until_pcs = until_pcs;
@@ -493,6 +510,35 @@ impl Tracer {
             if hit {
                 self.stop();
             }
+        }
+    }
+
+    /// Whether hart `hart` has yet to note the satp in force where the window opened
+    /// ([`Tracer::note_window_open`]); only for a window opened by `--trace-from` and a
+    /// trace that shows satp.
+    #[inline]
+    pub fn window_note_due(&self, hart: u64) -> bool {
+        self.opens_late
+            && self.started
+            && !self.stopped
+            && self.mask.has(Kind::Satp)
+            && !self
+                .window_noted
+                .get(hart as usize)
+                .copied()
+                .unwrap_or(false)
+    }
+
+    /// Send hart `h.hart`'s [`Event::WindowOpen`] (it is not counted by `--trace-limit`).
+    pub fn note_window_open(&mut self, h: Header, satp: u64) {
+        let i = h.hart as usize;
+        if self.window_noted.len() <= i {
+            self.window_noted.resize(i + 1, false);
+        }
+        self.window_noted[i] = true;
+        self.batch.push(Event::WindowOpen { h, satp });
+        if self.batch.len() >= BATCH {
+            self.flush();
         }
     }
 

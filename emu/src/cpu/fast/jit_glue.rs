@@ -12,12 +12,10 @@
 
 use super::{DtlbEntry, DTLB_SLOTS};
 use crate::bus::Bus;
-use crate::cpu::decode::{decode, K};
-use crate::cpu::icache::DecodeCache;
+use crate::cpu::decode::{decode, DataAccess, OpKind};
+use crate::cpu::decode_cache::DecodeCache;
 use crate::cpu::Hart;
-use crate::jit::{
-    compiles, ends_block, Block, Entry, EnvLayout, Insn, Jit, EXIT_BEFORE, MAX_BLOCK,
-};
+use crate::jit::{Block, Entry, EnvLayout, Insn, Jit, EXIT_BEFORE, MAX_BLOCK};
 use crate::mmu::AccessType;
 
 /// What generated code reads and writes besides the registers.
@@ -202,9 +200,9 @@ impl Hart {
     #[cold]
     fn prefill_data_page(&mut self, index: usize, bus: &Bus) {
         let op = self.icache.slot(index);
-        let access = match op.k {
-            K::Lb | K::Lh | K::Lw | K::Ld | K::Lbu | K::Lhu | K::Lwu => AccessType::Load,
-            K::Sb | K::Sh | K::Sw | K::Sd => AccessType::Store,
+        let access = match op.k.data_access() {
+            Some((DataAccess::Load, _)) => AccessType::Load,
+            Some((DataAccess::Store, _)) => AccessType::Store,
             _ => return,
         };
         let va = self.x[op.rs1 as usize & 31].wrapping_add(op.imm as i64 as u64);
@@ -216,11 +214,11 @@ impl Hart {
         let mut insns = Vec::with_capacity(MAX_BLOCK);
         let mut at = index;
         while insns.len() < MAX_BLOCK {
-            if self.icache.slot(at).k == K::Empty {
+            if self.icache.slot(at).k == OpKind::Empty {
                 self.decode_ahead(at, bus);
             }
             let s = self.icache.slot(at);
-            if !compiles(s.k) {
+            if !s.k.jit_compiles() {
                 break;
             }
             insns.push(Insn {
@@ -231,7 +229,7 @@ impl Hart {
                 imm: s.imm,
                 len: s.len() as u8,
             });
-            if ends_block(s.k) {
+            if s.k.ends_jit_block() {
                 break;
             }
             at += (s.len() >> 1) as usize;

@@ -55,7 +55,7 @@ impl DiskConfig {
             format!(
                 "cannot open the disk image {}: {}",
                 path.display(),
-                crate::machine::loader::os_error(&e)
+                crate::user_error::os_error(&e)
             )
         };
         let (file, writable) = match OpenOptions::new().read(true).write(true).open(path) {

@@ -89,7 +89,7 @@ impl ShareConfig {
             format!(
                 "cannot share {}: {}",
                 path.display(),
-                crate::machine::loader::os_error(&std::io::Error::from(e))
+                crate::user_error::os_error(&std::io::Error::from(e))
             )
         })?;
         Ok(ShareConfig {

@@ -4,60 +4,44 @@
 //! from the trap CSRs, privilege changes by comparison, walks and TLB activity from the
 //! MMU's event sink. That keeps the hot loop free of even a disabled-event branch.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-
 use super::csr::{ip, num as csr};
-use super::decode::{Op, K};
+use super::decode::{DataAccess, Op, OpKind};
 use super::{fpu, Hart, RunStop, Step, FETCH_TRAPPED, PRIV_M, PRIV_S};
 use crate::bus::Bus;
-use crate::mmu::{AccessType, MmuEvent, TlbEventKind, WalkFault};
-use crate::trace::{self, CsrWrite, Event, EventMask, Header, Kind, MemAccess, Tracer, WalkResult};
+use crate::mmu::{EventKinds, MmuEvent};
+use crate::trace::mmu_events::{from_mmu, kind_of};
+use crate::trace::{CsrWrite, Event, Header, Kind, MemAccess, Tracer};
 
 /// Per-hart tracing state.
 #[derive(Default)]
 pub struct HartTrace {
-    /// Events the MMU reported during the current instruction.
-    mmu_events: Arc<Mutex<Vec<MmuEvent>>>,
-    /// Set by the sink when it queues an event: most instructions cause none, and
-    /// reading a flag is far cheaper than taking the lock to find that out. Only the
-    /// hart's own thread touches either (the sink runs inside its MMU calls), so relaxed
-    /// ordering is enough.
-    mmu_pending: Arc<AtomicBool>,
-    /// Reused buffer the events are moved into for conversion (no allocation per
+    /// Reused buffer the MMU's events are moved into for conversion (no allocation per
     /// instruction).
     scratch: Vec<MmuEvent>,
-    sink_installed: bool,
 }
 
-/// Event kinds that come from the MMU's sink.
+/// Event kinds that come from the MMU's event log.
 const MMU_KINDS: [Kind; 4] = [Kind::Walk, Kind::Tlb, Kind::Satp, Kind::Sfence];
 
 impl Hart {
-    /// Prepare for `run_traced` with the kinds in `requested`: installs the MMU event sink
-    /// when walks, TLB, satp or sfence events are wanted (which routes every access through
-    /// the TLB model, as tracing must).
-    pub fn enable_tracing(&mut self, requested: EventMask) {
-        let wants_mmu = MMU_KINDS.iter().any(|k| requested.has(*k));
-        if wants_mmu && !self.trace.sink_installed {
-            let buf = self.trace.mmu_events.clone();
-            let pending = self.trace.mmu_pending.clone();
-            // Per-access TLB events are by far the most frequent: the MMU sends them only
-            // when asked for, and without them it may take its counted cache for repeated
-            // TLB hits (stale-translation reports always pass).
-            let want_tlb = requested.has(Kind::Tlb);
-            let want_walk = requested.has(Kind::Walk);
-            let sink = move |e: &MmuEvent| {
-                if matches!(e, MmuEvent::Walk { .. }) && !want_walk {
-                    return;
+    /// Make the MMU record the events `tracer` wants now: walks and TLB events only while
+    /// the window is open and they are asked for (outside it the TLB model is kept by the
+    /// counted cache, as `--stats` keeps it, and nothing is recorded per access); nothing
+    /// at all once the trace has ended. Called at each quantum and whenever the window
+    /// opens or closes.
+    pub fn follow_trace(&mut self, tracer: &Tracer) {
+        let requested = tracer.requested();
+        let kinds =
+            (tracer.watching_pcs() && MMU_KINDS.iter().any(|k| requested.has(*k))).then(|| {
+                EventKinds {
+                    walks: tracer.wants(Kind::Walk),
+                    tlb: tracer.wants(Kind::Tlb),
                 }
-                if let Ok(mut v) = buf.lock() {
-                    v.push(e.clone());
-                    pending.store(true, Ordering::Relaxed);
-                }
-            };
-            self.mmu.set_event_sink_with(Some(Box::new(sink)), want_tlb);
-            self.trace.sink_installed = true;
+            });
+        if self.mmu.recorded_events() != kinds {
+            self.mmu.record_events(kinds);
+            // Whether fetches may be replayed from the fetch-page cache depends on it.
+            self.check_fetch_cache();
         }
     }
 
@@ -77,7 +61,9 @@ impl Hart {
         budget: u64,
     ) -> (u64, RunStop) {
         self.icache.ensure(bus.ram.size());
+        self.follow_trace(tracer);
         self.check_fetch_cache();
+        self.note_window_open(tracer);
         if self.wfi {
             if self.mip() & self.mie == 0 {
                 return (0, RunStop::Wfi);
@@ -146,7 +132,7 @@ impl Hart {
                 // trap (an interrupt enabled by a CSR write) or a privilege change (mret).
                 pc = next;
                 self.instret += 1;
-                if self.trace.mmu_pending.load(Ordering::Relaxed)
+                if self.mmu.has_events()
                     || self.traps_taken != before.traps
                     || self.privilege != before.privilege
                 {
@@ -190,12 +176,22 @@ impl Hart {
             steps += 1;
             let pc = self.pc;
             self.mmu.current_pc = pc;
-            let pa = if tracer.needs_pa() {
+            let probed = tracer.needs_pa();
+            let mut pa = if probed {
                 self.probe_fetch(pc, bus)
             } else {
                 pc
             };
+            let mask = tracer.mask;
             tracer.at_pc(pc, pa, self.instret);
+            if tracer.mask != mask {
+                // The window opened or closed here.
+                self.follow_trace(tracer);
+                self.note_window_open(tracer);
+                if !probed && tracer.needs_pa() {
+                    pa = self.probe_fetch(pc, bus);
+                }
+            }
             // The window and limit change the mask only in `at_pc` and `emit`, so what
             // this instruction reports is known before it runs.
             let want_insn = tracer.wants(Kind::Insn) || tracer.wants(Kind::Mmio);
@@ -224,7 +220,7 @@ impl Hart {
             let operands =
                 op.map(|op| (self.x[op.rs1 as usize & 31], self.x[op.rs2 as usize & 31]));
             let pre = op.map(|op| self.insn_pre(&op, bus));
-            let sbi = (want_sbi && kind == K::Ecall && self.privilege == PRIV_S)
+            let sbi = (want_sbi && kind == OpKind::Ecall && self.privilege == PRIV_S)
                 .then(|| (self.x[17], self.x[16], [self.x[10], self.x[11], self.x[12]]));
             let next = self.execute(index, pc, bus);
             self.x[0] = 0;
@@ -265,7 +261,7 @@ impl Hart {
             }
             // Most instructions report nothing else: no MMU event, trap or mode change.
             if insn.is_some()
-                || self.trace.mmu_pending.load(Ordering::Relaxed)
+                || self.mmu.has_events()
                 || self.traps_taken != before.traps
                 || self.privilege != before.privilege
             {
@@ -291,7 +287,7 @@ impl Hart {
         bus: &mut Bus,
         tracer: &mut Tracer,
         (instret, privilege, traps): (u64, u8, u64),
-        kind: Option<K>,
+        kind: Option<OpKind>,
     ) {
         let before = Before {
             instret,
@@ -301,10 +297,17 @@ impl Hart {
         self.emit_after(bus, tracer, &before, None, kind);
     }
 
-    /// Whether the MMU queued events since they were last emitted.
+    /// Whether the MMU recorded events since they were last emitted.
     #[inline(always)]
     pub(super) fn mmu_events_pending(&self) -> bool {
-        self.trace.mmu_pending.load(Ordering::Relaxed)
+        self.mmu.has_events()
+    }
+
+    /// Where a `--trace-from` window has opened: note the satp in force on this hart.
+    fn note_window_open(&self, tracer: &mut Tracer) {
+        if tracer.window_note_due(self.hartid) {
+            tracer.note_window_open(self.header(self.instret, self.privilege), self.satp);
+        }
     }
 
     fn snapshot(&self) -> Before {
@@ -326,8 +329,8 @@ impl Hart {
             fp_raised: 0,
         };
         match op.k {
-            K::AmoW | K::AmoD | K::ScW | K::ScD => {
-                let size = if matches!(op.k, K::AmoW | K::ScW) {
+            OpKind::AmoW | OpKind::AmoD | OpKind::ScW | OpKind::ScD => {
+                let size = if matches!(op.k, OpKind::AmoW | OpKind::ScW) {
                     4
                 } else {
                     8
@@ -336,7 +339,7 @@ impl Hart {
                 let ctx = self.data_ctx;
                 if let Ok(pa) = self.mmu.probe_pa(va, &ctx, bus) {
                     let current = bus.ram.read(pa, size);
-                    if matches!(op.k, K::AmoW | K::AmoD) {
+                    if matches!(op.k, OpKind::AmoW | OpKind::AmoD) {
                         pre.amo_read = current;
                     } else {
                         // The condition `store_conditional` applies.
@@ -347,7 +350,7 @@ impl Hart {
                     }
                 }
             }
-            K::FpOp => {
+            OpKind::FpOp => {
                 // The flags an operation raises, including those already set (which
                 // leave fflags unchanged): run it on copies with fflags clear.
                 let mut fp = self.fp.clone();
@@ -373,19 +376,19 @@ impl Hart {
         bus: &mut Bus,
     ) -> InsnRecord {
         let rd = op.rd as usize & 31;
-        let writes_f = matches!(op.k, K::Flw | K::Fld)
-            || (op.k == K::FpOp && super::fp_writes_f_register(op.raw));
-        let rd_write = (!writes_f && writes_rd(op.k) && rd != 0).then(|| (rd as u8, self.x[rd]));
+        let writes_f = matches!(op.k, OpKind::Flw | OpKind::Fld)
+            || (op.k == OpKind::FpOp && super::fp_writes_f_register(op.raw));
+        let rd_write = (!writes_f && op.k.writes_rd() && rd != 0).then(|| (rd as u8, self.x[rd]));
         let frd_write = writes_f.then(|| (rd as u8, self.fp.f[rd]));
         let mut mmio = false;
-        let sc_failed = matches!(op.k, K::ScW | K::ScD)
+        let sc_failed = matches!(op.k, OpKind::ScW | OpKind::ScD)
             && if rd != 0 {
                 self.x[rd] != 0
             } else {
                 !pre.sc_stores
             };
-        let amo = matches!(op.k, K::AmoW | K::AmoD);
-        let mem = data_access(op, a, b)
+        let amo = matches!(op.k, OpKind::AmoW | OpKind::AmoD);
+        let mem = data_access(op, a)
             .filter(|_| !sc_failed)
             .map(|(va, size, store)| {
                 let ctx = self.data_ctx;
@@ -398,11 +401,13 @@ impl Hart {
                     }
                 };
                 let value = match (store, op.k) {
-                    (true, K::Fsw | K::Fsd) => self.fp.f[op.rs2 as usize & 31],
+                    (true, OpKind::Fsw | OpKind::Fsd) => self.fp.f[op.rs2 as usize & 31],
                     // What the operation wrote is in memory now.
-                    (true, K::AmoW | K::AmoD) => bus.ram.read(dpa, size as usize).unwrap_or(b),
+                    (true, OpKind::AmoW | OpKind::AmoD) => {
+                        bus.ram.read(dpa, size as usize).unwrap_or(b)
+                    }
                     (true, _) => b,
-                    (false, K::Flw | K::Fld) => self.fp.f[rd],
+                    (false, OpKind::Flw | OpKind::Fld) => self.fp.f[rd],
                     (false, _) => self.x[rd],
                 };
                 let amo_read = amo.then(|| pre.amo_read.unwrap_or(self.x[rd])).map(mask);
@@ -438,8 +443,13 @@ impl Hart {
         let mut out: Vec<CsrWrite> = Vec::new();
         let mut push = |csr: u16, value: u64| out.push(CsrWrite { csr, value });
         match op.k {
-            K::Csrrw | K::Csrrs | K::Csrrc | K::Csrrwi | K::Csrrsi | K::Csrrci => {
-                let writes = matches!(op.k, K::Csrrw | K::Csrrwi) || op.rs1 != 0;
+            OpKind::Csrrw
+            | OpKind::Csrrs
+            | OpKind::Csrrc
+            | OpKind::Csrrwi
+            | OpKind::Csrrsi
+            | OpKind::Csrrci => {
+                let writes = matches!(op.k, OpKind::Csrrw | OpKind::Csrrwi) || op.rs1 != 0;
                 let number = (op.imm as u32 & 0xfff) as u16;
                 match number {
                     _ if !writes => {}
@@ -462,11 +472,11 @@ impl Hart {
                     n => push(n, self.csr_read(n).unwrap_or(0)),
                 }
             }
-            K::FpOp if pre.fp_raised != 0 => push(csr::FFLAGS, self.fp.fflags as u64),
+            OpKind::FpOp if pre.fp_raised != 0 => push(csr::FFLAGS, self.fp.fflags as u64),
             _ => {}
         }
         let mstatus = self.mstatus();
-        if (mstatus != pre.mstatus || matches!(op.k, K::Mret | K::Sret))
+        if (mstatus != pre.mstatus || matches!(op.k, OpKind::Mret | OpKind::Sret))
             && !out.iter().any(|w| w.csr == csr::MSTATUS)
         {
             out.push(CsrWrite {
@@ -485,18 +495,14 @@ impl Hart {
         tracer: &mut Tracer,
         before: &Before,
         insn: Option<&InsnRecord>,
-        kind: Option<K>,
+        kind: Option<OpKind>,
     ) {
         let h = self.header(before.instret, before.privilege);
         let mut mmu_events = std::mem::take(&mut self.trace.scratch);
-        if self.trace.mmu_pending.swap(false, Ordering::Relaxed) {
-            if let Ok(mut v) = self.trace.mmu_events.lock() {
-                std::mem::swap(&mut *v, &mut mmu_events);
-            }
-        }
+        self.mmu.take_events(&mut mmu_events);
         let mut later = Vec::new();
         for e in &mmu_events {
-            match convert(e, h) {
+            match from_mmu(e, h) {
                 Some(ev @ (Event::Walk { .. } | Event::Tlb { .. }))
                     if tracer.wants(kind_of(&ev)) =>
                 {
@@ -563,8 +569,8 @@ impl Hart {
         if self.privilege != before.privilege && tracer.wants(Kind::Mode) {
             let how = match (trapped, kind) {
                 (true, _) => "trap",
-                (false, Some(K::Mret)) => "mret",
-                (false, Some(K::Sret)) => "sret",
+                (false, Some(OpKind::Mret)) => "mret",
+                (false, Some(OpKind::Sret)) => "sret",
                 _ => "other",
             };
             tracer.emit(Event::Mode {
@@ -614,184 +620,15 @@ struct Before {
     traps: u64,
 }
 
-fn kind_of(e: &Event) -> Kind {
-    match e {
-        Event::Insn { .. } => Kind::Insn,
-        Event::Walk { .. } => Kind::Walk,
-        Event::Tlb { .. } | Event::StaleTlb { .. } => Kind::Tlb,
-        Event::Satp { .. } => Kind::Satp,
-        Event::Sfence { .. } => Kind::Sfence,
-        Event::Trap { .. } => Kind::Trap,
-        Event::Mode { .. } => Kind::Mode,
-        Event::Mmio { .. } => Kind::Mmio,
-        Event::Sbi { .. } => Kind::Sbi,
-    }
-}
-
-/// Does this instruction write its integer rd?
-fn writes_rd(k: K) -> bool {
-    !matches!(
-        k,
-        K::Empty
-            | K::Illegal
-            | K::Beq
-            | K::Bne
-            | K::Blt
-            | K::Bge
-            | K::Bltu
-            | K::Bgeu
-            | K::Sb
-            | K::Sh
-            | K::Sw
-            | K::Sd
-            | K::Fsw
-            | K::Fsd
-            | K::Fence
-            | K::FenceI
-            | K::Ecall
-            | K::Ebreak
-            | K::Mret
-            | K::Sret
-            | K::Wfi
-            | K::SfenceVma
-    )
-}
-
 /// The data access an instruction made: (virtual address, size, is-store), from the
-/// operand values read before it executed.
-fn data_access(op: &Op, a: u64, b: u64) -> Option<(u64, u8, bool)> {
-    let _ = b;
+/// operand `a` (rs1) read before it executed.
+fn data_access(op: &Op, a: u64) -> Option<(u64, u8, bool)> {
+    let (access, size) = op.k.data_access()?;
     let at = a.wrapping_add(op.imm as i64 as u64);
-    Some(match op.k {
-        K::Lb | K::Lbu => (at, 1, false),
-        K::Lh | K::Lhu => (at, 2, false),
-        K::Lw | K::Lwu | K::Flw => (at, 4, false),
-        K::Ld | K::Fld => (at, 8, false),
-        K::Sb => (at, 1, true),
-        K::Sh => (at, 2, true),
-        K::Sw | K::Fsw => (at, 4, true),
-        K::Sd | K::Fsd => (at, 8, true),
-        K::LrW => (a, 4, false),
-        K::LrD => (a, 8, false),
-        K::ScW | K::AmoW => (a, 4, true),
-        K::ScD | K::AmoD => (a, 8, true),
-        _ => return None,
-    })
-}
-
-fn access_of(a: AccessType) -> trace::Access {
-    match a {
-        AccessType::Fetch => trace::Access::Fetch,
-        AccessType::Load => trace::Access::Load,
-        AccessType::Store => trace::Access::Store,
-    }
-}
-
-fn page_size(level: u8) -> u64 {
-    1u64 << (12 + 9 * level as u64)
-}
-
-/// An MMU event as a trace event.
-fn convert(e: &MmuEvent, h: Header) -> Option<Event> {
-    Some(match e {
-        MmuEvent::Walk {
-            va,
-            access,
-            satp,
-            steps,
-            result,
-            pwc,
-        } => {
-            let mut out = [trace::WalkStep::default(); 5];
-            for (o, s) in out.iter_mut().zip(steps.as_slice()) {
-                *o = trace::WalkStep {
-                    level: s.level,
-                    pte_addr: s.pte_addr,
-                    pte: s.pte.0,
-                };
-            }
-            let result = match result {
-                Ok(leaf) => WalkResult::Leaf {
-                    level: leaf.level,
-                    page_size: page_size(leaf.level),
-                    pa: leaf.pa(*va),
-                },
-                Err(f) => WalkResult::Fault {
-                    cause: WalkFault::exception(*f, *access, *va).cause,
-                },
-            };
-            Event::Walk {
-                h,
-                va: *va,
-                access: access_of(*access),
-                satp: *satp,
-                steps: Box::new(out),
-                nsteps: steps.len,
-                result,
-                pwc_hit: pwc.hit.unwrap_or(0),
-                pwc_missed: pwc.missed,
-            }
-        }
-        MmuEvent::Tlb {
-            kind,
-            level,
-            va,
-            asid,
-            entry,
-        } => Event::Tlb {
-            h,
-            kind: match kind {
-                TlbEventKind::Hit => trace::TlbKind::Hit,
-                TlbEventKind::Miss => trace::TlbKind::Miss,
-                TlbEventKind::Fill => trace::TlbKind::Fill,
-                TlbEventKind::Evict => trace::TlbKind::Evict,
-            },
-            tlb: level.name(),
-            va: *va,
-            asid: *asid,
-            page_size: entry.map(|e| page_size(e.level)).unwrap_or(0),
-            cause: "",
-        },
-        MmuEvent::TlbFlush {
-            level,
-            vaddr,
-            asid,
-            removed: _,
-        } => Event::Tlb {
-            h,
-            kind: trace::TlbKind::Flush,
-            tlb: level.name(),
-            va: vaddr.unwrap_or(0),
-            asid: asid.unwrap_or(0),
-            page_size: 0,
-            cause: match (vaddr, asid) {
-                (None, None) => "sfence.vma all",
-                (Some(_), None) => "sfence.vma address",
-                (None, Some(_)) => "sfence.vma asid",
-                (Some(_), Some(_)) => "sfence.vma address+asid",
-            },
-        },
-        MmuEvent::Sfence { vaddr, asid } => Event::Sfence {
-            h,
-            vaddr: *vaddr,
-            asid: *asid,
-        },
-        MmuEvent::Satp { old, new } => Event::Satp {
-            h,
-            old: *old,
-            new: *new,
-        },
-        MmuEvent::Stale(s) => {
-            let off_mask = page_size(s.old_level) - 1;
-            Event::StaleTlb {
-                h,
-                pc: s.pc,
-                va: s.va,
-                cached_pa: ((s.old_pte.ppn() << 12) & !off_mask) | (s.va & off_mask),
-                walked_pa: s.new.as_ref().ok().map(|l| l.pa(s.va)),
-                old_pte: s.old_pte.0,
-                new_pte: s.new.as_ref().map(|l| l.pte.0).unwrap_or(0),
-            }
-        }
+    Some(match access {
+        DataAccess::Load => (at, size, false),
+        DataAccess::Store => (at, size, true),
+        DataAccess::LoadReserved => (a, size, false),
+        DataAccess::StoreAtRs1 => (a, size, true),
     })
 }

@@ -1,12 +1,12 @@
-//! Self-tests of what part2.rs did (vmalloc, modules, BPF, user mode). Each judges the
-//! records part2 left; they run with the boot's other self-tests.
+//! Self-tests of what subsystems.rs did (vmalloc, modules, BPF, user mode). Each judges
+//! the records it left; they run with the boot's other self-tests.
 
 use goblin::elf::reloc::*;
 
 use crate::bootparams::boot;
 use crate::layout::{kmap, KernelLayout, VmLayout, PAGE_SIZE, SZ_2M};
-use crate::part2::results;
 use crate::selftest::{Outcome, SKIP};
+use crate::subsystems::results;
 use crate::tlb::FLUSH_PAGE_THRESHOLD;
 use crate::user::YIELDS_PER_PROCESS;
 use crate::vmalloc::{self, AreaKind};

@@ -1,4 +1,4 @@
-//! Boot tests of the guest kernel's second part (issue 6): vmalloc with the kernel's
+//! Boot tests of what the guest kernel does after its boot: vmalloc with the kernel's
 //! reservation, the module loader and the ±2 GiB window, the BPF JIT, user processes
 //! with and without ASIDs. Every paging mode x layout boots through the built-in
 //! firmware; the kernel's report lines are the contract (format: guest-kernel/src/report.rs).
@@ -196,7 +196,8 @@ fn json_number(json: &str, path: &[&str]) -> u64 {
 
 /// (TLB misses that needed a page walk, context switches) for one boot.
 fn misses_and_switches(append: &str, name: &str) -> (u64, u64) {
-    let path = std::env::temp_dir().join(format!("emu-part2-{}-{name}.json", std::process::id()));
+    let path =
+        std::env::temp_dir().join(format!("emu-subsystems-{}-{name}.json", std::process::id()));
     let path_arg = path.to_str().expect("utf-8 temp path");
     let b = boot("sv48", append, &["--stats-json", path_arg]);
     assert_eq!(b.status, 0, "{append}\n{}", b.stdout);

@@ -7,14 +7,14 @@
 //! bytes changed. Linux runs fence.i each time it maps an executable page, so dropping
 //! everything made it re-decode its hot code thousands of times per boot.
 
-use super::decode::{Op, K};
+use super::decode::{Op, OpKind};
 
 /// A decoded instruction as the cache stores it: what the hot loops read, in 8 bytes, so
 /// a decoded page (2048 slots) is 16 KiB and a large kernel's hot code stays in the host's
 /// caches. The instruction bits live in a parallel array, read only by slow paths.
 #[derive(Debug, Clone, Copy)]
 pub struct Slot {
-    pub k: K,
+    pub k: OpKind,
     /// Destination register in bits 0-4; bit 7 set for a 16-bit (RVC) instruction.
     rd_len: u8,
     pub rs1: u8,
@@ -24,7 +24,7 @@ pub struct Slot {
 
 impl Slot {
     const EMPTY: Slot = Slot {
-        k: K::Empty,
+        k: OpKind::Empty,
         rd_len: 0,
         rs1: 0,
         rs2: 0,
@@ -115,7 +115,7 @@ pub const NO_PAGE: u32 = 0;
 // Generated stores test the map for this value too.
 const _: () = assert!(NO_PAGE == crate::jit::NO_DECODED_PAGE);
 const SLOTS: usize = 2048;
-/// Slots per pool page: the page's slots and a [`K::PageEnd`] sentinel after them, so that
+/// Slots per pool page: the page's slots and a [`OpKind::PageEnd`] sentinel after them, so that
 /// running straight off the end of a page needs no bounds test of its own.
 const STRIDE: usize = SLOTS + 1;
 /// Decoded pages kept before the cache starts over (each page is 32 KiB).
@@ -221,7 +221,7 @@ impl DecodeCache {
 
     #[inline(always)]
     pub fn is_decoded(&self, index: usize) -> bool {
-        self.ops[index].k != K::Empty
+        self.ops[index].k != OpKind::Empty
     }
 
     /// Park an uncached op in the scratch slot; returns its index.
@@ -254,7 +254,7 @@ impl DecodeCache {
         if index == self.owner.len() {
             self.ops.resize(base + STRIDE, Slot::EMPTY);
             self.raws.resize(base + STRIDE, 0);
-            self.ops[base + SLOTS].k = K::PageEnd;
+            self.ops[base + SLOTS].k = OpKind::PageEnd;
             self.owner.push(ram_page);
             self.versions.push(0);
             self.snapshots.extend_from_slice(bytes);
@@ -314,8 +314,8 @@ impl DecodeCache {
         let base = 1 + index * STRIDE;
         let mut dropped = false;
         for slot in &mut self.ops[base + first..=base + last] {
-            dropped |= slot.k != K::Empty;
-            slot.k = K::Empty;
+            dropped |= slot.k != OpKind::Empty;
+            slot.k = OpKind::Empty;
         }
         if dropped {
             self.versions[index] = self.versions[index].wrapping_add(1);

@@ -2,7 +2,7 @@
 //! and vmalloc allocators (with the kernel's reservation in layout=vmalloc), vmalloc
 //! exhaustion, the module loader (in the window, far away, and with a bad relocation),
 //! the BPF JIT, and two user processes. Each step prints its report lines and records
-//! what it saw in `Part2`; the self-tests (selftest.rs) judge the records.
+//! what it saw in `SubsystemRecords`; the self-tests (selftest.rs) judge the records.
 
 use core::fmt::Write;
 use core::ptr::addr_of_mut;
@@ -22,7 +22,7 @@ use crate::vmalloc::{self, AreaKind};
 
 /// Records of every step, for the self-tests.
 #[derive(Default)]
-pub struct Part2 {
+pub struct SubsystemRecords {
     /// The kernel's reservation in vmalloc (layout=vmalloc only): (start, size).
     pub kernel_reservation: Option<(usize, usize)>,
     pub reservation_error: bool,
@@ -71,16 +71,16 @@ pub struct ModuleCheck {
     pub by_type: [u16; 64],
 }
 
-static mut PART2: Option<Part2> = None;
+static mut SUBSYSTEM_RECORDS: Option<SubsystemRecords> = None;
 
-pub fn results() -> &'static Part2 {
+pub fn results() -> &'static SubsystemRecords {
     // SAFETY: written once by `run`, before the self-tests read it.
-    unsafe { (*addr_of_mut!(PART2)).get_or_insert_with(Part2::default) }
+    unsafe { (*addr_of_mut!(SUBSYSTEM_RECORDS)).get_or_insert_with(SubsystemRecords::default) }
 }
 
-fn results_mut() -> &'static mut Part2 {
+fn results_mut() -> &'static mut SubsystemRecords {
     // SAFETY: one hart; only `run` writes.
-    unsafe { (*addr_of_mut!(PART2)).get_or_insert_with(Part2::default) }
+    unsafe { (*addr_of_mut!(SUBSYSTEM_RECORDS)).get_or_insert_with(SubsystemRecords::default) }
 }
 
 pub fn run(vl: &VmLayout) {
