@@ -334,6 +334,42 @@ fn emu_test_exits_with_the_command_status_and_streams_its_output() {
 }
 
 #[test]
+fn emu_test_share_carries_files_both_ways_and_the_status_back() {
+    let Some(images) = images() else { return };
+    let dir = std::env::temp_dir().join(format!("emu-kernel-ci-share-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("greeting"), "hello from the host\n").unwrap();
+    let out = emu_test(
+        images,
+        &[
+            "--timeout",
+            "5m",
+            "--share",
+            dir.to_str().unwrap(),
+            "--",
+            "/bin/sh",
+            "-c",
+            "cat greeting; echo written by the guest > fromguest; exit 4",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(4), "{}", describe(&out));
+    assert!(
+        text(&out.stdout).contains("hello from the host"),
+        "the guest did not read the host file:\n{}",
+        describe(&out)
+    );
+    let back = std::fs::read_to_string(dir.join("fromguest"));
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(
+        back.as_deref().ok(),
+        Some("written by the guest\n"),
+        "{}",
+        describe(&out)
+    );
+}
+
+#[test]
 fn emu_test_loads_modules_with_the_dependencies_their_metadata_names() {
     let Some(images) = images() else { return };
     // 9p needs netfs and 9pnet (depends= in its .modinfo); 9pnet_virtio needs 9pnet. The
