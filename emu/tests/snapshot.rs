@@ -231,6 +231,18 @@ fn guest_kernel_restored_runs_are_the_uninterrupted_run() {
     );
 }
 
+#[test]
+fn page_walk_cache_contents_and_counters_survive_a_restore() {
+    // The page-walk cache is part of the TLB model: a restored run must find the entries
+    // and counters the uninterrupted run had at the point.
+    save_and_restore(
+        "guest-kernel-pwc",
+        &strings(&["run", "--sv48", "--tlb", "pwc=16:4"]),
+        &["insn:1200000", "insn:2500000"],
+        1_500_000,
+    );
+}
+
 /// A snapshot of the guest kernel at 1 M instructions, in `dir`.
 fn small_snapshot(dir: &Path, extra: &[&str]) -> PathBuf {
     let out = emu(
@@ -321,6 +333,65 @@ fn broken_and_foreign_snapshots_are_refused_with_one_line() {
     // The same value as the snapshot's is no contradiction.
     let out = restore(&dir, &good, &["-m", "512M", "--max-insns", "1100000"]);
     assert_eq!(out.status.code(), Some(124), "{}", stderr(&out));
+}
+
+#[test]
+fn another_tlb_geometry_measures_the_rest_of_the_run_from_an_empty_model() {
+    let dir = scratch("retune");
+    let snap = small_snapshot(&dir, &["--stats-json", "saving.json"]);
+    let same = restore(&dir, &snap, &["--stats-json", "same.json"]);
+    assert_eq!(same.status.code(), Some(0), "{}", stderr(&same));
+    let other = restore(
+        &dir,
+        &snap,
+        &["--tlb", "l2=0,pwc=8:2", "--stats-json", "other.json"],
+    );
+    assert_eq!(other.status.code(), Some(0), "{}", stderr(&other));
+    assert!(
+        stderr(&other).contains("the TLB model starts empty"),
+        "{}",
+        stderr(&other)
+    );
+    // The architecture does not see the TLB model: the same run, other counters.
+    assert!(other.stdout == same.stdout, "the console differs");
+    let (a, b) = (
+        counters(&dir.join("same.json")),
+        counters(&dir.join("other.json")),
+    );
+    assert_eq!(a["instructions"], b["instructions"]);
+    assert!(a["mmu"]["l2"]["accesses"].as_u64().unwrap() > 0);
+    assert_eq!(b["mmu"]["l2"]["accesses"].as_u64(), Some(0));
+    assert!(a["mmu"].get("pwc").is_none());
+    let fills = b["mmu"]["pwc"]["fills"].as_object().expect("pwc counters");
+    assert!(fills.values().filter_map(|v| v.as_u64()).sum::<u64>() > 0);
+    assert!(b["mmu"]["walks"].as_u64() > a["mmu"]["walks"].as_u64());
+    // The counters before the point are the saving run's, whatever the geometry after.
+    let (ba, bb) = (&a["before_snapshot"], &b["before_snapshot"]);
+    for k in ["tlb_config", "instructions", "per_hart", "traps"] {
+        assert_eq!(ba[k], bb[k], "before_snapshot.{k}");
+    }
+    let tlb_part = |mmu: &Value| -> Vec<Value> {
+        ["l1i", "l1d", "l2", "walks", "pte_reads"]
+            .iter()
+            .map(|k| mmu[*k].clone())
+            .collect()
+    };
+    assert_eq!(tlb_part(&ba["mmu"]), tlb_part(&bb["mmu"]));
+    let phases = |r: &Value| -> Vec<(Value, Value, Vec<Value>)> {
+        r["phases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                (
+                    p["name"].clone(),
+                    p["instructions"].clone(),
+                    tlb_part(&p["mmu"]),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(phases(ba), phases(bb));
 }
 
 #[test]

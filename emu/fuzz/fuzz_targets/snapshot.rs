@@ -7,15 +7,22 @@
 use std::sync::OnceLock;
 
 use emu::machine::{Machine, MachineConfig};
+use emu::mmu::{MmuConfig, TlbLevelConfig, TlbRestore};
 use emu::snapshot::{self, format::File};
 use libfuzzer_sys::fuzz_target;
 
 fn config() -> MachineConfig {
-    MachineConfig {
+    let mut c = MachineConfig {
         ram_size: 16 << 20,
         harts: 2,
         ..MachineConfig::default()
-    }
+    };
+    // A page-walk cache too, so its section of the MMU state is read.
+    c.mmu.tlb.pwc = TlbLevelConfig {
+        entries: 8,
+        ways: 2,
+    };
+    c
 }
 
 /// A snapshot of a fresh small machine with a few non-zero RAM pages, without its
@@ -59,5 +66,14 @@ fuzz_target!(|data: &[u8]| {
     };
     let _ = snapshot::machine_info(&file);
     let mut m = Machine::new(config());
-    let _ = snapshot::restore(&mut m, &file);
+    let _ = snapshot::restore(&mut m, &file, TlbRestore::Saved);
+    // The same bytes into a machine of another TLB geometry, whose model starts empty.
+    let mut cold = Machine::new(MachineConfig {
+        mmu: MmuConfig {
+            tlb: "l2=64:2".parse().expect("a valid --tlb"),
+            ..MmuConfig::default()
+        },
+        ..config()
+    });
+    let _ = snapshot::restore(&mut cold, &file, TlbRestore::Cold);
 });

@@ -303,7 +303,8 @@ pub struct RunArgs {
     pub save: Option<PathBuf>,
     /// Continue the run a snapshot holds (--save); the images, memory and devices come
     /// from it, so it needs no other arguments (--trace, --stats, --gdb, --max-insns
-    /// and --save-at may be added).
+    /// and --save-at may be added; another --tlb measures the rest of the run with an
+    /// empty TLB model of that geometry).
     #[arg(long, value_name = "FILE")]
     pub restore: Option<PathBuf>,
     /// A console watch given by the caller (`emu test`), used instead of one built from

@@ -9,6 +9,7 @@ use super::{Clock, Failure, RunArgs};
 use crate::machine::savepoint::SavePoint;
 use crate::machine::stats::Report;
 use crate::machine::Machine;
+use crate::mmu::TlbRestore;
 use crate::snapshot::format::{self, Reader, SnapError, Writer};
 use crate::trace::symbols::Symbolizer;
 use crate::trace::Where;
@@ -19,6 +20,11 @@ pub struct Restored {
     file: format::File,
     /// The report of the restored machine before it runs (filled by [`Restored::apply`]).
     pub before: Option<Report>,
+    /// Whether the TLB model takes the saved contents or starts empty (`--tlb` given).
+    tlb: TlbRestore,
+    /// The TLB geometry the snapshot was saved with (what the counters before it
+    /// measured).
+    saved_tlb: String,
 }
 
 /// What identifies an input file: its length and CRC-32.
@@ -390,7 +396,6 @@ pub fn prepare_restore(args: &mut RunArgs) -> Result<Option<Restored>, Failure> 
         given.svadu != default.svadu,
         given.svadu != spec.svadu,
     );
-    check("--tlb", given.tlb != default.tlb, given.tlb != spec.tlb);
     check(
         "--append",
         given.append != default.append,
@@ -457,11 +462,24 @@ pub fn prepare_restore(args: &mut RunArgs) -> Result<Option<Restored>, Failure> 
     m.smp = spec.smp;
     (m.sv39, m.sv48, m.sv57) = (spec.paging == 0, spec.paging == 1, spec.paging == 2);
     m.svadu = spec.svadu;
-    m.tlb = Some(spec.tlb.parse().map_err(|e: String| {
-        fail(SnapError(format!(
-            "configuration names a TLB model emu cannot build: {e}"
-        )))
-    })?);
+    // The TLB model is no part of the architecture: another geometry may measure the
+    // rest of the run (the gem5 checkpoint habit), starting empty.
+    let tlb = if given.tlb != default.tlb && given.tlb != spec.tlb {
+        eprintln!(
+            "emu: note: restoring {} with --tlb {} (saved with {}): the TLB model starts empty",
+            path.display(),
+            given.tlb,
+            spec.tlb
+        );
+        TlbRestore::Cold
+    } else {
+        m.tlb = Some(spec.tlb.parse().map_err(|e: String| {
+            fail(SnapError(format!(
+                "configuration names a TLB model emu cannot build: {e}"
+            )))
+        })?);
+        TlbRestore::Saved
+    };
     m.append = spec.append.clone();
     m.kaslr_seed = spec.kaslr_seed;
     args.bios = spec.bios.clone();
@@ -482,6 +500,8 @@ pub fn prepare_restore(args: &mut RunArgs) -> Result<Option<Restored>, Failure> 
         path,
         file,
         before: None,
+        tlb,
+        saved_tlb: spec.tlb.clone(),
     }))
 }
 
@@ -501,10 +521,12 @@ impl Restored {
     /// and remember the counters at the point.
     pub fn apply(&mut self, m: &mut Machine, symbols: &Symbolizer) -> Result<(), Failure> {
         let start = Instant::now();
-        let info = crate::snapshot::restore(m, &self.file)
+        let info = crate::snapshot::restore(m, &self.file, self.tlb)
             .map_err(|e| Failure::image(format!("cannot restore {}: {e}", self.path.display())))?;
         self.file = format::File::default();
-        self.before = Some(Report::collect(m, std::time::Duration::ZERO, symbols));
+        let mut before = Report::collect(m, std::time::Duration::ZERO, symbols);
+        before.tlb_config = self.saved_tlb.clone();
+        self.before = Some(before);
         if m.observed && !info.observed {
             eprintln!(
                 "emu: note: {} was saved from a run without --stats or --trace: the TLB model's contents and counters at its point are not those of an observed run",

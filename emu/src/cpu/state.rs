@@ -5,7 +5,7 @@
 //! changes nothing it computes.
 
 use super::{Counter, Hart, Phases, Step};
-use crate::mmu::TranslateCtx;
+use crate::mmu::{TlbRestore, TranslateCtx};
 use crate::snapshot::format::{Reader, Result, Writer};
 
 fn write_ctx(w: &mut Writer, c: &TranslateCtx) {
@@ -130,7 +130,7 @@ impl Hart {
 
     /// Take the state [`Hart::save_state`] wrote. The hart must be fresh (as built by
     /// the machine with the snapshot's configuration): its caches are still empty.
-    pub(crate) fn restore_state(&mut self, r: &mut Reader) -> Result<()> {
+    pub(crate) fn restore_state(&mut self, r: &mut Reader, tlb: TlbRestore) -> Result<()> {
         let id = r.u64()?;
         if id != self.hartid {
             return Err(r.error(format!("is hart {id}, expected hart {}", self.hartid)));
@@ -206,7 +206,7 @@ impl Hart {
             return Err(r.error("counts more instructions in a phase than it retired"));
         }
         self.triggers.restore_state(r)?;
-        self.mmu.restore_state(r)?;
+        self.mmu.restore_state(r, tlb)?;
         Ok(())
     }
 }

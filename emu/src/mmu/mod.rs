@@ -147,7 +147,7 @@ pub use check::StaleTranslation;
 pub use pmp::Pmp;
 pub use pte::{Pte, PteFlags};
 pub use stats::MmuStats;
-pub use tlb::{TlbConfig, TlbEntry, TlbLevelConfig};
+pub use tlb::{TlbConfig, TlbEntry, TlbLevelConfig, TlbRestore};
 pub use walker::{Leaf, WalkFault, WalkStep, WalkSteps};
 
 use check::StaleLog;

@@ -145,6 +145,35 @@ impl PageWalkCache {
         self.levels.iter_mut().map(|a| a.flush(None, asid)).sum()
     }
 
+    /// Snapshot state: every level's array.
+    pub(crate) fn save_state(&self, w: &mut crate::snapshot::format::Writer) {
+        for l in &self.levels {
+            l.save_state(w);
+        }
+    }
+
+    /// Read past the state [`PageWalkCache::save_state`] wrote, whatever its geometry.
+    pub(crate) fn skip_state(
+        r: &mut crate::snapshot::format::Reader,
+    ) -> crate::snapshot::format::Result<()> {
+        for _ in 0..PWC_LEVELS {
+            TlbArray::skip_state(r)?;
+        }
+        Ok(())
+    }
+
+    /// Take the state [`PageWalkCache::save_state`] wrote; the geometry must be this one's.
+    pub(crate) fn restore_state(
+        &mut self,
+        r: &mut crate::snapshot::format::Reader,
+        how: super::TlbRestore,
+    ) -> crate::snapshot::format::Result<()> {
+        for l in &mut self.levels {
+            l.restore_state(r, how)?;
+        }
+        Ok(())
+    }
+
     /// The valid entries of `level` (1..=4), for tests and dumps.
     pub fn entries(&self, level: u8) -> Vec<TlbEntry> {
         match (level as usize)

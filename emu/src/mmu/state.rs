@@ -1,9 +1,10 @@
 //! The MMU's state in a snapshot: the TLB model's arrays (entries, LRU clocks,
-//! versions), its counters and PMP. The fast translation cache and the counted cache are
+//! versions), the page-walk cache's, their counters and PMP. The fast translation cache and the counted cache are
 //! left out: a restored MMU starts with them empty, which only costs a refill.
 
-use super::stats::{MmuStats, TlbLevelStats};
-use super::Mmu;
+use super::pwc::PageWalkCache;
+use super::stats::{MmuStats, PwcStats, TlbLevelStats};
+use super::{Mmu, TlbRestore};
 use crate::snapshot::format::{Reader, Result, Writer};
 
 fn write_level(w: &mut Writer, s: &TlbLevelStats) {
@@ -41,6 +42,12 @@ pub(crate) fn write_stats(w: &mut Writer, s: &MmuStats) {
     w.u64s(&s.page_faults);
     w.u64s(&s.pmp_faults);
     w.u64s(&s.pte_access_faults);
+    w.bool(s.pwc_enabled);
+    w.u64s(&s.pwc.hits);
+    w.u64s(&s.pwc.misses);
+    w.u64s(&s.pwc.fills);
+    w.u64(s.pwc.evictions);
+    w.u64(s.pwc.flushed);
     for v in [
         s.sfence_all,
         s.sfence_addr,
@@ -70,6 +77,14 @@ pub(crate) fn read_stats(r: &mut Reader) -> Result<MmuStats> {
         page_faults: r.u64s()?,
         pmp_faults: r.u64s()?,
         pte_access_faults: r.u64s()?,
+        pwc_enabled: r.bool()?,
+        pwc: PwcStats {
+            hits: r.u64s()?,
+            misses: r.u64s()?,
+            fills: r.u64s()?,
+            evictions: r.u64()?,
+            flushed: r.u64()?,
+        },
         ..MmuStats::default()
     };
     let [a, b, c, d, e, f, g, h, i] = r.u64s::<9>()?;
@@ -92,19 +107,36 @@ impl Mmu {
         self.l1i.save_state(w);
         self.l1d.save_state(w);
         self.l2.save_state(w);
+        w.bool(self.pwc.is_some());
+        if let Some(c) = &self.pwc {
+            c.save_state(w);
+        }
         write_stats(w, &self.stats);
         self.pmp.save_state(w);
         w.u64(self.pmp_version_seen);
     }
 
-    /// Take the state [`Mmu::save_state`] wrote into a fresh MMU of the same geometry.
-    pub(crate) fn restore_state(&mut self, r: &mut Reader) -> Result<()> {
+    /// Take the state [`Mmu::save_state`] wrote into a fresh MMU of the same geometry,
+    /// or (with [`TlbRestore::Cold`]) of another one, whose arrays stay empty.
+    pub(crate) fn restore_state(&mut self, r: &mut Reader, how: TlbRestore) -> Result<()> {
         self.generation = r.u64()?;
         self.current_pc = r.u64()?;
-        self.l1i.restore_state(r)?;
-        self.l1d.restore_state(r)?;
-        self.l2.restore_state(r)?;
+        self.l1i.restore_state(r, how)?;
+        self.l1d.restore_state(r, how)?;
+        self.l2.restore_state(r, how)?;
+        if r.bool()? {
+            match self.pwc.as_mut() {
+                Some(c) => c.restore_state(r, how)?,
+                None if how == TlbRestore::Cold => PageWalkCache::skip_state(r)?,
+                None => return Err(r.error("has a page-walk cache the machine has not")),
+            }
+        } else if self.pwc.is_some() && how == TlbRestore::Saved {
+            return Err(r.error("has no page-walk cache, the machine has one"));
+        }
         self.stats = read_stats(r)?;
+        // The counters go on from the saved ones; whether a page-walk cache counts is
+        // this machine's geometry (another one with TlbRestore::Cold).
+        self.stats.pwc_enabled = self.pwc.is_some();
         self.pmp.restore_state(r)?;
         self.pmp_version_seen = r.u64()?;
         self.l1_hit = (usize::MAX, 0);

@@ -31,6 +31,16 @@ impl TlbLevelConfig {
     }
 }
 
+/// How a restored machine takes the TLB model's saved contents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlbRestore {
+    /// As saved: the geometry must match (the run continues exactly).
+    Saved,
+    /// Dropped: the machine was built with another geometry (`--restore FILE --tlb
+    /// SPEC`), so its TLB arrays and page-walk cache start empty.
+    Cold,
+}
+
 /// Geometry of the whole model, set with `--tlb SPEC`.
 ///
 /// Syntax: `off`, or a comma-separated list of `LEVEL=ENTRIES:WAYS` where `LEVEL` is
@@ -493,11 +503,31 @@ impl TlbArray {
         w.u64(self.version);
     }
 
+    /// Read past the state [`TlbArray::save_state`] wrote, whatever its geometry.
+    pub(crate) fn skip_state(
+        r: &mut crate::snapshot::format::Reader,
+    ) -> crate::snapshot::format::Result<()> {
+        let (_sets, _ways, n) = (r.u64()?, r.u64()?, r.u64()?);
+        // A count the rest of the section cannot hold ends at the first short read.
+        for _ in 0..n {
+            (r.u64()?, r.u8()?, r.u16()?, r.bool()?);
+            (r.u64()?, r.u64()?, r.bool()?, r.u64()?);
+        }
+        (r.u8()?, r.u64()?, r.u64()?, r.u64()?);
+        Ok(())
+    }
+
     /// Take the state [`TlbArray::save_state`] wrote; the geometry must be this one's.
+    /// With [`TlbRestore::Cold`] the saved entries are read and dropped, whatever their
+    /// geometry, and this array stays as built (empty).
     pub(crate) fn restore_state(
         &mut self,
         r: &mut crate::snapshot::format::Reader,
+        how: TlbRestore,
     ) -> crate::snapshot::format::Result<()> {
+        if how == TlbRestore::Cold {
+            return Self::skip_state(r);
+        }
         let (sets, ways, n) = (r.u64()?, r.u64()?, r.u64()?);
         if (sets, ways, n) != (self.sets as u64, self.ways as u64, self.slots.len() as u64) {
             return Err(r.error(format!(

@@ -6,6 +6,7 @@ pub mod format;
 
 use crate::machine::savepoint::{QuantumPosition, SavePoint};
 use crate::machine::{ClockMode, Machine};
+use crate::mmu::TlbRestore;
 use format::{tag, File, Reader, Result, SnapError, Writer};
 
 /// What the machine section says besides the state it restores.
@@ -95,8 +96,9 @@ pub fn machine_info(file: &File) -> Result<MachineInfo> {
 }
 
 /// Put the state of `file` into `m`, a machine freshly built from the snapshot's
-/// configuration (images loaded, nothing run).
-pub fn restore(m: &mut Machine, file: &File) -> Result<MachineInfo> {
+/// configuration (images loaded, nothing run); with [`TlbRestore::Cold`] its TLB model
+/// may have another geometry and starts empty.
+pub fn restore(m: &mut Machine, file: &File, tlb: TlbRestore) -> Result<MachineInfo> {
     let info = machine_info(file)?;
     let mut r = Reader::new(file.one(tag::MACHINE)?, "machine section");
     r.u64()?;
@@ -130,7 +132,7 @@ pub fn restore(m: &mut Machine, file: &File) -> Result<MachineInfo> {
     }
     for (h, payload) in m.harts.iter_mut().zip(sections) {
         let mut r = Reader::new(payload, format!("hart {}", h.hartid));
-        h.restore_state(&mut r)?;
+        h.restore_state(&mut r, tlb)?;
         r.finish()?;
     }
     let mut r = Reader::new(file.one(tag::DEVICES)?, "device section");
