@@ -297,7 +297,7 @@ fn no_reboot_ends_the_run_at_the_guest_reset_that_would_otherwise_reboot() {
     );
 }
 
-/// `emu test` with a private cache for what it generates.
+/// `emu test` with a private cache for what it generates, and a 5-minute bound.
 fn emu_test(images: &Images, args: &[&str]) -> Output {
     let home = std::env::temp_dir().join(format!("emu-kernel-ci-{}", std::process::id()));
     let mut cmd = emu();
@@ -306,6 +306,7 @@ fn emu_test(images: &Images, args: &[&str]) -> Output {
         .arg("test")
         .arg("--kernel")
         .arg(&images.kernel)
+        .args(["--timeout", "5m"])
         .args(args);
     cmd.output().expect("emu runs")
 }
@@ -315,21 +316,14 @@ fn emu_test_exits_with_the_command_status_and_streams_its_output() {
     let Some(images) = images() else { return };
     let out = emu_test(
         images,
-        &[
-            "--timeout",
-            "5m",
-            "--",
-            "/bin/sh",
-            "-c",
-            "echo 'it'\\''s the guest'; exit 3",
-        ],
+        &["--", "/bin/sh", "-c", "echo 'it'\\''s the guest'; exit 3"],
     );
     assert_eq!(out.status.code(), Some(3), "{}", describe(&out));
     let stdout = text(&out.stdout);
     // The guest's tty turns \n into \r\n.
     assert!(stdout.contains("it's the guest\r\n"), "{}", describe(&out));
     assert!(stdout.contains("emu-test: exit 3"), "{}", describe(&out));
-    let out = emu_test(images, &["--timeout", "5m", "--", "true"]);
+    let out = emu_test(images, &["--", "true"]);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
 }
 
@@ -343,8 +337,6 @@ fn emu_test_share_carries_files_both_ways_and_the_status_back() {
     let out = emu_test(
         images,
         &[
-            "--timeout",
-            "5m",
             "--share",
             dir.to_str().unwrap(),
             "--",
@@ -377,8 +369,6 @@ fn emu_test_loads_modules_with_the_dependencies_their_metadata_names() {
     let out = emu_test(
         images,
         &[
-            "--timeout",
-            "5m",
             "--module",
             "9p",
             "--module",
@@ -411,14 +401,7 @@ fn emu_test_reports_a_kernel_panic_with_its_status() {
     let Some(images) = images() else { return };
     let out = emu_test(
         images,
-        &[
-            "--timeout",
-            "5m",
-            "--",
-            "/bin/sh",
-            "-c",
-            "echo c > /proc/sysrq-trigger",
-        ],
+        &["--", "/bin/sh", "-c", "echo c > /proc/sysrq-trigger"],
     );
     assert_eq!(
         out.status.code(),

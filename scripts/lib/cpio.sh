@@ -2,7 +2,7 @@
 # Writing cpio "newc" archives from bash, without root (device nodes are only described
 # in the archive; the kernel creates them when it unpacks) and without the cpio tool.
 # With every mtime 0 and inode numbers counted from cpio_ino, the same inputs give the
-# same bytes. Sourced by scripts/fetch-debian-images and scripts/mkinitramfs.
+# same bytes. Sourced by scripts/fetch-debian-images, scripts/mkinitramfs and scripts/mkrootfs.
 #
 #   cpio_out=FILE; cpio_ino=1; : >"$cpio_out"
 #   cpio_entry NAME MODE RDEV_MAJOR RDEV_MINOR [DATA_FILE]
