@@ -179,6 +179,17 @@ impl Image {
                     })
                 })
                 .collect();
+            // module_init() and module_exit() make `init_module` and `cleanup_module`
+            // aliases of the module's own functions; name the address by the function.
+            let aliased: Vec<u64> = syms
+                .iter()
+                .filter(|s| !matches!(s.name.as_str(), "init_module" | "cleanup_module"))
+                .map(|s| s.addr)
+                .collect();
+            syms.retain(|s| {
+                !matches!(s.name.as_str(), "init_module" | "cleanup_module")
+                    || !aliased.contains(&s.addr)
+            });
             syms.sort_by_key(|s| (s.addr, std::cmp::Reverse(s.size)));
             images.push(Image {
                 name: format!("{name} {section}"),
