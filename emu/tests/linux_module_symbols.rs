@@ -100,7 +100,7 @@ fn module_initrd(base: &Path, module: &Path) -> PathBuf {
          cd /sys/module/test_bpf/sections\n\
          for s in $(/bin/busybox ls -a); do [ -f \"$s\" ] && echo \"emu-module: $s $(/bin/busybox cat $s)\"; done\n\
          cd /\n\
-         /bin/busybox grep '\\[test_bpf\\]' /proc/kallsyms | /bin/busybox sed 's/^/emu-modsym: /'\n\
+         /bin/busybox awk '$4 == \"[test_bpf]\" && $3 !~ /^[.$]/ { print \"emu-modsym: \" $0 }' /proc/kallsyms\n\
          echo emu-module: done\n\
          /bin/busybox poweroff -f\n";
     let mut rd = std::fs::read(base).expect("read the Debian initramfs");
@@ -161,7 +161,9 @@ fn sections(console: &str) -> Vec<(String, u64)> {
         .collect()
 }
 
-/// address -> names, from `emu-modsym: ffffffff0123abcd t name\t[test_bpf]` lines.
+/// address -> names, from `emu-modsym: ffffffff0123abcd t name\t[test_bpf]` lines. The
+/// guest leaves out local labels (`.L0`) and RISC-V mapping symbols (`$x...`), which mark
+/// places in code rather than name them.
 fn module_kallsyms(console: &str) -> HashMap<u64, Vec<String>> {
     let mut out: HashMap<u64, Vec<String>> = HashMap::new();
     for l in console
@@ -275,5 +277,34 @@ fn module_symbols_match_the_guests_kallsyms_and_name_a_trace() {
     assert!(
         syms.iter().any(|s| s.starts_with("__run_one+0x")),
         "the instructions after __run_one's first are not named __run_one+off"
+    );
+}
+
+/// Wrong `--symbols-module` arguments are one clear line each, before anything runs.
+#[test]
+fn symbols_module_errors_name_the_problem() {
+    let emu = env!("CARGO_BIN_EXE_emu");
+    let run = |spec: &str| {
+        let out = Command::new(emu)
+            .args(["run", "--symbols-module", spec, "--max-insns", "1000"])
+            .output()
+            .expect("run emu");
+        assert!(!out.status.success(), "{spec} was accepted");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let no_at = run("test_bpf.ko");
+    assert!(no_at.contains("is not KO@ADDR"), "{no_at}");
+    let bad_addr = run("test_bpf.ko@.text=0xzz");
+    assert!(bad_addr.contains("is not a number"), "{bad_addr}");
+    let missing = run("/nonexistent/test_bpf.ko@0xffffffff01000000");
+    assert!(
+        missing.contains("cannot read the module /nonexistent/test_bpf.ko"),
+        "{missing}"
+    );
+    // An executable ELF is not a module: its symbols are not section offsets.
+    let not_module = run(&format!("{emu}@0xffffffff01000000"));
+    assert!(
+        not_module.contains("not a kernel module"),
+        "{not_module}"
     );
 }
