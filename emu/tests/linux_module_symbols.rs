@@ -51,7 +51,9 @@ fn debian_files() -> Option<(PathBuf, PathBuf, PathBuf)> {
     if std::env::var("CI").is_ok_and(|v| v == "true") {
         panic!("Debian images are required in CI: {why}");
     }
-    eprintln!("\n*** NOTE: module symbols test NOT RUN (CI=true makes this a failure) ***\n{why}\n");
+    eprintln!(
+        "\n*** NOTE: module symbols test NOT RUN (CI=true makes this a failure) ***\n{why}\n"
+    );
     None
 }
 
@@ -255,7 +257,11 @@ fn module_symbols_match_the_guests_kallsyms_and_name_a_trace() {
         ],
     );
     let _ = std::fs::remove_file(&initrd);
-    assert_eq!(sections(&again), placed, "the module moved in the second boot");
+    assert_eq!(
+        sections(&again),
+        placed,
+        "the module moved in the second boot"
+    );
     let text = std::fs::read_to_string(&trace).expect("read the trace");
     let _ = std::fs::remove_file(&trace);
     let syms: Vec<String> = text
@@ -303,8 +309,5 @@ fn symbols_module_errors_name_the_problem() {
     );
     // An executable ELF is not a module: its symbols are not section offsets.
     let not_module = run(&format!("{emu}@0xffffffff01000000"));
-    assert!(
-        not_module.contains("not a kernel module"),
-        "{not_module}"
-    );
+    assert!(not_module.contains("not a kernel module"), "{not_module}");
 }
