@@ -64,6 +64,7 @@ fn check_document(doc: &str) {
         "## 6. `__pa`: range test vs one subtraction",
         "## 7. Context switches with and without ASIDs",
         "## 9. Page-walk cache",
+        "## 10. Debian Linux running work",
     ] {
         assert!(doc.contains(heading), "missing section {heading:?}");
     }

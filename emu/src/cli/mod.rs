@@ -270,6 +270,11 @@ pub struct RunArgs {
     /// Extra ELF files whose symbols name addresses in traces (e.g. a vmlinux).
     #[arg(long, value_name = "ELF")]
     pub symbols: Vec<PathBuf>,
+    /// A loaded Linux module's symbols: its .ko (or .ko.xz) and the addresses of its
+    /// sections as the guest's /sys/module/NAME/sections/ lists them (`KO@ADDR` places
+    /// .text). Repeatable.
+    #[arg(long, value_name = "KO@ADDR|KO@SECTION=ADDR,...", value_parser = parse_module_symbols)]
+    pub symbols_module: Vec<ModuleSymbols>,
     /// Serve the gdb remote protocol on 127.0.0.1:PORT (gdb: `target remote :PORT`); 0
     /// picks a free port, printed on stderr.
     #[arg(long, value_name = "PORT")]
@@ -350,6 +355,38 @@ fn parse_events(s: &str) -> Result<crate::trace::EventMask, String> {
 
 fn parse_where(s: &str) -> Result<crate::trace::Where, String> {
     s.parse()
+}
+
+/// `--symbols-module`: a module file and where its sections are in the guest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModuleSymbols {
+    pub path: PathBuf,
+    /// (section name, runtime virtual address).
+    pub sections: Vec<(String, u64)>,
+}
+
+fn parse_module_symbols(s: &str) -> Result<ModuleSymbols, String> {
+    let (path, places) = s
+        .rsplit_once('@')
+        .ok_or_else(|| format!("'{s}' is not KO@ADDR or KO@SECTION=ADDR,..."))?;
+    if path.is_empty() {
+        return Err(format!("'{s}' names no module file before '@'"));
+    }
+    let mut sections = Vec::new();
+    for place in places.split(',') {
+        let (section, addr) = match place.split_once('=') {
+            Some((section, addr)) => (section.trim(), addr),
+            None => (".text", place),
+        };
+        if section.is_empty() {
+            return Err(format!("'{place}' names no section before '='"));
+        }
+        sections.push((section.to_string(), parse_u64(addr)?));
+    }
+    Ok(ModuleSymbols {
+        path: PathBuf::from(path),
+        sections,
+    })
 }
 
 /// Parse a RAM size: `512M`, `1G`, `65536K`, or a bare number of MiB as QEMU's `-m`

@@ -580,6 +580,18 @@ fn build(
         let data = read_input("symbols file", p)?;
         symbols.add(Image::from_elf(&p.display().to_string(), &data).map_err(Failure::image)?);
     }
+    for module in &args.symbols_module {
+        let mut data = read_input("module", &module.path)?;
+        let name = module.path.display().to_string();
+        // Distributions ship modules xz-compressed (Debian's .ko.xz).
+        if data.starts_with(b"\xfd7zXZ\0") {
+            data = crate::initramfs::deb::xz_decompress(&data)
+                .map_err(|e| Failure::image(format!("the module {name}: {e}")))?;
+        }
+        for im in Image::from_module(&name, &data, &module.sections).map_err(Failure::image)? {
+            symbols.add(im);
+        }
+    }
 
     // Everything placed in RAM so far; each later image is checked against all of it.
     let mut taken = vec![Region::new("the kernel image", kernel.start, kernel.end)];

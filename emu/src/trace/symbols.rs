@@ -130,6 +130,80 @@ impl Image {
         }
     }
 
+    /// A loaded kernel module's symbols: `data` is the module's relocatable ELF (`.ko`)
+    /// and `placements` the runtime address of each of its sections the guest reported
+    /// (Linux lists them in /sys/module/NAME/sections/). A module's sections are placed
+    /// independently, so each placed section is one image; a symbol's value in a `.ko` is
+    /// an offset into its section. Module memory is vmalloc'ed (virtually contiguous,
+    /// physically not), so only the virtual view is named.
+    pub fn from_module(
+        name: &str,
+        data: &[u8],
+        placements: &[(String, u64)],
+    ) -> Result<Vec<Image>, String> {
+        use object::{ObjectSection, SectionIndex};
+        let file =
+            object::File::parse(data).map_err(|e| format!("{name}: not an ELF file ({e})"))?;
+        if file.kind() != object::ObjectKind::Relocatable {
+            return Err(format!(
+                "{name}: not a kernel module (a relocatable ELF .ko or .ko.xz)"
+            ));
+        }
+        let mut images = Vec::new();
+        for (section, addr) in placements {
+            let sec = file
+                .section_by_name(section)
+                .ok_or_else(|| format!("{name}: no section {section}"))?;
+            let index: SectionIndex = sec.index();
+            let mut syms: Vec<Sym> = file
+                .symbols()
+                .filter(|s| s.section_index() == Some(index))
+                .filter(|s| {
+                    matches!(
+                        s.kind(),
+                        SymbolKind::Text
+                            | SymbolKind::Data
+                            | SymbolKind::Label
+                            | SymbolKind::Unknown
+                    )
+                })
+                .filter_map(|s| {
+                    let n = s.name().ok()?;
+                    if n.is_empty() || n.starts_with(".L") || n.starts_with('$') {
+                        return None;
+                    }
+                    Some(Sym {
+                        addr: addr.checked_add(s.address())?,
+                        size: s.size(),
+                        name: n.to_string(),
+                    })
+                })
+                .collect();
+            // module_init() and module_exit() make `init_module` and `cleanup_module`
+            // aliases of the module's own functions; name the address by the function.
+            let aliased: Vec<u64> = syms
+                .iter()
+                .filter(|s| !matches!(s.name.as_str(), "init_module" | "cleanup_module"))
+                .map(|s| s.addr)
+                .collect();
+            syms.retain(|s| {
+                !matches!(s.name.as_str(), "init_module" | "cleanup_module")
+                    || !aliased.contains(&s.addr)
+            });
+            syms.sort_by_key(|s| (s.addr, std::cmp::Reverse(s.size)));
+            images.push(Image {
+                name: format!("{name} {section}"),
+                syms,
+                link_base: *addr,
+                phys_base: *addr,
+                size: sec.size(),
+                runtime_base: None,
+                kernel_half: false,
+            });
+        }
+        Ok(images)
+    }
+
     fn lookup_link(&self, addr: u64) -> Option<(&str, u64)> {
         if addr < self.link_base || addr >= self.link_base + self.size {
             return None;
