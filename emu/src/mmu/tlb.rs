@@ -509,11 +509,22 @@ impl TlbArray {
     ) -> crate::snapshot::format::Result<()> {
         let (_sets, _ways, n) = (r.u64()?, r.u64()?, r.u64()?);
         // A count the rest of the section cannot hold ends at the first short read.
+        // Per slot: tag, level, asid, global, pte, pte_addr, valid, last use.
         for _ in 0..n {
-            (r.u64()?, r.u8()?, r.u16()?, r.bool()?);
-            (r.u64()?, r.u64()?, r.bool()?, r.u64()?);
+            r.u64()?;
+            r.u8()?;
+            r.u16()?;
+            r.bool()?;
+            r.u64()?;
+            r.u64()?;
+            r.bool()?;
+            r.u64()?;
         }
-        (r.u8()?, r.u64()?, r.u64()?, r.u64()?);
+        // Sizes present, clock, last hit, version.
+        r.u8()?;
+        r.u64()?;
+        r.u64()?;
+        r.u64()?;
         Ok(())
     }
 
