@@ -9,6 +9,7 @@
 //! powers off. Without the Debian images the test fails when `CI=true` and otherwise
 //! prints a note and passes, as emu/tests/linux_boot.rs does.
 
+use emu::initramfs::newc::NewcWriter;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -59,38 +60,6 @@ fn debian_images() -> Option<(PathBuf, PathBuf)> {
     None
 }
 
-/// One file of a cpio "newc" archive (the format Linux's initramfs unpacker reads).
-fn cpio_entry(out: &mut Vec<u8>, ino: u32, name: &str, mode: u32, data: &[u8]) {
-    let fields = [
-        ino,
-        mode,
-        0,
-        0,
-        1,
-        0,
-        data.len() as u32,
-        0,
-        0,
-        0,
-        0,
-        name.len() as u32 + 1,
-        0,
-    ];
-    out.extend_from_slice(b"070701");
-    for f in fields {
-        out.extend_from_slice(format!("{f:08X}").as_bytes());
-    }
-    out.extend_from_slice(name.as_bytes());
-    out.push(0);
-    while !out.len().is_multiple_of(4) {
-        out.push(0);
-    }
-    out.extend_from_slice(data);
-    while !out.len().is_multiple_of(4) {
-        out.push(0);
-    }
-}
-
 /// Debian's initramfs followed by an archive whose /init prints kallsyms lines.
 fn kallsyms_initrd(base: &Path) -> PathBuf {
     let names = NAMED.join("|");
@@ -107,8 +76,9 @@ fn kallsyms_initrd(base: &Path) -> PathBuf {
     while !rd.len().is_multiple_of(4) {
         rd.push(0);
     }
-    cpio_entry(&mut rd, 900_001, "init", 0o100755, init.as_bytes());
-    cpio_entry(&mut rd, 900_002, "TRAILER!!!", 0, &[]);
+    let mut extra = NewcWriter::new(900_001);
+    extra.file("init", 0o755, init.as_bytes());
+    rd.extend(extra.finish());
     let path = std::env::temp_dir().join(format!("emu-kallsyms-{}.cpio", std::process::id()));
     std::fs::write(&path, rd).expect("write the test initramfs");
     path

@@ -9,6 +9,7 @@
 //! Like emu/tests/linux_kallsyms.rs, without the Debian images (scripts/fetch-debian-images)
 //! the test fails when `CI=true` and otherwise prints a note and passes.
 
+use emu::initramfs::newc::NewcWriter;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -57,38 +58,6 @@ fn debian_files() -> Option<(PathBuf, PathBuf, PathBuf)> {
     None
 }
 
-/// One file of a cpio "newc" archive (the format Linux's initramfs unpacker reads).
-fn cpio_entry(out: &mut Vec<u8>, ino: u32, name: &str, mode: u32, data: &[u8]) {
-    let fields = [
-        ino,
-        mode,
-        0,
-        0,
-        1,
-        0,
-        data.len() as u32,
-        0,
-        0,
-        0,
-        0,
-        name.len() as u32 + 1,
-        0,
-    ];
-    out.extend_from_slice(b"070701");
-    for f in fields {
-        out.extend_from_slice(format!("{f:08X}").as_bytes());
-    }
-    out.extend_from_slice(name.as_bytes());
-    out.push(0);
-    while !out.len().is_multiple_of(4) {
-        out.push(0);
-    }
-    out.extend_from_slice(data);
-    while !out.len().is_multiple_of(4) {
-        out.push(0);
-    }
-}
-
 /// Debian's initramfs followed by an archive (its /init replaces the first one's) that
 /// loads test_bpf with one test and prints where the module is.
 fn module_initrd(base: &Path, module: &Path) -> PathBuf {
@@ -110,15 +79,10 @@ fn module_initrd(base: &Path, module: &Path) -> PathBuf {
         rd.push(0);
     }
     let ko = std::fs::read(module).expect("read test_bpf.ko.xz");
-    cpio_entry(
-        &mut rd,
-        900_001,
-        "lib/modules/test_bpf.ko.xz",
-        0o100644,
-        &ko,
-    );
-    cpio_entry(&mut rd, 900_002, "init", 0o100755, init.as_bytes());
-    cpio_entry(&mut rd, 900_003, "TRAILER!!!", 0, &[]);
+    let mut extra = NewcWriter::new(900_001);
+    extra.file("lib/modules/test_bpf.ko.xz", 0o644, &ko);
+    extra.file("init", 0o755, init.as_bytes());
+    rd.extend(extra.finish());
     let path = std::env::temp_dir().join(format!("emu-modsyms-{}.cpio", std::process::id()));
     std::fs::write(&path, rd).expect("write the test initramfs");
     path
