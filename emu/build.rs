@@ -17,21 +17,51 @@ fn main() {
         ("firmware", "firmware", "firmware.elf"),
     ] {
         let dir = root.join(krate);
-        println!("cargo:rerun-if-changed={}", dir.join("src").display());
-        println!(
-            "cargo:rerun-if-changed={}",
-            dir.join("Cargo.toml").display()
-        );
-        println!("cargo:rerun-if-changed={}", dir.join("build.rs").display());
-        for extra in ["link.ld", "module", ".cargo/config.toml", "Cargo.lock"] {
-            if dir.join(extra).exists() {
-                println!("cargo:rerun-if-changed={}", dir.join(extra).display());
-            }
-        }
-        let elf = build_guest(&dir, bin, &root.join("target").join("guest"));
-        std::fs::copy(&elf, out_dir.join(out_name))
-            .unwrap_or_else(|e| fail(&format!("cannot copy {}: {e}", elf.display())));
+        rerun_if_changed(&dir);
+        let elf = build_guest(&dir, bin, &root.join("target").join("guest"), None);
+        copy_out(&elf, &out_dir.join(out_name));
     }
+    // The same kernel linked to run only at its link address, for comparing PIE with
+    // non-PIE code on identical work (guest-kernel/Cargo.toml, feature `nopie`). Its own
+    // target directory: the two builds differ in RUSTFLAGS and would otherwise rebuild
+    // each other's dependencies every time.
+    let elf = build_guest(
+        &root.join("guest-kernel"),
+        "guest-kernel",
+        &root.join("target").join("guest-nopie"),
+        Some(NonPie {
+            feature: "nopie",
+            rustflags: "-Crelocation-model=static\x1f-Ccode-model=medium",
+        }),
+    );
+    copy_out(&elf, &out_dir.join("guest-kernel-nopie.elf"));
+}
+
+/// The feature and compiler flags of a non-PIE guest build.
+struct NonPie {
+    feature: &'static str,
+    /// CARGO_ENCODED_RUSTFLAGS (0x1f-separated): replaces the crate's .cargo/config.toml
+    /// PIE flags.
+    rustflags: &'static str,
+}
+
+fn rerun_if_changed(dir: &Path) {
+    println!("cargo:rerun-if-changed={}", dir.join("src").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        dir.join("Cargo.toml").display()
+    );
+    println!("cargo:rerun-if-changed={}", dir.join("build.rs").display());
+    for extra in ["link.ld", "module", ".cargo/config.toml", "Cargo.lock"] {
+        if dir.join(extra).exists() {
+            println!("cargo:rerun-if-changed={}", dir.join(extra).display());
+        }
+    }
+}
+
+fn copy_out(elf: &Path, to: &Path) {
+    std::fs::copy(elf, to)
+        .unwrap_or_else(|e| fail(&format!("cannot copy {}: {e}", elf.display())));
 }
 
 fn fail(msg: &str) -> ! {
@@ -62,7 +92,7 @@ fn ensure_target() {
     }
 }
 
-fn build_guest(dir: &Path, bin: &str, target_dir: &Path) -> PathBuf {
+fn build_guest(dir: &Path, bin: &str, target_dir: &Path, non_pie: Option<NonPie>) -> PathBuf {
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(dir)
@@ -79,6 +109,10 @@ fn build_guest(dir: &Path, bin: &str, target_dir: &Path) -> PathBuf {
         {
             cmd.env_remove(&k);
         }
+    }
+    if let Some(n) = non_pie {
+        cmd.args(["--features", n.feature])
+            .env("CARGO_ENCODED_RUSTFLAGS", n.rustflags);
     }
     let status = cmd
         .status()

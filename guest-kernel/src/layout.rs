@@ -7,6 +7,10 @@
 
 /// The address the image is linked at (must match `KERNEL_LINK_ADDR` in link.ld).
 pub const KERNEL_LINK_ADDR: usize = 0xffff_ffff_8000_0000;
+/// Whether this build is position-independent (the default) or linked to run only at
+/// KERNEL_LINK_ADDR (`--features nopie`, built with `-C relocation-model=static`; build.rs
+/// checks that the flags and the feature agree).
+pub const RELOCATABLE: bool = !cfg!(feature = "nopie");
 pub const SZ_2M: usize = 2 << 20;
 pub const SZ_1G: usize = 1 << 30;
 pub const SZ_2G: usize = 2 << 30;
@@ -103,6 +107,14 @@ pub enum KernelLayout {
 }
 
 impl KernelLayout {
+    /// The layout without a `layout=` argument. A non-PIE build can run only where it was
+    /// linked, which is where layout=top puts the kernel without KASLR.
+    pub const DEFAULT: KernelLayout = if cfg!(feature = "nopie") {
+        KernelLayout::Top
+    } else {
+        KernelLayout::Vmalloc
+    };
+
     pub fn name(self) -> &'static str {
         match self {
             KernelLayout::Vmalloc => "vmalloc",

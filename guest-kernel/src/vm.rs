@@ -16,7 +16,7 @@ use crate::bootparams::{BootParams, DtMmuType, BOOT};
 use crate::console::{early_put_hex, early_puts};
 use crate::layout::{
     kernel_map_ptr, kmap, KernelLayout, KernelMapping, SatpMode, VmLayout, FIXMAP_FDT_SIZE,
-    KERNEL_LINK_ADDR, PAGE_SIZE, SZ_1G, SZ_2M,
+    KERNEL_LINK_ADDR, PAGE_SIZE, RELOCATABLE, SZ_1G, SZ_2M,
 };
 use crate::pgtable::{
     self, best_map_size, early_pg_dir_pa, map_pages, swapper_pg_dir_pa, trampoline_pg_dir_pa,
@@ -82,6 +82,8 @@ pub enum KaslrOff {
     NoSeed,
     /// In the linear layout the virtual address is tied to the physical one.
     LinearLayout,
+    /// A non-PIE build runs only at its link address.
+    NotRelocatable,
 }
 
 /// The decisions the physical phase took, printed once printing is possible.
@@ -125,6 +127,14 @@ fn early_fail(what: &str, value: u64) -> ! {
     shutdown(ResetReason::SystemFailure)
 }
 
+/// As `early_fail`, for a message without a value.
+fn early_fail_message(what: &str) -> ! {
+    early_puts("early boot failed: ");
+    early_puts(what);
+    early_puts("\n");
+    shutdown(ResetReason::SystemFailure)
+}
+
 /// The physical half of the boot: returns the satp value for early_pg_dir.
 #[no_mangle]
 pub extern "C" fn setup_vm(hartid: usize, dtb_pa: usize) -> usize {
@@ -155,6 +165,12 @@ pub extern "C" fn setup_vm(hartid: usize, dtb_pa: usize) -> usize {
 
     let mode = set_satp_mode(boot, log);
     let layout = boot.layout;
+    if !RELOCATABLE && layout != KernelLayout::Top {
+        early_fail_message(
+            "this kernel is a non-PIE build and runs only at its link address: \
+             boot it with layout=top (or no layout=), or use the PIE build",
+        );
+    }
     let phys_ram_base = boot.ram_start() & !(SZ_2M - 1);
     let virt_offset = choose_kaslr_offset(boot, layout, image.size(), log);
 
@@ -286,6 +302,8 @@ fn choose_kaslr_offset(
         KaslrOutcome::Disabled(KaslrOff::Nokaslr)
     } else if boot.kaslr_seed == 0 {
         KaslrOutcome::Disabled(KaslrOff::NoSeed)
+    } else if !RELOCATABLE {
+        KaslrOutcome::Disabled(KaslrOff::NotRelocatable)
     } else {
         let positions = (SZ_1G - image_size) / SZ_2M;
         let offset = (boot.kaslr_seed % positions as u64) as usize * SZ_2M;
@@ -315,12 +333,19 @@ const R_RISCV_RELATIVE: u64 = 3;
 /// Apply .rela.dyn for the kernel's virtual address, writing through physical addresses
 /// (MMU off). Every entry is R_RISCV_RELATIVE: the stored value is the link-time address
 /// `addend`, moved by the distance between the link address and the run address.
+/// A non-PIE build runs the same code and must find an empty table and a zero distance.
 fn relocate_kernel(km: &KernelMapping, log: &mut BootLog) {
     let start = symbol_addr!("__rela_dyn_start");
     let end = symbol_addr!("__rela_dyn_end");
     let count = (end - start) / core::mem::size_of::<Elf64Rela>();
     let relocs = start as *const Elf64Rela;
     let reloc_offset = km.virt_addr.wrapping_sub(KERNEL_LINK_ADDR) as u64;
+    if !RELOCATABLE && count != 0 {
+        early_fail("a non-PIE build has dynamic relocations:", count as u64);
+    }
+    if !RELOCATABLE && reloc_offset != 0 {
+        early_fail("a non-PIE build cannot run away from its link address, at", km.virt_addr as u64);
+    }
     for i in 0..count {
         // SAFETY: the table lies inside the loaded image, between the linker's bounds.
         let rela = unsafe { &*relocs.add(i) };

@@ -53,7 +53,7 @@ pub enum Command {
     Test(Box<test::TestArgs>),
     /// Write the embedded guest kernel and firmware ELFs to a directory.
     Images {
-        /// Directory to write guest-kernel.elf and firmware.elf into.
+        /// Directory to write guest-kernel.elf, guest-kernel-nopie.elf and firmware.elf into.
         #[arg(long)]
         out: PathBuf,
     },
@@ -531,11 +531,16 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
             write_atomically("image file", &kernel, crate::images::GUEST_KERNEL)?;
             write_atomically(
                 "image file",
+                &out.join("guest-kernel-nopie.elf"),
+                crate::images::GUEST_KERNEL_NOPIE,
+            )?;
+            write_atomically(
+                "image file",
                 &out.join("firmware.elf"),
                 crate::images::FIRMWARE,
             )?;
             println!(
-                "wrote {0}/guest-kernel.elf and {0}/firmware.elf",
+                "wrote {0}/guest-kernel.elf, {0}/guest-kernel-nopie.elf and {0}/firmware.elf",
                 out.display()
             );
             Ok(0)
