@@ -26,14 +26,17 @@ fn main() {
 /// mismatch would build a kernel that fails at boot, so stop here instead.
 fn check_relocation_model() {
     let flags = env::var("CARGO_ENCODED_RUSTFLAGS").unwrap_or_default();
-    let pie = flags
-        .split('\x1f')
-        .any(|f| f.ends_with("relocation-model=pie"));
+    let has = |flag: &str| flags.split('\x1f').any(|f| f.ends_with(flag));
+    let pie = has("relocation-model=pie");
     let nopie = env::var_os("CARGO_FEATURE_NOPIE").is_some();
-    if nopie && pie {
+    if nopie && (pie || !has("jump-tables=no")) {
+        // Without PIE, LLVM's jump tables hold absolute (virtual) addresses, and the
+        // boot code before the MMU is on runs at the physical address: its first
+        // `match` compiled to a table would jump to an unmapped address.
         panic!(
-            "the nopie feature needs a non-PIE compile: build with \
-             RUSTFLAGS=\"-C relocation-model=static\" (it replaces .cargo/config.toml's PIE flags)"
+            "the nopie feature needs a non-PIE compile without jump tables: build with \
+             RUSTFLAGS=\"-C relocation-model=static -C jump-tables=no\" (it replaces \
+             .cargo/config.toml's PIE flags)"
         );
     }
     if !nopie && !pie {

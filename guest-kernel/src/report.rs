@@ -9,7 +9,6 @@
 //! satp: <mode> <outcome>                                    one per mode considered
 //! satp: using <mode> (<deeper mode> <outcome>)
 //! relocate: <n> R_RISCV_RELATIVE relocations applied at physical addresses, reloc_offset=0x<x>
-//! relocate: non-PIE build, linked to run at 0x<x>          only in a `nopie` build
 //! kaslr: enabled offset=0x<x> entropy_bits=<n> positions=<n>   or   kaslr: disabled (<why>) offset=0x0
 //! kernel: virt_addr=0x<x> page_offset=0x<x> mode=<mode> layout=<layout> kaslr_offset=0x<x> phys_addr=0x<x> size=0x<x>
 //! kernel_map: va_pa_offset=0x<x> va_kernel_pa_offset=0x<x> phys_ram_base=0x<x>
@@ -131,9 +130,6 @@ pub fn print_boot_decisions() {
         log.relocations,
         k.virt_addr.wrapping_sub(KERNEL_LINK_ADDR)
     );
-    if !crate::layout::RELOCATABLE {
-        println!("relocate: non-PIE build, linked to run at {KERNEL_LINK_ADDR:#018x}");
-    }
     match log.kaslr {
         KaslrOutcome::Enabled {
             offset,
