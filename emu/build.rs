@@ -88,8 +88,7 @@ fn rerun_if_changed(dir: &Path) {
 }
 
 fn copy_out(elf: &Path, to: &Path) {
-    std::fs::copy(elf, to)
-        .unwrap_or_else(|e| fail(&format!("cannot copy {}: {e}", elf.display())));
+    std::fs::copy(elf, to).unwrap_or_else(|e| fail(&format!("cannot copy {}: {e}", elf.display())));
 }
 
 fn fail(msg: &str) -> ! {

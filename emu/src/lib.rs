@@ -29,8 +29,10 @@ pub mod images {
     /// The PIE built like the non-PIE one in everything but the relocation model: without
     /// jump tables (which the non-PIE build cannot have), so that the two differ in one
     /// thing. `emu images` writes it.
-    pub static GUEST_KERNEL_PIE_NO_JUMP_TABLES: &[u8] =
-        include_bytes!(concat!(env!("OUT_DIR"), "/guest-kernel-pie-no-jump-tables.elf"));
+    pub static GUEST_KERNEL_PIE_NO_JUMP_TABLES: &[u8] = include_bytes!(concat!(
+        env!("OUT_DIR"),
+        "/guest-kernel-pie-no-jump-tables.elf"
+    ));
     /// The M-mode SBI firmware ELF (`firmware/`).
     pub static FIRMWARE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/firmware.elf"));
 }

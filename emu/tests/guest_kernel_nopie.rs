@@ -96,7 +96,10 @@ fn nopie_build_has_no_dynamic_relocations_and_does_the_pie_builds_work() {
     assert!(!dyn_type, "the non-PIE ELF is ET_DYN");
     // The comparison needs the other side to be a PIE.
     let (pie_rela, pie_dynamic, pie_dyn_type) = dynamic_facts(&pie_elf);
-    assert!(pie_rela > 0 && pie_dynamic && pie_dyn_type, "the PIE ELF is not a PIE");
+    assert!(
+        pie_rela > 0 && pie_dynamic && pie_dyn_type,
+        "the PIE ELF is not a PIE"
+    );
 
     let pie = boot(&pie_elf, APPEND);
     let nopie = boot(&nopie_elf, APPEND);
@@ -122,7 +125,13 @@ fn nopie_build_has_no_dynamic_relocations_and_does_the_pie_builds_work() {
     );
     // The same work: the same self-tests, user processes and module results, at the same
     // kernel address.
-    for prefix in ["selftest", "user:", "module: init", "module: relocations", "kernel: virt_addr"] {
+    for prefix in [
+        "selftest",
+        "user:",
+        "module: init",
+        "module: relocations",
+        "kernel: virt_addr",
+    ] {
         assert_eq!(
             lines(&pie.stdout, prefix),
             lines(&nopie.stdout, prefix),
@@ -151,10 +160,14 @@ fn nopie_build_has_no_dynamic_relocations_and_does_the_pie_builds_work() {
 #[test]
 fn nopie_build_refuses_a_layout_it_cannot_run_at() {
     let dir = images("refuses");
-    let b = boot(&dir.join("guest-kernel-nopie.elf"), "layout=vmalloc nokaslr");
+    let b = boot(
+        &dir.join("guest-kernel-nopie.elf"),
+        "layout=vmalloc nokaslr",
+    );
     assert_ne!(b.status, 0, "layout=vmalloc accepted\n{}", b.stdout);
     assert!(
-        b.stdout.contains("non-PIE build and runs only at its link address"),
+        b.stdout
+            .contains("non-PIE build and runs only at its link address"),
         "no explanation\n{}",
         b.stdout
     );

@@ -344,7 +344,10 @@ fn relocate_kernel(km: &KernelMapping, log: &mut BootLog) {
         early_fail("a non-PIE build has dynamic relocations:", count as u64);
     }
     if !RELOCATABLE && reloc_offset != 0 {
-        early_fail("a non-PIE build cannot run away from its link address, at", km.virt_addr as u64);
+        early_fail(
+            "a non-PIE build cannot run away from its link address, at",
+            km.virt_addr as u64,
+        );
     }
     for i in 0..count {
         // SAFETY: the table lies inside the loaded image, between the linker's bounds.
