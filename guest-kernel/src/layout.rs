@@ -7,10 +7,6 @@
 
 /// The address the image is linked at (must match `KERNEL_LINK_ADDR` in link.ld).
 pub const KERNEL_LINK_ADDR: usize = 0xffff_ffff_8000_0000;
-/// Whether this build is position-independent (the default) or linked to run only at
-/// KERNEL_LINK_ADDR (`--features nopie`, built with `-C relocation-model=static`; build.rs
-/// checks that the flags and the feature agree).
-pub const RELOCATABLE: bool = !cfg!(feature = "nopie");
 pub const SZ_2M: usize = 2 << 20;
 pub const SZ_1G: usize = 1 << 30;
 pub const SZ_2G: usize = 2 << 30;

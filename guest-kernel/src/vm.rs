@@ -16,7 +16,7 @@ use crate::bootparams::{BootParams, DtMmuType, BOOT};
 use crate::console::{early_put_hex, early_puts};
 use crate::layout::{
     kernel_map_ptr, kmap, KernelLayout, KernelMapping, SatpMode, VmLayout, FIXMAP_FDT_SIZE,
-    KERNEL_LINK_ADDR, PAGE_SIZE, RELOCATABLE, SZ_1G, SZ_2M,
+    KERNEL_LINK_ADDR, PAGE_SIZE, SZ_1G, SZ_2M,
 };
 use crate::pgtable::{
     self, best_map_size, early_pg_dir_pa, map_pages, swapper_pg_dir_pa, trampoline_pg_dir_pa,
@@ -83,6 +83,7 @@ pub enum KaslrOff {
     /// In the linear layout the virtual address is tied to the physical one.
     LinearLayout,
     /// A non-PIE build runs only at its link address.
+    #[cfg(feature = "nopie")]
     NotRelocatable,
 }
 
@@ -128,6 +129,7 @@ fn early_fail(what: &str, value: u64) -> ! {
 }
 
 /// As `early_fail`, for a message without a value.
+#[cfg(feature = "nopie")]
 fn early_fail_message(what: &str) -> ! {
     early_puts("early boot failed: ");
     early_puts(what);
@@ -165,7 +167,11 @@ pub extern "C" fn setup_vm(hartid: usize, dtb_pa: usize) -> usize {
 
     let mode = set_satp_mode(boot, log);
     let layout = boot.layout;
-    if !RELOCATABLE && layout != KernelLayout::Top {
+    // The nopie-only code is compiled out of the PIE, not just dead in it: the PIE is
+    // the kernel the rest of the study measures, and extra functions change how the
+    // compiler partitions and inlines it.
+    #[cfg(feature = "nopie")]
+    if layout != KernelLayout::Top {
         early_fail_message(
             "this kernel is a non-PIE build and runs only at its link address: \
              boot it with layout=top (or no layout=), or use the PIE build",
@@ -302,8 +308,6 @@ fn choose_kaslr_offset(
         KaslrOutcome::Disabled(KaslrOff::Nokaslr)
     } else if boot.kaslr_seed == 0 {
         KaslrOutcome::Disabled(KaslrOff::NoSeed)
-    } else if !RELOCATABLE {
-        KaslrOutcome::Disabled(KaslrOff::NotRelocatable)
     } else {
         let positions = (SZ_1G - image_size) / SZ_2M;
         let offset = (boot.kaslr_seed % positions as u64) as usize * SZ_2M;
@@ -312,6 +316,11 @@ fn choose_kaslr_offset(
             positions,
             entropy_bits: usize::BITS - 1 - positions.leading_zeros(),
         }
+    };
+    #[cfg(feature = "nopie")]
+    let outcome = match outcome {
+        KaslrOutcome::Enabled { .. } => KaslrOutcome::Disabled(KaslrOff::NotRelocatable),
+        disabled => disabled,
     };
     log.kaslr = outcome;
     match outcome {
@@ -340,10 +349,12 @@ fn relocate_kernel(km: &KernelMapping, log: &mut BootLog) {
     let count = (end - start) / core::mem::size_of::<Elf64Rela>();
     let relocs = start as *const Elf64Rela;
     let reloc_offset = km.virt_addr.wrapping_sub(KERNEL_LINK_ADDR) as u64;
-    if !RELOCATABLE && count != 0 {
+    #[cfg(feature = "nopie")]
+    if count != 0 {
         early_fail("a non-PIE build has dynamic relocations:", count as u64);
     }
-    if !RELOCATABLE && reloc_offset != 0 {
+    #[cfg(feature = "nopie")]
+    if reloc_offset != 0 {
         early_fail(
             "a non-PIE build cannot run away from its link address, at",
             km.virt_addr as u64,
