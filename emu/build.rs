@@ -17,21 +17,78 @@ fn main() {
         ("firmware", "firmware", "firmware.elf"),
     ] {
         let dir = root.join(krate);
-        println!("cargo:rerun-if-changed={}", dir.join("src").display());
-        println!(
-            "cargo:rerun-if-changed={}",
-            dir.join("Cargo.toml").display()
-        );
-        println!("cargo:rerun-if-changed={}", dir.join("build.rs").display());
-        for extra in ["link.ld", "module", ".cargo/config.toml", "Cargo.lock"] {
-            if dir.join(extra).exists() {
-                println!("cargo:rerun-if-changed={}", dir.join(extra).display());
-            }
-        }
-        let elf = build_guest(&dir, bin, &root.join("target").join("guest"));
-        std::fs::copy(&elf, out_dir.join(out_name))
-            .unwrap_or_else(|e| fail(&format!("cannot copy {}: {e}", elf.display())));
+        rerun_if_changed(&dir);
+        let elf = build_guest(&dir, bin, &root.join("target").join("guest"), None);
+        copy_out(&elf, &out_dir.join(out_name));
     }
+    // Two more builds of the same kernel, for comparing PIE with non-PIE code on
+    // identical work (guest-kernel/Cargo.toml, feature `nopie`): non-PIE, linked to run
+    // only at its link address; and the PIE without jump tables, which the non-PIE build
+    // cannot have (its code before the MMU is on runs at the physical address, and a
+    // non-PIE jump table holds virtual ones), so that one pair differs in the relocation
+    // model alone. Each has its own target directory: they differ in RUSTFLAGS and would
+    // otherwise rebuild each other's dependencies every time.
+    for (variant, out_name) in [
+        (
+            Variant {
+                dir: "guest-nopie",
+                feature: Some("nopie"),
+                rustflags: &["-Crelocation-model=static", "-Cjump-tables=no"],
+            },
+            "guest-kernel-nopie.elf",
+        ),
+        (
+            Variant {
+                dir: "guest-pie-no-jump-tables",
+                feature: None,
+                // .cargo/config.toml's PIE flags (RUSTFLAGS replaces them) plus one.
+                rustflags: &[
+                    "-Crelocation-model=pie",
+                    "-Clink-arg=-pie",
+                    "-Clink-arg=--no-dynamic-linker",
+                    "-Clink-arg=-znotext",
+                    "-Clink-arg=-znorelro",
+                    "-Cjump-tables=no",
+                ],
+            },
+            "guest-kernel-pie-no-jump-tables.elf",
+        ),
+    ] {
+        let elf = build_guest(
+            &root.join("guest-kernel"),
+            "guest-kernel",
+            &root.join("target").join(variant.dir),
+            Some(&variant),
+        );
+        copy_out(&elf, &out_dir.join(out_name));
+    }
+}
+
+/// A guest-kernel build with its own compiler flags.
+struct Variant {
+    /// Under target/.
+    dir: &'static str,
+    feature: Option<&'static str>,
+    /// Replace the crate's .cargo/config.toml flags (as CARGO_ENCODED_RUSTFLAGS).
+    rustflags: &'static [&'static str],
+}
+
+fn rerun_if_changed(dir: &Path) {
+    println!("cargo:rerun-if-changed={}", dir.join("src").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        dir.join("Cargo.toml").display()
+    );
+    println!("cargo:rerun-if-changed={}", dir.join("build.rs").display());
+    for extra in ["link.ld", "module", ".cargo/config.toml", "Cargo.lock"] {
+        if dir.join(extra).exists() {
+            println!("cargo:rerun-if-changed={}", dir.join(extra).display());
+        }
+    }
+}
+
+fn copy_out(elf: &Path, to: &Path) {
+    std::fs::copy(elf, to).unwrap_or_else(|e| fail(&format!("cannot copy {}: {e}", elf.display())));
 }
 
 fn fail(msg: &str) -> ! {
@@ -62,7 +119,7 @@ fn ensure_target() {
     }
 }
 
-fn build_guest(dir: &Path, bin: &str, target_dir: &Path) -> PathBuf {
+fn build_guest(dir: &Path, bin: &str, target_dir: &Path, variant: Option<&Variant>) -> PathBuf {
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(dir)
@@ -79,6 +136,12 @@ fn build_guest(dir: &Path, bin: &str, target_dir: &Path) -> PathBuf {
         {
             cmd.env_remove(&k);
         }
+    }
+    if let Some(v) = variant {
+        if let Some(feature) = v.feature {
+            cmd.args(["--features", feature]);
+        }
+        cmd.env("CARGO_ENCODED_RUSTFLAGS", v.rustflags.join("\x1f"));
     }
     let status = cmd
         .status()

@@ -1,5 +1,6 @@
-//! Links the kernel with link.ld, and compiles the loadable module (module/) to a
-//! relocatable object that the kernel embeds with include_bytes!.
+//! Links the kernel with link.ld, compiles the loadable module (module/) to a
+//! relocatable object that the kernel embeds with include_bytes!, and checks that the
+//! `nopie` feature agrees with the relocation model the crate is compiled with.
 //!
 //! The module is compiled by rustc directly, not by cargo: it has no dependencies, and
 //! what matters are the exact code-generation flags. `--emit obj` stops before linking,
@@ -16,7 +17,34 @@ fn main() {
     println!("cargo:rerun-if-changed=link.ld");
     println!("cargo:rerun-if-changed=.cargo/config.toml");
     println!("cargo:rerun-if-changed=module");
+    check_relocation_model();
     build_module(&dir);
+}
+
+/// The PIE flags come from .cargo/config.toml, the non-PIE ones from RUSTFLAGS (which
+/// replaces them); the `nopie` feature only changes what the kernel expects at boot. A
+/// mismatch would build a kernel that fails at boot, so stop here instead.
+fn check_relocation_model() {
+    let flags = env::var("CARGO_ENCODED_RUSTFLAGS").unwrap_or_default();
+    let has = |flag: &str| flags.split('\x1f').any(|f| f.ends_with(flag));
+    let pie = has("relocation-model=pie");
+    let nopie = env::var_os("CARGO_FEATURE_NOPIE").is_some();
+    if nopie && (pie || !has("jump-tables=no")) {
+        // Without PIE, LLVM's jump tables hold absolute (virtual) addresses, and the
+        // boot code before the MMU is on runs at the physical address: its first
+        // `match` compiled to a table would jump to an unmapped address.
+        panic!(
+            "the nopie feature needs a non-PIE compile without jump tables: build with \
+             RUSTFLAGS=\"-C relocation-model=static -C jump-tables=no\" (it replaces \
+             .cargo/config.toml's PIE flags)"
+        );
+    }
+    if !nopie && !pie {
+        panic!(
+            "the PIE kernel needs -C relocation-model=pie (.cargo/config.toml sets it; \
+             RUSTFLAGS replaces it): unset RUSTFLAGS, or build with --features nopie"
+        );
+    }
 }
 
 fn build_module(dir: &std::path::Path) {

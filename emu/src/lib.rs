@@ -21,6 +21,18 @@ pub mod user_error;
 pub mod images {
     /// The guest kernel ELF (`guest-kernel/`).
     pub static GUEST_KERNEL: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/guest-kernel.elf"));
+    /// The same kernel built non-PIE (feature `nopie`): linked to run only at its link
+    /// address (`layout=top`, no KASLR), with no dynamic relocations. For comparing the
+    /// cost of position-independent code on identical work; `emu images` writes it.
+    pub static GUEST_KERNEL_NOPIE: &[u8] =
+        include_bytes!(concat!(env!("OUT_DIR"), "/guest-kernel-nopie.elf"));
+    /// The PIE built like the non-PIE one in everything but the relocation model: without
+    /// jump tables (which the non-PIE build cannot have), so that the two differ in one
+    /// thing. `emu images` writes it.
+    pub static GUEST_KERNEL_PIE_NO_JUMP_TABLES: &[u8] = include_bytes!(concat!(
+        env!("OUT_DIR"),
+        "/guest-kernel-pie-no-jump-tables.elf"
+    ));
     /// The M-mode SBI firmware ELF (`firmware/`).
     pub static FIRMWARE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/firmware.elf"));
 }

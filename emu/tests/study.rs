@@ -65,6 +65,7 @@ fn check_document(doc: &str) {
         "## 7. Context switches with and without ASIDs",
         "## 9. Page-walk cache",
         "## 10. Debian Linux running work",
+        "## 11. PIE vs non-PIE",
     ] {
         assert!(doc.contains(heading), "missing section {heading:?}");
     }
@@ -74,6 +75,13 @@ fn check_document(doc: &str) {
         "relocation conclusion missing"
     );
     assert!(doc.contains("| sv48 | vmalloc |"), "sv48 row missing");
+    // The PIE/non-PIE comparison ran all three builds and their traces, and they agreed.
+    assert!(
+        doc.contains("The steady state, measured on the same kernel built non-PIE")
+            && doc.contains("| sv39 | self-tests (swapper) |")
+            && doc.contains("print the same"),
+        "PIE/non-PIE comparison missing or the builds disagree"
+    );
     // The guest's microbenchmarks ran and were parsed (their conclusions need the numbers).
     assert!(
         doc.contains("Measured with `instret` in the guest"),

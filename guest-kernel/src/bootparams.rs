@@ -71,7 +71,7 @@ pub static mut BOOT: BootParams = BootParams {
     kaslr_seed: 0,
     bootargs: [0; BOOTARGS_MAX],
     bootargs_len: 0,
-    layout: KernelLayout::Vmalloc,
+    layout: KernelLayout::DEFAULT,
     layout_unknown: false,
     kaslr_arg: None,
     no4lvl: false,

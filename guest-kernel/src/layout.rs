@@ -103,6 +103,14 @@ pub enum KernelLayout {
 }
 
 impl KernelLayout {
+    /// The layout without a `layout=` argument. A non-PIE build can run only where it was
+    /// linked, which is where layout=top puts the kernel without KASLR.
+    pub const DEFAULT: KernelLayout = if cfg!(feature = "nopie") {
+        KernelLayout::Top
+    } else {
+        KernelLayout::Vmalloc
+    };
+
     pub fn name(self) -> &'static str {
         match self {
             KernelLayout::Vmalloc => "vmalloc",

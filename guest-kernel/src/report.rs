@@ -143,6 +143,8 @@ pub fn print_boot_decisions() {
                 KaslrOff::Nokaslr => "nokaslr",
                 KaslrOff::NoSeed => "no /chosen/kaslr-seed",
                 KaslrOff::LinearLayout => "layout=linear ties the virtual address to the physical one",
+                #[cfg(feature = "nopie")]
+                KaslrOff::NotRelocatable => "a non-PIE build runs only at its link address",
             };
             println!("kaslr: disabled ({why}) offset=0x0");
         }

@@ -82,6 +82,9 @@ pub enum KaslrOff {
     NoSeed,
     /// In the linear layout the virtual address is tied to the physical one.
     LinearLayout,
+    /// A non-PIE build runs only at its link address.
+    #[cfg(feature = "nopie")]
+    NotRelocatable,
 }
 
 /// The decisions the physical phase took, printed once printing is possible.
@@ -125,6 +128,15 @@ fn early_fail(what: &str, value: u64) -> ! {
     shutdown(ResetReason::SystemFailure)
 }
 
+/// As `early_fail`, for a message without a value.
+#[cfg(feature = "nopie")]
+fn early_fail_message(what: &str) -> ! {
+    early_puts("early boot failed: ");
+    early_puts(what);
+    early_puts("\n");
+    shutdown(ResetReason::SystemFailure)
+}
+
 /// The physical half of the boot: returns the satp value for early_pg_dir.
 #[no_mangle]
 pub extern "C" fn setup_vm(hartid: usize, dtb_pa: usize) -> usize {
@@ -155,6 +167,16 @@ pub extern "C" fn setup_vm(hartid: usize, dtb_pa: usize) -> usize {
 
     let mode = set_satp_mode(boot, log);
     let layout = boot.layout;
+    // The nopie-only code is compiled out of the PIE, not just dead in it: the PIE is
+    // the kernel the rest of the study measures, and extra functions change how the
+    // compiler partitions and inlines it.
+    #[cfg(feature = "nopie")]
+    if layout != KernelLayout::Top {
+        early_fail_message(
+            "this kernel is a non-PIE build and runs only at its link address: \
+             boot it with layout=top (or no layout=), or use the PIE build",
+        );
+    }
     let phys_ram_base = boot.ram_start() & !(SZ_2M - 1);
     let virt_offset = choose_kaslr_offset(boot, layout, image.size(), log);
 
@@ -295,6 +317,11 @@ fn choose_kaslr_offset(
             entropy_bits: usize::BITS - 1 - positions.leading_zeros(),
         }
     };
+    #[cfg(feature = "nopie")]
+    let outcome = match outcome {
+        KaslrOutcome::Enabled { .. } => KaslrOutcome::Disabled(KaslrOff::NotRelocatable),
+        disabled => disabled,
+    };
     log.kaslr = outcome;
     match outcome {
         KaslrOutcome::Enabled { offset, .. } => offset,
@@ -315,12 +342,24 @@ const R_RISCV_RELATIVE: u64 = 3;
 /// Apply .rela.dyn for the kernel's virtual address, writing through physical addresses
 /// (MMU off). Every entry is R_RISCV_RELATIVE: the stored value is the link-time address
 /// `addend`, moved by the distance between the link address and the run address.
+/// A non-PIE build runs the same code and must find an empty table and a zero distance.
 fn relocate_kernel(km: &KernelMapping, log: &mut BootLog) {
     let start = symbol_addr!("__rela_dyn_start");
     let end = symbol_addr!("__rela_dyn_end");
     let count = (end - start) / core::mem::size_of::<Elf64Rela>();
     let relocs = start as *const Elf64Rela;
     let reloc_offset = km.virt_addr.wrapping_sub(KERNEL_LINK_ADDR) as u64;
+    #[cfg(feature = "nopie")]
+    if count != 0 {
+        early_fail("a non-PIE build has dynamic relocations:", count as u64);
+    }
+    #[cfg(feature = "nopie")]
+    if reloc_offset != 0 {
+        early_fail(
+            "a non-PIE build cannot run away from its link address, at",
+            km.virt_addr as u64,
+        );
+    }
     for i in 0..count {
         // SAFETY: the table lies inside the loaded image, between the linker's bounds.
         let rela = unsafe { &*relocs.add(i) };

@@ -53,7 +53,8 @@ pub enum Command {
     Test(Box<test::TestArgs>),
     /// Write the embedded guest kernel and firmware ELFs to a directory.
     Images {
-        /// Directory to write guest-kernel.elf and firmware.elf into.
+        /// Directory to write the guest kernel (guest-kernel.elf, and its non-PIE and
+        /// no-jump-table builds) and firmware.elf into.
         #[arg(long)]
         out: PathBuf,
     },
@@ -567,13 +568,23 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
             })?;
             let kernel = out.join("guest-kernel.elf");
             write_atomically("image file", &kernel, crate::images::GUEST_KERNEL)?;
+            for (name, bytes) in [
+                ("guest-kernel-nopie.elf", crate::images::GUEST_KERNEL_NOPIE),
+                (
+                    "guest-kernel-pie-no-jump-tables.elf",
+                    crate::images::GUEST_KERNEL_PIE_NO_JUMP_TABLES,
+                ),
+            ] {
+                write_atomically("image file", &out.join(name), bytes)?;
+            }
             write_atomically(
                 "image file",
                 &out.join("firmware.elf"),
                 crate::images::FIRMWARE,
             )?;
             println!(
-                "wrote {0}/guest-kernel.elf and {0}/firmware.elf",
+                "wrote {0}/guest-kernel.elf, {0}/guest-kernel-nopie.elf, \
+                 {0}/guest-kernel-pie-no-jump-tables.elf and {0}/firmware.elf",
                 out.display()
             );
             Ok(0)
