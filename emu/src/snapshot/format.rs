@@ -431,9 +431,10 @@ mod tests {
         let mut bad = bytes.clone();
         bad[20] ^= 1;
         assert!(File::decode(&bad).unwrap_err().0.contains("checksum"));
-        let mut v2 = bytes.clone();
-        v2[8] = 2;
-        assert!(File::decode(&v2).unwrap_err().0.contains("version 2"));
+        let mut other = bytes.clone();
+        other[8] = VERSION as u8 + 1;
+        let want = format!("version {}", VERSION + 1);
+        assert!(File::decode(&other).unwrap_err().0.contains(&want));
         for n in 0..bytes.len() {
             assert!(File::decode(&bytes[..n]).is_err());
         }
