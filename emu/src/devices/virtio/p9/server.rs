@@ -666,8 +666,12 @@ impl Server {
             )?;
         }
         if valid & (SET_UID | SET_GID) != 0 {
-            let owner = (valid & SET_UID != 0).then(|| rustix::fs::Uid::from_raw(uid));
-            let group = (valid & SET_GID != 0).then(|| rustix::fs::Gid::from_raw(gid));
+            // An id of -1 means "unchanged" to chown(2); rustix rejects it as an id, so
+            // it is taken as not asked for.
+            let owner =
+                (valid & SET_UID != 0 && uid != u32::MAX).then(|| rustix::fs::Uid::from_raw(uid));
+            let group =
+                (valid & SET_GID != 0 && gid != u32::MAX).then(|| rustix::fs::Gid::from_raw(gid));
             rustix::fs::chownat(CWD, path.as_str(), owner, group, AtFlags::empty())?;
         }
         if valid & SET_SIZE != 0 {
