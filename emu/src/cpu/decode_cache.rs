@@ -53,60 +53,6 @@ impl Slot {
     }
 }
 
-/// Entries in the fetch-page cache (direct-mapped by virtual page number).
-const FETCH_SLOTS: usize = 64;
-
-#[derive(Debug, Clone, Copy)]
-struct FetchEntry {
-    vpn: u64,
-    /// First slot of the decoded page ([`DecodeCache::page_for`]).
-    base: usize,
-    /// Physical address of the page.
-    pa: u64,
-}
-
-/// Virtual page -> decoded page, so that a fetch on a recently used page needs no
-/// translation. Valid for one fetch context and MMU generation: the hart empties it when
-/// either changes, and when the decode cache starts over.
-pub struct FetchPages {
-    entries: [FetchEntry; FETCH_SLOTS],
-}
-
-impl FetchPages {
-    const EMPTY: FetchEntry = FetchEntry {
-        vpn: u64::MAX,
-        base: 0,
-        pa: 0,
-    };
-
-    pub fn new() -> Self {
-        FetchPages {
-            entries: [Self::EMPTY; FETCH_SLOTS],
-        }
-    }
-
-    /// The decoded page holding virtual page `vpn` and its physical address.
-    #[inline(always)]
-    pub fn lookup(&self, vpn: u64) -> Option<(usize, u64)> {
-        let e = &self.entries[vpn as usize % FETCH_SLOTS];
-        (e.vpn == vpn).then_some((e.base, e.pa))
-    }
-
-    pub fn insert(&mut self, vpn: u64, base: usize, pa: u64) {
-        self.entries[vpn as usize % FETCH_SLOTS] = FetchEntry { vpn, base, pa };
-    }
-
-    pub fn flush(&mut self) {
-        self.entries = [Self::EMPTY; FETCH_SLOTS];
-    }
-}
-
-impl Default for FetchPages {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 /// [`DecodeCache::page_map`] entry of a RAM page with no decoded page. Zero, so that the
 /// map can be allocated zeroed: the host then backs only the parts of it that were
 /// written, i.e. memory follows the pages actually executed, not the size of RAM (64

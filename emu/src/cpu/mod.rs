@@ -4,18 +4,22 @@
 //! entry state, then call [`Hart::run`] in quanta; between quanta the machine feeds the
 //! interrupt lines and the time.
 //!
-//! Hot path: `fetch` looks the pc's page up in a one-entry fetch-page cache and takes the
-//! decoded [`Op`] from the per-physical-page decode cache ([`decode_cache`]); `execute` is one
-//! `match` over the decoded kind. Loads and stores translate through the MMU and then
-//! touch RAM directly. Everything unusual (traps, CSRs, xRET, MMIO) is off that path.
+//! Hot path: `fetch` looks the pc's page up in the fetch-page cache and takes the decoded
+//! [`Op`] from the per-physical-page decode cache ([`decode_cache`]); [`semantics`] holds
+//! each integer instruction's semantics, written once, and [`run_loop`] the loop that
+//! runs them, generic over who observes it. Loads and stores go through a
+//! [`data_path`]. Everything unusual (traps, CSRs, xRET, MMIO) is off that path.
 
 pub mod csr;
+mod data_path;
 pub mod decode;
 mod decode_cache;
 pub mod disasm;
 pub mod encode;
-mod fast;
 pub mod fpu;
+mod jit_glue;
+mod run_loop;
+mod semantics;
 mod state;
 pub mod traced_loop;
 pub mod trap;
@@ -92,10 +96,11 @@ impl TrapCounts {
 mod tests;
 
 use crate::bus::Bus;
+use crate::mmu::page_caches::{DataTlb, FetchPages, NO_VPN};
 use crate::mmu::{AccessType, Mmu, MmuConfig, TranslateCtx};
 use csr::{ip, ms, CsrEffect};
 use decode::{decode, AmoOp, Op, OpKind};
-use decode_cache::{DecodeCache, FetchPages};
+use decode_cache::DecodeCache;
 use fpu::FpState;
 use trap::{irq, Exception};
 
@@ -133,9 +138,6 @@ struct Counter {
     value: u64,
     at: u64,
 }
-
-/// Sentinel for "no page cached" (no pc has this page number).
-const NO_VPN: u64 = u64::MAX;
 
 /// `fetch` result when fetching trapped.
 pub(crate) const FETCH_TRAPPED: usize = usize::MAX;
@@ -225,9 +227,9 @@ pub struct Hart {
     /// Observed by counters only (see [`Mmu::only_counting`]): the fetch-page cache
     /// stays on and each hit in it is replayed to the MMU. Set at quantum start.
     fetch_replayed: bool,
-    /// Data-page cache of the unobserved loop ([`fast`]).
-    dtlb: Box<fast::DataTlb>,
-    /// [`MmuConfig::fast_path`], read once: unobserved runs may use [`Hart::run_fast`]
+    /// Data-page cache of the unobserved loop ([`run_loop`]).
+    dtlb: Box<DataTlb>,
+    /// [`MmuConfig::fast_path`], read once: unobserved runs may use the straight-through loop
     /// and the hart's page caches.
     fast_path: bool,
     /// Compiled blocks (`--jit`, [`Hart::enable_jit`]); None: interpreter only.
@@ -300,7 +302,7 @@ impl Hart {
             fetch_seen_pa: NO_VPN,
             fetch_seen_page: 0,
             fetch_replayed: false,
-            dtlb: fast::DataTlb::new(),
+            dtlb: DataTlb::new(),
             fast_path,
             jit: None,
             triggers: trigger::Triggers::default(),
@@ -311,88 +313,7 @@ impl Hart {
     /// trapped: a guest stuck in a trap loop still consumes its budget and time) and why
     /// it stopped.
     pub fn run(&mut self, bus: &mut Bus, budget: u64) -> (u64, RunStop) {
-        self.icache.ensure(bus.ram.size());
-        self.check_fetch_cache();
-        if self.wfi {
-            if self.mip() & self.mie == 0 {
-                return (0, RunStop::Wfi);
-            }
-            self.wfi = false;
-        }
-        if let Some(n) = self.pending_interrupt() {
-            self.take_trap(n, 0, true);
-        }
-        // Unobserved runs and counter-observed ones take the straight-through loop (two
-        // copies, so that unobserved runs do not pay for the counting); the rest (every
-        // access through the MMU's full path) the reference loop, as do runs with a
-        // debug trigger armed (a copy of it that checks them).
-        if self.triggers.armed() {
-            self.run_loop::<true>(bus, budget)
-        } else if self.fast_path && !self.mmu.observed() {
-            self.run_fast::<false, false>(bus, None, budget)
-        } else if self.fetch_replayed {
-            self.run_fast::<true, false>(bus, None, budget)
-        } else {
-            self.run_loop::<false>(bus, budget)
-        }
-    }
-
-    /// The reference interpreter loop of [`Hart::run`]: one fetch per instruction;
-    /// `TRIGGERS`: debug triggers are checked before each instruction.
-    #[inline(always)]
-    fn run_loop<const TRIGGERS: bool>(&mut self, bus: &mut Bus, budget: u64) -> (u64, RunStop) {
-        let mut steps = 0;
-        // The pc lives in a register here; `self.pc` is written back before anything
-        // that reads it (slow fetch, traps, system instructions) and at the end.
-        let mut pc = self.pc;
-        // Stale-translation reports name the instruction, so an observed MMU is told the
-        // pc of every access; loop-invariant, so unobserved runs pay a predicted branch.
-        let observed = self.mmu.observed();
-        let stop = loop {
-            if steps >= budget {
-                break RunStop::Budget;
-            }
-            steps += 1;
-            if observed {
-                self.mmu.current_pc = pc;
-            }
-            if TRIGGERS && self.execute_trigger_fires(pc) {
-                pc = self.pc;
-                continue;
-            }
-            let index = self.fetch::<false>(pc, bus);
-            if index == FETCH_TRAPPED {
-                pc = self.pc;
-                continue;
-            }
-            if TRIGGERS && self.data_trigger_fires(index, pc) {
-                pc = self.pc;
-                continue;
-            }
-            let next = self.execute(index, pc, bus);
-            self.x[0] = 0;
-            if next & 1 == 0 {
-                pc = next;
-                self.instret += 1;
-                continue;
-            }
-            pc = self.pc;
-            match self.special {
-                Step::Trapped => {}
-                Step::Next => self.instret += 1,
-                Step::Yield => {
-                    self.instret += 1;
-                    break RunStop::Yield;
-                }
-                Step::Wfi => {
-                    self.instret += 1;
-                    break RunStop::Wfi;
-                }
-            }
-        };
-        self.pc = pc;
-        self.account_privilege();
-        (steps, stop)
+        self.run_quantum(bus, None, budget)
     }
 
     /// mip bits driven by hardware (MSIP, MTIP, MEIP, SEIP) as the CLINT and PLIC see them.
@@ -818,204 +739,7 @@ impl Hart {
         Ok(step)
     }
 
-    // ---------------------------------------------------------------- execute
-
-    /// Execute the op at decode-cache `index`, which sits at `pc`. Returns the next pc,
-    /// or `SEE_STEP` when the instruction trapped or needs the run loop's attention
-    /// (`self.pc` and `self.special` then say what happened).
-    #[inline(always)]
-    fn execute(&mut self, index: usize, pc: u64, bus: &mut Bus) -> u64 {
-        // Field by field from the cache slot: copying the whole `Op` made the compiler
-        // bounce it through the stack on every instruction.
-        let op = self.icache.slot(index);
-        let (kind, rd, rs1, rs2, imm, len) = (op.k, op.rd(), op.rs1, op.rs2, op.imm, op.len());
-        let a = self.x[rs1 as usize & 31];
-        let b = self.x[rs2 as usize & 31];
-        let imm = imm as i64 as u64;
-        let next = pc.wrapping_add(len);
-        macro_rules! or_trap {
-            ($e:expr) => {
-                match $e {
-                    Ok(v) => v,
-                    Err(e) => {
-                        self.pc = pc;
-                        return self.after_slow(Err(e));
-                    }
-                }
-            };
-        }
-        macro_rules! branch {
-            ($cond:expr) => {{
-                return if $cond { pc.wrapping_add(imm) } else { next };
-            }};
-        }
-        macro_rules! store {
-            ($size:expr, $v:expr) => {{
-                let device = or_trap!(self.store(bus, a.wrapping_add(imm), $size, $v));
-                if device {
-                    self.pc = next;
-                    return self.after_slow(Ok(Step::Yield));
-                }
-                return next;
-            }};
-        }
-        match kind {
-            OpKind::Lui => self.x[rd] = imm,
-            OpKind::Auipc => self.x[rd] = pc.wrapping_add(imm),
-            OpKind::Jal => {
-                self.x[rd] = next;
-                return pc.wrapping_add(imm);
-            }
-            OpKind::Jalr => {
-                self.x[rd] = next;
-                return a.wrapping_add(imm) & !1;
-            }
-            OpKind::Beq => branch!(a == b),
-            OpKind::Bne => branch!(a != b),
-            OpKind::Blt => branch!((a as i64) < (b as i64)),
-            OpKind::Bge => branch!((a as i64) >= (b as i64)),
-            OpKind::Bltu => branch!(a < b),
-            OpKind::Bgeu => branch!(a >= b),
-            OpKind::Lb => {
-                self.x[rd] = or_trap!(self.load(bus, a.wrapping_add(imm), 1)) as i8 as i64 as u64
-            }
-            OpKind::Lh => {
-                self.x[rd] = or_trap!(self.load(bus, a.wrapping_add(imm), 2)) as i16 as i64 as u64
-            }
-            OpKind::Lw => {
-                self.x[rd] = or_trap!(self.load(bus, a.wrapping_add(imm), 4)) as i32 as i64 as u64
-            }
-            OpKind::Ld => self.x[rd] = or_trap!(self.load(bus, a.wrapping_add(imm), 8)),
-            OpKind::Lbu => self.x[rd] = or_trap!(self.load(bus, a.wrapping_add(imm), 1)),
-            OpKind::Lhu => self.x[rd] = or_trap!(self.load(bus, a.wrapping_add(imm), 2)),
-            OpKind::Lwu => self.x[rd] = or_trap!(self.load(bus, a.wrapping_add(imm), 4)),
-            OpKind::Sb => store!(1, b),
-            OpKind::Sh => store!(2, b),
-            OpKind::Sw => store!(4, b),
-            OpKind::Sd => store!(8, b),
-            OpKind::Addi => self.x[rd] = a.wrapping_add(imm),
-            OpKind::Slti => self.x[rd] = ((a as i64) < (imm as i64)) as u64,
-            OpKind::Sltiu => self.x[rd] = (a < imm) as u64,
-            OpKind::Xori => self.x[rd] = a ^ imm,
-            OpKind::Ori => self.x[rd] = a | imm,
-            OpKind::Andi => self.x[rd] = a & imm,
-            OpKind::Slli => self.x[rd] = a << (imm & 63),
-            OpKind::Srli => self.x[rd] = a >> (imm & 63),
-            OpKind::Srai => self.x[rd] = ((a as i64) >> (imm & 63)) as u64,
-            OpKind::Add => self.x[rd] = a.wrapping_add(b),
-            OpKind::Sub => self.x[rd] = a.wrapping_sub(b),
-            OpKind::Sll => self.x[rd] = a << (b & 63),
-            OpKind::Slt => self.x[rd] = ((a as i64) < (b as i64)) as u64,
-            OpKind::Sltu => self.x[rd] = (a < b) as u64,
-            OpKind::Xor => self.x[rd] = a ^ b,
-            OpKind::Srl => self.x[rd] = a >> (b & 63),
-            OpKind::Sra => self.x[rd] = ((a as i64) >> (b & 63)) as u64,
-            OpKind::Or => self.x[rd] = a | b,
-            OpKind::And => self.x[rd] = a & b,
-            OpKind::Addiw => self.x[rd] = sext32(a.wrapping_add(imm)),
-            OpKind::Slliw => self.x[rd] = sext32((a as u32).wrapping_shl(imm as u32) as u64),
-            OpKind::Srliw => self.x[rd] = sext32(((a as u32) >> (imm & 31)) as u64),
-            OpKind::Sraiw => self.x[rd] = ((a as i32) >> (imm & 31)) as i64 as u64,
-            OpKind::Addw => self.x[rd] = sext32(a.wrapping_add(b)),
-            OpKind::Subw => self.x[rd] = sext32(a.wrapping_sub(b)),
-            OpKind::Sllw => self.x[rd] = sext32(((a as u32) << (b & 31)) as u64),
-            OpKind::Srlw => self.x[rd] = sext32(((a as u32) >> (b & 31)) as u64),
-            OpKind::Sraw => self.x[rd] = ((a as i32) >> (b & 31)) as i64 as u64,
-            OpKind::Mul => self.x[rd] = a.wrapping_mul(b),
-            OpKind::Mulh => self.x[rd] = ((a as i64 as i128 * b as i64 as i128) >> 64) as u64,
-            OpKind::Mulhsu => {
-                self.x[rd] = ((a as i64 as i128).wrapping_mul(b as i128) >> 64) as u64
-            }
-            OpKind::Mulhu => self.x[rd] = ((a as u128 * b as u128) >> 64) as u64,
-            OpKind::Div => {
-                self.x[rd] = if b == 0 {
-                    u64::MAX
-                } else {
-                    (a as i64).wrapping_div(b as i64) as u64
-                }
-            }
-            OpKind::Divu => self.x[rd] = a.checked_div(b).unwrap_or(u64::MAX),
-            OpKind::Rem => {
-                self.x[rd] = if b == 0 {
-                    a
-                } else {
-                    (a as i64).wrapping_rem(b as i64) as u64
-                }
-            }
-            OpKind::Remu => self.x[rd] = if b == 0 { a } else { a % b },
-            OpKind::Mulw => self.x[rd] = sext32(a.wrapping_mul(b)),
-            OpKind::Divw => {
-                let (a, b) = (a as i32, b as i32);
-                self.x[rd] = if b == 0 {
-                    u64::MAX
-                } else {
-                    a.wrapping_div(b) as i64 as u64
-                }
-            }
-            OpKind::Divuw => {
-                let (a, b) = (a as u32, b as u32);
-                self.x[rd] = a.checked_div(b).map_or(u64::MAX, |q| sext32(q as u64))
-            }
-            OpKind::Remw => {
-                let (a, b) = (a as i32, b as i32);
-                self.x[rd] = if b == 0 { a } else { a.wrapping_rem(b) } as i64 as u64
-            }
-            OpKind::Remuw => {
-                let (a, b) = (a as u32, b as u32);
-                self.x[rd] = sext32(if b == 0 { a } else { a % b } as u64)
-            }
-            OpKind::Fence => {}
-            OpKind::LrW => {
-                self.pc = pc;
-                let r = self.load_reserved(bus, self.icache.op(index), 4);
-                return self.after_slow(r);
-            }
-            OpKind::LrD => {
-                self.pc = pc;
-                let r = self.load_reserved(bus, self.icache.op(index), 8);
-                return self.after_slow(r);
-            }
-            OpKind::ScW => {
-                self.pc = pc;
-                let r = self.store_conditional(bus, self.icache.op(index), 4);
-                return self.after_slow(r);
-            }
-            OpKind::ScD => {
-                self.pc = pc;
-                let r = self.store_conditional(bus, self.icache.op(index), 8);
-                return self.after_slow(r);
-            }
-            OpKind::AmoW => {
-                self.pc = pc;
-                let r = self.amo(bus, self.icache.op(index), 4);
-                return self.after_slow(r);
-            }
-            OpKind::AmoD => {
-                self.pc = pc;
-                let r = self.amo(bus, self.icache.op(index), 8);
-                return self.after_slow(r);
-            }
-            _ => {
-                self.pc = pc;
-                let r = self.execute_system(self.icache.op(index), bus);
-                self.check_fetch_cache();
-                return self.after_slow(r);
-            }
-        }
-        next
-    }
-
-    /// The run-loop answer for an instruction that left the fast path: its new pc when it
-    /// simply completed, else `SEE_STEP` with `self.special` set (taking the trap first).
-    #[inline(never)]
-    fn after_slow(&mut self, r: Result<Step, Exception>) -> u64 {
-        self.special = match r {
-            Ok(Step::Next) => return self.pc,
-            Ok(step) => step,
-            Err(e) => self.raise(e),
-        };
-        SEE_STEP
-    }
+    // ---------------------------------------------------------------- system
 
     /// Everything that is not plain integer computation or memory access.
     #[inline(never)]

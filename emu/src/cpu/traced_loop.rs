@@ -60,109 +60,12 @@ impl Hart {
         tracer: &mut Tracer,
         budget: u64,
     ) -> (u64, RunStop) {
-        self.icache.ensure(bus.ram.size());
-        self.follow_trace(tracer);
-        self.check_fetch_cache();
-        self.note_window_open(tracer);
-        if self.wfi {
-            if self.mip() & self.mie == 0 {
-                return (0, RunStop::Wfi);
-            }
-            self.wfi = false;
-        }
-        if let Some(n) = self.pending_interrupt() {
-            let before = self.snapshot();
-            self.take_trap(n, 0, true);
-            self.emit_after(bus, tracer, &before, None, None);
-        }
-        let (steps, stop) = if tracer.per_instruction() {
-            self.run_traced_each(bus, tracer, budget)
-        } else if self.fetch_replayed && !self.triggers.armed() {
-            self.run_fast::<true, true>(bus, Some(tracer), budget)
-        } else {
-            self.run_traced_lean(bus, tracer, budget)
-        };
-        self.account_privilege();
-        (steps, stop)
-    }
-
-    /// The traced loop when no event is made per instruction and no window position is
-    /// pending but every access must take the MMU's full path (`tlb` events asked for,
-    /// `--check-tlb`, `--no-fast-path`; with the counted cache, `Hart::run_fast`'s traced
-    /// mode does the same job): the reference loop plus a look, after each
-    /// instruction, at whether it caused an MMU event, a trap or a privilege change.
-    /// Nothing else can produce an event, so the output is that of
-    /// [`Hart::run_traced_each`].
-    fn run_traced_lean(
-        &mut self,
-        bus: &mut Bus,
-        tracer: &mut Tracer,
-        budget: u64,
-    ) -> (u64, RunStop) {
-        let mut steps = 0;
-        let mut pc = self.pc;
-        let stop = loop {
-            if steps >= budget {
-                break RunStop::Budget;
-            }
-            steps += 1;
-            self.mmu.current_pc = pc;
-            let before = self.snapshot();
-            if self.triggers.armed() && self.execute_trigger_fires(pc) {
-                self.emit_after(bus, tracer, &before, None, None);
-                pc = self.pc;
-                continue;
-            }
-            let index = self.fetch::<false>(pc, bus);
-            if index == FETCH_TRAPPED {
-                self.emit_after(bus, tracer, &before, None, None);
-                pc = self.pc;
-                continue;
-            }
-            if self.triggers.armed() && self.data_trigger_fires(index, pc) {
-                self.emit_after(bus, tracer, &before, None, None);
-                pc = self.pc;
-                continue;
-            }
-            let kind = self.icache.slot(index).k;
-            let next = self.execute(index, pc, bus);
-            self.x[0] = 0;
-            if next & 1 == 0 {
-                // Retired without the loop's attention, which still allows a walk, a
-                // trap (an interrupt enabled by a CSR write) or a privilege change (mret).
-                pc = next;
-                self.instret += 1;
-                if self.mmu.has_events()
-                    || self.traps_taken != before.traps
-                    || self.privilege != before.privilege
-                {
-                    self.pc = pc;
-                    self.emit_after(bus, tracer, &before, None, Some(kind));
-                }
-                continue;
-            }
-            pc = self.pc;
-            let stop = match self.special {
-                Step::Trapped => None,
-                Step::Next => Some(None),
-                Step::Yield => Some(Some(RunStop::Yield)),
-                Step::Wfi => Some(Some(RunStop::Wfi)),
-            };
-            if stop.is_some() {
-                self.instret += 1;
-            }
-            self.emit_after(bus, tracer, &before, None, Some(kind));
-            if let Some(Some(s)) = stop {
-                break s;
-            }
-        };
-        self.pc = pc;
-        (steps, stop)
+        self.run_quantum(bus, Some(tracer), budget)
     }
 
     /// The traced loop that looks at every instruction: for instruction, MMIO and SBI
     /// events, and to open or close the trace window.
-    fn run_traced_each(
+    pub(super) fn run_traced_each(
         &mut self,
         bus: &mut Bus,
         tracer: &mut Tracer,
@@ -280,7 +183,7 @@ impl Hart {
         self.mmu.probe_pa(pc, &ctx, bus).unwrap_or(pc)
     }
 
-    /// For [`Hart::run_fast`]'s traced mode: emit what the instruction just executed
+    /// For the straight-through loop's traced mode: emit what the instruction just executed
     /// caused, given the instruction count, privilege and trap count before it.
     pub(super) fn emit_traced_step(
         &mut self,
@@ -297,14 +200,8 @@ impl Hart {
         self.emit_after(bus, tracer, &before, None, kind);
     }
 
-    /// Whether the MMU recorded events since they were last emitted.
-    #[inline(always)]
-    pub(super) fn mmu_events_pending(&self) -> bool {
-        self.mmu.has_events()
-    }
-
     /// Where a `--trace-from` window has opened: note the satp in force on this hart.
-    fn note_window_open(&self, tracer: &mut Tracer) {
+    pub(super) fn note_window_open(&self, tracer: &mut Tracer) {
         if tracer.window_note_due(self.hartid) {
             tracer.note_window_open(self.header(self.instret, self.privilege), self.satp);
         }

@@ -5,7 +5,7 @@
 //! before anything it does not compile
 //! (system instructions, atomics, FP, undecoded slots, the page's end) and after at most
 //! [`MAX_BLOCK`] instructions. The interpreter stays the reference: a block computes what
-//! the straight-through loop of `cpu/fast.rs` would, and hands every case it does not
+//! the straight-through loop of `cpu/run_loop.rs` would, and hands every case it does not
 //! handle back to it by leaving the block before that instruction (see
 //! `cpu/fast/jit_glue.rs` for the run-time side: the entry hook, the environment and exit
 //! handling).

@@ -135,6 +135,7 @@ impl Default for MmuConfig {
 }
 
 pub mod check;
+pub mod page_caches;
 pub mod pmp;
 pub mod pte;
 pub mod pwc;

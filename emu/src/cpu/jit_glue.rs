@@ -1,21 +1,21 @@
-//! `--jit`, the hart's side: finding, compiling and running blocks from
-//! [`Hart::run_fast`].
+//! `--jit`, the hart's side: finding, compiling and running blocks from the
+//! straight-through loop (`run_loop.rs`).
 //!
 //! Generated code touches RAM only through a data-page cache hit (the same tables
 //! `load_fast`/`store_fast` use). Anything else leaves the block before the instruction
-//! without a side effect, and the run loop executes it with `step_reference`, exactly as
+//! without a side effect, and the run loop executes it with its reference step, exactly as
 //! the interpreter would have: through `Hart::load`/`store` and the same trap, MMIO and
 //! yield handling. Before that, a pending load or store gets its page put in the
 //! data-page cache when the MMU's fast path holds it (what `load_fast` does after a miss;
 //! the page passed every check the full path makes, so filling early changes nothing a
 //! guest can see), so the block hits next time.
 
-use super::{DtlbEntry, DTLB_SLOTS};
 use crate::bus::Bus;
 use crate::cpu::decode::{decode, DataAccess, OpKind};
 use crate::cpu::decode_cache::DecodeCache;
 use crate::cpu::Hart;
 use crate::jit::{Block, Entry, EnvLayout, Insn, Jit, EXIT_BEFORE, MAX_BLOCK};
+use crate::mmu::page_caches::{DtlbEntry, DTLB_SLOTS};
 use crate::mmu::AccessType;
 
 /// What generated code reads and writes besides the registers.

@@ -1,0 +1,607 @@
+//! The straight-through run loop, generic over who observes it.
+//!
+//! [`Hart::run_straight`] runs [`Hart::exec`](super::semantics) (each instruction's
+//! semantics, written once) with two shortcuts over the per-instruction reference loop:
+//!
+//! - **Straight through a page.** After an instruction whose successor lies on the same
+//!   virtual page, the next op is taken from the same decoded page without going back
+//!   through the fetch-page cache; only a page change, an op not decoded yet (or forgotten
+//!   because a store overwrote it) or anything `exec` leaves to the reference step
+//!   returns to the fetch.
+//! - **The hart's page caches** (`crate::mmu::page_caches`): fetches through the
+//!   fetch-page cache, loads and stores through the data path the [`Observer`] chooses.
+//!
+//! The observer is a type, so each instantiation has only its own code: [`Unobserved`]
+//! (the data-page cache; compiled blocks with `--jit`), [`Counted`] (`--stats`: every
+//! fetch and data access accounted to the MMU's counted cache, in batches, so the
+//! counters come out as the reference loop's), [`Traced`] (counted, and after each
+//! instruction that made the MMU queue events, trapped, or took the reference step, the
+//! events are emitted as the reference traced loop would). All count the budget per
+//! instruction (trapped ones included) and take traps at the same instruction
+//! boundaries, so a run is identical whichever loop runs it; `emu/tests/fast_path.rs`
+//! checks that.
+
+use super::data_path::{self, Cached, DataPath};
+use super::decode::OpKind;
+use super::decode_cache::DecodeCache;
+use super::jit_glue::BlockExit;
+use super::semantics::Flow;
+use super::{Hart, RunStop, Step, FETCH_TRAPPED};
+use crate::bus::Bus;
+use crate::mmu::page_caches::{CountedRun, FetchBatch};
+use crate::trace::Tracer;
+
+/// Who watches a run of [`Hart::run_straight`].
+pub(super) trait Observer {
+    /// The MMU's counters see every access: fetches are replayed to its counted cache,
+    /// loads and stores go through it ([`CountedRun`]).
+    const COUNTED: bool;
+    /// The MMU is observed and is told the pc of each access (stale-translation reports
+    /// name the instruction).
+    const OBSERVED: bool = Self::COUNTED;
+    /// Compiled blocks may run (`--jit`).
+    const COMPILED: bool = false;
+    /// Debug triggers are armed: checked before each instruction.
+    const TRIGGERS: bool = false;
+    /// [`Observer::tracer`] may return a tracer (or triggers may fire), so each step
+    /// notes what it is compared with afterwards.
+    const MAY_TRACE: bool = Self::TRIGGERS;
+    /// How loads and stores reach memory.
+    type Data: DataPath;
+    fn data_path() -> Self::Data;
+    /// Where events go after an instruction that caused any (None: nowhere).
+    fn tracer(&mut self) -> Option<&mut Tracer>;
+}
+
+/// Nothing watches: the data-page cache, and compiled blocks with `--jit`.
+pub(super) struct Unobserved;
+
+impl Observer for Unobserved {
+    const COUNTED: bool = false;
+    const COMPILED: bool = true;
+    type Data = Cached;
+    fn data_path() -> Cached {
+        Cached
+    }
+    #[inline(always)]
+    fn tracer(&mut self) -> Option<&mut Tracer> {
+        None
+    }
+}
+
+/// Counters watch (`--stats`, or a trace whose window is closed).
+pub(super) struct Counted;
+
+impl Observer for Counted {
+    const COUNTED: bool = true;
+    type Data = CountedRun;
+    fn data_path() -> CountedRun {
+        CountedRun::NONE
+    }
+    #[inline(always)]
+    fn tracer(&mut self) -> Option<&mut Tracer> {
+        None
+    }
+}
+
+/// Counters watch, and a trace that wants no per-instruction event (`--trace walk`).
+pub(super) struct Traced<'t>(pub &'t mut Tracer);
+
+impl Observer for Traced<'_> {
+    const COUNTED: bool = true;
+    const MAY_TRACE: bool = true;
+    type Data = CountedRun;
+    fn data_path() -> CountedRun {
+        CountedRun::NONE
+    }
+    #[inline(always)]
+    fn tracer(&mut self) -> Option<&mut Tracer> {
+        Some(self.0)
+    }
+}
+
+/// Every access through the MMU's full path, one fetch per instruction: the reference
+/// loop (`--no-fast-path`, `--check-tlb`, a trace of TLB events), checking debug
+/// triggers when `TRIGGERS`. The fetch-page cache is empty in these runs, so every
+/// instruction takes the fetch path and the reference step; with a trace, the events
+/// of each instruction that caused any are emitted after it.
+pub(super) struct Reference<'t, const TRIGGERS: bool>(pub Option<&'t mut Tracer>);
+
+impl<const TRIGGERS: bool> Observer for Reference<'_, TRIGGERS> {
+    const COUNTED: bool = false;
+    const OBSERVED: bool = true;
+    const TRIGGERS: bool = TRIGGERS;
+    const MAY_TRACE: bool = true;
+    type Data = data_path::Reference;
+    fn data_path() -> data_path::Reference {
+        data_path::Reference
+    }
+    #[inline(always)]
+    fn tracer(&mut self) -> Option<&mut Tracer> {
+        self.0.as_deref_mut()
+    }
+}
+
+/// The loop's registers: where it is, what is left of the budget, and (counted runs)
+/// the accesses not accounted yet.
+struct Cursor<D> {
+    pc: u64,
+    left: u64,
+    batch: FetchBatch,
+    data: D,
+}
+
+/// Which loop runs a quantum and who observes it; chosen in one place,
+/// [`Hart::loop_mode`], at the start of each quantum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LoopMode {
+    /// Straight through, nothing observes the MMU ([`Unobserved`]).
+    Unobserved,
+    /// Straight through, the MMU's counters see every access ([`Counted`], or
+    /// [`Traced`] with a trace).
+    Counted,
+    /// One fetch per instruction, every access through the MMU's full path
+    /// ([`Reference`]); `triggers`: debug triggers are armed.
+    Reference { triggers: bool },
+    /// The traced loop that looks at every instruction: instruction, MMIO or SBI events
+    /// asked for, or a trace window position to watch for (`traced_loop.rs`).
+    EachInstruction,
+}
+
+/// Why [`Hart::straight`] left the page.
+enum PageExit {
+    /// To the fetch at the cursor's pc.
+    Fetch,
+    Stop(RunStop),
+    /// The instruction at the cursor's pc raised this exception.
+    Trap(super::trap::Exception),
+    /// The op at this slot (at the cursor's pc) is one for the reference step.
+    Reference(usize),
+    /// Compiled blocks ran from the cursor's pc (which the exit does not yet count).
+    Compiled(BlockExit),
+}
+
+/// Where the loop goes after a step: back to the fetch at `Cursor::pc`, or out.
+type Went = Result<(), RunStop>;
+
+impl Hart {
+    /// The loop for this quantum (see [`LoopMode`]).
+    pub(crate) fn loop_mode(&self, tracer: Option<&Tracer>) -> LoopMode {
+        let triggers = self.triggers.armed();
+        if tracer.is_some_and(|t| t.per_instruction()) {
+            LoopMode::EachInstruction
+        } else if triggers {
+            LoopMode::Reference { triggers }
+        } else if tracer.is_none() && self.fast_path && !self.mmu.observed() {
+            LoopMode::Unobserved
+        } else if self.fetch_replayed {
+            LoopMode::Counted
+        } else {
+            LoopMode::Reference { triggers }
+        }
+    }
+
+    /// Run one quantum of up to `budget` instructions, emitting to `tracer` the events it
+    /// wants. Returns how many were executed (retired or trapped) and why it stopped.
+    pub(super) fn run_quantum(
+        &mut self,
+        bus: &mut Bus,
+        mut tracer: Option<&mut Tracer>,
+        budget: u64,
+    ) -> (u64, RunStop) {
+        self.icache.ensure(bus.ram.size());
+        if let Some(t) = tracer.as_deref_mut() {
+            self.follow_trace(t);
+        }
+        self.check_fetch_cache();
+        if let Some(t) = tracer.as_deref_mut() {
+            self.note_window_open(t);
+        }
+        if self.wfi {
+            if self.mip() & self.mie == 0 {
+                return (0, RunStop::Wfi);
+            }
+            self.wfi = false;
+        }
+        if let Some(n) = self.pending_interrupt() {
+            let before = self.marks();
+            self.take_trap(n, 0, true);
+            if let Some(t) = tracer.as_deref_mut() {
+                self.emit_traced_step(bus, t, before, None);
+            }
+        }
+        let mode = self.loop_mode(tracer.as_deref());
+        match (mode, tracer) {
+            (LoopMode::EachInstruction, Some(t)) => {
+                let r = self.run_traced_each(bus, t, budget);
+                self.account_privilege();
+                r
+            }
+            (LoopMode::Unobserved, _) => self.run_straight(bus, &mut Unobserved, budget),
+            (LoopMode::Counted, None) => self.run_straight(bus, &mut Counted, budget),
+            (LoopMode::Counted, Some(t)) => self.run_straight(bus, &mut Traced(t), budget),
+            // (Each instruction is chosen only with a tracer.)
+            (LoopMode::Reference { triggers: false } | LoopMode::EachInstruction, t) => {
+                self.run_straight(bus, &mut Reference::<false>(t), budget)
+            }
+            (LoopMode::Reference { triggers: true }, t) => {
+                self.run_straight(bus, &mut Reference::<true>(t), budget)
+            }
+        }
+    }
+
+    /// Run up to `budget` instructions; returns how many ran (retired or trapped) and
+    /// why it stopped. Same contract as the reference loop.
+    pub(super) fn run_straight<O: Observer>(
+        &mut self,
+        bus: &mut Bus,
+        obs: &mut O,
+        budget: u64,
+    ) -> (u64, RunStop) {
+        self.dtlb.sync(self.mmu.generation());
+        let mut cur = Cursor {
+            pc: self.pc,
+            left: budget,
+            batch: FetchBatch {
+                from: FetchBatch::NONE,
+                page: 0,
+            },
+            data: O::data_path(),
+        };
+        let stop = loop {
+            self.settle::<O>(&mut cur);
+            if cur.left == 0 {
+                break RunStop::Budget;
+            }
+            if let Err(stop) = self.from_fetch(bus, obs, &mut cur) {
+                break stop;
+            }
+        };
+        self.settle::<O>(&mut cur);
+        self.pc = cur.pc;
+        self.account_privilege();
+        (budget - cur.left, stop)
+    }
+
+    /// Counted runs: account the fetches and data accesses held back, before anything
+    /// else can touch the MMU.
+    #[inline(always)]
+    fn settle<O: Observer>(&mut self, cur: &mut Cursor<O::Data>) {
+        if O::COUNTED {
+            self.end_fetch_batch(&mut cur.batch, cur.left);
+            cur.data.settle(self);
+        }
+    }
+
+    /// One fetch at `cur.pc`, then: a compiled block, the reference step, or straight
+    /// through the decoded page.
+    #[inline(always)]
+    fn from_fetch<O: Observer>(
+        &mut self,
+        bus: &mut Bus,
+        obs: &mut O,
+        cur: &mut Cursor<O::Data>,
+    ) -> Went {
+        let pc = cur.pc;
+        if O::OBSERVED {
+            self.mmu.current_pc = pc;
+        }
+        let before = self.marks_for::<O>();
+        if O::TRIGGERS && self.execute_trigger_fires(pc) {
+            return self.after_trigger(bus, obs, cur, before);
+        }
+        // Counted: a fetch the counted cache replays starts a fetch batch at once.
+        let cached = if O::COUNTED {
+            self.fetch_cached::<true>(pc)
+        } else {
+            self.fetch_cached::<false>(pc)
+        };
+        let (index, replayed) = match cached {
+            Some(index) => (index, true),
+            None => {
+                self.pc = pc;
+                (self.fetch_or_trap(bus), false)
+            }
+        };
+        if index == FETCH_TRAPPED || (O::TRIGGERS && self.data_trigger_fires(index, pc)) {
+            return self.after_trigger(bus, obs, cur, before);
+        }
+        // Successors on pc's page need no fetch if the fetch-page cache holds it. It does
+        // not after a fetch from a device or across pages: such an instruction sits in
+        // the scratch slot (index 0), with no page after it, and runs on its own. Traced:
+        // a fetch that went through the full path (a walk, say) runs its instruction
+        // through the reference step, which emits the events.
+        let page = match self.fetch_pages.lookup(pc >> 12) {
+            Some(page) if index != 0 && !(obs.tracer().is_some() && self.mmu.has_events()) => page,
+            _ => {
+                cur.left -= 1;
+                return self.reference_step(bus, obs, cur, index);
+            }
+        };
+        if O::COMPILED && self.jit.is_some() {
+            if let Some(went) = self.enter_compiled(bus, obs, cur, index) {
+                return went;
+            }
+        }
+        cur.batch.page = pc >> 12;
+        if O::COUNTED && replayed {
+            // The budget as it will be once this first instruction is under way.
+            cur.batch.from = cur.left - 1;
+        }
+        self.run_page(bus, obs, cur, index, page)
+    }
+
+    /// Straight through the decoded page (`base`, at physical `page_pa`) from slot
+    /// `index`, until something sends the loop back to the fetch or out.
+    #[inline(always)]
+    fn run_page<O: Observer>(
+        &mut self,
+        bus: &mut Bus,
+        obs: &mut O,
+        cur: &mut Cursor<O::Data>,
+        index: usize,
+        page: (usize, u64),
+    ) -> Went {
+        match self.straight(bus, obs, cur, index, page) {
+            PageExit::Fetch => Ok(()),
+            PageExit::Stop(stop) => Err(stop),
+            PageExit::Trap(e) => self.trap(bus, obs, cur, e),
+            PageExit::Reference(index) => self.reference_step(bus, obs, cur, index),
+            PageExit::Compiled(exit) => self.after_compiled(bus, obs, cur, exit),
+        }
+    }
+
+    /// The loop of [`Hart::run_page`]. The pc, the budget and the fetch batch live in
+    /// locals here, written back to `cur` on the way out, so that they stay in host
+    /// registers: nothing inside takes their address.
+    #[inline(always)]
+    fn straight<O: Observer>(
+        &mut self,
+        bus: &mut Bus,
+        obs: &mut O,
+        cur: &mut Cursor<O::Data>,
+        mut index: usize,
+        (base, page_pa): (usize, u64),
+    ) -> PageExit {
+        let (mut pc, mut left, mut batch_from) = (cur.pc, cur.left, cur.batch.from);
+        let page = pc >> 12;
+        // The first instruction was replayed to the MMU by its fetch.
+        let mut replayed = true;
+        let exit = loop {
+            left -= 1;
+            if O::COUNTED && batch_from == FetchBatch::NONE && !replayed {
+                if !self.replay_fetch_on_page(index, pc, page_pa) {
+                    left += 1;
+                    break PageExit::Fetch;
+                }
+                batch_from = left;
+            }
+            replayed = false;
+            // Read before executing: a store may overwrite the slot.
+            let len = self.icache.slot(index).len();
+            let flow = self.exec(bus, &mut cur.data, index, pc);
+            match flow {
+                Flow::Next | Flow::Jump(_) | Flow::Device => {
+                    self.x[0] = 0;
+                    self.instret += 1;
+                }
+                Flow::Trap(e) => break PageExit::Trap(e),
+                Flow::Refetch => {
+                    left += 1;
+                    break PageExit::Fetch;
+                }
+                Flow::Other => break PageExit::Reference(index),
+            }
+            match flow {
+                Flow::Jump(target) => {
+                    pc = target;
+                    if left == 0 {
+                        break PageExit::Stop(RunStop::Budget);
+                    }
+                    if target >> 12 != page {
+                        break PageExit::Fetch;
+                    }
+                    index = DecodeCache::index(base, (target >> 1) as usize);
+                    if O::COMPILED && self.jit.is_some() {
+                        if let Some(exit) = self.run_block(index, pc, left, bus) {
+                            break PageExit::Compiled(exit);
+                        }
+                    }
+                }
+                Flow::Device => {
+                    // A device saw the store: the machine must look now.
+                    pc = pc.wrapping_add(len);
+                    self.pc = pc;
+                    self.emit_retired(bus, obs);
+                    break PageExit::Stop(RunStop::Yield);
+                }
+                _ => {
+                    pc = pc.wrapping_add(len);
+                    if obs.tracer().is_some() && self.mmu.has_events() {
+                        self.pc = pc;
+                        self.emit_retired(bus, obs);
+                    }
+                    if left == 0 {
+                        break PageExit::Stop(RunStop::Budget);
+                    }
+                    index += (len >> 1) as usize;
+                }
+            }
+        };
+        (cur.pc, cur.left, cur.batch.from) = (pc, left, batch_from);
+        exit
+    }
+
+    /// Counted runs, the first instruction of a fetch batch on the page: replay its
+    /// fetch to the counted cache; false (nothing changed) when the fetch path must
+    /// translate it instead, as it must for a slot not decoded yet, which the reference
+    /// loop never replays.
+    #[inline(always)]
+    fn replay_fetch_on_page(&mut self, index: usize, pc: u64, page_pa: u64) -> bool {
+        !matches!(self.icache.slot(index).k, OpKind::Empty | OpKind::PageEnd)
+            && self.mmu.replay_fetch(pc, &self.fetch_ctx, page_pa)
+    }
+
+    /// Traced: emit what the instruction that just retired caused.
+    #[inline(never)]
+    fn emit_retired<O: Observer>(&mut self, bus: &mut Bus, obs: &mut O) {
+        if let Some(t) = obs.tracer() {
+            let before = (self.instret - 1, self.privilege, self.traps_taken);
+            self.emit_traced_step(bus, t, before, None);
+        }
+    }
+
+    /// The fetch trapped, or a debug trigger fired (and took its trap or entered debug
+    /// mode): the instruction counts against the budget, and the loop fetches again at
+    /// the new pc.
+    #[inline(never)]
+    fn after_trigger<O: Observer>(
+        &mut self,
+        bus: &mut Bus,
+        obs: &mut O,
+        cur: &mut Cursor<O::Data>,
+        before: (u64, u8, u64),
+    ) -> Went {
+        if let Some(t) = obs.tracer() {
+            self.emit_traced_step(bus, t, before, None);
+        }
+        cur.left -= 1;
+        cur.pc = self.pc;
+        Ok(())
+    }
+
+    /// The instruction at `cur.pc` raised `e`: take the trap, then fetch at the handler.
+    #[inline(never)]
+    fn trap<O: Observer>(
+        &mut self,
+        bus: &mut Bus,
+        obs: &mut O,
+        cur: &mut Cursor<O::Data>,
+        e: super::trap::Exception,
+    ) -> Went {
+        self.settle::<O>(cur);
+        let before = self.marks_for::<O>();
+        self.pc = cur.pc;
+        self.raise(e);
+        cur.pc = self.pc;
+        if let Some(t) = obs.tracer() {
+            self.emit_traced_step(bus, t, before, None);
+        }
+        Ok(())
+    }
+
+    /// One instruction through the reference `execute` (anything `exec` leaves alone),
+    /// its events when traced, then a fresh fetch: a system instruction may have changed
+    /// the translation context.
+    #[inline(never)]
+    fn reference_step<O: Observer>(
+        &mut self,
+        bus: &mut Bus,
+        obs: &mut O,
+        cur: &mut Cursor<O::Data>,
+        index: usize,
+    ) -> Went {
+        self.settle::<O>(cur);
+        if O::OBSERVED {
+            self.mmu.current_pc = cur.pc;
+        }
+        let before = self.marks_for::<O>();
+        let kind = self.icache.slot(index).k;
+        let r = self.step_reference(index, cur.pc, bus);
+        if let Some(t) = obs.tracer() {
+            if let Ok(n) = r {
+                self.pc = n;
+            }
+            self.emit_traced_step(bus, t, before, Some(kind));
+        }
+        match r {
+            Ok(n) => {
+                cur.pc = n;
+                Ok(())
+            }
+            Err(stop) => {
+                cur.pc = self.pc;
+                Err(stop)
+            }
+        }
+    }
+
+    /// `--jit`: at a block entry on a cached page, run the compiled block (and those it
+    /// chains to) instead of the loop. None when no block is ready there.
+    #[inline(always)]
+    fn enter_compiled<O: Observer>(
+        &mut self,
+        bus: &mut Bus,
+        obs: &mut O,
+        cur: &mut Cursor<O::Data>,
+        index: usize,
+    ) -> Option<Went> {
+        let exit = self.run_block(index, cur.pc, cur.left, bus)?;
+        Some(self.after_compiled(bus, obs, cur, exit))
+    }
+
+    /// Compiled blocks ran from `cur.pc`: count what they retired; an instruction they
+    /// left pending runs through the reference step.
+    #[inline(always)]
+    fn after_compiled<O: Observer>(
+        &mut self,
+        bus: &mut Bus,
+        obs: &mut O,
+        cur: &mut Cursor<O::Data>,
+        exit: BlockExit,
+    ) -> Went {
+        cur.left -= exit.retired;
+        cur.pc = exit.pc;
+        match exit.pending {
+            Some(index) => {
+                cur.left -= 1;
+                self.reference_step(bus, obs, cur, index)
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Instruction count, privilege and trap count: what a traced step is compared with.
+    #[inline(always)]
+    fn marks(&self) -> (u64, u8, u64) {
+        (self.instret, self.privilege, self.traps_taken)
+    }
+
+    /// [`Hart::marks`] when the observer may use them.
+    #[inline(always)]
+    fn marks_for<O: Observer>(&self) -> (u64, u8, u64) {
+        if O::MAY_TRACE {
+            self.marks()
+        } else {
+            (0, 0, 0)
+        }
+    }
+
+    /// One instruction through the reference `execute`: `Ok(next pc)` to carry on (also
+    /// after a trap, whose handler is then the next pc), or `Err(why)` when the run must
+    /// stop (`self.pc` says where it resumes).
+    #[inline(never)]
+    fn step_reference(&mut self, index: usize, pc: u64, bus: &mut Bus) -> Result<u64, RunStop> {
+        let n = self.execute(index, pc, bus);
+        self.x[0] = 0;
+        if n & 1 == 0 {
+            self.instret += 1;
+            return Ok(n);
+        }
+        match self.special {
+            Step::Trapped => Ok(self.pc),
+            Step::Next => {
+                self.instret += 1;
+                Ok(self.pc)
+            }
+            Step::Yield => {
+                self.instret += 1;
+                Err(RunStop::Yield)
+            }
+            Step::Wfi => {
+                self.instret += 1;
+                Err(RunStop::Wfi)
+            }
+        }
+    }
+}

@@ -1,0 +1,202 @@
+//! The hart's own caches of translations, kept beside the MMU's ([`super::tlb`] for the
+//! TLB model, the host-side fast path in `mod.rs`): together they are every place a
+//! translation is remembered.
+//!
+//! - [`FetchPages`]: virtual page -> decoded page, for fetches.
+//! - [`DataTlb`]: virtual page -> RAM offset, for loads and stores of unobserved runs
+//!   (and the JIT's generated code, which reads its entries).
+//! - [`CountedRun`] and [`FetchBatch`]: in counter-observed runs (`--stats`), accesses
+//!   known to repeat a counted-cache hit, accounted to the MMU together.
+//!
+//! Each holds only pages the MMU's own fast path holds (so every check the full path
+//! makes passes for the whole page), and the hart empties them whenever the MMU's
+//! generation moves (sfence.vma, satp, PMP) or the translation context changes
+//! (privilege, MPRV/MPP, SUM, MXR). The hart's side of them (filling, replaying to the
+//! MMU) is in `cpu/data_path.rs` and `cpu/mod.rs`'s fetch.
+
+/// Sentinel for "no page cached" (no address has this page number).
+pub const NO_VPN: u64 = u64::MAX;
+
+/// Entries in the fetch-page cache (direct-mapped by virtual page number).
+const FETCH_SLOTS: usize = 64;
+
+#[derive(Debug, Clone, Copy)]
+struct FetchEntry {
+    vpn: u64,
+    /// First slot of the decoded page (`DecodeCache::page_for`).
+    base: usize,
+    /// Physical address of the page.
+    pa: u64,
+}
+
+/// Virtual page -> decoded page, so that a fetch on a recently used page needs no
+/// translation. Valid for one fetch context and MMU generation: the hart empties it when
+/// either changes, and when the decode cache starts over.
+pub struct FetchPages {
+    entries: [FetchEntry; FETCH_SLOTS],
+}
+
+impl FetchPages {
+    const EMPTY: FetchEntry = FetchEntry {
+        vpn: NO_VPN,
+        base: 0,
+        pa: 0,
+    };
+
+    pub fn new() -> Self {
+        FetchPages {
+            entries: [Self::EMPTY; FETCH_SLOTS],
+        }
+    }
+
+    /// The decoded page holding virtual page `vpn` and its physical address.
+    #[inline(always)]
+    pub fn lookup(&self, vpn: u64) -> Option<(usize, u64)> {
+        let e = &self.entries[vpn as usize % FETCH_SLOTS];
+        (e.vpn == vpn).then_some((e.base, e.pa))
+    }
+
+    pub fn insert(&mut self, vpn: u64, base: usize, pa: u64) {
+        self.entries[vpn as usize % FETCH_SLOTS] = FetchEntry { vpn, base, pa };
+    }
+
+    pub fn flush(&mut self) {
+        self.entries = [Self::EMPTY; FETCH_SLOTS];
+    }
+}
+
+impl Default for FetchPages {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Entries of [`DataTlb`] per access type; direct-mapped by virtual page number.
+pub const DTLB_SLOTS: usize = 256;
+
+/// `repr(C)`: compiled blocks read entries (`cpu/fast/jit_glue.rs`).
+#[derive(Debug, Clone, Copy)]
+#[repr(C)]
+pub struct DtlbEntry {
+    pub vpn: u64,
+    /// RAM offset of a byte = its virtual address + `addend` (wrapping).
+    pub addend: u64,
+}
+
+const DTLB_EMPTY: DtlbEntry = DtlbEntry {
+    vpn: NO_VPN,
+    addend: 0,
+};
+
+/// Virtual page -> RAM offset for the unobserved loop's loads and stores.
+pub struct DataTlb {
+    pub load: [DtlbEntry; DTLB_SLOTS],
+    pub store: [DtlbEntry; DTLB_SLOTS],
+    /// The MMU generation the entries were made under.
+    generation: u64,
+}
+
+impl DataTlb {
+    pub fn new() -> Box<DataTlb> {
+        Box::new(DataTlb {
+            load: [DTLB_EMPTY; DTLB_SLOTS],
+            store: [DTLB_EMPTY; DTLB_SLOTS],
+            generation: 0,
+        })
+    }
+
+    pub fn flush(&mut self) {
+        self.load = [DTLB_EMPTY; DTLB_SLOTS];
+        self.store = [DTLB_EMPTY; DTLB_SLOTS];
+    }
+
+    /// Empty the cache if the MMU invalidated translations since it was filled.
+    #[inline]
+    pub fn sync(&mut self, generation: u64) {
+        if self.generation != generation {
+            self.flush();
+            self.generation = generation;
+        }
+    }
+
+    /// RAM offset of `[va, va + size)` when its page is cached and the access stays on it.
+    #[inline(always)]
+    pub fn lookup(table: &[DtlbEntry; DTLB_SLOTS], va: u64, size: u64) -> Option<usize> {
+        let vpn = va >> 12;
+        let e = &table[vpn as usize % DTLB_SLOTS];
+        if e.vpn == vpn && (va & 0xfff) + size <= 0x1000 {
+            Some(va.wrapping_add(e.addend) as usize)
+        } else {
+            None
+        }
+    }
+
+    /// Remember that virtual page `vpn` is at RAM offset `page_off` for loads (`store`
+    /// false) or stores.
+    pub fn insert(&mut self, store: bool, vpn: u64, page_off: usize) {
+        let table = if store {
+            &mut self.store
+        } else {
+            &mut self.load
+        };
+        table[vpn as usize % DTLB_SLOTS] = DtlbEntry {
+            vpn,
+            addend: (page_off as u64).wrapping_sub(vpn << 12),
+        };
+    }
+}
+
+/// Counter-observed runs: consecutive data accesses to one RAM page, after a load and/or
+/// a store there was a counted-cache hit. Each further access of a type that hit would be
+/// the same hit on the same L1D slot (only data accesses touch the L1D, there was none
+/// other in between, and a load and a store to one page find the same first-matching
+/// slot), so they are counted here and accounted together (`Mmu::repeat_data`) before
+/// anything else happens.
+#[derive(Debug, Clone, Copy)]
+pub struct CountedRun {
+    pub vpn: u64,
+    /// Which access types had a counted-cache hit on the page in this run.
+    pub load: bool,
+    pub store: bool,
+    /// RAM offset of a byte of the page = its virtual address + `addend`.
+    pub addend: u64,
+    pub n: u64,
+}
+
+impl CountedRun {
+    pub const NONE: CountedRun = CountedRun {
+        vpn: NO_VPN,
+        load: false,
+        store: false,
+        addend: 0,
+        n: 0,
+    };
+
+    /// A run on page `vpn`, at RAM offset `page_off`, just after a counted-cache hit.
+    pub fn starting(vpn: u64, page_off: usize, load: bool, store: bool) -> CountedRun {
+        CountedRun {
+            vpn,
+            load,
+            store,
+            addend: (page_off as u64).wrapping_sub(vpn << 12),
+            n: 0,
+        }
+    }
+}
+
+/// Counter-observed runs: the fetches from the page being run that are accounted in one
+/// go. After one replay on a page succeeds, every further fetch from it until the loop
+/// leaves the page would succeed the same way (only fetches touch the L1I, and none
+/// other happens meanwhile), so they are counted and applied together. `from` is the
+/// loop's instruction budget just after that replay ([`FetchBatch::NONE`]: none), so
+/// `from - left` is the number of instructions fetched since, the one in flight
+/// included.
+#[derive(Debug, Clone, Copy)]
+pub struct FetchBatch {
+    pub from: u64,
+    pub page: u64,
+}
+
+impl FetchBatch {
+    pub const NONE: u64 = u64::MAX;
+}
