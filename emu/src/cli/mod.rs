@@ -16,8 +16,9 @@ use std::process::ExitCode;
 use crate::machine::{self, MachineConfig};
 use crate::mmu::{MmuConfig, SatpMode};
 
+pub use crate::machine::run_config::ModuleSymbols;
 pub use crate::user_error::{
-    EXIT_BAD_IMAGE, EXIT_DEADLOCK, EXIT_EXPECT_UNMET, EXIT_FAIL_PATTERN, EXIT_GUEST_RESET,
+    Failure, EXIT_BAD_IMAGE, EXIT_DEADLOCK, EXIT_EXPECT_UNMET, EXIT_FAIL_PATTERN, EXIT_GUEST_RESET,
     EXIT_HTIF_UNSUPPORTED, EXIT_INSN_LIMIT, EXIT_INTERRUPTED, EXIT_TIMEOUT, EXIT_USAGE,
 };
 
@@ -358,14 +359,6 @@ fn parse_where(s: &str) -> Result<crate::trace::Where, String> {
     s.parse()
 }
 
-/// `--symbols-module`: a module file and where its sections are in the guest.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ModuleSymbols {
-    pub path: PathBuf,
-    /// (section name, runtime virtual address).
-    pub sections: Vec<(String, u64)>,
-}
-
 fn parse_module_symbols(s: &str) -> Result<ModuleSymbols, String> {
     let (path, places) = s
         .rsplit_once('@')
@@ -419,27 +412,6 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         return Err(format!("RAM size '{s}' is too large: at most 16G"));
     }
     Ok(bytes)
-}
-
-/// One error line and the status to exit with.
-pub struct Failure {
-    pub status: u8,
-    pub message: String,
-}
-
-impl Failure {
-    pub fn image(message: impl Into<String>) -> Self {
-        Failure {
-            status: EXIT_BAD_IMAGE,
-            message: message.into(),
-        }
-    }
-    pub fn usage(message: impl Into<String>) -> Self {
-        Failure {
-            status: EXIT_USAGE,
-            message: message.into(),
-        }
-    }
 }
 
 pub fn main() -> ExitCode {

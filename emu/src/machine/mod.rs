@@ -5,8 +5,11 @@ pub mod board;
 pub use crate::devices::console_expect;
 pub use crate::devices::{ClockMode, TIMEBASE_HZ};
 pub mod dtb;
+pub mod image_layout;
 pub mod loader;
+pub mod run_config;
 pub mod savepoint;
+pub mod session;
 pub mod stats;
 
 use crate::bus::{Bus, DeviceError, ExitRequest, MmioDevice, Ram, DRAM_BASE};
