@@ -17,7 +17,7 @@
 #
 #   bash scripts/lib/workload-initrd.sh OUT BASE INIT [ENTRY...]   # the same, as a command
 
-# shellcheck source=cpio.sh
+# shellcheck source=lib/cpio.sh
 source "$(dirname "${BASH_SOURCE[0]}")/cpio.sh"
 
 workload_initrd() {
