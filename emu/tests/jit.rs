@@ -26,9 +26,10 @@ struct Run {
 fn run(args: &[&str], jit: Option<&str>) -> (Run, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_emu"));
     cmd.arg("run").args(args).arg("--stats=basic");
-    if let Some(hot) = jit {
-        cmd.args(["--jit", "--jit-hot", hot]);
-    }
+    match jit {
+        Some(hot) => cmd.args(["--jit", "--jit-hot", hot]),
+        None => cmd.arg("--interp"),
+    };
     let out = cmd.output().expect("run emu");
     let stderr = String::from_utf8_lossy(&out.stderr);
     let (jit_lines, stats): (Vec<&str>, Vec<&str>) = stderr
