@@ -16,7 +16,10 @@
 //! fetch and data access accounted to the MMU's counted cache, in batches, so the
 //! counters come out as the reference loop's), [`Traced`] (counted, and after each
 //! instruction that made the MMU queue events, trapped, or took the reference step, the
-//! events are emitted as the reference traced loop would). All count the budget per
+//! events are emitted as the per-instruction observer would), [`Reference`] (one fetch
+//! and full translation per instruction: `--no-fast-path`, `--check-tlb`, TLB events,
+//! debug triggers) and [`Watching`] (instruction, MMIO or SBI events, or a trace window
+//! to open: each instruction looked at before and after it). All count the budget per
 //! instruction (trapped ones included) and take traps at the same instruction
 //! boundaries, so a run is identical whichever loop runs it; `emu/tests/fast_path.rs`
 //! checks that.
@@ -46,6 +49,9 @@ pub(super) trait Observer {
     /// [`Observer::tracer`] may return a tracer (or triggers may fire), so each step
     /// notes what it is compared with afterwards.
     const MAY_TRACE: bool = Self::TRIGGERS;
+    /// The observer looks at every instruction, before and after it: each step is
+    /// [`Hart::traced_instruction`] (`traced_loop.rs`), never straight through a page.
+    const EACH: bool = false;
     /// How loads and stores reach memory.
     type Data: DataPath;
     fn data_path() -> Self::Data;
@@ -122,6 +128,25 @@ impl<const TRIGGERS: bool> Observer for Reference<'_, TRIGGERS> {
     }
 }
 
+/// A trace that looks at every instruction: instruction, MMIO or SBI events asked for,
+/// or a trace window position to watch for.
+pub(super) struct Watching<'t>(pub &'t mut Tracer);
+
+impl Observer for Watching<'_> {
+    const COUNTED: bool = false;
+    const OBSERVED: bool = true;
+    const MAY_TRACE: bool = true;
+    const EACH: bool = true;
+    type Data = data_path::Reference;
+    fn data_path() -> data_path::Reference {
+        data_path::Reference
+    }
+    #[inline(always)]
+    fn tracer(&mut self) -> Option<&mut Tracer> {
+        Some(self.0)
+    }
+}
+
 /// The loop's registers: where it is, what is left of the budget, and (counted runs)
 /// the accesses not accounted yet.
 struct Cursor<D> {
@@ -143,8 +168,8 @@ pub(crate) enum LoopMode {
     /// One fetch per instruction, every access through the MMU's full path
     /// ([`Reference`]); `triggers`: debug triggers are armed.
     Reference { triggers: bool },
-    /// The traced loop that looks at every instruction: instruction, MMIO or SBI events
-    /// asked for, or a trace window position to watch for (`traced_loop.rs`).
+    /// Every instruction looked at before and after it ([`Watching`]): instruction,
+    /// MMIO or SBI events asked for, or a trace window position to watch for.
     EachInstruction,
 }
 
@@ -213,9 +238,7 @@ impl Hart {
         let mode = self.loop_mode(tracer.as_deref());
         match (mode, tracer) {
             (LoopMode::EachInstruction, Some(t)) => {
-                let r = self.run_traced_each(bus, t, budget);
-                self.account_privilege();
-                r
+                self.run_straight(bus, &mut Watching(t), budget)
             }
             (LoopMode::Unobserved, _) => self.run_straight(bus, &mut Unobserved, budget),
             (LoopMode::Counted, None) => self.run_straight(bus, &mut Counted, budget),
@@ -263,6 +286,24 @@ impl Hart {
         (budget - cur.left, stop)
     }
 
+    /// One step of an observer that looks at every instruction.
+    #[inline(never)]
+    fn step_watched<O: Observer>(
+        &mut self,
+        bus: &mut Bus,
+        obs: &mut O,
+        cur: &mut Cursor<O::Data>,
+    ) -> Went {
+        cur.left -= 1;
+        self.pc = cur.pc;
+        let went = match obs.tracer() {
+            Some(t) => self.traced_instruction(bus, t),
+            None => Ok(()),
+        };
+        cur.pc = self.pc;
+        went
+    }
+
     /// Counted runs: account the fetches and data accesses held back, before anything
     /// else can touch the MMU.
     #[inline(always)]
@@ -282,6 +323,9 @@ impl Hart {
         obs: &mut O,
         cur: &mut Cursor<O::Data>,
     ) -> Went {
+        if O::EACH {
+            return self.step_watched(bus, obs, cur);
+        }
         let pc = cur.pc;
         if O::OBSERVED {
             self.mmu.current_pc = pc;

@@ -1,8 +1,10 @@
-//! The traced run loop. `Hart::run` has no tracing code at all; when a trace is active the
-//! machine calls [`Hart::run_traced`] instead, which executes the same fetch and execute
-//! steps and reconstructs every event afterwards: memory accesses from the operands, traps
-//! from the trap CSRs, privilege changes by comparison, walks and TLB activity from the
-//! MMU's event sink. That keeps the hot loop free of even a disabled-event branch.
+//! Tracing: what the run loop's traced observers do. `Hart::run` has no tracing code at
+//! all; when a trace is active the machine calls [`Hart::run_traced`], whose loop
+//! (`run_loop.rs`) executes the same fetch and execute steps and this file reconstructs
+//! every event afterwards: memory accesses from the operands, traps from the trap CSRs,
+//! privilege changes by comparison, walks and TLB activity from the MMU's event buffer.
+//! [`Hart::traced_instruction`] is the step of the observer that looks at every
+//! instruction; `Hart::emit_after` serves them all.
 
 use super::csr::{ip, num as csr};
 use super::decode::{DataAccess, Op, OpKind};
@@ -63,118 +65,119 @@ impl Hart {
         self.run_quantum(bus, Some(tracer), budget)
     }
 
-    /// The traced loop that looks at every instruction: for instruction, MMIO and SBI
-    /// events, and to open or close the trace window.
-    pub(super) fn run_traced_each(
+    /// One instruction at `self.pc` for a trace that looks at every instruction
+    /// (instruction, MMIO or SBI events asked for, or a window position to watch for):
+    /// the run loop's step when its observer is [`super::run_loop::Watching`]. `Err`
+    /// when the run must stop after it.
+    pub(super) fn traced_instruction(
         &mut self,
         bus: &mut Bus,
         tracer: &mut Tracer,
-        budget: u64,
-    ) -> (u64, RunStop) {
-        let mut steps = 0;
-        let stop = loop {
-            if steps >= budget {
-                break RunStop::Budget;
-            }
-            steps += 1;
-            let pc = self.pc;
-            self.mmu.current_pc = pc;
-            let probed = tracer.needs_pa();
-            let mut pa = if probed {
-                self.probe_fetch(pc, bus)
-            } else {
-                pc
-            };
-            let mask = tracer.mask;
-            tracer.at_pc(pc, pa, self.instret);
-            if tracer.mask != mask {
-                // The window opened or closed here.
-                self.follow_trace(tracer);
-                self.note_window_open(tracer);
-                if !probed && tracer.needs_pa() {
-                    pa = self.probe_fetch(pc, bus);
+    ) -> Result<(), RunStop> {
+        let pc = self.pc;
+        self.mmu.current_pc = pc;
+        let pa = self.watch_window(bus, tracer, pc);
+        // The window and limit change the mask only in `at_pc` and `emit`, so what
+        // this instruction reports is known before it runs.
+        let want_insn = tracer.wants(Kind::Insn) || tracer.wants(Kind::Mmio);
+        let want_sbi = tracer.wants(Kind::Sbi);
+        let before = self.snapshot();
+        if self.triggers.armed() && self.execute_trigger_fires(pc) {
+            self.emit_after(bus, tracer, &before, None, None);
+            return Ok(());
+        }
+        let index = if self.fetch_replayed {
+            self.fetch::<true>(pc, bus)
+        } else {
+            self.fetch::<false>(pc, bus)
+        };
+        if index == FETCH_TRAPPED {
+            self.emit_after(bus, tracer, &before, None, None);
+            return Ok(());
+        }
+        if self.triggers.armed() && self.data_trigger_fires(index, pc) {
+            self.emit_after(bus, tracer, &before, None, None);
+            return Ok(());
+        }
+        // Copied before executing: a store may overwrite the decoded slot.
+        let op = want_insn.then(|| self.icache.op(index));
+        let kind = self.icache.slot(index).k;
+        let operands = op.map(|op| (self.x[op.rs1 as usize & 31], self.x[op.rs2 as usize & 31]));
+        let pre = op.map(|op| self.insn_pre(&op, bus));
+        let sbi = (want_sbi && kind == OpKind::Ecall && self.privilege == PRIV_S)
+            .then(|| (self.x[17], self.x[16], [self.x[10], self.x[11], self.x[12]]));
+        let next = self.execute(index, pc, bus);
+        self.x[0] = 0;
+        let mut stop = None;
+        let retired = if next & 1 == 0 {
+            self.pc = next;
+            true
+        } else {
+            match self.special {
+                Step::Trapped => false,
+                Step::Next => true,
+                Step::Yield => {
+                    stop = Some(RunStop::Yield);
+                    true
                 }
-            }
-            // The window and limit change the mask only in `at_pc` and `emit`, so what
-            // this instruction reports is known before it runs.
-            let want_insn = tracer.wants(Kind::Insn) || tracer.wants(Kind::Mmio);
-            let want_sbi = tracer.wants(Kind::Sbi);
-            let before = self.snapshot();
-            if self.triggers.armed() && self.execute_trigger_fires(pc) {
-                self.emit_after(bus, tracer, &before, None, None);
-                continue;
-            }
-            let index = if self.fetch_replayed {
-                self.fetch::<true>(pc, bus)
-            } else {
-                self.fetch::<false>(pc, bus)
-            };
-            if index == FETCH_TRAPPED {
-                self.emit_after(bus, tracer, &before, None, None);
-                continue;
-            }
-            if self.triggers.armed() && self.data_trigger_fires(index, pc) {
-                self.emit_after(bus, tracer, &before, None, None);
-                continue;
-            }
-            // Copied before executing: a store may overwrite the decoded slot.
-            let op = want_insn.then(|| self.icache.op(index));
-            let kind = self.icache.slot(index).k;
-            let operands =
-                op.map(|op| (self.x[op.rs1 as usize & 31], self.x[op.rs2 as usize & 31]));
-            let pre = op.map(|op| self.insn_pre(&op, bus));
-            let sbi = (want_sbi && kind == OpKind::Ecall && self.privilege == PRIV_S)
-                .then(|| (self.x[17], self.x[16], [self.x[10], self.x[11], self.x[12]]));
-            let next = self.execute(index, pc, bus);
-            self.x[0] = 0;
-            let mut stop = None;
-            let retired = if next & 1 == 0 {
-                self.pc = next;
-                true
-            } else {
-                match self.special {
-                    Step::Trapped => false,
-                    Step::Next => true,
-                    Step::Yield => {
-                        stop = Some(RunStop::Yield);
-                        true
-                    }
-                    Step::Wfi => {
-                        stop = Some(RunStop::Wfi);
-                        true
-                    }
+                Step::Wfi => {
+                    stop = Some(RunStop::Wfi);
+                    true
                 }
-            };
-            if retired {
-                self.instret += 1;
-            }
-            let insn = match (op, operands, pre) {
-                (Some(op), Some(operands), Some(pre)) if retired => {
-                    Some(self.insn_record(&op, pc, pa, operands, &pre, bus))
-                }
-                _ => None,
-            };
-            if let Some((eid, fid, args)) = sbi {
-                tracer.emit(Event::Sbi {
-                    h: self.header(before.instret, before.privilege),
-                    eid,
-                    fid,
-                    args,
-                });
-            }
-            // Most instructions report nothing else: no MMU event, trap or mode change.
-            if insn.is_some()
-                || self.mmu.has_events()
-                || self.traps_taken != before.traps
-                || self.privilege != before.privilege
-            {
-                self.emit_after(bus, tracer, &before, insn.as_ref(), Some(kind));
-            }
-            if let Some(s) = stop {
-                break s;
             }
         };
-        (steps, stop)
+        if retired {
+            self.instret += 1;
+        }
+        let insn = match (op, operands, pre) {
+            (Some(op), Some(operands), Some(pre)) if retired => {
+                Some(self.insn_record(&op, pc, pa, operands, &pre, bus))
+            }
+            _ => None,
+        };
+        if let Some((eid, fid, args)) = sbi {
+            tracer.emit(Event::Sbi {
+                h: self.header(before.instret, before.privilege),
+                eid,
+                fid,
+                args,
+            });
+        }
+        // Most instructions report nothing else: no MMU event, trap or mode change.
+        if insn.is_some()
+            || self.mmu.has_events()
+            || self.traps_taken != before.traps
+            || self.privilege != before.privilege
+        {
+            self.emit_after(bus, tracer, &before, insn.as_ref(), Some(kind));
+        }
+        match stop {
+            Some(s) => Err(s),
+            None => Ok(()),
+        }
+    }
+
+    /// Before the instruction at `pc`: tell the tracer where the run is, so that the
+    /// window opens or closes here, and make the MMU record what the tracer now wants.
+    /// Returns the instruction's physical address when the tracer needs it (else `pc`).
+    fn watch_window(&mut self, bus: &mut Bus, tracer: &mut Tracer, pc: u64) -> u64 {
+        let probed = tracer.needs_pa();
+        let mut pa = if probed {
+            self.probe_fetch(pc, bus)
+        } else {
+            pc
+        };
+        let mask = tracer.mask;
+        tracer.at_pc(pc, pa, self.instret);
+        if tracer.mask != mask {
+            // The window opened or closed here.
+            self.follow_trace(tracer);
+            self.note_window_open(tracer);
+            if !probed && tracer.needs_pa() {
+                pa = self.probe_fetch(pc, bus);
+            }
+        }
+        pa
     }
 
     /// Physical address of the instruction at `pc`, without side effects.
