@@ -221,14 +221,15 @@ pub fn run(mut args: RunArgs) -> Result<u8, Failure> {
         for h in &m.harts {
             if let Some(j) = h.jit_stats() {
                 eprintln!(
-                    "jit hart {}          {} blocks, {} instructions compiled in {:.3}s ({} failed, {} restarts), {} exits linked",
+                    "jit hart {}          {} blocks, {} instructions compiled in {:.3}s ({} failed, {} restarts), {} exits linked, {} pages given up (code kept changing)",
                     h.hartid,
                     j.blocks,
                     j.instructions,
                     j.compile_time.as_secs_f64(),
                     j.failures,
                     j.restarts,
-                    j.links
+                    j.links,
+                    j.pages_given_up
                 );
             }
         }
