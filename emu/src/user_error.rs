@@ -1,5 +1,6 @@
 //! What the user sees when a run ends or fails: exit statuses of `emu` (below both the
-//! CLI and the gdb stub, which report them) and OS errors as one readable phrase.
+//! CLI and the gdb stub, which report them), the one-line failure a run or a command ends
+//! with, and OS errors as one readable phrase.
 
 /// Exit status when `--max-insns` stops the guest (as `timeout(1)` uses 124).
 pub const EXIT_INSN_LIMIT: u8 = 124;
@@ -22,6 +23,38 @@ pub const EXIT_FAIL_PATTERN: u8 = 121;
 pub const EXIT_EXPECT_UNMET: u8 = 122;
 /// The `--timeout` wall-clock limit passed.
 pub const EXIT_TIMEOUT: u8 = 123;
+
+/// A guest exit code as a process status: codes whose low byte is 0 (e.g. 256) must not
+/// look like success.
+pub fn guest_exit_status(code: u32) -> u8 {
+    match (code & 0xff) as u8 {
+        0 if code != 0 => 1,
+        c => c,
+    }
+}
+
+/// One error line and the status to exit with.
+pub struct Failure {
+    pub status: u8,
+    pub message: String,
+}
+
+impl Failure {
+    /// An image or file that cannot be used (status [`EXIT_BAD_IMAGE`]).
+    pub fn image(message: impl Into<String>) -> Self {
+        Failure {
+            status: EXIT_BAD_IMAGE,
+            message: message.into(),
+        }
+    }
+    /// Flags that do not make a run (status [`EXIT_USAGE`]).
+    pub fn usage(message: impl Into<String>) -> Self {
+        Failure {
+            status: EXIT_USAGE,
+            message: message.into(),
+        }
+    }
+}
 
 /// An OS error as a user reads it: "No such file or directory", without Rust's
 /// " (os error 2)".

@@ -21,17 +21,33 @@ struct Run {
     stats: String,
 }
 
+/// One run with `--stats=basic`: `fast`, with emu's shortcuts, on both engines (the
+/// interpreter and the default, compiling one, which must agree), else with
+/// `--no-fast-path`.
 fn run(args: &[&str], fast: bool) -> Run {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_emu"));
-    cmd.arg("run").args(args).arg("--stats=basic");
     if !fast {
-        cmd.arg("--no-fast-path");
+        return run_with(args, &["--no-fast-path"]);
     }
+    let interpreted = run_with(args, &["--interp"]);
+    let default = run_with(args, &[]);
+    assert_eq!(
+        interpreted, default,
+        "{args:?}: the default engine and --interp differ"
+    );
+    interpreted
+}
+
+fn run_with(args: &[&str], flags: &[&str]) -> Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_emu"));
+    cmd.arg("run").args(args).arg("--stats=basic").args(flags);
     let out = cmd.output().expect("run emu");
     let stderr = String::from_utf8_lossy(&out.stderr);
+    // Timing and the compiler's own report differ by nature.
     let stats: Vec<&str> = stderr
         .lines()
-        .filter(|l| !l.starts_with("wall time") && !l.starts_with("speed"))
+        .filter(|l| {
+            !l.starts_with("wall time") && !l.starts_with("speed") && !l.starts_with("jit hart")
+        })
         .collect();
     Run {
         status: out.status.code(),

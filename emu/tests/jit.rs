@@ -26,9 +26,10 @@ struct Run {
 fn run(args: &[&str], jit: Option<&str>) -> (Run, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_emu"));
     cmd.arg("run").args(args).arg("--stats=basic");
-    if let Some(hot) = jit {
-        cmd.args(["--jit", "--jit-hot", hot]);
-    }
+    match jit {
+        Some(hot) => cmd.args(["--jit", "--jit-hot", hot]),
+        None => cmd.arg("--interp"),
+    };
     let out = cmd.output().expect("run emu");
     let stderr = String::from_utf8_lossy(&out.stderr);
     let (jit_lines, stats): (Vec<&str>, Vec<&str>) = stderr
@@ -191,8 +192,8 @@ fn pages_given_up(report: &str) -> u64 {
 
 /// Self-modifying code stays cheap: `rv64i_smc_churn` rewrites one instruction of a
 /// routine 100,000 times (fence.i and a call after each). With every entry compiled at
-/// once (`--jit-hot 1`), recompiling after each rewrite made 100,014 blocks (34.6 s
-/// against 0.3 s interpreted); the routine's page must instead be given up after
+/// once (`--jit-hot 1`), recompiling after each rewrite made 93,795 blocks (3.3 CPU-s
+/// against 0.04 s interpreted); the routine's page must instead be given up after
 /// `jit::MAX_CODE_CHANGES` changes and interpreted, with results identical to the
 /// interpreter's.
 #[test]

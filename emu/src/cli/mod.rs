@@ -16,8 +16,9 @@ use std::process::ExitCode;
 use crate::machine::{self, MachineConfig};
 use crate::mmu::{MmuConfig, SatpMode};
 
+pub use crate::machine::run_config::ModuleSymbols;
 pub use crate::user_error::{
-    EXIT_BAD_IMAGE, EXIT_DEADLOCK, EXIT_EXPECT_UNMET, EXIT_FAIL_PATTERN, EXIT_GUEST_RESET,
+    Failure, EXIT_BAD_IMAGE, EXIT_DEADLOCK, EXIT_EXPECT_UNMET, EXIT_FAIL_PATTERN, EXIT_GUEST_RESET,
     EXIT_HTIF_UNSUPPORTED, EXIT_INSN_LIMIT, EXIT_INTERRUPTED, EXIT_TIMEOUT, EXIT_USAGE,
 };
 
@@ -102,15 +103,22 @@ pub struct MachineArgs {
     /// results; for checking a suspected emulator bug or differential testing.
     #[arg(long)]
     pub no_fast_path: bool,
-    /// Experimental: compile hot straight-line guest code to host code with Cranelift
-    /// (blocks up to a jump, on past branches not taken, jumping straight into each other
-    /// within a page; the interpreter runs everything else). Same results, faster on
-    /// compute-bound guests; ignored with --no-fast-path or --stats=full.
+    /// Interpret every instruction: the reference engine, no compiled code. By default
+    /// emu compiles hot straight-line guest code to host code with Cranelift (blocks up
+    /// to a jump, on past branches not taken, jumping straight into each other within a
+    /// page; the interpreter runs everything else, and every observed run: --stats,
+    /// --trace, --check-tlb). Both engines give the same results; --interp is for
+    /// checking a suspected compiler bug.
+    #[arg(long, conflicts_with = "jit")]
+    pub interp: bool,
+    /// Compile hot code (the default; kept for scripts written when it was not). Warns
+    /// when the run is one compiled code cannot serve (--stats, --trace, --check-tlb,
+    /// --no-fast-path).
     #[arg(long)]
     pub jit: bool,
-    /// With --jit: compile a block after it was entered N times (default 5000). Low
-    /// values compile more code and are for testing the compiler.
-    #[arg(long, value_name = "N", requires = "jit", default_value_t = crate::jit::HOT,
+    /// Compile a block after it was entered N times (default 5000). Low values compile
+    /// more code and are for testing the compiler.
+    #[arg(long, value_name = "N", conflicts_with = "interp", default_value_t = crate::jit::HOT,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub jit_hot: u32,
 }
@@ -151,7 +159,7 @@ impl MachineArgs {
             },
             bootargs: self.append.clone(),
             kaslr_seed: self.kaslr_seed.unwrap_or(0),
-            jit: self.jit,
+            jit: !self.interp,
             jit_hot: self.jit_hot,
             ..MachineConfig::default()
         }
@@ -358,14 +366,6 @@ fn parse_where(s: &str) -> Result<crate::trace::Where, String> {
     s.parse()
 }
 
-/// `--symbols-module`: a module file and where its sections are in the guest.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ModuleSymbols {
-    pub path: PathBuf,
-    /// (section name, runtime virtual address).
-    pub sections: Vec<(String, u64)>,
-}
-
 fn parse_module_symbols(s: &str) -> Result<ModuleSymbols, String> {
     let (path, places) = s
         .rsplit_once('@')
@@ -419,27 +419,6 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         return Err(format!("RAM size '{s}' is too large: at most 16G"));
     }
     Ok(bytes)
-}
-
-/// One error line and the status to exit with.
-pub struct Failure {
-    pub status: u8,
-    pub message: String,
-}
-
-impl Failure {
-    pub fn image(message: impl Into<String>) -> Self {
-        Failure {
-            status: EXIT_BAD_IMAGE,
-            message: message.into(),
-        }
-    }
-    pub fn usage(message: impl Into<String>) -> Self {
-        Failure {
-            status: EXIT_USAGE,
-            message: message.into(),
-        }
-    }
 }
 
 pub fn main() -> ExitCode {

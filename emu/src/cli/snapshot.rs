@@ -12,7 +12,6 @@ use crate::machine::Machine;
 use crate::mmu::TlbRestore;
 use crate::snapshot::format::{self, Reader, SnapError, Writer};
 use crate::trace::symbols::Symbolizer;
-use crate::trace::Where;
 
 /// A snapshot being restored: the parsed file and the counters at its point.
 pub struct Restored {
@@ -293,30 +292,6 @@ pub fn check_save_args(args: &RunArgs) -> Result<(), Failure> {
         pcs: Vec::new(),
     };
     super::check_writable("snapshot file", &save_path(template, &first))
-}
-
-/// The machine's save points for `--save-at`, resolved with the run's symbols.
-pub fn save_points(args: &RunArgs, symbols: &Symbolizer) -> Result<Vec<SavePoint>, Failure> {
-    args.save_at
-        .iter()
-        .enumerate()
-        .map(|(id, w)| {
-            let (insn, pcs) = match w {
-                Where::Insn(n) => (Some(*n), Vec::new()),
-                Where::Address(a) => (None, vec![*a]),
-                Where::Symbol(name) => {
-                    let pcs = symbols.resolve(name);
-                    if pcs.is_empty() {
-                        return Err(Failure::usage(format!(
-                            "unknown symbol '{name}' for --save-at (give an address like 0x80200000, insn:N, or pass the ELF with --symbols)"
-                        )));
-                    }
-                    (None, pcs)
-                }
-            };
-            Ok(SavePoint { id, insn, pcs })
-        })
-        .collect()
 }
 
 /// Write the snapshot of `m`, paused at its reached save point, to the `--save` file.

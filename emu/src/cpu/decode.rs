@@ -347,307 +347,499 @@ fn sext(v: u32, bits: u32) -> i32 {
     ((v << shift) as i32) >> shift
 }
 
-fn decode32(w: u32) -> Op {
-    let rd = ((w >> 7) & 31) as u8;
-    let rs1 = ((w >> 15) & 31) as u8;
-    let rs2 = ((w >> 20) & 31) as u8;
-    let f3 = (w >> 12) & 7;
-    let f7 = w >> 25;
-    let imm_i = (w as i32) >> 20;
-    let imm_s = ((w as i32) >> 20 & !0x1f) | ((w >> 7) & 0x1f) as i32;
-    let imm_b = sext(
+// The immediates of the base formats, sign-extended.
+
+#[inline]
+fn imm_i(w: u32) -> i32 {
+    (w as i32) >> 20
+}
+
+#[inline]
+fn imm_s(w: u32) -> i32 {
+    ((w as i32) >> 20 & !0x1f) | ((w >> 7) & 0x1f) as i32
+}
+
+#[inline]
+fn imm_b(w: u32) -> i32 {
+    sext(
         ((w >> 31) << 12)
             | (((w >> 7) & 1) << 11)
             | (((w >> 25) & 0x3f) << 5)
             | (((w >> 8) & 0xf) << 1),
         13,
-    );
-    let imm_j = sext(
+    )
+}
+
+#[inline]
+fn imm_u(w: u32) -> i32 {
+    (w & 0xffff_f000) as i32
+}
+
+#[inline]
+fn imm_j(w: u32) -> i32 {
+    sext(
         ((w >> 31) << 20)
             | (((w >> 12) & 0xff) << 12)
             | (((w >> 20) & 1) << 11)
             | (((w >> 21) & 0x3ff) << 1),
         21,
-    );
-    let mk = |k: OpKind, imm: i32| Op {
-        k,
-        rd,
-        rs1,
-        rs2,
-        imm,
-        raw: w,
-        len: 4,
-    };
-    let bad = Op::illegal(w);
+    )
+}
+
+#[inline]
+fn funct3(w: u32) -> u32 {
+    (w >> 12) & 7
+}
+
+#[inline]
+fn funct7(w: u32) -> u32 {
+    w >> 25
+}
+
+/// A 32-bit word: the kind and immediate come from its major opcode's table, the
+/// registers from their fixed fields (whether the op uses them or not).
+fn decode32(w: u32) -> Op {
+    match decode32_kind(w) {
+        Some((k, imm)) => Op {
+            k,
+            rd: ((w >> 7) & 31) as u8,
+            rs1: ((w >> 15) & 31) as u8,
+            rs2: ((w >> 20) & 31) as u8,
+            imm,
+            raw: w,
+            len: 4,
+        },
+        None => Op::illegal(w),
+    }
+}
+
+/// The op kind and immediate of a 32-bit word, by major opcode; None for an illegal or
+/// unsupported encoding.
+#[inline]
+fn decode32_kind(w: u32) -> Option<(OpKind, i32)> {
+    let f3 = funct3(w);
     match w & 0x7f {
-        op::LUI => mk(OpKind::Lui, (w & 0xffff_f000) as i32),
-        op::AUIPC => mk(OpKind::Auipc, (w & 0xffff_f000) as i32),
-        op::JAL => mk(OpKind::Jal, imm_j),
-        op::JALR if f3 == 0 => mk(OpKind::Jalr, imm_i),
-        op::BRANCH => {
-            let k = match f3 {
-                0 => OpKind::Beq,
-                1 => OpKind::Bne,
-                4 => OpKind::Blt,
-                5 => OpKind::Bge,
-                6 => OpKind::Bltu,
-                7 => OpKind::Bgeu,
-                _ => return bad,
-            };
-            mk(k, imm_b)
-        }
-        op::LOAD => {
-            let k = match f3 {
-                0 => OpKind::Lb,
-                1 => OpKind::Lh,
-                2 => OpKind::Lw,
-                3 => OpKind::Ld,
-                4 => OpKind::Lbu,
-                5 => OpKind::Lhu,
-                6 => OpKind::Lwu,
-                _ => return bad,
-            };
-            mk(k, imm_i)
-        }
-        op::STORE => {
-            let k = match f3 {
-                0 => OpKind::Sb,
-                1 => OpKind::Sh,
-                2 => OpKind::Sw,
-                3 => OpKind::Sd,
-                _ => return bad,
-            };
-            mk(k, imm_s)
-        }
-        op::OP_IMM => {
-            let shamt = ((w >> 20) & 0x3f) as i32;
-            let f6 = w >> 26;
-            match f3 {
-                0 => mk(OpKind::Addi, imm_i),
-                2 => mk(OpKind::Slti, imm_i),
-                3 => mk(OpKind::Sltiu, imm_i),
-                4 => mk(OpKind::Xori, imm_i),
-                6 => mk(OpKind::Ori, imm_i),
-                7 => mk(OpKind::Andi, imm_i),
-                1 if f6 == 0 => mk(OpKind::Slli, shamt),
-                5 if f6 == 0 => mk(OpKind::Srli, shamt),
-                5 if f6 == 0x10 => mk(OpKind::Srai, shamt),
-                _ => bad,
-            }
-        }
-        op::OP_IMM_32 => {
-            let shamt = ((w >> 20) & 0x1f) as i32;
-            match (f3, f7) {
-                (0, _) => mk(OpKind::Addiw, imm_i),
-                (1, 0) => mk(OpKind::Slliw, shamt),
-                (5, 0) => mk(OpKind::Srliw, shamt),
-                (5, 0x20) => mk(OpKind::Sraiw, shamt),
-                _ => bad,
-            }
-        }
-        op::OP => {
-            let k = match (f7, f3) {
-                (0, 0) => OpKind::Add,
-                (0x20, 0) => OpKind::Sub,
-                (0, 1) => OpKind::Sll,
-                (0, 2) => OpKind::Slt,
-                (0, 3) => OpKind::Sltu,
-                (0, 4) => OpKind::Xor,
-                (0, 5) => OpKind::Srl,
-                (0x20, 5) => OpKind::Sra,
-                (0, 6) => OpKind::Or,
-                (0, 7) => OpKind::And,
-                (1, 0) => OpKind::Mul,
-                (1, 1) => OpKind::Mulh,
-                (1, 2) => OpKind::Mulhsu,
-                (1, 3) => OpKind::Mulhu,
-                (1, 4) => OpKind::Div,
-                (1, 5) => OpKind::Divu,
-                (1, 6) => OpKind::Rem,
-                (1, 7) => OpKind::Remu,
-                _ => return bad,
-            };
-            mk(k, 0)
-        }
-        op::OP_32 => {
-            let k = match (f7, f3) {
-                (0, 0) => OpKind::Addw,
-                (0x20, 0) => OpKind::Subw,
-                (0, 1) => OpKind::Sllw,
-                (0, 5) => OpKind::Srlw,
-                (0x20, 5) => OpKind::Sraw,
-                (1, 0) => OpKind::Mulw,
-                (1, 4) => OpKind::Divw,
-                (1, 5) => OpKind::Divuw,
-                (1, 6) => OpKind::Remw,
-                (1, 7) => OpKind::Remuw,
-                _ => return bad,
-            };
-            mk(k, 0)
-        }
-        op::MISC_MEM => match f3 {
-            0 => mk(OpKind::Fence, 0),
-            1 => mk(OpKind::FenceI, 0),
-            _ => bad,
+        op::LUI => Some((OpKind::Lui, imm_u(w))),
+        op::AUIPC => Some((OpKind::Auipc, imm_u(w))),
+        op::JAL => Some((OpKind::Jal, imm_j(w))),
+        op::JALR if f3 == 0 => Some((OpKind::Jalr, imm_i(w))),
+        op::BRANCH => Some((decode_branch(f3)?, imm_b(w))),
+        op::LOAD => Some((decode_load(f3)?, imm_i(w))),
+        op::STORE => Some((decode_store(f3)?, imm_s(w))),
+        op::OP_IMM => decode_op_imm(w),
+        op::OP_IMM_32 => decode_op_imm_32(w),
+        op::OP => Some((decode_op(w)?, 0)),
+        op::OP_32 => Some((decode_op_32(w)?, 0)),
+        op::MISC_MEM => Some((decode_misc_mem(f3)?, 0)),
+        op::SYSTEM => decode_system(w),
+        op::AMO => decode_amo(w),
+        op::LOAD_FP => Some((decode_load_fp(f3)?, imm_i(w))),
+        op::STORE_FP => Some((decode_store_fp(f3)?, imm_s(w))),
+        op::OP_FP | op::MADD | op::MSUB | op::NMSUB | op::NMADD => Some((OpKind::FpOp, 0)),
+        _ => None,
+    }
+}
+
+/// BRANCH, by funct3.
+#[inline]
+fn decode_branch(f3: u32) -> Option<OpKind> {
+    Some(match f3 {
+        0 => OpKind::Beq,
+        1 => OpKind::Bne,
+        4 => OpKind::Blt,
+        5 => OpKind::Bge,
+        6 => OpKind::Bltu,
+        7 => OpKind::Bgeu,
+        _ => return None,
+    })
+}
+
+/// LOAD, by funct3.
+#[inline]
+fn decode_load(f3: u32) -> Option<OpKind> {
+    Some(match f3 {
+        0 => OpKind::Lb,
+        1 => OpKind::Lh,
+        2 => OpKind::Lw,
+        3 => OpKind::Ld,
+        4 => OpKind::Lbu,
+        5 => OpKind::Lhu,
+        6 => OpKind::Lwu,
+        _ => return None,
+    })
+}
+
+/// STORE, by funct3.
+#[inline]
+fn decode_store(f3: u32) -> Option<OpKind> {
+    Some(match f3 {
+        0 => OpKind::Sb,
+        1 => OpKind::Sh,
+        2 => OpKind::Sw,
+        3 => OpKind::Sd,
+        _ => return None,
+    })
+}
+
+/// OP-IMM, by funct3; the shifts take a 6-bit shamt and funct6 above it.
+#[inline]
+fn decode_op_imm(w: u32) -> Option<(OpKind, i32)> {
+    let imm = imm_i(w);
+    let shamt = ((w >> 20) & 0x3f) as i32;
+    let f6 = w >> 26;
+    Some(match funct3(w) {
+        0 => (OpKind::Addi, imm),
+        2 => (OpKind::Slti, imm),
+        3 => (OpKind::Sltiu, imm),
+        4 => (OpKind::Xori, imm),
+        6 => (OpKind::Ori, imm),
+        7 => (OpKind::Andi, imm),
+        1 if f6 == 0 => (OpKind::Slli, shamt),
+        5 if f6 == 0 => (OpKind::Srli, shamt),
+        5 if f6 == 0x10 => (OpKind::Srai, shamt),
+        _ => return None,
+    })
+}
+
+/// OP-IMM-32, by funct3 and funct7; the shifts take a 5-bit shamt.
+#[inline]
+fn decode_op_imm_32(w: u32) -> Option<(OpKind, i32)> {
+    let shamt = ((w >> 20) & 0x1f) as i32;
+    Some(match (funct3(w), funct7(w)) {
+        (0, _) => (OpKind::Addiw, imm_i(w)),
+        (1, 0) => (OpKind::Slliw, shamt),
+        (5, 0) => (OpKind::Srliw, shamt),
+        (5, 0x20) => (OpKind::Sraiw, shamt),
+        _ => return None,
+    })
+}
+
+/// OP, by funct7 and funct3 (funct7 1 is the M extension).
+#[inline]
+fn decode_op(w: u32) -> Option<OpKind> {
+    Some(match (funct7(w), funct3(w)) {
+        (0, 0) => OpKind::Add,
+        (0x20, 0) => OpKind::Sub,
+        (0, 1) => OpKind::Sll,
+        (0, 2) => OpKind::Slt,
+        (0, 3) => OpKind::Sltu,
+        (0, 4) => OpKind::Xor,
+        (0, 5) => OpKind::Srl,
+        (0x20, 5) => OpKind::Sra,
+        (0, 6) => OpKind::Or,
+        (0, 7) => OpKind::And,
+        (1, 0) => OpKind::Mul,
+        (1, 1) => OpKind::Mulh,
+        (1, 2) => OpKind::Mulhsu,
+        (1, 3) => OpKind::Mulhu,
+        (1, 4) => OpKind::Div,
+        (1, 5) => OpKind::Divu,
+        (1, 6) => OpKind::Rem,
+        (1, 7) => OpKind::Remu,
+        _ => return None,
+    })
+}
+
+/// OP-32, by funct7 and funct3 (funct7 1 is the M extension).
+#[inline]
+fn decode_op_32(w: u32) -> Option<OpKind> {
+    Some(match (funct7(w), funct3(w)) {
+        (0, 0) => OpKind::Addw,
+        (0x20, 0) => OpKind::Subw,
+        (0, 1) => OpKind::Sllw,
+        (0, 5) => OpKind::Srlw,
+        (0x20, 5) => OpKind::Sraw,
+        (1, 0) => OpKind::Mulw,
+        (1, 4) => OpKind::Divw,
+        (1, 5) => OpKind::Divuw,
+        (1, 6) => OpKind::Remw,
+        (1, 7) => OpKind::Remuw,
+        _ => return None,
+    })
+}
+
+/// MISC-MEM, by funct3.
+#[inline]
+fn decode_misc_mem(f3: u32) -> Option<OpKind> {
+    Some(match f3 {
+        0 => OpKind::Fence,
+        1 => OpKind::FenceI,
+        _ => return None,
+    })
+}
+
+/// SYSTEM: funct3 0 holds the privileged instructions (whole words, and SFENCE.VMA by
+/// funct7); the rest are the CSR instructions, with the CSR number as the immediate.
+#[inline]
+fn decode_system(w: u32) -> Option<(OpKind, i32)> {
+    let csr = (w >> 20) as i32;
+    Some(match funct3(w) {
+        0 => match w {
+            0x0000_0073 => (OpKind::Ecall, 0),
+            0x0010_0073 => (OpKind::Ebreak, 0),
+            0x3020_0073 => (OpKind::Mret, 0),
+            0x1020_0073 => (OpKind::Sret, 0),
+            0x1050_0073 => (OpKind::Wfi, 0),
+            _ if funct7(w) == 0x09 && (w >> 7) & 31 == 0 => (OpKind::SfenceVma, 0),
+            _ => return None,
         },
-        op::SYSTEM => match f3 {
-            0 => match w {
-                0x0000_0073 => mk(OpKind::Ecall, 0),
-                0x0010_0073 => mk(OpKind::Ebreak, 0),
-                0x3020_0073 => mk(OpKind::Mret, 0),
-                0x1020_0073 => mk(OpKind::Sret, 0),
-                0x1050_0073 => mk(OpKind::Wfi, 0),
-                _ if f7 == 0x09 && rd == 0 => mk(OpKind::SfenceVma, 0),
-                _ => bad,
-            },
-            1 => mk(OpKind::Csrrw, (w >> 20) as i32),
-            2 => mk(OpKind::Csrrs, (w >> 20) as i32),
-            3 => mk(OpKind::Csrrc, (w >> 20) as i32),
-            5 => mk(OpKind::Csrrwi, (w >> 20) as i32),
-            6 => mk(OpKind::Csrrsi, (w >> 20) as i32),
-            7 => mk(OpKind::Csrrci, (w >> 20) as i32),
-            _ => bad,
-        },
-        op::AMO => {
-            let wide = match f3 {
-                2 => false,
-                3 => true,
-                _ => return bad,
-            };
-            let f5 = w >> 27;
-            let amo = |a: AmoOp| mk(if wide { OpKind::AmoD } else { OpKind::AmoW }, a as i32);
-            match f5 {
-                0x02 if rs2 == 0 => mk(if wide { OpKind::LrD } else { OpKind::LrW }, 0),
-                0x03 => mk(if wide { OpKind::ScD } else { OpKind::ScW }, 0),
-                0x01 => amo(AmoOp::Swap),
-                0x00 => amo(AmoOp::Add),
-                0x04 => amo(AmoOp::Xor),
-                0x0c => amo(AmoOp::And),
-                0x08 => amo(AmoOp::Or),
-                0x10 => amo(AmoOp::Min),
-                0x14 => amo(AmoOp::Max),
-                0x18 => amo(AmoOp::Minu),
-                0x1c => amo(AmoOp::Maxu),
-                _ => bad,
-            }
-        }
-        op::LOAD_FP => match f3 {
-            2 => mk(OpKind::Flw, imm_i),
-            3 => mk(OpKind::Fld, imm_i),
-            _ => bad,
-        },
-        op::STORE_FP => match f3 {
-            2 => mk(OpKind::Fsw, imm_s),
-            3 => mk(OpKind::Fsd, imm_s),
-            _ => bad,
-        },
-        0x53 | 0x43 | 0x47 | 0x4b | 0x4f => mk(OpKind::FpOp, 0),
-        _ => bad,
+        1 => (OpKind::Csrrw, csr),
+        2 => (OpKind::Csrrs, csr),
+        3 => (OpKind::Csrrc, csr),
+        5 => (OpKind::Csrrwi, csr),
+        6 => (OpKind::Csrrsi, csr),
+        7 => (OpKind::Csrrci, csr),
+        _ => return None,
+    })
+}
+
+/// AMO: funct3 gives the width, funct5 the operation; the AMO's operation goes in the
+/// immediate ([`AmoOp`]).
+#[inline]
+fn decode_amo(w: u32) -> Option<(OpKind, i32)> {
+    let wide = match funct3(w) {
+        2 => false,
+        3 => true,
+        _ => return None,
+    };
+    let rs2 = (w >> 20) & 31;
+    let amo = |a: AmoOp| (if wide { OpKind::AmoD } else { OpKind::AmoW }, a as i32);
+    Some(match w >> 27 {
+        0x02 if rs2 == 0 => (if wide { OpKind::LrD } else { OpKind::LrW }, 0),
+        0x03 => (if wide { OpKind::ScD } else { OpKind::ScW }, 0),
+        0x01 => amo(AmoOp::Swap),
+        0x00 => amo(AmoOp::Add),
+        0x04 => amo(AmoOp::Xor),
+        0x0c => amo(AmoOp::And),
+        0x08 => amo(AmoOp::Or),
+        0x10 => amo(AmoOp::Min),
+        0x14 => amo(AmoOp::Max),
+        0x18 => amo(AmoOp::Minu),
+        0x1c => amo(AmoOp::Maxu),
+        _ => return None,
+    })
+}
+
+/// LOAD-FP, by funct3 (the width).
+#[inline]
+fn decode_load_fp(f3: u32) -> Option<OpKind> {
+    Some(match f3 {
+        2 => OpKind::Flw,
+        3 => OpKind::Fld,
+        _ => return None,
+    })
+}
+
+/// STORE-FP, by funct3 (the width).
+#[inline]
+fn decode_store_fp(f3: u32) -> Option<OpKind> {
+    Some(match f3 {
+        2 => OpKind::Fsw,
+        3 => OpKind::Fsd,
+        _ => return None,
+    })
+}
+
+/// A 16-bit parcel, with the fields the RVC formats share.
+#[derive(Clone, Copy)]
+struct Parcel(u32);
+
+impl Parcel {
+    #[inline]
+    fn bit(self, n: u32) -> u32 {
+        (self.0 >> n) & 1
+    }
+
+    #[inline]
+    fn bits(self, hi: u32, lo: u32) -> u32 {
+        (self.0 >> lo) & ((1 << (hi - lo + 1)) - 1)
+    }
+
+    #[inline]
+    fn funct3(self) -> u32 {
+        self.bits(15, 13)
+    }
+
+    /// rd (or rs1) in the full register field, bits 11:7.
+    #[inline]
+    fn rd(self) -> u32 {
+        self.bits(11, 7)
+    }
+
+    /// rs2 in the full register field, bits 6:2.
+    #[inline]
+    fn rs2(self) -> u32 {
+        self.bits(6, 2)
+    }
+
+    /// rd' (or rs2') in bits 4:2: x8-x15.
+    #[inline]
+    fn rdp(self) -> u32 {
+        self.bits(4, 2) + 8
+    }
+
+    /// rs1' (or rd') in bits 9:7: x8-x15.
+    #[inline]
+    fn rs1p(self) -> u32 {
+        self.bits(9, 7) + 8
+    }
+
+    /// imm[5] at bit 12, imm[4:0] at bits 6:2, sign-extended (C.ADDI, C.LI, C.ANDI, ...).
+    #[inline]
+    fn imm6(self) -> i32 {
+        sext((self.bit(12) << 5) | self.bits(6, 2), 6)
+    }
+
+    /// The same bits as `imm6`, unsigned: the shift amount of C.SLLI/C.SRLI/C.SRAI.
+    #[inline]
+    fn shamt(self) -> u32 {
+        (self.bit(12) << 5) | self.bits(6, 2)
+    }
+
+    /// Offset of C.LD/C.SD/C.FLD/C.FSD: uimm[5:3] at 12:10, uimm[7:6] at 6:5.
+    #[inline]
+    fn off_d(self) -> i32 {
+        ((self.bits(12, 10) << 3) | (self.bits(6, 5) << 6)) as i32
+    }
+
+    /// Offset of C.LW/C.SW: uimm[5:3] at 12:10, uimm[2] at 6, uimm[6] at 5.
+    #[inline]
+    fn off_w(self) -> i32 {
+        ((self.bits(12, 10) << 3) | (self.bit(6) << 2) | (self.bit(5) << 6)) as i32
     }
 }
 
 /// Expand an RV64C parcel to the equivalent 32-bit instruction; `None` for reserved and
 /// illegal encodings (including the all-zero parcel).
 pub fn expand_rvc(p: u16) -> Option<u32> {
-    let p = p as u32;
-    let bit = |n: u32| (p >> n) & 1;
-    let bits = |hi: u32, lo: u32| (p >> lo) & ((1 << (hi - lo + 1)) - 1);
-    let f3 = bits(15, 13);
-    let rd = bits(11, 7);
-    let rs2 = bits(6, 2);
-    let rdp = bits(4, 2) + 8;
-    let rs1p = bits(9, 7) + 8;
-    // imm[5] at bit 12, imm[4:0] at bits 6:2, sign-extended (C.ADDI, C.LI, C.ANDI, ...).
-    let imm6 = sext((bit(12) << 5) | bits(6, 2), 6);
-    let shamt = ((bit(12) << 5) | bits(6, 2)) as i32;
-    // Offsets of C.LD/C.SD/C.FLD/C.FSD: uimm[5:3] at 12:10, uimm[7:6] at 6:5.
-    let off_d = ((bits(12, 10) << 3) | (bits(6, 5) << 6)) as i32;
-    // Offsets of C.LW/C.SW: uimm[5:3] at 12:10, uimm[2] at 6, uimm[6] at 5.
-    let off_w = ((bits(12, 10) << 3) | (bit(6) << 2) | (bit(5) << 6)) as i32;
-    match (p & 3, f3) {
-        (0, 0) => {
-            let imm = (bits(12, 11) << 4) | (bits(10, 7) << 6) | (bit(6) << 2) | (bit(5) << 3);
+    let p = Parcel(p as u32);
+    match p.0 & 3 {
+        0 => expand_q0(p),
+        1 => expand_q1(p),
+        2 => expand_q2(p),
+        _ => None,
+    }
+}
+
+/// Quadrant 0: C.ADDI4SPN and the loads and stores with x8-x15 operands.
+#[inline]
+fn expand_q0(p: Parcel) -> Option<u32> {
+    let (rdp, rs1p) = (p.rdp(), p.rs1p());
+    match p.funct3() {
+        0 => {
+            let imm =
+                (p.bits(12, 11) << 4) | (p.bits(10, 7) << 6) | (p.bit(6) << 2) | (p.bit(5) << 3);
             (imm != 0).then(|| i_type(op::OP_IMM, rdp, 0, 2, imm as i32))
         }
-        (0, 1) => Some(i_type(op::LOAD_FP, rdp, 3, rs1p, off_d)),
-        (0, 2) => Some(i_type(op::LOAD, rdp, 2, rs1p, off_w)),
-        (0, 3) => Some(i_type(op::LOAD, rdp, 3, rs1p, off_d)),
-        (0, 5) => Some(s_type(op::STORE_FP, 3, rs1p, rdp, off_d)),
-        (0, 6) => Some(s_type(op::STORE, 2, rs1p, rdp, off_w)),
-        (0, 7) => Some(s_type(op::STORE, 3, rs1p, rdp, off_d)),
-        (1, 0) => Some(i_type(op::OP_IMM, rd, 0, rd, imm6)),
-        (1, 1) => (rd != 0).then(|| i_type(op::OP_IMM_32, rd, 0, rd, imm6)),
-        (1, 2) => Some(i_type(op::OP_IMM, rd, 0, 0, imm6)),
-        (1, 3) if rd == 2 => {
+        1 => Some(i_type(op::LOAD_FP, rdp, 3, rs1p, p.off_d())),
+        2 => Some(i_type(op::LOAD, rdp, 2, rs1p, p.off_w())),
+        3 => Some(i_type(op::LOAD, rdp, 3, rs1p, p.off_d())),
+        5 => Some(s_type(op::STORE_FP, 3, rs1p, rdp, p.off_d())),
+        6 => Some(s_type(op::STORE, 2, rs1p, rdp, p.off_w())),
+        7 => Some(s_type(op::STORE, 3, rs1p, rdp, p.off_d())),
+        _ => None,
+    }
+}
+
+/// Quadrant 1: immediates and constants, C.ADDI16SP/C.LUI, the x8-x15 arithmetic,
+/// C.J and the branches.
+#[inline]
+fn expand_q1(p: Parcel) -> Option<u32> {
+    let (rd, imm6) = (p.rd(), p.imm6());
+    match p.funct3() {
+        0 => Some(i_type(op::OP_IMM, rd, 0, rd, imm6)),
+        1 => (rd != 0).then(|| i_type(op::OP_IMM_32, rd, 0, rd, imm6)),
+        2 => Some(i_type(op::OP_IMM, rd, 0, 0, imm6)),
+        3 if rd == 2 => {
             let imm = sext(
-                (bit(12) << 9) | (bit(6) << 4) | (bit(5) << 6) | (bits(4, 3) << 7) | (bit(2) << 5),
+                (p.bit(12) << 9)
+                    | (p.bit(6) << 4)
+                    | (p.bit(5) << 6)
+                    | (p.bits(4, 3) << 7)
+                    | (p.bit(2) << 5),
                 10,
             );
             (imm != 0).then(|| i_type(op::OP_IMM, 2, 0, 2, imm))
         }
-        (1, 3) => {
-            let imm = sext((bit(12) << 17) | (bits(6, 2) << 12), 18);
+        3 => {
+            let imm = sext((p.bit(12) << 17) | (p.bits(6, 2) << 12), 18);
             (imm != 0).then(|| u_type(op::LUI, rd, imm))
         }
-        (1, 4) => {
-            let rdp = rs1p;
-            match bits(11, 10) {
-                0 => Some(r_type(op::OP_IMM, rdp, 5, rdp, 0, 0) | ((shamt as u32) << 20)),
-                1 => Some(r_type(op::OP_IMM, rdp, 5, rdp, 0, 0x20) | ((shamt as u32) << 20)),
-                2 => Some(i_type(op::OP_IMM, rdp, 7, rdp, imm6)),
-                _ => {
-                    let rs2p = bits(4, 2) + 8;
-                    match (bit(12), bits(6, 5)) {
-                        (0, 0) => Some(r_type(op::OP, rdp, 0, rdp, rs2p, 0x20)),
-                        (0, 1) => Some(r_type(op::OP, rdp, 4, rdp, rs2p, 0)),
-                        (0, 2) => Some(r_type(op::OP, rdp, 6, rdp, rs2p, 0)),
-                        (0, 3) => Some(r_type(op::OP, rdp, 7, rdp, rs2p, 0)),
-                        (1, 0) => Some(r_type(op::OP_32, rdp, 0, rdp, rs2p, 0x20)),
-                        (1, 1) => Some(r_type(op::OP_32, rdp, 0, rdp, rs2p, 0)),
-                        _ => None,
-                    }
-                }
-            }
-        }
-        (1, 5) => {
+        4 => expand_q1_arith(p),
+        5 => {
             let imm = sext(
-                (bit(12) << 11)
-                    | (bit(11) << 4)
-                    | (bits(10, 9) << 8)
-                    | (bit(8) << 10)
-                    | (bit(7) << 6)
-                    | (bit(6) << 7)
-                    | (bits(5, 3) << 1)
-                    | (bit(2) << 5),
+                (p.bit(12) << 11)
+                    | (p.bit(11) << 4)
+                    | (p.bits(10, 9) << 8)
+                    | (p.bit(8) << 10)
+                    | (p.bit(7) << 6)
+                    | (p.bit(6) << 7)
+                    | (p.bits(5, 3) << 1)
+                    | (p.bit(2) << 5),
                 12,
             );
             Some(j_type(op::JAL, 0, imm))
         }
-        (1, 6) | (1, 7) => {
+        f3 @ (6 | 7) => {
             let imm = sext(
-                (bit(12) << 8)
-                    | (bits(11, 10) << 3)
-                    | (bits(6, 5) << 6)
-                    | (bits(4, 3) << 1)
-                    | (bit(2) << 5),
+                (p.bit(12) << 8)
+                    | (p.bits(11, 10) << 3)
+                    | (p.bits(6, 5) << 6)
+                    | (p.bits(4, 3) << 1)
+                    | (p.bit(2) << 5),
                 9,
             );
-            Some(b_type(op::BRANCH, f3 - 6, rs1p, 0, imm))
+            Some(b_type(op::BRANCH, f3 - 6, p.rs1p(), 0, imm))
         }
-        (2, 0) => Some(r_type(op::OP_IMM, rd, 1, rd, 0, 0) | ((shamt as u32) << 20)),
-        (2, 1) => {
-            let off = (bit(12) << 5) | (bits(6, 5) << 3) | (bits(4, 2) << 6);
+        _ => None,
+    }
+}
+
+/// Quadrant 1, funct3 4: C.SRLI, C.SRAI, C.ANDI and the register-register operations,
+/// all on rd' in bits 9:7.
+#[inline]
+fn expand_q1_arith(p: Parcel) -> Option<u32> {
+    let rdp = p.rs1p();
+    let shamt = p.shamt() << 20;
+    match p.bits(11, 10) {
+        0 => Some(r_type(op::OP_IMM, rdp, 5, rdp, 0, 0) | shamt),
+        1 => Some(r_type(op::OP_IMM, rdp, 5, rdp, 0, 0x20) | shamt),
+        2 => Some(i_type(op::OP_IMM, rdp, 7, rdp, p.imm6())),
+        _ => {
+            let rs2p = p.rdp();
+            match (p.bit(12), p.bits(6, 5)) {
+                (0, 0) => Some(r_type(op::OP, rdp, 0, rdp, rs2p, 0x20)),
+                (0, 1) => Some(r_type(op::OP, rdp, 4, rdp, rs2p, 0)),
+                (0, 2) => Some(r_type(op::OP, rdp, 6, rdp, rs2p, 0)),
+                (0, 3) => Some(r_type(op::OP, rdp, 7, rdp, rs2p, 0)),
+                (1, 0) => Some(r_type(op::OP_32, rdp, 0, rdp, rs2p, 0x20)),
+                (1, 1) => Some(r_type(op::OP_32, rdp, 0, rdp, rs2p, 0)),
+                _ => None,
+            }
+        }
+    }
+}
+
+/// Quadrant 2: C.SLLI, the stack-pointer loads and stores, and C.JR/C.MV/C.EBREAK/
+/// C.JALR/C.ADD.
+#[inline]
+fn expand_q2(p: Parcel) -> Option<u32> {
+    let (rd, rs2) = (p.rd(), p.rs2());
+    match p.funct3() {
+        0 => Some(r_type(op::OP_IMM, rd, 1, rd, 0, 0) | (p.shamt() << 20)),
+        1 => {
+            let off = (p.bit(12) << 5) | (p.bits(6, 5) << 3) | (p.bits(4, 2) << 6);
             Some(i_type(op::LOAD_FP, rd, 3, 2, off as i32))
         }
-        (2, 2) => {
-            let off = (bit(12) << 5) | (bits(6, 4) << 2) | (bits(3, 2) << 6);
+        2 => {
+            let off = (p.bit(12) << 5) | (p.bits(6, 4) << 2) | (p.bits(3, 2) << 6);
             (rd != 0).then(|| i_type(op::LOAD, rd, 2, 2, off as i32))
         }
-        (2, 3) => {
-            let off = (bit(12) << 5) | (bits(6, 5) << 3) | (bits(4, 2) << 6);
+        3 => {
+            let off = (p.bit(12) << 5) | (p.bits(6, 5) << 3) | (p.bits(4, 2) << 6);
             (rd != 0).then(|| i_type(op::LOAD, rd, 3, 2, off as i32))
         }
-        (2, 4) => match (bit(12), rd, rs2) {
+        4 => match (p.bit(12), rd, rs2) {
             (0, 0, 0) => None,
             (0, _, 0) => Some(i_type(op::JALR, 0, 0, rd, 0)),
             (0, _, _) => Some(r_type(op::OP, rd, 0, 0, rs2, 0)),
@@ -655,16 +847,16 @@ pub fn expand_rvc(p: u16) -> Option<u32> {
             (1, _, 0) => Some(i_type(op::JALR, 1, 0, rd, 0)),
             _ => Some(r_type(op::OP, rd, 0, rd, rs2, 0)),
         },
-        (2, 5) => {
-            let off = (bits(12, 10) << 3) | (bits(9, 7) << 6);
+        5 => {
+            let off = (p.bits(12, 10) << 3) | (p.bits(9, 7) << 6);
             Some(s_type(op::STORE_FP, 3, 2, rs2, off as i32))
         }
-        (2, 6) => {
-            let off = (bits(12, 9) << 2) | (bits(8, 7) << 6);
+        6 => {
+            let off = (p.bits(12, 9) << 2) | (p.bits(8, 7) << 6);
             Some(s_type(op::STORE, 2, 2, rs2, off as i32))
         }
-        (2, 7) => {
-            let off = (bits(12, 10) << 3) | (bits(9, 7) << 6);
+        7 => {
+            let off = (p.bits(12, 10) << 3) | (p.bits(9, 7) << 6);
             Some(s_type(op::STORE, 3, 2, rs2, off as i32))
         }
         _ => None,

@@ -92,92 +92,71 @@ fn target(pc: u64, imm: i32) -> String {
 }
 
 fn disassemble_op(op: &Op, pc: u64) -> String {
-    let (rd, rs1, rs2, imm) = (op.rd, op.rs1, op.rs2, op.imm);
-    let r = |m: &str| format!("{m} {}, {}, {}", x(rd), x(rs1), x(rs2));
-    let i = |m: &str| format!("{m} {}, {}, {imm}", x(rd), x(rs1));
-    let load = |m: &str| format!("{m} {}, {imm}({})", x(rd), x(rs1));
-    let store = |m: &str| format!("{m} {}, {imm}({})", x(rs2), x(rs1));
-    let br = |m: &str| format!("{m} {}, {}, {}", x(rs1), x(rs2), target(pc, imm));
-    let csr = |m: &str| {
-        format!(
-            "{m} {}, {}, {}",
-            x(rd),
-            csr_name(imm as u32 & 0xfff),
-            x(rs1)
-        )
-    };
-    let csri = |m: &str| format!("{m} {}, {}, {}", x(rd), csr_name(imm as u32 & 0xfff), rs1);
-    // aq is bit 26, rl bit 25.
-    let aq_rl = |raw: u32| match (raw >> 25) & 3 {
-        0 => "",
-        1 => ".rl",
-        2 => ".aq",
-        _ => ".aqrl",
-    };
+    let (rd, rs1, imm) = (op.rd, op.rs1, op.imm);
     match op.k {
         OpKind::Empty | OpKind::PageEnd | OpKind::Illegal => format!("unknown {:#x}", op.raw),
         OpKind::Lui => format!("lui {}, {:#x}", x(rd), (imm as u32) >> 12),
         OpKind::Auipc => format!("auipc {}, {:#x}", x(rd), (imm as u32) >> 12),
         OpKind::Jal => format!("jal {}, {}", x(rd), target(pc, imm)),
         OpKind::Jalr => format!("jalr {}, {imm}({})", x(rd), x(rs1)),
-        OpKind::Beq => br("beq"),
-        OpKind::Bne => br("bne"),
-        OpKind::Blt => br("blt"),
-        OpKind::Bge => br("bge"),
-        OpKind::Bltu => br("bltu"),
-        OpKind::Bgeu => br("bgeu"),
-        OpKind::Lb => load("lb"),
-        OpKind::Lh => load("lh"),
-        OpKind::Lw => load("lw"),
-        OpKind::Ld => load("ld"),
-        OpKind::Lbu => load("lbu"),
-        OpKind::Lhu => load("lhu"),
-        OpKind::Lwu => load("lwu"),
-        OpKind::Sb => store("sb"),
-        OpKind::Sh => store("sh"),
-        OpKind::Sw => store("sw"),
-        OpKind::Sd => store("sd"),
-        OpKind::Addi => i("addi"),
-        OpKind::Slti => i("slti"),
-        OpKind::Sltiu => i("sltiu"),
-        OpKind::Xori => i("xori"),
-        OpKind::Ori => i("ori"),
-        OpKind::Andi => i("andi"),
-        OpKind::Slli => format!("slli {}, {}, {}", x(rd), x(rs1), imm & 0x3f),
-        OpKind::Srli => format!("srli {}, {}, {}", x(rd), x(rs1), imm & 0x3f),
-        OpKind::Srai => format!("srai {}, {}, {}", x(rd), x(rs1), imm & 0x3f),
-        OpKind::Add => r("add"),
-        OpKind::Sub => r("sub"),
-        OpKind::Sll => r("sll"),
-        OpKind::Slt => r("slt"),
-        OpKind::Sltu => r("sltu"),
-        OpKind::Xor => r("xor"),
-        OpKind::Srl => r("srl"),
-        OpKind::Sra => r("sra"),
-        OpKind::Or => r("or"),
-        OpKind::And => r("and"),
-        OpKind::Addiw => i("addiw"),
-        OpKind::Slliw => format!("slliw {}, {}, {}", x(rd), x(rs1), imm & 0x1f),
-        OpKind::Srliw => format!("srliw {}, {}, {}", x(rd), x(rs1), imm & 0x1f),
-        OpKind::Sraiw => format!("sraiw {}, {}, {}", x(rd), x(rs1), imm & 0x1f),
-        OpKind::Addw => r("addw"),
-        OpKind::Subw => r("subw"),
-        OpKind::Sllw => r("sllw"),
-        OpKind::Srlw => r("srlw"),
-        OpKind::Sraw => r("sraw"),
-        OpKind::Mul => r("mul"),
-        OpKind::Mulh => r("mulh"),
-        OpKind::Mulhsu => r("mulhsu"),
-        OpKind::Mulhu => r("mulhu"),
-        OpKind::Div => r("div"),
-        OpKind::Divu => r("divu"),
-        OpKind::Rem => r("rem"),
-        OpKind::Remu => r("remu"),
-        OpKind::Mulw => r("mulw"),
-        OpKind::Divw => r("divw"),
-        OpKind::Divuw => r("divuw"),
-        OpKind::Remw => r("remw"),
-        OpKind::Remuw => r("remuw"),
+        OpKind::Beq => branch("beq", op, pc),
+        OpKind::Bne => branch("bne", op, pc),
+        OpKind::Blt => branch("blt", op, pc),
+        OpKind::Bge => branch("bge", op, pc),
+        OpKind::Bltu => branch("bltu", op, pc),
+        OpKind::Bgeu => branch("bgeu", op, pc),
+        OpKind::Lb => load("lb", x(rd), op),
+        OpKind::Lh => load("lh", x(rd), op),
+        OpKind::Lw => load("lw", x(rd), op),
+        OpKind::Ld => load("ld", x(rd), op),
+        OpKind::Lbu => load("lbu", x(rd), op),
+        OpKind::Lhu => load("lhu", x(rd), op),
+        OpKind::Lwu => load("lwu", x(rd), op),
+        OpKind::Sb => store("sb", x(op.rs2), op),
+        OpKind::Sh => store("sh", x(op.rs2), op),
+        OpKind::Sw => store("sw", x(op.rs2), op),
+        OpKind::Sd => store("sd", x(op.rs2), op),
+        OpKind::Addi => reg_imm("addi", op, imm),
+        OpKind::Slti => reg_imm("slti", op, imm),
+        OpKind::Sltiu => reg_imm("sltiu", op, imm),
+        OpKind::Xori => reg_imm("xori", op, imm),
+        OpKind::Ori => reg_imm("ori", op, imm),
+        OpKind::Andi => reg_imm("andi", op, imm),
+        OpKind::Slli => reg_imm("slli", op, imm & 0x3f),
+        OpKind::Srli => reg_imm("srli", op, imm & 0x3f),
+        OpKind::Srai => reg_imm("srai", op, imm & 0x3f),
+        OpKind::Add => reg_reg("add", op),
+        OpKind::Sub => reg_reg("sub", op),
+        OpKind::Sll => reg_reg("sll", op),
+        OpKind::Slt => reg_reg("slt", op),
+        OpKind::Sltu => reg_reg("sltu", op),
+        OpKind::Xor => reg_reg("xor", op),
+        OpKind::Srl => reg_reg("srl", op),
+        OpKind::Sra => reg_reg("sra", op),
+        OpKind::Or => reg_reg("or", op),
+        OpKind::And => reg_reg("and", op),
+        OpKind::Addiw => reg_imm("addiw", op, imm),
+        OpKind::Slliw => reg_imm("slliw", op, imm & 0x1f),
+        OpKind::Srliw => reg_imm("srliw", op, imm & 0x1f),
+        OpKind::Sraiw => reg_imm("sraiw", op, imm & 0x1f),
+        OpKind::Addw => reg_reg("addw", op),
+        OpKind::Subw => reg_reg("subw", op),
+        OpKind::Sllw => reg_reg("sllw", op),
+        OpKind::Srlw => reg_reg("srlw", op),
+        OpKind::Sraw => reg_reg("sraw", op),
+        OpKind::Mul => reg_reg("mul", op),
+        OpKind::Mulh => reg_reg("mulh", op),
+        OpKind::Mulhsu => reg_reg("mulhsu", op),
+        OpKind::Mulhu => reg_reg("mulhu", op),
+        OpKind::Div => reg_reg("div", op),
+        OpKind::Divu => reg_reg("divu", op),
+        OpKind::Rem => reg_reg("rem", op),
+        OpKind::Remu => reg_reg("remu", op),
+        OpKind::Mulw => reg_reg("mulw", op),
+        OpKind::Divw => reg_reg("divw", op),
+        OpKind::Divuw => reg_reg("divuw", op),
+        OpKind::Remw => reg_reg("remw", op),
+        OpKind::Remuw => reg_reg("remuw", op),
         OpKind::Fence => fence(op.raw),
         OpKind::FenceI => "fence.i".into(),
         OpKind::Ecall => "ecall".into(),
@@ -185,43 +164,94 @@ fn disassemble_op(op: &Op, pc: u64) -> String {
         OpKind::Mret => "mret".into(),
         OpKind::Sret => "sret".into(),
         OpKind::Wfi => "wfi".into(),
-        OpKind::SfenceVma => format!("sfence.vma {}, {}", x(rs1), x(rs2)),
-        OpKind::Csrrw => csr("csrrw"),
-        OpKind::Csrrs => csr("csrrs"),
-        OpKind::Csrrc => csr("csrrc"),
-        OpKind::Csrrwi => csri("csrrwi"),
-        OpKind::Csrrsi => csri("csrrsi"),
-        OpKind::Csrrci => csri("csrrci"),
+        OpKind::SfenceVma => format!("sfence.vma {}, {}", x(rs1), x(op.rs2)),
+        OpKind::Csrrw => csr("csrrw", x(rs1), op),
+        OpKind::Csrrs => csr("csrrs", x(rs1), op),
+        OpKind::Csrrc => csr("csrrc", x(rs1), op),
+        OpKind::Csrrwi => csr("csrrwi", &rs1.to_string(), op),
+        OpKind::Csrrsi => csr("csrrsi", &rs1.to_string(), op),
+        OpKind::Csrrci => csr("csrrci", &rs1.to_string(), op),
         OpKind::LrW => format!("lr.w{} {}, ({})", aq_rl(op.raw), x(rd), x(rs1)),
         OpKind::LrD => format!("lr.d{} {}, ({})", aq_rl(op.raw), x(rd), x(rs1)),
-        OpKind::ScW => format!("sc.w{} {}, {}, ({})", aq_rl(op.raw), x(rd), x(rs2), x(rs1)),
-        OpKind::ScD => format!("sc.d{} {}, {}, ({})", aq_rl(op.raw), x(rd), x(rs2), x(rs1)),
-        OpKind::AmoW | OpKind::AmoD => {
-            let name = match AmoOp::from_imm(imm) {
-                AmoOp::Swap => "amoswap",
-                AmoOp::Add => "amoadd",
-                AmoOp::Xor => "amoxor",
-                AmoOp::And => "amoand",
-                AmoOp::Or => "amoor",
-                AmoOp::Min => "amomin",
-                AmoOp::Max => "amomax",
-                AmoOp::Minu => "amominu",
-                AmoOp::Maxu => "amomaxu",
-            };
-            let w = if op.k == OpKind::AmoW { "w" } else { "d" };
-            format!(
-                "{name}.{w}{} {}, {}, ({})",
-                aq_rl(op.raw),
-                x(rd),
-                x(rs2),
-                x(rs1)
-            )
-        }
-        OpKind::Flw => format!("flw {}, {imm}({})", f(rd), x(rs1)),
-        OpKind::Fld => format!("fld {}, {imm}({})", f(rd), x(rs1)),
-        OpKind::Fsw => format!("fsw {}, {imm}({})", f(rs2), x(rs1)),
-        OpKind::Fsd => format!("fsd {}, {imm}({})", f(rs2), x(rs1)),
+        OpKind::ScW => atomic("sc", "w", op),
+        OpKind::ScD => atomic("sc", "d", op),
+        OpKind::AmoW => atomic(amo_name(imm), "w", op),
+        OpKind::AmoD => atomic(amo_name(imm), "d", op),
+        OpKind::Flw => load("flw", f(rd), op),
+        OpKind::Fld => load("fld", f(rd), op),
+        OpKind::Fsw => store("fsw", f(op.rs2), op),
+        OpKind::Fsd => store("fsd", f(op.rs2), op),
         OpKind::FpOp => fp(op.raw),
+    }
+}
+
+// The operand layouts shared by many ops, each given the mnemonic.
+
+/// `beq rs1, rs2, target`.
+fn branch(m: &str, op: &Op, pc: u64) -> String {
+    let to = target(pc, op.imm);
+    format!("{m} {}, {}, {to}", x(op.rs1), x(op.rs2))
+}
+
+/// `lw rd, imm(rs1)`, with rd named by the caller (integer or FP).
+fn load(m: &str, rd: &str, op: &Op) -> String {
+    format!("{m} {rd}, {}({})", op.imm, x(op.rs1))
+}
+
+/// `sw rs2, imm(rs1)`, with rs2 named by the caller (integer or FP).
+fn store(m: &str, rs2: &str, op: &Op) -> String {
+    format!("{m} {rs2}, {}({})", op.imm, x(op.rs1))
+}
+
+/// `addi rd, rs1, imm`, with the immediate as shown (a shift's is masked to its width).
+fn reg_imm(m: &str, op: &Op, imm: i32) -> String {
+    format!("{m} {}, {}, {imm}", x(op.rd), x(op.rs1))
+}
+
+/// `add rd, rs1, rs2`.
+fn reg_reg(m: &str, op: &Op) -> String {
+    format!("{m} {}, {}, {}", x(op.rd), x(op.rs1), x(op.rs2))
+}
+
+/// `csrrw rd, csr, src`, with the source (rs1 or the 5-bit immediate) as shown.
+fn csr(m: &str, src: &str, op: &Op) -> String {
+    let name = csr_name(op.imm as u32 & 0xfff);
+    format!("{m} {}, {name}, {src}", x(op.rd))
+}
+
+/// `amoadd.w.aq rd, rs2, (rs1)` and `sc.d rd, rs2, (rs1)`.
+fn atomic(name: &str, width: &str, op: &Op) -> String {
+    format!(
+        "{name}.{width}{} {}, {}, ({})",
+        aq_rl(op.raw),
+        x(op.rd),
+        x(op.rs2),
+        x(op.rs1)
+    )
+}
+
+/// The ordering suffix of an atomic: aq is bit 26, rl bit 25.
+fn aq_rl(raw: u32) -> &'static str {
+    match (raw >> 25) & 3 {
+        0 => "",
+        1 => ".rl",
+        2 => ".aq",
+        _ => ".aqrl",
+    }
+}
+
+/// An AMO's mnemonic without its width, from the operation in `Op::imm`.
+fn amo_name(imm: i32) -> &'static str {
+    match AmoOp::from_imm(imm) {
+        AmoOp::Swap => "amoswap",
+        AmoOp::Add => "amoadd",
+        AmoOp::Xor => "amoxor",
+        AmoOp::And => "amoand",
+        AmoOp::Or => "amoor",
+        AmoOp::Min => "amomin",
+        AmoOp::Max => "amomax",
+        AmoOp::Minu => "amominu",
+        AmoOp::Maxu => "amomaxu",
     }
 }
 

@@ -51,7 +51,6 @@ pub const fn j_type(opcode: u32, rd: u32, imm: i32) -> u32 {
         | opcode
 }
 
-/// Major opcodes used by the expander and the tests.
 /// `rd = value` for any 64-bit value, as 13 words: `addi rd, x0, 0`, then six rounds of
 /// `slli rd, rd, 11; ori rd, rd, chunk`, 11 bits at a time so every `ori` immediate is
 /// positive (66 bits are shifted in; the top two fall off, as they should).
@@ -66,6 +65,7 @@ pub fn load_immediate(rd: u32, value: u64) -> [u32; 13] {
     words
 }
 
+/// Major opcodes used by the decoder, the expander and the tests.
 pub mod op {
     pub const LOAD: u32 = 0x03;
     pub const LOAD_FP: u32 = 0x07;
@@ -79,6 +79,11 @@ pub mod op {
     pub const OP: u32 = 0x33;
     pub const LUI: u32 = 0x37;
     pub const OP_32: u32 = 0x3b;
+    pub const MADD: u32 = 0x43;
+    pub const MSUB: u32 = 0x47;
+    pub const NMSUB: u32 = 0x4b;
+    pub const NMADD: u32 = 0x4f;
+    pub const OP_FP: u32 = 0x53;
     pub const BRANCH: u32 = 0x63;
     pub const JALR: u32 = 0x67;
     pub const JAL: u32 = 0x6f;

@@ -21,6 +21,7 @@ mod jit_glue;
 mod run_loop;
 mod semantics;
 mod state;
+mod system;
 pub mod traced_loop;
 pub mod trap;
 mod trigger;
@@ -98,7 +99,7 @@ mod tests;
 use crate::bus::Bus;
 use crate::mmu::page_caches::{DataTlb, FetchPages, NO_VPN};
 use crate::mmu::{AccessType, Mmu, MmuConfig, TranslateCtx};
-use csr::{ip, ms, CsrEffect};
+use csr::{ip, ms};
 use decode::{decode, AmoOp, Op, OpKind};
 use decode_cache::DecodeCache;
 use fpu::FpState;
@@ -743,170 +744,6 @@ impl Hart {
     }
 
     // ---------------------------------------------------------------- system
-
-    /// Everything that is not plain integer computation or memory access.
-    #[inline(never)]
-    fn execute_system(&mut self, op: Op, bus: &mut Bus) -> Result<Step, Exception> {
-        let pc = self.pc;
-        let next = pc.wrapping_add(op.len as u64);
-        let illegal = Exception::illegal(op.raw as u64);
-        let a = self.x[op.rs1 as usize & 31];
-        let imm = op.imm as i64 as u64;
-        let fs_off = self.mstatus & ms::FS == 0;
-        match op.k {
-            OpKind::Csrrw
-            | OpKind::Csrrs
-            | OpKind::Csrrc
-            | OpKind::Csrrwi
-            | OpKind::Csrrsi
-            | OpKind::Csrrci => {
-                return self.execute_csr(op);
-            }
-            OpKind::FenceI => {
-                self.icache.fence();
-                self.forget_fetch_pages();
-            }
-            OpKind::Ecall => {
-                return Err(Exception::new(
-                    Exception::ECALL_FROM_U + self.privilege as u64,
-                    0,
-                ))
-            }
-            OpKind::Ebreak => return Err(Exception::new(Exception::BREAKPOINT, pc)),
-            OpKind::Mret => {
-                if self.privilege != PRIV_M {
-                    return Err(illegal);
-                }
-                let mpp = ((self.mstatus & ms::MPP) >> ms::MPP_SHIFT) as u8;
-                let mut s = self.mstatus & !(ms::MIE | ms::MPP);
-                if self.mstatus & ms::MPIE != 0 {
-                    s |= ms::MIE;
-                }
-                s |= ms::MPIE;
-                if mpp != PRIV_M {
-                    s &= !ms::MPRV;
-                }
-                self.mstatus = s;
-                self.pc = self.mepc;
-                self.reservation = None;
-                self.set_privilege(mpp);
-                return Ok(self.interrupt_check());
-            }
-            OpKind::Sret => {
-                if self.privilege < PRIV_S
-                    || (self.privilege == PRIV_S && self.mstatus & ms::TSR != 0)
-                {
-                    return Err(illegal);
-                }
-                let spp = ((self.mstatus & ms::SPP) >> 8) as u8;
-                let mut s = self.mstatus & !(ms::SIE | ms::SPP | ms::MPRV);
-                if self.mstatus & ms::SPIE != 0 {
-                    s |= ms::SIE;
-                }
-                s |= ms::SPIE;
-                self.mstatus = s;
-                self.pc = self.sepc;
-                self.reservation = None;
-                self.set_privilege(spp);
-                return Ok(self.interrupt_check());
-            }
-            OpKind::Wfi => {
-                if self.privilege == PRIV_U
-                    || (self.privilege == PRIV_S && self.mstatus & ms::TW != 0)
-                {
-                    return Err(illegal);
-                }
-                self.pc = next;
-                if self.mip() & self.mie != 0 {
-                    return Ok(Step::Next);
-                }
-                self.wfi = true;
-                return Ok(Step::Wfi);
-            }
-            OpKind::SfenceVma => {
-                if self.privilege == PRIV_U
-                    || (self.privilege == PRIV_S && self.mstatus & ms::TVM != 0)
-                {
-                    return Err(illegal);
-                }
-                let vaddr = (op.rs1 != 0).then_some(a);
-                let asid = (op.rs2 != 0).then(|| self.x[op.rs2 as usize & 31] as u16);
-                self.mmu.sfence_vma(vaddr, asid);
-                self.fetch_pages.flush();
-            }
-            OpKind::Flw | OpKind::Fld => {
-                if fs_off {
-                    return Err(illegal);
-                }
-                let va = a.wrapping_add(imm);
-                self.fp.f[op.rd as usize & 31] = if op.k == OpKind::Flw {
-                    self.load(bus, va, 4)? | 0xffff_ffff_0000_0000
-                } else {
-                    self.load(bus, va, 8)?
-                };
-                self.mark_fs_dirty();
-            }
-            OpKind::Fsw | OpKind::Fsd => {
-                if fs_off {
-                    return Err(illegal);
-                }
-                let va = a.wrapping_add(imm);
-                let v = self.fp.f[op.rs2 as usize & 31];
-                let size = if op.k == OpKind::Fsw { 4 } else { 8 };
-                if self.store(bus, va, size, v)? {
-                    self.pc = next;
-                    return Ok(Step::Yield);
-                }
-            }
-            OpKind::FpOp => {
-                if fs_off {
-                    return Err(illegal);
-                }
-                let flags = self.fp.fflags;
-                fpu::execute(op.raw, &mut self.fp, &mut self.x).map_err(|_| illegal)?;
-                if fp_writes_f_register(op.raw) || self.fp.fflags != flags {
-                    self.mark_fs_dirty();
-                }
-            }
-            _ => return Err(illegal),
-        }
-        self.pc = next;
-        Ok(Step::Next)
-    }
-
-    fn execute_csr(&mut self, op: Op) -> Result<Step, Exception> {
-        let illegal = Exception::illegal(op.raw as u64);
-        let csr = (op.imm as u32 & 0xfff) as u16;
-        let immediate = matches!(op.k, OpKind::Csrrwi | OpKind::Csrrsi | OpKind::Csrrci);
-        let src = if immediate {
-            op.rs1 as u64
-        } else {
-            self.x[op.rs1 as usize & 31]
-        };
-        let swap = matches!(op.k, OpKind::Csrrw | OpKind::Csrrwi);
-        // CSRRS/CSRRC with x0 (or uimm 0) do not write, so they are legal on read-only CSRs.
-        let writes = swap || op.rs1 != 0;
-        if !self.csr_privilege_ok(csr) || (writes && csr >> 10 == 3) {
-            return Err(illegal);
-        }
-        let old = self.csr_read(csr).ok_or(illegal)?;
-        let mut step = Step::Next;
-        if writes {
-            let new = match op.k {
-                OpKind::Csrrw | OpKind::Csrrwi => src,
-                OpKind::Csrrs | OpKind::Csrrsi => self.csr_modify_base(csr, old) | src,
-                _ => self.csr_modify_base(csr, old) & !src,
-            };
-            match self.csr_write(csr, new) {
-                CsrEffect::None => {}
-                CsrEffect::Interrupts => step = self.interrupt_check(),
-                CsrEffect::Reloop => step = Step::Yield,
-            }
-        }
-        self.x[op.rd as usize & 31] = old;
-        self.pc = self.pc.wrapping_add(4);
-        Ok(step)
-    }
 
     // ---------------------------------------------------------------- triggers
 

@@ -253,7 +253,7 @@ impl Hart {
             if cur.left == 0 {
                 break RunStop::Budget;
             }
-            if let Err(stop) = self.from_fetch(bus, obs, &mut cur) {
+            if let Err(stop) = self.step_from_fetch(bus, obs, &mut cur) {
                 break stop;
             }
         };
@@ -276,7 +276,7 @@ impl Hart {
     /// One fetch at `cur.pc`, then: a compiled block, the reference step, or straight
     /// through the decoded page.
     #[inline(always)]
-    fn from_fetch<O: Observer>(
+    fn step_from_fetch<O: Observer>(
         &mut self,
         bus: &mut Bus,
         obs: &mut O,

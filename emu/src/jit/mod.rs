@@ -781,240 +781,259 @@ impl Translator<'_> {
         }
     }
 
+    /// Emit `insns` as one block: each instruction by its class's emitter, until a jump
+    /// ends the block or an instruction it does not compile is reached.
     fn block(&mut self, insns: &[Insn]) {
+        use OpKind::*;
         let mut offset = 0u64;
         for (i, op) in insns.iter().enumerate() {
-            let len = op.len as u64;
-            let imm = op.imm as i64;
-            let i = i as u64;
-            let (rd, rs1, rs2) = (op.rd, op.rs1, op.rs2);
-            macro_rules! alu {
-                (|$t:ident, $a:ident, $b:ident| $e:expr) => {{
-                    let $a = self.get(rs1);
-                    let $b = self.get(rs2);
-                    let $t = &mut *self;
-                    let v = $e;
-                    self.set(rd, v);
-                }};
-            }
-            macro_rules! alu_imm {
-                (|$t:ident, $a:ident| $e:expr) => {{
-                    let $a = self.get(rs1);
-                    let $t = &mut *self;
-                    let v = $e;
-                    self.set(rd, v);
-                }};
-            }
+            let retired = i as u64;
             match op.k {
-                OpKind::Lui => {
-                    let v = self.b.ins().iconst(I64, imm);
-                    self.set(rd, v)
-                }
-                OpKind::Auipc => {
-                    let v = self.pc_at(offset.wrapping_add(imm as u64));
-                    self.set(rd, v)
-                }
-                OpKind::Jal => {
-                    let link = self.pc_at(offset + len);
-                    self.set(rd, link);
-                    self.exit_to(offset.wrapping_add(imm as u64), i + 1);
+                Lui | Auipc => self.emit_upper(op, offset),
+                Jal | Jalr => {
+                    self.emit_jump(op, retired, offset);
                     return;
                 }
-                OpKind::Jalr => {
-                    let a = self.get(rs1);
-                    let t = self.b.ins().iadd_imm_s(a, imm);
-                    let target = self.b.ins().band_imm_s(t, !1);
-                    let link = self.pc_at(offset + len);
-                    self.set(rd, link);
-                    let left = self.left_after(i + 1);
-                    self.exit(target, left);
-                    return;
+                Beq | Bne | Blt | Bge | Bltu | Bgeu => self.emit_branch(op, retired, offset),
+                Lb | Lh | Lw | Ld | Lbu | Lhu | Lwu => self.emit_load(op, retired, offset),
+                Sb | Sh | Sw | Sd => self.emit_store(op, retired, offset),
+                Addi | Slti | Sltiu | Xori | Ori | Andi | Slli | Srli | Srai => {
+                    self.emit_alu_imm(op)
                 }
-                OpKind::Beq
-                | OpKind::Bne
-                | OpKind::Blt
-                | OpKind::Bge
-                | OpKind::Bltu
-                | OpKind::Bgeu => {
-                    let cc = match op.k {
-                        OpKind::Beq => IntCC::Equal,
-                        OpKind::Bne => IntCC::NotEqual,
-                        OpKind::Blt => IntCC::SignedLessThan,
-                        OpKind::Bge => IntCC::SignedGreaterThanOrEqual,
-                        OpKind::Bltu => IntCC::UnsignedLessThan,
-                        _ => IntCC::UnsignedGreaterThanOrEqual,
-                    };
-                    let a = self.get(rs1);
-                    let b = self.get(rs2);
-                    let taken = self.b.ins().icmp(cc, a, b);
-                    // Taken: leave the block; not taken: carry on in it.
-                    let out = self.b.create_block();
-                    let on = self.b.create_block();
-                    self.b.ins().brif(taken, out, &[], on, &[]);
-                    self.b.switch_to_block(out);
-                    self.exit_to(offset.wrapping_add(imm as u64), i + 1);
-                    self.b.switch_to_block(on);
-                }
-                OpKind::Lb
-                | OpKind::Lh
-                | OpKind::Lw
-                | OpKind::Ld
-                | OpKind::Lbu
-                | OpKind::Lhu
-                | OpKind::Lwu => {
-                    let size = match op.k {
-                        OpKind::Lb | OpKind::Lbu => 1,
-                        OpKind::Lh | OpKind::Lhu => 2,
-                        OpKind::Lw | OpKind::Lwu => 4,
-                        _ => 8,
-                    };
-                    let a = self.get(rs1);
-                    let va = self.b.ins().iadd_imm_s(a, imm);
-                    let raw = self.load_guest(va, size, i, offset);
-                    let v = match op.k {
-                        OpKind::Lb => {
-                            let n = self.b.ins().ireduce(types::I8, raw);
-                            self.b.ins().sextend(I64, n)
-                        }
-                        OpKind::Lh => {
-                            let n = self.b.ins().ireduce(types::I16, raw);
-                            self.b.ins().sextend(I64, n)
-                        }
-                        OpKind::Lw => self.sext32(raw),
-                        _ => raw,
-                    };
-                    self.set(rd, v);
-                }
-                OpKind::Sb | OpKind::Sh | OpKind::Sw | OpKind::Sd => {
-                    let size = match op.k {
-                        OpKind::Sb => 1,
-                        OpKind::Sh => 2,
-                        OpKind::Sw => 4,
-                        _ => 8,
-                    };
-                    let a = self.get(rs1);
-                    let value = self.get(rs2);
-                    let va = self.b.ins().iadd_imm_s(a, imm);
-                    self.store_guest(va, value, size, i, offset);
-                }
-                OpKind::Addi => alu_imm!(|t, a| t.b.ins().iadd_imm_s(a, imm)),
-                OpKind::Slti => alu_imm!(|t, a| {
-                    let c = t.b.ins().icmp_imm_s(IntCC::SignedLessThan, a, imm);
-                    t.b.ins().uextend(I64, c)
-                }),
-                OpKind::Sltiu => alu_imm!(|t, a| {
-                    let c = t.b.ins().icmp_imm_s(IntCC::UnsignedLessThan, a, imm);
-                    t.b.ins().uextend(I64, c)
-                }),
-                OpKind::Xori => alu_imm!(|t, a| t.b.ins().bxor_imm_s(a, imm)),
-                OpKind::Ori => alu_imm!(|t, a| t.b.ins().bor_imm_s(a, imm)),
-                OpKind::Andi => alu_imm!(|t, a| t.b.ins().band_imm_s(a, imm)),
-                OpKind::Slli => alu_imm!(|t, a| t.b.ins().ishl_imm_u(a, imm & 63)),
-                OpKind::Srli => alu_imm!(|t, a| t.b.ins().ushr_imm_u(a, imm & 63)),
-                OpKind::Srai => alu_imm!(|t, a| t.b.ins().sshr_imm_u(a, imm & 63)),
-                OpKind::Add => alu!(|t, a, b| t.b.ins().iadd(a, b)),
-                OpKind::Sub => alu!(|t, a, b| t.b.ins().isub(a, b)),
-                // Cranelift's shifts take the amount modulo the width, as RISC-V does.
-                OpKind::Sll => alu!(|t, a, b| t.b.ins().ishl(a, b)),
-                OpKind::Slt => alu!(|t, a, b| t.bool64(IntCC::SignedLessThan, a, b)),
-                OpKind::Sltu => alu!(|t, a, b| t.bool64(IntCC::UnsignedLessThan, a, b)),
-                OpKind::Xor => alu!(|t, a, b| t.b.ins().bxor(a, b)),
-                OpKind::Srl => alu!(|t, a, b| t.b.ins().ushr(a, b)),
-                OpKind::Sra => alu!(|t, a, b| t.b.ins().sshr(a, b)),
-                OpKind::Or => alu!(|t, a, b| t.b.ins().bor(a, b)),
-                OpKind::And => alu!(|t, a, b| t.b.ins().band(a, b)),
-                OpKind::Addiw => alu_imm!(|t, a| {
-                    let s = t.b.ins().iadd_imm_s(a, imm);
-                    t.sext32(s)
-                }),
-                OpKind::Slliw | OpKind::Srliw | OpKind::Sraiw => alu_imm!(|t, a| {
-                    let w = t.b.ins().ireduce(I32, a);
-                    let sh = imm & 31;
-                    let r = match op.k {
-                        OpKind::Slliw => t.b.ins().ishl_imm_u(w, sh),
-                        OpKind::Srliw => t.b.ins().ushr_imm_u(w, sh),
-                        _ => t.b.ins().sshr_imm_u(w, sh),
-                    };
-                    t.b.ins().sextend(I64, r)
-                }),
-                OpKind::Addw => alu!(|t, a, b| {
-                    let s = t.b.ins().iadd(a, b);
-                    t.sext32(s)
-                }),
-                OpKind::Subw => alu!(|t, a, b| {
-                    let s = t.b.ins().isub(a, b);
-                    t.sext32(s)
-                }),
-                OpKind::Sllw | OpKind::Srlw | OpKind::Sraw => alu!(|t, a, b| {
-                    let w = t.b.ins().ireduce(I32, a);
-                    let sh = t.b.ins().ireduce(I32, b);
-                    let r = match op.k {
-                        OpKind::Sllw => t.b.ins().ishl(w, sh),
-                        OpKind::Srlw => t.b.ins().ushr(w, sh),
-                        _ => t.b.ins().sshr(w, sh),
-                    };
-                    t.b.ins().sextend(I64, r)
-                }),
-                OpKind::Mul => alu!(|t, a, b| t.b.ins().imul(a, b)),
-                OpKind::Mulh => alu!(|t, a, b| t.b.ins().smulhi(a, b)),
-                OpKind::Mulhu => alu!(|t, a, b| t.b.ins().umulhi(a, b)),
-                OpKind::Mulhsu => alu!(|t, a, b| {
-                    // high(a signed * b unsigned) = high(a * b unsigned) - (a < 0 ? b : 0)
-                    let hi = t.b.ins().umulhi(a, b);
-                    let sign = t.b.ins().sshr_imm_u(a, 63);
-                    let fix = t.b.ins().band(sign, b);
-                    t.b.ins().isub(hi, fix)
-                }),
-                OpKind::Mulw => alu!(|t, a, b| {
-                    let p = t.b.ins().imul(a, b);
-                    t.sext32(p)
-                }),
-                OpKind::Div | OpKind::Divu | OpKind::Rem | OpKind::Remu => {
-                    alu!(|t, a, b| t.divide(op.k, a, b, I64))
-                }
-                OpKind::Divw | OpKind::Divuw | OpKind::Remw | OpKind::Remuw => alu!(|t, a, b| {
-                    let a = t.b.ins().ireduce(I32, a);
-                    let b = t.b.ins().ireduce(I32, b);
-                    let r = t.divide(op.k, a, b, I32);
-                    t.b.ins().sextend(I64, r)
-                }),
+                Add | Sub | Sll | Slt | Sltu | Xor | Srl | Sra | Or | And => self.emit_alu_reg(op),
+                Addiw | Slliw | Srliw | Sraiw => self.emit_alu_imm_w(op),
+                Addw | Subw | Sllw | Srlw | Sraw => self.emit_alu_reg_w(op),
+                Mul | Mulh | Mulhsu | Mulhu | Div | Divu | Rem | Remu | Mulw | Divw | Divuw
+                | Remw | Remuw => self.emit_mul_div(op),
                 // Harts run in turns, so memory is always ordered.
-                OpKind::Fence => {}
-                // Not compiled (`OpKind::jit_compiles`): a block never holds them.
-                OpKind::Empty
-                | OpKind::PageEnd
-                | OpKind::Illegal
-                | OpKind::FenceI
-                | OpKind::Ecall
-                | OpKind::Ebreak
-                | OpKind::Mret
-                | OpKind::Sret
-                | OpKind::Wfi
-                | OpKind::SfenceVma
-                | OpKind::Csrrw
-                | OpKind::Csrrs
-                | OpKind::Csrrc
-                | OpKind::Csrrwi
-                | OpKind::Csrrsi
-                | OpKind::Csrrci
-                | OpKind::LrW
-                | OpKind::ScW
-                | OpKind::LrD
-                | OpKind::ScD
-                | OpKind::AmoW
-                | OpKind::AmoD
-                | OpKind::Flw
-                | OpKind::Fld
-                | OpKind::Fsw
-                | OpKind::Fsd
-                | OpKind::FpOp => {
-                    self.exit_to(offset, i);
+                Fence => {}
+                // Not compiled (`jit_compiles`): a block never holds them.
+                Empty | PageEnd | Illegal | FenceI | Ecall | Ebreak | Mret | Sret | Wfi
+                | SfenceVma | Csrrw | Csrrs | Csrrc | Csrrwi | Csrrsi | Csrrci | LrW | ScW
+                | LrD | ScD | AmoW | AmoD | Flw | Fld | Fsw | Fsd | FpOp => {
+                    self.exit_to(offset, retired);
                     return;
                 }
             }
-            offset += len;
+            offset += op.len as u64;
         }
         // Ran to the block's limit or up to something not compiled.
         self.exit_to(offset, insns.len() as u64);
+    }
+
+    // The emitters, one per class of op, called by `block` for an op of that class only.
+    // `retired` is the number of instructions before `op` in the block, `offset` its byte
+    // offset from the block's entry.
+
+    /// LUI, AUIPC.
+    fn emit_upper(&mut self, op: &Insn, offset: u64) {
+        let imm = op.imm as i64;
+        let v = if op.k == OpKind::Lui {
+            self.b.ins().iconst(I64, imm)
+        } else {
+            self.pc_at(offset.wrapping_add(imm as u64))
+        };
+        self.set(op.rd, v)
+    }
+
+    /// JAL, JALR: both end the block.
+    fn emit_jump(&mut self, op: &Insn, retired: u64, offset: u64) {
+        let imm = op.imm as i64;
+        let link_offset = offset + op.len as u64;
+        if op.k == OpKind::Jal {
+            let link = self.pc_at(link_offset);
+            self.set(op.rd, link);
+            self.exit_to(offset.wrapping_add(imm as u64), retired + 1);
+        } else {
+            let a = self.get(op.rs1);
+            let t = self.b.ins().iadd_imm_s(a, imm);
+            let target = self.b.ins().band_imm_s(t, !1);
+            let link = self.pc_at(link_offset);
+            self.set(op.rd, link);
+            let left = self.left_after(retired + 1);
+            self.exit(target, left);
+        }
+    }
+
+    /// The conditional branches: taken leaves the block, not taken carries on in it.
+    fn emit_branch(&mut self, op: &Insn, retired: u64, offset: u64) {
+        let cc = match op.k {
+            OpKind::Beq => IntCC::Equal,
+            OpKind::Bne => IntCC::NotEqual,
+            OpKind::Blt => IntCC::SignedLessThan,
+            OpKind::Bge => IntCC::SignedGreaterThanOrEqual,
+            OpKind::Bltu => IntCC::UnsignedLessThan,
+            _ => IntCC::UnsignedGreaterThanOrEqual,
+        };
+        let a = self.get(op.rs1);
+        let b = self.get(op.rs2);
+        let taken = self.b.ins().icmp(cc, a, b);
+        let out = self.b.create_block();
+        let on = self.b.create_block();
+        self.b.ins().brif(taken, out, &[], on, &[]);
+        self.b.switch_to_block(out);
+        self.exit_to(offset.wrapping_add(op.imm as i64 as u64), retired + 1);
+        self.b.switch_to_block(on);
+    }
+
+    /// The integer loads.
+    fn emit_load(&mut self, op: &Insn, retired: u64, offset: u64) {
+        let size = match op.k {
+            OpKind::Lb | OpKind::Lbu => 1,
+            OpKind::Lh | OpKind::Lhu => 2,
+            OpKind::Lw | OpKind::Lwu => 4,
+            _ => 8,
+        };
+        let a = self.get(op.rs1);
+        let va = self.b.ins().iadd_imm_s(a, op.imm as i64);
+        let raw = self.load_guest(va, size, retired, offset);
+        let v = match op.k {
+            OpKind::Lb => {
+                let n = self.b.ins().ireduce(types::I8, raw);
+                self.b.ins().sextend(I64, n)
+            }
+            OpKind::Lh => {
+                let n = self.b.ins().ireduce(types::I16, raw);
+                self.b.ins().sextend(I64, n)
+            }
+            OpKind::Lw => self.sext32(raw),
+            _ => raw,
+        };
+        self.set(op.rd, v);
+    }
+
+    /// The integer stores.
+    fn emit_store(&mut self, op: &Insn, retired: u64, offset: u64) {
+        let size = match op.k {
+            OpKind::Sb => 1,
+            OpKind::Sh => 2,
+            OpKind::Sw => 4,
+            _ => 8,
+        };
+        let a = self.get(op.rs1);
+        let value = self.get(op.rs2);
+        let va = self.b.ins().iadd_imm_s(a, op.imm as i64);
+        self.store_guest(va, value, size, retired, offset);
+    }
+
+    /// OP-IMM: rd = rs1 op imm.
+    fn emit_alu_imm(&mut self, op: &Insn) {
+        let imm = op.imm as i64;
+        let a = self.get(op.rs1);
+        let v = match op.k {
+            OpKind::Addi => self.b.ins().iadd_imm_s(a, imm),
+            OpKind::Slti => {
+                let c = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, a, imm);
+                self.b.ins().uextend(I64, c)
+            }
+            OpKind::Sltiu => {
+                let c = self.b.ins().icmp_imm_s(IntCC::UnsignedLessThan, a, imm);
+                self.b.ins().uextend(I64, c)
+            }
+            OpKind::Xori => self.b.ins().bxor_imm_s(a, imm),
+            OpKind::Ori => self.b.ins().bor_imm_s(a, imm),
+            OpKind::Andi => self.b.ins().band_imm_s(a, imm),
+            OpKind::Slli => self.b.ins().ishl_imm_u(a, imm & 63),
+            OpKind::Srli => self.b.ins().ushr_imm_u(a, imm & 63),
+            _ => self.b.ins().sshr_imm_u(a, imm & 63),
+        };
+        self.set(op.rd, v);
+    }
+
+    /// OP without the M extension: rd = rs1 op rs2.
+    fn emit_alu_reg(&mut self, op: &Insn) {
+        let a = self.get(op.rs1);
+        let b = self.get(op.rs2);
+        let v = match op.k {
+            OpKind::Add => self.b.ins().iadd(a, b),
+            OpKind::Sub => self.b.ins().isub(a, b),
+            // Cranelift's shifts take the amount modulo the width, as RISC-V does.
+            OpKind::Sll => self.b.ins().ishl(a, b),
+            OpKind::Slt => self.bool64(IntCC::SignedLessThan, a, b),
+            OpKind::Sltu => self.bool64(IntCC::UnsignedLessThan, a, b),
+            OpKind::Xor => self.b.ins().bxor(a, b),
+            OpKind::Srl => self.b.ins().ushr(a, b),
+            OpKind::Sra => self.b.ins().sshr(a, b),
+            OpKind::Or => self.b.ins().bor(a, b),
+            _ => self.b.ins().band(a, b),
+        };
+        self.set(op.rd, v);
+    }
+
+    /// OP-IMM-32: a 32-bit result, sign-extended.
+    fn emit_alu_imm_w(&mut self, op: &Insn) {
+        let imm = op.imm as i64;
+        let a = self.get(op.rs1);
+        let v = if op.k == OpKind::Addiw {
+            let s = self.b.ins().iadd_imm_s(a, imm);
+            self.sext32(s)
+        } else {
+            let w = self.b.ins().ireduce(I32, a);
+            let sh = imm & 31;
+            let r = match op.k {
+                OpKind::Slliw => self.b.ins().ishl_imm_u(w, sh),
+                OpKind::Srliw => self.b.ins().ushr_imm_u(w, sh),
+                _ => self.b.ins().sshr_imm_u(w, sh),
+            };
+            self.b.ins().sextend(I64, r)
+        };
+        self.set(op.rd, v);
+    }
+
+    /// OP-32 without the M extension: a 32-bit result, sign-extended.
+    fn emit_alu_reg_w(&mut self, op: &Insn) {
+        let a = self.get(op.rs1);
+        let b = self.get(op.rs2);
+        let v = match op.k {
+            OpKind::Addw => {
+                let s = self.b.ins().iadd(a, b);
+                self.sext32(s)
+            }
+            OpKind::Subw => {
+                let s = self.b.ins().isub(a, b);
+                self.sext32(s)
+            }
+            _ => {
+                let w = self.b.ins().ireduce(I32, a);
+                let sh = self.b.ins().ireduce(I32, b);
+                let r = match op.k {
+                    OpKind::Sllw => self.b.ins().ishl(w, sh),
+                    OpKind::Srlw => self.b.ins().ushr(w, sh),
+                    _ => self.b.ins().sshr(w, sh),
+                };
+                self.b.ins().sextend(I64, r)
+            }
+        };
+        self.set(op.rd, v);
+    }
+
+    /// The M extension, 64- and 32-bit.
+    fn emit_mul_div(&mut self, op: &Insn) {
+        let a = self.get(op.rs1);
+        let b = self.get(op.rs2);
+        let v = match op.k {
+            OpKind::Mul => self.b.ins().imul(a, b),
+            OpKind::Mulh => self.b.ins().smulhi(a, b),
+            OpKind::Mulhu => self.b.ins().umulhi(a, b),
+            OpKind::Mulhsu => {
+                // high(a signed * b unsigned) = high(a * b unsigned) - (a < 0 ? b : 0)
+                let hi = self.b.ins().umulhi(a, b);
+                let sign = self.b.ins().sshr_imm_u(a, 63);
+                let fix = self.b.ins().band(sign, b);
+                self.b.ins().isub(hi, fix)
+            }
+            OpKind::Mulw => {
+                let p = self.b.ins().imul(a, b);
+                self.sext32(p)
+            }
+            OpKind::Div | OpKind::Divu | OpKind::Rem | OpKind::Remu => self.divide(op.k, a, b, I64),
+            _ => {
+                let a = self.b.ins().ireduce(I32, a);
+                let b = self.b.ins().ireduce(I32, b);
+                let r = self.divide(op.k, a, b, I32);
+                self.b.ins().sextend(I64, r)
+            }
+        };
+        self.set(op.rd, v);
     }
 }

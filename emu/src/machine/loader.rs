@@ -59,6 +59,25 @@ pub fn read_file(path: &Path) -> Result<Vec<u8>, LoadError> {
     Ok(data)
 }
 
+/// Read an input file the user named for a run; errors name its role and path.
+pub fn read_input(role: &str, path: &Path) -> Result<Vec<u8>, crate::user_error::Failure> {
+    use crate::user_error::Failure;
+    let data = std::fs::read(path).map_err(|e| {
+        Failure::image(format!(
+            "cannot read the {role} {}: {}",
+            path.display(),
+            os_error(&e)
+        ))
+    })?;
+    if data.is_empty() {
+        return Err(Failure::image(format!(
+            "the {role} {} is empty",
+            path.display()
+        )));
+    }
+    Ok(data)
+}
+
 /// Offset of the RISC-V Linux `Image` header magic "RSC\x05".
 const LINUX_MAGIC2_OFFSET: usize = 0x38;
 /// Offsets of the header's `text_offset` (where above the start of RAM the image goes)

@@ -5,8 +5,11 @@ pub mod board;
 pub use crate::devices::console_expect;
 pub use crate::devices::{ClockMode, TIMEBASE_HZ};
 pub mod dtb;
+pub mod image_layout;
 pub mod loader;
+pub mod run_config;
 pub mod savepoint;
+pub mod session;
 pub mod stats;
 
 use crate::bus::{Bus, DeviceError, ExitRequest, MmioDevice, Ram, DRAM_BASE};
@@ -68,7 +71,8 @@ pub struct MachineConfig {
     /// When every hart sleeps, let the skipped time pass on the wall clock as well
     /// (interactive sessions; the CLI sets it when stdin is a terminal).
     pub pace_idle: bool,
-    /// Compile hot straight-line code with Cranelift (`--jit`; off with `--no-fast-path`).
+    /// Compile hot straight-line code with Cranelift (the default; off with `--interp`
+    /// and in effect never with `--no-fast-path`).
     pub jit: bool,
     /// Block entries counted before compiling (`--jit-hot`).
     pub jit_hot: u32,

@@ -11,7 +11,9 @@
 
 use crate::bus::Bus;
 use crate::cpu::{Hart, RunStop};
-use crate::trace::Tracer;
+use crate::trace::symbols::Symbolizer;
+use crate::trace::{Tracer, Where};
+use crate::user_error::Failure;
 
 /// Where to stop: when a hart has retired `insn` instructions (as `--trace-from insn:N`
 /// counts), or before a hart executes an instruction at one of these pcs.
@@ -21,6 +23,30 @@ pub struct SavePoint {
     pub id: usize,
     pub insn: Option<u64>,
     pub pcs: Vec<u64>,
+}
+
+/// The save points of `--save-at`, in order, resolved with the run's symbols.
+pub fn resolve(save_at: &[Where], symbols: &Symbolizer) -> Result<Vec<SavePoint>, Failure> {
+    save_at
+        .iter()
+        .enumerate()
+        .map(|(id, w)| {
+            let (insn, pcs) = match w {
+                Where::Insn(n) => (Some(*n), Vec::new()),
+                Where::Address(a) => (None, vec![*a]),
+                Where::Symbol(name) => {
+                    let pcs = symbols.resolve(name);
+                    if pcs.is_empty() {
+                        return Err(Failure::usage(format!(
+                            "unknown symbol '{name}' for --save-at (give an address like 0x80200000, insn:N, or pass the ELF with --symbols)"
+                        )));
+                    }
+                    (None, pcs)
+                }
+            };
+            Ok(SavePoint { id, insn, pcs })
+        })
+        .collect()
 }
 
 /// A quantum interrupted at a save point: what the machine's loop had computed for it
