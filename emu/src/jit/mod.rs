@@ -74,8 +74,8 @@ pub const HOT: u32 = 5_000;
 const MIN_BLOCK: usize = 4;
 /// Changes of a page's code that invalidated compiled code, after which the page is left
 /// to the interpreter (see "Self-modifying code" above). Each such change costs a
-/// recompile of every block on the page (~0.5 ms each, the time the interpreter takes
-/// for a few hundred thousand instructions). Code that is rewritten now and then (a
+/// recompile of every block on the page (up to ~0.5 ms each, the time the interpreter
+/// takes for about a hundred thousand instructions). Code rewritten now and then (a
 /// loader, a page freed and reused for other code) changes a few times per decode-cache
 /// lifetime; a page rewritten in a loop reaches 16 after 16 recompiles, which bounds
 /// what it wastes.
