@@ -154,12 +154,12 @@ const HABITS: &[Habit] = &[
     Habit {
         name: "enable-kvm",
         takes_value: false,
-        advice: Advice::Refuse("emu has no accelerator: drop it (--jit compiles hot guest code)"),
+        advice: Advice::Refuse("emu has no accelerator: drop it (emu compiles hot guest code by default)"),
     },
     Habit {
         name: "accel",
         takes_value: true,
-        advice: Advice::Refuse("emu has no accelerator: drop it (--jit compiles hot guest code)"),
+        advice: Advice::Refuse("emu has no accelerator: drop it (emu compiles hot guest code by default)"),
     },
     Habit {
         name: "d",

@@ -493,7 +493,7 @@ impl Hart {
     /// One instruction through the reference `execute` (anything `exec` leaves alone),
     /// its events when traced, then a fresh fetch: a system instruction may have changed
     /// the translation context.
-    #[inline(never)]
+    #[inline(always)]
     fn reference_step<O: Observer>(
         &mut self,
         bus: &mut Bus,
