@@ -8,6 +8,7 @@
 //! everything made it re-decode its hot code thousands of times per boot.
 
 use super::decode::{Op, OpKind};
+use crate::jit::MAX_CODE_CHANGES;
 
 /// A decoded instruction as the cache stores it: what the hot loops read, in 8 bytes, so
 /// a decoded page (2048 slots) is 16 KiB and a large kernel's hot code stays in the host's
@@ -66,6 +67,8 @@ const SLOTS: usize = 2048;
 const STRIDE: usize = SLOTS + 1;
 /// Decoded pages kept before the cache starts over (each page is 32 KiB).
 const MAX_PAGES: usize = 4096;
+/// [`DecodeCache::compiled_at`] entry of a pool page no block was compiled from.
+const NOT_COMPILED: u64 = u64::MAX;
 
 pub struct DecodeCache {
     /// RAM page number -> pool page index + 1, or NO_PAGE.
@@ -81,6 +84,15 @@ pub struct DecodeCache {
     /// --jit: pool page index -> how often its decoded slots were dropped or the pool
     /// page reused, so compiled blocks made from it can tell they are stale.
     versions: Vec<u64>,
+    /// --jit: pool page index -> the version compiled blocks were last made from, or
+    /// [`NOT_COMPILED`].
+    compiled_at: Vec<u64>,
+    /// --jit: pool page index -> how often a change of its bytes invalidated compiled
+    /// code (at most once per version); from [`MAX_CODE_CHANGES`] on, the page is left to
+    /// the interpreter while this pool page holds it (see the jit module comment).
+    code_changes: Vec<u32>,
+    /// --jit: pages that reached [`MAX_CODE_CHANGES`] since the start.
+    pages_given_up: u64,
     /// Pool page `i`'s RAM bytes as they were when it was last decoded or revalidated:
     /// `snapshots[i * 4096..][..4096]`.
     snapshots: Vec<u8>,
@@ -100,6 +112,9 @@ impl DecodeCache {
             raws: vec![0],
             owner: Vec::new(),
             versions: Vec::new(),
+            compiled_at: Vec::new(),
+            code_changes: Vec::new(),
+            pages_given_up: 0,
             snapshots: Vec::new(),
             checked: Vec::new(),
             epoch: 0,
@@ -124,6 +139,24 @@ impl DecodeCache {
     #[inline(always)]
     pub fn version(&self, index: usize) -> u64 {
         self.versions[(index - 1) / STRIDE]
+    }
+
+    /// --jit: a block is being compiled from the slots of the page holding `index`, as
+    /// they are at its current version.
+    pub fn note_compiled(&mut self, index: usize) {
+        let page = (index - 1) / STRIDE;
+        self.compiled_at[page] = self.versions[page];
+    }
+
+    /// --jit: the code of the page holding `index` changed too often for compiling it to
+    /// pay ([`MAX_CODE_CHANGES`]).
+    pub fn compiling_given_up(&self, index: usize) -> bool {
+        self.code_changes[(index - 1) / STRIDE] >= MAX_CODE_CHANGES
+    }
+
+    /// --jit: how many pages were given up so far ([`DecodeCache::compiling_given_up`]).
+    pub fn pages_given_up(&self) -> u64 {
+        self.pages_given_up
     }
 
     /// Size the page map for `ram_bytes` of RAM (a no-op after the first call).
@@ -203,12 +236,17 @@ impl DecodeCache {
             self.ops[base + SLOTS].k = OpKind::PageEnd;
             self.owner.push(ram_page);
             self.versions.push(0);
+            self.compiled_at.push(NOT_COMPILED);
+            self.code_changes.push(0);
             self.snapshots.extend_from_slice(bytes);
             self.checked.push(self.epoch);
         } else {
             self.ops[base..base + SLOTS].fill(Slot::EMPTY);
             self.owner[index] = ram_page;
             self.versions[index] = self.versions[index].wrapping_add(1);
+            // Another RAM page: its code gets its own chance.
+            self.compiled_at[index] = NOT_COMPILED;
+            self.code_changes[index] = 0;
             self.snapshots[index * 4096..][..4096].copy_from_slice(bytes);
             self.checked[index] = self.epoch;
         }
@@ -264,6 +302,13 @@ impl DecodeCache {
             slot.k = OpKind::Empty;
         }
         if dropped {
+            if self.compiled_at[index] == self.versions[index] {
+                // Compiled code made from this version is now stale.
+                self.code_changes[index] = self.code_changes[index].saturating_add(1);
+                if self.code_changes[index] == MAX_CODE_CHANGES {
+                    self.pages_given_up += 1;
+                }
+            }
             self.versions[index] = self.versions[index].wrapping_add(1);
         }
         dropped
@@ -287,5 +332,62 @@ impl DecodeCache {
 impl Default for DecodeCache {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cpu::decode::decode;
+
+    const NOP: u32 = 0x0000_0013;
+
+    /// A change counts only while compiled code is made from the page's current version,
+    /// once per version; at `MAX_CODE_CHANGES` the page is given up, and the count starts
+    /// over when the pool page is reused for another RAM page.
+    #[test]
+    fn code_changes_count_only_invalidated_compiled_code() {
+        let ram: Vec<u8> = NOP
+            .to_le_bytes()
+            .into_iter()
+            .cycle()
+            .take(4096 * (MAX_PAGES + 1))
+            .collect();
+        let mut c = DecodeCache::new();
+        c.ensure(ram.len() as u64);
+        let (base, _) = c.page_for(0, &ram);
+        // Nothing compiled: a change does not count.
+        c.set(base, decode(NOP));
+        assert!(c.invalidate(0, 4));
+        assert_eq!(c.code_changes[0], 0);
+        // Compiled, then two changes: only the first one invalidated compiled code.
+        c.set(base, decode(NOP));
+        c.note_compiled(base);
+        assert!(c.invalidate(0, 4));
+        c.set(base, decode(NOP));
+        assert!(c.invalidate(0, 4));
+        assert_eq!(c.code_changes[0], 1);
+        // Recompiled after each change: given up at the limit, counted once.
+        for _ in 1..MAX_CODE_CHANGES {
+            assert!(!c.compiling_given_up(base));
+            c.set(base, decode(NOP));
+            c.note_compiled(base);
+            assert!(c.invalidate(0, 4));
+        }
+        assert!(c.compiling_given_up(base));
+        c.set(base, decode(NOP));
+        c.note_compiled(base);
+        assert!(c.invalidate(0, 4));
+        assert_eq!(c.pages_given_up(), 1);
+        // Fill the pool; the next page starts the cache over and reuses pool page 0.
+        for page in 1..MAX_PAGES {
+            assert!(!c.page_for(page, &ram).1);
+        }
+        assert_eq!(c.page_for(MAX_PAGES, &ram), (base, true));
+        assert!(!c.compiling_given_up(base));
+        // The RAM page given up, decoded again, has a fresh count too.
+        let (again, _) = c.page_for(0, &ram);
+        assert!(!c.compiling_given_up(again));
+        assert_eq!(c.pages_given_up(), 1);
     }
 }

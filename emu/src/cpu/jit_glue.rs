@@ -69,7 +69,10 @@ impl Hart {
 
     /// What compiling cost so far (None without `--jit`).
     pub fn jit_stats(&self) -> Option<crate::jit::JitStats> {
-        self.jit.as_ref().map(|j| j.stats)
+        self.jit.as_ref().map(|j| crate::jit::JitStats {
+            pages_given_up: self.icache.pages_given_up(),
+            ..j.stats
+        })
     }
 
     /// At a block entry (decode-cache slot `index`, not the scratch slot, with the page
@@ -211,6 +214,12 @@ impl Hart {
 
     #[cold]
     fn compile_block(&mut self, index: usize, page_offset: u64, bus: &Bus) {
+        if self.icache.compiling_given_up(index) {
+            if let Some(jit) = self.jit.as_deref_mut() {
+                jit.give_up(index);
+            }
+            return;
+        }
         let mut insns = Vec::with_capacity(MAX_BLOCK);
         let mut at = index;
         while insns.len() < MAX_BLOCK {
@@ -237,6 +246,9 @@ impl Hart {
         let version = self.icache.version(index);
         if let Some(jit) = self.jit.as_deref_mut() {
             jit.compile(index, page_offset, &insns, version);
+            if jit.compiled(index).is_some() {
+                self.icache.note_compiled(index);
+            }
         }
     }
 

@@ -450,6 +450,9 @@ impl Hart {
         let (index, started_over) = self.icache.page_for(ram_page_off >> 12, bus.ram.as_slice());
         if started_over {
             self.forget_fetch_pages();
+            if let Some(jit) = self.jit.as_deref_mut() {
+                jit.decode_cache_started_over();
+            }
         }
         self.fetch_seen_pa = pa & !0xfff;
         self.fetch_seen_page = index;

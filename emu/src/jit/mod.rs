@@ -31,6 +31,16 @@
 //! holding decoded code: it leaves the block for the interpreter to do it), and the run loop enters a chain only at a block
 //! whose version is current.
 //!
+//! Self-modifying code: a change of a page's code (a store over a decoded instruction,
+//! or bytes found changed after fence.i) bumps the page's version and so throws away
+//! every block compiled from it; the decode cache counts, per decoded page, the changes
+//! that invalidated compiled code (at most one per version, so a page's many blocks count
+//! once). At [`MAX_CODE_CHANGES`] the page is given up: no block on it is compiled again
+//! and the interpreter runs it, until the decode cache starts over (its pool page then
+//! holds other code, and the RAM page gets a fresh count when it is decoded again). The
+//! count is kept where it costs nothing per instruction: at the invalidation (already a
+//! cold path) and when a block is about to be compiled.
+//!
 //! This module knows nothing about the hart: it is given the decoded instructions and the
 //! environment's layout and returns runnable blocks.
 
@@ -62,7 +72,16 @@ pub const MAX_BLOCK: usize = 64;
 pub const HOT: u32 = 5_000;
 /// Shorter blocks are left to the interpreter: they save too little per run.
 const MIN_BLOCK: usize = 4;
-/// Table entry of a slot whose block is too short: no longer counted.
+/// Changes of a page's code that invalidated compiled code, after which the page is left
+/// to the interpreter (see "Self-modifying code" above). Each such change costs a
+/// recompile of every block on the page (up to ~0.5 ms each, the time the interpreter
+/// takes for about a hundred thousand instructions). Code rewritten now and then (a
+/// loader, a page freed and reused for other code) changes a few times per decode-cache
+/// lifetime; a page rewritten in a loop reaches 16 after 16 recompiles, which bounds
+/// what it wastes.
+pub const MAX_CODE_CHANGES: u32 = 16;
+/// Table entry of a slot whose block is too short, or on a page given up: no longer
+/// counted.
 const NEVER: u32 = COMPILED - 1;
 /// Blocks kept before all compiled code is thrown away and compiling starts over (code
 /// for a block superseded by a store to its page is only reclaimed then).
@@ -141,6 +160,9 @@ pub struct JitStats {
     pub restarts: u64,
     /// Exits linked straight to the next block.
     pub links: u64,
+    /// Pages left to the interpreter because their code kept changing
+    /// ([`MAX_CODE_CHANGES`]).
+    pub pages_given_up: u64,
 }
 
 /// The link cells of all blocks: each holds the code address of the block its exit
@@ -337,6 +359,25 @@ impl Jit {
             // An exit also names its (filled) cell when the budget was too short to go on.
             if cell.replace(to.code as u64) != to.code as u64 {
                 self.stats.links += 1;
+            }
+        }
+    }
+
+    /// Never compile the block entered at `index` (its page is given up, see
+    /// [`MAX_CODE_CHANGES`]), until the decode cache starts over.
+    pub fn give_up(&mut self, index: usize) {
+        if let Some(e) = self.table.get_mut(index) {
+            *e = NEVER;
+        }
+    }
+
+    /// The decode cache started over: its slots will hold other pages' code, so entries
+    /// marked never (too short, page given up) are counted afresh. Compiled entries need
+    /// nothing: the pool pages' versions changed, so they are forgotten at lookup.
+    pub fn decode_cache_started_over(&mut self) {
+        for e in &mut self.table {
+            if *e == NEVER {
+                *e = 0;
             }
         }
     }
