@@ -70,7 +70,7 @@ impl Hart {
     /// What compiling cost so far (None without `--jit`).
     pub fn jit_stats(&self) -> Option<crate::jit::JitStats> {
         self.jit.as_ref().map(|j| crate::jit::JitStats {
-            pages_given_up: self.icache.pages_given_up(),
+            pages_given_up: self.decoded.pages_given_up(),
             ..j.stats
         })
     }
@@ -99,7 +99,7 @@ impl Hart {
             }
         };
         let jit = self.jit.as_deref_mut()?;
-        if block.version != self.icache.version(index) {
+        if block.version != self.decoded.version(index) {
             jit.forget(index);
             return None;
         }
@@ -122,7 +122,7 @@ impl Hart {
         mut left: u64,
         bus: &mut Bus,
     ) -> BlockExit {
-        let page_map = self.icache.page_map();
+        let page_map = self.decoded.page_map();
         let (page_map, page_map_len) = (page_map.as_ptr(), page_map.len() as u64);
         let mut env = Env {
             pc: 0,
@@ -177,7 +177,7 @@ impl Hart {
             let next = self.fetch_pages.lookup(pc >> 12).and_then(|(base, _)| {
                 let i = DecodeCache::index(base, (pc >> 1) as usize);
                 let b = jit.compiled(i)?;
-                (b.version == self.icache.version(i) && left >= b.len).then_some((b, i))
+                (b.version == self.decoded.version(i) && left >= b.len).then_some((b, i))
             });
             match next {
                 Some((b, i)) => {
@@ -202,7 +202,7 @@ impl Hart {
     /// comment): cache its page when the MMU's fast path holds it.
     #[cold]
     fn prefill_data_page(&mut self, index: usize, bus: &Bus) {
-        let op = self.icache.slot(index);
+        let op = self.decoded.slot(index);
         let access = match op.k.data_access() {
             Some((DataAccess::Load, _)) => AccessType::Load,
             Some((DataAccess::Store, _)) => AccessType::Store,
@@ -214,7 +214,7 @@ impl Hart {
 
     #[cold]
     fn compile_block(&mut self, index: usize, page_offset: u64, bus: &Bus) {
-        if self.icache.compiling_given_up(index) {
+        if self.decoded.compiling_given_up(index) {
             if let Some(jit) = self.jit.as_deref_mut() {
                 jit.give_up(index);
             }
@@ -223,10 +223,10 @@ impl Hart {
         let mut insns = Vec::with_capacity(MAX_BLOCK);
         let mut at = index;
         while insns.len() < MAX_BLOCK {
-            if self.icache.slot(at).k == OpKind::Empty {
+            if self.decoded.slot(at).k == OpKind::Empty {
                 self.decode_ahead(at, bus);
             }
-            let s = self.icache.slot(at);
+            let s = self.decoded.slot(at);
             if !s.k.jit_compiles() {
                 break;
             }
@@ -243,11 +243,11 @@ impl Hart {
             }
             at += (s.len() >> 1) as usize;
         }
-        let version = self.icache.version(index);
+        let version = self.decoded.version(index);
         if let Some(jit) = self.jit.as_deref_mut() {
             jit.compile(index, page_offset, &insns, version);
             if jit.compiled(index).is_some() {
-                self.icache.note_compiled(index);
+                self.decoded.note_compiled(index);
             }
         }
     }
@@ -257,7 +257,7 @@ impl Hart {
     /// coherent with stores like any decoded slot); a page-crossing instruction is left
     /// for the fetch path.
     fn decode_ahead(&mut self, at: usize, bus: &Bus) {
-        let (off, last) = self.icache.ram_offset_of(at);
+        let (off, last) = self.decoded.ram_offset_of(at);
         let ram = bus.ram.as_slice();
         let Some(lo) = ram.get(off..off + 2) else {
             return;
@@ -273,6 +273,6 @@ impl Hart {
                 None => return,
             }
         };
-        self.icache.set(at, decode(word));
+        self.decoded.set(at, decode(word));
     }
 }

@@ -213,7 +213,8 @@ pub struct Hart {
     data_ctx: TranslateCtx,
     fetch_ctx: TranslateCtx,
 
-    icache: DecodeCache,
+    /// Decoded instructions per physical page ([`decode_cache`]).
+    decoded: DecodeCache,
     /// Fetch-page cache: virtual page -> decode-cache page, valid while the MMU
     /// generation is `fetch_gen` (privilege/satp/mstatus changes clear it). The
     /// generation only moves through sfence.vma and PMP/satp CSR writes, so it is compared
@@ -297,7 +298,7 @@ impl Hart {
             special: Step::Next,
             data_ctx: ctx,
             fetch_ctx: ctx,
-            icache: DecodeCache::new(),
+            decoded: DecodeCache::new(),
             fetch_pages: FetchPages::new(),
             fetch_gen: 0,
             fetch_seen_pa: NO_VPN,
@@ -361,7 +362,7 @@ impl Hart {
     /// Memory changed behind the hart's back (a debugger wrote to it): decoded
     /// instructions are checked against memory before they run again.
     pub fn code_modified(&mut self) {
-        self.icache.fence();
+        self.decoded.fence();
         self.forget_fetch_pages();
     }
 
@@ -395,7 +396,7 @@ impl Hart {
     fn fetch_cached<const REPLAY: bool>(&mut self, pc: u64) -> Option<usize> {
         let (base, pa) = self.fetch_pages.lookup(pc >> 12)?;
         let index = DecodeCache::index(base, (pc >> 1) as usize);
-        (self.icache.is_decoded(index)
+        (self.decoded.is_decoded(index)
             && (!REPLAY || self.mmu.replay_fetch(pc, &self.fetch_ctx, pa)))
         .then_some(index)
     }
@@ -428,7 +429,7 @@ impl Hart {
                 self.fetch_gen = self.mmu.generation();
             }
             let slot = DecodeCache::index(self.fetch_seen_page, page_off >> 1);
-            if self.icache.is_decoded(slot) {
+            if self.decoded.is_decoded(slot) {
                 return Ok(slot);
             }
         }
@@ -438,16 +439,18 @@ impl Hart {
             let fault = |_| AccessType::Fetch.access_fault(pc);
             let lo = bus.fetch(pa, 2).map_err(fault)? as u32;
             if lo & 3 != 3 {
-                return Ok(self.icache.scratch(decode(lo)));
+                return Ok(self.decoded.scratch(decode(lo)));
             }
             let hi = if page_off == 0xffe {
                 self.fetch_parcel(pc.wrapping_add(2), bus)?
             } else {
                 bus.fetch(pa + 2, 2).map_err(fault)? as u32
             };
-            return Ok(self.icache.scratch(decode(lo | (hi << 16))));
+            return Ok(self.decoded.scratch(decode(lo | (hi << 16))));
         };
-        let (index, started_over) = self.icache.page_for(ram_page_off >> 12, bus.ram.as_slice());
+        let (index, started_over) = self
+            .decoded
+            .page_for(ram_page_off >> 12, bus.ram.as_slice());
         if started_over {
             self.forget_fetch_pages();
             if let Some(jit) = self.jit.as_deref_mut() {
@@ -461,7 +464,7 @@ impl Hart {
             self.fetch_gen = self.mmu.generation();
         }
         let slot = DecodeCache::index(index, page_off >> 1);
-        if self.icache.is_decoded(slot) {
+        if self.decoded.is_decoded(slot) {
             return Ok(slot);
         }
         let ram = bus.ram.as_slice();
@@ -470,14 +473,14 @@ impl Hart {
         if lo & 3 == 3 && page_off == 0xffe {
             // Crosses into the next page, which may map elsewhere: not cached.
             let hi = self.fetch_parcel(pc.wrapping_add(2), bus)?;
-            return Ok(self.icache.scratch(decode(lo | (hi << 16))));
+            return Ok(self.decoded.scratch(decode(lo | (hi << 16))));
         }
         let word = if lo & 3 == 3 {
             u32::from_le_bytes([ram[at], ram[at + 1], ram[at + 2], ram[at + 3]])
         } else {
             lo
         };
-        self.icache.set(slot, decode(word));
+        self.decoded.set(slot, decode(word));
         Ok(slot)
     }
 
@@ -544,7 +547,7 @@ impl Hart {
         match bus.ram_offset(pa, size) {
             Some(off) => {
                 write_le(bus.ram.as_mut_slice(), off, size, value);
-                self.icache.invalidate(off, size as usize);
+                self.decoded.invalidate(off, size as usize);
                 Ok(false)
             }
             None => self.store_slow(bus, pa, va, size, value),
@@ -564,7 +567,7 @@ impl Hart {
         bus.write(pa, size as usize, value)
             .map_err(|_| AccessType::Store.access_fault(va))?;
         if let Some(off) = bus.ram.offset_of(pa, size) {
-            self.icache.invalidate(off, size as usize);
+            self.decoded.invalidate(off, size as usize);
         }
         Ok(true)
     }
@@ -624,7 +627,7 @@ impl Hart {
             match bus.ram_offset(pa, 1) {
                 Some(off) => {
                     bus.ram.as_mut_slice()[off] = b as u8;
-                    self.icache.invalidate(off, 1);
+                    self.decoded.invalidate(off, 1);
                 }
                 None => {
                     device |= self.store_slow(bus, pa, va, 1, b)?;
@@ -685,7 +688,7 @@ impl Hart {
         let device = bus.ram_offset(pa, size).is_none();
         bus.write(pa, size as usize, new).map_err(fault)?;
         if let Some(off) = bus.ram.offset_of(pa, size) {
-            self.icache.invalidate(off, size as usize);
+            self.decoded.invalidate(off, size as usize);
         }
         self.x[op.rd as usize & 31] = old;
         self.pc = self.pc.wrapping_add(4);
@@ -732,7 +735,7 @@ impl Hart {
             bus.write(pa, size as usize, value)
                 .map_err(|_| AccessType::Store.access_fault(va))?;
             if let Some(off) = bus.ram.offset_of(pa, size) {
-                self.icache.invalidate(off, size as usize);
+                self.decoded.invalidate(off, size as usize);
             }
             if device {
                 step = Step::Yield;
@@ -781,7 +784,7 @@ impl Hart {
     /// illegal-instruction exception (FP with FS off) are left to raise it.
     #[cold]
     fn data_trigger_fires(&mut self, index: usize, pc: u64) -> bool {
-        let op = self.icache.op(index);
+        let op = self.decoded.op(index);
         let base = self.x[op.rs1 as usize & 31];
         let Some((accesses, addr, size)) = trigger::data_accesses(&op, base) else {
             return false;

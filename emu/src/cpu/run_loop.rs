@@ -214,7 +214,7 @@ impl Hart {
         mut tracer: Option<&mut Tracer>,
         budget: u64,
     ) -> (u64, RunStop) {
-        self.icache.ensure(bus.ram.size());
+        self.decoded.ensure(bus.ram.size());
         if let Some(t) = tracer.as_deref_mut() {
             self.follow_trace(t);
         }
@@ -422,7 +422,7 @@ impl Hart {
             }
             replayed = false;
             // Read before executing: a store may overwrite the slot.
-            let len = self.icache.slot(index).len();
+            let len = self.decoded.slot(index).len();
             let flow = self.exec(bus, &mut cur.data, index, pc);
             match flow {
                 Flow::Next | Flow::Jump(_) | Flow::Device => {
@@ -482,7 +482,7 @@ impl Hart {
     /// loop never replays.
     #[inline(always)]
     fn replay_fetch_on_page(&mut self, index: usize, pc: u64, page_pa: u64) -> bool {
-        !matches!(self.icache.slot(index).k, OpKind::Empty | OpKind::PageEnd)
+        !matches!(self.decoded.slot(index).k, OpKind::Empty | OpKind::PageEnd)
             && self.mmu.replay_fetch(pc, &self.fetch_ctx, page_pa)
     }
 
@@ -550,7 +550,7 @@ impl Hart {
             self.mmu.current_pc = cur.pc;
         }
         let before = self.marks_for::<O>();
-        let kind = self.icache.slot(index).k;
+        let kind = self.decoded.slot(index).k;
         let r = self.step_reference(index, cur.pc, bus);
         if let Some(t) = obs.tracer() {
             if let Ok(n) = r {

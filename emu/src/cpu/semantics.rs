@@ -66,7 +66,7 @@ impl Hart {
     ) -> Result<Flow, Exception> {
         // Field by field from the cache slot: copying the whole `Op` made the compiler
         // bounce it through the stack on every instruction.
-        let op = self.icache.slot(index);
+        let op = self.decoded.slot(index);
         let (kind, rd, rs1, rs2, imm, len) = (op.k, op.rd(), op.rs1, op.rs2, op.imm, op.len());
         let a = self.x[rs1 as usize & 31];
         let b = self.x[rs2 as usize & 31];
@@ -126,10 +126,10 @@ impl Hart {
     #[inline(always)]
     pub(super) fn execute(&mut self, index: usize, pc: u64, bus: &mut Bus) -> u64 {
         match self.exec(bus, &mut Reference, index, pc) {
-            Flow::Next => pc.wrapping_add(self.icache.slot(index).len()),
+            Flow::Next => pc.wrapping_add(self.decoded.slot(index).len()),
             Flow::Jump(target) => target,
             Flow::Device => {
-                self.pc = pc.wrapping_add(self.icache.slot(index).len());
+                self.pc = pc.wrapping_add(self.decoded.slot(index).len());
                 self.after_slow(Ok(Step::Yield))
             }
             Flow::Trap(e) => {
@@ -145,7 +145,7 @@ impl Hart {
     #[inline(never)]
     fn execute_other(&mut self, index: usize, pc: u64, bus: &mut Bus) -> u64 {
         self.pc = pc;
-        let op = self.icache.op(index);
+        let op = self.decoded.op(index);
         let r = match op.k {
             OpKind::LrW => self.load_reserved(bus, op, 4),
             OpKind::LrD => self.load_reserved(bus, op, 8),

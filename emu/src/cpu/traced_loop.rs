@@ -100,8 +100,8 @@ impl Hart {
             return Ok(());
         }
         // Copied before executing: a store may overwrite the decoded slot.
-        let op = want_insn.then(|| self.icache.op(index));
-        let kind = self.icache.slot(index).k;
+        let op = want_insn.then(|| self.decoded.op(index));
+        let kind = self.decoded.slot(index).k;
         let operands = op.map(|op| (self.x[op.rs1 as usize & 31], self.x[op.rs2 as usize & 31]));
         let pre = op.map(|op| self.insn_pre(&op, bus));
         let sbi = (want_sbi && kind == OpKind::Ecall && self.privilege == PRIV_S)
