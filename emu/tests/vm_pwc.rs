@@ -13,7 +13,12 @@ fn run(tlb: &str, extra: &[&str]) -> serde_json::Value {
     let elf: PathBuf = built_programs().join("vm_pwc");
     assert!(elf.exists(), "{} was not built", elf.display());
     let json_path = temp_file(
-        &format!("vm_pwc-{}.json", tlb.replace([',', ':', '='], "_")),
+        // The flags are in the name: tests run at once, each with its own file.
+        &format!(
+            "vm_pwc-{}{}.json",
+            tlb.replace([',', ':', '='], "_"),
+            extra.concat()
+        ),
         b"",
     );
     let mut args = vec![

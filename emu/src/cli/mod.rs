@@ -574,8 +574,11 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
 use crate::machine::loader::os_error;
 
 /// The temporary name [`write_atomically`] writes before renaming.
+/// The temporary name `path` is written under before the rename; it names this process,
+/// so that two runs writing the same file at once (a script's parallel jobs) do not take
+/// each other's temporary file away: the last rename wins, and either file is complete.
 fn temp_path(path: &std::path::Path) -> PathBuf {
-    path.with_extension("tmp~")
+    path.with_extension(format!("{}.tmp~", std::process::id()))
 }
 
 fn write_failure(role: &str, path: &std::path::Path, e: &std::io::Error) -> Failure {
