@@ -17,7 +17,7 @@ fn run(tlb: &str, extra: &[&str]) -> serde_json::Value {
         &format!(
             "vm_pwc-{}{}.json",
             tlb.replace([',', ':', '='], "_"),
-            extra.concat()
+            extra.concat().replace(['/', '.'], "_")
         ),
         b"",
     );
