@@ -101,6 +101,11 @@ pub struct DecodeCache {
     /// Bumped by every fence.i: a page checked in an older epoch is compared with memory
     /// before use.
     epoch: u64,
+    /// Bumped by anything that can make decoded code or a pool page's contents differ
+    /// from what compiled code was made from (a page's version moving, a fence.i, the
+    /// pool starting over): compiled code jumping between pages without the fetch path
+    /// checks it (see the jit module comment, "Across pages").
+    changes: u64,
     used: usize,
 }
 
@@ -118,6 +123,7 @@ impl DecodeCache {
             snapshots: Vec::new(),
             checked: Vec::new(),
             epoch: 0,
+            changes: 0,
             used: 0,
         }
     }
@@ -167,6 +173,7 @@ impl DecodeCache {
             // Zeroed (NO_PAGE), hence not touched here: see NO_PAGE.
             self.slot_of = vec![NO_PAGE; pages];
             self.used = 0;
+            self.changes += 1;
         }
     }
 
@@ -244,6 +251,7 @@ impl DecodeCache {
             self.ops[base..base + SLOTS].fill(Slot::EMPTY);
             self.owner[index] = ram_page;
             self.versions[index] = self.versions[index].wrapping_add(1);
+            self.changes += 1;
             // Another RAM page: its code gets its own chance.
             self.compiled_at[index] = NOT_COMPILED;
             self.code_changes[index] = 0;
@@ -310,6 +318,7 @@ impl DecodeCache {
                 }
             }
             self.versions[index] = self.versions[index].wrapping_add(1);
+            self.changes += 1;
         }
         dropped
     }
@@ -318,6 +327,13 @@ impl DecodeCache {
     /// debugger). Each decoded page is compared with memory before its next use.
     pub fn fence(&mut self) {
         self.epoch += 1;
+        self.changes += 1;
+    }
+
+    /// --jit: how often decoded code may have changed (see the field).
+    #[inline(always)]
+    pub fn changes(&self) -> u64 {
+        self.changes
     }
 
     /// Forget everything (the pool is full).
@@ -326,6 +342,7 @@ impl DecodeCache {
             self.slot_of[self.owner[i]] = NO_PAGE;
         }
         self.used = 0;
+        self.changes += 1;
     }
 }
 

@@ -31,6 +31,12 @@ struct Env {
     ram: *mut u8,
     page_map: *const u32,
     page_map_len: u64,
+    /// The jump cache and the epoch the run is in (read by generated code).
+    jump_cache: *const u8,
+    jump_epoch: u64,
+    /// The decode-cache slot of the instruction an exit left pending (written by
+    /// generated code).
+    pending_slot: u64,
 }
 
 /// How a block run ended, for the run loop.
@@ -60,7 +66,11 @@ impl Hart {
                 ram_offset: std::mem::offset_of!(Env, ram) as i32,
                 page_map_offset: std::mem::offset_of!(Env, page_map) as i32,
                 page_map_len_offset: std::mem::offset_of!(Env, page_map_len) as i32,
+                jump_cache_offset: std::mem::offset_of!(Env, jump_cache) as i32,
+                jump_epoch_offset: std::mem::offset_of!(Env, jump_epoch) as i32,
+                pending_slot_offset: std::mem::offset_of!(Env, pending_slot) as i32,
                 table_slots: DTLB_SLOTS as u64,
+                across_pages: true,
             },
             hot,
         )
@@ -106,24 +116,34 @@ impl Hart {
         if left < block.len {
             return None;
         }
-        Some(self.run_blocks(block, index, pc, left, bus))
+        Some(self.run_blocks(block, pc, left, bus))
     }
 
-    /// Run `block` (entered at slot `index`, pc `pc`) and the compiled blocks that follow
-    /// it. Generated code goes from block to block through filled link cells; when it
-    /// returns, this is what the run loop would do: find the next pc's slot through the
-    /// fetch-page cache (no interrupt check happens in between, only the budget's, as
-    /// the loop would), and link the exit it left by to that block when it named a cell.
+    /// Run `block` (entered at pc `pc`) and the compiled blocks that follow it.
+    /// Generated code goes from block to block through filled link cells and the jump
+    /// cache; when it returns, this is what the run loop would do: find the next pc's
+    /// slot through the fetch-page cache (no interrupt check happens in between, only the
+    /// budget's, as the loop would), and link the exit it left by to that block: its
+    /// cell when it named one, else the jump cache.
     fn run_blocks(
         &mut self,
         mut block: Block,
-        mut index: usize,
         mut pc: u64,
         mut left: u64,
         bus: &mut Bus,
     ) -> BlockExit {
         let page_map = self.decoded.page_map();
         let (page_map, page_map_len) = (page_map.as_ptr(), page_map.len() as u64);
+        let (generation, changes) = (self.mmu.generation(), self.decoded.changes());
+        let privilege = self.privilege;
+        let Some(jit) = self.jit.as_deref_mut() else {
+            return BlockExit {
+                retired: 0,
+                pc,
+                pending: None,
+            };
+        };
+        let jump_epoch = jit.jump_epoch(generation, changes, privilege);
         let mut env = Env {
             pc: 0,
             link: 0,
@@ -132,22 +152,18 @@ impl Hart {
             ram: bus.ram.as_mut_slice().as_mut_ptr(),
             page_map,
             page_map_len,
+            jump_cache: jit.jump_cache(),
+            jump_epoch,
+            pending_slot: 0,
         };
         let mut retired = 0;
-        let Some(jit) = self.jit.as_deref_mut() else {
-            return BlockExit {
-                retired: 0,
-                pc,
-                pending: None,
-            };
-        };
         loop {
             let budget = left.min(u32::MAX as u64);
             // SAFETY: `block` is current (its version was checked) and was compiled for
             // pc's page; `x` points to the 32 registers, which generated code reads and
             // writes only at offsets 8..256; `env` outlives the call and holds what the
-            // inline RAM path reads: tables, RAM and the page map, none of which is
-            // resized or otherwise used while a block runs.
+            // inline RAM path reads: tables, RAM, the page map and the jump cache, none
+            // of which is resized or otherwise used while a block runs.
             let result = unsafe {
                 jit.run(
                     &block,
@@ -161,10 +177,7 @@ impl Hart {
             retired += n;
             left -= n;
             if result & EXIT_BEFORE != 0 {
-                // The pending instruction is on the page of the chain's blocks, all on
-                // the entry block's page.
-                let page_base = index - ((pc & 0xfff) >> 1) as usize;
-                let pending = page_base + ((env.pc & 0xfff) >> 1) as usize;
+                let pending = env.pending_slot as usize;
                 self.instret += retired;
                 self.prefill_data_page(pending, bus);
                 return BlockExit {
@@ -177,15 +190,16 @@ impl Hart {
             let next = self.fetch_pages.lookup(pc >> 12).and_then(|(base, _)| {
                 let i = DecodeCache::index(base, (pc >> 1) as usize);
                 let b = jit.compiled(i)?;
-                (b.version == self.decoded.version(i) && left >= b.len).then_some((b, i))
+                (b.version == self.decoded.version(i) && left >= b.len).then_some(b)
             });
             match next {
-                Some((b, i)) => {
+                Some(b) => {
                     if env.link != 0 {
                         jit.link(env.link, &b);
+                    } else {
+                        jit.remember_jump(pc, jump_epoch, &b);
                     }
                     block = b;
-                    index = i;
                 }
                 None => break,
             }

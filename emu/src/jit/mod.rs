@@ -90,6 +90,8 @@ const MAX_BLOCKS: usize = 1 << 15;
 const COMPILED: u32 = 1 << 31;
 /// Flag in a block's result: the instruction at the resume pc was not executed.
 pub const EXIT_BEFORE: u64 = 1 << 32;
+/// Entries of the jump cache (a power of two; see "Across pages" in the module comment).
+const JUMP_SLOTS: usize = 4096;
 /// Link cells per allocation chunk (chunks never move, so generated code can hold a
 /// cell's address).
 const CELLS_PER_CHUNK: usize = 4096;
@@ -131,8 +133,18 @@ pub struct EnvLayout {
     pub ram_offset: i32,
     pub page_map_offset: i32,
     pub page_map_len_offset: i32,
+    /// Byte offsets in the environment of a pointer to the jump cache and of the jump
+    /// epoch the chain runs in (see "Across pages" in the module comment).
+    pub jump_cache_offset: i32,
+    pub jump_epoch_offset: i32,
+    /// Byte offset in the environment of the decode-cache slot of the instruction an
+    /// exit leaves pending (written only by such exits).
+    pub pending_slot_offset: i32,
     /// Entries per table (a power of two).
     pub table_slots: u64,
+    /// Exits to another page, and `jalr`, go on through the jump cache; false: they
+    /// return to the run loop.
+    pub across_pages: bool,
 }
 
 /// The compiled entry from Rust: `(x, env, pc, left, block code) -> result`, calling the
@@ -160,6 +172,8 @@ pub struct JitStats {
     pub restarts: u64,
     /// Exits linked straight to the next block.
     pub links: u64,
+    /// Jumps entered in the jump cache (to another page, or by `jalr`).
+    pub jumps_cached: u64,
     /// Pages left to the interpreter because their code kept changing
     /// ([`MAX_CODE_CHANGES`]).
     pub pages_given_up: u64,
@@ -191,8 +205,49 @@ impl LinkCells {
     }
 }
 
+/// One jump-cache entry: the block starting at virtual `pc`, valid in jump epoch
+/// `epoch`. 32 bytes, so generated code finds an entry with a shift.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+struct JumpEntry {
+    pc: u64,
+    epoch: u64,
+    code: u64,
+    _unused: u64,
+}
+
+impl JumpEntry {
+    /// Matches no jump: no epoch is `u64::MAX` (see [`Jit::jump_epoch`]).
+    const EMPTY: JumpEntry = JumpEntry {
+        pc: 0,
+        epoch: u64::MAX,
+        code: 0,
+        _unused: 0,
+    };
+}
+
+/// The jump-cache slot of a jump to `pc`: its low bits mixed with its page number, so
+/// the same offset in different pages (function entries are often aligned alike) land
+/// in different slots.
+fn jump_slot(pc: u64) -> usize {
+    (((pc >> 1) ^ (pc >> 13)) as usize) & (JUMP_SLOTS - 1)
+}
+
+/// Tells jump epochs apart (see "Across pages" in the module comment).
+#[derive(Default)]
+struct JumpEpochs {
+    /// The hart's MMU generation and decoded-code change count last seen.
+    seen: (u64, u64),
+    /// Bumped whenever `seen` moves.
+    base: u64,
+}
+
 pub struct Jit {
     module: Option<JITModule>,
+    /// Virtual pc -> block, for exits whose target is on another page or only known at
+    /// run time (boxed: generated code holds its address).
+    jumps: Box<[JumpEntry]>,
+    epochs: JumpEpochs,
     trampoline: Option<Trampoline>,
     cells: LinkCells,
     /// The compiler panicked once: compile nothing more.
@@ -296,6 +351,8 @@ impl Jit {
             module: Some(module),
             trampoline: Some(trampoline),
             cells: LinkCells::default(),
+            jumps: vec![JumpEntry::EMPTY; JUMP_SLOTS].into_boxed_slice(),
+            epochs: JumpEpochs::default(),
             broken: false,
             fctx,
             layout,
@@ -363,6 +420,43 @@ impl Jit {
         }
     }
 
+    /// Remember that a jump to `pc` in jump epoch `epoch` goes to `to`: from now on an
+    /// exit to `pc` in that epoch jumps straight there.
+    #[inline]
+    pub fn remember_jump(&mut self, pc: u64, epoch: u64, to: &Block) {
+        let e = &mut self.jumps[jump_slot(pc)];
+        if e.pc != pc || e.epoch != epoch || e.code != to.code as u64 {
+            self.stats.jumps_cached += 1;
+        }
+        *e = JumpEntry {
+            pc,
+            epoch,
+            code: to.code as u64,
+            _unused: 0,
+        };
+    }
+
+    /// The jump epoch of a hart whose MMU is at `generation`, whose decoded code is at
+    /// `code_changes` (`DecodeCache::changes`), running at `privilege`. A jump-cache
+    /// entry made in one epoch is valid exactly while the hart runs in that epoch: the
+    /// epoch moves with anything that may change where a virtual pc's code is or what
+    /// it is. The privilege is part of it because a fetch's permission check depends on
+    /// it; returning to a privilege with nothing else changed (a system call's return)
+    /// finds that privilege's entries valid again.
+    pub fn jump_epoch(&mut self, generation: u64, code_changes: u64, privilege: u8) -> u64 {
+        let seen = (generation, code_changes);
+        if self.epochs.seen != seen {
+            self.epochs.seen = seen;
+            self.epochs.base += 1;
+        }
+        (self.epochs.base << 2) | (privilege & 3) as u64
+    }
+
+    /// The jump cache, for the environment of generated code.
+    pub fn jump_cache(&self) -> *const u8 {
+        self.jumps.as_ptr() as *const u8
+    }
+
     /// Never compile the block entered at `index` (its page is given up, see
     /// [`MAX_CODE_CHANGES`]), until the decode cache starts over.
     pub fn give_up(&mut self, index: usize) {
@@ -411,7 +505,7 @@ impl Jit {
         // it with the emulator's life. Compiling stops for good (the compiler's state may
         // be half-updated); blocks compiled so far stay valid.
         let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.translate(insns, page_offset)
+            self.translate(insns, index, page_offset)
         }))
         .unwrap_or_else(|_| {
             eprintln!("emu: jit: the compiler failed; the interpreter runs the rest");
@@ -442,6 +536,7 @@ impl Jit {
         self.table.fill(0);
         self.blocks.clear();
         self.cells = LinkCells::default();
+        self.jumps.fill(JumpEntry::EMPTY);
         self.trampoline = None;
         if let Some(m) = self.module.take() {
             // SAFETY: no generated code is running (we are compiling, outside any block)
@@ -455,7 +550,7 @@ impl Jit {
         }
     }
 
-    fn translate(&mut self, insns: &[Insn], page_offset: u64) -> Option<*const u8> {
+    fn translate(&mut self, insns: &[Insn], index: usize, page_offset: u64) -> Option<*const u8> {
         let module = self.module.as_mut()?;
         let sig = block_signature(module);
         let id = module
@@ -477,6 +572,7 @@ impl Jit {
                 env: params[1],
                 pc0: params[2],
                 left: params[3],
+                index,
                 page_offset,
                 regs: [None; 32],
                 env_fields: Vec::new(),
@@ -511,6 +607,8 @@ struct Translator<'a> {
     pc0: Value,
     /// The budget on entry.
     left: Value,
+    /// The decode-cache slot of the block's entry.
+    index: usize,
     /// Where the block starts in its page (for which targets are on the same page).
     page_offset: u64,
     /// Current value of each guest register, once read or written in the block.
@@ -584,23 +682,21 @@ impl Translator<'_> {
 
     /// Go on at `offset` (from the block's entry) after `retired` instructions: straight
     /// into the linked block when the target is on this page, its cell is filled and the
-    /// budget covers any block; otherwise return, naming the cell to fill.
+    /// budget covers any block; otherwise return, naming the cell to fill. A target on
+    /// another page goes through the jump cache.
     fn exit_to(&mut self, offset: u64, retired: u64) {
         let target = self.pc_at(offset);
         let left = self.left_after(retired);
         let in_page = (self.page_offset as i64).wrapping_add(offset as i64);
         if !(0..4096).contains(&in_page) {
-            self.exit(target, left);
+            self.jump(target, left);
             return;
         }
         let (n, addr) = self.cells.alloc();
         let cell = self.b.ins().iconst(I64, addr as i64);
         let code = self.b.ins().load(I64, TRUSTED, cell, 0);
         let linked = self.b.ins().icmp_imm_s(IntCC::NotEqual, code, 0);
-        let room =
-            self.b
-                .ins()
-                .icmp_imm_s(IntCC::UnsignedGreaterThanOrEqual, left, MAX_BLOCK as i64);
+        let room = self.room(left);
         let go = self.b.ins().band(linked, room);
         let chain = self.b.create_block();
         let out = self.b.create_block();
@@ -612,6 +708,61 @@ impl Translator<'_> {
             .return_call_indirect(self.block_sig, code, &args);
         self.b.switch_to_block(out);
         self.exit_linking(target, left, n as i64 + 1);
+    }
+
+    /// Does budget `left` cover any block?
+    fn room(&mut self, left: Value) -> Value {
+        self.b
+            .ins()
+            .icmp_imm_s(IntCC::UnsignedGreaterThanOrEqual, left, MAX_BLOCK as i64)
+    }
+
+    /// Go on at `target`, a pc on another page or known only at run time: straight into
+    /// the block the jump cache holds for it in the current jump epoch, when the budget
+    /// covers any block; otherwise return (the run loop then finds the block and
+    /// remembers the jump).
+    fn jump(&mut self, target: Value, left: Value) {
+        let h = self.layout;
+        if !h.across_pages {
+            self.exit(target, left);
+            return;
+        }
+        // The slot, as `jump_slot` computes it.
+        let low = self.b.ins().ushr_imm_u(target, 1);
+        let page = self.b.ins().ushr_imm_u(target, 13);
+        let mixed = self.b.ins().bxor(low, page);
+        let slot = self.b.ins().band_imm_s(mixed, (JUMP_SLOTS - 1) as i64);
+        let byte = self.b.ins().ishl_imm_u(slot, 5);
+        // Loaded here rather than through `env_field`: an exit is off the block's
+        // straight path, so a value loaded in it cannot serve later instructions.
+        let table = self
+            .b
+            .ins()
+            .load(I64, TRUSTED, self.env, h.jump_cache_offset);
+        let entry = self.b.ins().iadd(table, byte);
+        let pc = self.b.ins().load(I64, TRUSTED, entry, 0);
+        let epoch = self.b.ins().load(I64, TRUSTED, entry, 8);
+        let now = self
+            .b
+            .ins()
+            .load(I64, TRUSTED, self.env, h.jump_epoch_offset);
+        let pc_differs = self.b.ins().bxor(pc, target);
+        let epoch_differs = self.b.ins().bxor(epoch, now);
+        let differs = self.b.ins().bor(pc_differs, epoch_differs);
+        let hit = self.b.ins().icmp_imm_s(IntCC::Equal, differs, 0);
+        let room = self.room(left);
+        let go = self.b.ins().band(hit, room);
+        let chain = self.b.create_block();
+        let out = self.b.create_block();
+        self.b.ins().brif(go, chain, &[], out, &[]);
+        self.b.switch_to_block(chain);
+        let code = self.b.ins().load(I64, TRUSTED, entry, 16);
+        let args = [self.x, self.env, target, left];
+        self.b
+            .ins()
+            .return_call_indirect(self.block_sig, code, &args);
+        self.b.switch_to_block(out);
+        self.exit(target, left);
     }
 
     /// The environment's word at `offset` (tables, RAM, page map: fixed while a block
@@ -677,6 +828,14 @@ impl Translator<'_> {
         let here = self.pc_at(offset);
         let left = self.left_after(retired);
         let result = self.b.ins().bor_imm_s(left, EXIT_BEFORE as i64);
+        let slot = self
+            .b
+            .ins()
+            .iconst(I64, (self.index as u64 + offset / 2) as i64);
+        let h = self.layout;
+        self.b
+            .ins()
+            .store(TRUSTED, slot, self.env, h.pending_slot_offset);
         self.exit(here, result);
         if let Some(on) = on {
             self.b.switch_to_block(on);
@@ -851,7 +1010,7 @@ impl Translator<'_> {
             let link = self.pc_at(link_offset);
             self.set(op.rd, link);
             let left = self.left_after(retired + 1);
-            self.exit(target, left);
+            self.jump(target, left);
         }
     }
 
