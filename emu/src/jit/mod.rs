@@ -1,4 +1,5 @@
-//! `--jit`: an opt-in basic-block compiler for the unobserved loop, built on Cranelift.
+//! The basic-block compiler for the unobserved loop (the default engine; `--interp` turns
+//! it off), built on Cranelift.
 //!
 //! A block is a straight run of decoded instructions from one decode-cache slot up to and
 //! including the first jump (a taken conditional branch leaves it on the way), stopping
@@ -7,7 +8,7 @@
 //! [`MAX_BLOCK`] instructions. The interpreter stays the reference: a block computes what
 //! the straight-through loop of `cpu/run_loop.rs` would, and hands every case it does not
 //! handle back to it by leaving the block before that instruction (see
-//! `cpu/fast/jit_glue.rs` for the run-time side: the entry hook, the environment and exit
+//! `cpu/jit_glue.rs` for the run-time side: the entry hook, the environment and exit
 //! handling).
 //!
 //! Generated code has the signature `fn(x: *mut u64, env: *mut Env, pc: u64, left: u64)
@@ -23,13 +24,23 @@
 //! fall-through at its end, goes through a link cell. Empty, the block returns, naming
 //! the cell (at [`EnvLayout::link_offset`]); the run loop finds the next block as usual and
 //! fills the cell ([`Jit::link`]), and from then on the exit tail-calls the next block
-//! directly while the budget covers a whole block. Only same-page targets are linked: the
-//! page's translation cannot change inside a chain (nothing compiled touches it), while a
-//! target elsewhere needs the fetch path's lookup. A chain never outlives the code it
-//! links: every block in it was compiled at the same decode-cache page version (links
-//! are made only between current blocks, and generated code never stores to a page
-//! holding decoded code: it leaves the block for the interpreter to do it), and the run loop enters a chain only at a block
-//! whose version is current.
+//! directly while the budget covers a whole block. A same-page link needs no check at
+//! run time: the page's translation cannot change inside a chain (nothing compiled
+//! touches it), and every block on a page was compiled at the same decode-cache page
+//! version (links are made only between current blocks, and generated code never stores
+//! to a page holding decoded code: it leaves the block for the interpreter to do it).
+//!
+//! Across pages: an exit to another page, or a `jalr` (its target known only at run
+//! time), looks its target pc up in the jump cache, a direct-mapped table of
+//! `{pc, epoch, code}` entries ([`Jit::remember_jump`] fills it when such an exit
+//! returned and the run loop found the next block). It tail-calls the entry's block
+//! when the pc matches and the entry was made in the current jump epoch
+//! ([`Jit::jump_epoch`]). The epoch moves with everything that can change which code a
+//! virtual pc fetches: the MMU generation (sfence.vma, satp, PMP), any change of decoded
+//! code (a page version moving, fence.i, the decode cache starting over) and the
+//! privilege; so within one epoch, an entry names the block the fetch path would find,
+//! at its current version. The run loop enters a chain only at a block whose version is
+//! current.
 //!
 //! Self-modifying code: a change of a page's code (a store over a decoded instruction,
 //! or bytes found changed after fence.i) bumps the page's version and so throws away
