@@ -207,7 +207,7 @@ impl Hart {
             run.n += 1;
             let off = va.wrapping_add(run.addend) as usize;
             write_le(bus.ram.as_mut_slice(), off, size, value);
-            self.decoded.invalidate(off, size as usize);
+            self.note_ram_store(off, size as usize);
             return Ok(false);
         }
         // A first store on the page of a load run keeps the run's loads.
@@ -257,7 +257,7 @@ impl Hart {
     ) -> Result<bool, Exception> {
         if let Some(off) = DataTlb::lookup(&self.dtlb.store, va, size) {
             write_le(bus.ram.as_mut_slice(), off, size, value);
-            self.decoded.invalidate(off, size as usize);
+            self.note_ram_store(off, size as usize);
             return Ok(false);
         }
         self.store_and_remember(bus, va, size, value)

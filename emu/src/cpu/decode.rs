@@ -200,6 +200,8 @@ impl OpKind {
                 | Sh
                 | Sw
                 | Sd
+                | AmoW
+                | AmoD
                 | Addi
                 | Slti
                 | Sltiu

@@ -67,6 +67,10 @@ const SLOTS: usize = 2048;
 const STRIDE: usize = SLOTS + 1;
 /// Decoded pages kept before the cache starts over (each page is 32 KiB).
 const MAX_PAGES: usize = 4096;
+/// Stores to a decoded page, with no instruction decoded on it in between, after which
+/// the page is taken to hold data now and leaves the cache (doubled for each time the
+/// RAM page was let go before, so a page that really mixes code and data settles).
+const DATA_STORES_BEFORE_RELEASE: u32 = 64;
 /// [`DecodeCache::compiled_at`] entry of a pool page no block was compiled from.
 const NOT_COMPILED: u64 = u64::MAX;
 
@@ -93,6 +97,10 @@ pub struct DecodeCache {
     code_changes: Vec<u32>,
     /// --jit: pages that reached [`MAX_CODE_CHANGES`] since the start.
     pages_given_up: u64,
+    /// Pool page index -> stores to it since an instruction was last decoded on it.
+    data_stores: Vec<u32>,
+    /// RAM page number -> how often its decoded page was released for holding data.
+    releases: Vec<u8>,
     /// Pool page `i`'s RAM bytes as they were when it was last decoded or revalidated:
     /// `snapshots[i * 4096..][..4096]`.
     snapshots: Vec<u8>,
@@ -120,6 +128,8 @@ impl DecodeCache {
             compiled_at: Vec::new(),
             code_changes: Vec::new(),
             pages_given_up: 0,
+            data_stores: Vec::new(),
+            releases: Vec::new(),
             snapshots: Vec::new(),
             checked: Vec::new(),
             epoch: 0,
@@ -172,6 +182,7 @@ impl DecodeCache {
         if self.slot_of.len() != pages {
             // Zeroed (NO_PAGE), hence not touched here: see NO_PAGE.
             self.slot_of = vec![NO_PAGE; pages];
+            self.releases = vec![0; pages];
             self.used = 0;
             self.changes += 1;
         }
@@ -245,6 +256,7 @@ impl DecodeCache {
             self.versions.push(0);
             self.compiled_at.push(NOT_COMPILED);
             self.code_changes.push(0);
+            self.data_stores.push(0);
             self.snapshots.extend_from_slice(bytes);
             self.checked.push(self.epoch);
         } else {
@@ -255,6 +267,7 @@ impl DecodeCache {
             // Another RAM page: its code gets its own chance.
             self.compiled_at[index] = NOT_COMPILED;
             self.code_changes[index] = 0;
+            self.data_stores[index] = 0;
             self.snapshots[index * 4096..][..4096].copy_from_slice(bytes);
             self.checked[index] = self.epoch;
         }
@@ -283,17 +296,61 @@ impl DecodeCache {
     pub fn set(&mut self, index: usize, op: Op) {
         self.ops[index] = Slot::new(&op);
         self.raws[index] = op.raw;
+        if index != 0 {
+            // Code is still being run from the page.
+            self.data_stores[(index - 1) / STRIDE] = 0;
+        }
     }
 
     /// A store of `size` bytes at RAM offset `off` (not crossing a page): forget every
-    /// decoded instruction that overlaps it. True when there was one.
+    /// decoded instruction that overlaps it. True when the page was released (see
+    /// [`DecodeCache::release`]): the hart must then forget every fetch page, which may
+    /// point at it.
     #[inline(always)]
     pub fn invalidate(&mut self, off: usize, size: usize) -> bool {
         let index = match self.slot_of.get(off >> 12) {
             Some(&i) if i != NO_PAGE => i as usize - 1,
             _ => return false,
         };
-        self.drop_slots(index, off & 0xfff, size)
+        self.store_to_decoded_page(index, off & 0xfff, size)
+    }
+
+    /// A store into pool page `index`: drop what it overwrote, and release the page once
+    /// it looks like data (see [`DATA_STORES_BEFORE_RELEASE`]). A page that once held code
+    /// and now holds data (freed and reused: a module's init code, a kernel's JIT image)
+    /// would otherwise make every store to it take the slow path for good: generated
+    /// code leaves a block before any store to a decoded page.
+    #[cold]
+    fn store_to_decoded_page(&mut self, index: usize, page_off: usize, size: usize) -> bool {
+        self.drop_slots(index, page_off, size);
+        self.data_stores[index] += 1;
+        let ram_page = self.owner[index];
+        let releases = self.releases[ram_page].min(16) as u32;
+        if self.data_stores[index] < DATA_STORES_BEFORE_RELEASE << releases {
+            return false;
+        }
+        self.releases[ram_page] = self.releases[ram_page].saturating_add(1);
+        self.release(index);
+        true
+    }
+
+    /// Let pool page `index` go: its RAM page has no decoded page any more (the next fetch
+    /// there decodes it afresh, in another pool page), its slots are emptied and its
+    /// version moves, so nothing compiled from it runs again. The pool page itself is
+    /// reused only when the cache starts over.
+    fn release(&mut self, index: usize) {
+        self.slot_of[self.owner[index]] = NO_PAGE;
+        let base = 1 + index * STRIDE;
+        self.ops[base..base + SLOTS].fill(Slot::EMPTY);
+        self.versions[index] = self.versions[index].wrapping_add(1);
+        self.changes += 1;
+    }
+
+    /// Is the pool page holding slot `index` (not the scratch slot) still its RAM
+    /// page's decoded page (not released)?
+    pub fn is_current(&self, index: usize) -> bool {
+        let page = (index - 1) / STRIDE;
+        self.slot_of[self.owner[page]] as usize == page + 1
     }
 
     /// Empty every slot of pool page `index` whose instruction can overlap the `size`
@@ -359,6 +416,14 @@ mod tests {
 
     const NOP: u32 = 0x0000_0013;
 
+    /// A store over the instruction at `index` (pool page 0's first slot): it is dropped,
+    /// and the page is not released.
+    fn store_over(c: &mut DecodeCache, index: usize) {
+        assert!(c.is_decoded(index));
+        assert!(!c.invalidate(0, 4));
+        assert!(!c.is_decoded(index));
+    }
+
     /// A change counts only while compiled code is made from the page's current version,
     /// once per version; at `MAX_CODE_CHANGES` the page is given up, and the count starts
     /// over when the pool page is reused for another RAM page.
@@ -375,26 +440,26 @@ mod tests {
         let (base, _) = c.page_for(0, &ram);
         // Nothing compiled: a change does not count.
         c.set(base, decode(NOP));
-        assert!(c.invalidate(0, 4));
+        store_over(&mut c, base);
         assert_eq!(c.code_changes[0], 0);
         // Compiled, then two changes: only the first one invalidated compiled code.
         c.set(base, decode(NOP));
         c.note_compiled(base);
-        assert!(c.invalidate(0, 4));
+        store_over(&mut c, base);
         c.set(base, decode(NOP));
-        assert!(c.invalidate(0, 4));
+        store_over(&mut c, base);
         assert_eq!(c.code_changes[0], 1);
         // Recompiled after each change: given up at the limit, counted once.
         for _ in 1..MAX_CODE_CHANGES {
             assert!(!c.compiling_given_up(base));
             c.set(base, decode(NOP));
             c.note_compiled(base);
-            assert!(c.invalidate(0, 4));
+            store_over(&mut c, base);
         }
         assert!(c.compiling_given_up(base));
         c.set(base, decode(NOP));
         c.note_compiled(base);
-        assert!(c.invalidate(0, 4));
+        store_over(&mut c, base);
         assert_eq!(c.pages_given_up(), 1);
         // Fill the pool; the next page starts the cache over and reuses pool page 0.
         for page in 1..MAX_PAGES {
@@ -406,5 +471,37 @@ mod tests {
         let (again, _) = c.page_for(0, &ram);
         assert!(!c.compiling_given_up(again));
         assert_eq!(c.pages_given_up(), 1);
+    }
+
+    /// A decoded page that only takes stores is released after
+    /// `DATA_STORES_BEFORE_RELEASE` of them, then after twice as many the next time; an
+    /// instruction decoded on it meanwhile starts the count over.
+    #[test]
+    fn a_page_that_only_takes_stores_is_released() {
+        let ram = vec![0u8; 4096 * 4];
+        let mut c = DecodeCache::new();
+        c.ensure(ram.len() as u64);
+        for round in 0..2 {
+            let (base, _) = c.page_for(1, &ram);
+            c.set(base, decode(NOP));
+            let changes = c.changes();
+            let stores = DATA_STORES_BEFORE_RELEASE << round;
+            for n in 1..stores {
+                // Data beside the code, then (halfway) code decoded again.
+                assert!(!c.invalidate(4096 + 64, 8), "released after {n} stores");
+                if n == stores / 2 && round == 0 {
+                    c.set(base + 1, decode(NOP));
+                    for _ in 0..stores / 2 {
+                        assert!(!c.invalidate(4096 + 64, 8));
+                    }
+                }
+            }
+            assert!(c.is_decoded(base) && c.is_current(base));
+            assert!(c.invalidate(4096 + 64, 8));
+            assert!(!c.is_decoded(base) && !c.is_current(base));
+            assert!(c.changes() > changes);
+            // Stores there now cost nothing: the RAM page has no decoded page.
+            assert!(!c.invalidate(4096 + 64, 8));
+        }
     }
 }

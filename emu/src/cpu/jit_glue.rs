@@ -116,6 +116,14 @@ impl Hart {
         if left < block.len {
             return None;
         }
+        // The loop found this block through the fetch path: a jump here that missed the
+        // jump cache (its page was not in the fetch-page cache) finds it next time.
+        let epoch = jit.jump_epoch(
+            self.mmu.generation(),
+            self.decoded.changes(),
+            self.privilege,
+        );
+        jit.remember_jump(pc, epoch, &block);
         Some(self.run_blocks(block, pc, left, bus))
     }
 
@@ -217,17 +225,24 @@ impl Hart {
     #[cold]
     fn prefill_data_page(&mut self, index: usize, bus: &Bus) {
         let op = self.decoded.slot(index);
-        let access = match op.k.data_access() {
-            Some((DataAccess::Load, _)) => AccessType::Load,
-            Some((DataAccess::Store, _)) => AccessType::Store,
+        let (access, offset) = match op.k.data_access() {
+            Some((DataAccess::Load, _)) => (AccessType::Load, op.imm as i64 as u64),
+            Some((DataAccess::Store, _)) => (AccessType::Store, op.imm as i64 as u64),
+            // An AMO (its imm field names the operation).
+            Some((DataAccess::StoreAtRs1, _)) => (AccessType::Store, 0),
             _ => return,
         };
-        let va = self.x[op.rs1 as usize & 31].wrapping_add(op.imm as i64 as u64);
+        let va = self.x[op.rs1 as usize & 31].wrapping_add(offset);
         self.remember_data_page(bus, va, access);
     }
 
     #[cold]
     fn compile_block(&mut self, index: usize, page_offset: u64, bus: &Bus) {
+        // A released page (see `DecodeCache::release`) may still be run to its end by
+        // the loop: nothing is compiled from it, since stores no longer reach it.
+        if !self.decoded.is_current(index) {
+            return;
+        }
         if self.decoded.compiling_given_up(index) {
             if let Some(jit) = self.jit.as_deref_mut() {
                 jit.give_up(index);

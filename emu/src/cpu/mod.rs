@@ -366,6 +366,16 @@ impl Hart {
         self.forget_fetch_pages();
     }
 
+    /// After a guest store of `size` bytes at RAM offset `off`: decoded code there is
+    /// forgotten, and when its page was released (it holds data now) so is every fetch
+    /// page, which may point at it.
+    #[inline(always)]
+    fn note_ram_store(&mut self, off: usize, size: usize) {
+        if self.decoded.invalidate(off, size) {
+            self.forget_fetch_pages();
+        }
+    }
+
     /// Empty every cache of where instructions were fetched from (the decode cache
     /// started over, or the translation context changed).
     fn forget_fetch_pages(&mut self) {
@@ -547,7 +557,7 @@ impl Hart {
         match bus.ram_offset(pa, size) {
             Some(off) => {
                 write_le(bus.ram.as_mut_slice(), off, size, value);
-                self.decoded.invalidate(off, size as usize);
+                self.note_ram_store(off, size as usize);
                 Ok(false)
             }
             None => self.store_slow(bus, pa, va, size, value),
@@ -567,7 +577,7 @@ impl Hart {
         bus.write(pa, size as usize, value)
             .map_err(|_| AccessType::Store.access_fault(va))?;
         if let Some(off) = bus.ram.offset_of(pa, size) {
-            self.decoded.invalidate(off, size as usize);
+            self.note_ram_store(off, size as usize);
         }
         Ok(true)
     }
@@ -627,7 +637,7 @@ impl Hart {
             match bus.ram_offset(pa, 1) {
                 Some(off) => {
                     bus.ram.as_mut_slice()[off] = b as u8;
-                    self.decoded.invalidate(off, 1);
+                    self.note_ram_store(off, 1);
                 }
                 None => {
                     device |= self.store_slow(bus, pa, va, 1, b)?;
@@ -688,7 +698,7 @@ impl Hart {
         let device = bus.ram_offset(pa, size).is_none();
         bus.write(pa, size as usize, new).map_err(fault)?;
         if let Some(off) = bus.ram.offset_of(pa, size) {
-            self.decoded.invalidate(off, size as usize);
+            self.note_ram_store(off, size as usize);
         }
         self.x[op.rd as usize & 31] = old;
         self.pc = self.pc.wrapping_add(4);
@@ -735,7 +745,7 @@ impl Hart {
             bus.write(pa, size as usize, value)
                 .map_err(|_| AccessType::Store.access_fault(va))?;
             if let Some(off) = bus.ram.offset_of(pa, size) {
-                self.decoded.invalidate(off, size as usize);
+                self.note_ram_store(off, size as usize);
             }
             if device {
                 step = Step::Yield;

@@ -4,7 +4,7 @@
 //! A block is a straight run of decoded instructions from one decode-cache slot up to and
 //! including the first jump (a taken conditional branch leaves it on the way), stopping
 //! before anything it does not compile
-//! (system instructions, atomics, FP, undecoded slots, the page's end) and after at most
+//! (system instructions, LR/SC, FP, undecoded slots, the page's end) and after at most
 //! [`MAX_BLOCK`] instructions. The interpreter stays the reference: a block computes what
 //! the straight-through loop of `cpu/run_loop.rs` would, and hands every case it does not
 //! handle back to it by leaving the block before that instruction (see
@@ -71,7 +71,7 @@ use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{default_libcall_names, FuncId, Module};
 
-use crate::cpu::decode::OpKind;
+use crate::cpu::decode::{AmoOp, OpKind};
 
 /// Longest block compiled, in instructions.
 pub const MAX_BLOCK: usize = 64;
@@ -82,7 +82,7 @@ pub const MAX_BLOCK: usize = 64;
 /// program (see docs/performance.md).
 pub const HOT: u32 = 5_000;
 /// Shorter blocks are left to the interpreter: they save too little per run.
-const MIN_BLOCK: usize = 4;
+const MIN_BLOCK: usize = 1;
 /// Changes of a page's code that invalidated compiled code, after which the page is left
 /// to the interpreter (see "Self-modifying code" above). Each such change costs a
 /// recompile of every block on the page (up to ~0.5 ms each, the time the interpreter
@@ -334,7 +334,7 @@ fn build_trampoline(
 
 fn new_module() -> Option<JITModule> {
     let mut flags = settings::builder();
-    flags.set("opt_level", "none").ok()?;
+    flags.set("opt_level", "speed").ok()?;
     // The IR is generated from a handful of patterns the tests cover; checking every
     // function again costs compile time for nothing.
     flags.set("enable_verifier", "false").ok()?;
@@ -707,12 +707,10 @@ impl Translator<'_> {
         let cell = self.b.ins().iconst(I64, addr as i64);
         let code = self.b.ins().load(I64, TRUSTED, cell, 0);
         let linked = self.b.ins().icmp_imm_s(IntCC::NotEqual, code, 0);
-        let room = self.room(left);
-        let go = self.b.ins().band(linked, room);
-        let chain = self.b.create_block();
         let out = self.b.create_block();
-        self.b.ins().brif(go, chain, &[], out, &[]);
-        self.b.switch_to_block(chain);
+        self.continue_if(linked, out);
+        let room = self.room(left);
+        self.continue_if(room, out);
         let args = [self.x, self.env, target, left];
         self.b
             .ins()
@@ -761,12 +759,10 @@ impl Translator<'_> {
         let epoch_differs = self.b.ins().bxor(epoch, now);
         let differs = self.b.ins().bor(pc_differs, epoch_differs);
         let hit = self.b.ins().icmp_imm_s(IntCC::Equal, differs, 0);
-        let room = self.room(left);
-        let go = self.b.ins().band(hit, room);
-        let chain = self.b.create_block();
         let out = self.b.create_block();
-        self.b.ins().brif(go, chain, &[], out, &[]);
-        self.b.switch_to_block(chain);
+        self.continue_if(hit, out);
+        let room = self.room(left);
+        self.continue_if(room, out);
         let code = self.b.ins().load(I64, TRUSTED, entry, 16);
         let args = [self.x, self.env, target, left];
         self.b
@@ -870,8 +866,22 @@ impl Translator<'_> {
     /// A guest store; on a data-page cache miss, or to a page holding decoded code, the
     /// block leaves before the instruction.
     fn store_guest(&mut self, va: Value, value: Value, size: i64, retired: u64, offset: u64) {
-        let h = self.layout;
         let slow = self.cold_block();
+        let host = self.writable_host(va, size, slow);
+        self.leave_before(slow, retired, offset);
+        match size {
+            1 => self.b.ins().istore8(GUEST, value, host, 0),
+            2 => self.b.ins().istore16(GUEST, value, host, 0),
+            4 => self.b.ins().istore32(GUEST, value, host, 0),
+            _ => self.b.ins().store(GUEST, value, host, 0),
+        };
+    }
+
+    /// The host address of `[va, va + size)` for a store: a data-page cache hit in the
+    /// store table, on a RAM page holding no decoded code; anything else goes to `miss`.
+    fn writable_host(&mut self, va: Value, size: i64, miss: IrBlock) -> Value {
+        let h = self.layout;
+        let slow = miss;
         let host = self.lookup(h.store_table_offset, va, size, slow);
         // A page with decoded code: the interpreter stores and invalidates.
         let ram = self.env_field(h.ram_offset);
@@ -889,13 +899,7 @@ impl Translator<'_> {
             .ins()
             .icmp_imm_s(IntCC::Equal, decoded, NO_DECODED_PAGE as i64);
         self.continue_if(no_code, slow);
-        self.leave_before(slow, retired, offset);
-        match size {
-            1 => self.b.ins().istore8(GUEST, value, host, 0),
-            2 => self.b.ins().istore16(GUEST, value, host, 0),
-            4 => self.b.ins().istore32(GUEST, value, host, 0),
-            _ => self.b.ins().store(GUEST, value, host, 0),
-        };
+        host
     }
 
     fn sext32(&mut self, v: Value) -> Value {
@@ -967,6 +971,7 @@ impl Translator<'_> {
                 Beq | Bne | Blt | Bge | Bltu | Bgeu => self.emit_branch(op, retired, offset),
                 Lb | Lh | Lw | Ld | Lbu | Lhu | Lwu => self.emit_load(op, retired, offset),
                 Sb | Sh | Sw | Sd => self.emit_store(op, retired, offset),
+                AmoW | AmoD => self.emit_amo(op, retired, offset),
                 Addi | Slti | Sltiu | Xori | Ori | Andi | Slli | Srli | Srai => {
                     self.emit_alu_imm(op)
                 }
@@ -980,7 +985,7 @@ impl Translator<'_> {
                 // Not compiled (`jit_compiles`): a block never holds them.
                 Empty | PageEnd | Illegal | FenceI | Ecall | Ebreak | Mret | Sret | Wfi
                 | SfenceVma | Csrrw | Csrrs | Csrrc | Csrrwi | Csrrsi | Csrrci | LrW | ScW
-                | LrD | ScD | AmoW | AmoD | Flw | Fld | Fsw | Fsd | FpOp => {
+                | LrD | ScD | Flw | Fld | Fsw | Fsd | FpOp => {
                     self.exit_to(offset, retired);
                     return;
                 }
@@ -1084,6 +1089,46 @@ impl Translator<'_> {
         let value = self.get(op.rs2);
         let va = self.b.ins().iadd_imm_s(a, op.imm as i64);
         self.store_guest(va, value, size, retired, offset);
+    }
+
+    /// AMO*.W/D: read-modify-write at x[rs1], naturally aligned, on a page the store
+    /// table holds (a writable page is readable). Harts run in turns, so the access is
+    /// atomic as it stands; LR/SC (the reservation) stay with the interpreter.
+    fn emit_amo(&mut self, op: &Insn, retired: u64, offset: u64) {
+        let size: i64 = if op.k == OpKind::AmoW { 4 } else { 8 };
+        let va = self.get(op.rs1);
+        let src = self.get(op.rs2);
+        let slow = self.cold_block();
+        let low_bits = self.b.ins().band_imm_s(va, size - 1);
+        let aligned = self.b.ins().icmp_imm_s(IntCC::Equal, low_bits, 0);
+        self.continue_if(aligned, slow);
+        let host = self.writable_host(va, size, slow);
+        self.leave_before(slow, retired, offset);
+        // Both operands as the interpreter takes them: a word sign-extended to 64 bits
+        // (which keeps the order of the unsigned compares too).
+        let (old, b) = if size == 4 {
+            let raw = self.b.ins().sload32(GUEST, host, 0);
+            (raw, self.sext32(src))
+        } else {
+            (self.b.ins().load(I64, GUEST, host, 0), src)
+        };
+        let new = match AmoOp::from_imm(op.imm) {
+            AmoOp::Swap => b,
+            AmoOp::Add => self.b.ins().iadd(old, b),
+            AmoOp::Xor => self.b.ins().bxor(old, b),
+            AmoOp::And => self.b.ins().band(old, b),
+            AmoOp::Or => self.b.ins().bor(old, b),
+            AmoOp::Min => self.b.ins().smin(old, b),
+            AmoOp::Max => self.b.ins().smax(old, b),
+            AmoOp::Minu => self.b.ins().umin(old, b),
+            AmoOp::Maxu => self.b.ins().umax(old, b),
+        };
+        if size == 4 {
+            self.b.ins().istore32(GUEST, new, host, 0);
+        } else {
+            self.b.ins().store(GUEST, new, host, 0);
+        }
+        self.set(op.rd, old);
     }
 
     /// OP-IMM: rd = rs1 op imm.
