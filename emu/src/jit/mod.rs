@@ -429,7 +429,10 @@ impl Jit {
     pub fn link(&mut self, link: u64, to: &Block) {
         if let Some(cell) = link.checked_sub(1).and_then(|n| self.cells.get(n as usize)) {
             // An exit also names its (filled) cell when the budget was too short to go on.
-            if cell.swap(to.code as u64, Ordering::Relaxed) != to.code as u64 {
+            // A load and a store, not a swap: only this thread touches cells, and a
+            // swap is a locked instruction on x86.
+            if cell.load(Ordering::Relaxed) != to.code as u64 {
+                cell.store(to.code as u64, Ordering::Relaxed);
                 self.stats.links += 1;
             }
         }
