@@ -24,7 +24,14 @@ struct Run {
 /// One run; the JIT's own report line is returned apart. `hot`: `--jit-hot`, low so
 /// that short test programs get much of their code compiled.
 fn run(args: &[&str], jit: Option<&str>) -> (Run, String) {
+    run_delayed(args, jit, "0")
+}
+
+/// [`run`], each compile on the compile thread delayed by `delay_ms` milliseconds (the
+/// hidden test hook `EMU_JIT_COMPILE_DELAY_MS`).
+fn run_delayed(args: &[&str], jit: Option<&str>, delay_ms: &str) -> (Run, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_emu"));
+    cmd.env("EMU_JIT_COMPILE_DELAY_MS", delay_ms);
     cmd.arg("run").args(args).arg("--stats=basic");
     match jit {
         Some(hot) => cmd.args(["--jit", "--jit-hot", hot]),
@@ -209,4 +216,111 @@ fn code_that_keeps_changing_is_given_up() {
         "{name}: {blocks} blocks compiled (the page was not given up?): {report}"
     );
     assert_eq!(pages_given_up(&report), 1, "{name}: {report}");
+}
+
+/// The count before `words` in the harts' report lines ("N on the compile thread", "N
+/// dropped as stale": `words` without the last, which punctuation follows), summed.
+fn reported(report: &str, words: &[&str]) -> u64 {
+    report
+        .lines()
+        .filter_map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            let at = w.windows(words.len()).position(|x| x == words)?;
+            w.get(at.checked_sub(1)?)?.parse::<u64>().ok()
+        })
+        .sum()
+}
+
+/// A program's runs for [`compile_thread_timing_changes_nothing`]: name, arguments,
+/// `--jit-hot` values, compile delays in milliseconds.
+type TimingCase<'a> = (&'a str, Vec<&'a str>, &'a [&'a str], &'a [&'a str]);
+
+/// Issue 18: from `--jit-hot 100` (`jit::COMPILE_HERE_BELOW`) on, blocks compile on a
+/// thread and are installed once the hart finds them ready, so which code runs compiled,
+/// and from when, depends on the thread's timing; what the guest sees must not. Each
+/// program runs with compiles as fast as the thread goes and with each delayed by a few
+/// milliseconds (other blocks compiled, installed at other instructions, some dropped
+/// because their page changed meanwhile), and every run must match the interpreter:
+/// console, exit status, instructions per privilege and traps.
+///
+/// `rv64i_smc_churn` rewrites its routine after every call, so blocks of it must be
+/// dropped as stale (they cannot be installed before the next run quantum, thousands of
+/// instructions after the rewrite). Installing them anyway, marked with the page's
+/// version at installation, changed its instruction count in about a third of the runs
+/// (when one was installed between a rewrite and the next call), hence its ten runs;
+/// the stale count catches that bug in every run.
+#[test]
+fn compile_thread_timing_changes_nothing() {
+    let churn = built_programs()
+        .join("rv64i_smc_churn")
+        .to_string_lossy()
+        .into_owned();
+    let benches = built_benches();
+    let coremark = benches
+        .join("bench_coremark")
+        .to_string_lossy()
+        .into_owned();
+    let dhrystone = benches
+        .join("bench_dhrystone")
+        .to_string_lossy()
+        .into_owned();
+    let programs: [TimingCase; 4] = [
+        (
+            "guest kernel",
+            vec![
+                "--sv48",
+                "--kaslr-seed",
+                "0x5eed",
+                "--max-insns",
+                "100000000",
+            ],
+            &["100"],
+            &["0", "3"],
+        ),
+        (
+            "bench_coremark",
+            vec!["--bios", "none", "--max-insns", "30000000", &coremark],
+            &["100", "5000"],
+            &["0", "3"],
+        ),
+        (
+            "bench_dhrystone",
+            vec!["--bios", "none", "--max-insns", "30000000", &dhrystone],
+            &["100", "5000"],
+            &["0", "3"],
+        ),
+        (
+            "rv64i_smc_churn",
+            vec!["--bios", "none", "--max-insns", "50000000", &churn],
+            &["100", "300"],
+            &["0", "1", "2", "3", "5"],
+        ),
+    ];
+    for (name, args, hots, delays) in programs {
+        let (reference, _) = run(&args, None);
+        assert!(
+            reference.stats.contains("instructions"),
+            "{name}: no statistics printed: {}",
+            reference.stats
+        );
+        let (mut on_thread, mut stale) = (0, 0);
+        for hot in hots {
+            for delay in delays {
+                let (r, report) = run_delayed(&args, Some(hot), delay);
+                assert_eq!(
+                    r, reference,
+                    "{name}, --jit-hot {hot}, compiles delayed {delay} ms: differs from the interpreter ({report})"
+                );
+                on_thread += reported(&report, &["on", "the", "compile"]);
+                stale += reported(&report, &["dropped", "as"]);
+            }
+        }
+        assert!(
+            on_thread > 0,
+            "{name}: nothing compiled on the compile thread"
+        );
+        if name == "rv64i_smc_churn" {
+            assert!(stale > 0, "{name}: no block dropped as stale");
+        }
+    }
 }

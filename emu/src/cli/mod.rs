@@ -117,7 +117,8 @@ pub struct MachineArgs {
     #[arg(long)]
     pub jit: bool,
     /// Compile a block after it was entered N times (default 5000). Low values compile
-    /// more code and are for testing the compiler.
+    /// more code and are for testing the compiler; below 100, blocks compile at once on
+    /// the hart's thread instead of on a compile thread.
     #[arg(long, value_name = "N", conflicts_with = "interp", default_value_t = crate::jit::HOT,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub jit_hot: u32,

@@ -210,13 +210,15 @@ fn print_stats(args: &RunArgs, outcome: &Outcome, before: Option<&Report>) -> Re
         // --jit: what compiling cost (after reboots, of the last boot only).
         for (hartid, j) in &outcome.jit {
             eprintln!(
-                "jit hart {}          {} blocks, {} instructions compiled in {:.3}s ({} failed, {} restarts), {} exits linked, {} pages given up (code kept changing)",
+                "jit hart {}          {} blocks, {} instructions compiled in {:.3}s ({} failed, {} restarts; {} on the compile thread, {} dropped as stale), {} exits linked, {} pages given up (code kept changing)",
                 hartid,
                 j.blocks,
                 j.instructions,
                 j.compile_time.as_secs_f64(),
                 j.failures,
                 j.restarts,
+                j.on_thread,
+                j.stale,
                 j.links,
                 j.pages_given_up
             );

@@ -102,8 +102,9 @@ impl Hart {
             Entry::Compiled(b) => b,
             Entry::Cold => return None,
             Entry::Hot => {
-                // Run it at once: with a low `--jit-hot` code that runs only once (as
-                // in the conformance programs) still goes through the compiler.
+                // Run it at once if it was compiled here (a low `--jit-hot`): code
+                // that runs only once (as in the conformance programs) still goes
+                // through the compiler. Sent to the compile thread, it is not ready yet.
                 self.compile_block(index, pc & 0xfff, bus);
                 self.jit.as_deref()?.compiled(index)?
             }
@@ -274,10 +275,19 @@ impl Hart {
         }
         let version = self.decoded.version(index);
         if let Some(jit) = self.jit.as_deref_mut() {
-            jit.compile(index, page_offset, &insns, version);
-            if jit.compiled(index).is_some() {
+            if jit.compile(index, page_offset, &insns, version) {
                 self.decoded.note_compiled(index);
             }
+        }
+    }
+
+    /// Install the blocks the compile thread finished (once per run quantum, outside any
+    /// block); those whose page's code changed while they compiled are dropped.
+    #[inline(always)]
+    pub(in crate::cpu) fn install_compiled_blocks(&mut self) {
+        if let Some(jit) = self.jit.as_deref_mut() {
+            let decoded = &self.decoded;
+            jit.install_ready(|index| decoded.version(index));
         }
     }
 

@@ -262,6 +262,9 @@ impl Hart {
         budget: u64,
     ) -> (u64, RunStop) {
         self.dtlb.sync(self.mmu.generation());
+        if O::COMPILED {
+            self.install_compiled_blocks();
+        }
         let mut cur = Cursor {
             pc: self.pc,
             left: budget,

@@ -52,13 +52,38 @@
 //! count is kept where it costs nothing per instruction: at the invalidation (already a
 //! cold path) and when a block is about to be compiled.
 //!
+//! Where blocks are compiled: by default on a compile thread of the hart's own
+//! (`compile_thread.rs`), which owns Cranelift's module. A hot entry sends the thread a
+//! copy of its decoded instructions and is marked in flight (not counted, not sent
+//! again); the hart goes on interpreting and never waits. Finished blocks are installed
+//! when the hart asks ([`Jit::install_ready`], once per run quantum: nothing to do is
+//! one comparison), and dropped as stale when their page's decode-cache version moved
+//! on while they compiled. What runs compiled then depends on the compile thread's
+//! timing, what the guest sees does not (a block computes what the interpreter would);
+//! `emu/tests/jit.rs` checks that with compiles delayed by the hidden test hook
+//! `EMU_JIT_COMPILE_DELAY_MS` (milliseconds slept before each compile on the thread,
+//! read once per process). With `--jit-hot` below [`COMPILE_HERE_BELOW`] blocks are
+//! compiled on the hart's thread instead, at once, and the hot entry runs compiled
+//! straight away: low thresholds are for testing the compiler, where a run must compile
+//! the same blocks every time and code that runs once (the conformance programs, with
+//! `--jit-hot 1`) must still go through the compiler.
+//!
+//! Code memory belongs to the module; the hart holds code pointers (blocks, the
+//! trampoline) and the link cells, allocated by the compiler in chunks and handed to the
+//! hart with the block that first uses them. Throwing all code away ([`MAX_BLOCKS`]) is
+//! the hart's decision, made outside any block: it forgets its pointers first, then the
+//! compiler frees the memory, and blocks compiled before that are dropped unrun.
+//!
 //! This module knows nothing about the hart: it is given the decoded instructions and the
 //! environment's layout and returns runnable blocks.
 
-use std::time::{Duration, Instant};
+mod compile_thread;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use cranelift_codegen::ir::condcodes::IntCC;
-use std::cell::Cell;
 
 use cranelift_codegen::ir::{
     types, AbiParam, Block as IrBlock, Endianness, InstBuilder, MemFlagsData, SigRef, Signature,
@@ -72,6 +97,7 @@ use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{default_libcall_names, FuncId, Module};
 
 use crate::cpu::decode::{AmoOp, OpKind};
+use compile_thread::{CompileThread, Compiled, Compiler, Done, Request};
 
 /// Longest block compiled, in instructions.
 pub const MAX_BLOCK: usize = 64;
@@ -94,6 +120,11 @@ pub const MAX_CODE_CHANGES: u32 = 16;
 /// Table entry of a slot whose block is too short, or on a page given up: no longer
 /// counted.
 const NEVER: u32 = COMPILED - 1;
+/// Table entry of a slot whose block is being compiled on the compile thread.
+const IN_FLIGHT: u32 = NEVER - 1;
+/// `--jit-hot` values below this compile on the hart's thread, at once (see "Where
+/// blocks are compiled" above); the tests use 1 and 20.
+pub const COMPILE_HERE_BELOW: u32 = 100;
 /// Blocks kept before all compiled code is thrown away and compiling starts over (code
 /// for a block superseded by a store to its page is only reclaimed then).
 const MAX_BLOCKS: usize = 1 << 15;
@@ -188,14 +219,23 @@ pub struct JitStats {
     /// Pages left to the interpreter because their code kept changing
     /// ([`MAX_CODE_CHANGES`]).
     pub pages_given_up: u64,
+    /// Of `blocks`, those compiled on the compile thread.
+    pub on_thread: u64,
+    /// Of `blocks`, those dropped because their page's code changed while they compiled.
+    pub stale: u64,
 }
 
 /// The link cells of all blocks: each holds the code address of the block its exit
-/// tail-calls, or 0.
+/// tail-calls, or 0. The compiler allocates them (and never touches one again); the hart
+/// gets the chunks in order ([`LinkCells::take_new_chunks`]), fills the cells and runs the
+/// code that reads them. Atomic only so that a chunk can be shared between threads: all
+/// reads and writes are on the hart's thread.
 #[derive(Default)]
 struct LinkCells {
-    chunks: Vec<Box<[Cell<u64>]>>,
+    chunks: Vec<Arc<[AtomicU64]>>,
     used: usize,
+    /// Chunks handed to the hart so far.
+    sent: usize,
 }
 
 impl LinkCells {
@@ -204,15 +244,25 @@ impl LinkCells {
         let n = self.used;
         if n / CELLS_PER_CHUNK == self.chunks.len() {
             self.chunks
-                .push((0..CELLS_PER_CHUNK).map(|_| Cell::new(0)).collect());
+                .push((0..CELLS_PER_CHUNK).map(|_| AtomicU64::new(0)).collect());
         }
         self.used += 1;
         let cell = &self.chunks[n / CELLS_PER_CHUNK][n % CELLS_PER_CHUNK];
         (n, cell.as_ptr() as u64)
     }
 
-    fn get(&self, n: usize) -> Option<&Cell<u64>> {
-        (n < self.used).then(|| &self.chunks[n / CELLS_PER_CHUNK][n % CELLS_PER_CHUNK])
+    /// The compiler's side: the chunks allocated since the last call.
+    fn take_new_chunks(&mut self) -> Vec<Arc<[AtomicU64]>> {
+        let new = self.chunks[self.sent..].to_vec();
+        self.sent = self.chunks.len();
+        new
+    }
+
+    /// The hart's side: cell `n`, once its chunk was received.
+    fn get(&self, n: usize) -> Option<&AtomicU64> {
+        self.chunks
+            .get(n / CELLS_PER_CHUNK)?
+            .get(n % CELLS_PER_CHUNK)
     }
 }
 
@@ -253,19 +303,38 @@ struct JumpEpochs {
     base: u64,
 }
 
+/// Who compiles (see "Where blocks are compiled" above).
+enum Compiling {
+    Here(Box<Compiler>),
+    Thread(CompileThread),
+}
+
+/// `EMU_JIT_COMPILE_DELAY_MS`, the test hook (see the module comment).
+fn compile_delay() -> Duration {
+    static DELAY: OnceLock<Duration> = OnceLock::new();
+    *DELAY.get_or_init(|| {
+        std::env::var("EMU_JIT_COMPILE_DELAY_MS")
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map_or(Duration::ZERO, Duration::from_millis)
+    })
+}
+
 pub struct Jit {
-    module: Option<JITModule>,
     /// Virtual pc -> block, for exits whose target is on another page or only known at
     /// run time (boxed: generated code holds its address).
     jumps: Box<[JumpEntry]>,
     epochs: JumpEpochs,
     trampoline: Option<Trampoline>,
+    /// The chunks received from the compiler (see [`LinkCells`]).
     cells: LinkCells,
     /// The compiler panicked once: compile nothing more.
     broken: bool,
-    ctx: Context,
-    fctx: FunctionBuilderContext,
-    layout: EnvLayout,
+    compiling: Compiling,
+    /// Restarts asked for: answers from an older generation are about freed code.
+    generation: u64,
+    /// Blocks sent to the compile thread and not answered yet (in this generation).
+    in_flight: usize,
     /// Entries counted before compiling (at least 1).
     hot: u32,
     /// Per decode-cache slot: `COMPILED | block number`, or how often it was entered.
@@ -353,21 +422,23 @@ fn new_module() -> Option<JITModule> {
 impl Jit {
     /// None when Cranelift does not support the host.
     pub fn new(layout: EnvLayout, hot: u32) -> Option<Jit> {
-        let mut module = new_module()?;
-        let mut ctx = module.make_context();
-        let mut fctx = FunctionBuilderContext::new();
-        let trampoline = build_trampoline(&mut module, &mut ctx, &mut fctx)?;
+        let (compiling, trampoline) = if hot < COMPILE_HERE_BELOW {
+            let (compiler, trampoline) = Compiler::new(layout)?;
+            (Compiling::Here(Box::new(compiler)), trampoline)
+        } else {
+            let (thread, trampoline) = CompileThread::start(layout, compile_delay())?;
+            (Compiling::Thread(thread), trampoline)
+        };
         Some(Jit {
-            ctx,
-            module: Some(module),
             trampoline: Some(trampoline),
             cells: LinkCells::default(),
             jumps: vec![JumpEntry::EMPTY; JUMP_SLOTS].into_boxed_slice(),
             epochs: JumpEpochs::default(),
             broken: false,
-            fctx,
-            layout,
-            hot: hot.clamp(1, NEVER - 1),
+            compiling,
+            generation: 0,
+            in_flight: 0,
+            hot: hot.clamp(1, IN_FLIGHT - 1),
             table: Vec::new(),
             blocks: Vec::new(),
             stats: JitStats::default(),
@@ -384,7 +455,8 @@ impl Jit {
         if *e & COMPILED != 0 {
             return Entry::Compiled(self.blocks[(*e & !COMPILED) as usize]);
         }
-        if *e == NEVER {
+        if *e >= IN_FLIGHT {
+            // Never, or in flight.
             return Entry::Cold;
         }
         *e += 1;
@@ -425,7 +497,10 @@ impl Jit {
     pub fn link(&mut self, link: u64, to: &Block) {
         if let Some(cell) = link.checked_sub(1).and_then(|n| self.cells.get(n as usize)) {
             // An exit also names its (filled) cell when the budget was too short to go on.
-            if cell.replace(to.code as u64) != to.code as u64 {
+            // A load and a store, not a swap: only this thread touches cells, and a
+            // swap is a locked instruction on x86.
+            if cell.load(Ordering::Relaxed) != to.code as u64 {
+                cell.store(to.code as u64, Ordering::Relaxed);
                 self.stats.links += 1;
             }
         }
@@ -495,53 +570,121 @@ impl Jit {
     }
 
     /// Compile `insns` as the block entered at `index`, `page_offset` bytes into its
-    /// page. A failure leaves the entry to the interpreter (it is counted again from zero).
-    pub fn compile(&mut self, index: usize, page_offset: u64, insns: &[Insn], version: u64) {
+    /// page, decoded at the page's `version`: at once on the hart's thread, or queued for
+    /// the compile thread (installed later by [`Jit::install_ready`]). A failure leaves
+    /// the entry to the interpreter (it is counted again from zero). False when nothing
+    /// is compiled (the block is too short, or the compiler is broken).
+    pub fn compile(
+        &mut self,
+        index: usize,
+        page_offset: u64,
+        insns: &[Insn],
+        version: u64,
+    ) -> bool {
         if insns.len() < MIN_BLOCK {
             // Kept until the next restart, even if the code there changes: a missed
             // block costs speed only.
             if let Some(e) = self.table.get_mut(index) {
                 *e = NEVER;
             }
-            return;
+            return false;
         }
         if self.broken {
-            return;
+            return false;
         }
-        if self.blocks.len() >= MAX_BLOCKS {
+        if self.blocks.len() + self.in_flight >= MAX_BLOCKS {
             self.restart();
         }
-        let start = Instant::now();
-        // A panic in Cranelift is a bug in the IR built here; the guest must not pay for
-        // it with the emulator's life. Compiling stops for good (the compiler's state may
-        // be half-updated); blocks compiled so far stay valid.
-        let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.translate(insns, index, page_offset)
-        }))
-        .unwrap_or_else(|_| {
-            eprintln!("emu: jit: the compiler failed; the interpreter runs the rest");
-            self.broken = true;
-            None
-        });
-        self.stats.compile_time += start.elapsed();
-        let Some(code) = code else {
+        if self.table.len() <= index {
+            self.table.resize(index + 1, 0);
+        }
+        let request = Request {
+            index,
+            page_offset,
+            insns: insns.to_vec(),
+            version,
+        };
+        self.table[index] = IN_FLIGHT;
+        match &mut self.compiling {
+            Compiling::Here(compiler) => {
+                let done = compiler.compile(request, false);
+                // The page cannot have changed: nothing ran since the instructions were
+                // read.
+                self.install(done, |_| version);
+            }
+            Compiling::Thread(thread) => {
+                thread.send(request);
+                self.in_flight += 1;
+            }
+        }
+        true
+    }
+
+    /// Install the blocks the compile thread finished, dropping those whose page's
+    /// code changed meanwhile (`version(index)`: the page's decode-cache version now).
+    /// To be called outside any block; costs one comparison when nothing is in flight.
+    #[inline(always)]
+    pub fn install_ready(&mut self, version: impl Fn(usize) -> u64) {
+        if self.in_flight != 0 {
+            self.install_answers(version);
+        }
+    }
+
+    #[cold]
+    fn install_answers(&mut self, version: impl Fn(usize) -> u64) {
+        loop {
+            let Compiling::Thread(thread) = &self.compiling else {
+                return;
+            };
+            match thread.try_recv() {
+                Some(Done::Block(done)) => {
+                    if done.generation == self.generation {
+                        self.in_flight -= 1;
+                        self.install(done, &version);
+                    }
+                }
+                Some(Done::Restarted(generation, trampoline)) => {
+                    if generation == self.generation {
+                        self.in_flight -= 1;
+                        self.trampoline = trampoline;
+                    }
+                }
+                None => return,
+            }
+        }
+    }
+
+    /// Take a compiled block of this generation: its link cells, and the block unless
+    /// it failed or is stale.
+    fn install(&mut self, done: Compiled, version: impl Fn(usize) -> u64) {
+        self.cells.chunks.extend(done.chunks);
+        self.broken |= done.broken;
+        self.stats.compile_time += done.time;
+        let index = done.index;
+        if self.table.get(index) != Some(&IN_FLIGHT) {
+            return;
+        }
+        self.table[index] = 0;
+        let Some(code) = done.code else {
             self.stats.failures += 1;
             return;
         };
         self.stats.blocks += 1;
-        self.stats.instructions += insns.len() as u64;
-        if self.table.len() <= index {
-            self.table.resize(index + 1, 0);
+        self.stats.instructions += done.len;
+        self.stats.on_thread += done.on_thread as u64;
+        if done.version != version(index) {
+            self.stats.stale += 1;
+            return;
         }
         self.table[index] = COMPILED | self.blocks.len() as u32;
         self.blocks.push(Block {
-            code,
-            len: insns.len() as u64,
-            version,
+            code: code.0,
+            len: done.len,
+            version: done.version,
         });
     }
 
-    /// Throw all compiled code away.
+    /// Throw all compiled code away (outside any block).
     fn restart(&mut self) {
         self.stats.restarts += 1;
         self.table.fill(0);
@@ -549,18 +692,24 @@ impl Jit {
         self.cells = LinkCells::default();
         self.jumps.fill(JumpEntry::EMPTY);
         self.trampoline = None;
-        if let Some(m) = self.module.take() {
-            // SAFETY: no generated code is running (we are compiling, outside any block)
-            // and every pointer to it was in `blocks`, the trampoline and the link cells,
-            // all just dropped.
-            unsafe { m.free_memory() };
-        }
-        self.module = new_module();
-        if let Some(m) = self.module.as_mut() {
-            self.trampoline = build_trampoline(m, &mut self.ctx, &mut self.fctx);
+        self.generation += 1;
+        self.in_flight = 0;
+        match &mut self.compiling {
+            // SAFETY: no generated code is running (this is called outside any block)
+            // and every pointer to it was in `blocks`, the trampoline and the link
+            // cells, all just dropped.
+            Compiling::Here(compiler) => self.trampoline = unsafe { compiler.restart() },
+            Compiling::Thread(thread) => {
+                // SAFETY: as above; answers of the old generation are dropped unread.
+                unsafe { thread.restart() };
+                // The new trampoline, counted until it arrives.
+                self.in_flight = 1;
+            }
         }
     }
+}
 
+impl Compiler {
     fn translate(&mut self, insns: &[Insn], index: usize, page_offset: u64) -> Option<*const u8> {
         let module = self.module.as_mut()?;
         let sig = block_signature(module);
