@@ -246,7 +246,7 @@ impl Hart {
         mut pc: u64,
         mut left: u64,
         bus: &mut Bus,
-        mut run: Option<&mut CountedRun>,
+        run: Option<&mut CountedRun>,
     ) -> BlockExit {
         let page = pc >> 12;
         let page_map = self.decoded.page_map();
@@ -346,7 +346,7 @@ impl Hart {
             }
         }
         self.instret += retired;
-        if let (true, Some(run)) = (COUNTED, run.as_deref_mut()) {
+        if let (true, Some(run)) = (COUNTED, run) {
             // SAFETY: set above for the counted flavour.
             *run = unsafe { env.counted.assume_init_ref() }.run;
         }
