@@ -257,19 +257,19 @@ fn jit_in_a_counted_run_is_ignored_with_a_warning() {
     let (status, stderr) = run_loop_with(&["--jit", "--check-tlb"]);
     assert_eq!(
         stderr,
-        format!("emu: warning: --jit has no effect with --check-tlb: compiled code cannot count or trace memory accesses, so this run is interpreted (--stats=basic works with --jit)\n{STOPPED}")
+        format!("emu: warning: --jit has no effect with --check-tlb: compiled code cannot check each translation or trace each instruction, so this run is interpreted\n{STOPPED}")
     );
     assert_eq!(status, Some(EXIT_INSN_LIMIT));
     let (_, stderr) = run_loop_with(&[
         "--jit",
         "--stats",
         "--trace",
-        "trap",
+        "trap,insn,tlb",
         "--trace-file",
         "/dev/null",
     ]);
     assert!(
-        stderr.starts_with("emu: warning: --jit has no effect with --stats, --trace: compiled code cannot count or trace memory accesses, so this run is interpreted (--stats=basic works with --jit)\n"),
+        stderr.starts_with("emu: warning: --jit has no effect with --trace insn,tlb: compiled code cannot check each translation or trace each instruction, so this run is interpreted\n"),
         "{stderr}"
     );
     let (_, stderr) = run_loop_with(&["--jit", "--no-fast-path"]);
@@ -279,6 +279,15 @@ fn jit_in_a_counted_run_is_ignored_with_a_warning() {
     );
     // Where the JIT does run, nothing is said.
     let (_, stderr) = run_loop_with(&["--jit", "--stats=basic"]);
+    assert!(!stderr.contains("warning"), "{stderr}");
+    let (_, stderr) = run_loop_with(&[
+        "--jit",
+        "--stats",
+        "--trace",
+        "walk,trap",
+        "--trace-file",
+        "/dev/null",
+    ]);
     assert!(!stderr.contains("warning"), "{stderr}");
 }
 

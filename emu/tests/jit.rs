@@ -5,6 +5,8 @@
 //! by privilege and trap counts must be identical, and the `--jit` run must have compiled
 //! blocks, and where loops run, linked them (so the comparison is not vacuous).
 //! `rv64i_smc_loop` among the conformance programs rewrites code that linked blocks ran.
+//! Counted runs (`--stats`, `--trace walk`) run the counted flavour of compiled code:
+//! their TLB counters and MMU events must be the interpreter's too.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -24,15 +26,25 @@ struct Run {
 /// One run; the JIT's own report line is returned apart. `hot`: `--jit-hot`, low so
 /// that short test programs get much of their code compiled.
 fn run(args: &[&str], jit: Option<&str>) -> (Run, String) {
-    run_delayed(args, jit, "0")
+    run_with(args, jit, "--stats=basic", "0")
 }
 
 /// [`run`], each compile on the compile thread delayed by `delay_ms` milliseconds (the
 /// hidden test hook `EMU_JIT_COMPILE_DELAY_MS`).
 fn run_delayed(args: &[&str], jit: Option<&str>, delay_ms: &str) -> (Run, String) {
+    run_with(args, jit, "--stats=basic", delay_ms)
+}
+
+/// [`run`] with the statistics flag `stats`.
+fn run_with_stats(args: &[&str], jit: Option<&str>, stats: &str) -> (Run, String) {
+    run_with(args, jit, stats, "0")
+}
+
+/// One run with the statistics flag `stats` and compiles delayed by `delay_ms`.
+fn run_with(args: &[&str], jit: Option<&str>, stats: &str, delay_ms: &str) -> (Run, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_emu"));
     cmd.env("EMU_JIT_COMPILE_DELAY_MS", delay_ms);
-    cmd.arg("run").args(args).arg("--stats=basic");
+    cmd.arg("run").args(args).arg(stats);
     match jit {
         Some(hot) => cmd.args(["--jit", "--jit-hot", hot]),
         None => cmd.arg("--interp"),
@@ -323,4 +335,105 @@ fn compile_thread_timing_changes_nothing() {
             assert!(stale > 0, "{name}: no block dropped as stale");
         }
     }
+}
+
+/// Issue 18: a counted run (`--stats`) runs compiled code of the counted flavour, and its
+/// counters (TLB hits and misses per level and page size, walks, PTE reads, per phase)
+/// must be the interpreter's to the last access.
+fn assert_same_counted(what: &str, args: &[&str], hot: &str) -> (Run, String) {
+    let (jit, report) = run_with_stats(args, Some(hot), "--stats");
+    let (reference, _) = run_with_stats(args, None, "--stats");
+    assert!(
+        jit.stats.contains("L1D") || jit.stats.contains("l1d"),
+        "{what}: no TLB statistics printed: {}",
+        jit.stats
+    );
+    assert_eq!(
+        jit, reference,
+        "{what}: --stats counters of compiled code and the interpreter differ"
+    );
+    (jit, report)
+}
+
+#[test]
+fn counted_conformance_programs_count_identically() {
+    let dir = built_programs();
+    let mut compiled = 0;
+    for name in conformance_program_names() {
+        let elf = dir.join(&name).to_string_lossy().into_owned();
+        let mut args = vec!["--bios", "none", "--max-insns", "50000000"];
+        args.extend_from_slice(conformance_machine_flags(&name));
+        args.push(&elf);
+        compiled += blocks_compiled(&assert_same_counted(&name, &args, "1").1);
+    }
+    assert!(compiled > 0, "no conformance program got a compiled block");
+}
+
+#[test]
+fn counted_guest_kernel_boot_counts_identically() {
+    for (mode, extra) in [("--sv39", "layout=linear nokaslr"), ("--sv48", "")] {
+        let args = [
+            mode,
+            "--kaslr-seed",
+            "0x5eed",
+            "--append",
+            extra,
+            "--max-insns",
+            "100000000",
+        ];
+        let (r, report) = assert_same_counted(mode, &args, "20");
+        assert_eq!(r.status, Some(0), "{mode}: {}", r.stdout);
+        assert!(
+            blocks_compiled(&report) > 0,
+            "{mode}: nothing compiled in a --stats run: {report}"
+        );
+    }
+}
+
+/// `--trace walk` (and the other events the counted loop emits) runs compiled code too:
+/// every event, and the instruction count and pc in each, as the interpreter's.
+#[test]
+fn traced_walks_are_identical() {
+    let dir = std::env::temp_dir();
+    let mut traces = Vec::new();
+    let mut reports = Vec::new();
+    for jit in [Some("20"), None] {
+        let file = dir.join(format!(
+            "emu-jit-trace-{}-{}.jsonl",
+            std::process::id(),
+            jit.is_some()
+        ));
+        let file_arg = file.to_string_lossy().into_owned();
+        let args = [
+            "--sv48",
+            "--kaslr-seed",
+            "0x5eed",
+            "--trace",
+            "walk,satp,sfence,trap,mode",
+            "--trace-format",
+            "jsonl",
+            "--trace-file",
+            &file_arg,
+            "--max-insns",
+            "100000000",
+        ];
+        let (r, report) = run_with_stats(&args, jit, "--stats");
+        assert_eq!(r.status, Some(0), "{}", r.stdout);
+        traces.push(std::fs::read_to_string(&file).expect("trace file"));
+        let _ = std::fs::remove_file(&file);
+        reports.push((r, report));
+    }
+    assert!(traces[0].contains("\"walk\""), "no walk events");
+    assert!(
+        traces[0] == traces[1],
+        "traces differ (compiled {} lines, interpreted {} lines)",
+        traces[0].lines().count(),
+        traces[1].lines().count()
+    );
+    assert_eq!(reports[0].0, reports[1].0, "traced runs' counters differ");
+    assert!(
+        blocks_compiled(&reports[0].1) > 0,
+        "nothing compiled in a traced run: {}",
+        reports[0].1
+    );
 }

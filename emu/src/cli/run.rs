@@ -264,21 +264,28 @@ fn ignored_options(args: &RunArgs) -> Vec<String> {
                     .to_string(),
             );
         } else {
-            // The machine's observed runs (Machine::set_observed, the MMU's
-            // `observed()`) never enter compiled code.
-            let counted: Vec<&str> = [
-                ("--stats", args.stats == Some(super::StatsLevel::Full)),
-                ("--stats-json", args.stats_json.is_some()),
-                ("--trace", args.trace.is_some()),
+            // Counted runs (--stats, --trace of walks, satp, sfence, traps, modes) enter
+            // compiled code; the reference loop (--check-tlb, TLB events) and the loop
+            // that looks at each instruction (instruction, MMIO, SBI events) never do.
+            use crate::trace::{EventMask, Kind};
+            let trace = args.trace.unwrap_or(EventMask::NONE);
+            let each: Vec<&str> = [Kind::Insn, Kind::Tlb, Kind::Mmio, Kind::Sbi]
+                .into_iter()
+                .filter(|k| trace.has(*k))
+                .map(Kind::name)
+                .collect();
+            let each = format!("--trace {}", each.join(","));
+            let interpreted: Vec<&str> = [
                 ("--check-tlb", machine.check_tlb),
+                (each.as_str(), each != "--trace "),
             ]
             .into_iter()
             .filter_map(|(flag, on)| on.then_some(flag))
             .collect();
-            if !counted.is_empty() {
+            if !interpreted.is_empty() {
                 warnings.push(format!(
-                    "--jit has no effect with {}: compiled code cannot count or trace memory accesses, so this run is interpreted (--stats=basic works with --jit)",
-                    counted.join(", ")
+                    "--jit has no effect with {}: compiled code cannot check each translation or trace each instruction, so this run is interpreted",
+                    interpreted.join(", ")
                 ));
             }
         }

@@ -6,7 +6,7 @@ use super::trap::Exception;
 use super::{read_le, write_le, Hart};
 use crate::bus::Bus;
 use crate::mmu::page_caches::{CountedRun, DataTlb, FetchBatch};
-use crate::mmu::AccessType;
+use crate::mmu::{AccessType, Mmu, TranslateCtx};
 
 /// How loads and stores reach memory; `pc` is the instruction's, for the MMU's reports.
 pub(super) trait DataPath {
@@ -21,6 +21,12 @@ pub(super) trait DataPath {
     /// Account whatever the path held back (counted runs); before anything else can
     /// touch the MMU.
     fn settle(&mut self, _hart: &mut Hart) {}
+    /// The counted path's run, which compiled blocks of the counted flavour extend; None
+    /// on the other paths.
+    #[inline(always)]
+    fn counted_run(&mut self) -> Option<&mut CountedRun> {
+        None
+    }
     /// `Ok(true)` when the store went to a device.
     fn store(
         &mut self,
@@ -101,6 +107,11 @@ impl DataPath for CountedRun {
     }
 
     #[inline(always)]
+    fn counted_run(&mut self) -> Option<&mut CountedRun> {
+        Some(self)
+    }
+
+    #[inline(always)]
     fn load(
         &mut self,
         hart: &mut Hart,
@@ -128,6 +139,20 @@ impl DataPath for CountedRun {
     }
 }
 
+/// Account the accesses `run` holds to `mmu` (data context `ctx`) and forget it.
+#[inline]
+pub(super) fn end_counted_run(mmu: &mut Mmu, ctx: &TranslateCtx, run: &mut CountedRun) {
+    if run.n > 0 {
+        let access = if run.load {
+            AccessType::Load
+        } else {
+            AccessType::Store
+        };
+        mmu.repeat_data(run.vpn << 12, access, ctx, run.n);
+    }
+    *run = CountedRun::NONE;
+}
+
 impl Hart {
     /// Account the fetches `batch` holds (`left`: the loop's budget now) and forget
     /// them.
@@ -145,16 +170,7 @@ impl Hart {
     /// Account the accesses `run` holds and forget it.
     #[inline]
     fn end_counted_run(&mut self, run: &mut CountedRun) {
-        if run.n > 0 {
-            let access = if run.load {
-                AccessType::Load
-            } else {
-                AccessType::Store
-            };
-            self.mmu
-                .repeat_data(run.vpn << 12, access, &self.data_ctx, run.n);
-        }
-        *run = CountedRun::NONE;
+        end_counted_run(&mut self.mmu, &self.data_ctx, run);
     }
 
     /// Load in a counter-observed run, exactly as [`Hart::load`] accounts it.

@@ -9,14 +9,29 @@
 //! data-page cache when the MMU's fast path holds it (what `load_fast` does after a miss;
 //! the page passed every check the full path makes, so filling early changes nothing a
 //! guest can see), so the block hits next time.
+//!
+//! Counted runs (`--stats`, `--trace walk`) have their own [`Jit`] of the counted flavour
+//! (`jit::CountedLayout`): its blocks count data accesses in the loop's [`CountedRun`]
+//! (copied into the environment for the call and back) and call [`counted_miss`] for
+//! the rest, which is `load_counted`/`store_counted`'s accounting when it ends in a
+//! counted-cache hit on plain RAM; anything else leaves the block before the instruction,
+//! for the reference step, which settles the run and accounts the access as the
+//! interpreter would. Fetches are the run loop's: it enters a chain only with a fetch
+//! batch open on the chain's page (which the chain never leaves), so the budget the
+//! blocks use up counts their fetches.
+
+use std::mem::{offset_of, MaybeUninit};
 
 use crate::bus::Bus;
+use crate::cpu::data_path::end_counted_run;
 use crate::cpu::decode::{decode, DataAccess, OpKind};
 use crate::cpu::decode_cache::DecodeCache;
 use crate::cpu::Hart;
-use crate::jit::{Block, Entry, EnvLayout, Insn, Jit, EXIT_BEFORE, MAX_BLOCK};
-use crate::mmu::page_caches::{DtlbEntry, DTLB_SLOTS};
-use crate::mmu::AccessType;
+use crate::jit::{
+    Block, CountedLayout, Entry, EnvLayout, Insn, Jit, EXIT_BEFORE, MAX_BLOCK, NO_DECODED_PAGE,
+};
+use crate::mmu::page_caches::{CountedRun, DtlbEntry, DTLB_SLOTS};
+use crate::mmu::{AccessType, Mmu, TranslateCtx};
 
 /// What generated code reads and writes besides the registers.
 #[repr(C)]
@@ -37,6 +52,93 @@ struct Env {
     /// The decode-cache slot of the instruction an exit left pending (written by
     /// generated code).
     pending_slot: u64,
+    /// Set only for blocks of the counted flavour, the only code that reads it (the
+    /// unobserved loop does not pay for filling it).
+    counted: MaybeUninit<CountedEnv>,
+}
+
+/// The counted flavour's part of [`Env`]: the loop's data run, which generated code
+/// extends, and what [`counted_miss`] (at `miss_fn`) needs to account the accesses
+/// outside it.
+#[repr(C)]
+struct CountedEnv {
+    run: CountedRun,
+    miss_fn: MissFn,
+    mmu: *mut Mmu,
+    bus: *const Bus,
+    data_ctx: TranslateCtx,
+}
+
+/// See `jit::CountedLayout`: `(env, va, size, store, pc)` -> host address or 0.
+type MissFn = extern "C" fn(*mut Env, u64, u64, u64, u64) -> u64;
+
+/// The counted flavour's data access outside the run (see `jit::CountedLayout`): what
+/// `load_counted`/`store_counted` do when the access is a counted-cache hit on a RAM
+/// page (for a store, one without decoded code): account the run so far and the hit,
+/// start a run on the page, and return the host address of the bytes. Otherwise 0,
+/// having changed nothing but what the interpreter's path changes first (the run
+/// accounted): the block leaves before the instruction and the reference step takes
+/// the access through the full path.
+extern "C" fn counted_miss(env: *mut Env, va: u64, size: u64, store: u64, pc: u64) -> u64 {
+    // SAFETY: generated code of the counted flavour passes the environment `run_blocks`
+    // gave it, with its counted part set, and whose pointers are valid for the whole
+    // call: the MMU and the bus are not otherwise used while a block runs, RAM and the
+    // page map are not resized.
+    let env = unsafe { &mut *env };
+    // SAFETY: as above.
+    let c = unsafe { env.counted.assume_init_mut() };
+    // SAFETY: as above.
+    let (mmu, bus) = unsafe { (&mut *c.mmu, &*c.bus) };
+    if (va & 0xfff) + size > 0x1000 {
+        return 0;
+    }
+    let store = store != 0;
+    let access = if store {
+        AccessType::Store
+    } else {
+        AccessType::Load
+    };
+    let ctx = c.data_ctx;
+    // Only a page the access will be a counted-cache hit on as plain RAM: a miss must be
+    // settled by the interpreter's path, in order, with nothing accounted yet.
+    let Some(page) = mmu.counted_page(va, access, &ctx) else {
+        return 0;
+    };
+    let off = if store {
+        // Not the HTIF mailbox page: `ram_offset` leaves it to the device path.
+        bus.ram_offset(page, 4096)
+    } else {
+        bus.ram.offset_of(page, 4096)
+    };
+    let Some(off) = off else {
+        return 0;
+    };
+    if store {
+        let at = off >> 12;
+        // SAFETY: `at` is checked against the page map's length; the map outlives the
+        // block run (see above).
+        let decoded = (at < env.page_map_len as usize).then(|| unsafe { *env.page_map.add(at) });
+        if decoded != Some(NO_DECODED_PAGE) {
+            return 0;
+        }
+    }
+    mmu.current_pc = pc;
+    let vpn = va >> 12;
+    let run = &mut c.run;
+    // A first load on the page of a store run keeps the run's stores, and vice versa.
+    let other = vpn == run.vpn && if store { run.load } else { run.store };
+    end_counted_run(mmu, &ctx, run);
+    if mmu.counted_hit(va, access, &ctx).is_none() {
+        return 0;
+    }
+    *run = if store {
+        CountedRun::starting(vpn, off, other, true)
+    } else {
+        CountedRun::starting(vpn, off, true, other)
+    };
+    (env.ram as u64)
+        .wrapping_add(off as u64)
+        .wrapping_add(va & 0xfff)
 }
 
 /// How a block run ended, for the run loop.
@@ -57,31 +159,39 @@ impl Hart {
         if !self.fast_path {
             return;
         }
-        self.jit = Jit::new(
-            EnvLayout {
-                pc_offset: std::mem::offset_of!(Env, pc) as i32,
-                link_offset: std::mem::offset_of!(Env, link) as i32,
-                load_table_offset: std::mem::offset_of!(Env, load_table) as i32,
-                store_table_offset: std::mem::offset_of!(Env, store_table) as i32,
-                ram_offset: std::mem::offset_of!(Env, ram) as i32,
-                page_map_offset: std::mem::offset_of!(Env, page_map) as i32,
-                page_map_len_offset: std::mem::offset_of!(Env, page_map_len) as i32,
-                jump_cache_offset: std::mem::offset_of!(Env, jump_cache) as i32,
-                jump_epoch_offset: std::mem::offset_of!(Env, jump_epoch) as i32,
-                pending_slot_offset: std::mem::offset_of!(Env, pending_slot) as i32,
-                table_slots: DTLB_SLOTS as u64,
-                across_pages: true,
-            },
-            hot,
-        )
-        .map(Box::new);
+        self.jit = Jit::new(env_layout(false), hot).map(Box::new);
+        self.counted_jit = None;
     }
 
-    /// What compiling cost so far (None without `--jit`).
+    /// The compiled blocks of the counted flavour (`counted`) or the unobserved one; the
+    /// counted `Jit` is made at the first counted run that looks for a block.
+    #[inline(always)]
+    fn jit_for(&mut self, counted: bool) -> Option<&mut Jit> {
+        if !counted {
+            return self.jit.as_deref_mut();
+        }
+        if self.counted_jit.is_none() {
+            self.make_counted_jit();
+        }
+        self.counted_jit.as_deref_mut()
+    }
+
+    #[cold]
+    fn make_counted_jit(&mut self) {
+        if let Some(hot) = self.jit.as_deref().map(Jit::hot) {
+            self.counted_jit = Jit::new(env_layout(true), hot).map(Box::new);
+        }
+    }
+
+    /// What compiling cost so far, both flavours (None without `--jit`).
     pub fn jit_stats(&self) -> Option<crate::jit::JitStats> {
-        self.jit.as_ref().map(|j| crate::jit::JitStats {
+        let mut stats = self.jit.as_ref()?.stats;
+        if let Some(counted) = self.counted_jit.as_deref() {
+            stats = stats.plus(&counted.stats);
+        }
+        Some(crate::jit::JitStats {
             pages_given_up: self.decoded.pages_given_up(),
-            ..j.stats
+            ..stats
         })
     }
 
@@ -89,6 +199,9 @@ impl Hart {
     /// in the fetch-page cache): run its compiled block if there is a current one and
     /// `left` covers all of it, then straight on into the next compiled block while there
     /// is one; otherwise count the visit and compile when hot. None when nothing ran.
+    ///
+    /// `run`: a counted run's data run (the counted flavour runs; see the module
+    /// comment), None in the unobserved loop.
     #[inline(always)]
     pub(in crate::cpu) fn run_block(
         &mut self,
@@ -96,8 +209,10 @@ impl Hart {
         pc: u64,
         left: u64,
         bus: &mut Bus,
+        run: Option<&mut CountedRun>,
     ) -> Option<BlockExit> {
-        let jit = self.jit.as_deref_mut()?;
+        let counted = run.is_some();
+        let jit = self.jit_for(counted)?;
         let block = match jit.entry(index) {
             Entry::Compiled(b) => b,
             Entry::Cold => return None,
@@ -105,47 +220,64 @@ impl Hart {
                 // Run it at once if it was compiled here (a low `--jit-hot`): code
                 // that runs only once (as in the conformance programs) still goes
                 // through the compiler. Sent to the compile thread, it is not ready yet.
-                self.compile_block(index, pc & 0xfff, bus);
-                self.jit.as_deref()?.compiled(index)?
+                self.compile_block(counted, index, pc & 0xfff, bus);
+                self.jit_for(counted)?.compiled(index)?
             }
         };
-        let jit = self.jit.as_deref_mut()?;
-        if block.version != self.decoded.version(index) {
+        let version = self.decoded.version(index);
+        let jit = self.jit_for(counted)?;
+        if block.version != version {
             jit.forget(index);
             return None;
         }
         if left < block.len {
             return None;
         }
-        // The loop found this block through the fetch path: a jump here that missed the
-        // jump cache (its page was not in the fetch-page cache) finds it next time.
-        let epoch = jit.jump_epoch(
-            self.mmu.generation(),
-            self.decoded.changes(),
-            self.privilege,
-        );
-        jit.remember_jump(pc, epoch, &block);
-        Some(self.run_blocks(block, pc, left, bus))
+        if run.is_none() {
+            // The loop found this block through the fetch path: a jump here that
+            // missed the jump cache (its page was not in the fetch-page cache) finds it
+            // next time.
+            let (generation, changes) = (self.mmu.generation(), self.decoded.changes());
+            let privilege = self.privilege;
+            if let Some(jit) = self.jit.as_deref_mut() {
+                let epoch = jit.jump_epoch(generation, changes, privilege);
+                jit.remember_jump(pc, epoch, &block);
+            }
+        }
+        Some(match run {
+            Some(run) => self.run_blocks::<true>(block, pc, left, bus, Some(run)),
+            None => self.run_blocks::<false>(block, pc, left, bus, None),
+        })
     }
 
     /// Run `block` (entered at pc `pc`) and the compiled blocks that follow it.
-    /// Generated code goes from block to block through filled link cells and the jump
-    /// cache; when it returns, this is what the run loop would do: find the next pc's
-    /// slot through the fetch-page cache (no interrupt check happens in between, only the
-    /// budget's, as the loop would), and link the exit it left by to that block: its
-    /// cell when it named one, else the jump cache.
-    fn run_blocks(
+    /// Generated code goes from block to block through filled link cells and (the
+    /// unobserved flavour) the jump cache; when it returns, this is what the run loop
+    /// would do: find the next pc's slot through the fetch-page cache (no interrupt check
+    /// happens in between, only the budget's, as the loop would), and link the exit it
+    /// left by to that block: its cell when it named one, else the jump cache.
+    /// `COUNTED` (`run` given): the counted flavour, only while the next block is on the
+    /// entry's page, the page of the loop's fetch batch.
+    fn run_blocks<const COUNTED: bool>(
         &mut self,
         mut block: Block,
         mut pc: u64,
         mut left: u64,
         bus: &mut Bus,
+        run: Option<&mut CountedRun>,
     ) -> BlockExit {
+        let page = pc >> 12;
         let page_map = self.decoded.page_map();
         let (page_map, page_map_len) = (page_map.as_ptr(), page_map.len() as u64);
+        let ram = bus.ram.as_mut_slice().as_mut_ptr();
         let (generation, changes) = (self.mmu.generation(), self.decoded.changes());
         let privilege = self.privilege;
-        let Some(jit) = self.jit.as_deref_mut() else {
+        let jit = if COUNTED {
+            self.counted_jit.as_deref_mut()
+        } else {
+            self.jit.as_deref_mut()
+        };
+        let Some(jit) = jit else {
             return BlockExit {
                 retired: 0,
                 pc,
@@ -153,26 +285,38 @@ impl Hart {
             };
         };
         let jump_epoch = jit.jump_epoch(generation, changes, privilege);
+        let jump_cache = jit.jump_cache();
         let mut env = Env {
             pc: 0,
             link: 0,
             load_table: self.dtlb.load.as_ptr(),
             store_table: self.dtlb.store.as_ptr(),
-            ram: bus.ram.as_mut_slice().as_mut_ptr(),
+            ram,
             page_map,
             page_map_len,
-            jump_cache: jit.jump_cache(),
+            jump_cache,
             jump_epoch,
             pending_slot: 0,
+            counted: MaybeUninit::uninit(),
         };
+        if COUNTED {
+            env.counted.write(CountedEnv {
+                run: run.as_deref().copied().unwrap_or(CountedRun::NONE),
+                miss_fn: counted_miss,
+                mmu: &mut self.mmu,
+                bus: &*bus,
+                data_ctx: self.data_ctx,
+            });
+        }
         let mut retired = 0;
         loop {
             let budget = left.min(u32::MAX as u64);
             // SAFETY: `block` is current (its version was checked) and was compiled for
             // pc's page; `x` points to the 32 registers, which generated code reads and
             // writes only at offsets 8..256; `env` outlives the call and holds what the
-            // inline RAM path reads: tables, RAM, the page map and the jump cache, none
-            // of which is resized or otherwise used while a block runs.
+            // inline RAM path and `counted_miss` use: tables, RAM, the page map, the jump
+            // cache, the MMU and the bus, none of which is resized or otherwise used
+            // while a block runs.
             let result = unsafe {
                 jit.run(
                     &block,
@@ -188,7 +332,15 @@ impl Hart {
             if result & EXIT_BEFORE != 0 {
                 let pending = env.pending_slot as usize;
                 self.instret += retired;
-                self.prefill_data_page(pending, bus);
+                if COUNTED {
+                    // SAFETY: set above for the counted flavour.
+                    let counted = unsafe { env.counted.assume_init_ref() };
+                    if let Some(run) = run {
+                        *run = counted.run;
+                    }
+                } else {
+                    self.prefill_data_page(pending, bus);
+                }
                 return BlockExit {
                     retired,
                     pc: env.pc,
@@ -196,6 +348,9 @@ impl Hart {
                 };
             }
             pc = env.pc;
+            if COUNTED && pc >> 12 != page {
+                break;
+            }
             let next = self.fetch_pages.lookup(pc >> 12).and_then(|(base, _)| {
                 let i = DecodeCache::index(base, (pc >> 1) as usize);
                 let b = jit.compiled(i)?;
@@ -205,7 +360,7 @@ impl Hart {
                 Some(b) => {
                     if env.link != 0 {
                         jit.link(env.link, &b);
-                    } else {
+                    } else if !COUNTED {
                         jit.remember_jump(pc, jump_epoch, &b);
                     }
                     block = b;
@@ -214,6 +369,10 @@ impl Hart {
             }
         }
         self.instret += retired;
+        if let (true, Some(run)) = (COUNTED, run) {
+            // SAFETY: set above for the counted flavour.
+            *run = unsafe { env.counted.assume_init_ref() }.run;
+        }
         BlockExit {
             retired,
             pc,
@@ -237,15 +396,17 @@ impl Hart {
         self.remember_data_page(bus, va, access);
     }
 
+    /// Compile the block entered at `index` for the counted flavour's `Jit` (`counted`)
+    /// or the unobserved one.
     #[cold]
-    fn compile_block(&mut self, index: usize, page_offset: u64, bus: &Bus) {
+    fn compile_block(&mut self, counted: bool, index: usize, page_offset: u64, bus: &Bus) {
         // A released page (see `DecodeCache::release`) may still be run to its end by
         // the loop: nothing is compiled from it, since stores no longer reach it.
         if !self.decoded.is_current(index) {
             return;
         }
         if self.decoded.compiling_given_up(index) {
-            if let Some(jit) = self.jit.as_deref_mut() {
+            if let Some(jit) = self.jit_for(counted) {
                 jit.give_up(index);
             }
             return;
@@ -257,7 +418,8 @@ impl Hart {
                 self.decode_ahead(at, bus);
             }
             let s = self.decoded.slot(at);
-            if !s.k.jit_compiles() {
+            // The counted flavour leaves atomics to the interpreter's counted path.
+            if !s.k.jit_compiles() || (counted && matches!(s.k, OpKind::AmoW | OpKind::AmoD)) {
                 break;
             }
             insns.push(Insn {
@@ -274,7 +436,7 @@ impl Hart {
             at += (s.len() >> 1) as usize;
         }
         let version = self.decoded.version(index);
-        if let Some(jit) = self.jit.as_deref_mut() {
+        if let Some(jit) = self.jit_for(counted) {
             if jit.compile(index, page_offset, &insns, version) {
                 self.decoded.note_compiled(index);
             }
@@ -285,8 +447,11 @@ impl Hart {
     /// block); those whose page's code changed while they compiled are dropped.
     #[inline(always)]
     pub(in crate::cpu) fn install_compiled_blocks(&mut self) {
-        if let Some(jit) = self.jit.as_deref_mut() {
-            let decoded = &self.decoded;
+        let decoded = &self.decoded;
+        for jit in [self.jit.as_deref_mut(), self.counted_jit.as_deref_mut()]
+            .into_iter()
+            .flatten()
+        {
             jit.install_ready(|index| decoded.version(index));
         }
     }
@@ -313,5 +478,34 @@ impl Hart {
             }
         };
         self.decoded.set(at, decode(word));
+    }
+}
+
+/// Where generated code finds the fields of [`Env`]; `counted`: the counted flavour.
+fn env_layout(counted: bool) -> EnvLayout {
+    let counted_at = offset_of!(Env, counted);
+    let run = counted_at + offset_of!(CountedEnv, run);
+    EnvLayout {
+        pc_offset: offset_of!(Env, pc) as i32,
+        link_offset: offset_of!(Env, link) as i32,
+        load_table_offset: offset_of!(Env, load_table) as i32,
+        store_table_offset: offset_of!(Env, store_table) as i32,
+        ram_offset: offset_of!(Env, ram) as i32,
+        page_map_offset: offset_of!(Env, page_map) as i32,
+        page_map_len_offset: offset_of!(Env, page_map_len) as i32,
+        jump_cache_offset: offset_of!(Env, jump_cache) as i32,
+        jump_epoch_offset: offset_of!(Env, jump_epoch) as i32,
+        pending_slot_offset: offset_of!(Env, pending_slot) as i32,
+        table_slots: DTLB_SLOTS as u64,
+        // Counted code accounts fetches per page in the loop: no chain leaves its page.
+        across_pages: !counted,
+        counted: counted.then(|| CountedLayout {
+            run_vpn: (run + offset_of!(CountedRun, vpn)) as i32,
+            run_load: (run + offset_of!(CountedRun, load)) as i32,
+            run_store: (run + offset_of!(CountedRun, store)) as i32,
+            run_addend: (run + offset_of!(CountedRun, addend)) as i32,
+            run_n: (run + offset_of!(CountedRun, n)) as i32,
+            miss_fn: (counted_at + offset_of!(CountedEnv, miss_fn)) as i32,
+        }),
     }
 }

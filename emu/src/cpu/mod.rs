@@ -236,6 +236,9 @@ pub struct Hart {
     fast_path: bool,
     /// Compiled blocks (`--jit`, [`Hart::enable_jit`]); None: interpreter only.
     jit: Option<Box<crate::jit::Jit>>,
+    /// Compiled blocks of the counted flavour, for counted runs (`--stats`, `--trace
+    /// walk`); made at the first counted run that looks for one (`jit_glue.rs`).
+    counted_jit: Option<Box<crate::jit::Jit>>,
     /// Sdtrig debug triggers.
     triggers: trigger::Triggers,
 }
@@ -307,6 +310,7 @@ impl Hart {
             dtlb: DataTlb::new(),
             fast_path,
             jit: None,
+            counted_jit: None,
             triggers: trigger::Triggers::default(),
         }
     }
@@ -463,8 +467,10 @@ impl Hart {
             .page_for(ram_page_off >> 12, bus.ram.as_slice());
         if started_over {
             self.forget_fetch_pages();
-            if let Some(jit) = self.jit.as_deref_mut() {
-                jit.decode_cache_started_over();
+            for jit in [&mut self.jit, &mut self.counted_jit] {
+                if let Some(jit) = jit.as_deref_mut() {
+                    jit.decode_cache_started_over();
+                }
             }
         }
         self.fetch_seen_pa = pa & !0xfff;

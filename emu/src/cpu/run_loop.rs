@@ -14,7 +14,9 @@
 //! The observer is a type, so each instantiation has only its own code: [`Unobserved`]
 //! (the data-page cache; compiled blocks with `--jit`), [`Counted`] (`--stats`: every
 //! fetch and data access accounted to the MMU's counted cache, in batches, so the
-//! counters come out as the reference loop's), [`Traced`] (counted, and after each
+//! counters come out as the reference loop's; compiled blocks of the counted flavour,
+//! entered only with a fetch batch open on their page, see `jit_glue.rs`), [`Traced`]
+//! (counted, compiled blocks too, and after each
 //! instruction that made the MMU queue events, trapped, or took the reference step, the
 //! events are emitted as the per-instruction observer would), [`Reference`] (one fetch
 //! and full translation per instruction: `--no-fast-path`, `--check-tlb`, TLB events,
@@ -42,7 +44,7 @@ pub(super) trait Observer {
     /// The MMU is observed and is told the pc of each access (stale-translation reports
     /// name the instruction).
     const OBSERVED: bool = Self::COUNTED;
-    /// Compiled blocks may run (`--jit`).
+    /// Compiled blocks may run (`--jit`): of the counted flavour when `COUNTED`.
     const COMPILED: bool = false;
     /// Debug triggers are armed: checked before each instruction.
     const TRIGGERS: bool = false;
@@ -80,6 +82,7 @@ pub(super) struct Counted;
 
 impl Observer for Counted {
     const COUNTED: bool = true;
+    const COMPILED: bool = true;
     type Data = CountedRun;
     fn data_path() -> CountedRun {
         CountedRun::NONE
@@ -95,6 +98,7 @@ pub(super) struct Traced<'t>(pub &'t mut Tracer);
 
 impl Observer for Traced<'_> {
     const COUNTED: bool = true;
+    const COMPILED: bool = true;
     const MAY_TRACE: bool = true;
     type Data = CountedRun;
     fn data_path() -> CountedRun {
@@ -365,15 +369,17 @@ impl Hart {
                 return self.reference_step(bus, obs, cur, index);
             }
         };
-        if O::COMPILED && self.jit.is_some() {
-            if let Some(went) = self.enter_compiled(bus, obs, cur, index) {
-                return went;
-            }
-        }
         cur.batch.page = pc >> 12;
         if O::COUNTED && replayed {
             // The budget as it will be once this first instruction is under way.
             cur.batch.from = cur.left - 1;
+        }
+        // Counted: compiled blocks count their fetches in the batch, so only with one
+        // open (a fetch the full path made leaves the next one to replay first).
+        if O::COMPILED && self.jit.is_some() && (!O::COUNTED || replayed) {
+            if let Some(went) = self.enter_compiled(bus, obs, cur, index) {
+                return went;
+            }
         }
         self.run_page(bus, obs, cur, index, page)
     }
@@ -450,7 +456,16 @@ impl Hart {
                     }
                     index = DecodeCache::index(base, (target >> 1) as usize);
                     if O::COMPILED && self.jit.is_some() {
-                        if let Some(exit) = self.run_block(index, pc, left, bus) {
+                        // Counted: with the target's fetch replayed, as the top of the
+                        // loop would (then the batch counts it and what follows).
+                        if O::COUNTED && batch_from == FetchBatch::NONE {
+                            if !self.replay_fetch_on_page(index, pc, page_pa) {
+                                continue;
+                            }
+                            batch_from = left - 1;
+                        }
+                        let run = cur.data.counted_run();
+                        if let Some(exit) = self.run_block(index, pc, left, bus, run) {
                             break PageExit::Compiled(exit);
                         }
                     }
@@ -583,7 +598,7 @@ impl Hart {
         cur: &mut Cursor<O::Data>,
         index: usize,
     ) -> Option<Went> {
-        let exit = self.run_block(index, cur.pc, cur.left, bus)?;
+        let exit = self.run_block(index, cur.pc, cur.left, bus, cur.data.counted_run())?;
         Some(self.after_compiled(bus, obs, cur, exit))
     }
 

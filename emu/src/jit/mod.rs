@@ -1,5 +1,5 @@
-//! The basic-block compiler for the unobserved loop (the default engine; `--interp` turns
-//! it off), built on Cranelift.
+//! The basic-block compiler for the straight-through loop (the default engine;
+//! `--interp` turns it off), built on Cranelift.
 //!
 //! A block is a straight run of decoded instructions from one decode-cache slot up to and
 //! including the first jump (a taken conditional branch leaves it on the way), stopping
@@ -74,6 +74,12 @@
 //! the hart's decision, made outside any block: it forgets its pointers first, then the
 //! compiler frees the memory, and blocks compiled before that are dropped unrun.
 //!
+//! Two flavours, one `Jit` each, differing only in how loads and stores reach RAM: the
+//! unobserved one looks pages up in the hart's data-page cache; the counted one
+//! ([`EnvLayout::counted`], for `--stats` and `--trace walk`) extends the counted loop's
+//! run of accesses to one page and calls the host for the rest, so that the MMU's
+//! counters come out as the interpreter's; its blocks never chain off their page.
+//!
 //! This module knows nothing about the hart: it is given the decoded instructions and the
 //! environment's layout and returns runnable blocks.
 
@@ -86,8 +92,8 @@ use std::time::Duration;
 use cranelift_codegen::ir::condcodes::IntCC;
 
 use cranelift_codegen::ir::{
-    types, AbiParam, Block as IrBlock, Endianness, InstBuilder, MemFlagsData, SigRef, Signature,
-    Value,
+    types, AbiParam, Block as IrBlock, BlockArg, Endianness, InstBuilder, MemFlagsData, SigRef,
+    Signature, Value,
 };
 use cranelift_codegen::isa::CallConv;
 use cranelift_codegen::settings::{self, Configurable};
@@ -187,6 +193,33 @@ pub struct EnvLayout {
     /// Exits to another page, and `jalr`, go on through the jump cache; false: they
     /// return to the run loop.
     pub across_pages: bool,
+    /// The counted flavour (`--stats`, `--trace walk`): loads and stores extend the
+    /// environment's counted run instead of looking up the data-page cache, and no exit
+    /// may lead off the block's page (see [`CountedLayout`]). None: the unobserved
+    /// flavour.
+    pub counted: Option<CountedLayout>,
+}
+
+/// Where the counted flavour finds its run in the environment.
+///
+/// A load or store whose page is the run's (`run_vpn`), of a type the run holds
+/// (`run_load`/`run_store`, bytes 0 or 1), and that stays in the page, is a repeat of
+/// the counted-cache hit that started the run: generated code adds one to `run_n` and
+/// touches RAM at va + `run_addend` (a store only when the page holds no decoded code).
+/// Any other access calls the host function at `miss_fn` (the host's calling
+/// convention: `(env, va, size, store, pc) -> host address or 0`), which accounts the
+/// run so far and starts a new one when the MMU's counted cache has the page as plain
+/// RAM, returning the host address of the bytes; on 0, having changed nothing the
+/// interpreter would not, the block leaves before the instruction. Blocks chain only
+/// to blocks on their own page: the run loop accounts fetches per page.
+#[derive(Debug, Clone, Copy)]
+pub struct CountedLayout {
+    pub run_vpn: i32,
+    pub run_load: i32,
+    pub run_store: i32,
+    pub run_addend: i32,
+    pub run_n: i32,
+    pub miss_fn: i32,
 }
 
 /// The compiled entry from Rust: `(x, env, pc, left, block code) -> result`, calling the
@@ -223,6 +256,24 @@ pub struct JitStats {
     pub on_thread: u64,
     /// Of `blocks`, those dropped because their page's code changed while they compiled.
     pub stale: u64,
+}
+
+impl JitStats {
+    /// Both `Jit`s' costs together (a hart has one per flavour).
+    pub fn plus(&self, other: &JitStats) -> JitStats {
+        JitStats {
+            blocks: self.blocks + other.blocks,
+            instructions: self.instructions + other.instructions,
+            compile_time: self.compile_time + other.compile_time,
+            failures: self.failures + other.failures,
+            restarts: self.restarts + other.restarts,
+            links: self.links + other.links,
+            pages_given_up: self.pages_given_up + other.pages_given_up,
+            jumps_cached: self.jumps_cached + other.jumps_cached,
+            on_thread: self.on_thread + other.on_thread,
+            stale: self.stale + other.stale,
+        }
+    }
 }
 
 /// The link cells of all blocks: each holds the code address of the block its exit
@@ -363,6 +414,18 @@ fn block_signature(module: &JITModule) -> Signature {
     sig
 }
 
+/// The signature of the counted flavour's miss function (see [`CountedLayout`]).
+fn miss_signature(module: &JITModule) -> Signature {
+    let mut sig = module.make_signature();
+    sig.params
+        .push(AbiParam::new(module.target_config().pointer_type()));
+    for _ in 0..4 {
+        sig.params.push(AbiParam::new(types::I64));
+    }
+    sig.returns.push(AbiParam::new(types::I64));
+    sig
+}
+
 /// The trampoline (see [`Trampoline`]).
 fn build_trampoline(
     module: &mut JITModule,
@@ -466,6 +529,11 @@ impl Jit {
         } else {
             Entry::Cold
         }
+    }
+
+    /// Entries of a block before it is compiled.
+    pub fn hot(&self) -> u32 {
+        self.hot
     }
 
     /// The block compiled for `index`, if any (without counting a visit).
@@ -719,9 +787,14 @@ impl Compiler {
             .ok()?;
         self.ctx.func.signature = sig.clone();
         let frontend = module.target_config();
+        let miss_sig = self.layout.counted.map(|_| miss_signature(module));
         {
             let mut b = FunctionBuilder::new(&mut self.ctx.func, &mut self.fctx);
             let block_sig = b.import_signature(sig);
+            let counted = self
+                .layout
+                .counted
+                .zip(miss_sig.map(|s| b.import_signature(s)));
             let entry = b.create_block();
             b.append_block_params_for_function_params(entry);
             b.switch_to_block(entry);
@@ -738,6 +811,7 @@ impl Compiler {
                 env_fields: Vec::new(),
                 layout: self.layout,
                 block_sig,
+                counted,
                 cells: &mut self.cells,
             };
             t.block(insns);
@@ -777,6 +851,9 @@ struct Translator<'a> {
     env_fields: Vec<(i32, Value)>,
     layout: EnvLayout,
     block_sig: SigRef,
+    /// The counted flavour: where the run is, and the miss function's signature (see
+    /// [`CountedLayout`]).
+    counted: Option<(CountedLayout, SigRef)>,
     cells: &'a mut LinkCells,
 }
 
@@ -1001,9 +1078,18 @@ impl Translator<'_> {
     /// A guest load of `size` bytes at `va`, zero-extended; on a data-page cache miss
     /// the block leaves before the instruction.
     fn load_guest(&mut self, va: Value, size: i64, retired: u64, offset: u64) -> Value {
+        if let Some(c) = self.counted {
+            let host = self.counted_access(c, va, false, size, retired, offset);
+            return self.load_host(host, size);
+        }
         let slow = self.cold_block();
         let host = self.lookup(self.layout.load_table_offset, va, size, slow);
         self.leave_before(slow, retired, offset);
+        self.load_host(host, size)
+    }
+
+    /// `size` bytes of guest RAM at host address `host`, zero-extended.
+    fn load_host(&mut self, host: Value, size: i64) -> Value {
         match size {
             1 => self.b.ins().uload8(I64, GUEST, host, 0),
             2 => self.b.ins().uload16(I64, GUEST, host, 0),
@@ -1012,18 +1098,101 @@ impl Translator<'_> {
         }
     }
 
+    /// The counted flavour's load or store of `size` bytes at `va`: the host address of
+    /// the bytes, once the access is counted in the run or through the miss function;
+    /// otherwise the block leaves before the instruction (see [`CountedLayout`]).
+    fn counted_access(
+        &mut self,
+        (c, miss_sig): (CountedLayout, SigRef),
+        va: Value,
+        store: bool,
+        size: i64,
+        retired: u64,
+        offset: u64,
+    ) -> Value {
+        let h = self.layout;
+        // Loaded before the paths below part and join again, so they dominate later uses.
+        let ram = self.env_field(h.ram_offset);
+        let code_map = if store {
+            Some((
+                self.env_field(h.page_map_offset),
+                self.env_field(h.page_map_len_offset),
+            ))
+        } else {
+            None
+        };
+        let miss = self.cold_block();
+        let out = self.cold_block();
+        let join = self.b.create_block();
+        let host = self.b.append_block_param(join, I64);
+        // In the run: its page, a type it holds, within the page.
+        let vpn = self.b.ins().ushr_imm_u(va, 12);
+        let run_vpn = self.b.ins().load(I64, TRUSTED, self.env, c.run_vpn);
+        let same = self.b.ins().icmp(IntCC::Equal, run_vpn, vpn);
+        self.continue_if(same, miss);
+        let flag_at = if store { c.run_store } else { c.run_load };
+        let flag = self.b.ins().uload8(I32, TRUSTED, self.env, flag_at);
+        self.continue_if(flag, miss);
+        if size > 1 {
+            let in_page = self.b.ins().band_imm_s(va, 0xfff);
+            let fits =
+                self.b
+                    .ins()
+                    .icmp_imm_s(IntCC::UnsignedLessThanOrEqual, in_page, 0x1000 - size);
+            self.continue_if(fits, miss);
+        }
+        let addend = self.b.ins().load(I64, TRUSTED, self.env, c.run_addend);
+        let off = self.b.ins().iadd(va, addend);
+        if let Some((map, pages)) = code_map {
+            // A page with decoded code: the interpreter stores and invalidates.
+            let page = self.b.ins().ushr_imm_u(off, 12);
+            let in_map = self.b.ins().icmp(IntCC::UnsignedLessThan, page, pages);
+            self.continue_if(in_map, out);
+            let at = self.b.ins().ishl_imm_u(page, 2);
+            let at = self.b.ins().iadd(map, at);
+            let decoded = self.b.ins().load(I32, TRUSTED, at, 0);
+            let no_code = self
+                .b
+                .ins()
+                .icmp_imm_s(IntCC::Equal, decoded, NO_DECODED_PAGE as i64);
+            self.continue_if(no_code, out);
+        }
+        let n = self.b.ins().load(I64, TRUSTED, self.env, c.run_n);
+        let n = self.b.ins().iadd_imm_s(n, 1);
+        self.b.ins().store(TRUSTED, n, self.env, c.run_n);
+        let at = self.b.ins().iadd(ram, off);
+        self.b.ins().jump(join, &[BlockArg::Value(at)]);
+        // Anything else: the miss function decides.
+        self.b.switch_to_block(miss);
+        let miss_fn = self.b.ins().load(I64, TRUSTED, self.env, c.miss_fn);
+        let size = self.b.ins().iconst(I64, size);
+        let store = self.b.ins().iconst(I64, store as i64);
+        let pc = self.pc_at(offset);
+        let call = self
+            .b
+            .ins()
+            .call_indirect(miss_sig, miss_fn, &[self.env, va, size, store, pc]);
+        let at = self.b.inst_results(call)[0];
+        self.b
+            .ins()
+            .brif(at, join, &[BlockArg::Value(at)], out, &[]);
+        self.b.switch_to_block(join);
+        self.leave_before(out, retired, offset);
+        host
+    }
+
     /// A guest store; on a data-page cache miss, or to a page holding decoded code, the
     /// block leaves before the instruction.
     fn store_guest(&mut self, va: Value, value: Value, size: i64, retired: u64, offset: u64) {
+        if let Some(c) = self.counted {
+            let host = self.counted_access(c, va, true, size, retired, offset);
+            self.store_host(host, value, size);
+            return;
+        }
         let slow = self.cold_block();
         let host = self.writable_host(va, size, slow);
         self.leave_before(slow, retired, offset);
-        match size {
-            1 => self.b.ins().istore8(GUEST, value, host, 0),
-            2 => self.b.ins().istore16(GUEST, value, host, 0),
-            4 => self.b.ins().istore32(GUEST, value, host, 0),
-            _ => self.b.ins().store(GUEST, value, host, 0),
-        };
+        self.store_host(host, value, size);
     }
 
     /// The host address of `[va, va + size)` for a store: a data-page cache hit in the
@@ -1049,6 +1218,16 @@ impl Translator<'_> {
             .icmp_imm_s(IntCC::Equal, decoded, NO_DECODED_PAGE as i64);
         self.continue_if(no_code, slow);
         host
+    }
+
+    /// Store the low `size` bytes of `value` to guest RAM at host address `host`.
+    fn store_host(&mut self, host: Value, value: Value, size: i64) {
+        match size {
+            1 => self.b.ins().istore8(GUEST, value, host, 0),
+            2 => self.b.ins().istore16(GUEST, value, host, 0),
+            4 => self.b.ins().istore32(GUEST, value, host, 0),
+            _ => self.b.ins().store(GUEST, value, host, 0),
+        };
     }
 
     fn sext32(&mut self, v: Value) -> Value {
@@ -1120,6 +1299,12 @@ impl Translator<'_> {
                 Beq | Bne | Blt | Bge | Bltu | Bgeu => self.emit_branch(op, retired, offset),
                 Lb | Lh | Lw | Ld | Lbu | Lhu | Lwu => self.emit_load(op, retired, offset),
                 Sb | Sh | Sw | Sd => self.emit_store(op, retired, offset),
+                // Never in a block of the counted flavour (the hart's `compile_block`
+                // stops before them): its accesses go through the counted run.
+                AmoW | AmoD if self.counted.is_some() => {
+                    self.exit_to(offset, retired);
+                    return;
+                }
                 AmoW | AmoD => self.emit_amo(op, retired, offset),
                 Addi | Slti | Sltiu | Xori | Ori | Andi | Slli | Srli | Srai => {
                     self.emit_alu_imm(op)

@@ -515,6 +515,19 @@ impl Mmu {
         self.translate_counted(va, access, ctx, None)
     }
 
+    /// The physical page a [`Mmu::counted_hit`] for `va` would find now, if the counted
+    /// cache has one (the hit may still fail); changes nothing.
+    #[inline]
+    pub fn counted_page(&self, va: u64, access: AccessType, ctx: &TranslateCtx) -> Option<u64> {
+        let vpn = va >> 12;
+        let e = &self.fast.counted[access as usize][vpn as usize % COUNTED_SLOTS];
+        (e.vpn == vpn
+            && e.key == self.fast.key(ctx)
+            && ctx.satp == self.fast.satp
+            && self.pmp.version() == self.pmp_version_seen)
+            .then_some(e.page)
+    }
+
     /// Account `n` more data accesses of type `access` to `va`'s page, each exactly as a
     /// successful [`Mmu::counted_hit`] would, right after one that succeeded with no other
     /// data access in between.

@@ -151,8 +151,10 @@ impl DataTlb {
 /// the same hit on the same L1D slot (only data accesses touch the L1D, there was none
 /// other in between, and a load and a store to one page find the same first-matching
 /// slot), so they are counted here and accounted together (`Mmu::repeat_data`) before
-/// anything else happens.
+/// anything else happens. `repr(C)`: compiled blocks of the counted flavour extend it
+/// (`cpu/jit_glue.rs`).
 #[derive(Debug, Clone, Copy)]
+#[repr(C)]
 pub struct CountedRun {
     pub vpn: u64,
     /// Which access types had a counted-cache hit on the page in this run.
