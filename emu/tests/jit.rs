@@ -67,10 +67,12 @@ fn run_with(args: &[&str], jit: Option<&str>, stats: &str, delay_ms: &str) -> (R
 
 /// Blocks compiled, summed over the harts' report lines.
 fn blocks_compiled(report: &str) -> u64 {
-    report
-        .lines()
-        .filter_map(|l| l.split_whitespace().nth(3)?.parse::<u64>().ok())
-        .sum()
+    reported(report, &["blocks,"])
+}
+
+/// Instructions compiled code ran, summed over the harts' report lines.
+fn ran_compiled(report: &str) -> u64 {
+    reported(report, &["instructions", "ran"])
 }
 
 /// Block exits linked straight to the next block, summed over the harts' report lines.
@@ -191,6 +193,14 @@ fn guest_benchmarks_run_identically() {
         assert!(blocks_compiled(&report) > 0, "{prog}: nothing compiled");
         // Their loops must run as linked blocks, not only block by block.
         assert!(exits_linked(&report) > 0, "{prog}: no block exit linked");
+        // Compute-bound: compiled code runs nearly all of it. The runs stop at
+        // --max-insns inside their loops, so a loop inside a block that overran its
+        // budget would show in the instruction counts compared above.
+        let ran = ran_compiled(&report);
+        assert!(
+            ran > 27_000_000,
+            "{prog}: only {ran} instructions ran compiled: {report}"
+        );
     }
 }
 

@@ -105,15 +105,17 @@ pub struct MachineArgs {
     pub no_fast_path: bool,
     /// Interpret every instruction: the reference engine, no compiled code. By default
     /// emu compiles hot straight-line guest code to host code with Cranelift (blocks up
-    /// to a jump, on past branches not taken, jumping straight into each other within a
-    /// page; the interpreter runs everything else, and every observed run: --stats,
-    /// --trace, --check-tlb). Both engines give the same results; --interp is for
-    /// checking a suspected compiler bug.
+    /// to a jump, on past branches not taken, looping and branching inside themselves,
+    /// jumping straight into each other; the interpreter runs everything else). Counted
+    /// runs (--stats, --trace of walk, satp, sfence, trap, mode events) run compiled
+    /// code too; --check-tlb and traces of each instruction, TLB, MMIO or SBI event are
+    /// interpreted. Both engines give the same results; --interp is for checking a
+    /// suspected compiler bug.
     #[arg(long, conflicts_with = "jit")]
     pub interp: bool,
     /// Compile hot code (the default; kept for scripts written when it was not). Warns
-    /// when the run is one compiled code cannot serve (--stats, --trace, --check-tlb,
-    /// --no-fast-path).
+    /// when the run is one compiled code cannot serve (--check-tlb, --no-fast-path, a
+    /// trace of insn, tlb, mmio or sbi events).
     #[arg(long)]
     pub jit: bool,
     /// Compile a block after it was entered N times (default 5000). Low values compile

@@ -209,9 +209,13 @@ fn print_stats(args: &RunArgs, outcome: &Outcome, before: Option<&Report>) -> Re
         eprint!("{}", report.human(level == super::StatsLevel::Full));
         // --jit: what compiling cost (after reboots, of the last boot only).
         for (hartid, j) in &outcome.jit {
+            let ran = outcome.report.per_hart.get(*hartid as usize).copied();
+            let share = 100.0 * j.retired as f64 / ran.unwrap_or(0).max(1) as f64;
             eprintln!(
-                "jit hart {}          {} blocks, {} instructions compiled in {:.3}s ({} failed, {} restarts; {} on the compile thread, {} dropped as stale), {} exits linked, {} pages given up (code kept changing)",
+                "jit hart {}          {} instructions ran compiled ({:.1}%); {} blocks, {} instructions compiled in {:.3}s ({} failed, {} restarts; {} on the compile thread, {} dropped as stale), {} exits linked, {} pages given up (code kept changing)",
                 hartid,
+                j.retired,
+                share,
                 j.blocks,
                 j.instructions,
                 j.compile_time.as_secs_f64(),

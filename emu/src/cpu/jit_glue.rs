@@ -331,6 +331,7 @@ impl Hart {
             left -= n;
             if result & EXIT_BEFORE != 0 {
                 let pending = env.pending_slot as usize;
+                jit.stats.retired += retired;
                 self.instret += retired;
                 if COUNTED {
                     // SAFETY: set above for the counted flavour.
@@ -368,6 +369,7 @@ impl Hart {
                 None => break,
             }
         }
+        jit.stats.retired += retired;
         self.instret += retired;
         if let (true, Some(run)) = (COUNTED, run) {
             // SAFETY: set above for the counted flavour.

@@ -30,6 +30,13 @@
 //! version (links are made only between current blocks, and generated code never stores
 //! to a page holding decoded code: it leaves the block for the interpreter to do it).
 //!
+//! Inside a block: a branch or `jal` to an instruction of its own block (the back edge
+//! of a loop whose body is one block, the common shape of a hot inner loop, or a branch
+//! over a few instructions) jumps inside the function, with no call, prologue or cell:
+//! forward always, back while the budget covers another block. The budget is carried to
+//! the target as a value, and registers are read again from the register file after it
+//! (they are written through, so it holds the current values).
+//!
 //! Across pages: an exit to another page, or a `jalr` (its target known only at run
 //! time), looks its target pc up in the jump cache, a direct-mapped table of
 //! `{pc, epoch, code}` entries ([`Jit::remember_jump`] fills it when such an exit
@@ -256,6 +263,8 @@ pub struct JitStats {
     pub on_thread: u64,
     /// Of `blocks`, those dropped because their page's code changed while they compiled.
     pub stale: u64,
+    /// Instructions retired by compiled code.
+    pub retired: u64,
 }
 
 impl JitStats {
@@ -272,6 +281,7 @@ impl JitStats {
             jumps_cached: self.jumps_cached + other.jumps_cached,
             on_thread: self.on_thread + other.on_thread,
             stale: self.stale + other.stale,
+            retired: self.retired + other.retired,
         }
     }
 }
@@ -808,6 +818,8 @@ impl Compiler {
                 index,
                 page_offset,
                 regs: [None; 32],
+                left_base: 0,
+                labels: Vec::new(),
                 env_fields: Vec::new(),
                 layout: self.layout,
                 block_sig,
@@ -839,8 +851,13 @@ struct Translator<'a> {
     x: Value,
     env: Value,
     pc0: Value,
-    /// The budget on entry.
+    /// The budget at the entry, or at the label last passed (see `labels`).
     left: Value,
+    /// Instructions of the block before the point where `left` was taken.
+    left_base: u64,
+    /// Instructions a branch or `jal` of the block jumps to (their byte offset from the
+    /// entry, and the IR block they start, whose parameter is the budget).
+    labels: Vec<(u64, IrBlock)>,
     /// The decode-cache slot of the block's entry.
     index: usize,
     /// Where the block starts in its page (for which targets are on the same page).
@@ -912,9 +929,86 @@ impl Translator<'_> {
         self.b.ins().return_(&[result]);
     }
 
-    /// The budget left after `retired` instructions of this block.
+    /// The budget left after `retired` instructions of this block, on the path through
+    /// it since the last label.
     fn left_after(&mut self, retired: u64) -> Value {
-        self.b.ins().iadd_imm_s(self.left, -(retired as i64))
+        self.b
+            .ins()
+            .iadd_imm_s(self.left, -((retired - self.left_base) as i64))
+    }
+
+    /// The label at `offset`, if a branch or `jal` of the block jumps there.
+    fn label(&self, offset: u64) -> Option<IrBlock> {
+        self.labels
+            .iter()
+            .find(|&&(at, _)| at == offset)
+            .map(|&(_, label)| label)
+    }
+
+    /// Find the labels of `insns`: the instructions a direct branch or `jal` of the block
+    /// targets, each the start of an IR block taking the budget.
+    fn find_labels(&mut self, insns: &[Insn]) {
+        let mut starts = Vec::with_capacity(insns.len());
+        let mut offset = 0u64;
+        for op in insns {
+            starts.push(offset);
+            offset += op.len as u64;
+        }
+        for (op, &at) in insns.iter().zip(&starts) {
+            let direct = matches!(
+                op.k,
+                OpKind::Jal
+                    | OpKind::Beq
+                    | OpKind::Bne
+                    | OpKind::Blt
+                    | OpKind::Bge
+                    | OpKind::Bltu
+                    | OpKind::Bgeu
+            );
+            let target = at.wrapping_add(op.imm as i64 as u64);
+            if direct && starts.contains(&target) && self.label(target).is_none() {
+                let label = self.b.create_block();
+                self.b.append_block_param(label, I64);
+                self.labels.push((target, label));
+            }
+        }
+    }
+
+    /// Reaching the label `label` (instruction `retired`) straight on: carry the budget
+    /// into it. Registers and environment words are loaded again after it: a jump may
+    /// arrive from a path that did not load them, or with other values (registers are
+    /// written through, so the register file has the current ones).
+    fn enter_label(&mut self, label: IrBlock, retired: u64) {
+        let left = self.left_after(retired);
+        self.b.ins().jump(label, &[BlockArg::Value(left)]);
+        self.b.switch_to_block(label);
+        self.left = self.b.block_params(label)[0];
+        self.left_base = retired;
+        self.regs = [None; 32];
+        self.env_fields.clear();
+    }
+
+    /// Go on at `offset` after `retired` instructions, the last of them at
+    /// `from`: to its label when the block has one, back only while the budget covers
+    /// a whole block (forward is always within the budget the block was entered with);
+    /// through [`Translator::exit_to`] otherwise.
+    fn go_to(&mut self, offset: u64, retired: u64, from: u64) {
+        let Some(label) = self.label(offset) else {
+            self.exit_to(offset, retired);
+            return;
+        };
+        let left = self.left_after(retired);
+        if offset > from {
+            self.b.ins().jump(label, &[BlockArg::Value(left)]);
+            return;
+        }
+        let room = self.room(left);
+        let out = self.b.create_block();
+        self.b
+            .ins()
+            .brif(room, label, &[BlockArg::Value(left)], out, &[]);
+        self.b.switch_to_block(out);
+        self.exit_to(offset, retired);
     }
 
     /// Go on at `offset` (from the block's entry) after `retired` instructions: straight
@@ -1287,9 +1381,13 @@ impl Translator<'_> {
     /// ends the block or an instruction it does not compile is reached.
     fn block(&mut self, insns: &[Insn]) {
         use OpKind::*;
+        self.find_labels(insns);
         let mut offset = 0u64;
         for (i, op) in insns.iter().enumerate() {
             let retired = i as u64;
+            if let Some(label) = self.label(offset) {
+                self.enter_label(label, retired);
+            }
             match op.k {
                 Lui | Auipc => self.emit_upper(op, offset),
                 Jal | Jalr => {
@@ -1352,7 +1450,7 @@ impl Translator<'_> {
         if op.k == OpKind::Jal {
             let link = self.pc_at(link_offset);
             self.set(op.rd, link);
-            self.exit_to(offset.wrapping_add(imm as u64), retired + 1);
+            self.go_to(offset.wrapping_add(imm as u64), retired + 1, offset);
         } else {
             let a = self.get(op.rs1);
             let t = self.b.ins().iadd_imm_s(a, imm);
@@ -1381,7 +1479,11 @@ impl Translator<'_> {
         let on = self.b.create_block();
         self.b.ins().brif(taken, out, &[], on, &[]);
         self.b.switch_to_block(out);
-        self.exit_to(offset.wrapping_add(op.imm as i64 as u64), retired + 1);
+        self.go_to(
+            offset.wrapping_add(op.imm as i64 as u64),
+            retired + 1,
+            offset,
+        );
         self.b.switch_to_block(on);
     }
 
