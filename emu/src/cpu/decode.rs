@@ -321,6 +321,17 @@ impl Op {
             ..Op::EMPTY
         }
     }
+
+    /// For a CSR instruction (CSRRW/CSRRS/CSRRC and their immediate forms), whether it
+    /// writes the CSR: CSRRS/CSRRC with x0 (or uimm 0) only read it, so they are legal on
+    /// read-only CSRs. None for any other op.
+    pub fn csr_writes(&self) -> Option<bool> {
+        match self.k {
+            OpKind::Csrrw | OpKind::Csrrwi => Some(true),
+            OpKind::Csrrs | OpKind::Csrrc | OpKind::Csrrsi | OpKind::Csrrci => Some(self.rs1 != 0),
+            _ => None,
+        }
+    }
 }
 
 /// Decode one instruction: a 32-bit word, or a 16-bit parcel in the low half when its two

@@ -186,9 +186,7 @@ impl Hart {
         } else {
             self.x[op.rs1 as usize & 31]
         };
-        let swap = matches!(op.k, OpKind::Csrrw | OpKind::Csrrwi);
-        // CSRRS/CSRRC with x0 (or uimm 0) do not write, so they are legal on read-only CSRs.
-        let writes = swap || op.rs1 != 0;
+        let writes = op.csr_writes() == Some(true);
         if !self.csr_privilege_ok(csr) || (writes && csr >> 10 == 3) {
             return Err(illegal);
         }

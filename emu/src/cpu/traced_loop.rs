@@ -349,7 +349,7 @@ impl Hart {
             | OpKind::Csrrwi
             | OpKind::Csrrsi
             | OpKind::Csrrci => {
-                let writes = matches!(op.k, OpKind::Csrrw | OpKind::Csrrwi) || op.rs1 != 0;
+                let writes = op.csr_writes() == Some(true);
                 let number = (op.imm as u32 & 0xfff) as u16;
                 match number {
                     _ if !writes => {}

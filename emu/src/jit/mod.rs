@@ -1126,6 +1126,15 @@ impl Translator<'_> {
         let tag = self.b.ins().load(I64, TRUSTED, entry, 0);
         let same = self.b.ins().icmp(IntCC::Equal, tag, vpn);
         self.continue_if(same, miss);
+        self.stays_in_page(va, size, miss);
+        let addend = self.b.ins().load(I64, TRUSTED, entry, 8);
+        let off = self.b.ins().iadd(va, addend);
+        let ram = self.env_field(h.ram_offset);
+        self.b.ins().iadd(ram, off)
+    }
+
+    /// Go to `miss` unless the `size` bytes at `va` are all on `va`'s page.
+    fn stays_in_page(&mut self, va: Value, size: i64, miss: IrBlock) {
         if size > 1 {
             let in_page = self.b.ins().band_imm_s(va, 0xfff);
             let fits =
@@ -1134,10 +1143,6 @@ impl Translator<'_> {
                     .icmp_imm_s(IntCC::UnsignedLessThanOrEqual, in_page, 0x1000 - size);
             self.continue_if(fits, miss);
         }
-        let addend = self.b.ins().load(I64, TRUSTED, entry, 8);
-        let off = self.b.ins().iadd(va, addend);
-        let ram = self.env_field(h.ram_offset);
-        self.b.ins().iadd(ram, off)
     }
 
     /// A cold block for a memory access's checks to branch to; `leave_before` fills it.
@@ -1227,14 +1232,7 @@ impl Translator<'_> {
         let flag_at = if store { c.run_store } else { c.run_load };
         let flag = self.b.ins().uload8(I32, TRUSTED, self.env, flag_at);
         self.continue_if(flag, miss);
-        if size > 1 {
-            let in_page = self.b.ins().band_imm_s(va, 0xfff);
-            let fits =
-                self.b
-                    .ins()
-                    .icmp_imm_s(IntCC::UnsignedLessThanOrEqual, in_page, 0x1000 - size);
-            self.continue_if(fits, miss);
-        }
+        self.stays_in_page(va, size, miss);
         let addend = self.b.ins().load(I64, TRUSTED, self.env, c.run_addend);
         let off = self.b.ins().iadd(va, addend);
         if let Some((map, pages)) = code_map {
