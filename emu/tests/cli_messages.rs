@@ -12,6 +12,8 @@ use std::process::{Command, Stdio};
 const EXIT_USAGE: i32 = 2;
 const EXIT_BAD_FILE: i32 = 1;
 const EXIT_INSN_LIMIT: i32 = 124;
+/// Ctrl-C or SIGTERM (128 + SIGINT).
+const EXIT_INTERRUPTED: i32 = 130;
 
 /// Written once: the tests run in parallel, and a file being rewritten while another
 /// emu reads it would be empty.
@@ -392,51 +394,73 @@ fn gdb_port_zero_binds_a_free_port_and_says_which() {
     assert!(connected.is_ok(), "nothing listens on the announced port");
 }
 
-/// About two seconds of guest work even on a fast host.
-const LONG_RUN: &str = "600000000";
+/// A run of a guest that loops forever, stopped by SIGTERM after `SECONDS_BEFORE_TERM`
+/// seconds (timeout(1) from coreutils): long enough for the status line whatever the
+/// host's speed, which a run cut by an instruction count is not (a compiled loop runs
+/// billions of instructions a second).
+const SECONDS_BEFORE_TERM: &str = "3";
 
-#[test]
-fn no_status_line_when_stderr_is_not_a_terminal() {
+/// The command line that runs the looping guest under timeout(1).
+fn terminated_loop_command() -> Vec<String> {
     let elf = loop_forever_elf();
-    let (status, _, stderr) = run(&[
+    [
+        "timeout",
+        "--preserve-status",
+        "-s",
+        "TERM",
+        SECONDS_BEFORE_TERM,
+        env!("CARGO_BIN_EXE_emu"),
         "run",
         "--bios",
         "none",
         elf.to_str().unwrap(),
-        "--max-insns",
-        LONG_RUN,
-    ]);
-    assert_eq!(status, Some(EXIT_INSN_LIMIT));
-    assert_eq!(
-        stderr,
-        format!("emu: stopped after {LONG_RUN} instructions (--max-insns); exit status 124\n")
-    );
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// The message a run stopped by SIGTERM ends with, and its instruction count.
+fn interrupted_count(text: &str) -> Option<u64> {
+    let rest = text.rsplit("emu: interrupted after ").next()?;
+    rest.strip_suffix(" instructions\r\n")
+        .or_else(|| rest.strip_suffix(" instructions\n"))?
+        .parse()
+        .ok()
+}
+
+#[test]
+fn no_status_line_when_stderr_is_not_a_terminal() {
+    let command = terminated_loop_command();
+    let out = Command::new(&command[0])
+        .args(&command[1..])
+        .stdin(Stdio::null())
+        .output()
+        .expect("timeout(1) from coreutils is needed");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(EXIT_INTERRUPTED), "{stderr}");
+    let n = interrupted_count(&stderr).unwrap_or_else(|| panic!("{stderr:?}"));
+    assert!(n > 0, "{stderr:?}");
+    assert_eq!(stderr, format!("emu: interrupted after {n} instructions\n"));
 }
 
 #[test]
 fn status_line_on_a_terminal_is_drawn_and_cleared() {
     // script(1) (util-linux) gives emu a pseudo-terminal for stdin, stdout and stderr.
-    let elf = loop_forever_elf();
-    let command = format!(
-        "{} run --bios none {} --max-insns {LONG_RUN}",
-        env!("CARGO_BIN_EXE_emu"),
-        elf.display()
-    );
+    let command = terminated_loop_command().join(" ");
     let out = Command::new("script")
         .args(["-qec", &command, "/dev/null"])
         .stdin(Stdio::null())
         .output()
         .expect("script(1) from util-linux is needed");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(EXIT_INSN_LIMIT), "{text}");
+    assert_eq!(out.status.code(), Some(EXIT_INTERRUPTED), "{text}");
     assert!(
-        text.contains(" M instructions, ") && text.contains(" MIPS, guest time "),
+        text.contains(" instructions, ") && text.contains(" MIPS, guest time "),
         "no status line:\n{text:?}"
     );
     // Erased before the last message, which then stands alone on its line.
-    let last = format!(
-        "\r\x1b[2Kemu: stopped after {LONG_RUN} instructions (--max-insns); exit status 124\r\n"
-    );
+    let n = interrupted_count(&text).unwrap_or_else(|| panic!("{text:?}"));
+    let last = format!("\r\x1b[2Kemu: interrupted after {n} instructions\r\n");
     assert!(text.ends_with(&last), "{text:?}");
 }
 

@@ -35,12 +35,18 @@ impl Drop for RawModeGuard {
 }
 
 /// Ctrl-C (when the terminal is not raw) and SIGTERM stop the machine at the next quantum
-/// boundary, so traces and statistics are completed and disks flushed.
+/// boundary, so traces and statistics are completed and disks flushed. Another signal a
+/// second or more after the first gives up at once (a user pressing Ctrl-C again); one
+/// sooner is the same request delivered twice, as timeout(1) does: it signals the
+/// command and then its whole process group.
 pub fn install_stop_handler() {
+    static FIRST: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
     let _ = ctrlc::set_handler(|| {
         use std::sync::atomic::Ordering;
-        if crate::machine::STOP_REQUESTED.swap(true, Ordering::SeqCst) {
-            // A second signal while we are already stopping: give up at once.
+        let first = *FIRST.get_or_init(std::time::Instant::now);
+        if crate::machine::STOP_REQUESTED.swap(true, Ordering::SeqCst)
+            && first.elapsed() >= std::time::Duration::from_secs(1)
+        {
             let _ = crossterm::terminal::disable_raw_mode();
             std::process::exit(130);
         }
