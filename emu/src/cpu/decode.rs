@@ -174,6 +174,13 @@ impl OpKind {
         )
     }
 
+    /// A jump or branch whose target is its own pc plus its immediate (JAL and the
+    /// conditional branches; JALR's target comes from a register).
+    pub fn jumps_relative(self) -> bool {
+        use OpKind::*;
+        matches!(self, Jal | Beq | Bne | Blt | Bge | Bltu | Bgeu)
+    }
+
     /// Whether the JIT compiles the op into blocks (the rest ends a block and runs in
     /// the interpreter).
     pub fn jit_compiles(self) -> bool {

@@ -955,18 +955,8 @@ impl Translator<'_> {
             offset += op.len as u64;
         }
         for (op, &at) in insns.iter().zip(&starts) {
-            let direct = matches!(
-                op.k,
-                OpKind::Jal
-                    | OpKind::Beq
-                    | OpKind::Bne
-                    | OpKind::Blt
-                    | OpKind::Bge
-                    | OpKind::Bltu
-                    | OpKind::Bgeu
-            );
             let target = at.wrapping_add(op.imm as i64 as u64);
-            if direct && starts.contains(&target) && self.label(target).is_none() {
+            if op.k.jumps_relative() && starts.contains(&target) && self.label(target).is_none() {
                 let label = self.b.create_block();
                 self.b.append_block_param(label, I64);
                 self.labels.push((target, label));
