@@ -11,7 +11,10 @@ use std::process::Command;
 
 mod common;
 
-use common::{built_programs, conformance_machine_flags, conformance_program_names};
+use common::{
+    built_programs, conformance_machine_flags, conformance_program_names, guest_kernel_boot_args,
+    GUEST_KERNEL_MODES,
+};
 
 /// Output of one run with the timing lines (which differ by nature) removed.
 #[derive(Debug, PartialEq, Eq)]
@@ -85,20 +88,8 @@ fn conformance_programs_run_identically() {
 
 #[test]
 fn guest_kernel_boots_run_identically() {
-    for (mode, extra) in [
-        ("--sv39", "layout=linear nokaslr"),
-        ("--sv48", ""),
-        ("--sv57", ""),
-    ] {
-        let args = [
-            mode,
-            "--kaslr-seed",
-            "0x5eed",
-            "--append",
-            extra,
-            "--max-insns",
-            "100000000",
-        ];
+    for (mode, extra) in GUEST_KERNEL_MODES {
+        let args = guest_kernel_boot_args(mode, extra);
         let r = assert_same(mode, &args);
         assert_eq!(r.status, Some(0), "{mode}: {}", r.stdout);
     }

@@ -14,7 +14,10 @@ use std::sync::OnceLock;
 
 mod common;
 
-use common::{built_programs, conformance_machine_flags, conformance_program_names, TARGET};
+use common::{
+    built_programs, conformance_machine_flags, conformance_program_names, guest_kernel_boot_args,
+    GUEST_KERNEL_MODES, TARGET,
+};
 
 #[derive(Debug, PartialEq, Eq)]
 struct Run {
@@ -121,20 +124,8 @@ fn conformance_programs_run_identically() {
 
 #[test]
 fn guest_kernel_boots_run_identically() {
-    for (mode, extra) in [
-        ("--sv39", "layout=linear nokaslr"),
-        ("--sv48", ""),
-        ("--sv57", ""),
-    ] {
-        let args = [
-            mode,
-            "--kaslr-seed",
-            "0x5eed",
-            "--append",
-            extra,
-            "--max-insns",
-            "100000000",
-        ];
+    for (mode, extra) in GUEST_KERNEL_MODES {
+        let args = guest_kernel_boot_args(mode, extra);
         let (r, report) = assert_same(mode, &args, "20");
         assert_eq!(r.status, Some(0), "{mode}: {}", r.stdout);
         assert!(blocks_compiled(&report) > 0, "{mode}: nothing compiled");
@@ -382,15 +373,7 @@ fn counted_conformance_programs_count_identically() {
 #[test]
 fn counted_guest_kernel_boot_counts_identically() {
     for (mode, extra) in [("--sv39", "layout=linear nokaslr"), ("--sv48", "")] {
-        let args = [
-            mode,
-            "--kaslr-seed",
-            "0x5eed",
-            "--append",
-            extra,
-            "--max-insns",
-            "100000000",
-        ];
+        let args = guest_kernel_boot_args(mode, extra);
         let (r, report) = assert_same_counted(mode, &args, "20");
         assert_eq!(r.status, Some(0), "{mode}: {}", r.stdout);
         assert!(

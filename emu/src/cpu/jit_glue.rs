@@ -233,24 +233,24 @@ impl Hart {
         if left < block.len {
             return None;
         }
+        let (generation, changes) = (self.mmu.generation(), self.decoded.changes());
+        let privilege = self.privilege;
+        let jit = self.jit_for(counted)?;
+        let jump_epoch = jit.jump_epoch(generation, changes, privilege);
         if run.is_none() {
             // The loop found this block through the fetch path: a jump here that
             // missed the jump cache (its page was not in the fetch-page cache) finds it
             // next time.
-            let (generation, changes) = (self.mmu.generation(), self.decoded.changes());
-            let privilege = self.privilege;
-            if let Some(jit) = self.jit.as_deref_mut() {
-                let epoch = jit.jump_epoch(generation, changes, privilege);
-                jit.remember_jump(pc, epoch, &block);
-            }
+            jit.remember_jump(pc, jump_epoch, &block);
         }
         Some(match run {
-            Some(run) => self.run_blocks::<true>(block, pc, left, bus, Some(run)),
-            None => self.run_blocks::<false>(block, pc, left, bus, None),
+            Some(run) => self.run_blocks::<true>(block, pc, left, jump_epoch, bus, Some(run)),
+            None => self.run_blocks::<false>(block, pc, left, jump_epoch, bus, None),
         })
     }
 
-    /// Run `block` (entered at pc `pc`) and the compiled blocks that follow it.
+    /// Run `block` (entered at pc `pc`) and the compiled blocks that follow it, in jump
+    /// epoch `jump_epoch` (nothing a block does moves it).
     /// Generated code goes from block to block through filled link cells and (the
     /// unobserved flavour) the jump cache; when it returns, this is what the run loop
     /// would do: find the next pc's slot through the fetch-page cache (no interrupt check
@@ -263,6 +263,7 @@ impl Hart {
         mut block: Block,
         mut pc: u64,
         mut left: u64,
+        jump_epoch: u64,
         bus: &mut Bus,
         run: Option<&mut CountedRun>,
     ) -> BlockExit {
@@ -270,8 +271,6 @@ impl Hart {
         let page_map = self.decoded.page_map();
         let (page_map, page_map_len) = (page_map.as_ptr(), page_map.len() as u64);
         let ram = bus.ram.as_mut_slice().as_mut_ptr();
-        let (generation, changes) = (self.mmu.generation(), self.decoded.changes());
-        let privilege = self.privilege;
         let jit = if COUNTED {
             self.counted_jit.as_deref_mut()
         } else {
@@ -284,7 +283,6 @@ impl Hart {
                 pending: None,
             };
         };
-        let jump_epoch = jit.jump_epoch(generation, changes, privilege);
         let jump_cache = jit.jump_cache();
         let mut env = Env {
             pc: 0,

@@ -1226,18 +1226,7 @@ impl Translator<'_> {
         let addend = self.b.ins().load(I64, TRUSTED, self.env, c.run_addend);
         let off = self.b.ins().iadd(va, addend);
         if let Some((map, pages)) = code_map {
-            // A page with decoded code: the interpreter stores and invalidates.
-            let page = self.b.ins().ushr_imm_u(off, 12);
-            let in_map = self.b.ins().icmp(IntCC::UnsignedLessThan, page, pages);
-            self.continue_if(in_map, out);
-            let at = self.b.ins().ishl_imm_u(page, 2);
-            let at = self.b.ins().iadd(map, at);
-            let decoded = self.b.ins().load(I32, TRUSTED, at, 0);
-            let no_code = self
-                .b
-                .ins()
-                .icmp_imm_s(IntCC::Equal, decoded, NO_DECODED_PAGE as i64);
-            self.continue_if(no_code, out);
+            self.no_decoded_code(map, pages, off, out);
         }
         let n = self.b.ins().load(I64, TRUSTED, self.env, c.run_n);
         let n = self.b.ins().iadd_imm_s(n, 1);
@@ -1286,11 +1275,19 @@ impl Translator<'_> {
         // A page with decoded code: the interpreter stores and invalidates.
         let ram = self.env_field(h.ram_offset);
         let off = self.b.ins().isub(host, ram);
-        let page = self.b.ins().ushr_imm_u(off, 12);
         let pages = self.env_field(h.page_map_len_offset);
-        let in_map = self.b.ins().icmp(IntCC::UnsignedLessThan, page, pages);
-        self.continue_if(in_map, slow);
         let map = self.env_field(h.page_map_offset);
+        self.no_decoded_code(map, pages, off, slow);
+        host
+    }
+
+    /// Go to `otherwise` unless the RAM page at offset `off` is in the page map
+    /// (`map`, `pages` entries) and holds no decoded code: a store to code is the
+    /// interpreter's, which invalidates what was decoded from it.
+    fn no_decoded_code(&mut self, map: Value, pages: Value, off: Value, otherwise: IrBlock) {
+        let page = self.b.ins().ushr_imm_u(off, 12);
+        let in_map = self.b.ins().icmp(IntCC::UnsignedLessThan, page, pages);
+        self.continue_if(in_map, otherwise);
         let at = self.b.ins().ishl_imm_u(page, 2);
         let at = self.b.ins().iadd(map, at);
         let decoded = self.b.ins().load(I32, TRUSTED, at, 0);
@@ -1298,8 +1295,7 @@ impl Translator<'_> {
             .b
             .ins()
             .icmp_imm_s(IntCC::Equal, decoded, NO_DECODED_PAGE as i64);
-        self.continue_if(no_code, slow);
-        host
+        self.continue_if(no_code, otherwise);
     }
 
     /// Store the low `size` bytes of `value` to guest RAM at host address `host`.

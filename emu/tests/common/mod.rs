@@ -193,3 +193,25 @@ pub fn assert_one_error_line(out: &Output, status: i32, needle: &str) {
     );
     assert!(stdout.is_empty(), "unexpected output on stdout:\n{stdout}");
 }
+
+/// The guest kernel's boot in each paging mode, as the differential tests run it: the
+/// mode flag and its extra kernel command line.
+pub const GUEST_KERNEL_MODES: [(&str, &str); 3] = [
+    ("--sv39", "layout=linear nokaslr"),
+    ("--sv48", ""),
+    ("--sv57", ""),
+];
+
+/// `emu run` arguments for a fixed-seed guest kernel boot in `mode` with `extra` on its
+/// command line, cut at 100 M instructions.
+pub fn guest_kernel_boot_args<'a>(mode: &'a str, extra: &'a str) -> [&'a str; 7] {
+    [
+        mode,
+        "--kaslr-seed",
+        "0x5eed",
+        "--append",
+        extra,
+        "--max-insns",
+        "100000000",
+    ]
+}
