@@ -446,7 +446,11 @@ fn no_status_line_when_stderr_is_not_a_terminal() {
 #[test]
 fn status_line_on_a_terminal_is_drawn_and_cleared() {
     // script(1) (util-linux) gives emu a pseudo-terminal for stdin, stdout and stderr.
-    let command = terminated_loop_command().join(" ");
+    // timeout(1) puts emu in a process group of its own, outside the terminal's
+    // foreground, as `timeout 3 emu run ...` typed at a shell does; "; exit $?" keeps the
+    // shell from replacing itself with timeout, so that group is not orphaned and a
+    // read of the terminal would stop emu (SIGTTIN) instead of failing.
+    let command = format!("{}; exit $?", terminated_loop_command().join(" "));
     let out = Command::new("script")
         .args(["-qec", &command, "/dev/null"])
         .stdin(Stdio::null())
@@ -454,6 +458,13 @@ fn status_line_on_a_terminal_is_drawn_and_cleared() {
         .expect("script(1) from util-linux is needed");
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(EXIT_INTERRUPTED), "{text}");
+    assert!(
+        text.starts_with(
+            "emu: not in the foreground of the terminal (timeout(1) without --foreground?): \
+             the guest console reads no input and Ctrl-A does nothing\r\n"
+        ),
+        "{text:?}"
+    );
     assert!(
         text.contains(" instructions, ") && text.contains(" MIPS, guest time "),
         "no status line:\n{text:?}"

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::progress::{Sources, StatusLine};
 use super::snapshot::Restored;
-use super::terminal::RawModeGuard;
+use super::terminal::{RawModeGuard, StdinTerminal};
 use super::{Clock, Failure, RunArgs};
 use crate::devices::console::ConsoleInputSource;
 use crate::devices::virtio::{DiskConfig, ShareConfig};
@@ -139,8 +139,17 @@ fn board_config(args: &RunArgs) -> Result<MachineConfig, Failure> {
             crate::machine::board::max_disks(&config)
         )));
     }
-    config.console_input = ConsoleInputSource::Stdin;
-    config.pace_idle = std::io::IsTerminal::is_terminal(&std::io::stdin());
+    let terminal = super::terminal::stdin_terminal();
+    config.console_input = if terminal == StdinTerminal::Background {
+        eprintln!(
+            "emu: not in the foreground of the terminal (timeout(1) without --foreground?): \
+             the guest console reads no input and Ctrl-A does nothing"
+        );
+        ConsoleInputSource::None
+    } else {
+        ConsoleInputSource::Stdin
+    };
+    config.pace_idle = terminal != StdinTerminal::None;
     Ok(config)
 }
 

@@ -4,15 +4,44 @@
 
 use std::io::IsTerminal;
 
+/// Whether emu may use its terminal: stdin is one, and emu's process group is the one
+/// the terminal serves. A process outside the foreground group that reads the terminal
+/// or changes its modes is stopped by the kernel (SIGTTIN, SIGTTOU) - which is where
+/// `timeout 60 emu run ...` typed at a shell puts emu: timeout(1) moves itself and its
+/// command into a process group of their own unless given `--foreground`.
+pub fn stdin_terminal() -> StdinTerminal {
+    if !std::io::stdin().is_terminal() {
+        return StdinTerminal::None;
+    }
+    let foreground = rustix::termios::tcgetpgrp(std::io::stdin());
+    let ours = rustix::process::getpgrp();
+    if foreground == Ok(ours) {
+        StdinTerminal::Foreground
+    } else {
+        StdinTerminal::Background
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StdinTerminal {
+    /// Stdin is a pipe, a file or nothing.
+    None,
+    /// Stdin is a terminal emu may read and put in raw mode.
+    Foreground,
+    /// Stdin is a terminal, but emu's process group is not its foreground one.
+    Background,
+}
+
 pub struct RawModeGuard {
     active: bool,
 }
 
 impl RawModeGuard {
-    /// Put stdin's terminal in raw mode if stdin is a terminal; otherwise do nothing.
+    /// Put stdin's terminal in raw mode if stdin is a terminal emu is in the foreground
+    /// of; otherwise do nothing.
     pub fn enable() -> Self {
-        let active =
-            std::io::stdin().is_terminal() && crossterm::terminal::enable_raw_mode().is_ok();
+        let active = stdin_terminal() == StdinTerminal::Foreground
+            && crossterm::terminal::enable_raw_mode().is_ok();
         if active {
             // A panic prints through the hook before unwinding reaches our Drop; restore
             // first so the message is readable.
