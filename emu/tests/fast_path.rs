@@ -13,10 +13,10 @@ mod common;
 
 use common::{
     built_programs, conformance_machine_flags, conformance_program_names, guest_kernel_boot_args,
-    GUEST_KERNEL_MODES,
+    host_stats_line, GUEST_KERNEL_MODES,
 };
 
-/// Output of one run with the timing lines (which differ by nature) removed.
+/// Output of one run with the host's lines (timing, memory: they differ by nature) removed.
 #[derive(Debug, PartialEq, Eq)]
 struct Run {
     status: Option<i32>,
@@ -48,9 +48,7 @@ fn run_with(args: &[&str], flags: &[&str]) -> Run {
     // Timing and the compiler's own report differ by nature.
     let stats: Vec<&str> = stderr
         .lines()
-        .filter(|l| {
-            !l.starts_with("wall time") && !l.starts_with("speed") && !l.starts_with("jit hart")
-        })
+        .filter(|l| !host_stats_line(l) && !l.starts_with("jit hart"))
         .collect();
     Run {
         status: out.status.code(),

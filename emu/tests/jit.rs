@@ -16,7 +16,7 @@ mod common;
 
 use common::{
     built_programs, conformance_machine_flags, conformance_program_names, guest_kernel_boot_args,
-    GUEST_KERNEL_MODES, TARGET,
+    host_stats_line, GUEST_KERNEL_MODES, TARGET,
 };
 
 #[derive(Debug, PartialEq, Eq)]
@@ -56,7 +56,7 @@ fn run_with(args: &[&str], jit: Option<&str>, stats: &str, delay_ms: &str) -> (R
     let stderr = String::from_utf8_lossy(&out.stderr);
     let (jit_lines, stats): (Vec<&str>, Vec<&str>) = stderr
         .lines()
-        .filter(|l| !l.starts_with("wall time") && !l.starts_with("speed"))
+        .filter(|l| !host_stats_line(l))
         .partition(|l| l.starts_with("jit hart"));
     (
         Run {

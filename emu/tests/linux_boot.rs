@@ -19,6 +19,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+mod common;
 #[path = "common/console_reader.rs"]
 mod console_reader;
 use console_reader::ConsoleReader;
@@ -622,13 +623,11 @@ fn debian_boots_are_deterministic() {
 }
 
 /// The statistics lines of a boot that must not depend on how it was run: everything but
-/// host timing and the JIT's own report.
+/// the host's figures and the JIT's own report.
 fn counts(b: &Boot) -> Vec<String> {
     b.stderr
         .lines()
-        .filter(|l| {
-            !l.starts_with("wall time") && !l.starts_with("speed") && !l.starts_with("jit ")
-        })
+        .filter(|l| !common::host_stats_line(l) && !l.starts_with("jit "))
         .map(str::to_string)
         .collect()
 }

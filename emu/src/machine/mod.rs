@@ -5,6 +5,7 @@ pub mod board;
 pub use crate::devices::console_expect;
 pub use crate::devices::{ClockMode, TIMEBASE_HZ};
 pub mod dtb;
+pub mod host_memory;
 pub mod image_layout;
 pub mod loader;
 pub mod run_config;

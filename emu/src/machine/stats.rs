@@ -20,6 +20,10 @@ pub struct Report {
     pub by_privilege: [u64; 4],
     pub seconds: f64,
     pub mips: f64,
+    /// The host process's peak resident set, in bytes (absent off Linux).
+    pub host_peak_bytes: Option<u64>,
+    /// Bytes of guest RAM the host backs with pages (touched), and the RAM's size.
+    pub ram_touched: Option<(u64, u64)>,
     /// MMU counters summed over harts.
     pub mmu: MmuStats,
     /// What `--check-tlb` found, one line each (capped by the MMU).
@@ -60,6 +64,9 @@ impl Report {
             } else {
                 0.0
             },
+            host_peak_bytes: super::host_memory::peak_resident_bytes(),
+            ram_touched: super::host_memory::touched_bytes(m.bus.ram.as_slice())
+                .map(|t| (t, m.bus.ram.size())),
             ..Report::default()
         };
         for h in &m.harts {
@@ -115,6 +122,15 @@ impl Report {
         }
         let _ = writeln!(s, "wall time           {:>15.3}s", self.seconds);
         let _ = writeln!(s, "speed               {:>12.1} MIPS", self.mips);
+        if let (Some(peak), Some((touched, size))) = (self.host_peak_bytes, self.ram_touched) {
+            let _ = writeln!(
+                s,
+                "host memory         {:>12} MiB peak resident; guest RAM touched {} of {} MiB",
+                peak >> 20,
+                touched >> 20,
+                size >> 20
+            );
+        }
         if translation {
             let _ = writeln!(s, "---- translation (TLB model {}) ----", self.tlb_config);
             let _ = writeln!(s, "{}", self.mmu);

@@ -215,3 +215,11 @@ pub fn guest_kernel_boot_args<'a>(mode: &'a str, extra: &'a str) -> [&'a str; 7]
         "100000000",
     ]
 }
+
+/// A `--stats` line that describes the host rather than the guest (timing, memory), so
+/// differs between runs that must otherwise agree.
+pub fn host_stats_line(line: &str) -> bool {
+    ["wall time", "speed", "host memory"]
+        .iter()
+        .any(|p| line.starts_with(p))
+}
