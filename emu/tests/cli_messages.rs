@@ -493,3 +493,79 @@ fn ctrl_a_h_lists_the_keys_and_ctrl_a_x_says_it_quits() {
     );
     assert_eq!(out.status.code(), Some(0));
 }
+
+/// A bare-metal guest that prints "r" (ready), waits for a byte on the UART, then resets
+/// the board through the test device (0x7777 at 0x100000).
+const RESET_ON_INPUT: [u32; 12] = [
+    0x1000_02b7, // lui   t0, 0x10000      UART
+    0x0720_0313, // li    t1, 'r'
+    0x0062_8023, // sb    t1, 0(t0)
+    0x0052_c303, // lbu   t1, 5(t0)        line status
+    0x0013_7313, // andi  t1, t1, 1        data ready
+    0xfe03_0ce3, // beqz  t1, -8
+    0x0002_c303, // lbu   t1, 0(t0)        the byte
+    0x0010_03b7, // lui   t2, 0x100        test device
+    0x0000_7e37, // lui   t3, 7
+    0x777e_0e13, // addi  t3, t3, 0x777
+    0x01c3_a023, // sw    t3, 0(t2)        reset
+    LOOP_FOREVER,
+];
+
+/// Run the reset-on-input guest from `elf`; `before_input` runs once the first boot has
+/// said it is ready, then one byte goes to the guest and stdin ends.
+fn reset_after(elf: &std::path::Path, before_input: impl FnOnce()) -> (Option<i32>, String) {
+    use std::io::{Read, Write};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_emu"))
+        .args(["run", "--bios", "none", "--max-insns", "20000000"])
+        .arg(elf)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut ready = [0u8; 1];
+    child
+        .stdout
+        .as_mut()
+        .unwrap()
+        .read_exact(&mut ready)
+        .unwrap();
+    assert_eq!(&ready, b"r");
+    before_input();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"x").unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_reboot_boots_the_program_file_again_and_refuses_it_when_it_changed() {
+    let image = elf64(EM_RISCV, DRAM, &[Segment::code(DRAM, &RESET_ON_INPUT)]);
+    // Unchanged: the second boot waits for input that never comes, until the limit.
+    let elf = temp_file("messages-reset-same.elf", &image);
+    let (status, stderr) = reset_after(&elf, || {});
+    assert_eq!(status, Some(EXIT_INSN_LIMIT), "{stderr}");
+    assert!(
+        stderr.contains("emu: guest reset #1, rebooting\n"),
+        "{stderr}"
+    );
+    // Rewritten while the first boot ran (as a rebuilt kernel is): not booted again.
+    let elf = temp_file("messages-reset-changed.elf", &image);
+    let (status, stderr) = reset_after(&elf, || {
+        let mut longer = image.clone();
+        longer.extend_from_slice(b"rebuilt");
+        std::fs::write(&elf, longer).unwrap();
+    });
+    assert_eq!(status, Some(EXIT_BAD_FILE), "{stderr}");
+    assert!(
+        stderr.ends_with(&format!(
+            "emu: the program {} changed during the run, so the guest's reset cannot boot it again: give --no-reboot to end the run at a reset\n",
+            elf.display()
+        )),
+        "{stderr}"
+    );
+}

@@ -13,7 +13,7 @@ use crate::devices::console::ConsoleInputSource;
 use crate::devices::virtio::{DiskConfig, ShareConfig};
 use crate::machine::console_expect::ConsoleWatch;
 use crate::machine::loader::read_input;
-use crate::machine::run_config::{Firmware, GdbServer, RunConfig, TraceConfig};
+use crate::machine::run_config::{Firmware, GdbServer, Guest, RunConfig, TraceConfig};
 use crate::machine::session::{self, Frontend, Outcome};
 use crate::machine::stats::Report;
 use crate::machine::{ClockMode, Machine, MachineConfig, Progress};
@@ -46,8 +46,8 @@ fn run_config(args: &RunArgs) -> Result<RunConfig, Failure> {
             ConsoleWatch::from_patterns(&args.expect, &args.fail_on).map_err(Failure::usage)?,
         )),
     };
-    let (guest, guest_name) = match &args.guest {
-        Some(p) => (read_input("program", p)?, p.display().to_string()),
+    let guest = match &args.guest {
+        Some(p) => Guest::file(p)?,
         // The built-in guest kernel runs in S-mode on SBI: without firmware it would
         // only trap forever.
         None if args.bios == "none" => {
@@ -57,10 +57,7 @@ fn run_config(args: &RunArgs) -> Result<RunConfig, Failure> {
                  guest kernel on the built-in firmware",
             ))
         }
-        None => (
-            crate::images::GUEST_KERNEL.to_vec(),
-            "built-in guest kernel".to_string(),
-        ),
+        None => Guest::built_in(crate::images::GUEST_KERNEL, "built-in guest kernel"),
     };
     let initrd = match &args.initrd {
         Some(p) => Some(read_input("initrd", p)?),
@@ -78,7 +75,6 @@ fn run_config(args: &RunArgs) -> Result<RunConfig, Failure> {
             path => Firmware::File(PathBuf::from(path)),
         },
         guest,
-        guest_name,
         initrd,
         dtb: args.dtb.clone(),
         symbols: args.symbols.clone(),

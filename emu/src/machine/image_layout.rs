@@ -17,8 +17,10 @@ const DTB_RESERVE: u64 = 2 << 20;
 pub fn build(run: &RunConfig, board: &MachineConfig) -> Result<(Machine, Symbolizer), Failure> {
     let mut symbols = Symbolizer::default();
     let mut m = Machine::new(board.clone());
-    let (kernel, firmware) = load_firmware_and_guest(&mut m, run, &mut symbols)?;
-    add_symbols(run, &kernel, &mut symbols)?;
+    // Dropped when the build returns: RAM holds the image from then on.
+    let guest = run.guest.bytes()?;
+    let (kernel, firmware) = load_firmware_and_guest(&mut m, run, &guest, &mut symbols)?;
+    add_symbols(run, &guest, &kernel, &mut symbols)?;
 
     // Everything placed in RAM so far; each later image is checked against all of it.
     let mut taken = vec![Region::new("the kernel image", kernel.start, kernel.end)];
@@ -76,11 +78,12 @@ fn img_err(e: loader::LoadError) -> Failure {
 fn load_firmware_and_guest(
     m: &mut Machine,
     run: &RunConfig,
+    guest: &[u8],
     symbols: &mut Symbolizer,
 ) -> Result<(LoadedImage, Option<LoadedImage>), Failure> {
     let (fw_bytes, fw_name) = match &run.firmware {
         Firmware::None => {
-            let kernel = m.load(&run.guest, &run.guest_name).map_err(img_err)?;
+            let kernel = m.load(guest, &run.guest.name).map_err(img_err)?;
             return Ok((kernel, None));
         }
         Firmware::Builtin => (
@@ -99,11 +102,11 @@ fn load_firmware_and_guest(
             symbols.add(im);
         }
     }
-    let kernel = m.load(&run.guest, &run.guest_name).map_err(img_err)?;
+    let kernel = m.load(guest, &run.guest.name).map_err(img_err)?;
     if kernel.start < fw.end && fw.start < kernel.end {
         return Err(Failure::image(format!(
             "{fw_name} ({:#x}..{:#x}) overlaps {} ({:#x}..{:#x})",
-            fw.start, fw.end, run.guest_name, kernel.start, kernel.end
+            fw.start, fw.end, run.guest.name, kernel.start, kernel.end
         )));
     }
     Ok((kernel, Some(fw)))
@@ -113,18 +116,19 @@ fn load_firmware_and_guest(
 /// modules the run names.
 fn add_symbols(
     run: &RunConfig,
+    guest: &[u8],
     kernel: &LoadedImage,
     symbols: &mut Symbolizer,
 ) -> Result<(), Failure> {
-    if run.guest.starts_with(b"\x7fELF") {
-        if let Ok(im) = Image::from_elf("kernel", &run.guest) {
+    if guest.starts_with(b"\x7fELF") {
+        if let Ok(im) = Image::from_elf("kernel", guest) {
             symbols.add(im);
         }
     }
     if kernel.is_linux_image {
         // A stock Image has no ELF symbols; its kallsyms tables name the kernel's
         // functions and data. An Image without them just stays unnamed in traces.
-        if let Ok(table) = crate::trace::kallsyms::find(&run.guest) {
+        if let Ok(table) = crate::trace::kallsyms::find(guest) {
             symbols.add(Image::from_kallsyms(
                 "kernel",
                 &table,
