@@ -65,8 +65,12 @@ const SLOTS: usize = 2048;
 /// Slots per pool page: the page's slots and a [`OpKind::PageEnd`] sentinel after them, so that
 /// running straight off the end of a page needs no bounds test of its own.
 const STRIDE: usize = SLOTS + 1;
-/// Decoded pages kept before the cache starts over (each page is 32 KiB).
+/// Decoded pages kept before the cache starts over (each costs 28 KiB: slots, raw
+/// instructions and a copy of the page's bytes).
 const MAX_PAGES: usize = 4096;
+/// Slots of a full pool, the scratch slot included: per-slot tables (the JIT's entry
+/// table too) are indexed below this.
+pub const MAX_SLOTS: usize = 1 + MAX_PAGES * STRIDE;
 /// Stores to a decoded page, with no instruction decoded on it in between, after which
 /// the page is taken to hold data now and leaves the cache (doubled for each time the
 /// RAM page was let go before, so a page that really mixes code and data settles).
@@ -121,8 +125,8 @@ impl DecodeCache {
     pub fn new() -> Self {
         DecodeCache {
             slot_of: Vec::new(),
-            ops: vec![Slot::EMPTY],
-            raws: vec![0],
+            ops: with_first(MAX_SLOTS, Slot::EMPTY),
+            raws: with_first(MAX_SLOTS, 0),
             owner: Vec::new(),
             versions: Vec::new(),
             compiled_at: Vec::new(),
@@ -130,7 +134,7 @@ impl DecodeCache {
             pages_given_up: 0,
             data_stores: Vec::new(),
             releases: Vec::new(),
-            snapshots: Vec::new(),
+            snapshots: Vec::with_capacity(MAX_PAGES * 4096),
             checked: Vec::new(),
             epoch: 0,
             changes: 0,
@@ -401,6 +405,15 @@ impl DecodeCache {
         self.used = 0;
         self.changes += 1;
     }
+}
+
+/// A vector of `first` with room for `capacity` elements. The pool's vectors get their
+/// whole size at once: the host backs only what is written, and growing them would copy
+/// tens of MiB, old and new copies resident at once (the process's peak).
+fn with_first<T>(capacity: usize, first: T) -> Vec<T> {
+    let mut v = Vec::with_capacity(capacity);
+    v.push(first);
+    v
 }
 
 impl Default for DecodeCache {

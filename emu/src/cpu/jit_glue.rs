@@ -25,7 +25,7 @@ use std::mem::{offset_of, MaybeUninit};
 use crate::bus::Bus;
 use crate::cpu::data_path::end_counted_run;
 use crate::cpu::decode::{decode, DataAccess, OpKind};
-use crate::cpu::decode_cache::DecodeCache;
+use crate::cpu::decode_cache::{self, DecodeCache};
 use crate::cpu::Hart;
 use crate::jit::{
     Block, CountedLayout, Entry, EnvLayout, Insn, Jit, EXIT_BEFORE, MAX_BLOCK, NO_DECODED_PAGE,
@@ -159,7 +159,7 @@ impl Hart {
         if !self.fast_path {
             return;
         }
-        self.jit = Jit::new(env_layout(false), hot).map(Box::new);
+        self.jit = Jit::new(env_layout(false), hot, decode_cache::MAX_SLOTS).map(Box::new);
         self.counted_jit = None;
     }
 
@@ -179,7 +179,8 @@ impl Hart {
     #[cold]
     fn make_counted_jit(&mut self) {
         if let Some(hot) = self.jit.as_deref().map(Jit::hot) {
-            self.counted_jit = Jit::new(env_layout(true), hot).map(Box::new);
+            self.counted_jit =
+                Jit::new(env_layout(true), hot, decode_cache::MAX_SLOTS).map(Box::new);
         }
     }
 

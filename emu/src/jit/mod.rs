@@ -493,8 +493,10 @@ fn new_module() -> Option<JITModule> {
 }
 
 impl Jit {
-    /// None when Cranelift does not support the host.
-    pub fn new(layout: EnvLayout, hot: u32) -> Option<Jit> {
+    /// None when Cranelift does not support the host. Entry slots are numbered below
+    /// `slots`: the entry table gets that room at once (the host backs only what is
+    /// written; growing it would copy it, old and new copies resident at once).
+    pub fn new(layout: EnvLayout, hot: u32, slots: usize) -> Option<Jit> {
         let (compiling, trampoline) = if hot < COMPILE_HERE_BELOW {
             let (compiler, trampoline) = Compiler::new(layout)?;
             (Compiling::Here(Box::new(compiler)), trampoline)
@@ -512,7 +514,7 @@ impl Jit {
             generation: 0,
             in_flight: 0,
             hot: hot.clamp(1, IN_FLIGHT - 1),
-            table: Vec::new(),
+            table: Vec::with_capacity(slots),
             blocks: Vec::new(),
             stats: JitStats::default(),
         })

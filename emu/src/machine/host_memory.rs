@@ -55,8 +55,9 @@ mod tests {
     #[test]
     fn written_pages_count_and_untouched_ones_do_not() {
         let page = rustix::param::page_size();
-        // Large enough to be a mapping of its own, zeroed lazily by the kernel.
-        let mut ram = vec![0u8; 256 * page];
+        // Above the allocator's largest mmap threshold (32 MiB), so a fresh mapping of its
+        // own, which the kernel zeroes lazily, as guest RAM is.
+        let mut ram = vec![0u8; 64 << 20];
         let before = touched_bytes(&ram).expect("Linux has /proc/self/pagemap");
         for i in (0..64).map(|i| i * 2 * page) {
             ram[i] = 1;
