@@ -67,6 +67,7 @@ fn run_config(args: &RunArgs) -> Result<RunConfig, Failure> {
     if let Some(p) = &args.stats_json {
         super::check_writable("statistics file", p)?;
     }
+    let stats_observed = args.stats == Some(super::StatsLevel::Full) || args.stats_json.is_some();
     Ok(RunConfig {
         board,
         firmware: match args.bios.as_str() {
@@ -87,7 +88,14 @@ fn run_config(args: &RunArgs) -> Result<RunConfig, Failure> {
             from: args.trace_from.clone(),
             until: args.trace_until.clone(),
         }),
-        stats_observed: args.stats == Some(super::StatsLevel::Full) || args.stats_json.is_some(),
+        stats_observed,
+        // What shows kernel symbols: traces, gdb, statistics by phase, save points (also
+        // after a restore).
+        kallsyms: args.trace.is_some()
+            || args.gdb.is_some()
+            || stats_observed
+            || !args.save_at.is_empty()
+            || args.restore.is_some(),
         gdb: args.gdb.map(|port| GdbServer {
             port,
             wait: args.gdb_wait,

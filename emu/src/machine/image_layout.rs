@@ -125,7 +125,7 @@ fn add_symbols(
             symbols.add(im);
         }
     }
-    if kernel.is_linux_image {
+    if kernel.is_linux_image && run.kallsyms {
         // A stock Image has no ELF symbols; its kallsyms tables name the kernel's
         // functions and data. An Image without them just stays unnamed in traces.
         if let Ok(table) = crate::trace::kallsyms::find(guest) {

@@ -32,6 +32,10 @@ pub struct RunConfig {
     pub trace: Option<TraceConfig>,
     /// Statistics want every access to go through the TLB model for the whole run.
     pub stats_observed: bool,
+    /// Name a Linux Image's functions and data from its kallsyms tables. Finding them in
+    /// a distribution kernel takes tens of milliseconds, which a run that shows no
+    /// symbol skips.
+    pub kallsyms: bool,
     pub gdb: Option<GdbServer>,
     /// Instructions over all boots after which the run stops.
     pub max_insns: Option<u64>,
