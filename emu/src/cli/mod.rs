@@ -120,11 +120,14 @@ pub struct MachineArgs {
     pub jit: bool,
     /// Compile a block after it was entered N times (default 5000). Low values compile
     /// more code and are for testing the compiler; below 100, blocks compile at once on
-    /// the hart's thread instead of on a compile thread.
+    /// the hart's thread instead of on a compile thread. At most 32765.
     #[arg(long, value_name = "N", conflicts_with = "interp", default_value_t = crate::jit::HOT,
-          value_parser = clap::value_parser!(u32).range(1..))]
+          value_parser = clap::value_parser!(u32).range(1..=crate::jit::MAX_HOT as i64))]
     pub jit_hot: u32,
 }
+
+// `--jit-hot`'s help names its highest value.
+const _: () = assert!(crate::jit::MAX_HOT == 32_765);
 
 /// A count or address: decimal, or hex with 0x.
 pub fn parse_u64(s: &str) -> Result<u64, String> {

@@ -12,7 +12,8 @@ use crate::jit::MAX_CODE_CHANGES;
 
 /// A decoded instruction as the cache stores it: what the hot loops read, in 8 bytes, so
 /// a decoded page (2048 slots) is 16 KiB and a large kernel's hot code stays in the host's
-/// caches. The instruction bits live in a parallel array, read only by slow paths.
+/// caches. The instruction bits, which only slow paths read, are taken from the copy of
+/// the page's bytes the cache keeps anyway (see [`DecodeCache::op`]).
 #[derive(Debug, Clone, Copy)]
 pub struct Slot {
     pub k: OpKind,
@@ -65,8 +66,8 @@ const SLOTS: usize = 2048;
 /// Slots per pool page: the page's slots and a [`OpKind::PageEnd`] sentinel after them, so that
 /// running straight off the end of a page needs no bounds test of its own.
 const STRIDE: usize = SLOTS + 1;
-/// Decoded pages kept before the cache starts over (each costs 28 KiB: slots, raw
-/// instructions and a copy of the page's bytes).
+/// Decoded pages kept before the cache starts over (each costs 20 KiB: slots and a copy
+/// of the page's bytes).
 const MAX_PAGES: usize = 4096;
 /// Slots of a full pool, the scratch slot included: per-slot tables (the JIT's entry
 /// table too) are indexed below this.
@@ -85,8 +86,9 @@ pub struct DecodeCache {
     /// device, or crossing a page); pool page `i` is `ops[1 + i * STRIDE..][..SLOTS]`. One
     /// flat vector, so a lookup is one bounds check and one load.
     ops: Vec<Slot>,
-    /// The instruction bits of each slot of `ops` (for slow paths and tracing).
-    raws: Vec<u32>,
+    /// The instruction bits of the scratch slot (a page's slots have theirs in
+    /// `snapshots`).
+    scratch_raw: u32,
     /// Pool page index -> RAM page number it holds.
     owner: Vec<usize>,
     /// --jit: pool page index -> how often its decoded slots were dropped or the pool
@@ -105,8 +107,12 @@ pub struct DecodeCache {
     data_stores: Vec<u32>,
     /// RAM page number -> how often its decoded page was released for holding data.
     releases: Vec<u8>,
-    /// Pool page `i`'s RAM bytes as they were when it was last decoded or revalidated:
-    /// `snapshots[i * 4096..][..4096]`.
+    /// Pool page `i`'s RAM bytes as they were when it was last revalidated, with each
+    /// decoded slot's instruction bits written over them as it is decoded:
+    /// `snapshots[i * 4096..][..4096]`. So a decoded slot's bits are always here (the
+    /// bits of the instruction it holds, even if memory changed behind the hart's back
+    /// since), and fence.i drops exactly the slots whose bytes in memory differ from
+    /// what was decoded.
     snapshots: Vec<u8>,
     /// Pool page index -> the fence epoch it was last checked against memory in.
     checked: Vec<u64>,
@@ -126,7 +132,7 @@ impl DecodeCache {
         DecodeCache {
             slot_of: Vec::new(),
             ops: with_first(MAX_SLOTS, Slot::EMPTY),
-            raws: with_first(MAX_SLOTS, 0),
+            scratch_raw: 0,
             owner: Vec::new(),
             versions: Vec::new(),
             compiled_at: Vec::new(),
@@ -209,9 +215,21 @@ impl DecodeCache {
             rs1: s.rs1,
             rs2: s.rs2,
             imm: s.imm,
-            raw: self.raws[index],
+            raw: self.raw(index, s.len() as usize),
             len: s.len() as u32,
         }
+    }
+
+    /// The `len` bytes of instruction bits of the slot at `index`. A page's slot never
+    /// holds an instruction crossing the page's end (those go to the scratch slot).
+    fn raw(&self, index: usize, len: usize) -> u32 {
+        if index == 0 {
+            return self.scratch_raw;
+        }
+        let at = snapshot_offset(index);
+        let mut bytes = [0u8; 4];
+        bytes[..len].copy_from_slice(&self.snapshots[at..at + len]);
+        u32::from_le_bytes(bytes)
     }
 
     /// What the hot loops read of the instruction at `index`.
@@ -254,7 +272,6 @@ impl DecodeCache {
         let base = 1 + index * STRIDE;
         if index == self.owner.len() {
             self.ops.resize(base + STRIDE, Slot::EMPTY);
-            self.raws.resize(base + STRIDE, 0);
             self.ops[base + SLOTS].k = OpKind::PageEnd;
             self.owner.push(ram_page);
             self.versions.push(0);
@@ -299,11 +316,15 @@ impl DecodeCache {
     #[inline(always)]
     pub fn set(&mut self, index: usize, op: Op) {
         self.ops[index] = Slot::new(&op);
-        self.raws[index] = op.raw;
-        if index != 0 {
-            // Code is still being run from the page.
-            self.data_stores[(index - 1) / STRIDE] = 0;
+        if index == 0 {
+            self.scratch_raw = op.raw;
+            return;
         }
+        let at = snapshot_offset(index);
+        let len = op.len as usize;
+        self.snapshots[at..at + len].copy_from_slice(&op.raw.to_le_bytes()[..len]);
+        // Code is still being run from the page.
+        self.data_stores[(index - 1) / STRIDE] = 0;
     }
 
     /// A store of `size` bytes at RAM offset `off` (not crossing a page): forget every
@@ -407,6 +428,13 @@ impl DecodeCache {
     }
 }
 
+/// Where in `DecodeCache::snapshots` the bytes of slot `index` (not the scratch slot) are.
+#[inline(always)]
+fn snapshot_offset(index: usize) -> usize {
+    let (page, slot) = ((index - 1) / STRIDE, (index - 1) % STRIDE);
+    page * 4096 + slot * 2
+}
+
 /// A vector of `first` with room for `capacity` elements. The pool's vectors get their
 /// whole size at once: the host backs only what is written, and growing them would copy
 /// tens of MiB, old and new copies resident at once (the process's peak).
@@ -435,6 +463,32 @@ mod tests {
         assert!(c.is_decoded(index));
         assert!(!c.invalidate(0, 4));
         assert!(!c.is_decoded(index));
+    }
+
+    /// A slot's instruction bits come back as decoded, whatever memory holds now, and
+    /// fence.i drops just the slots whose bytes in memory changed since.
+    #[test]
+    fn instruction_bits_are_those_decoded() {
+        const C_NOP: u32 = 0x0001;
+        const ADDI: u32 = 0x0050_0093; // addi x1, x0, 5
+        let mut ram = vec![0u8; 2 * 4096];
+        let mut c = DecodeCache::new();
+        c.ensure(ram.len() as u64);
+        let (base, _) = c.page_for(1, &ram);
+        ram[4096..4100].copy_from_slice(&ADDI.to_le_bytes());
+        ram[4100..4102].copy_from_slice(&(C_NOP as u16).to_le_bytes());
+        c.set(base, decode(ADDI));
+        c.set(base + 2, decode(C_NOP));
+        c.set(0, decode(NOP));
+        // Memory changes behind the hart's back (no store through the cache).
+        ram[4096..4100].copy_from_slice(&NOP.to_le_bytes());
+        assert_eq!((c.op(base).raw, c.op(base).len), (ADDI, 4));
+        assert_eq!((c.op(base + 2).raw, c.op(base + 2).len), (C_NOP, 2));
+        assert_eq!(c.op(0).raw, NOP);
+        c.fence();
+        c.page_for(1, &ram);
+        assert!(!c.is_decoded(base));
+        assert_eq!(c.op(base + 2).raw, C_NOP);
     }
 
     /// A change counts only while compiled code is made from the page's current version,

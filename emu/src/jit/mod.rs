@@ -132,17 +132,21 @@ const MIN_BLOCK: usize = 1;
 pub const MAX_CODE_CHANGES: u32 = 16;
 /// Table entry of a slot whose block is too short, or on a page given up: no longer
 /// counted.
-const NEVER: u32 = COMPILED - 1;
+const NEVER: u16 = COMPILED - 1;
 /// Table entry of a slot whose block is being compiled on the compile thread.
-const IN_FLIGHT: u32 = NEVER - 1;
+const IN_FLIGHT: u16 = NEVER - 1;
+/// The highest `--jit-hot`: a count must stay below the table's special entries.
+pub const MAX_HOT: u32 = IN_FLIGHT as u32 - 1;
 /// `--jit-hot` values below this compile on the hart's thread, at once (see "Where
 /// blocks are compiled" above); the tests use 1 and 20.
 pub const COMPILE_HERE_BELOW: u32 = 100;
 /// Blocks kept before all compiled code is thrown away and compiling starts over (code
-/// for a block superseded by a store to its page is only reclaimed then).
+/// for a block superseded by a store to its page is only reclaimed then). Block numbers
+/// fit the table's 15 bits.
 const MAX_BLOCKS: usize = 1 << 15;
 /// Flag in a table entry: the rest is a block number; otherwise it is an execution count.
-const COMPILED: u32 = 1 << 31;
+const COMPILED: u16 = 1 << 15;
+const _: () = assert!(MAX_BLOCKS <= COMPILED as usize);
 /// Flag in a block's result: the instruction at the resume pc was not executed.
 pub const EXIT_BEFORE: u64 = 1 << 32;
 /// Entries of the jump cache (a power of two; see "Across pages" in the module comment).
@@ -396,10 +400,11 @@ pub struct Jit {
     generation: u64,
     /// Blocks sent to the compile thread and not answered yet (in this generation).
     in_flight: usize,
-    /// Entries counted before compiling (at least 1).
-    hot: u32,
+    /// Entries counted before compiling (1 to [`MAX_HOT`]).
+    hot: u16,
     /// Per decode-cache slot: `COMPILED | block number`, or how often it was entered.
-    table: Vec<u32>,
+    /// 16 bits: the table has an entry per slot of every decoded page (4 KiB a page).
+    table: Vec<u16>,
     blocks: Vec<Block>,
     pub stats: JitStats,
 }
@@ -518,7 +523,7 @@ impl Jit {
             compiling,
             generation: 0,
             in_flight: 0,
-            hot: hot.clamp(1, IN_FLIGHT - 1),
+            hot: hot.clamp(1, MAX_HOT) as u16,
             table: Vec::with_capacity(slots),
             blocks: Vec::new(),
             stats: JitStats::default(),
@@ -550,7 +555,7 @@ impl Jit {
 
     /// Entries of a block before it is compiled.
     pub fn hot(&self) -> u32 {
-        self.hot
+        self.hot as u32
     }
 
     /// The block compiled for `index`, if any (without counting a visit).
@@ -761,7 +766,7 @@ impl Jit {
             self.stats.stale += 1;
             return;
         }
-        self.table[index] = COMPILED | self.blocks.len() as u32;
+        self.table[index] = COMPILED | self.blocks.len() as u16;
         self.blocks.push(Block {
             code: code.0,
             len: done.len,
