@@ -272,8 +272,8 @@ impl Hart {
         value: u64,
     ) -> Result<bool, Exception> {
         if let Some(off) = DataTlb::lookup(&self.dtlb.store, va, size) {
+            // No decoded code there (see `DataTlb`): nothing to invalidate.
             write_le(bus.ram.as_mut_slice(), off, size, value);
-            self.note_ram_store(off, size as usize);
             return Ok(false);
         }
         self.store_and_remember(bus, va, size, value)
@@ -293,7 +293,8 @@ impl Hart {
     }
 
     /// After a successful access: cache `va`'s page if the MMU's fast path holds it (so
-    /// every check the full path makes passes for the whole page) and it is plain RAM.
+    /// every check the full path makes passes for the whole page) and it is plain RAM,
+    /// for a store one holding no decoded code (see `DataTlb`).
     pub(super) fn remember_data_page(&mut self, bus: &Bus, va: u64, access: AccessType) {
         let Some(page) = self.mmu.fast_page(va, access, &self.data_ctx) else {
             return;
@@ -301,6 +302,10 @@ impl Hart {
         let Some(off) = bus.ram_offset(page, 4096) else {
             return;
         };
-        self.dtlb.insert(access == AccessType::Store, va >> 12, off);
+        let store = access == AccessType::Store;
+        if store && self.decoded.has_code(off) {
+            return;
+        }
+        self.dtlb.insert(store, va >> 12, off);
     }
 }

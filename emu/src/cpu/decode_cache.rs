@@ -154,6 +154,14 @@ impl DecodeCache {
         &self.slot_of
     }
 
+    /// Does the RAM page at offset `page_off` have a decoded page?
+    #[inline]
+    pub fn has_code(&self, page_off: usize) -> bool {
+        self.slot_of
+            .get(page_off >> 12)
+            .is_some_and(|&i| i != NO_PAGE)
+    }
+
     /// --jit: the RAM offset of the instruction slot `index` (not the scratch slot)
     /// stands for, and whether it is the page's last slot.
     pub fn ram_offset_of(&self, index: usize) -> (usize, bool) {

@@ -462,6 +462,10 @@ impl Hart {
             };
             return Ok(self.decoded.scratch(decode(lo | (hi << 16))));
         };
+        if !self.decoded.has_code(ram_page_off) {
+            // Stores there must now drop what is decoded from it (see `DataTlb`).
+            self.dtlb.forget_stores_to(ram_page_off);
+        }
         let (index, started_over) = self
             .decoded
             .page_for(ram_page_off >> 12, bus.ram.as_slice());

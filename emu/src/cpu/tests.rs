@@ -956,6 +956,28 @@ fn self_modifying_code_sees_its_own_stores() {
 }
 
 #[test]
+fn stores_to_a_page_cached_for_stores_see_code_decoded_there_later() {
+    // The program writes a body to a page of its own (which the data-page cache then
+    // holds for stores), runs it, patches it with no fence.i and runs it again: the
+    // patch must reach the decoded code, so the page cannot stay cached for stores once
+    // code is decoded from it.
+    let body = [li(A0, 1), add(A1, A1, A0), jalr(0, 1, 0)];
+    let mut prog = li64(T0, DRAM_BASE + 0x1000);
+    for (i, word) in body.iter().enumerate() {
+        prog.extend(li64(T1, *word as u64));
+        prog.push(store(2, T1, T0, 4 * i as i32));
+    }
+    prog.push(FENCE_I);
+    prog.push(jal(1, (0x1000 - 4 * prog.len()) as i32));
+    prog.extend(li64(T1, li(A0, 2) as u64));
+    prog.push(store(2, T1, T0, 0));
+    prog.push(jal(1, (0x1000 - 4 * prog.len()) as i32));
+    let mut r = Rig::new(&prog);
+    r.run_prog(prog.len());
+    assert_eq!(r.x(A1), 3, "the patched instruction did not run");
+}
+
+#[test]
 fn fence_i_sees_code_written_behind_the_harts_back() {
     // A loop body at 0x100 runs once; then memory changes without the hart storing (as
     // DMA or another hart would), and fence.i must make the new instruction visible while

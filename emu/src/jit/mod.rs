@@ -174,10 +174,10 @@ pub const NO_DECODED_PAGE: u32 = 0;
 ///
 /// Generated code looks a data access up in the hart's data-page cache itself (a
 /// direct-mapped table of `DTLB_SLOTS` entries `{ vpn: u64, addend: u64 }`, RAM offset =
-/// va + addend) and touches RAM directly on a hit; a store does so only when the RAM page
-/// holds no decoded code (`page_map[page] == NO_DECODED_PAGE`). Anything else (a miss, a
-/// device, a page-crossing access, a store to code) leaves the block before the
-/// instruction, for the interpreter.
+/// va + addend) and touches RAM directly on a hit; the store table never holds a RAM page
+/// with decoded code. Anything else (a miss, a device, a page-crossing access, a store to
+/// code) leaves the block before the instruction, for the interpreter. The counted
+/// flavour checks a store's page itself (`page_map[page] == NO_DECODED_PAGE`).
 #[derive(Debug, Clone, Copy)]
 pub struct EnvLayout {
     /// Byte offset in the environment of the resume pc.
@@ -1144,7 +1144,9 @@ impl Translator<'_> {
 
     /// The data-page cache lookup for `[va, va + size)` in the table at `table_offset`:
     /// goes to `miss` unless the entry is `va`'s page and the access stays in it, and
-    /// returns the host address of the bytes.
+    /// returns the host address of the bytes. One compare checks both, as the
+    /// interpreter's lookup does (`DataTlb::lookup`): the slot is `va`'s page's, the tag
+    /// is compared with the page of the last byte.
     fn lookup(&mut self, table_offset: i32, va: Value, size: i64, miss: IrBlock) -> Value {
         let h = self.layout;
         let vpn = self.b.ins().ushr_imm_u(va, 12);
@@ -1153,9 +1155,14 @@ impl Translator<'_> {
         let table = self.env_field(table_offset);
         let entry = self.b.ins().iadd(table, byte);
         let tag = self.b.ins().load(I64, TRUSTED, entry, 0);
-        let same = self.b.ins().icmp(IntCC::Equal, tag, vpn);
+        let last_vpn = if size > 1 {
+            let last = self.b.ins().iadd_imm_s(va, size - 1);
+            self.b.ins().ushr_imm_u(last, 12)
+        } else {
+            vpn
+        };
+        let same = self.b.ins().icmp(IntCC::Equal, tag, last_vpn);
         self.continue_if(same, miss);
-        self.stays_in_page(va, size, miss);
         let addend = self.b.ins().load(I64, TRUSTED, entry, 8);
         let off = self.b.ins().iadd(va, addend);
         let ram = self.env_field(h.ram_offset);
@@ -1306,18 +1313,10 @@ impl Translator<'_> {
     }
 
     /// The host address of `[va, va + size)` for a store: a data-page cache hit in the
-    /// store table, on a RAM page holding no decoded code; anything else goes to `miss`.
+    /// store table, which never holds a RAM page with decoded code (a store there is the
+    /// interpreter's, which invalidates); anything else goes to `miss`.
     fn writable_host(&mut self, va: Value, size: i64, miss: IrBlock) -> Value {
-        let h = self.layout;
-        let slow = miss;
-        let host = self.lookup(h.store_table_offset, va, size, slow);
-        // A page with decoded code: the interpreter stores and invalidates.
-        let ram = self.env_field(h.ram_offset);
-        let off = self.b.ins().isub(host, ram);
-        let pages = self.env_field(h.page_map_len_offset);
-        let map = self.env_field(h.page_map_offset);
-        self.no_decoded_code(map, pages, off, slow);
-        host
+        self.lookup(self.layout.store_table_offset, va, size, miss)
     }
 
     /// Go to `otherwise` unless the RAM page at offset `off` is in the page map

@@ -89,6 +89,11 @@ const DTLB_EMPTY: DtlbEntry = DtlbEntry {
 };
 
 /// Virtual page -> RAM offset for the unobserved loop's loads and stores.
+///
+/// The store table never holds a RAM page with decoded code: a store there must drop
+/// what was decoded from the bytes it changes, so it takes the slow path (the hart
+/// forgets the page's store entries when it decodes code from it). A store that hits
+/// the table then needs no other check, in the interpreter or in compiled code.
 pub struct DataTlb {
     pub load: [DtlbEntry; DTLB_SLOTS],
     pub store: [DtlbEntry; DTLB_SLOTS],
@@ -120,11 +125,15 @@ impl DataTlb {
     }
 
     /// RAM offset of `[va, va + size)` when its page is cached and the access stays on it.
+    ///
+    /// One compare checks both: the entry is looked up by `va`'s page and its tag compared
+    /// with the page of the access's last byte. They are equal only when both bytes are on
+    /// the entry's page: an entry sits in the slot of its own page, and the page before
+    /// it (the only other page the first byte can be on) has another slot.
     #[inline(always)]
     pub fn lookup(table: &[DtlbEntry; DTLB_SLOTS], va: u64, size: u64) -> Option<usize> {
-        let vpn = va >> 12;
-        let e = &table[vpn as usize % DTLB_SLOTS];
-        if e.vpn == vpn && (va & 0xfff) + size <= 0x1000 {
+        let e = &table[(va >> 12) as usize % DTLB_SLOTS];
+        if e.vpn == va.wrapping_add(size - 1) >> 12 {
             Some(va.wrapping_add(e.addend) as usize)
         } else {
             None
@@ -132,7 +141,8 @@ impl DataTlb {
     }
 
     /// Remember that virtual page `vpn` is at RAM offset `page_off` for loads (`store`
-    /// false) or stores.
+    /// false) or stores. A page holding decoded code is never cached for stores (see
+    /// [`DataTlb::forget_stores_to`]).
     pub fn insert(&mut self, store: bool, vpn: u64, page_off: usize) {
         let table = if store {
             &mut self.store
@@ -143,6 +153,18 @@ impl DataTlb {
             vpn,
             addend: (page_off as u64).wrapping_sub(vpn << 12),
         };
+    }
+}
+
+impl DataTlb {
+    /// RAM page at offset `page_off` now holds decoded code: no store reaches it through
+    /// the table any more.
+    pub fn forget_stores_to(&mut self, page_off: usize) {
+        for e in &mut self.store {
+            if e.vpn != NO_VPN && (e.vpn << 12).wrapping_add(e.addend) == page_off as u64 {
+                *e = DTLB_EMPTY;
+            }
+        }
     }
 }
 
