@@ -830,6 +830,7 @@ impl Compiler {
                 index,
                 page_offset,
                 regs: [None; 32],
+                dirty: 0,
                 left_base: 0,
                 labels: Vec::new(),
                 env_fields: Vec::new(),
@@ -858,6 +859,58 @@ fn define(module: &mut JITModule, ctx: &mut Context, id: FuncId) -> Option<*cons
     Some(module.get_finalized_function(id))
 }
 
+/// Instructions that cannot leave a block: arithmetic on registers (and `fence`, a
+/// no-op here). The registers they write can wait to be stored (`Translator::set`).
+fn stays_in_block(k: OpKind) -> bool {
+    use OpKind::*;
+    matches!(
+        k,
+        Lui | Auipc
+            | Addi
+            | Slti
+            | Sltiu
+            | Xori
+            | Ori
+            | Andi
+            | Slli
+            | Srli
+            | Srai
+            | Add
+            | Sub
+            | Sll
+            | Slt
+            | Sltu
+            | Xor
+            | Srl
+            | Sra
+            | Or
+            | And
+            | Addiw
+            | Slliw
+            | Srliw
+            | Sraiw
+            | Addw
+            | Subw
+            | Sllw
+            | Srlw
+            | Sraw
+            | Mul
+            | Mulh
+            | Mulhsu
+            | Mulhu
+            | Div
+            | Divu
+            | Rem
+            | Remu
+            | Mulw
+            | Divw
+            | Divuw
+            | Remw
+            | Remuw
+            | Fence
+    )
+}
+
 struct Translator<'a> {
     b: FunctionBuilder<'a>,
     x: Value,
@@ -876,6 +929,9 @@ struct Translator<'a> {
     page_offset: u64,
     /// Current value of each guest register, once read or written in the block.
     regs: [Option<Value>; 32],
+    /// Registers written since the last point the block could leave, not yet stored to
+    /// the register file (bit per register; see `set`).
+    dirty: u32,
     /// Environment words loaded so far (see `env_field`).
     env_fields: Vec<(i32, Value)>,
     layout: EnvLayout,
@@ -910,13 +966,27 @@ impl Translator<'_> {
         v
     }
 
-    /// Written through at once: an exit then has nothing to store but the pc, which keeps
-    /// the function small (compile time grows with every exit's stores).
+    /// Stored to the register file before the next instruction that can leave the block
+    /// (`store_dirty`), so an exit has nothing to store but the pc, which keeps the
+    /// function small (compile time grows with every exit's stores); a register written
+    /// again before that (a chain of arithmetic on one register) is stored once.
     fn set(&mut self, r: u8, v: Value) {
         let r = (r & 31) as usize;
         if r != 0 {
             self.regs[r] = Some(v);
-            self.b.ins().store(TRUSTED, v, self.x, (r * 8) as i32);
+            self.dirty |= 1 << r;
+        }
+    }
+
+    /// Store the registers written since the last call: before anything that can leave
+    /// the block or jump inside it (a memory access, a branch, a jump, a label, the end).
+    fn store_dirty(&mut self) {
+        while self.dirty != 0 {
+            let r = self.dirty.trailing_zeros() as usize;
+            self.dirty &= self.dirty - 1;
+            if let Some(v) = self.regs[r] {
+                self.b.ins().store(TRUSTED, v, self.x, (r * 8) as i32);
+            }
         }
     }
 
@@ -1008,6 +1078,7 @@ impl Translator<'_> {
     /// arrive from a path that did not load them, or with other values (registers are
     /// written through, so the register file has the current ones).
     fn enter_label(&mut self, label: IrBlock, retired: u64) {
+        self.store_dirty();
         let left = self.left_after(retired);
         self.b.ins().jump(label, &[BlockArg::Value(left)]);
         self.b.switch_to_block(label);
@@ -1410,6 +1481,10 @@ impl Translator<'_> {
             if let Some(label) = self.label(offset) {
                 self.enter_label(label, retired);
             }
+            if !stays_in_block(op.k) {
+                // It may leave the block (or, a branch, jump inside it).
+                self.store_dirty();
+            }
             match op.k {
                 Lui | Auipc => self.emit_upper(op, offset),
                 Jal | Jalr => {
@@ -1447,6 +1522,7 @@ impl Translator<'_> {
             offset += op.len as u64;
         }
         // Ran to the block's limit or up to something not compiled.
+        self.store_dirty();
         self.exit_to(offset, insns.len() as u64);
     }
 
@@ -1472,6 +1548,7 @@ impl Translator<'_> {
         if op.k == OpKind::Jal {
             let link = self.pc_at(link_offset);
             self.set(op.rd, link);
+            self.store_dirty();
             self.go_to(offset.wrapping_add(imm as u64), retired + 1, offset);
         } else {
             let a = self.get(op.rs1);
@@ -1479,6 +1556,7 @@ impl Translator<'_> {
             let target = self.b.ins().band_imm_s(t, !1);
             let link = self.pc_at(link_offset);
             self.set(op.rd, link);
+            self.store_dirty();
             let left = self.left_after(retired + 1);
             self.jump(target, left);
         }
