@@ -14,7 +14,8 @@
 //! Generated code has the signature `fn(x: *mut u64, env: *mut Env, pc: u64, left: u64)
 //! -> u64` in Cranelift's `tail` calling convention (Rust enters it through a small
 //! compiled trampoline, [`Jit::run`]): guest registers are loaded from `x` on first use
-//! and written through at once; the block's entry pc is an argument because one physical
+//! and stored back before the next instruction that can leave the block (an exit then
+//! stores nothing but the pc); the block's entry pc is an argument because one physical
 //! page may be mapped at several virtual addresses; `left` is the instruction budget
 //! (below 2^32). The result is the budget left, with [`EXIT_BEFORE`] set when the
 //! instruction at the resume pc still has to run in the interpreter; the pc to resume at
@@ -35,7 +36,7 @@
 //! over a few instructions) jumps inside the function, with no call, prologue or cell:
 //! forward always, back while the budget covers another block. The budget is carried to
 //! the target as a value, and registers are read again from the register file after it
-//! (they are written through, so it holds the current values).
+//! (they are stored before any jump, so it holds the current values).
 //!
 //! Across pages: an exit to another page, or a `jalr` (its target known only at run
 //! time), looks its target pc up in the jump cache, a direct-mapped table of
@@ -1076,7 +1077,7 @@ impl Translator<'_> {
     /// Reaching the label `label` (instruction `retired`) straight on: carry the budget
     /// into it. Registers and environment words are loaded again after it: a jump may
     /// arrive from a path that did not load them, or with other values (registers are
-    /// written through, so the register file has the current ones).
+    /// stored before any jump, so the register file has the current ones).
     fn enter_label(&mut self, label: IrBlock, retired: u64) {
         self.store_dirty();
         let left = self.left_after(retired);
