@@ -185,30 +185,40 @@ impl OpKind {
     /// the interpreter).
     pub fn jit_compiles(self) -> bool {
         use OpKind::*;
+        self.is_register_arithmetic()
+            || matches!(
+                self,
+                Jal | Jalr
+                    | Beq
+                    | Bne
+                    | Blt
+                    | Bge
+                    | Bltu
+                    | Bgeu
+                    | Lb
+                    | Lh
+                    | Lw
+                    | Ld
+                    | Lbu
+                    | Lhu
+                    | Lwu
+                    | Sb
+                    | Sh
+                    | Sw
+                    | Sd
+                    | AmoW
+                    | AmoD
+            )
+    }
+
+    /// Arithmetic on registers (and `fence`, which orders nothing for harts that run in
+    /// turns): no memory access, no jump, no trap. A compiled block cannot leave at such
+    /// an op, so the registers it writes can wait to be stored.
+    pub fn is_register_arithmetic(self) -> bool {
+        use OpKind::*;
         matches!(
             self,
             Lui | Auipc
-                | Jal
-                | Jalr
-                | Beq
-                | Bne
-                | Blt
-                | Bge
-                | Bltu
-                | Bgeu
-                | Lb
-                | Lh
-                | Lw
-                | Ld
-                | Lbu
-                | Lhu
-                | Lwu
-                | Sb
-                | Sh
-                | Sw
-                | Sd
-                | AmoW
-                | AmoD
                 | Addi
                 | Slti
                 | Sltiu

@@ -860,58 +860,6 @@ fn define(module: &mut JITModule, ctx: &mut Context, id: FuncId) -> Option<*cons
     Some(module.get_finalized_function(id))
 }
 
-/// Instructions that cannot leave a block: arithmetic on registers (and `fence`, a
-/// no-op here). The registers they write can wait to be stored (`Translator::set`).
-fn stays_in_block(k: OpKind) -> bool {
-    use OpKind::*;
-    matches!(
-        k,
-        Lui | Auipc
-            | Addi
-            | Slti
-            | Sltiu
-            | Xori
-            | Ori
-            | Andi
-            | Slli
-            | Srli
-            | Srai
-            | Add
-            | Sub
-            | Sll
-            | Slt
-            | Sltu
-            | Xor
-            | Srl
-            | Sra
-            | Or
-            | And
-            | Addiw
-            | Slliw
-            | Srliw
-            | Sraiw
-            | Addw
-            | Subw
-            | Sllw
-            | Srlw
-            | Sraw
-            | Mul
-            | Mulh
-            | Mulhsu
-            | Mulhu
-            | Div
-            | Divu
-            | Rem
-            | Remu
-            | Mulw
-            | Divw
-            | Divuw
-            | Remw
-            | Remuw
-            | Fence
-    )
-}
-
 struct Translator<'a> {
     b: FunctionBuilder<'a>,
     x: Value,
@@ -967,7 +915,8 @@ impl Translator<'_> {
         v
     }
 
-    /// Stored to the register file before the next instruction that can leave the block
+    /// Stored to the register file before the next instruction that is not arithmetic on
+    /// registers (`OpKind::is_register_arithmetic`), which may leave the block
     /// (`store_dirty`), so an exit has nothing to store but the pc, which keeps the
     /// function small (compile time grows with every exit's stores); a register written
     /// again before that (a chain of arithmetic on one register) is stored once.
@@ -1482,7 +1431,7 @@ impl Translator<'_> {
             if let Some(label) = self.label(offset) {
                 self.enter_label(label, retired);
             }
-            if !stays_in_block(op.k) {
+            if !op.k.is_register_arithmetic() {
                 // It may leave the block (or, a branch, jump inside it).
                 self.store_dirty();
             }
