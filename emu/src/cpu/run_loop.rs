@@ -279,7 +279,11 @@ impl Hart {
             data: O::data_path(),
         };
         let stop = loop {
-            self.settle::<O>(&mut cur);
+            // The data run stays open across fetches: a fetch the counted cache replays
+            // touches the L1I only; anything else settles it first.
+            if O::COUNTED {
+                self.end_fetch_batch(&mut cur.batch, cur.left);
+            }
             if cur.left == 0 {
                 break RunStop::Budget;
             }
@@ -312,7 +316,9 @@ impl Hart {
     }
 
     /// Counted runs: account the fetches and data accesses held back, before anything
-    /// else can touch the MMU.
+    /// else can touch the MMU. (A data run may stay open while fetches replayed to the
+    /// counted cache go on: they touch only the L1I, and the TLB model's levels are
+    /// not inclusive.)
     #[inline(always)]
     fn settle<O: Observer>(&mut self, cur: &mut Cursor<O::Data>) {
         if O::COUNTED {
@@ -350,6 +356,8 @@ impl Hart {
         let (index, replayed) = match cached {
             Some(index) => (index, true),
             None => {
+                // The full path may walk, fault and trap: nothing held back may wait.
+                self.settle::<O>(cur);
                 self.pc = pc;
                 (self.fetch_or_trap(bus), false)
             }
