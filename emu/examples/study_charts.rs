@@ -175,7 +175,10 @@ fn draw(chart: &Chart, out: &Path) -> Result<(), Box<dyn std::error::Error>> {
     let y_format = move |v: &f64| tick(*v, y_max);
     ctx.configure_mesh()
         .disable_x_mesh()
-        .x_labels(0)
+        // No x labels (each group's name is drawn below it), but at least one key point:
+        // with none, plotters' search for a tick spacing never ends (it overflows).
+        .x_labels(1)
+        .set_tick_mark_size(LabelAreaPosition::Bottom, 0)
         .x_label_formatter(&|_| String::new())
         .x_desc(&chart.x_label)
         .y_labels(8)
