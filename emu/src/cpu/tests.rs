@@ -1117,6 +1117,48 @@ fn mprv_makes_loads_and_stores_use_mpp() {
 }
 
 #[test]
+fn status_writes_keep_cached_pages_unless_a_permission_changes() {
+    // Sv39, two gigapages over RAM: the supervisor's own at 0x8000_0000 and a user alias
+    // at 0xc000_0000, which S-mode may load from only with sstatus.SUM set.
+    let root = DRAM_BASE + 0x20000;
+    let (v, r, w, x, u, a, d) = (1, 2, 4, 8, 16, 64, 128);
+    let gigapage = |flags: u64| (DRAM_BASE >> 12) << 10 | flags;
+    let va = 0xc000_0000 + (DATA - DRAM_BASE);
+    let csrrs = |c: u16, rs1: u32| csr(2, 0, c, rs1);
+    let csrrc = |c: u16, rs1: u32| csr(3, 0, c, rs1);
+    let ld = |rd: u32| load(3, rd, A1, 0);
+    let mut rig = Rig::new(&[
+        ld(A0),
+        csrrs(num::SSTATUS, A2),
+        ld(T1),
+        csrrc(num::SSTATUS, T0),
+        ld(A0),
+    ]);
+    let bus = &mut rig.bus;
+    assert!(bus
+        .ram
+        .write(root + 2 * 8, 8, gigapage(v | r | w | x | a | d)));
+    assert!(bus
+        .ram
+        .write(root + 3 * 8, 8, gigapage(v | r | w | u | a | d)));
+    assert!(bus.ram.write(DATA, 8, 0x1234_5678_9abc_def0));
+    let h = &mut rig.hart;
+    h.csr_write(num::SATP, (8 << 60) | (root >> 12));
+    h.csr_write(num::MSTATUS, ms::SUM);
+    (h.x[A1 as usize], h.x[A2 as usize], h.x[T0 as usize]) = (va, ms::SIE, ms::SUM);
+    rig.enter(PRIV_S);
+    rig.step(2);
+    assert!(
+        DataTlb::lookup(&rig.hart.dtlb.load, va, 8).is_some(),
+        "setting sstatus.SIE changes no permission: the cached page stays"
+    );
+    rig.step(1);
+    assert_eq!(rig.x(T1), 0x1234_5678_9abc_def0);
+    rig.step(2);
+    rig.trapped(Exception::LOAD_PAGE_FAULT, va);
+}
+
+#[test]
 fn sfence_vma_and_satp_follow_privilege_rules() {
     let sfence = r_type(op::SYSTEM, 0, 0, A0, A1, 0x09);
     let mut r = Rig::new(&[sfence]);
