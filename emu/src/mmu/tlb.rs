@@ -247,8 +247,27 @@ impl TlbEntry {
 #[derive(Debug, Clone, Copy)]
 struct Slot {
     entry: TlbEntry,
-    valid: bool,
     last_use: u64,
+}
+
+/// [`TlbArray::keys`] entry of an empty slot (no key is: a key's low bits are a level,
+/// at most 4).
+const NO_KEY: u64 = u64::MAX;
+
+/// What lookups compare first: the tag, with the leaf level in the low three bits.
+#[inline(always)]
+fn key(tag: u64, level: u8) -> u64 {
+    tag << 3 | level as u64
+}
+
+/// Largest fully associative array whose slots are indexed by key (see
+/// [`TlbArray::buckets`]): one bit per slot in a bucket's mask.
+const MAX_INDEXED: usize = 64;
+
+/// The bucket of `key` in [`TlbArray::buckets`] (a multiplicative hash: its top six bits).
+#[inline(always)]
+fn bucket(key: u64) -> usize {
+    (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58) as usize
 }
 
 const EMPTY_SLOT: Slot = Slot {
@@ -260,7 +279,6 @@ const EMPTY_SLOT: Slot = Slot {
         pte: Pte(0),
         pte_addr: 0,
     },
-    valid: false,
     last_use: 0,
 };
 
@@ -269,11 +287,23 @@ const EMPTY_SLOT: Slot = Slot {
 /// Pages of different sizes share the array: an entry of size `s` lives in the set chosen
 /// by its own tag (`va >> shift(s)`), so a lookup probes one set per page size currently
 /// present (a bitmask of present sizes keeps that to one probe in the common case).
+/// The default L1 arrays are fully associative, 32 slots in one set: there a probe checks
+/// only the slots whose key hashes like its own ([`TlbArray::buckets`]), in slot order,
+/// so it finds the same first match a scan of the set would.
 #[derive(Debug, Clone)]
 pub struct TlbArray {
     sets: usize,
     ways: usize,
     slots: Vec<Slot>,
+    /// `key(tag, level)` of each valid slot's entry, [`NO_KEY`] for an empty slot: the
+    /// one record of which slots are valid, kept apart from the entries so that a lookup
+    /// in a fully associative array scans 8 bytes per slot.
+    keys: Vec<u64>,
+    /// A fully associative array of at most [`MAX_INDEXED`] slots: for each of 64
+    /// buckets, bit `i` set when slot `i` is valid and its key falls in the bucket. A
+    /// lookup then checks the few slots of its key's bucket, in slot order, instead of
+    /// every slot. Empty for other geometries, which scan the set.
+    buckets: Vec<u64>,
     /// Bit `l` set when some valid entry may have leaf level `l`.
     sizes_present: u8,
     clock: u64,
@@ -291,6 +321,12 @@ impl TlbArray {
             sets: config.sets(),
             ways: config.ways,
             slots: vec![EMPTY_SLOT; config.entries],
+            keys: vec![NO_KEY; config.entries],
+            buckets: if config.entries <= MAX_INDEXED && config.ways == config.entries {
+                vec![0; 64]
+            } else {
+                Vec::new()
+            },
             sizes_present: 0,
             clock: 0,
             last_hit: 0,
@@ -306,7 +342,13 @@ impl TlbArray {
     #[inline]
     fn set_range(&self, tag: u64, level: u8) -> std::ops::Range<usize> {
         // Mix the level in so that a 4K page and a superpage with equal tags spread out.
-        let set = ((tag ^ (level as u64) << 7) % self.sets as u64) as usize;
+        let mixed = tag ^ (level as u64) << 7;
+        // A mask rather than a division when it can be (the default geometries).
+        let set = if self.sets.is_power_of_two() {
+            (mixed & (self.sets as u64 - 1)) as usize
+        } else {
+            (mixed % self.sets as u64) as usize
+        };
         set * self.ways..(set + 1) * self.ways
     }
 
@@ -318,9 +360,9 @@ impl TlbArray {
 
     #[inline(always)]
     fn slot_matches(&self, i: usize, va: u64, asid: u16) -> bool {
-        let slot = &self.slots[i];
-        let e = &slot.entry;
-        slot.valid && va >> page_shift(e.level) == e.tag && (e.global || e.asid == asid)
+        let e = &self.slots[i].entry;
+        let tag = va >> page_shift(e.level);
+        self.keys[i] == key(tag, e.level) && e.tag == tag && (e.global || e.asid == asid)
     }
 
     /// [`TlbArray::lookup`] returning the slot: the last hit if it matches, else the
@@ -351,12 +393,28 @@ impl TlbArray {
                 continue;
             }
             let tag = va >> page_shift(level);
-            for i in self.set_range(tag, level) {
-                let slot = &self.slots[i];
-                let e = &slot.entry;
-                if e.tag == tag && e.level == level && slot.valid && (e.global || e.asid == asid) {
+            let want = key(tag, level);
+            if !self.buckets.is_empty() {
+                let mut slots = self.buckets[bucket(want)];
+                while slots != 0 {
+                    let i = slots.trailing_zeros() as usize;
+                    let e = &self.slots[i].entry;
+                    if self.keys[i] == want && e.tag == tag && (e.global || e.asid == asid) {
+                        return Some(i);
+                    }
+                    slots &= slots - 1;
+                }
+                continue;
+            }
+            let range = self.set_range(tag, level);
+            let mut from = range.start;
+            while let Some(n) = self.keys[from..range.end].iter().position(|&k| k == want) {
+                let i = from + n;
+                let e = &self.slots[i].entry;
+                if e.tag == tag && (e.global || e.asid == asid) {
                     return Some(i);
                 }
+                from = i + 1;
             }
         }
         None
@@ -407,18 +465,18 @@ impl TlbArray {
         self.clock += 1;
         self.version += 1;
         let range = self.set_range(entry.tag, entry.level);
-        let same = |s: &Slot| {
-            s.valid
+        let want = key(entry.tag, entry.level);
+        let same = |k: u64, s: &Slot| {
+            k == want
                 && s.entry.tag == entry.tag
-                && s.entry.level == entry.level
                 && s.entry.global == entry.global
                 && (entry.global || s.entry.asid == entry.asid)
         };
-        let set = &mut self.slots[range];
-        let victim = set
-            .iter()
-            .position(same)
-            .or_else(|| set.iter().position(|s| !s.valid))
+        let range_start = range.start;
+        let (set, keys) = (&mut self.slots[range.clone()], &self.keys[range]);
+        let victim = (0..set.len())
+            .find(|&i| same(keys[i], &set[i]))
+            .or_else(|| keys.iter().position(|&k| k == NO_KEY))
             .unwrap_or_else(|| {
                 let mut lru = 0;
                 for (i, s) in set.iter().enumerate() {
@@ -428,14 +486,14 @@ impl TlbArray {
                 }
                 lru
             });
-        let old = set[victim];
+        let (old, old_key) = (set[victim], keys[victim]);
         set[victim] = Slot {
             entry,
-            valid: true,
             last_use: self.clock,
         };
+        self.set_key(range_start + victim, want);
         self.sizes_present |= 1 << entry.level;
-        (old.valid && !same(&old)).then_some(old.entry)
+        (old_key != NO_KEY && !same(old_key, &old)).then_some(old.entry)
     }
 
     /// Remove every entry `sfence.vma vaddr, asid` covers; returns how many.
@@ -448,22 +506,30 @@ impl TlbArray {
                     if self.sizes_present & (1 << level) == 0 {
                         continue;
                     }
-                    let range = self.set_range(va >> page_shift(level), level);
-                    for slot in &mut self.slots[range] {
-                        if slot.valid
-                            && slot.entry.level == level
-                            && slot.entry.fenced_by(vaddr, asid)
-                        {
-                            slot.valid = false;
+                    let tag = va >> page_shift(level);
+                    // Indexed: only the slots whose key falls in the bucket can hold it.
+                    let candidates = if self.buckets.is_empty() {
+                        self.set_range(tag, level)
+                    } else {
+                        let slots = self.buckets[bucket(key(tag, level))];
+                        if slots == 0 {
+                            continue;
+                        }
+                        slots.trailing_zeros() as usize..64 - slots.leading_zeros() as usize
+                    };
+                    for i in candidates {
+                        let e = &self.slots[i].entry;
+                        if self.keys[i] != NO_KEY && e.level == level && e.fenced_by(vaddr, asid) {
+                            self.set_key(i, NO_KEY);
                             removed += 1;
                         }
                     }
                 }
             }
             None => {
-                for slot in &mut self.slots {
-                    if slot.valid && slot.entry.fenced_by(None, asid) {
-                        slot.valid = false;
+                for i in 0..self.slots.len() {
+                    if self.keys[i] != NO_KEY && self.slots[i].entry.fenced_by(None, asid) {
+                        self.set_key(i, NO_KEY);
                         removed += 1;
                     }
                 }
@@ -475,9 +541,28 @@ impl TlbArray {
         removed
     }
 
+    /// Make `k` the key of slot `i`, keeping the buckets in step.
+    #[inline]
+    fn set_key(&mut self, i: usize, k: u64) {
+        if !self.buckets.is_empty() {
+            let old = self.keys[i];
+            if old != NO_KEY {
+                self.buckets[bucket(old)] &= !(1 << i);
+            }
+            if k != NO_KEY {
+                self.buckets[bucket(k)] |= 1 << i;
+            }
+        }
+        self.keys[i] = k;
+    }
+
     /// Every valid entry (for tests and dumps).
     pub fn entries(&self) -> impl Iterator<Item = &TlbEntry> {
-        self.slots.iter().filter(|s| s.valid).map(|s| &s.entry)
+        self.slots
+            .iter()
+            .zip(&self.keys)
+            .filter(|(_, &k)| k != NO_KEY)
+            .map(|(s, _)| &s.entry)
     }
 }
 
@@ -487,14 +572,14 @@ impl TlbArray {
         w.u64(self.sets as u64);
         w.u64(self.ways as u64);
         w.u64(self.slots.len() as u64);
-        for s in &self.slots {
+        for (s, &k) in self.slots.iter().zip(&self.keys) {
             w.u64(s.entry.tag);
             w.u8(s.entry.level);
             w.u16(s.entry.asid);
             w.bool(s.entry.global);
             w.u64(s.entry.pte.0);
             w.u64(s.entry.pte_addr);
-            w.bool(s.valid);
+            w.bool(k != NO_KEY);
             w.u64(s.last_use);
         }
         w.u8(self.sizes_present);
@@ -547,7 +632,8 @@ impl TlbArray {
                 self.sets
             )));
         }
-        for s in &mut self.slots {
+        for i in 0..self.slots.len() {
+            let s = &mut self.slots[i];
             s.entry.tag = r.u64()?;
             s.entry.level = r.u8()?;
             if s.entry.level > 4 {
@@ -557,8 +643,13 @@ impl TlbArray {
             s.entry.global = r.bool()?;
             s.entry.pte = Pte(r.u64()?);
             s.entry.pte_addr = r.u64()?;
-            s.valid = r.bool()?;
+            let k = if r.bool()? {
+                key(s.entry.tag, s.entry.level)
+            } else {
+                NO_KEY
+            };
             s.last_use = r.u64()?;
+            self.set_key(i, k);
         }
         self.sizes_present = r.u8()? & 0x1f;
         self.clock = r.u64()?;
@@ -582,6 +673,77 @@ mod tests {
             global,
             pte: Pte::new(0x80000, flags),
             pte_addr: 0,
+        }
+    }
+
+    /// The first valid slot in slot order holding a translation of `va` for `asid`,
+    /// smaller pages first: what [`TlbArray::first_match`] must find, by brute force.
+    fn first_match_by_scan(t: &TlbArray, va: u64, asid: u16) -> Option<usize> {
+        (0..PAGE_SIZES as u8).find_map(|level| {
+            (0..t.slots.len()).find(|&i| {
+                let e = &t.slots[i].entry;
+                t.keys[i] != NO_KEY
+                    && e.level == level
+                    && e.tag == va >> page_shift(level)
+                    && (e.global || e.asid == asid)
+            })
+        })
+    }
+
+    #[test]
+    fn indexed_lookups_find_what_a_scan_finds() {
+        // A fully associative array small enough to be indexed, under random fills
+        // (4K and 2M pages, two address spaces, global or not, so that one address often
+        // has several matching entries) and fences of one page, one address space or all.
+        let config = TlbLevelConfig {
+            entries: 8,
+            ways: 8,
+        };
+        let mut t = TlbArray::new(config);
+        assert!(!t.buckets.is_empty());
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        for _ in 0..20_000 {
+            let va = next(6) << 12 | next(2) << 21;
+            let asid = next(2) as u16;
+            match next(10) {
+                0..=5 => {
+                    t.insert(entry(va, next(2) as u8, asid, next(4) == 0));
+                }
+                6 | 7 => {
+                    let asid = (next(2) == 0).then_some(asid);
+                    t.flush(Some(va), asid);
+                    assert!(
+                        t.entries().all(|e| !e.fenced_by(Some(va), asid)),
+                        "a fence leaves nothing it covers"
+                    );
+                }
+                8 if next(20) == 0 => {
+                    t.flush(None, None);
+                }
+                _ => {
+                    t.flush(None, Some(asid));
+                }
+            }
+            for probe in 0..6 {
+                for asid in 0..2 {
+                    for big in 0..2 {
+                        let va = probe << 12 | big << 21;
+                        assert_eq!(t.first_match(va, asid), first_match_by_scan(&t, va, asid));
+                    }
+                }
+            }
+            for (b, &slots) in t.buckets.iter().enumerate() {
+                let expected = (0..t.slots.len())
+                    .filter(|&i| t.keys[i] != NO_KEY && bucket(t.keys[i]) == b)
+                    .fold(0u64, |m, i| m | 1 << i);
+                assert_eq!(slots, expected, "bucket {b}");
+            }
         }
     }
 
