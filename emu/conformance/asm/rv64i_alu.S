@@ -110,4 +110,29 @@ test_main:
     bnez zero, fail
     addi x0, x0, 1
     bnez x0, fail
+
+    # x0 as a source: the identity operand of add, or, xor and sub (`mv` is add rd, x0, rs).
+    li a1, 0x123456789abcdef0
+    li gp, 91
+    add a0, zero, a1
+    bne a0, a1, fail
+    li gp, 92
+    add a0, a1, zero
+    bne a0, a1, fail
+    li gp, 93
+    or a0, zero, a1
+    bne a0, a1, fail
+    li gp, 94
+    xor a0, a1, zero
+    bne a0, a1, fail
+    li gp, 95
+    sub a0, a1, zero
+    bne a0, a1, fail
+    li gp, 96
+    sub a0, zero, a1
+    li t6, 0xedcba98765432110
+    bne a0, t6, fail
+    li gp, 97
+    and a0, a1, zero
+    bnez a0, fail
     j pass

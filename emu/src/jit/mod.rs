@@ -1645,17 +1645,21 @@ impl Translator<'_> {
     fn emit_alu_reg(&mut self, op: &Insn) {
         let a = self.get(op.rs1);
         let b = self.get(op.rs2);
-        let v = match op.k {
-            OpKind::Add => self.b.ins().iadd(a, b),
-            OpKind::Sub => self.b.ins().isub(a, b),
+        let v = match (op.k, op.rs1 & 31, op.rs2 & 31) {
+            // x0 as the identity operand: `mv` is `add rd, x0, rs2` in its compressed
+            // form (`c.mv`). Folded here, since no optimiser runs (see `add_imm`).
+            (OpKind::Add | OpKind::Or | OpKind::Xor, 0, _) => b,
+            (OpKind::Add | OpKind::Or | OpKind::Xor | OpKind::Sub, _, 0) => a,
+            (OpKind::Add, _, _) => self.b.ins().iadd(a, b),
+            (OpKind::Sub, _, _) => self.b.ins().isub(a, b),
             // Cranelift's shifts take the amount modulo the width, as RISC-V does.
-            OpKind::Sll => self.b.ins().ishl(a, b),
-            OpKind::Slt => self.bool64(IntCC::SignedLessThan, a, b),
-            OpKind::Sltu => self.bool64(IntCC::UnsignedLessThan, a, b),
-            OpKind::Xor => self.b.ins().bxor(a, b),
-            OpKind::Srl => self.b.ins().ushr(a, b),
-            OpKind::Sra => self.b.ins().sshr(a, b),
-            OpKind::Or => self.b.ins().bor(a, b),
+            (OpKind::Sll, _, _) => self.b.ins().ishl(a, b),
+            (OpKind::Slt, _, _) => self.bool64(IntCC::SignedLessThan, a, b),
+            (OpKind::Sltu, _, _) => self.bool64(IntCC::UnsignedLessThan, a, b),
+            (OpKind::Xor, _, _) => self.b.ins().bxor(a, b),
+            (OpKind::Srl, _, _) => self.b.ins().ushr(a, b),
+            (OpKind::Sra, _, _) => self.b.ins().sshr(a, b),
+            (OpKind::Or, _, _) => self.b.ins().bor(a, b),
             _ => self.b.ins().band(a, b),
         };
         self.set(op.rd, v);
