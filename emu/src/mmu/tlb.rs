@@ -352,6 +352,20 @@ impl TlbArray {
         set * self.ways..(set + 1) * self.ways
     }
 
+    /// The slots that may hold an entry of `level` for `tag`, in slot order: its set, or
+    /// in an indexed array the span from the first to the last slot of its key's bucket
+    /// (empty when the bucket is).
+    #[inline]
+    fn candidates(&self, tag: u64, level: u8) -> std::ops::Range<usize> {
+        if self.buckets.is_empty() {
+            return self.set_range(tag, level);
+        }
+        match self.buckets[bucket(key(tag, level))] {
+            0 => 0..0,
+            slots => slots.trailing_zeros() as usize..64 - slots.leading_zeros() as usize,
+        }
+    }
+
     /// The entry translating `va` for `asid`, marking it most recently used.
     #[inline]
     pub fn lookup(&mut self, va: u64, asid: u16) -> Option<TlbEntry> {
@@ -394,27 +408,11 @@ impl TlbArray {
             }
             let tag = va >> page_shift(level);
             let want = key(tag, level);
-            if !self.buckets.is_empty() {
-                let mut slots = self.buckets[bucket(want)];
-                while slots != 0 {
-                    let i = slots.trailing_zeros() as usize;
-                    let e = &self.slots[i].entry;
-                    if self.keys[i] == want && e.tag == tag && (e.global || e.asid == asid) {
-                        return Some(i);
-                    }
-                    slots &= slots - 1;
-                }
-                continue;
-            }
-            let range = self.set_range(tag, level);
-            let mut from = range.start;
-            while let Some(n) = self.keys[from..range.end].iter().position(|&k| k == want) {
-                let i = from + n;
+            for i in self.candidates(tag, level) {
                 let e = &self.slots[i].entry;
-                if e.tag == tag && (e.global || e.asid == asid) {
+                if self.keys[i] == want && e.tag == tag && (e.global || e.asid == asid) {
                     return Some(i);
                 }
-                from = i + 1;
             }
         }
         None
@@ -506,18 +504,7 @@ impl TlbArray {
                     if self.sizes_present & (1 << level) == 0 {
                         continue;
                     }
-                    let tag = va >> page_shift(level);
-                    // Indexed: only the slots whose key falls in the bucket can hold it.
-                    let candidates = if self.buckets.is_empty() {
-                        self.set_range(tag, level)
-                    } else {
-                        let slots = self.buckets[bucket(key(tag, level))];
-                        if slots == 0 {
-                            continue;
-                        }
-                        slots.trailing_zeros() as usize..64 - slots.leading_zeros() as usize
-                    };
-                    for i in candidates {
+                    for i in self.candidates(va >> page_shift(level), level) {
                         let e = &self.slots[i].entry;
                         if self.keys[i] != NO_KEY && e.level == level && e.fenced_by(vaddr, asid) {
                             self.set_key(i, NO_KEY);
