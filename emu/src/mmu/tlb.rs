@@ -288,7 +288,7 @@ const EMPTY_SLOT: Slot = Slot {
 /// by its own tag (`va >> shift(s)`), so a lookup probes one set per page size currently
 /// present (a bitmask of present sizes keeps that to one probe in the common case).
 /// The default L1 arrays are fully associative, 32 slots in one set: there a probe checks
-/// only the slots whose key hashes like its own ([`TlbArray::buckets`]), in slot order,
+/// only the span of slots whose key hashes like its own ([`TlbArray::buckets`]), in slot order,
 /// so it finds the same first match a scan of the set would.
 #[derive(Debug, Clone)]
 pub struct TlbArray {
@@ -301,8 +301,8 @@ pub struct TlbArray {
     keys: Vec<u64>,
     /// A fully associative array of at most [`MAX_INDEXED`] slots: for each of 64
     /// buckets, bit `i` set when slot `i` is valid and its key falls in the bucket. A
-    /// lookup then checks the few slots of its key's bucket, in slot order, instead of
-    /// every slot. Empty for other geometries, which scan the set.
+    /// lookup then checks the span of its key's bucket's slots ([`TlbArray::candidates`]),
+    /// in slot order, instead of every slot. Empty for other geometries, which scan the set.
     buckets: Vec<u64>,
     /// Bit `l` set when some valid entry may have leaf level `l`.
     sizes_present: u8,
