@@ -160,6 +160,13 @@ impl Hart {
             return;
         }
         self.jit = Jit::new(env_layout(false), hot, decode_cache::MAX_SLOTS).map(Box::new);
+        if let Some(jit) = self.jit.as_deref_mut() {
+            let quick = std::env::var("EMU_QUICK")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(crate::jit::QUICK_HOT);
+            jit.enable_quick(quick);
+        }
         self.counted_jit = None;
     }
 
@@ -215,8 +222,17 @@ impl Hart {
         let counted = run.is_some();
         let jit = self.jit_for(counted)?;
         let block = match jit.entry(index) {
+            Entry::Compiled(b) if b.quick && jit.warm(&b) => {
+                // Quick code that stayed hot: on to Cranelift (it runs meanwhile).
+                self.compile_block(counted, index, pc & 0xfff, bus);
+                self.jit_for(counted)?.compiled(index)?
+            }
             Entry::Compiled(b) => b,
             Entry::Cold => return None,
+            Entry::Warm => {
+                self.compile_quick(index, bus);
+                self.jit_for(counted)?.compiled(index)?
+            }
             Entry::Hot => {
                 // Run it at once if it was compiled here (a low `--jit-hot`): code
                 // that runs only once (as in the conformance programs) still goes
@@ -356,10 +372,14 @@ impl Hart {
                 let b = jit.compiled(i)?;
                 (b.version == self.decoded.version(i) && left >= b.len).then_some(b)
             });
+            // Quick code due for Cranelift: back to the loop, whose entry sends it.
+            let next = next.filter(|b| !(b.quick && jit.warm(b)));
             match next {
                 Some(b) => {
                     if env.link != 0 {
                         jit.link(env.link, &b);
+                        // Quick code does not write it.
+                        env.link = 0;
                     } else if !COUNTED {
                         jit.remember_jump(pc, jump_epoch, &b);
                     }
@@ -412,6 +432,33 @@ impl Hart {
             }
             return;
         }
+        let insns = self.block_insns(counted, index, bus);
+        let version = self.decoded.version(index);
+        if let Some(jit) = self.jit_for(counted) {
+            if jit.compile(index, page_offset, &insns, version) {
+                self.decoded.note_compiled(index);
+            }
+        }
+    }
+
+    /// Give the block entered at `index` quick code (the unobserved flavour only).
+    #[cold]
+    fn compile_quick(&mut self, index: usize, bus: &Bus) {
+        if !self.decoded.is_current(index) || self.decoded.compiling_given_up(index) {
+            return;
+        }
+        let insns = self.block_insns(false, index, bus);
+        let version = self.decoded.version(index);
+        if let Some(jit) = self.jit.as_deref_mut() {
+            if jit.compile_quick(index, &insns, version) {
+                self.decoded.note_compiled(index);
+            }
+        }
+    }
+
+    /// The instructions of the block entered at `index`, as the compiler takes them: up
+    /// to the first it does not compile, or the first jump.
+    fn block_insns(&mut self, counted: bool, index: usize, bus: &Bus) -> Vec<Insn> {
         let mut insns = Vec::with_capacity(MAX_BLOCK);
         let mut at = index;
         while insns.len() < MAX_BLOCK {
@@ -436,12 +483,7 @@ impl Hart {
             }
             at += (s.len() >> 1) as usize;
         }
-        let version = self.decoded.version(index);
-        if let Some(jit) = self.jit_for(counted) {
-            if jit.compile(index, page_offset, &insns, version) {
-                self.decoded.note_compiled(index);
-            }
-        }
+        insns
     }
 
     /// Install the blocks the compile thread finished (once per run quantum, outside any

@@ -92,6 +92,7 @@
 //! environment's layout and returns runnable blocks.
 
 mod compile_thread;
+mod quick;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -121,6 +122,14 @@ pub const MAX_BLOCK: usize = 64;
 /// the best of 2000/5000/10000/20000 for both the Debian boot and the CoreMark-like
 /// program (see docs/performance.md).
 pub const HOT: u32 = 5_000;
+/// Entries of a block before it gets quick code (`quick.rs`), which it runs until it is
+/// entered [`HOT`] more times and compiled by Cranelift.
+pub const QUICK_HOT: u32 = 50;
+/// Address space reserved for quick code; when it is full, all compiled code is thrown
+/// away and compiling starts over (as at [`MAX_BLOCKS`]).
+const QUICK_CODE_BYTES: usize = 64 << 20;
+/// A quick block's heat once it was sent to Cranelift (see [`Jit::warm`]).
+const PROMOTING: u16 = u16::MAX;
 /// Shorter blocks are left to the interpreter: they save too little per run.
 const MIN_BLOCK: usize = 1;
 /// Changes of a page's code that invalidated compiled code, after which the page is left
@@ -247,6 +256,11 @@ pub struct Block {
     pub len: u64,
     /// The decode-cache page version the block was compiled from.
     pub version: u64,
+    /// Quick code (`quick.rs`): it exits to the run loop at every jump, and goes to
+    /// Cranelift once hot.
+    pub quick: bool,
+    /// The block's number.
+    pub id: u16,
 }
 
 /// What compiling cost, for `--stats`.
@@ -270,6 +284,10 @@ pub struct JitStats {
     pub stale: u64,
     /// Instructions retired by compiled code.
     pub retired: u64,
+    /// Of `blocks` and `instructions`, quick code (`quick.rs`), and the bytes it took.
+    pub quick_blocks: u64,
+    pub quick_instructions: u64,
+    pub quick_bytes: u64,
 }
 
 impl JitStats {
@@ -287,6 +305,9 @@ impl JitStats {
             on_thread: self.on_thread + other.on_thread,
             stale: self.stale + other.stale,
             retired: self.retired + other.retired,
+            quick_blocks: self.quick_blocks + other.quick_blocks,
+            quick_instructions: self.quick_instructions + other.quick_instructions,
+            quick_bytes: self.quick_bytes + other.quick_bytes,
         }
     }
 }
@@ -407,12 +428,22 @@ pub struct Jit {
     /// 16 bits: the table has an entry per slot of every decoded page (4 KiB a page).
     table: Vec<u16>,
     blocks: Vec<Block>,
+    /// Per block number: for quick code, entries counted towards Cranelift (`hot`), or
+    /// [`PROMOTING`]; 0 for Cranelift's.
+    heat: Vec<u16>,
+    /// Quick code (`quick.rs`), when the tier is on, and the entries before a block gets
+    /// it (0: never).
+    quick: Option<quick::CodeArea>,
+    quick_hot: u16,
+    layout: EnvLayout,
     pub stats: JitStats,
 }
 
 /// What the table says about an entry slot.
 pub enum Entry {
     Compiled(Block),
+    /// Entered often enough for quick code now.
+    Warm,
     /// Entered often enough to compile now.
     Hot,
     Cold,
@@ -527,8 +558,21 @@ impl Jit {
             hot: hot.clamp(1, MAX_HOT) as u16,
             table: Vec::with_capacity(slots),
             blocks: Vec::new(),
+            heat: Vec::new(),
+            quick: None,
+            quick_hot: 0,
+            layout,
             stats: JitStats::default(),
         })
+    }
+
+    /// Give blocks entered `hot` times quick code (`quick.rs`) until Cranelift's is
+    /// due; 0, or a host other than x86-64, leaves the tier off.
+    pub fn enable_quick(&mut self, hot: u32) {
+        if cfg!(target_arch = "x86_64") && hot > 0 && hot < self.hot as u32 {
+            self.quick = quick::CodeArea::new(QUICK_CODE_BYTES, self.layout);
+            self.quick_hot = hot as u16;
+        }
     }
 
     /// The state of the block entry at decode-cache slot `index`, counting the visit.
@@ -549,9 +593,65 @@ impl Jit {
         if *e >= self.hot {
             *e = 0;
             Entry::Hot
+        } else if *e == self.quick_hot {
+            Entry::Warm
         } else {
             Entry::Cold
         }
+    }
+
+    /// Count an entry of quick block `block`: true when it is due for Cranelift (it
+    /// stays due until [`Jit::compile`] takes it).
+    #[inline(always)]
+    pub fn warm(&mut self, block: &Block) -> bool {
+        let h = &mut self.heat[block.id as usize];
+        if *h == PROMOTING {
+            return false;
+        }
+        *h = h.saturating_add(1).min(PROMOTING - 1);
+        *h >= self.hot
+    }
+
+    /// Write quick code for `insns`, the block entered at `index`, decoded at its page's
+    /// `version`, and install it at once. False when nothing was written (the tier is
+    /// off, or the block's first op has no quick pattern).
+    pub fn compile_quick(&mut self, index: usize, insns: &[Insn], version: u64) -> bool {
+        if self.quick.is_none() || self.broken {
+            return false;
+        }
+        let start = std::time::Instant::now();
+        if self.blocks.len() + self.in_flight >= MAX_BLOCKS
+            || self.quick.as_ref().is_some_and(quick::CodeArea::full)
+        {
+            self.restart();
+        }
+        let before = self.quick.as_ref().map_or(0, quick::CodeArea::used);
+        let Some((code_at, len)) = self
+            .quick
+            .as_mut()
+            .and_then(|area| area.add_block(insns, index))
+        else {
+            return false;
+        };
+        let bytes = self.quick.as_ref().map_or(0, quick::CodeArea::used) - before;
+        if self.table.len() <= index {
+            self.table.resize(index + 1, 0);
+        }
+        let id = self.blocks.len() as u16;
+        self.table[index] = COMPILED | id;
+        self.blocks.push(Block {
+            code: code_at,
+            len,
+            version,
+            quick: true,
+            id,
+        });
+        self.heat.push(0);
+        self.stats.quick_blocks += 1;
+        self.stats.quick_instructions += len;
+        self.stats.quick_bytes += bytes as u64;
+        self.stats.compile_time += start.elapsed();
+        true
     }
 
     /// Entries of a block before it is compiled.
@@ -575,6 +675,11 @@ impl Jit {
     /// [`Jit::new`], both valid and otherwise unused for the whole call.
     #[inline(always)]
     pub unsafe fn run(&self, block: &Block, x: *mut u64, env: *mut u8, pc: u64, left: u64) -> u64 {
+        if block.quick {
+            // SAFETY: the caller's contract; quick code lives until the next restart,
+            // which drops the block first.
+            return unsafe { quick::run(block.code, x, env, pc, left) };
+        }
         match self.trampoline {
             // SAFETY: the caller's contract; the trampoline and `block.code` come from
             // this Jit's live module (both are dropped together at a restart).
@@ -586,6 +691,10 @@ impl Jit {
     /// Fill link cell `link` (as a block exit named it: number plus one) with `to`, the
     /// block the exit's target starts: from now on the exit jumps straight there.
     pub fn link(&mut self, link: u64, to: &Block) {
+        // Not to quick code: the exit would keep going there once Cranelift's is in.
+        if to.quick {
+            return;
+        }
         if let Some(cell) = link.checked_sub(1).and_then(|n| self.cells.get(n as usize)) {
             // An exit also names its (filled) cell when the budget was too short to go on.
             // A load and a store, not a swap: only this thread touches cells, and a
@@ -601,6 +710,9 @@ impl Jit {
     /// exit to `pc` in that epoch jumps straight there.
     #[inline]
     pub fn remember_jump(&mut self, pc: u64, epoch: u64, to: &Block) {
+        if to.quick {
+            return;
+        }
         let e = &mut self.jumps[jump_slot(pc)];
         if e.pc != pc || e.epoch != epoch || e.code != to.code as u64 {
             self.stats.jumps_cached += 1;
@@ -695,7 +807,11 @@ impl Jit {
             insns: insns.to_vec(),
             version,
         };
-        self.table[index] = IN_FLIGHT;
+        // A quick block keeps running until Cranelift's replaces it.
+        match self.quick_block_at(index) {
+            Some(id) => self.heat[id] = PROMOTING,
+            None => self.table[index] = IN_FLIGHT,
+        }
         match &mut self.compiling {
             Compiling::Here(compiler) => {
                 let done = compiler.compile(request, false);
@@ -752,10 +868,15 @@ impl Jit {
         self.broken |= done.broken;
         self.stats.compile_time += done.time;
         let index = done.index;
-        if self.table.get(index) != Some(&IN_FLIGHT) {
+        let promoting = self
+            .quick_block_at(index)
+            .is_some_and(|id| self.heat[id] == PROMOTING);
+        if self.table.get(index) != Some(&IN_FLIGHT) && !promoting {
             return;
         }
-        self.table[index] = 0;
+        if !promoting {
+            self.table[index] = 0;
+        }
         let Some(code) = done.code else {
             self.stats.failures += 1;
             return;
@@ -767,12 +888,24 @@ impl Jit {
             self.stats.stale += 1;
             return;
         }
-        self.table[index] = COMPILED | self.blocks.len() as u16;
+        let id = self.blocks.len() as u16;
+        self.table[index] = COMPILED | id;
         self.blocks.push(Block {
             code: code.0,
             len: done.len,
             version: done.version,
+            quick: false,
+            id,
         });
+        self.heat.push(0);
+    }
+
+    /// The number of the quick block entered at `index`, if that is what the table
+    /// holds there.
+    fn quick_block_at(&self, index: usize) -> Option<usize> {
+        let e = *self.table.get(index)?;
+        let id = (e & !COMPILED) as usize;
+        (e & COMPILED != 0 && self.blocks[id].quick).then_some(id)
     }
 
     /// Throw all compiled code away (outside any block).
@@ -780,6 +913,10 @@ impl Jit {
         self.stats.restarts += 1;
         self.table.fill(0);
         self.blocks.clear();
+        self.heat.clear();
+        if let Some(area) = &mut self.quick {
+            area.clear();
+        }
         self.cells = LinkCells::default();
         self.jumps.fill(JumpEntry::EMPTY);
         self.trampoline = None;

@@ -1,0 +1,833 @@
+//! The quick tier: x86-64 code written straight from a block's decoded instructions, one
+//! fixed pattern per instruction, in about a microsecond per block.
+//!
+//! Cranelift's code is good but costs ~0.5 ms a block, so a block must run thousands of
+//! times before it pays (`HOT`); until then the interpreter runs it. In the Debian boot
+//! that warm-up was most of the interpreted 14 %: the crypto self-tests' unrolled
+//! rounds, run a few thousand times each, ran interpreted at ~40 host instructions per
+//! guest instruction. Quick code runs them at a handful, after a few dozen entries
+//! ([`super::QUICK_HOT`]), and the block still goes to Cranelift if it stays hot.
+//!
+//! A quick block has the protocol of a Cranelift block (see the module comment of
+//! `jit`): `fn(x, env, pc, left) -> left | EXIT_BEFORE?` with the resume pc in the
+//! environment, called with the same four argument registers, so the run loop runs
+//! both alike. It is simpler in three ways:
+//!
+//! - guest registers live in the register file, each instruction reads its operands
+//!   from it and writes its result back (no register allocation);
+//! - every exit returns (no link cells, no jump cache), naming no cell;
+//! - a branch or jump is an exit, even to the block's own start.
+//!
+//! It only uses the host registers a call may clobber (rax, rcx, rdx, rsi, rdi,
+//! r8-r11) and no stack, so it needs no prologue: rdi = the registers, rsi = the
+//! environment, rdx = the entry pc, r11 = the budget (moved from rcx, which shifts
+//! need for their count).
+//!
+//! Ops it has no pattern for (the high multiplies, divisions, atomics) end the block
+//! before them: the interpreter runs them and the next entry starts another block.
+
+use std::ptr::NonNull;
+
+use super::{EnvLayout, Insn, EXIT_BEFORE};
+use crate::cpu::decode::OpKind;
+
+// x86-64 register numbers.
+const RAX: u8 = 0;
+const RCX: u8 = 1;
+const RDX: u8 = 2;
+const RSI: u8 = 6;
+const RDI: u8 = 7;
+const R8: u8 = 8;
+const R9: u8 = 9;
+const R10: u8 = 10;
+const R11: u8 = 11;
+
+/// The guest register file.
+const X: u8 = RDI;
+const ENV: u8 = RSI;
+/// The virtual pc the block was entered at.
+const PC0: u8 = RDX;
+/// The budget at entry.
+const LEFT: u8 = R11;
+
+// Condition codes (the low nibble of `jcc`/`setcc`).
+const CC_B: u8 = 0x2;
+const CC_AE: u8 = 0x3;
+const CC_E: u8 = 0x4;
+const CC_NE: u8 = 0x5;
+const CC_L: u8 = 0xc;
+const CC_GE: u8 = 0xd;
+
+// The `/digit` of the group-1 ALU ops (`81 /n`) and their `r, r/m` opcodes.
+#[derive(Clone, Copy)]
+enum Alu {
+    Add,
+    Or,
+    And,
+    Sub,
+    Xor,
+    Cmp,
+}
+
+impl Alu {
+    fn digit(self) -> u8 {
+        match self {
+            Alu::Add => 0,
+            Alu::Or => 1,
+            Alu::And => 4,
+            Alu::Sub => 5,
+            Alu::Xor => 6,
+            Alu::Cmp => 7,
+        }
+    }
+
+    /// `op r, r/m`.
+    fn load_form(self) -> u8 {
+        (self.digit() << 3) | 3
+    }
+}
+
+// The `/digit` of the shifts (`C1 /n ib`, `D3 /n`).
+const SHL: u8 = 4;
+const SHR: u8 = 5;
+const SAR: u8 = 7;
+
+/// A memory operand `[base + index + disp]`.
+#[derive(Clone, Copy)]
+struct Mem {
+    base: u8,
+    index: Option<u8>,
+    disp: i32,
+}
+
+fn at(base: u8, disp: i32) -> Mem {
+    Mem {
+        base,
+        index: None,
+        disp,
+    }
+}
+
+/// Guest register `r` in the register file.
+fn reg(r: u8) -> Mem {
+    at(X, (r as i32 & 31) * 8)
+}
+
+/// A little assembler for the handful of forms the patterns use.
+#[derive(Default)]
+struct Asm {
+    code: Vec<u8>,
+}
+
+impl Asm {
+    fn rex(&mut self, w: bool, reg: u8, index: u8, base: u8, byte_reg: bool) {
+        let rex =
+            0x40 | (w as u8) << 3 | (reg >> 3 & 1) << 2 | (index >> 3 & 1) << 1 | (base >> 3 & 1);
+        // A byte register above bl needs a REX prefix to mean sil..r15b, not ah..bh.
+        if rex != 0x40 || byte_reg {
+            self.code.push(rex);
+        }
+    }
+
+    /// `opcode` with register `reg` and memory operand `m` (ModRM, SIB, displacement).
+    fn mem(&mut self, w: bool, opcode: &[u8], reg: u8, m: Mem) {
+        let index = m.index.unwrap_or(0);
+        self.rex(w, reg, index, m.base, false);
+        self.code.extend_from_slice(opcode);
+        let (mode, disp_len) = if m.disp == 0 && m.base & 7 != 5 {
+            (0u8, 0)
+        } else if i8::try_from(m.disp).is_ok() {
+            (1, 1)
+        } else {
+            (2, 4)
+        };
+        match m.index {
+            Some(i) => {
+                self.code.push(mode << 6 | (reg & 7) << 3 | 4);
+                self.code.push((i & 7) << 3 | (m.base & 7));
+            }
+            None if m.base & 7 == 4 => {
+                self.code.push(mode << 6 | (reg & 7) << 3 | 4);
+                self.code.push(4 << 3 | (m.base & 7));
+            }
+            None => self.code.push(mode << 6 | (reg & 7) << 3 | (m.base & 7)),
+        }
+        self.code
+            .extend_from_slice(&m.disp.to_le_bytes()[..disp_len]);
+    }
+
+    /// `opcode` with register operands `reg` and `rm`.
+    fn rr(&mut self, w: bool, opcode: &[u8], reg: u8, rm: u8, byte_reg: bool) {
+        self.rex(w, reg, 0, rm, byte_reg && rm >= 4);
+        self.code.extend_from_slice(opcode);
+        self.code.push(0xc0 | (reg & 7) << 3 | (rm & 7));
+    }
+
+    fn load(&mut self, dst: u8, m: Mem) {
+        self.mem(true, &[0x8b], dst, m);
+    }
+
+    fn store(&mut self, m: Mem, src: u8) {
+        self.mem(true, &[0x89], src, m);
+    }
+
+    /// A store of the low `size` bytes of `src`.
+    fn store_sized(&mut self, m: Mem, src: u8, size: u8) {
+        match size {
+            1 => self.mem(false, &[0x88], src, m),
+            2 => {
+                self.code.push(0x66);
+                self.mem(false, &[0x89], src, m)
+            }
+            4 => self.mem(false, &[0x89], src, m),
+            _ => self.store(m, src),
+        }
+    }
+
+    /// `mov qword [m], imm` (sign-extended).
+    fn store_imm(&mut self, m: Mem, imm: i32) {
+        self.mem(true, &[0xc7], 0, m);
+        self.code.extend_from_slice(&imm.to_le_bytes());
+    }
+
+    fn lea(&mut self, dst: u8, m: Mem) {
+        self.mem(true, &[0x8d], dst, m);
+    }
+
+    fn mov_rr(&mut self, dst: u8, src: u8) {
+        self.rr(true, &[0x89], src, dst, false);
+    }
+
+    /// `dst = imm` (sign-extended from 32 bits).
+    fn mov_imm(&mut self, dst: u8, imm: i32) {
+        self.rr(true, &[0xc7], 0, dst, false);
+        self.code.extend_from_slice(&imm.to_le_bytes());
+    }
+
+    fn mov_imm64(&mut self, dst: u8, imm: u64) {
+        self.rex(true, 0, 0, dst, false);
+        self.code.push(0xb8 + (dst & 7));
+        self.code.extend_from_slice(&imm.to_le_bytes());
+    }
+
+    /// `dst = 0` (a 32-bit xor, which clears the whole register).
+    fn zero(&mut self, dst: u8) {
+        self.rr(false, &[0x31], dst, dst, false);
+    }
+
+    fn alu_mem(&mut self, op: Alu, w: bool, dst: u8, m: Mem) {
+        self.mem(w, &[op.load_form()], dst, m);
+    }
+
+    fn alu_imm(&mut self, op: Alu, w: bool, dst: u8, imm: i32) {
+        match i8::try_from(imm) {
+            Ok(b) => {
+                self.rr(w, &[0x83], op.digit(), dst, false);
+                self.code.push(b as u8);
+            }
+            Err(_) => {
+                self.rr(w, &[0x81], op.digit(), dst, false);
+                self.code.extend_from_slice(&imm.to_le_bytes());
+            }
+        }
+    }
+
+    fn shift_imm(&mut self, digit: u8, w: bool, dst: u8, amount: u8) {
+        self.rr(w, &[0xc1], digit, dst, false);
+        self.code.push(amount);
+    }
+
+    /// Shift `dst` by `cl` (the host masks the count as RISC-V does: 6 bits, 5 for
+    /// 32-bit operations).
+    fn shift_cl(&mut self, digit: u8, w: bool, dst: u8) {
+        self.rr(w, &[0xd3], digit, dst, false);
+    }
+
+    fn imul_mem(&mut self, w: bool, dst: u8, m: Mem) {
+        self.mem(w, &[0x0f, 0xaf], dst, m);
+    }
+
+    /// `dst = sign-extended low 32 bits of src`.
+    fn movsxd(&mut self, dst: u8, src: u8) {
+        self.rr(true, &[0x63], dst, src, false);
+    }
+
+    /// The low byte of `dst` = condition `cc`.
+    fn setcc(&mut self, cc: u8, dst: u8) {
+        self.rr(false, &[0x0f, 0x90 | cc], 0, dst, true);
+    }
+
+    /// `jcc rel32` to a place not known yet: returns where to patch.
+    fn jcc(&mut self, cc: u8) -> usize {
+        self.code.extend_from_slice(&[0x0f, 0x80 | cc, 0, 0, 0, 0]);
+        self.code.len() - 4
+    }
+
+    /// Make the jump whose rel32 is at `patch` land here.
+    fn land(&mut self, patch: usize) {
+        let rel = (self.code.len() - (patch + 4)) as i32;
+        self.code[patch..patch + 4].copy_from_slice(&rel.to_le_bytes());
+    }
+
+    /// `bts dst, bit`.
+    fn set_bit(&mut self, dst: u8, bit: u8) {
+        self.rr(true, &[0x0f, 0xba], 5, dst, false);
+        self.code.push(bit);
+    }
+
+    fn ret(&mut self) {
+        self.code.push(0xc3);
+    }
+
+    /// `call` the routine at `target`, this code being placed at `base`.
+    fn call(&mut self, base: u64, target: u64) {
+        let next = base + self.code.len() as u64 + 5;
+        self.code.push(0xe8);
+        let rel = target.wrapping_sub(next) as i64 as i32;
+        self.code.extend_from_slice(&rel.to_le_bytes());
+    }
+}
+
+/// The data-page cache lookups shared by all blocks, one per table and access size
+/// (loads of 1, 2, 4, 8 bytes, then stores): given the address in rax, they return with
+/// ZF set on a hit and r10 + rax the host address of the bytes, ZF clear on a miss. They
+/// clobber r8 and r9. One compare checks the page and that the access stays on it, as
+/// Cranelift's blocks and the interpreter do: the tag against the page of the access's
+/// last byte.
+fn write_lookups(layout: EnvLayout) -> (Vec<u8>, [usize; 8]) {
+    let mut a = Asm::default();
+    let mut starts = [0; 8];
+    for (n, start) in starts.iter_mut().enumerate() {
+        let table = if n < 4 {
+            layout.load_table_offset
+        } else {
+            layout.store_table_offset
+        };
+        let size = 1i32 << (n % 4);
+        a.code.resize(a.code.len().next_multiple_of(16), 0xcc);
+        *start = a.code.len();
+        a.mov_rr(R8, RAX);
+        a.shift_imm(SHR, true, R8, 12);
+        a.mov_rr(R9, R8);
+        a.alu_imm(Alu::And, true, R9, (layout.table_slots - 1) as i32);
+        a.shift_imm(SHL, true, R9, 4);
+        a.alu_mem(Alu::Add, true, R9, at(ENV, table));
+        if size > 1 {
+            a.lea(R10, at(RAX, size - 1));
+            a.shift_imm(SHR, true, R10, 12);
+            a.alu_mem(Alu::Cmp, true, R10, at(R9, 0));
+        } else {
+            a.alu_mem(Alu::Cmp, true, R8, at(R9, 0));
+        }
+        // jne (rel8) to the last ret.
+        a.code.extend_from_slice(&[0x75, 0]);
+        let over = a.code.len();
+        a.load(R10, at(R9, 8));
+        a.alu_mem(Alu::Add, true, R10, at(ENV, layout.ram_offset));
+        // Set ZF: a hit.
+        a.rr(false, &[0x39], RAX, RAX, false);
+        a.code[over - 1] = (a.code.len() - over) as u8;
+        a.ret();
+    }
+    (a.code, starts)
+}
+
+/// Where an exit resumes.
+#[derive(Clone, Copy)]
+enum Resume {
+    /// At this byte offset from the block's entry.
+    At(i64),
+    /// At the address in rax.
+    Rax,
+}
+
+/// An exit written after the block's straight path, reached by a conditional jump.
+struct Stub {
+    patch: usize,
+    resume: i64,
+    retired: u64,
+    /// Leaves the instruction at `resume` (this decode-cache slot) pending.
+    pending: Option<u64>,
+}
+
+struct Writer {
+    a: Asm,
+    layout: EnvLayout,
+    stubs: Vec<Stub>,
+    /// Where the code will run, and the lookup routines (see [`write_lookups`]).
+    base: u64,
+    lookups: [u64; 8],
+}
+
+impl Writer {
+    /// rax = guest register `r`.
+    fn get(&mut self, dst: u8, r: u8) {
+        if r & 31 == 0 {
+            self.a.zero(dst);
+        } else {
+            self.a.load(dst, reg(r));
+        }
+    }
+
+    /// Guest register `rd` = host register `src` (x0 stays zero).
+    fn set(&mut self, rd: u8, src: u8) {
+        if rd & 31 != 0 {
+            self.a.store(reg(rd), src);
+        }
+    }
+
+    /// host `dst` = the virtual pc at `offset` bytes from the entry.
+    fn pc_at(&mut self, dst: u8, offset: i64) {
+        match i32::try_from(offset) {
+            Ok(d) => self.a.lea(dst, at(PC0, d)),
+            Err(_) => {
+                self.a.mov_imm64(dst, offset as u64);
+                self.a.rr(true, &[0x01], PC0, dst, false);
+            }
+        }
+    }
+
+    /// Return with the resume pc set, after `retired` instructions.
+    fn exit(&mut self, resume: Resume, retired: u64, pending: Option<u64>) {
+        let h = self.layout;
+        match resume {
+            Resume::At(offset) => {
+                self.pc_at(R8, offset);
+                self.a.store(at(ENV, h.pc_offset), R8);
+            }
+            Resume::Rax => self.a.store(at(ENV, h.pc_offset), RAX),
+        }
+        if let Some(slot) = pending {
+            self.a
+                .store_imm(at(ENV, h.pending_slot_offset), slot as i32);
+        }
+        self.a.lea(RAX, at(LEFT, -(retired as i32)));
+        if pending.is_some() {
+            self.a.set_bit(RAX, EXIT_BEFORE.trailing_zeros() as u8);
+        }
+        self.a.ret();
+    }
+
+    /// rax = the effective address `x[rs1] + imm`.
+    fn address(&mut self, op: &Insn) {
+        if op.rs1 & 31 == 0 {
+            self.a.mov_imm(RAX, op.imm);
+        } else {
+            self.a.load(RAX, reg(op.rs1));
+            if op.imm != 0 {
+                self.a.alu_imm(Alu::Add, true, RAX, op.imm);
+            }
+        }
+    }
+
+    /// The data-page cache lookup for `size` bytes at the address in rax (`store`: in the
+    /// store table): on a miss, leave before the instruction; on a hit, r10 + rax is the
+    /// host address of the bytes.
+    fn lookup(&mut self, store: bool, size: u8, retired: u64, offset: i64, slot: u64) {
+        let n = size.trailing_zeros() as usize + if store { 4 } else { 0 };
+        self.a.call(self.base, self.lookups[n]);
+        let patch = self.a.jcc(CC_NE);
+        self.stubs.push(Stub {
+            patch,
+            resume: offset,
+            retired,
+            pending: Some(slot),
+        });
+    }
+
+    /// One instruction; false when it has no pattern (the block ends before it).
+    fn insn(&mut self, op: &Insn, retired: u64, offset: i64, slot: u64) -> bool {
+        use OpKind::*;
+        let imm = op.imm;
+        match op.k {
+            Lui => {
+                if op.rd & 31 != 0 {
+                    self.a.store_imm(reg(op.rd), imm);
+                }
+            }
+            Auipc => {
+                self.pc_at(RAX, offset + imm as i64);
+                self.set(op.rd, RAX);
+            }
+            Addi if op.rs1 & 31 == 0 => {
+                if op.rd & 31 != 0 {
+                    self.a.store_imm(reg(op.rd), imm);
+                }
+            }
+            Addi | Xori | Ori | Andi => {
+                self.get(RAX, op.rs1);
+                let alu = match op.k {
+                    Addi => Alu::Add,
+                    Xori => Alu::Xor,
+                    Ori => Alu::Or,
+                    _ => Alu::And,
+                };
+                if imm != 0 || matches!(op.k, Andi) {
+                    self.a.alu_imm(alu, true, RAX, imm);
+                }
+                self.set(op.rd, RAX);
+            }
+            Slti | Sltiu => {
+                self.a.zero(R9);
+                self.get(RAX, op.rs1);
+                self.a.alu_imm(Alu::Cmp, true, RAX, imm);
+                self.a.setcc(if op.k == Slti { CC_L } else { CC_B }, R9);
+                self.set(op.rd, R9);
+            }
+            Slli | Srli | Srai => {
+                self.get(RAX, op.rs1);
+                let digit = match op.k {
+                    Slli => SHL,
+                    Srli => SHR,
+                    _ => SAR,
+                };
+                self.a.shift_imm(digit, true, RAX, (imm & 63) as u8);
+                self.set(op.rd, RAX);
+            }
+            Add | Sub | Xor | Or | And => {
+                self.get(RAX, op.rs1);
+                let alu = match op.k {
+                    Add => Alu::Add,
+                    Sub => Alu::Sub,
+                    Xor => Alu::Xor,
+                    Or => Alu::Or,
+                    _ => Alu::And,
+                };
+                if op.rs2 & 31 != 0 {
+                    self.a.alu_mem(alu, true, RAX, reg(op.rs2));
+                } else if op.k == And {
+                    self.a.zero(RAX);
+                }
+                self.set(op.rd, RAX);
+            }
+            Slt | Sltu => {
+                self.a.zero(R9);
+                self.get(RAX, op.rs1);
+                if op.rs2 & 31 != 0 {
+                    self.a.alu_mem(Alu::Cmp, true, RAX, reg(op.rs2));
+                } else {
+                    self.a.alu_imm(Alu::Cmp, true, RAX, 0);
+                }
+                self.a.setcc(if op.k == Slt { CC_L } else { CC_B }, R9);
+                self.set(op.rd, R9);
+            }
+            Sll | Srl | Sra | Sllw | Srlw | Sraw => {
+                self.get(RCX, op.rs2);
+                self.get(RAX, op.rs1);
+                let digit = match op.k {
+                    Sll | Sllw => SHL,
+                    Srl | Srlw => SHR,
+                    _ => SAR,
+                };
+                let w = matches!(op.k, Sll | Srl | Sra);
+                self.a.shift_cl(digit, w, RAX);
+                if !w {
+                    self.a.movsxd(RAX, RAX);
+                }
+                self.set(op.rd, RAX);
+            }
+            Addiw => {
+                self.get(RAX, op.rs1);
+                self.a.alu_imm(Alu::Add, false, RAX, imm);
+                self.a.movsxd(RAX, RAX);
+                self.set(op.rd, RAX);
+            }
+            Slliw | Srliw | Sraiw => {
+                self.get(RAX, op.rs1);
+                let digit = match op.k {
+                    Slliw => SHL,
+                    Srliw => SHR,
+                    _ => SAR,
+                };
+                self.a.shift_imm(digit, false, RAX, (imm & 31) as u8);
+                self.a.movsxd(RAX, RAX);
+                self.set(op.rd, RAX);
+            }
+            Addw | Subw | Mul | Mulw => {
+                self.get(RAX, op.rs1);
+                let w = op.k == Mul;
+                if op.rs2 & 31 != 0 {
+                    match op.k {
+                        Addw => self.a.alu_mem(Alu::Add, false, RAX, reg(op.rs2)),
+                        Subw => self.a.alu_mem(Alu::Sub, false, RAX, reg(op.rs2)),
+                        _ => self.a.imul_mem(w, RAX, reg(op.rs2)),
+                    }
+                } else if matches!(op.k, Mul | Mulw) {
+                    self.a.zero(RAX);
+                }
+                if !w {
+                    self.a.movsxd(RAX, RAX);
+                }
+                self.set(op.rd, RAX);
+            }
+            Lb | Lh | Lw | Ld | Lbu | Lhu | Lwu => {
+                let size = match op.k {
+                    Lb | Lbu => 1,
+                    Lh | Lhu => 2,
+                    Lw | Lwu => 4,
+                    _ => 8,
+                };
+                self.address(op);
+                self.lookup(false, size, retired, offset, slot);
+                let bytes = Mem {
+                    base: R10,
+                    index: Some(RAX),
+                    disp: 0,
+                };
+                let a = &mut self.a;
+                match op.k {
+                    Lb => a.mem(true, &[0x0f, 0xbe], RAX, bytes),
+                    Lh => a.mem(true, &[0x0f, 0xbf], RAX, bytes),
+                    Lw => a.mem(true, &[0x63], RAX, bytes),
+                    Lbu => a.mem(false, &[0x0f, 0xb6], RAX, bytes),
+                    Lhu => a.mem(false, &[0x0f, 0xb7], RAX, bytes),
+                    // A 32-bit load clears the upper half.
+                    Lwu => a.mem(false, &[0x8b], RAX, bytes),
+                    _ => a.load(RAX, bytes),
+                }
+                self.set(op.rd, RAX);
+            }
+            Sb | Sh | Sw | Sd => {
+                let size = match op.k {
+                    Sb => 1,
+                    Sh => 2,
+                    Sw => 4,
+                    _ => 8,
+                };
+                self.address(op);
+                // The store table never holds a page with decoded code.
+                self.lookup(true, size, retired, offset, slot);
+                self.get(R8, op.rs2);
+                let bytes = Mem {
+                    base: R10,
+                    index: Some(RAX),
+                    disp: 0,
+                };
+                self.a.store_sized(bytes, R8, size);
+            }
+            Beq | Bne | Blt | Bge | Bltu | Bgeu => {
+                self.get(RAX, op.rs1);
+                if op.rs2 & 31 != 0 {
+                    self.a.alu_mem(Alu::Cmp, true, RAX, reg(op.rs2));
+                } else {
+                    self.a.alu_imm(Alu::Cmp, true, RAX, 0);
+                }
+                let cc = match op.k {
+                    Beq => CC_E,
+                    Bne => CC_NE,
+                    Blt => CC_L,
+                    Bge => CC_GE,
+                    Bltu => CC_B,
+                    _ => CC_AE,
+                };
+                let patch = self.a.jcc(cc);
+                self.stubs.push(Stub {
+                    patch,
+                    resume: offset + imm as i64,
+                    retired: retired + 1,
+                    pending: None,
+                });
+            }
+            // Harts run in turns, so memory is always ordered.
+            Fence => {}
+            _ => return false,
+        }
+        true
+    }
+
+    /// JAL and JALR end the block: link, then leave for the target.
+    fn jump(&mut self, op: &Insn, retired: u64, offset: i64) {
+        let link = offset + op.len as i64;
+        if op.k == OpKind::Jal {
+            if op.rd & 31 != 0 {
+                self.pc_at(R8, link);
+                self.set(op.rd, R8);
+            }
+            self.exit(Resume::At(offset + op.imm as i64), retired + 1, None);
+        } else {
+            // The target first: rd may be rs1.
+            self.address(op);
+            self.a.alu_imm(Alu::And, true, RAX, -2);
+            if op.rd & 31 != 0 {
+                self.pc_at(R8, link);
+                self.set(op.rd, R8);
+            }
+            self.exit(Resume::Rax, retired + 1, None);
+        }
+    }
+}
+
+/// The machine code of the block `insns`, entered at decode-cache slot `index`, to be
+/// placed at `base` in `area`, and the number of its instructions it covers (it ends
+/// before the first op it has no pattern for); None when it would cover none.
+fn write_block(area: &CodeArea, base: u64, insns: &[Insn], index: usize) -> Option<(Vec<u8>, u64)> {
+    let origin = area.base.as_ptr() as u64;
+    let mut w = Writer {
+        a: Asm::default(),
+        layout: area.layout,
+        stubs: Vec::new(),
+        base,
+        lookups: area.lookups.map(|at| origin + at as u64),
+    };
+    w.a.mov_rr(LEFT, RCX);
+    let mut offset = 0i64;
+    let mut done = 0u64;
+    let mut ended = false;
+    for (i, op) in insns.iter().enumerate() {
+        let retired = i as u64;
+        let slot = index as u64 + offset as u64 / 2;
+        if matches!(op.k, OpKind::Jal | OpKind::Jalr) {
+            w.jump(op, retired, offset);
+            done = retired + 1;
+            ended = true;
+            break;
+        }
+        if !w.insn(op, retired, offset, slot) {
+            break;
+        }
+        done = retired + 1;
+        offset += op.len as i64;
+    }
+    if done == 0 {
+        return None;
+    }
+    if !ended {
+        w.exit(Resume::At(offset), done, None);
+    }
+    for stub in std::mem::take(&mut w.stubs) {
+        w.a.land(stub.patch);
+        w.exit(Resume::At(stub.resume), stub.retired, stub.pending);
+    }
+    Some((w.a.code, done))
+}
+
+/// The most bytes one block's code can take (64 instructions at under 100 bytes each,
+/// stubs included).
+const MAX_BLOCK_BYTES: usize = 8192;
+
+/// Executable memory for quick blocks: one mapping, filled in order, the shared lookup
+/// routines first.
+///
+/// The mapping is writable and executable at once, as QEMU's code buffer is by default:
+/// making each block's pages writable and back costs two `mprotect` calls per block,
+/// each a TLB shootdown to the compile thread's core (~10 µs a block measured in the
+/// Debian boot's 15,000 blocks, 5 % of its time), and a second, read-only view of the
+/// same memory would count every page of code twice in the resident set.
+pub struct CodeArea {
+    base: NonNull<u8>,
+    size: usize,
+    used: usize,
+    layout: EnvLayout,
+    /// Offsets of the lookup routines.
+    lookups: [usize; 8],
+    /// Bytes taken by the routines.
+    shared: usize,
+}
+
+// SAFETY: the area is a private mapping owned by this value; it is used from one thread
+// at a time (the hart's), and moving that ownership between threads is sound.
+unsafe impl Send for CodeArea {}
+
+impl CodeArea {
+    /// Reserve `size` bytes (the host backs only the pages written) for blocks of
+    /// environment `layout`.
+    pub fn new(size: usize, layout: EnvLayout) -> Option<CodeArea> {
+        use rustix::mm::{mmap_anonymous, MapFlags, ProtFlags};
+        // SAFETY: a fresh anonymous mapping at an address the kernel chooses overlaps
+        // nothing of ours.
+        let base = unsafe {
+            mmap_anonymous(
+                std::ptr::null_mut(),
+                size,
+                ProtFlags::READ | ProtFlags::WRITE | ProtFlags::EXEC,
+                MapFlags::PRIVATE | MapFlags::NORESERVE,
+            )
+        }
+        .ok()?;
+        let mut area = CodeArea {
+            base: NonNull::new(base as *mut u8)?,
+            size,
+            used: 0,
+            layout,
+            lookups: [0; 8],
+            shared: 0,
+        };
+        let (code, lookups) = write_lookups(layout);
+        area.put(&code)?;
+        area.lookups = lookups;
+        area.shared = area.used;
+        Some(area)
+    }
+
+    /// Copy `code` in at the next 16-byte boundary: its address, None when full.
+    fn put(&mut self, code: &[u8]) -> Option<u64> {
+        let start = self.used.next_multiple_of(16);
+        let end = start.checked_add(code.len())?;
+        if end > self.size {
+            return None;
+        }
+        // SAFETY: `start..end` lies inside the mapping, which is writable; no code there
+        // runs (blocks are only ever added past the code in use).
+        unsafe {
+            std::ptr::copy_nonoverlapping(code.as_ptr(), self.base.as_ptr().add(start), code.len());
+        }
+        self.used = end;
+        Some(self.base.as_ptr() as u64 + start as u64)
+    }
+
+    /// Write quick code for `insns`, the block entered at decode-cache slot `index`:
+    /// its entry and how many of the instructions it covers. None when it would cover
+    /// none, or when the area is full (then [`CodeArea::clear`] it first).
+    pub fn add_block(&mut self, insns: &[Insn], index: usize) -> Option<(*const u8, u64)> {
+        if self.used + MAX_BLOCK_BYTES + 16 > self.size {
+            return None;
+        }
+        let base = self.base.as_ptr() as u64 + self.used.next_multiple_of(16) as u64;
+        let (code, len) = write_block(self, base, insns, index)?;
+        let at = self.put(&code)?;
+        debug_assert_eq!(at, base);
+        Some((at as *const u8, len))
+    }
+
+    /// Bytes in use.
+    pub fn used(&self) -> usize {
+        self.used
+    }
+
+    /// Is there room for another block?
+    pub fn full(&self) -> bool {
+        self.used + MAX_BLOCK_BYTES + 16 > self.size
+    }
+
+    /// Forget every block (their code is never run again); the routines stay.
+    pub fn clear(&mut self) {
+        self.used = self.shared;
+    }
+}
+
+impl Drop for CodeArea {
+    fn drop(&mut self) {
+        // SAFETY: the mapping is ours and nothing points into it once its owner (the Jit,
+        // whose blocks are dropped with it) goes.
+        unsafe {
+            let _ = rustix::mm::munmap(self.base.as_ptr() as *mut std::ffi::c_void, self.size);
+        }
+    }
+}
+
+/// Call quick block `code` as the run loop calls any block.
+///
+/// # Safety
+/// As [`super::Jit::run`]: `code` is a live quick block for `pc`'s page, `x` points to the
+/// 32 guest registers and `env` to an environment of the block's layout.
+#[inline(always)]
+pub unsafe fn run(code: *const u8, x: *mut u64, env: *mut u8, pc: u64, left: u64) -> u64 {
+    // SAFETY: a quick block is a function of these four arguments in the host's C
+    // convention (it touches only call-clobbered registers, and the stack only to call
+    // the lookup routines); the caller's contract covers what it reads and writes.
+    unsafe {
+        let f: unsafe extern "sysv64" fn(*mut u64, *mut u8, u64, u64) -> u64 =
+            std::mem::transmute(code);
+        f(x, env, pc, left)
+    }
+}
