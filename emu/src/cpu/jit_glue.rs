@@ -241,6 +241,39 @@ impl Hart {
                 self.jit_for(counted)?.compiled(index)?
             }
         };
+        self.enter_block(block, index, pc, left, bus, run)
+    }
+
+    /// Unobserved, within a run of the interpreter on a page: run the compiled block
+    /// that starts at slot `index` (at `pc`), if there is one, as [`Hart::run_block`]
+    /// would, without counting a visit. A run the interpreter started in the middle of a
+    /// block (where the last quantum ended, say) goes back to compiled code at the
+    /// next block's start instead of interpreting up to the next jump.
+    #[inline(always)]
+    pub(in crate::cpu) fn run_block_if_compiled(
+        &mut self,
+        index: usize,
+        pc: u64,
+        left: u64,
+        bus: &mut Bus,
+    ) -> Option<BlockExit> {
+        let block = self.jit.as_deref()?.compiled(index)?;
+        self.enter_block(block, index, pc, left, bus, None)
+    }
+
+    /// Run `block`, found at slot `index` for `pc`, if it is current and `left` covers
+    /// it (see [`Hart::run_block`]).
+    #[inline(always)]
+    fn enter_block(
+        &mut self,
+        block: Block,
+        index: usize,
+        pc: u64,
+        left: u64,
+        bus: &mut Bus,
+        run: Option<&mut CountedRun>,
+    ) -> Option<BlockExit> {
+        let counted = run.is_some();
         let version = self.decoded.version(index);
         let jit = self.jit_for(counted)?;
         if block.version != version {

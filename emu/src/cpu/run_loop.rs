@@ -495,6 +495,11 @@ impl Hart {
                         break PageExit::Stop(RunStop::Budget);
                     }
                     index += (len >> 1) as usize;
+                    if O::COMPILED && !O::COUNTED && self.jit.is_some() {
+                        if let Some(exit) = self.run_block_if_compiled(index, pc, left, bus) {
+                            break PageExit::Compiled(exit);
+                        }
+                    }
                 }
             }
         };
