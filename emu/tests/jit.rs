@@ -45,13 +45,17 @@ fn run_with_stats(args: &[&str], jit: Option<&str>, stats: &str) -> (Run, String
 
 /// One run with the statistics flag `stats` and compiles delayed by `delay_ms`.
 fn run_with(args: &[&str], jit: Option<&str>, stats: &str, delay_ms: &str) -> (Run, String) {
+    match jit {
+        Some(hot) => run_engine(args, &["--jit", "--jit-hot", hot], stats, delay_ms),
+        None => run_engine(args, &["--interp"], stats, delay_ms),
+    }
+}
+
+/// One run with the engine flags `engine`.
+fn run_engine(args: &[&str], engine: &[&str], stats: &str, delay_ms: &str) -> (Run, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_emu"));
     cmd.env("EMU_JIT_COMPILE_DELAY_MS", delay_ms);
-    cmd.arg("run").args(args).arg(stats);
-    match jit {
-        Some(hot) => cmd.args(["--jit", "--jit-hot", hot]),
-        None => cmd.arg("--interp"),
-    };
+    cmd.arg("run").args(args).arg(stats).args(engine);
     let out = cmd.output().expect("run emu");
     let stderr = String::from_utf8_lossy(&out.stderr);
     let (jit_lines, stats): (Vec<&str>, Vec<&str>) = stderr
@@ -120,6 +124,75 @@ fn conformance_programs_run_identically() {
     }
     assert!(compiled > 0, "no conformance program got a compiled block");
     assert!(linked > 0, "no conformance program linked two blocks");
+}
+
+/// Blocks given quick code, summed over the harts' report lines ("quick code for N
+/// blocks").
+fn quick_blocks(report: &str) -> u64 {
+    report
+        .lines()
+        .filter_map(|l| {
+            let words: Vec<&str> = l.split_whitespace().collect();
+            let at = words
+                .windows(3)
+                .position(|w| w == ["quick", "code", "for"])?;
+            words.get(at + 3)?.parse::<u64>().ok()
+        })
+        .sum()
+}
+
+/// [`assert_same`] with quick code (`jit/quick.rs`) from entry `quick` on and
+/// Cranelift's from entry `hot` on.
+fn assert_same_quick(what: &str, args: &[&str], quick: &str, hot: &str) -> (Run, String) {
+    let engine = ["--jit", "--jit-hot", hot, "--jit-quick", quick];
+    let (jit, report) = run_engine(args, &engine, "--stats=basic", "0");
+    let (reference, _) = run(args, None);
+    assert!(
+        jit.stats.contains("instructions"),
+        "{what}: no statistics printed: {}",
+        jit.stats
+    );
+    assert_eq!(
+        jit, reference,
+        "{what}: quick code and the interpreter differ ({report})"
+    );
+    (jit, report)
+}
+
+/// Every conformance program with quick code for every block from its first entry
+/// (Cranelift's only after 32765): each pattern of `jit/quick.rs`, its data-page lookups
+/// and exits, against the interpreter.
+#[test]
+fn conformance_programs_run_identically_with_quick_code() {
+    let dir = built_programs();
+    let mut quick = 0;
+    for name in conformance_program_names() {
+        let elf: PathBuf = dir.join(&name);
+        let mut args = vec!["--bios", "none", "--max-insns", "50000000"];
+        args.extend_from_slice(conformance_machine_flags(&name));
+        let elf = elf.to_string_lossy().into_owned();
+        args.push(&elf);
+        let report = assert_same_quick(&name, &args, "1", "32765").1;
+        quick += quick_blocks(&report);
+    }
+    assert!(quick > 0, "no conformance program got quick code");
+}
+
+/// The guest kernel boots with quick code from the second entry and Cranelift's from
+/// the 50th (compiled on the hart's thread, so at once): blocks go from quick code to
+/// Cranelift's while they run.
+#[test]
+fn guest_kernel_boots_run_identically_with_quick_code() {
+    for (mode, extra) in GUEST_KERNEL_MODES {
+        let args = guest_kernel_boot_args(mode, extra);
+        let (r, report) = assert_same_quick(mode, &args, "2", "50");
+        assert_eq!(r.status, Some(0), "{mode}: {}", r.stdout);
+        assert!(quick_blocks(&report) > 0, "{mode}: no quick code: {report}");
+        assert!(
+            blocks_compiled(&report) > 0,
+            "{mode}: nothing compiled by Cranelift: {report}"
+        );
+    }
 }
 
 #[test]

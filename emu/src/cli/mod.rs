@@ -124,6 +124,13 @@ pub struct MachineArgs {
     #[arg(long, value_name = "N", conflicts_with = "interp", default_value_t = crate::jit::HOT,
           value_parser = clap::value_parser!(u32).range(1..=crate::jit::MAX_HOT as i64))]
     pub jit_hot: u32,
+    /// Give a block quick code once it was entered N times (default 200), until it is
+    /// compiled at --jit-hot entries: x86-64 code written in about a microsecond, one
+    /// fixed pattern per instruction, several times faster than the interpreter. 0
+    /// turns it off; so does an N not below --jit-hot. x86-64 hosts only.
+    #[arg(long, value_name = "N", conflicts_with = "interp", default_value_t = crate::jit::QUICK_HOT,
+          value_parser = clap::value_parser!(u32).range(0..=crate::jit::MAX_HOT as i64))]
+    pub jit_quick: u32,
 }
 
 // `--jit-hot`'s help names its highest value.
@@ -167,6 +174,7 @@ impl MachineArgs {
             kaslr_seed: self.kaslr_seed.unwrap_or(0),
             jit: !self.interp,
             jit_hot: self.jit_hot,
+            jit_quick: self.jit_quick,
             ..MachineConfig::default()
         }
     }

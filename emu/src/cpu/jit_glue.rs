@@ -153,18 +153,15 @@ pub(in crate::cpu) struct BlockExit {
 }
 
 impl Hart {
-    /// Turn the JIT on (`--jit`), compiling a block once it was entered `hot` times; a
-    /// no-op with `--no-fast-path` or when Cranelift does not support the host.
-    pub fn enable_jit(&mut self, hot: u32) {
+    /// Turn the JIT on (`--jit`), compiling a block once it was entered `hot` times,
+    /// with quick code from `quick` entries on (0: none); a no-op with
+    /// `--no-fast-path` or when Cranelift does not support the host.
+    pub fn enable_jit(&mut self, hot: u32, quick: u32) {
         if !self.fast_path {
             return;
         }
         self.jit = Jit::new(env_layout(false), hot, decode_cache::MAX_SLOTS).map(Box::new);
         if let Some(jit) = self.jit.as_deref_mut() {
-            let quick = std::env::var("EMU_QUICK")
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(crate::jit::QUICK_HOT);
             jit.enable_quick(quick);
         }
         self.counted_jit = None;

@@ -122,9 +122,12 @@ pub const MAX_BLOCK: usize = 64;
 /// the best of 2000/5000/10000/20000 for both the Debian boot and the CoreMark-like
 /// program (see docs/performance.md).
 pub const HOT: u32 = 5_000;
-/// Entries of a block before it gets quick code (`quick.rs`), which it runs until it is
-/// entered [`HOT`] more times and compiled by Cranelift.
-pub const QUICK_HOT: u32 = 50;
+/// Entries of a block before it gets quick code (`quick.rs`), which it runs until it was
+/// entered [`HOT`] times in all and Cranelift's code is ready. Quick code costs about a
+/// microsecond a block, so it pays after a few dozen entries; 200 rather than fewer
+/// keeps the code small (3 MiB in the Debian boot, 9 MiB from 20 entries, for the
+/// same time: see docs/performance.md).
+pub const QUICK_HOT: u32 = 200;
 /// Address space reserved for quick code; when it is full, all compiled code is thrown
 /// away and compiling starts over (as at [`MAX_BLOCKS`]).
 const QUICK_CODE_BYTES: usize = 64 << 20;
@@ -646,7 +649,8 @@ impl Jit {
             quick: true,
             id,
         });
-        self.heat.push(0);
+        // Counted on towards `hot` from the entries that made it warm.
+        self.heat.push(self.quick_hot);
         self.stats.quick_blocks += 1;
         self.stats.quick_instructions += len;
         self.stats.quick_bytes += bytes as u64;

@@ -831,3 +831,217 @@ pub unsafe fn run(code: *const u8, x: *mut u64, env: *mut u8, pc: u64, left: u64
         f(x, env, pc, left)
     }
 }
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod tests {
+    use super::*;
+    use std::mem::offset_of;
+
+    /// The environment fields quick code uses, laid out as the hart's `Env` is.
+    #[repr(C)]
+    struct TestEnv {
+        pc: u64,
+        link: u64,
+        load_table: *const [u64; 2],
+        store_table: *const [u64; 2],
+        ram: *mut u8,
+        pending_slot: u64,
+    }
+
+    const SLOTS: usize = 256;
+    /// The virtual page mapped to RAM offset 0, read-only; the next one is writable
+    /// and maps to RAM offset 0x1000.
+    const PAGE_VA: u64 = 0x4000_0000;
+
+    fn layout() -> EnvLayout {
+        EnvLayout {
+            pc_offset: offset_of!(TestEnv, pc) as i32,
+            link_offset: offset_of!(TestEnv, link) as i32,
+            load_table_offset: offset_of!(TestEnv, load_table) as i32,
+            store_table_offset: offset_of!(TestEnv, store_table) as i32,
+            ram_offset: offset_of!(TestEnv, ram) as i32,
+            page_map_offset: 0,
+            page_map_len_offset: 0,
+            jump_cache_offset: 0,
+            jump_epoch_offset: 0,
+            pending_slot_offset: offset_of!(TestEnv, pending_slot) as i32,
+            table_slots: SLOTS as u64,
+            across_pages: true,
+            counted: None,
+        }
+    }
+
+    fn op(k: OpKind, rd: u8, rs1: u8, rs2: u8, imm: i32) -> Insn {
+        Insn {
+            k,
+            rd,
+            rs1,
+            rs2,
+            imm,
+            len: 4,
+        }
+    }
+
+    struct Outcome {
+        result: u64,
+        pc: u64,
+        pending: u64,
+        x: [u64; 32],
+        ram: Vec<u8>,
+    }
+
+    /// Run `insns` as a quick block entered at `pc` (decode-cache slot 100) with budget
+    /// 1000 and registers `x`, RAM pages: PAGE_VA loadable (RAM 0..4K), PAGE_VA + 4K
+    /// loadable and storable (RAM 4K..8K), the page after that nothing.
+    fn run_block(insns: &[Insn], mut x: [u64; 32], pc: u64) -> Outcome {
+        let mut load = vec![[u64::MAX, 0]; SLOTS];
+        let mut store = vec![[u64::MAX, 0]; SLOTS];
+        for (page, ram_off) in [(PAGE_VA >> 12, 0u64), ((PAGE_VA >> 12) + 1, 0x1000)] {
+            let addend = ram_off.wrapping_sub(page << 12);
+            load[page as usize % SLOTS] = [page, addend];
+            if ram_off != 0 {
+                store[page as usize % SLOTS] = [page, addend];
+            }
+        }
+        let mut ram: Vec<u8> = (0..8192u32).map(|i| (i * 7 + 3) as u8).collect();
+        let mut env = TestEnv {
+            pc: 0,
+            link: 0,
+            load_table: load.as_ptr(),
+            store_table: store.as_ptr(),
+            ram: ram.as_mut_ptr(),
+            pending_slot: u64::MAX,
+        };
+        let mut area = CodeArea::new(1 << 20, layout()).expect("code area");
+        let (code, _) = area.add_block(insns, 100).expect("quick code");
+        // SAFETY: `code` was written for `layout()`, which `env` follows; the tables and
+        // RAM it points to live until the block returns.
+        let result = unsafe {
+            run(
+                code,
+                x.as_mut_ptr(),
+                &mut env as *mut TestEnv as *mut u8,
+                pc,
+                1000,
+            )
+        };
+        Outcome {
+            result,
+            pc: env.pc,
+            pending: env.pending_slot,
+            x,
+            ram,
+        }
+    }
+
+    fn ram_u64(ram: &[u8], at: usize) -> u64 {
+        u64::from_le_bytes(ram[at..at + 8].try_into().unwrap())
+    }
+
+    #[test]
+    fn arithmetic_loads_stores_and_the_fall_through_exit() {
+        use OpKind::*;
+        let mut x = [0u64; 32];
+        x[1] = PAGE_VA;
+        x[2] = 0xffff_ffff_8000_0001;
+        x[3] = 5;
+        let insns = [
+            op(Addi, 4, 2, 0, -2), // x4 = x2 - 2
+            op(Sraiw, 5, 2, 0, 1), // 32-bit: 0x8000_0001 >> 1 (arithmetic), sign-extended
+            op(Sltu, 6, 3, 2, 0),  // 5 < huge: 1
+            op(Sra, 7, 2, 3, 0),   // x2 >> 5 arithmetic
+            op(Ld, 8, 1, 0, 0x10), // RAM[0x10..0x18]
+            op(Lb, 9, 1, 0, 0x11), // RAM[0x11], sign-extended
+            op(Lui, 10, 0, 0, -4096),
+            op(Sd, 0, 1, 2, 0x1008), // RAM[0x1008] = x2 (the writable page)
+            op(Addw, 11, 2, 2, 0),   // 2 * 0x8000_0001 = 0x1_0000_0002 -> 2
+            op(Add, 0, 2, 2, 0),     // x0 stays 0
+        ];
+        let o = run_block(&insns, x, 0x8000_0000);
+        let ram: Vec<u8> = (0..8192u32).map(|i| (i * 7 + 3) as u8).collect();
+        assert_eq!(o.x[4], 0xffff_ffff_7fff_ffff);
+        assert_eq!(o.x[5], 0xffff_ffff_c000_0000);
+        assert_eq!(o.x[6], 1);
+        assert_eq!(o.x[7], (0xffff_ffff_8000_0001u64 as i64 >> 5) as u64);
+        assert_eq!(o.x[8], ram_u64(&ram, 0x10));
+        assert_eq!(o.x[9], ram[0x11] as i8 as i64 as u64);
+        assert_eq!(o.x[10], 0xffff_ffff_ffff_f000);
+        assert_eq!(ram_u64(&o.ram, 0x1008), 0xffff_ffff_8000_0001);
+        assert_eq!(o.x[11], 2);
+        assert_eq!(o.x[0], 0);
+        // Ran all ten; resumes after the last.
+        assert_eq!(o.result, 1000 - 10);
+        assert_eq!(o.pc, 0x8000_0000 + 40);
+    }
+
+    /// A load whose last byte is on the next page misses even though its first byte's
+    /// page is cached (the next page may map anywhere), and a store to a page only cached
+    /// for loads misses: both leave before the instruction, naming its slot.
+    #[test]
+    fn accesses_the_tables_do_not_cover_leave_before_the_instruction() {
+        use OpKind::*;
+        let mut x = [0u64; 32];
+        x[1] = PAGE_VA + 0x1ffc;
+        x[2] = PAGE_VA;
+        for (second, name) in [
+            (op(Ld, 5, 1, 0, 0), "a load over the page end"),
+            (op(Sw, 0, 2, 1, 8), "a store to a page cached for loads"),
+        ] {
+            let insns = [op(Addi, 3, 0, 0, 7), second, op(Addi, 4, 0, 0, 9)];
+            let o = run_block(&insns, x, 0x8000_0100);
+            assert_eq!(o.x[3], 7, "{name}: the first instruction ran");
+            assert_eq!(o.x[4], 0, "{name}: the third did not");
+            assert_eq!(o.result, (1000 - 1) | EXIT_BEFORE, "{name}");
+            assert_eq!(o.pc, 0x8000_0104, "{name}");
+            // The second instruction sits 4 bytes (2 slots) after the entry's slot.
+            assert_eq!(o.pending, 102, "{name}");
+        }
+        // Within the page, the same load hits.
+        x[1] = PAGE_VA + 0x1ff8;
+        let o = run_block(&[op(Ld, 5, 1, 0, 0)], x, 0x8000_0100);
+        assert_eq!(o.result, 1000 - 1);
+    }
+
+    #[test]
+    fn taken_branches_and_jumps_exit_to_their_targets() {
+        use OpKind::*;
+        let mut x = [0u64; 32];
+        x[1] = 3;
+        x[2] = 0x9000_0003;
+        let not_taken = op(Blt, 0, 1, 0, 64); // 3 < 0 signed: no
+        let taken = op(Bgeu, 0, 1, 0, -16); // 3 >= 0 unsigned: yes
+        let o = run_block(&[not_taken, taken, op(Addi, 5, 0, 0, 1)], x, 0x8000_1000);
+        assert_eq!(
+            (o.result, o.pc, o.x[5]),
+            (1000 - 2, 0x8000_1000 + 4 - 16, 0)
+        );
+        // jalr: target (x2 + 1) & !1, link the next pc, rd = rs1 is read first.
+        let o = run_block(&[op(Jalr, 2, 2, 0, 1)], x, 0x8000_2000);
+        assert_eq!(
+            (o.result, o.pc, o.x[2]),
+            (1000 - 1, 0x9000_0004, 0x8000_2004)
+        );
+        let o = run_block(&[op(Jal, 1, 0, 0, 0x800)], x, 0x8000_3000);
+        assert_eq!(
+            (o.result, o.pc, o.x[1]),
+            (1000 - 1, 0x8000_3800, 0x8000_3004)
+        );
+    }
+
+    /// A block ends before the first op without a pattern; a block that would start with
+    /// one gets no code.
+    #[test]
+    fn ops_without_a_pattern_end_the_block() {
+        use OpKind::*;
+        let mut x = [0u64; 32];
+        x[1] = 6;
+        x[2] = 4;
+        let o = run_block(&[op(Addi, 3, 1, 0, 1), op(Div, 4, 1, 2, 0)], x, 0x8000_0000);
+        assert_eq!(
+            (o.result, o.pc, o.x[3], o.x[4]),
+            (1000 - 1, 0x8000_0004, 7, 0)
+        );
+        let area = CodeArea::new(1 << 20, layout()).unwrap();
+        assert!(write_block(&area, 0, &[op(Div, 4, 1, 2, 0)], 1).is_none());
+    }
+}

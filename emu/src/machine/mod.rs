@@ -77,6 +77,8 @@ pub struct MachineConfig {
     pub jit: bool,
     /// Block entries counted before compiling (`--jit-hot`).
     pub jit_hot: u32,
+    /// Block entries before quick code (`--jit-quick`; 0: none).
+    pub jit_quick: u32,
     /// Stop with [`StopReason::Watch`]`(`[`WatchStop::Timeout`]`)` at this wall-clock
     /// instant (`--timeout`).
     pub deadline: Option<std::time::Instant>,
@@ -102,6 +104,7 @@ impl Default for MachineConfig {
             pace_idle: false,
             jit: false,
             jit_hot: crate::jit::HOT,
+            jit_quick: crate::jit::QUICK_HOT,
             deadline: None,
         }
     }
@@ -214,7 +217,7 @@ impl Machine {
                     hart.set_time_rate(INSNS_PER_TICK);
                 }
                 if config.jit {
-                    hart.enable_jit(config.jit_hot);
+                    hart.enable_jit(config.jit_hot, config.jit_quick);
                 }
                 hart
             })
