@@ -225,7 +225,7 @@ fn print_stats(args: &RunArgs, outcome: &Outcome, before: Option<&Report>) -> Re
             let ran = outcome.report.per_hart.get(*hartid as usize).copied();
             let share = 100.0 * j.retired as f64 / ran.unwrap_or(0).max(1) as f64;
             eprintln!(
-                "jit hart {}          {} instructions ran compiled ({:.1}%); {} blocks, {} instructions compiled in {:.3}s ({} failed, {} restarts; {} on the compile thread, {} dropped as stale), {} exits linked, {} pages given up (code kept changing); quick code for {} blocks ({} instructions, {} KiB)",
+                "jit hart {}          {} instructions ran compiled ({:.1}%); {} blocks, {} instructions compiled in {:.3}s ({} failed, {} restarts; {} on the compile thread, {} dropped as stale), {} exits linked, {} pages given up (code kept changing); quick code for {} blocks ({} instructions, {} KiB, {} restarts)",
                 hartid,
                 j.retired,
                 share,
@@ -240,7 +240,8 @@ fn print_stats(args: &RunArgs, outcome: &Outcome, before: Option<&Report>) -> Re
                 j.pages_given_up,
                 j.quick_blocks,
                 j.quick_instructions,
-                j.quick_bytes / 1024
+                j.quick_bytes / 1024,
+                j.quick_restarts
             );
         }
     }

@@ -1,5 +1,12 @@
 //! The basic-block compiler for the straight-through loop (the default engine;
-//! `--interp` turns it off), built on Cranelift.
+//! `--interp` turns it off), built on Cranelift, with a quick tier in front of it.
+//!
+//! Two tiers: a block entered [`QUICK_HOT`] times (`--jit-quick`) gets quick code
+//! (`quick.rs`: x86-64 written straight from the decoded instructions in about a
+//! microsecond, one pattern per op, exits to the run loop at every jump), and once
+//! entered [`HOT`] times in all (`--jit-hot`) Cranelift's code, which replaces it when
+//! ready. Quick code runs the warm-up that the interpreter ran before; Cranelift's runs
+//! the hot loops. Everything below is about Cranelift's blocks unless it says quick.
 //!
 //! A block is a straight run of decoded instructions from one decode-cache slot up to and
 //! including the first jump (a taken conditional branch leaves it on the way), stopping
@@ -128,11 +135,14 @@ pub const HOT: u32 = 5_000;
 /// keeps the code small (3 MiB in the Debian boot, 9 MiB from 20 entries, for the
 /// same time: see docs/performance.md).
 pub const QUICK_HOT: u32 = 200;
-/// Address space reserved for quick code; when it is full, all compiled code is thrown
-/// away and compiling starts over (as at [`MAX_BLOCKS`]).
-const QUICK_CODE_BYTES: usize = 64 << 20;
-/// A quick block's heat once it was sent to Cranelift (see [`Jit::warm`]).
+/// Quick blocks kept, and the address space reserved for their code; when either is
+/// used up, all quick code is thrown away (Cranelift's stays) and blocks get it afresh.
+const MAX_QUICK_BLOCKS: usize = 1 << 13;
+const QUICK_CODE_BYTES: usize = 32 << 20;
+/// A quick block's heat once it was sent to Cranelift, and once that failed (see
+/// [`Jit::warm`]).
 const PROMOTING: u16 = u16::MAX;
+const PROMOTION_FAILED: u16 = PROMOTING - 1;
 /// Shorter blocks are left to the interpreter: they save too little per run.
 const MIN_BLOCK: usize = 1;
 /// Changes of a page's code that invalidated compiled code, after which the page is left
@@ -155,11 +165,13 @@ pub const MAX_HOT: u32 = IN_FLIGHT as u32 - 1;
 pub const COMPILE_HERE_BELOW: u32 = 100;
 /// Blocks kept before all compiled code is thrown away and compiling starts over (code
 /// for a block superseded by a store to its page is only reclaimed then). Block numbers
-/// fit the table's 15 bits.
-const MAX_BLOCKS: usize = 1 << 15;
+/// fit the table's 15 bits: Cranelift's blocks below [`QUICK_BASE`], quick blocks from it.
+const MAX_BLOCKS: usize = QUICK_BASE as usize;
+/// The table's number of quick block 0.
+const QUICK_BASE: u16 = 24 << 10;
 /// Flag in a table entry: the rest is a block number; otherwise it is an execution count.
 const COMPILED: u16 = 1 << 15;
-const _: () = assert!(MAX_BLOCKS <= COMPILED as usize);
+const _: () = assert!(QUICK_BASE as usize + MAX_QUICK_BLOCKS <= COMPILED as usize);
 /// Flag in a block's result: the instruction at the resume pc was not executed.
 pub const EXIT_BEFORE: u64 = 1 << 32;
 /// Entries of the jump cache (a power of two; see "Across pages" in the module comment).
@@ -291,6 +303,8 @@ pub struct JitStats {
     pub quick_blocks: u64,
     pub quick_instructions: u64,
     pub quick_bytes: u64,
+    /// Times all quick code was thrown away ([`MAX_QUICK_BLOCKS`]).
+    pub quick_restarts: u64,
 }
 
 impl JitStats {
@@ -311,6 +325,7 @@ impl JitStats {
             quick_blocks: self.quick_blocks + other.quick_blocks,
             quick_instructions: self.quick_instructions + other.quick_instructions,
             quick_bytes: self.quick_bytes + other.quick_bytes,
+            quick_restarts: self.quick_restarts + other.quick_restarts,
         }
     }
 }
@@ -431,8 +446,9 @@ pub struct Jit {
     /// 16 bits: the table has an entry per slot of every decoded page (4 KiB a page).
     table: Vec<u16>,
     blocks: Vec<Block>,
-    /// Per block number: for quick code, entries counted towards Cranelift (`hot`), or
-    /// [`PROMOTING`]; 0 for Cranelift's.
+    /// Quick blocks, numbered from [`QUICK_BASE`] in the table, and for each the entries
+    /// counted towards Cranelift (`hot`), or [`PROMOTING`] or [`PROMOTION_FAILED`].
+    quick_blocks: Vec<Block>,
     heat: Vec<u16>,
     /// Quick code (`quick.rs`), when the tier is on, and the entries before a block gets
     /// it (0: never).
@@ -561,6 +577,7 @@ impl Jit {
             hot: hot.clamp(1, MAX_HOT) as u16,
             table: Vec::with_capacity(slots),
             blocks: Vec::new(),
+            quick_blocks: Vec::new(),
             heat: Vec::new(),
             quick: None,
             quick_hot: 0,
@@ -584,10 +601,11 @@ impl Jit {
         if index >= self.table.len() {
             self.table.resize(index + 1, 0);
         }
-        let e = &mut self.table[index];
-        if *e & COMPILED != 0 {
-            return Entry::Compiled(self.blocks[(*e & !COMPILED) as usize]);
+        let e = self.table[index];
+        if e & COMPILED != 0 {
+            return Entry::Compiled(self.block_numbered(e & !COMPILED));
         }
+        let e = &mut self.table[index];
         if *e >= IN_FLIGHT {
             // Never, or in flight.
             return Entry::Cold;
@@ -608,11 +626,20 @@ impl Jit {
     #[inline(always)]
     pub fn warm(&mut self, block: &Block) -> bool {
         let h = &mut self.heat[block.id as usize];
-        if *h == PROMOTING {
+        if *h >= PROMOTION_FAILED {
             return false;
         }
-        *h = h.saturating_add(1).min(PROMOTING - 1);
+        *h = h.saturating_add(1).min(PROMOTION_FAILED - 1);
         *h >= self.hot
+    }
+
+    /// The block table entries call `n` (Cranelift's below [`QUICK_BASE`]).
+    #[inline(always)]
+    fn block_numbered(&self, n: u16) -> Block {
+        match n.checked_sub(QUICK_BASE) {
+            Some(q) => self.quick_blocks[q as usize],
+            None => self.blocks[n as usize],
+        }
     }
 
     /// Write quick code for `insns`, the block entered at `index`, decoded at its page's
@@ -623,10 +650,10 @@ impl Jit {
             return false;
         }
         let start = std::time::Instant::now();
-        if self.blocks.len() + self.in_flight >= MAX_BLOCKS
+        if self.quick_blocks.len() >= MAX_QUICK_BLOCKS
             || self.quick.as_ref().is_some_and(quick::CodeArea::full)
         {
-            self.restart();
+            self.forget_quick_code();
         }
         let before = self.quick.as_ref().map_or(0, quick::CodeArea::used);
         let Some((code_at, len)) = self
@@ -640,9 +667,9 @@ impl Jit {
         if self.table.len() <= index {
             self.table.resize(index + 1, 0);
         }
-        let id = self.blocks.len() as u16;
-        self.table[index] = COMPILED | id;
-        self.blocks.push(Block {
+        let id = self.quick_blocks.len() as u16;
+        self.table[index] = COMPILED | (QUICK_BASE + id);
+        self.quick_blocks.push(Block {
             code: code_at,
             len,
             version,
@@ -667,7 +694,7 @@ impl Jit {
     #[inline(always)]
     pub fn compiled(&self, index: usize) -> Option<Block> {
         let e = *self.table.get(index)?;
-        (e & COMPILED != 0).then(|| self.blocks[(e & !COMPILED) as usize])
+        (e & COMPILED != 0).then(|| self.block_numbered(e & !COMPILED))
     }
 
     /// Run `block` (and whatever it chains to) on registers `x` with environment `env`,
@@ -883,6 +910,9 @@ impl Jit {
         }
         let Some(code) = done.code else {
             self.stats.failures += 1;
+            if let (true, Some(id)) = (promoting, self.quick_block_at(index)) {
+                self.heat[id] = PROMOTION_FAILED;
+            }
             return;
         };
         self.stats.blocks += 1;
@@ -901,15 +931,36 @@ impl Jit {
             quick: false,
             id,
         });
-        self.heat.push(0);
     }
 
-    /// The number of the quick block entered at `index`, if that is what the table
-    /// holds there.
+    /// The number of the quick block entered at `index` (counted from [`QUICK_BASE`]),
+    /// if that is what the table holds there.
     fn quick_block_at(&self, index: usize) -> Option<usize> {
         let e = *self.table.get(index)?;
-        let id = (e & !COMPILED) as usize;
-        (e & COMPILED != 0 && self.blocks[id].quick).then_some(id)
+        let n = (e & COMPILED != 0).then_some(e & !COMPILED)?;
+        n.checked_sub(QUICK_BASE).map(usize::from)
+    }
+
+    /// Throw all quick code away (outside any block): its entries are counted afresh,
+    /// or wait for Cranelift's code when it is being compiled. Cranelift's blocks never
+    /// lead into quick code (no link or jump-cache entry names it), so they stay.
+    fn forget_quick_code(&mut self) {
+        self.stats.quick_restarts += 1;
+        for e in &mut self.table {
+            if *e & COMPILED != 0 && *e & !COMPILED >= QUICK_BASE {
+                let q = ((*e & !COMPILED) - QUICK_BASE) as usize;
+                *e = if self.heat[q] == PROMOTING {
+                    IN_FLIGHT
+                } else {
+                    0
+                };
+            }
+        }
+        self.quick_blocks.clear();
+        self.heat.clear();
+        if let Some(area) = &mut self.quick {
+            area.clear();
+        }
     }
 
     /// Throw all compiled code away (outside any block).
@@ -917,6 +968,7 @@ impl Jit {
         self.stats.restarts += 1;
         self.table.fill(0);
         self.blocks.clear();
+        self.quick_blocks.clear();
         self.heat.clear();
         if let Some(area) = &mut self.quick {
             area.clear();
@@ -1881,5 +1933,77 @@ impl Translator<'_> {
             }
         };
         self.set(op.rd, v);
+    }
+}
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod tests {
+    use super::*;
+
+    fn layout() -> EnvLayout {
+        EnvLayout {
+            pc_offset: 0,
+            link_offset: 8,
+            load_table_offset: 16,
+            store_table_offset: 24,
+            ram_offset: 32,
+            page_map_offset: 40,
+            page_map_len_offset: 48,
+            jump_cache_offset: 56,
+            jump_epoch_offset: 64,
+            pending_slot_offset: 72,
+            table_slots: 256,
+            across_pages: true,
+            counted: None,
+        }
+    }
+
+    fn addi() -> Insn {
+        Insn {
+            k: OpKind::Addi,
+            rd: 5,
+            rs1: 5,
+            rs2: 0,
+            imm: 1,
+            len: 4,
+        }
+    }
+
+    /// When quick blocks run out, only quick code is thrown away: its entries count
+    /// afresh, Cranelift's blocks stay, and a quick block due for Cranelift is replaced.
+    #[test]
+    fn running_out_of_quick_blocks_keeps_cranelifts() {
+        // Below `COMPILE_HERE_BELOW`: Cranelift compiles at once, on this thread.
+        let mut jit = Jit::new(layout(), 50, 1 << 16).expect("Cranelift for the host");
+        jit.enable_quick(2);
+        let body = [addi(), addi()];
+        // Slot 1: Cranelift's block.
+        assert!(jit.compile(1, 0, &body, 7));
+        let cranelift = jit.compiled(1).expect("compiled");
+        assert!(!cranelift.quick);
+        // Slot 2: quick code, then entered until Cranelift's is due and replaces it.
+        assert!(jit.compile_quick(2, &body, 7));
+        let quick = jit.compiled(2).expect("quick code");
+        assert!(quick.quick);
+        let entries = (2..).take_while(|_| !jit.warm(&quick)).count();
+        assert_eq!(entries + 2, 49, "due at the 50th entry in all");
+        assert!(jit.compile(2, 0, &body, 7));
+        assert!(!jit.compiled(2).expect("replaced").quick);
+        // Fill the quick blocks (slot 2's was the first), then one more.
+        for index in 3..2 + MAX_QUICK_BLOCKS {
+            assert!(jit.compile_quick(index, &body, 7));
+        }
+        assert_eq!(jit.stats.quick_restarts, 0);
+        let last = 2 + MAX_QUICK_BLOCKS;
+        assert!(jit.compile_quick(last, &body, 7));
+        assert_eq!(jit.stats.quick_restarts, 1);
+        assert!(jit.compiled(3).is_none(), "old quick code forgotten");
+        assert!(matches!(jit.entry(3), Entry::Cold), "counted afresh");
+        assert!(jit.compiled(last).is_some_and(|b| b.quick));
+        for index in [1, 2] {
+            let kept = jit.compiled(index).expect("Cranelift's block kept");
+            assert!(!kept.quick);
+        }
+        assert_eq!(jit.compiled(1).map(|b| b.code), Some(cranelift.code));
     }
 }

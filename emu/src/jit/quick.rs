@@ -341,6 +341,17 @@ enum Resume {
     Rax,
 }
 
+/// How writing one instruction went.
+#[derive(PartialEq, Eq)]
+enum Written {
+    /// The block goes on after it.
+    Next,
+    /// It ends the block (a jump).
+    End,
+    /// It has no pattern: the block ends before it.
+    NoPattern,
+}
+
 /// An exit written after the block's straight path, reached by a conditional jump.
 struct Stub {
     patch: usize,
@@ -435,8 +446,8 @@ impl Writer {
         });
     }
 
-    /// One instruction; false when it has no pattern (the block ends before it).
-    fn insn(&mut self, op: &Insn, retired: u64, offset: i64, slot: u64) -> bool {
+    /// One instruction.
+    fn insn(&mut self, op: &Insn, retired: u64, offset: i64, slot: u64) -> Written {
         use OpKind::*;
         let imm = op.imm;
         match op.k {
@@ -628,11 +639,22 @@ impl Writer {
                     pending: None,
                 });
             }
+            Jal | Jalr => {
+                self.jump(op, retired, offset);
+                return Written::End;
+            }
             // Harts run in turns, so memory is always ordered.
             Fence => {}
-            _ => return false,
+            // Left to the interpreter until Cranelift compiles them: rare in the code
+            // that is warm but not yet hot.
+            Mulh | Mulhsu | Mulhu | Div | Divu | Rem | Remu | Divw | Divuw | Remw | Remuw
+            | AmoW | AmoD => return Written::NoPattern,
+            // Never in a block (`OpKind::jit_compiles`).
+            Empty | PageEnd | Illegal | FenceI | Ecall | Ebreak | Mret | Sret | Wfi | SfenceVma
+            | Csrrw | Csrrs | Csrrc | Csrrwi | Csrrsi | Csrrci | LrW | ScW | LrD | ScD | Flw
+            | Fld | Fsw | Fsd | FpOp => return Written::NoPattern,
         }
-        true
+        Written::Next
     }
 
     /// JAL and JALR end the block: link, then leave for the target.
@@ -676,17 +698,18 @@ fn write_block(area: &CodeArea, base: u64, insns: &[Insn], index: usize) -> Opti
     for (i, op) in insns.iter().enumerate() {
         let retired = i as u64;
         let slot = index as u64 + offset as u64 / 2;
-        if matches!(op.k, OpKind::Jal | OpKind::Jalr) {
-            w.jump(op, retired, offset);
-            done = retired + 1;
-            ended = true;
-            break;
+        match w.insn(op, retired, offset, slot) {
+            Written::NoPattern => break,
+            Written::End => {
+                done = retired + 1;
+                ended = true;
+                break;
+            }
+            Written::Next => {
+                done = retired + 1;
+                offset += op.len as i64;
+            }
         }
-        if !w.insn(op, retired, offset, slot) {
-            break;
-        }
-        done = retired + 1;
-        offset += op.len as i64;
     }
     if done == 0 {
         return None;
