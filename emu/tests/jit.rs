@@ -443,6 +443,28 @@ fn counted_conformance_programs_count_identically() {
     assert!(compiled > 0, "no conformance program got a compiled block");
 }
 
+/// The guest kernel's counters with counted quick code from the first entry (its
+/// lookups count accesses into the counted run, or call the miss function).
+#[test]
+fn counted_guest_kernel_boot_counts_identically_with_quick_code() {
+    for (mode, extra) in [("--sv39", "layout=linear nokaslr"), ("--sv48", "")] {
+        let args = guest_kernel_boot_args(mode, extra);
+        let engine = ["--jit", "--jit-hot", "32765", "--jit-quick", "1"];
+        let (quick, report) = run_engine(&args, &engine, "--stats", "0");
+        let (reference, _) = run_with_stats(&args, None, "--stats");
+        assert!(
+            reference.stats.contains("L1D"),
+            "{mode}: {}",
+            reference.stats
+        );
+        assert_eq!(
+            quick, reference,
+            "{mode}: --stats counters of quick code and the interpreter differ"
+        );
+        assert!(quick_blocks(&report) > 0, "{mode}: no quick code: {report}");
+    }
+}
+
 #[test]
 fn counted_guest_kernel_boot_counts_identically() {
     for (mode, extra) in [("--sv39", "layout=linear nokaslr"), ("--sv48", "")] {
@@ -463,12 +485,14 @@ fn traced_walks_are_identical() {
     let dir = std::env::temp_dir();
     let mut traces = Vec::new();
     let mut reports = Vec::new();
-    for jit in [Some("20"), None] {
-        let file = dir.join(format!(
-            "emu-jit-trace-{}-{}.jsonl",
-            std::process::id(),
-            jit.is_some()
-        ));
+    // Cranelift's counted blocks, quick code's, the interpreter.
+    let engines: [&[&str]; 3] = [
+        &["--jit", "--jit-hot", "20"],
+        &["--jit", "--jit-hot", "32765", "--jit-quick", "1"],
+        &["--interp"],
+    ];
+    for (n, engine) in engines.iter().enumerate() {
+        let file = dir.join(format!("emu-jit-trace-{}-{n}.jsonl", std::process::id()));
         let file_arg = file.to_string_lossy().into_owned();
         let args = [
             "--sv48",
@@ -483,23 +507,35 @@ fn traced_walks_are_identical() {
             "--max-insns",
             "100000000",
         ];
-        let (r, report) = run_with_stats(&args, jit, "--stats");
+        let (r, report) = run_engine(&args, engine, "--stats", "0");
         assert_eq!(r.status, Some(0), "{}", r.stdout);
         traces.push(std::fs::read_to_string(&file).expect("trace file"));
         let _ = std::fs::remove_file(&file);
         reports.push((r, report));
     }
-    assert!(traces[0].contains("\"walk\""), "no walk events");
-    assert!(
-        traces[0] == traces[1],
-        "traces differ (compiled {} lines, interpreted {} lines)",
-        traces[0].lines().count(),
-        traces[1].lines().count()
-    );
-    assert_eq!(reports[0].0, reports[1].0, "traced runs' counters differ");
+    assert!(traces[2].contains("\"walk\""), "no walk events");
+    for n in 0..2 {
+        assert!(
+            traces[n] == traces[2],
+            "{:?}: traces differ (compiled {} lines, interpreted {} lines)",
+            engines[n],
+            traces[n].lines().count(),
+            traces[2].lines().count()
+        );
+        assert_eq!(
+            reports[n].0, reports[2].0,
+            "{:?}: traced runs' counters differ",
+            engines[n]
+        );
+    }
     assert!(
         blocks_compiled(&reports[0].1) > 0,
         "nothing compiled in a traced run: {}",
         reports[0].1
+    );
+    assert!(
+        quick_blocks(&reports[1].1) > 0,
+        "no quick code in a traced run: {}",
+        reports[1].1
     );
 }

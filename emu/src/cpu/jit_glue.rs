@@ -182,9 +182,12 @@ impl Hart {
 
     #[cold]
     fn make_counted_jit(&mut self) {
-        if let Some(hot) = self.jit.as_deref().map(Jit::hot) {
+        if let Some((hot, quick)) = self.jit.as_deref().map(|j| (j.hot(), j.quick_hot())) {
             self.counted_jit =
                 Jit::new(env_layout(true), hot, decode_cache::MAX_SLOTS).map(Box::new);
+            if let Some(jit) = self.counted_jit.as_deref_mut() {
+                jit.enable_quick(quick);
+            }
         }
     }
 
@@ -227,7 +230,7 @@ impl Hart {
             Entry::Compiled(b) => b,
             Entry::Cold => return None,
             Entry::Warm => {
-                self.compile_quick(index, bus);
+                self.compile_quick(counted, index, bus);
                 self.jit_for(counted)?.compiled(index)?
             }
             Entry::Hot => {
@@ -471,15 +474,16 @@ impl Hart {
         }
     }
 
-    /// Give the block entered at `index` quick code (the unobserved flavour only).
+    /// Give the block entered at `index` quick code, of the counted flavour (`counted`)
+    /// or the unobserved one.
     #[cold]
-    fn compile_quick(&mut self, index: usize, bus: &Bus) {
+    fn compile_quick(&mut self, counted: bool, index: usize, bus: &Bus) {
         if !self.decoded.is_current(index) || self.decoded.compiling_given_up(index) {
             return;
         }
-        let insns = self.block_insns(false, index, bus);
+        let insns = self.block_insns(counted, index, bus);
         let version = self.decoded.version(index);
-        if let Some(jit) = self.jit.as_deref_mut() {
+        if let Some(jit) = self.jit_for(counted) {
             if jit.compile_quick(index, &insns, version) {
                 self.decoded.note_compiled(index);
             }

@@ -690,6 +690,15 @@ impl Jit {
         self.hot as u32
     }
 
+    /// Entries of a block before it gets quick code (0: never).
+    pub fn quick_hot(&self) -> u32 {
+        if self.quick.is_some() {
+            self.quick_hot as u32
+        } else {
+            0
+        }
+    }
+
     /// The block compiled for `index`, if any (without counting a visit).
     #[inline(always)]
     pub fn compiled(&self, index: usize) -> Option<Block> {

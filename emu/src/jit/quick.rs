@@ -295,6 +295,9 @@ impl Asm {
 /// Cranelift's blocks and the interpreter do: the tag against the page of the access's
 /// last byte.
 fn write_lookups(layout: EnvLayout) -> (Vec<u8>, [usize; 8]) {
+    if let Some(c) = layout.counted {
+        return write_counted_lookups(layout, c);
+    }
     let mut a = Asm::default();
     let mut starts = [0; 8];
     for (n, start) in starts.iter_mut().enumerate() {
@@ -327,6 +330,107 @@ fn write_lookups(layout: EnvLayout) -> (Vec<u8>, [usize; 8]) {
         // Set ZF: a hit.
         a.rr(false, &[0x39], RAX, RAX, false);
         a.code[over - 1] = (a.code.len() - over) as u8;
+        a.ret();
+    }
+    (a.code, starts)
+}
+
+/// The counted flavour's routines (see `CountedLayout` in `jit`), the same contract
+/// with the instruction's pc in rcx: an access the environment's counted run covers
+/// (its page, a type it holds, within the page, and for a store a page without
+/// decoded code) is counted in it; anything else goes to the miss function, which
+/// accounts the run so far and may start a new one, or says to leave before the
+/// instruction. A store to a page with decoded code leaves at once, as Cranelift's
+/// counted blocks do.
+fn write_counted_lookups(layout: EnvLayout, c: super::CountedLayout) -> (Vec<u8>, [usize; 8]) {
+    let mut a = Asm::default();
+    let mut starts = [0; 8];
+    for (n, start) in starts.iter_mut().enumerate() {
+        let store = n >= 4;
+        let size = 1i32 << (n % 4);
+        a.code.resize(a.code.len().next_multiple_of(16), 0xcc);
+        *start = a.code.len();
+        let mut to_miss = Vec::new();
+        let mut to_leave = Vec::new();
+        a.mov_rr(R8, RAX);
+        a.shift_imm(SHR, true, R8, 12);
+        a.alu_mem(Alu::Cmp, true, R8, at(ENV, c.run_vpn));
+        to_miss.push(a.jcc(CC_NE));
+        // cmp byte [env + flag], 0
+        a.mem(
+            false,
+            &[0x80],
+            7,
+            at(ENV, if store { c.run_store } else { c.run_load }),
+        );
+        a.code.push(0);
+        to_miss.push(a.jcc(CC_E));
+        if size > 1 {
+            a.mov_rr(R9, RAX);
+            a.alu_imm(Alu::And, true, R9, 0xfff);
+            a.alu_imm(Alu::Cmp, true, R9, 0x1000 - size);
+            // ja: above, unsigned.
+            to_miss.push(a.jcc(0x7));
+        }
+        a.load(R10, at(ENV, c.run_addend));
+        if store {
+            // The RAM page's entry in the decode cache's page map must say no code.
+            a.lea(
+                R9,
+                Mem {
+                    base: R10,
+                    index: Some(RAX),
+                    disp: 0,
+                },
+            );
+            a.shift_imm(SHR, true, R9, 12);
+            a.alu_mem(Alu::Cmp, true, R9, at(ENV, layout.page_map_len_offset));
+            to_leave.push(a.jcc(CC_AE));
+            a.shift_imm(SHL, true, R9, 2);
+            a.alu_mem(Alu::Add, true, R9, at(ENV, layout.page_map_offset));
+            // cmp dword [r9], 0
+            a.mem(false, &[0x83], 7, at(R9, 0));
+            a.code.push(0);
+            to_leave.push(a.jcc(CC_NE));
+        }
+        // inc qword [env + n]
+        a.mem(true, &[0xff], 0, at(ENV, c.run_n));
+        a.alu_mem(Alu::Add, true, R10, at(ENV, layout.ram_offset));
+        a.rr(false, &[0x39], RAX, RAX, false);
+        a.ret();
+        for p in to_miss {
+            a.land(p);
+        }
+        // The miss function, in the host's C convention: save what the block keeps in
+        // call-clobbered registers (six pushes keep the stack 16-byte aligned at the
+        // call), then `(env, va, size, store, pc)`.
+        for r in [RDI, RSI, RDX, R11, RAX, RAX] {
+            a.rex(false, 0, 0, r, false);
+            a.code.push(0x50 + (r & 7));
+        }
+        a.mov_rr(R8, RCX);
+        a.mov_rr(RDI, RSI);
+        a.mov_rr(RSI, RAX);
+        a.mov_imm(RDX, size);
+        a.mov_imm(RCX, store as i32);
+        // call [rdi + miss_fn]
+        a.mem(false, &[0xff], 2, at(RDI, c.miss_fn));
+        a.mov_rr(R10, RAX);
+        for r in [RAX, RAX, R11, RDX, RSI, RDI] {
+            a.rex(false, 0, 0, r, false);
+            a.code.push(0x58 + (r & 7));
+        }
+        // 0: leave before the instruction (ZF clear: r10 - 1 borrows, no zero).
+        a.rr(true, &[0x85], R10, R10, false);
+        to_leave.push(a.jcc(CC_E));
+        a.rr(true, &[0x29], RAX, R10, false);
+        a.rr(false, &[0x39], RAX, RAX, false);
+        a.ret();
+        for p in to_leave {
+            a.land(p);
+        }
+        // Clear ZF: a miss.
+        a.alu_imm(Alu::Or, false, R8, 1);
         a.ret();
     }
     (a.code, starts)
@@ -436,6 +540,9 @@ impl Writer {
     /// host address of the bytes.
     fn lookup(&mut self, store: bool, size: u8, retired: u64, offset: i64, slot: u64) {
         let n = size.trailing_zeros() as usize + if store { 4 } else { 0 };
+        if self.layout.counted.is_some() {
+            self.pc_at(RCX, offset);
+        }
         self.a.call(self.base, self.lookups[n]);
         let patch = self.a.jcc(CC_NE);
         self.stubs.push(Stub {
