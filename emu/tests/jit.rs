@@ -95,14 +95,22 @@ fn exits_linked(report: &str) -> u64 {
 }
 
 fn assert_same(what: &str, args: &[&str], hot: &str) -> (Run, String) {
-    let (jit, report) = run(args, Some(hot));
+    assert_same_engine(what, args, &["--jit", "--jit-hot", hot])
+}
+
+/// A run with the engine flags `engine` against the interpreter's.
+fn assert_same_engine(what: &str, args: &[&str], engine: &[&str]) -> (Run, String) {
+    let (jit, report) = run_engine(args, engine, "--stats=basic", "0");
     let (reference, _) = run(args, None);
     assert!(
         jit.stats.contains("instructions"),
         "{what}: no statistics printed: {}",
         jit.stats
     );
-    assert_eq!(jit, reference, "{what}: --jit and the interpreter differ");
+    assert_eq!(
+        jit, reference,
+        "{what}: {engine:?} and the interpreter differ ({report})"
+    );
     (jit, report)
 }
 
@@ -145,18 +153,7 @@ fn quick_blocks(report: &str) -> u64 {
 /// Cranelift's from entry `hot` on.
 fn assert_same_quick(what: &str, args: &[&str], quick: &str, hot: &str) -> (Run, String) {
     let engine = ["--jit", "--jit-hot", hot, "--jit-quick", quick];
-    let (jit, report) = run_engine(args, &engine, "--stats=basic", "0");
-    let (reference, _) = run(args, None);
-    assert!(
-        jit.stats.contains("instructions"),
-        "{what}: no statistics printed: {}",
-        jit.stats
-    );
-    assert_eq!(
-        jit, reference,
-        "{what}: quick code and the interpreter differ ({report})"
-    );
-    (jit, report)
+    assert_same_engine(what, args, &engine)
 }
 
 /// Every conformance program with quick code for every block from its first entry

@@ -973,6 +973,7 @@ impl Drop for CodeArea {
 /// # Safety
 /// As [`super::Jit::run`]: `code` is a live quick block for `pc`'s page, `x` points to the
 /// 32 guest registers and `env` to an environment of the block's layout.
+#[cfg(target_arch = "x86_64")]
 #[inline(always)]
 pub unsafe fn run(code: *const u8, x: *mut u64, env: *mut u8, pc: u64, left: u64) -> u64 {
     // SAFETY: a quick block is a function of these four arguments in the host's C
@@ -983,6 +984,13 @@ pub unsafe fn run(code: *const u8, x: *mut u64, env: *mut u8, pc: u64, left: u64
             std::mem::transmute(code);
         f(x, env, pc, left)
     }
+}
+
+/// Other hosts have no quick tier (`Jit::enable_quick`), so no quick block to run: as
+/// if it left before its first instruction.
+#[cfg(not(target_arch = "x86_64"))]
+pub unsafe fn run(_code: *const u8, _x: *mut u64, _env: *mut u8, _pc: u64, left: u64) -> u64 {
+    left | EXIT_BEFORE
 }
 
 #[cfg(all(test, target_arch = "x86_64"))]
