@@ -137,16 +137,7 @@ fn conformance_programs_run_identically() {
 /// Blocks given quick code, summed over the harts' report lines ("quick code for N
 /// blocks").
 fn quick_blocks(report: &str) -> u64 {
-    report
-        .lines()
-        .filter_map(|l| {
-            let words: Vec<&str> = l.split_whitespace().collect();
-            let at = words
-                .windows(3)
-                .position(|w| w == ["quick", "code", "for"])?;
-            words.get(at + 3)?.parse::<u64>().ok()
-        })
-        .sum()
+    count_near(report, &["quick", "code", "for"], 3)
 }
 
 /// [`assert_same`] with quick code (`jit/quick.rs`) from entry `quick` on and
@@ -268,16 +259,7 @@ fn guest_benchmarks_run_identically() {
 /// Pages left to the interpreter because their code kept changing, summed over the harts'
 /// report lines ("N pages given up").
 fn pages_given_up(report: &str) -> u64 {
-    report
-        .lines()
-        .filter_map(|l| {
-            let words: Vec<&str> = l.split_whitespace().collect();
-            let at = words
-                .windows(3)
-                .position(|w| w[1..] == ["pages", "given"])?;
-            words[at].parse::<u64>().ok()
-        })
-        .sum()
+    reported(report, &["pages", "given"])
 }
 
 /// Self-modifying code stays cheap: `rv64i_smc_churn` rewrites one instruction of a
@@ -304,12 +286,17 @@ fn code_that_keeps_changing_is_given_up() {
 /// The count before `words` in the harts' report lines ("N on the compile thread", "N
 /// dropped as stale": `words` without the last, which punctuation follows), summed.
 fn reported(report: &str, words: &[&str]) -> u64 {
+    count_near(report, words, -1)
+}
+
+/// The count `at` words from where `words` start in the harts' report lines, summed.
+fn count_near(report: &str, words: &[&str], at: isize) -> u64 {
     report
         .lines()
         .filter_map(|l| {
             let w: Vec<&str> = l.split_whitespace().collect();
-            let at = w.windows(words.len()).position(|x| x == words)?;
-            w.get(at.checked_sub(1)?)?.parse::<u64>().ok()
+            let start = w.windows(words.len()).position(|x| x == words)?;
+            w.get(start.checked_add_signed(at)?)?.parse::<u64>().ok()
         })
         .sum()
 }

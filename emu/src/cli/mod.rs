@@ -125,7 +125,7 @@ pub struct MachineArgs {
           value_parser = clap::value_parser!(u32).range(1..=crate::jit::MAX_HOT as i64))]
     pub jit_hot: u32,
     /// Give a block quick code once it was entered N times (default 200), until it is
-    /// compiled at --jit-hot entries: x86-64 code written in about a microsecond, one
+    /// compiled at --jit-hot entries: x86-64 code written in a few microseconds, one
     /// fixed pattern per instruction, several times faster than the interpreter. 0
     /// turns it off; so does an N not below --jit-hot. x86-64 hosts only.
     #[arg(long, value_name = "N", conflicts_with = "interp", default_value_t = crate::jit::QUICK_HOT,

@@ -2,8 +2,8 @@
 //! `--interp` turns it off), built on Cranelift, with a quick tier in front of it.
 //!
 //! Two tiers: a block entered [`QUICK_HOT`] times (`--jit-quick`) gets quick code
-//! (`quick.rs`: x86-64 written straight from the decoded instructions in about a
-//! microsecond, one pattern per op, exits to the run loop at every jump), and once
+//! (`quick.rs`: x86-64 written straight from the decoded instructions in a few
+//! microseconds, one pattern per op, exits to the run loop at every jump), and once
 //! entered [`HOT`] times in all (`--jit-hot`) Cranelift's code, which replaces it when
 //! ready. Quick code runs the warm-up that the interpreter ran before; Cranelift's runs
 //! the hot loops. Everything below is about Cranelift's blocks unless it says quick.
@@ -130,8 +130,8 @@ pub const MAX_BLOCK: usize = 64;
 /// program (see docs/performance.md).
 pub const HOT: u32 = 5_000;
 /// Entries of a block before it gets quick code (`quick.rs`), which it runs until it was
-/// entered [`HOT`] times in all and Cranelift's code is ready. Quick code costs about a
-/// microsecond a block, so it pays after a few dozen entries; 200 rather than fewer
+/// entered [`HOT`] times in all and Cranelift's code is ready. Quick code costs a few
+/// microseconds a block, so it pays after a few dozen entries; 200 rather than fewer
 /// keeps the code small (3 MiB in the Debian boot, 9 MiB from 20 entries, for the
 /// same time: see docs/performance.md).
 pub const QUICK_HOT: u32 = 200;

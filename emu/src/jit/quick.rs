@@ -1,5 +1,5 @@
 //! The quick tier: x86-64 code written straight from a block's decoded instructions, one
-//! fixed pattern per instruction, in about a microsecond per block.
+//! fixed pattern per instruction, in a few microseconds per block.
 //!
 //! Cranelift's code is good but costs ~0.5 ms a block, so a block must run thousands of
 //! times before it pays (`HOT`); until then the interpreter runs it. In the Debian boot
@@ -19,12 +19,12 @@
 //! - a branch or jump is an exit, even to the block's own start.
 //!
 //! It only uses the host registers a call may clobber (rax, rcx, rdx, rsi, rdi,
-//! r8-r11) and no stack, so it needs no prologue: rdi = the registers, rsi = the
-//! environment, rdx = the entry pc, r11 = the budget (moved from rcx, which shifts
-//! need for their count).
+//! r8-r11), and the stack only to call the shared lookup routines, so it needs no
+//! prologue: rdi = the registers, rsi = the environment, rdx = the entry pc, r11 = the
+//! budget (moved from rcx, which shifts need for their count).
 //!
-//! Ops it has no pattern for (the high multiplies, divisions, atomics) end the block
-//! before them: the interpreter runs them and the next entry starts another block.
+//! Ops it has no pattern for (divisions, atomics) end the block before them: the
+//! interpreter runs them and the next entry starts another block.
 
 use std::ptr::NonNull;
 
@@ -52,6 +52,7 @@ const LEFT: u8 = R11;
 
 // Condition codes (the low nibble of `jcc`/`setcc`).
 const CC_B: u8 = 0x2;
+const CC_A: u8 = 0x7;
 const CC_AE: u8 = 0x3;
 const CC_E: u8 = 0x4;
 const CC_NE: u8 = 0x5;
@@ -369,8 +370,7 @@ fn write_counted_lookups(layout: EnvLayout, c: super::CountedLayout) -> (Vec<u8>
             a.mov_rr(R9, RAX);
             a.alu_imm(Alu::And, true, R9, 0xfff);
             a.alu_imm(Alu::Cmp, true, R9, 0x1000 - size);
-            // ja: above, unsigned.
-            to_miss.push(a.jcc(0x7));
+            to_miss.push(a.jcc(CC_A));
         }
         a.load(R10, at(ENV, c.run_addend));
         if store {
