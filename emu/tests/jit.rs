@@ -399,7 +399,12 @@ fn compile_thread_timing_changes_nothing() {
 /// counters (TLB hits and misses per level and page size, walks, PTE reads, per phase)
 /// must be the interpreter's to the last access.
 fn assert_same_counted(what: &str, args: &[&str], hot: &str) -> (Run, String) {
-    let (jit, report) = run_with_stats(args, Some(hot), "--stats");
+    assert_same_counted_engine(what, args, &["--jit", "--jit-hot", hot])
+}
+
+/// A `--stats` run with the engine flags `engine` against the interpreter's.
+fn assert_same_counted_engine(what: &str, args: &[&str], engine: &[&str]) -> (Run, String) {
+    let (jit, report) = run_engine(args, engine, "--stats", "0");
     let (reference, _) = run_with_stats(args, None, "--stats");
     assert!(
         jit.stats.contains("L1D") || jit.stats.contains("l1d"),
@@ -408,7 +413,7 @@ fn assert_same_counted(what: &str, args: &[&str], hot: &str) -> (Run, String) {
     );
     assert_eq!(
         jit, reference,
-        "{what}: --stats counters of compiled code and the interpreter differ"
+        "{what}: --stats counters of {engine:?} and the interpreter differ"
     );
     (jit, report)
 }
@@ -434,17 +439,7 @@ fn counted_guest_kernel_boot_counts_identically_with_quick_code() {
     for (mode, extra) in [("--sv39", "layout=linear nokaslr"), ("--sv48", "")] {
         let args = guest_kernel_boot_args(mode, extra);
         let engine = ["--jit", "--jit-hot", "32765", "--jit-quick", "1"];
-        let (quick, report) = run_engine(&args, &engine, "--stats", "0");
-        let (reference, _) = run_with_stats(&args, None, "--stats");
-        assert!(
-            reference.stats.contains("L1D"),
-            "{mode}: {}",
-            reference.stats
-        );
-        assert_eq!(
-            quick, reference,
-            "{mode}: --stats counters of quick code and the interpreter differ"
-        );
+        let report = assert_same_counted_engine(mode, &args, &engine).1;
         assert!(quick_blocks(&report) > 0, "{mode}: no quick code: {report}");
     }
 }
