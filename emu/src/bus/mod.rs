@@ -428,6 +428,18 @@ impl Bus {
         }
     }
 
+    /// Where the device registered under `name` is, for [`Bus::device_at_mut`]: a
+    /// lookup made once rather than by name on every use (mappings are only ever
+    /// added, so the position stays).
+    pub fn device_index(&self, name: &str) -> Option<usize> {
+        self.mappings.iter().position(|m| m.dev.name() == name)
+    }
+
+    /// The device at `index` ([`Bus::device_index`]).
+    pub fn device_at_mut(&mut self, index: usize) -> Option<&mut (dyn MmioDevice + 'static)> {
+        self.mappings.get_mut(index).map(|m| m.dev.as_mut())
+    }
+
     /// Mutable access to a mapped device by name (the machine wires CLINT/PLIC lines).
     pub fn device_mut(&mut self, name: &str) -> Option<&mut (dyn MmioDevice + 'static)> {
         self.mappings

@@ -222,7 +222,7 @@ impl Hart {
         let counted = run.is_some();
         let jit = self.jit_for(counted)?;
         let block = match jit.entry(index) {
-            Entry::Compiled(b) if b.quick && jit.warm(&b) => {
+            Entry::Compiled(b) if b.quick && jit.take_due(&b) => {
                 // Quick code that stayed hot: on to Cranelift (it runs meanwhile).
                 self.compile_block(counted, index, pc & 0xfff, bus);
                 self.jit_for(counted)?.compiled(index)?
@@ -406,7 +406,7 @@ impl Hart {
                 (b.version == self.decoded.version(i) && left >= b.len).then_some(b)
             });
             // Quick code due for Cranelift: back to the loop, whose entry sends it.
-            let next = next.filter(|b| !(b.quick && jit.warm(b)));
+            let next = next.filter(|b| !(b.quick && jit.due(b)));
             match next {
                 Some(b) => {
                     if env.link != 0 {

@@ -3,7 +3,7 @@
 //!
 //! Two tiers: a block entered [`QUICK_HOT`] times (`--jit-quick`) gets quick code
 //! (`quick.rs`: x86-64 written straight from the decoded instructions in a few
-//! microseconds, one pattern per op, exits to the run loop at every jump), and once
+//! microseconds, one pattern per op, every jump an exit through the jump cache), and once
 //! entered [`HOT`] times in all (`--jit-hot`) Cranelift's code, which replaces it when
 //! ready. Quick code runs the warm-up that the interpreter ran before; Cranelift's runs
 //! the hot loops. Everything below is about Cranelift's blocks unless it says quick.
@@ -139,10 +139,19 @@ pub const QUICK_HOT: u32 = 200;
 /// used up, all quick code is thrown away (Cranelift's stays) and blocks get it afresh.
 const MAX_QUICK_BLOCKS: usize = 1 << 13;
 const QUICK_CODE_BYTES: usize = 32 << 20;
-/// A quick block's heat once it was sent to Cranelift, and once that failed (see
-/// [`Jit::warm`]).
-const PROMOTING: u16 = u16::MAX;
-const PROMOTION_FAILED: u16 = PROMOTING - 1;
+/// Where a quick block stands on its way to Cranelift. Its own code counts its entries
+/// (a 16-bit count in the code area, decremented at each entry, so entries through link
+/// cells and the jump cache count as the run loop's do); at zero the block leaves before
+/// its first instruction and the count stays zero until the run loop sends it to
+/// Cranelift ([`Jit::take_due`]). Cranelift's code, once in, takes the quick block's
+/// place in the table, and the quick block's entry is made a jump to it, so that
+/// links and jump-cache entries made to the quick block lead there too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Promotion {
+    Counting,
+    Sent,
+    Failed,
+}
 /// Shorter blocks are left to the interpreter: they save too little per run.
 const MIN_BLOCK: usize = 1;
 /// Changes of a page's code that invalidated compiled code, after which the page is left
@@ -271,8 +280,8 @@ pub struct Block {
     pub len: u64,
     /// The decode-cache page version the block was compiled from.
     pub version: u64,
-    /// Quick code (`quick.rs`): it exits to the run loop at every jump, and goes to
-    /// Cranelift once hot.
+    /// Quick code (`quick.rs`): every jump is an exit (through the jump cache in the
+    /// unobserved flavour), and it goes to Cranelift once hot.
     pub quick: bool,
     /// The block's number.
     pub id: u16,
@@ -371,6 +380,13 @@ impl LinkCells {
     }
 }
 
+/// Where quick code finds a jump-cache entry's fields, and its size.
+const JUMP_ENTRY_PC: i32 = std::mem::offset_of!(JumpEntry, pc) as i32;
+const JUMP_ENTRY_EPOCH: i32 = std::mem::offset_of!(JumpEntry, epoch) as i32;
+const JUMP_ENTRY_CODE: i32 = std::mem::offset_of!(JumpEntry, code) as i32;
+const JUMP_ENTRY_BYTES: usize = std::mem::size_of::<JumpEntry>();
+const _: () = assert!(JUMP_ENTRY_BYTES.is_power_of_two());
+
 /// One jump-cache entry: the block starting at virtual `pc`, valid in jump epoch
 /// `epoch`. 32 bytes, so generated code finds an entry with a shift.
 #[repr(C)]
@@ -446,10 +462,10 @@ pub struct Jit {
     /// 16 bits: the table has an entry per slot of every decoded page (4 KiB a page).
     table: Vec<u16>,
     blocks: Vec<Block>,
-    /// Quick blocks, numbered from [`QUICK_BASE`] in the table, and for each the entries
-    /// counted towards Cranelift (`hot`), or [`PROMOTING`] or [`PROMOTION_FAILED`].
+    /// Quick blocks, numbered from [`QUICK_BASE`] in the table, and where each stands on
+    /// its way to Cranelift.
     quick_blocks: Vec<Block>,
-    heat: Vec<u16>,
+    promotion: Vec<Promotion>,
     /// Quick code (`quick.rs`), when the tier is on, and the entries before a block gets
     /// it (0: never).
     quick: Option<quick::CodeArea>,
@@ -578,7 +594,7 @@ impl Jit {
             table: Vec::with_capacity(slots),
             blocks: Vec::new(),
             quick_blocks: Vec::new(),
-            heat: Vec::new(),
+            promotion: Vec::new(),
             quick: None,
             quick_hot: 0,
             layout,
@@ -590,7 +606,7 @@ impl Jit {
     /// due; 0, or a host other than x86-64, leaves the tier off.
     pub fn enable_quick(&mut self, hot: u32) {
         if cfg!(target_arch = "x86_64") && hot > 0 && hot < self.hot as u32 {
-            self.quick = quick::CodeArea::new(QUICK_CODE_BYTES, self.layout);
+            self.quick = quick::CodeArea::new(QUICK_CODE_BYTES, MAX_QUICK_BLOCKS, self.layout);
             self.quick_hot = hot as u16;
         }
     }
@@ -621,16 +637,33 @@ impl Jit {
         }
     }
 
-    /// Count an entry of quick block `block`: true when it is due for Cranelift (it
-    /// stays due until [`Jit::compile`] takes it).
+    /// Is quick block `block` due for Cranelift: its code counted its entries down to
+    /// zero and it was not sent yet? (A block sent, or whose compile failed, counts
+    /// another 65,535 entries when its count runs out.)
     #[inline(always)]
-    pub fn warm(&mut self, block: &Block) -> bool {
-        let h = &mut self.heat[block.id as usize];
-        if *h >= PROMOTION_FAILED {
+    pub fn due(&mut self, block: &Block) -> bool {
+        let Some(area) = self.quick.as_mut() else {
+            return false;
+        };
+        if area.count(block.id) != 0 {
             return false;
         }
-        *h = h.saturating_add(1).min(PROMOTION_FAILED - 1);
-        *h >= self.hot
+        if self.promotion[block.id as usize] == Promotion::Counting {
+            return true;
+        }
+        area.set_count(block.id, u16::MAX);
+        false
+    }
+
+    /// As [`Jit::due`], for the caller that sends a due block to Cranelift: once due,
+    /// the block runs on (its count starts over) whether or not it is sent.
+    #[inline(always)]
+    pub fn take_due(&mut self, block: &Block) -> bool {
+        let due = self.due(block);
+        if let (true, Some(area)) = (due, self.quick.as_mut()) {
+            area.set_count(block.id, u16::MAX);
+        }
+        due
     }
 
     /// The block table entries call `n` (Cranelift's below [`QUICK_BASE`]).
@@ -656,10 +689,11 @@ impl Jit {
             self.forget_quick_code();
         }
         let before = self.quick.as_ref().map_or(0, quick::CodeArea::used);
+        let id = self.quick_blocks.len() as u16;
         let Some((code_at, len)) = self
             .quick
             .as_mut()
-            .and_then(|area| area.add_block(insns, index))
+            .and_then(|area| area.add_block(insns, index, id))
         else {
             return false;
         };
@@ -667,7 +701,6 @@ impl Jit {
         if self.table.len() <= index {
             self.table.resize(index + 1, 0);
         }
-        let id = self.quick_blocks.len() as u16;
         self.table[index] = COMPILED | (QUICK_BASE + id);
         self.quick_blocks.push(Block {
             code: code_at,
@@ -677,7 +710,10 @@ impl Jit {
             id,
         });
         // Counted on towards `hot` from the entries that made it warm.
-        self.heat.push(self.quick_hot);
+        if let Some(area) = self.quick.as_mut() {
+            area.set_count(id, self.hot - self.quick_hot);
+        }
+        self.promotion.push(Promotion::Counting);
         self.stats.quick_blocks += 1;
         self.stats.quick_instructions += len;
         self.stats.quick_bytes += bytes as u64;
@@ -731,10 +767,6 @@ impl Jit {
     /// Fill link cell `link` (as a block exit named it: number plus one) with `to`, the
     /// block the exit's target starts: from now on the exit jumps straight there.
     pub fn link(&mut self, link: u64, to: &Block) {
-        // Not to quick code: the exit would keep going there once Cranelift's is in.
-        if to.quick {
-            return;
-        }
         if let Some(cell) = link.checked_sub(1).and_then(|n| self.cells.get(n as usize)) {
             // An exit also names its (filled) cell when the budget was too short to go on.
             // A load and a store, not a swap: only this thread touches cells, and a
@@ -750,9 +782,6 @@ impl Jit {
     /// exit to `pc` in that epoch jumps straight there.
     #[inline]
     pub fn remember_jump(&mut self, pc: u64, epoch: u64, to: &Block) {
-        if to.quick {
-            return;
-        }
         let e = &mut self.jumps[jump_slot(pc)];
         if e.pc != pc || e.epoch != epoch || e.code != to.code as u64 {
             self.stats.jumps_cached += 1;
@@ -849,7 +878,7 @@ impl Jit {
         };
         // A quick block keeps running until Cranelift's replaces it.
         match self.quick_block_at(index) {
-            Some(id) => self.heat[id] = PROMOTING,
+            Some(id) => self.promotion[id] = Promotion::Sent,
             None => self.table[index] = IN_FLIGHT,
         }
         match &mut self.compiling {
@@ -908,9 +937,8 @@ impl Jit {
         self.broken |= done.broken;
         self.stats.compile_time += done.time;
         let index = done.index;
-        let promoting = self
-            .quick_block_at(index)
-            .is_some_and(|id| self.heat[id] == PROMOTING);
+        let quick = self.quick_block_at(index);
+        let promoting = quick.is_some_and(|id| self.promotion[id] == Promotion::Sent);
         if self.table.get(index) != Some(&IN_FLIGHT) && !promoting {
             return;
         }
@@ -919,8 +947,8 @@ impl Jit {
         }
         let Some(code) = done.code else {
             self.stats.failures += 1;
-            if let (true, Some(id)) = (promoting, self.quick_block_at(index)) {
-                self.heat[id] = PROMOTION_FAILED;
+            if let (true, Some(id)) = (promoting, quick) {
+                self.promotion[id] = Promotion::Failed;
             }
             return;
         };
@@ -930,6 +958,12 @@ impl Jit {
         if done.version != version(index) {
             self.stats.stale += 1;
             return;
+        }
+        if let (true, Some(q), Some(area)) = (promoting, quick, self.quick.as_mut()) {
+            let q = self.quick_blocks[q];
+            if q.version == done.version {
+                area.redirect(q.code, code.0);
+            }
         }
         let id = self.blocks.len() as u16;
         self.table[index] = COMPILED | id;
@@ -951,14 +985,14 @@ impl Jit {
     }
 
     /// Throw all quick code away (outside any block): its entries are counted afresh,
-    /// or wait for Cranelift's code when it is being compiled. Cranelift's blocks never
-    /// lead into quick code (no link or jump-cache entry names it), so they stay.
+    /// or wait for Cranelift's code when it is being compiled. Cranelift's blocks stay;
+    /// their links and jump-cache entries into quick code are emptied.
     fn forget_quick_code(&mut self) {
         self.stats.quick_restarts += 1;
         for e in &mut self.table {
             if *e & COMPILED != 0 && *e & !COMPILED >= QUICK_BASE {
                 let q = ((*e & !COMPILED) - QUICK_BASE) as usize;
-                *e = if self.heat[q] == PROMOTING {
+                *e = if self.promotion[q] == Promotion::Sent {
                     IN_FLIGHT
                 } else {
                     0
@@ -966,8 +1000,18 @@ impl Jit {
             }
         }
         self.quick_blocks.clear();
-        self.heat.clear();
+        self.promotion.clear();
         if let Some(area) = &mut self.quick {
+            for cell in self.cells.chunks.iter().flat_map(|chunk| chunk.iter()) {
+                if area.holds(cell.load(Ordering::Relaxed)) {
+                    cell.store(0, Ordering::Relaxed);
+                }
+            }
+            for e in self.jumps.iter_mut() {
+                if area.holds(e.code) {
+                    *e = JumpEntry::EMPTY;
+                }
+            }
             area.clear();
         }
     }
@@ -978,7 +1022,7 @@ impl Jit {
         self.table.fill(0);
         self.blocks.clear();
         self.quick_blocks.clear();
-        self.heat.clear();
+        self.promotion.clear();
         if let Some(area) = &mut self.quick {
             area.clear();
         }
@@ -1978,10 +2022,38 @@ mod tests {
         }
     }
 
-    /// When quick blocks run out, only quick code is thrown away: its entries count
-    /// afresh, Cranelift's blocks stay, and a quick block due for Cranelift is replaced.
+    /// The environment of `layout()`, with the jump cache of `jit` and no jump epoch
+    /// any entry was made in.
+    fn test_env(jit: &Jit) -> [u64; 10] {
+        let mut env = [0u64; 10];
+        env[7] = jit.jump_cache() as u64;
+        env[8] = u64::MAX - 1;
+        env
+    }
+
+    /// Run `block` at pc 0x1000 with budget 100: the budget left.
+    fn run_at_0x1000(jit: &Jit, block: &Block, x: &mut [u64; 32], env: &mut [u64; 10]) -> u64 {
+        // SAFETY: `block` is a current block of `jit`; `x` holds 32 registers and `env`
+        // follows `layout()` (its tables are never read: the blocks here access no
+        // memory), and both outlive the call.
+        unsafe {
+            jit.run(
+                block,
+                x.as_mut_ptr(),
+                env.as_mut_ptr() as *mut u8,
+                0x1000,
+                100,
+            )
+        }
+    }
+
+    /// A quick block counts its own entries: due for Cranelift at `--jit-hot` entries in
+    /// all, it leaves before its first instruction until sent, and once Cranelift's
+    /// block is in, the quick block's entry leads there. When quick blocks run out, only
+    /// quick code is thrown away: its entries count afresh, Cranelift's blocks stay, and
+    /// links and jump-cache entries into quick code are emptied.
     #[test]
-    fn running_out_of_quick_blocks_keeps_cranelifts() {
+    fn quick_blocks_count_their_entries_and_make_way_for_cranelifts() {
         // Below `COMPILE_HERE_BELOW`: Cranelift compiles at once, on this thread.
         let mut jit = Jit::new(layout(), 50, 1 << 16).expect("Cranelift for the host");
         jit.enable_quick(2);
@@ -1990,16 +2062,43 @@ mod tests {
         assert!(jit.compile(1, 0, &body, 7));
         let cranelift = jit.compiled(1).expect("compiled");
         assert!(!cranelift.quick);
-        // Slot 2: quick code, then entered until Cranelift's is due and replaces it.
+        // Slot 2: quick code, entered until Cranelift's is due.
         assert!(jit.compile_quick(2, &body, 7));
         let quick = jit.compiled(2).expect("quick code");
         assert!(quick.quick);
-        let entries = (2..).take_while(|_| !jit.warm(&quick)).count();
-        assert_eq!(entries + 2, 49, "due at the 50th entry in all");
+        let (mut x, mut env) = ([0u64; 32], test_env(&jit));
+        let ran = (0..)
+            .take_while(|_| run_at_0x1000(&jit, &quick, &mut x, &mut env) == 98)
+            .count();
+        assert_eq!(ran + 1 + 2, 50, "due at the 50th entry in all");
+        assert_eq!(x[5], 2 * ran as u64, "the due entry ran nothing");
+        assert_eq!(env[0], 0x1000, "it resumes at its entry");
+        assert!(jit.due(&quick) && jit.due(&quick), "due until taken");
+        assert!(jit.take_due(&quick));
+        assert!(!jit.due(&quick));
+        // Cranelift's block replaces it, and the quick block's entry leads there.
         assert!(jit.compile(2, 0, &body, 7));
         assert!(!jit.compiled(2).expect("replaced").quick);
+        // (A count that would stop the quick block at once: its code is not run.)
+        jit.quick
+            .as_mut()
+            .expect("quick tier")
+            .set_count(quick.id, 1);
+        let before = x[5];
+        assert_eq!(run_at_0x1000(&jit, &quick, &mut x, &mut env), 98);
+        assert_eq!(x[5], before + 2);
+        // A link and a jump-cache entry to quick code.
+        assert!(jit.compile_quick(3, &body, 7));
+        let third = jit.compiled(3).expect("quick code");
+        jit.remember_jump(0x3000, 5, &third);
+        let cell = || {
+            jit.cells
+                .get(0)
+                .expect("Cranelift's blocks have link cells")
+        };
+        cell().store(third.code as u64, Ordering::Relaxed);
         // Fill the quick blocks (slot 2's was the first), then one more.
-        for index in 3..2 + MAX_QUICK_BLOCKS {
+        for index in 4..2 + MAX_QUICK_BLOCKS {
             assert!(jit.compile_quick(index, &body, 7));
         }
         assert_eq!(jit.stats.quick_restarts, 0);
@@ -2014,5 +2113,16 @@ mod tests {
             assert!(!kept.quick);
         }
         assert_eq!(jit.compiled(1).map(|b| b.code), Some(cranelift.code));
+        let cell = jit.cells.get(0).expect("link cells kept");
+        assert_eq!(
+            cell.load(Ordering::Relaxed),
+            0,
+            "the link into quick code emptied"
+        );
+        assert_eq!(
+            jit.jumps[jump_slot(0x3000)].epoch,
+            u64::MAX,
+            "the jump emptied"
+        );
     }
 }

@@ -11,12 +11,20 @@
 //! A quick block has the protocol of a Cranelift block (see the module comment of
 //! `jit`): `fn(x, env, pc, left) -> left | EXIT_BEFORE?` with the resume pc in the
 //! environment, called with the same four argument registers, so the run loop runs
-//! both alike. It is simpler in three ways:
+//! both alike, and either can go straight on into the other: Cranelift's exits through
+//! their link cells and the jump cache, quick code's through the jump cache. It is
+//! simpler in three ways:
 //!
 //! - guest registers live in the register file, each instruction reads its operands
 //!   from it and writes its result back (no register allocation);
-//! - every exit returns (no link cells, no jump cache), naming no cell;
+//! - an exit looks its target up in the jump cache (the unobserved flavour; the
+//!   counted flavour's exits return), never in a link cell, and names no cell when it
+//!   returns;
 //! - a branch or jump is an exit, even to the block's own start.
+//!
+//! Each block counts its own entries (see `Promotion` in `jit`): a chain that runs
+//! through it without the run loop still brings it to Cranelift, whose block then
+//! takes its place, its entry made a jump there.
 //!
 //! It only uses the host registers a call may clobber (rax, rcx, rdx, rsi, rdi,
 //! r8-r11), and the stack only to call the shared lookup routines, so it needs no
@@ -52,6 +60,7 @@ const LEFT: u8 = R11;
 
 // Condition codes (the low nibble of `jcc`/`setcc`).
 const CC_B: u8 = 0x2;
+const CC_BE: u8 = 0x6;
 const CC_A: u8 = 0x7;
 const CC_AE: u8 = 0x3;
 const CC_E: u8 = 0x4;
@@ -274,6 +283,16 @@ impl Asm {
     fn set_bit(&mut self, dst: u8, bit: u8) {
         self.rr(true, &[0x0f, 0xba], 5, dst, false);
         self.code.push(bit);
+    }
+
+    /// `opcode [rip + disp]` (a word operand: the opcode carries the 0x66 prefix) then
+    /// `imm`, for code placed at `base`, with the operand at address `target`.
+    fn rip_word(&mut self, opcode: &[u8], base: u64, target: u64, imm: &[u8]) {
+        self.code.extend_from_slice(opcode);
+        let next = base + (self.code.len() + 4 + imm.len()) as u64;
+        let disp = target.wrapping_sub(next) as i64 as i32;
+        self.code.extend_from_slice(&disp.to_le_bytes());
+        self.code.extend_from_slice(imm);
     }
 
     fn ret(&mut self) {
@@ -502,25 +521,79 @@ impl Writer {
         }
     }
 
-    /// Return with the resume pc set, after `retired` instructions.
+    /// Leave for the resume pc after `retired` instructions: straight into the block the
+    /// jump cache holds for it (see [`Writer::chain`]), or back to the run loop, with
+    /// the instruction at the resume pc left pending (this decode-cache slot) when
+    /// `pending` says so.
     fn exit(&mut self, resume: Resume, retired: u64, pending: Option<u64>) {
         let h = self.layout;
-        match resume {
+        let target = match resume {
             Resume::At(offset) => {
                 self.pc_at(R8, offset);
-                self.a.store(at(ENV, h.pc_offset), R8);
+                R8
             }
-            Resume::Rax => self.a.store(at(ENV, h.pc_offset), RAX),
-        }
+            Resume::Rax => RAX,
+        };
+        self.a.store(at(ENV, h.pc_offset), target);
         if let Some(slot) = pending {
             self.a
                 .store_imm(at(ENV, h.pending_slot_offset), slot as i32);
-        }
-        self.a.lea(RAX, at(LEFT, -(retired as i32)));
-        if pending.is_some() {
+            self.a.lea(RAX, at(LEFT, -(retired as i32)));
             self.a.set_bit(RAX, EXIT_BEFORE.trailing_zeros() as u8);
+            self.a.ret();
+            return;
         }
+        self.a.lea(RCX, at(LEFT, -(retired as i32)));
+        if h.across_pages {
+            if target == RAX {
+                self.a.mov_rr(R8, RAX);
+            }
+            self.chain();
+        }
+        self.a.mov_rr(RAX, RCX);
         self.a.ret();
+    }
+
+    /// With the target pc in r8 and the budget left in rcx: tail-call the block the jump
+    /// cache holds for the target in the current jump epoch, as Cranelift's exits do
+    /// (same slot, same checks, the budget covering any block), with the arguments a
+    /// block takes; fall through to the code after it otherwise. Quick and Cranelift's
+    /// blocks take their arguments in the same registers (Cranelift's `tail` convention
+    /// passes them as the C convention does), so either may follow.
+    fn chain(&mut self) {
+        let h = self.layout;
+        self.a.alu_imm(Alu::Cmp, true, RCX, super::MAX_BLOCK as i32);
+        let short = self.a.jcc(CC_B);
+        // rax = the entry: jump_cache + jump_slot(target) * 32.
+        self.a.mov_rr(RAX, R8);
+        self.a.shift_imm(SHR, true, RAX, 1);
+        self.a.mov_rr(R9, R8);
+        self.a.shift_imm(SHR, true, R9, 13);
+        self.a.rr(true, &[0x31], R9, RAX, false);
+        self.a
+            .alu_imm(Alu::And, false, RAX, (super::JUMP_SLOTS - 1) as i32);
+        self.a.shift_imm(
+            SHL,
+            false,
+            RAX,
+            super::JUMP_ENTRY_BYTES.trailing_zeros() as u8,
+        );
+        self.a
+            .alu_mem(Alu::Add, true, RAX, at(ENV, h.jump_cache_offset));
+        self.a
+            .alu_mem(Alu::Cmp, true, R8, at(RAX, super::JUMP_ENTRY_PC));
+        let miss = self.a.jcc(CC_NE);
+        self.a.load(R9, at(ENV, h.jump_epoch_offset));
+        self.a
+            .alu_mem(Alu::Cmp, true, R9, at(RAX, super::JUMP_ENTRY_EPOCH));
+        let stale = self.a.jcc(CC_NE);
+        self.a.mov_rr(PC0, R8);
+        // jmp [rax + code]
+        self.a
+            .mem(false, &[0xff], 4, at(RAX, super::JUMP_ENTRY_CODE));
+        for p in [short, miss, stale] {
+            self.a.land(p);
+        }
     }
 
     /// rax = the effective address `x[rs1] + imm`.
@@ -809,10 +882,17 @@ impl Writer {
     }
 }
 
-/// The machine code of the block `insns`, entered at decode-cache slot `index`, to be
-/// placed at `base` in `area`, and the number of its instructions it covers (it ends
-/// before the first op it has no pattern for); None when it would cover none.
-fn write_block(area: &CodeArea, base: u64, insns: &[Insn], index: usize) -> Option<(Vec<u8>, u64)> {
+/// The machine code of quick block `id`, for the block `insns` entered at decode-cache
+/// slot `index`, to be placed at `base` in `area`, and the number of its instructions it
+/// covers (it ends before the first op it has no pattern for); None when it would cover
+/// none.
+fn write_block(
+    area: &CodeArea,
+    base: u64,
+    insns: &[Insn],
+    index: usize,
+    id: u16,
+) -> Option<(Vec<u8>, u64)> {
     let origin = area.base.as_ptr() as u64;
     let mut w = Writer {
         a: Asm::default(),
@@ -821,6 +901,11 @@ fn write_block(area: &CodeArea, base: u64, insns: &[Insn], index: usize) -> Opti
         base,
         lookups: area.lookups.map(|at| origin + at as u64),
     };
+    // Count the entry; at zero, leave before the first instruction (see `Promotion`).
+    let count_at = origin + (id as u64) * 2;
+    w.a.rip_word(&[0x66, 0x83, 0x2d], base, count_at, &[1]);
+    let due = w.a.jcc(CC_BE);
+    debug_assert!(w.a.code.len() >= REDIRECT_BYTES);
     w.a.mov_rr(LEFT, RCX);
     let mut offset = 0i64;
     let mut done = 0u64;
@@ -851,12 +936,21 @@ fn write_block(area: &CodeArea, base: u64, insns: &[Insn], index: usize) -> Opti
         w.a.land(stub.patch);
         w.exit(Resume::At(stub.resume), stub.retired, stub.pending);
     }
+    // Due: the count stays at zero until the run loop takes the block to Cranelift.
+    w.a.land(due);
+    w.a.rip_word(&[0x66, 0xc7, 0x05], base, count_at, &[0, 0]);
+    w.a.store(at(ENV, w.layout.pc_offset), PC0);
+    w.a.mov_rr(RAX, RCX);
+    w.a.ret();
     Some((w.a.code, done))
 }
 
-/// The most bytes one block's code can take (64 instructions at under 100 bytes each,
-/// stubs included).
-const MAX_BLOCK_BYTES: usize = 8192;
+/// Room kept for one block's code (64 instructions at up to ~100 bytes each with their
+/// exits is under half of it); a block whose code would not fit gets none.
+const MAX_BLOCK_BYTES: usize = 16384;
+
+/// Bytes at a quick block's entry that [`CodeArea::redirect`] overwrites.
+const REDIRECT_BYTES: usize = 12;
 
 /// Executable memory for quick blocks: one mapping, filled in order, the shared lookup
 /// routines first.
@@ -866,10 +960,16 @@ const MAX_BLOCK_BYTES: usize = 8192;
 /// each a TLB shootdown to the compile thread's core (~10 µs a block measured in the
 /// Debian boot's 15,000 blocks, 5 % of its time), and a second, read-only view of the
 /// same memory would count every page of code twice in the resident set.
+///
+/// The area starts with one 16-bit entry count per quick block number (see
+/// `Promotion` in `jit`), which generated code decrements at each entry and reaches
+/// with a rip-relative operand.
 pub struct CodeArea {
     base: NonNull<u8>,
     size: usize,
     used: usize,
+    /// Entry counts at the area's start.
+    counts: usize,
     layout: EnvLayout,
     /// Offsets of the lookup routines.
     lookups: [usize; 8],
@@ -884,7 +984,7 @@ unsafe impl Send for CodeArea {}
 impl CodeArea {
     /// Reserve `size` bytes (the host backs only the pages written) for blocks of
     /// environment `layout`.
-    pub fn new(size: usize, layout: EnvLayout) -> Option<CodeArea> {
+    pub fn new(size: usize, counts: usize, layout: EnvLayout) -> Option<CodeArea> {
         use rustix::mm::{mmap_anonymous, MapFlags, ProtFlags};
         // SAFETY: a fresh anonymous mapping at an address the kernel chooses overlaps
         // nothing of ours.
@@ -900,14 +1000,15 @@ impl CodeArea {
         let mut area = CodeArea {
             base: NonNull::new(base as *mut u8)?,
             size,
-            used: 0,
+            used: counts * 2,
+            counts,
             layout,
             lookups: [0; 8],
             shared: 0,
         };
         let (code, lookups) = write_lookups(layout);
-        area.put(&code)?;
-        area.lookups = lookups;
+        let start = area.put(&code)? as usize - base as usize;
+        area.lookups = lookups.map(|at| start + at);
         area.shared = area.used;
         Some(area)
     }
@@ -928,18 +1029,66 @@ impl CodeArea {
         Some(self.base.as_ptr() as u64 + start as u64)
     }
 
-    /// Write quick code for `insns`, the block entered at decode-cache slot `index`:
-    /// its entry and how many of the instructions it covers. None when it would cover
-    /// none, or when the area is full (then [`CodeArea::clear`] it first).
-    pub fn add_block(&mut self, insns: &[Insn], index: usize) -> Option<(*const u8, u64)> {
-        if self.used + MAX_BLOCK_BYTES + 16 > self.size {
+    /// Write quick code for `insns`, the block entered at decode-cache slot `index`, as
+    /// quick block `id` (below the `counts` the area was made with): its entry and how
+    /// many of the instructions it covers. None when it would cover none, or when the
+    /// area is full (then [`CodeArea::clear`] it first).
+    pub fn add_block(&mut self, insns: &[Insn], index: usize, id: u16) -> Option<(*const u8, u64)> {
+        if self.full() || id as usize >= self.counts {
             return None;
         }
         let base = self.base.as_ptr() as u64 + self.used.next_multiple_of(16) as u64;
-        let (code, len) = write_block(self, base, insns, index)?;
+        let (code, len) = write_block(self, base, insns, index, id)?;
+        if code.len() > MAX_BLOCK_BYTES {
+            return None;
+        }
         let at = self.put(&code)?;
         debug_assert_eq!(at, base);
         Some((at as *const u8, len))
+    }
+
+    /// Quick block `id`'s entry count (it must be below the area's `counts`).
+    pub fn count(&self, id: u16) -> u16 {
+        assert!((id as usize) < self.counts);
+        // SAFETY: the counts are the area's first `counts` aligned 16-bit words, inside
+        // the mapping; generated code writes them only while it runs, on this thread.
+        unsafe { (self.base.as_ptr() as *const u16).add(id as usize).read() }
+    }
+
+    /// Set quick block `id`'s entry count.
+    pub fn set_count(&mut self, id: u16, count: u16) {
+        assert!((id as usize) < self.counts);
+        // SAFETY: as in `count`.
+        unsafe {
+            (self.base.as_ptr() as *mut u16)
+                .add(id as usize)
+                .write(count)
+        }
+    }
+
+    /// Make the quick block at `code` (an entry [`CodeArea::add_block`] returned since
+    /// the last clear) go straight to `target`, code taking the same arguments: its
+    /// entry becomes `mov rax, target; jmp rax` (rax is no argument).
+    pub fn redirect(&mut self, code: *const u8, target: *const u8) {
+        let at = code as usize - self.base.as_ptr() as usize;
+        assert!(at >= self.shared && at + REDIRECT_BYTES <= self.used);
+        let mut jump = [0u8; REDIRECT_BYTES];
+        jump[..2].copy_from_slice(&[0x48, 0xb8]);
+        jump[2..10].copy_from_slice(&(target as u64).to_le_bytes());
+        jump[10..].copy_from_slice(&[0xff, 0xe0]);
+        // SAFETY: the bytes lie inside the mapping (checked above), at the start of a
+        // block's code, whose prologue is longer than this; no block runs while the
+        // hart patches (this is called outside any block), and the hart's thread is
+        // the only one that runs quick code, so the next run sees the new bytes.
+        unsafe {
+            std::ptr::copy_nonoverlapping(jump.as_ptr(), self.base.as_ptr().add(at), jump.len());
+        }
+    }
+
+    /// Does `code` point into this area?
+    pub fn holds(&self, code: u64) -> bool {
+        let base = self.base.as_ptr() as u64;
+        (base..base + self.size as u64).contains(&code)
     }
 
     /// Bytes in use.
@@ -1007,6 +1156,8 @@ mod tests {
         store_table: *const [u64; 2],
         ram: *mut u8,
         pending_slot: u64,
+        jump_cache: *const [u64; 4],
+        jump_epoch: u64,
     }
 
     const SLOTS: usize = 256;
@@ -1023,8 +1174,8 @@ mod tests {
             ram_offset: offset_of!(TestEnv, ram) as i32,
             page_map_offset: 0,
             page_map_len_offset: 0,
-            jump_cache_offset: 0,
-            jump_epoch_offset: 0,
+            jump_cache_offset: offset_of!(TestEnv, jump_cache) as i32,
+            jump_epoch_offset: offset_of!(TestEnv, jump_epoch) as i32,
             pending_slot_offset: offset_of!(TestEnv, pending_slot) as i32,
             table_slots: SLOTS as u64,
             across_pages: true,
@@ -1054,7 +1205,18 @@ mod tests {
     /// Run `insns` as a quick block entered at `pc` (decode-cache slot 100) with budget
     /// 1000 and registers `x`, RAM pages: PAGE_VA loadable (RAM 0..4K), PAGE_VA + 4K
     /// loadable and storable (RAM 4K..8K), the page after that nothing.
-    fn run_block(insns: &[Insn], mut x: [u64; 32], pc: u64) -> Outcome {
+    fn run_block(insns: &[Insn], x: [u64; 32], pc: u64) -> Outcome {
+        run_chain(insns, x, pc, None)
+    }
+
+    /// [`run_block`] in jump epoch 7, with `next`'s block (its pc, the epoch its entry
+    /// was made in, its instructions) in the jump cache.
+    fn run_chain(
+        insns: &[Insn],
+        mut x: [u64; 32],
+        pc: u64,
+        next: Option<(u64, u64, &[Insn])>,
+    ) -> Outcome {
         let mut load = vec![[u64::MAX, 0]; SLOTS];
         let mut store = vec![[u64::MAX, 0]; SLOTS];
         for (page, ram_off) in [(PAGE_VA >> 12, 0u64), ((PAGE_VA >> 12) + 1, 0x1000)] {
@@ -1065,6 +1227,15 @@ mod tests {
             }
         }
         let mut ram: Vec<u8> = (0..8192u32).map(|i| (i * 7 + 3) as u8).collect();
+        let mut jumps = vec![[0, u64::MAX, 0, 0]; super::super::JUMP_SLOTS];
+        let mut area = CodeArea::new(1 << 20, 2, layout()).expect("code area");
+        let (code, _) = area.add_block(insns, 100, 0).expect("quick code");
+        area.set_count(0, 1000);
+        if let Some((next_pc, epoch, next)) = next {
+            let (next_code, _) = area.add_block(next, 200, 1).expect("quick code");
+            area.set_count(1, 1000);
+            jumps[super::super::jump_slot(next_pc)] = [next_pc, epoch, next_code as u64, 0];
+        }
         let mut env = TestEnv {
             pc: 0,
             link: 0,
@@ -1072,11 +1243,11 @@ mod tests {
             store_table: store.as_ptr(),
             ram: ram.as_mut_ptr(),
             pending_slot: u64::MAX,
+            jump_cache: jumps.as_ptr(),
+            jump_epoch: 7,
         };
-        let mut area = CodeArea::new(1 << 20, layout()).expect("code area");
-        let (code, _) = area.add_block(insns, 100).expect("quick code");
-        // SAFETY: `code` was written for `layout()`, which `env` follows; the tables and
-        // RAM it points to live until the block returns.
+        // SAFETY: `code` was written for `layout()`, which `env` follows; the tables,
+        // the jump cache and RAM it points to live until the block returns.
         let result = unsafe {
             run(
                 code,
@@ -1163,6 +1334,62 @@ mod tests {
         assert_eq!(o.result, 1000 - 1);
     }
 
+    /// An exit whose target the jump cache holds (its pc, the current epoch) goes
+    /// straight into that block while the budget covers any block; a `jalr`'s too.
+    #[test]
+    fn exits_go_on_through_the_jump_cache() {
+        use OpKind::*;
+        let mut x = [0u64; 32];
+        x[2] = 0x8000_5000;
+        let next = [op(Addi, 6, 6, 0, 5), op(Jal, 0, 0, 0, 0x100)];
+        let first = [op(Addi, 5, 0, 0, 1), op(Jal, 0, 0, 0, 0x20)];
+        let o = run_chain(&first, x, 0x8000_1000, Some((0x8000_1024, 7, &next)));
+        assert_eq!(
+            (o.result, o.pc, o.x[5], o.x[6]),
+            (1000 - 4, 0x8000_1028 + 0x100, 1, 5)
+        );
+        let jalr = [op(Jalr, 0, 2, 0, 0)];
+        let o = run_chain(&jalr, x, 0x8000_1000, Some((0x8000_5000, 7, &next)));
+        assert_eq!((o.result, o.pc, o.x[6]), (1000 - 3, 0x8000_5104, 5));
+        // Another pc in the same slot, or the entry of another epoch: back to the loop.
+        let jal = [op(Jal, 0, 0, 0, 0x20)];
+        let o = run_chain(&jal, x, 0x8000_1000, Some((0x8000_1028, 7, &next)));
+        assert_eq!((o.result, o.pc, o.x[6]), (1000 - 1, 0x8000_1020, 0));
+        let o = run_chain(&jal, x, 0x8000_1000, Some((0x8000_1020, 6, &next)));
+        assert_eq!((o.result, o.pc, o.x[6]), (1000 - 1, 0x8000_1020, 0));
+    }
+
+    /// A block whose entry count runs out leaves before its first instruction, and
+    /// keeps doing so (the count stays zero) until its count is set again.
+    #[test]
+    fn a_block_whose_count_runs_out_leaves_before_anything() {
+        let mut area = CodeArea::new(1 << 20, 1, layout()).expect("code area");
+        let (code, _) = area
+            .add_block(&[op(OpKind::Addi, 5, 5, 0, 1)], 100, 0)
+            .expect("quick code");
+        area.set_count(0, 2);
+        let mut x = [0u64; 32];
+        let mut env = [0u64; 10];
+        let results: Vec<u64> = (0..3)
+            .map(|_| {
+                // SAFETY: the block accesses no memory; `env` is as large as `TestEnv`
+                // and its pc field is at offset 0.
+                unsafe {
+                    run(
+                        code,
+                        x.as_mut_ptr(),
+                        env.as_mut_ptr() as *mut u8,
+                        0x4000,
+                        10,
+                    )
+                }
+            })
+            .collect();
+        // The first entry ran (budget 10 - 1); the second found the count at zero.
+        assert_eq!(results, [9, 10, 10]);
+        assert_eq!((x[5], env[0], area.count(0)), (1, 0x4000, 0));
+    }
+
     #[test]
     fn taken_branches_and_jumps_exit_to_their_targets() {
         use OpKind::*;
@@ -1202,7 +1429,7 @@ mod tests {
             (o.result, o.pc, o.x[3], o.x[4]),
             (1000 - 1, 0x8000_0004, 7, 0)
         );
-        let area = CodeArea::new(1 << 20, layout()).unwrap();
-        assert!(write_block(&area, 0, &[op(Div, 4, 1, 2, 0)], 1).is_none());
+        let area = CodeArea::new(1 << 20, 1, layout()).unwrap();
+        assert!(write_block(&area, 0, &[op(Div, 4, 1, 2, 0)], 1, 0).is_none());
     }
 }

@@ -184,6 +184,10 @@ pub struct Machine {
     host_clock_start: std::time::Instant,
     /// Device interrupt lines, gathered every quantum (kept to reuse its allocation).
     irq_levels: Vec<(u32, bool)>,
+    /// Where the interrupt controllers are on the bus, looked up once: they are asked
+    /// every quantum.
+    plic_at: Option<usize>,
+    clint_at: Option<usize>,
     /// Trace producer (disabled unless `--trace`).
     pub tracer: crate::trace::Tracer,
     /// Statistics or a live trace want every access to go through the TLB model.
@@ -224,6 +228,8 @@ impl Machine {
             .collect();
         Machine {
             config,
+            plic_at: bus.device_index("plic"),
+            clint_at: bus.device_index("clint"),
             bus,
             harts,
             total_insns: 0,
@@ -347,13 +353,13 @@ impl Machine {
         self.bus.poll_devices(now);
         self.irq_levels.clear();
         self.irq_levels.extend(self.bus.irq_lines());
-        if let Some(plic) = self.bus.device_mut("plic") {
+        if let Some(plic) = self.plic_at.and_then(|at| self.bus.device_at_mut(at)) {
             plic.set_source_levels(&self.irq_levels);
         }
         for (i, hart) in self.harts.iter_mut().enumerate() {
             let mut bits = 0;
-            for name in ["clint", "plic"] {
-                if let Some(d) = self.bus.device_mut(name) {
+            for at in [self.clint_at, self.plic_at].into_iter().flatten() {
+                if let Some(d) = self.bus.device_at_mut(at) {
                     bits |= d.interrupt_bits(i);
                 }
             }
@@ -363,7 +369,8 @@ impl Machine {
     }
 
     fn next_deadline(&mut self) -> Option<u64> {
-        self.bus.device_mut("clint").and_then(|c| c.next_deadline())
+        let clint = self.clint_at.and_then(|at| self.bus.device_at_mut(at));
+        clint.and_then(|c| c.next_deadline())
     }
 
     /// Run until the guest exits or `max_insns` instructions have retired.
