@@ -118,7 +118,7 @@ pub struct MachineArgs {
     /// trace of insn, tlb, mmio or sbi events).
     #[arg(long)]
     pub jit: bool,
-    /// Compile a block after it was entered N times (default 5000). Low values compile
+    /// Compile a block after it was entered N times (default 20000). Low values compile
     /// more code and are for testing the compiler; below 100, blocks compile at once on
     /// the hart's thread instead of on a compile thread. At most 32765.
     #[arg(long, value_name = "N", conflicts_with = "interp", default_value_t = crate::jit::HOT,

@@ -125,10 +125,11 @@ use compile_thread::{CompileThread, Compiled, Compiler, Done, Request};
 pub const MAX_BLOCK: usize = 64;
 /// Executions of a block entry before it is compiled, unless `--jit-hot` says otherwise.
 /// Compiling a block costs about half a millisecond, so a block must run thousands of
-/// times to pay for itself; below that the interpreter's warm-up is the cost. 5000 was
-/// the best of 2000/5000/10000/20000 for both the Debian boot and the CoreMark-like
-/// program (see docs/performance.md).
-pub const HOT: u32 = 5_000;
+/// times to pay for itself; until then quick code runs it ([`QUICK_HOT`]), which goes
+/// on into other blocks as Cranelift's does. 20000 against 5000 made the Debian boot's
+/// CPU time 12 % lower and the real workloads' 2-6 % (fewer compiles), the CoreMark-
+/// and Dhrystone-like programs' the same (see docs/performance.md).
+pub const HOT: u32 = 20_000;
 /// Entries of a block before it gets quick code (`quick.rs`), which it runs until it was
 /// entered [`HOT`] times in all and Cranelift's code is ready. Quick code costs a few
 /// microseconds a block, so it pays after a few dozen entries; 200 rather than fewer
