@@ -29,11 +29,59 @@ const CONTEXT_STRIDE: u64 = 0x1000;
 pub const MIP_SEIP: u64 = 1 << 9;
 pub const MIP_MEIP: u64 = 1 << 11;
 
+/// A set of sources, a bit per source number (the machine samples the lines and asks
+/// for the best candidate every quantum: a few word operations rather than a loop over
+/// every source).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Sources([u64; SOURCES.div_ceil(64)]);
+
+impl Sources {
+    fn get(&self, src: usize) -> bool {
+        src < SOURCES && self.0[src / 64] & (1 << (src % 64)) != 0
+    }
+
+    fn set(&mut self, src: usize, on: bool) {
+        if src < SOURCES {
+            let bit = 1 << (src % 64);
+            if on {
+                self.0[src / 64] |= bit;
+            } else {
+                self.0[src / 64] &= !bit;
+            }
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.iter().all(|&w| w == 0)
+    }
+
+    /// The sources in the set, lowest first.
+    fn iter(&self) -> impl Iterator<Item = usize> + '_ {
+        self.0.iter().enumerate().flat_map(|(i, &word)| {
+            let mut w = word;
+            std::iter::from_fn(move || {
+                (w != 0).then(|| {
+                    let bit = w.trailing_zeros() as usize;
+                    w &= w - 1;
+                    i * 64 + bit
+                })
+            })
+        })
+    }
+
+    /// 32 bits of the set from source `32 * word` on (the layout of the pending array).
+    fn word32(&self, word: usize) -> u32 {
+        self.0
+            .get(word / 2)
+            .map_or(0, |&w| (w >> (32 * (word % 2))) as u32)
+    }
+}
+
 pub struct Plic {
     priority: [u32; SOURCES],
-    level: [bool; SOURCES],
-    pending: [bool; SOURCES],
-    in_service: [bool; SOURCES],
+    level: Sources,
+    pending: Sources,
+    in_service: Sources,
     /// Per context: enable bit words.
     enable: Vec<[u32; WORDS]>,
     threshold: Vec<u32>,
@@ -56,9 +104,9 @@ impl Plic {
         let contexts = 2 * harts;
         Plic {
             priority: [0; SOURCES],
-            level: [false; SOURCES],
-            pending: [false; SOURCES],
-            in_service: [false; SOURCES],
+            level: Sources::default(),
+            pending: Sources::default(),
+            in_service: Sources::default(),
             enable: vec![[0; WORDS]; contexts],
             threshold: vec![0; contexts],
         }
@@ -72,13 +120,13 @@ impl Plic {
     /// enabled pending sources, lowest id on ties; 0 if none.
     fn best_candidate(&self, ctx: usize) -> u32 {
         // Asked every quantum for every hart; nothing is pending almost always.
-        if !self.pending[1..].contains(&true) {
+        if self.pending.is_empty() {
             return 0;
         }
         let mut best = 0usize;
         let mut best_priority = self.threshold[ctx];
-        for src in 1..SOURCES {
-            if self.pending[src] && self.enabled(ctx, src) && self.priority[src] > best_priority {
+        for src in self.pending.iter() {
+            if self.enabled(ctx, src) && self.priority[src] > best_priority {
                 best = src;
                 best_priority = self.priority[src];
             }
@@ -89,8 +137,8 @@ impl Plic {
     fn claim(&mut self, ctx: usize) -> u32 {
         let src = self.best_candidate(ctx);
         if src != 0 {
-            self.pending[src as usize] = false;
-            self.in_service[src as usize] = true;
+            self.pending.set(src as usize, false);
+            self.in_service.set(src as usize, true);
         }
         src
     }
@@ -99,17 +147,12 @@ impl Plic {
         let src = src as usize;
         // The spec ignores completions for sources not enabled in this context.
         if src != 0 && src < SOURCES && self.enabled(ctx, src) {
-            self.in_service[src] = false;
+            self.in_service.set(src, false);
         }
     }
 
     fn pending_word(&self, word: usize) -> u32 {
-        (0..32)
-            .filter(|bit| {
-                let src = word * 32 + bit;
-                src < SOURCES && self.pending[src]
-            })
-            .fold(0, |w, bit| w | (1 << bit))
+        self.pending.word32(word)
     }
 
     fn contexts(&self) -> usize {
@@ -210,16 +253,24 @@ impl MmioDevice for Plic {
     }
 
     fn set_source_levels(&mut self, levels: &[(u32, bool)]) {
-        self.level = [false; SOURCES];
+        let mut level = Sources::default();
         for &(src, high) in levels {
-            if let Some(l) = self.level.get_mut(src as usize) {
-                *l |= high;
+            if high {
+                level.set(src as usize, true);
             }
         }
-        for src in 1..SOURCES {
-            if !self.in_service[src] {
-                self.pending[src] = self.level[src];
-            }
+        self.level = level;
+        // Sources not in service follow their line; source 0 is never pending.
+        let mut follow = level;
+        follow.set(0, false);
+        for ((p, &s), &l) in self
+            .pending
+            .0
+            .iter_mut()
+            .zip(&self.in_service.0)
+            .zip(&follow.0)
+        {
+            *p = (*p & s) | (l & !s);
         }
     }
 
@@ -247,9 +298,9 @@ impl Plic {
     ) -> crate::snapshot::format::Result<()> {
         for i in 0..SOURCES {
             w.u32(self.priority[i]);
-            w.bool(self.level[i]);
-            w.bool(self.pending[i]);
-            w.bool(self.in_service[i]);
+            w.bool(self.level.get(i));
+            w.bool(self.pending.get(i));
+            w.bool(self.in_service.get(i));
         }
         w.u64(self.enable.len() as u64);
         for (words, &threshold) in self.enable.iter().zip(&self.threshold) {
@@ -267,9 +318,9 @@ impl Plic {
     ) -> crate::snapshot::format::Result<()> {
         for i in 0..SOURCES {
             self.priority[i] = r.u32()?;
-            self.level[i] = r.bool()?;
-            self.pending[i] = r.bool()?;
-            self.in_service[i] = r.bool()?;
+            self.level.set(i, r.bool()?);
+            self.pending.set(i, r.bool()?);
+            self.in_service.set(i, r.bool()?);
         }
         if r.u64()? != self.enable.len() as u64 {
             return Err(r.error("has another number of contexts"));
@@ -357,6 +408,41 @@ mod tests {
         assert_eq!(r(&mut p, S_CTX1_CLAIM), 5);
         assert_eq!(r(&mut p, S_CTX1_CLAIM), 40);
         assert_eq!(r(&mut p, S_CTX1_CLAIM), 0);
+    }
+
+    /// Sources on either side of the set's 64-bit words and in every pending word:
+    /// pending bits as the guest reads them, claims by priority then lowest id.
+    #[test]
+    fn sources_across_words_pend_and_claim() {
+        let mut p = Plic::new(1);
+        let sources = [1usize, 31, 32, 63, 64, 65, 95, 96];
+        for &src in &sources {
+            w(&mut p, 4 * src as u64, 1);
+        }
+        for word in 0..4u64 {
+            w(&mut p, S_CTX1_ENABLE + 4 * word, u32::MAX as u64);
+        }
+        w(&mut p, 4 * 65, 2);
+        let levels: Vec<(u32, bool)> = sources.iter().map(|&s| (s as u32, true)).collect();
+        p.set_source_levels(&levels);
+        let pending: Vec<u64> = (0..4)
+            .map(|word| r(&mut p, PENDING_BASE + 4 * word))
+            .collect();
+        assert_eq!(
+            pending,
+            [1 << 1 | 1 << 31, 1 | 1 << 31, 1 | 1 << 1 | 1 << 31, 1]
+        );
+        let claims: Vec<u64> = (0..9).map(|_| r(&mut p, S_CTX1_CLAIM)).collect();
+        assert_eq!(claims, [65, 1, 31, 32, 63, 64, 95, 96, 0]);
+        // Completed, still high: pending again; dropped while in service: not.
+        w(&mut p, S_CTX1_CLAIM, 96);
+        let mut low = levels.clone();
+        low[7].1 = true;
+        low[6].1 = false;
+        w(&mut p, S_CTX1_CLAIM, 95);
+        p.set_source_levels(&low);
+        assert_eq!(r(&mut p, PENDING_BASE + 12), 1);
+        assert_eq!(r(&mut p, PENDING_BASE + 8) & 1 << 31, 0);
     }
 
     #[test]
