@@ -246,9 +246,10 @@ impl Hart {
 
     /// Unobserved, within a run of the interpreter on a page: run the compiled block
     /// that starts at slot `index` (at `pc`), if there is one, as [`Hart::run_block`]
-    /// would, without counting a visit. A run the interpreter started in the middle of a
-    /// block (where the last quantum ended, say) goes back to compiled code at the
-    /// next block's start instead of interpreting up to the next jump.
+    /// would, without counting a visit in the table (a quick block still counts its own
+    /// entry). A run the interpreter started in the middle of a block (where the last
+    /// quantum ended, say) goes back to compiled code at the next block's start instead
+    /// of interpreting up to the next jump.
     #[inline(always)]
     pub(in crate::cpu) fn run_block_if_compiled(
         &mut self,
