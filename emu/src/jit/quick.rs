@@ -28,8 +28,9 @@
 //!
 //! It only uses the host registers a call may clobber (rax, rcx, rdx, rsi, rdi,
 //! r8-r11), and the stack only to call the shared lookup routines, so it needs no
-//! prologue: rdi = the registers, rsi = the environment, rdx = the entry pc, r11 = the
-//! budget (moved from rcx, which shifts need for their count).
+//! stack frame (its prologue only counts the entry): rdi = the registers, rsi = the
+//! environment, rdx = the entry pc, r11 = the budget (moved from rcx, which shifts need
+//! for their count).
 //!
 //! Ops it has no pattern for (divisions, atomics) end the block before them: the
 //! interpreter runs them and the next entry starts another block.
