@@ -381,7 +381,7 @@ impl LinkCells {
     }
 }
 
-/// Where quick code finds a jump-cache entry's fields, and its size.
+/// Where generated code finds a jump-cache entry's fields, and its size.
 const JUMP_ENTRY_PC: i32 = std::mem::offset_of!(JumpEntry, pc) as i32;
 const JUMP_ENTRY_EPOCH: i32 = std::mem::offset_of!(JumpEntry, epoch) as i32;
 const JUMP_ENTRY_CODE: i32 = std::mem::offset_of!(JumpEntry, code) as i32;
@@ -413,8 +413,12 @@ impl JumpEntry {
 /// the same offset in different pages (function entries are often aligned alike) land
 /// in different slots.
 fn jump_slot(pc: u64) -> usize {
-    (((pc >> 1) ^ (pc >> 13)) as usize) & (JUMP_SLOTS - 1)
+    (((pc >> JUMP_HASH_SHIFTS.0) ^ (pc >> JUMP_HASH_SHIFTS.1)) as usize) & (JUMP_SLOTS - 1)
 }
+
+/// The two shifts of a pc whose xor [`jump_slot`] masks (generated code computes the
+/// slot the same way).
+const JUMP_HASH_SHIFTS: (i64, i64) = (1, 13);
 
 /// Tells jump epochs apart (see "Across pages" in the module comment).
 #[derive(Default)]
@@ -1354,11 +1358,14 @@ impl Translator<'_> {
             return;
         }
         // The slot, as `jump_slot` computes it.
-        let low = self.b.ins().ushr_imm_u(target, 1);
-        let page = self.b.ins().ushr_imm_u(target, 13);
+        let low = self.b.ins().ushr_imm_u(target, JUMP_HASH_SHIFTS.0);
+        let page = self.b.ins().ushr_imm_u(target, JUMP_HASH_SHIFTS.1);
         let mixed = self.b.ins().bxor(low, page);
         let slot = self.b.ins().band_imm_s(mixed, (JUMP_SLOTS - 1) as i64);
-        let byte = self.b.ins().ishl_imm_u(slot, 5);
+        let byte = self
+            .b
+            .ins()
+            .ishl_imm_u(slot, JUMP_ENTRY_BYTES.trailing_zeros() as i64);
         // Loaded here rather than through `env_field`: an exit is off the block's
         // straight path, so a value loaded in it cannot serve later instructions.
         let table = self
@@ -1366,8 +1373,8 @@ impl Translator<'_> {
             .ins()
             .load(I64, TRUSTED, self.env, h.jump_cache_offset);
         let entry = self.b.ins().iadd(table, byte);
-        let pc = self.b.ins().load(I64, TRUSTED, entry, 0);
-        let epoch = self.b.ins().load(I64, TRUSTED, entry, 8);
+        let pc = self.b.ins().load(I64, TRUSTED, entry, JUMP_ENTRY_PC);
+        let epoch = self.b.ins().load(I64, TRUSTED, entry, JUMP_ENTRY_EPOCH);
         let now = self
             .b
             .ins()
@@ -1380,7 +1387,7 @@ impl Translator<'_> {
         self.continue_if(hit, out);
         let room = self.room(left);
         self.continue_if(room, out);
-        let code = self.b.ins().load(I64, TRUSTED, entry, 16);
+        let code = self.b.ins().load(I64, TRUSTED, entry, JUMP_ENTRY_CODE);
         let args = [self.x, self.env, target, left];
         self.b
             .ins()

@@ -544,14 +544,16 @@ impl Writer {
             self.a.ret();
             return;
         }
-        self.a.lea(RCX, at(LEFT, -(retired as i32)));
         if h.across_pages {
+            self.a.lea(RCX, at(LEFT, -(retired as i32)));
             if target == RAX {
                 self.a.mov_rr(R8, RAX);
             }
             self.chain();
+            self.a.mov_rr(RAX, RCX);
+        } else {
+            self.a.lea(RAX, at(LEFT, -(retired as i32)));
         }
-        self.a.mov_rr(RAX, RCX);
         self.a.ret();
     }
 
@@ -567,9 +569,11 @@ impl Writer {
         let short = self.a.jcc(CC_B);
         // rax = the entry: jump_cache + jump_slot(target) * 32.
         self.a.mov_rr(RAX, R8);
-        self.a.shift_imm(SHR, true, RAX, 1);
+        self.a
+            .shift_imm(SHR, true, RAX, super::JUMP_HASH_SHIFTS.0 as u8);
         self.a.mov_rr(R9, R8);
-        self.a.shift_imm(SHR, true, R9, 13);
+        self.a
+            .shift_imm(SHR, true, R9, super::JUMP_HASH_SHIFTS.1 as u8);
         self.a.rr(true, &[0x31], R9, RAX, false);
         self.a
             .alu_imm(Alu::And, false, RAX, (super::JUMP_SLOTS - 1) as i32);
