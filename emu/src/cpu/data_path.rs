@@ -21,6 +21,9 @@ pub(super) trait DataPath {
     /// Account whatever the path held back (counted runs); before anything else can
     /// touch the MMU.
     fn settle(&mut self, _hart: &mut Hart) {}
+    /// After a [`DataPath::settle`] and whatever followed it, before the path's next
+    /// access: forget what no longer holds.
+    fn resume(&mut self, _hart: &mut Hart) {}
     /// The counted path's run, which compiled blocks of the counted flavour extend; None
     /// on the other paths.
     #[inline(always)]
@@ -99,11 +102,19 @@ impl DataPath for Cached {
     }
 }
 
-/// Through the MMU's counted cache, repeated accesses to one page accounted together.
+/// Through the MMU's counted cache, repeated accesses to a few pages accounted together.
 impl DataPath for CountedRun {
     #[inline(always)]
     fn settle(&mut self, hart: &mut Hart) {
-        hart.end_counted_run(self);
+        hart.mmu.settle_run(self);
+        self.recheck = !self.is_empty();
+    }
+
+    #[inline(always)]
+    fn resume(&mut self, hart: &mut Hart) {
+        if self.recheck {
+            hart.mmu.keep_run(self, &hart.data_ctx);
+        }
     }
 
     #[inline(always)]
@@ -139,18 +150,49 @@ impl DataPath for CountedRun {
     }
 }
 
-/// Account the accesses `run` holds to `mmu` (data context `ctx`) and forget it.
+/// Account the accesses `run` holds to `mmu` and forget its pages.
 #[inline]
-pub(super) fn end_counted_run(mmu: &mut Mmu, ctx: &TranslateCtx, run: &mut CountedRun) {
-    if run.n > 0 {
-        let access = if run.load {
-            AccessType::Load
-        } else {
-            AccessType::Store
-        };
-        mmu.repeat_data(run.vpn << 12, access, ctx, run.n);
+pub(super) fn end_counted_run(mmu: &mut Mmu, run: &mut CountedRun) {
+    mmu.settle_run(run);
+    run.clear();
+}
+
+/// Counted runs: join `va`'s page to `run` for a load or a `store` and count the access
+/// there, when the MMU's counted cache has the page as plain RAM and it may join
+/// ([`Mmu::run_join`]); the page it displaces from the run has its accesses accounted
+/// first. Returns the RAM offset of `va`; None, having changed nothing, otherwise (the
+/// caller ends the run and takes the full path).
+pub(super) fn join_counted_run(
+    mmu: &mut Mmu,
+    bus: &Bus,
+    ctx: &TranslateCtx,
+    run: &mut CountedRun,
+    va: u64,
+    store: bool,
+) -> Option<usize> {
+    let access = if store {
+        AccessType::Store
+    } else {
+        AccessType::Load
+    };
+    let join = mmu.run_join(va, access, ctx, run)?;
+    let off = if store {
+        // Not the HTIF mailbox page: `ram_offset` leaves it to the device path.
+        bus.ram_offset(join.page, 4096)
+    } else {
+        bus.ram.offset_of(join.page, 4096)
+    }?;
+    let vpn = va >> 12;
+    let displaced = &run.pages[CountedRun::slot(vpn)];
+    if displaced.vpn != vpn && displaced.n > 0 {
+        mmu.settle_run(run);
     }
-    *run = CountedRun::NONE;
+    if run.is_empty() {
+        run.context = mmu.run_context(ctx);
+    }
+    debug_assert_eq!(run.context, mmu.run_context(ctx), "a run outlived its context");
+    run.join(vpn, off, store, join.slot, join.level);
+    Some(off + (va & 0xfff) as usize)
 }
 
 impl Hart {
@@ -167,10 +209,10 @@ impl Hart {
         }
     }
 
-    /// Account the accesses `run` holds and forget it.
+    /// Account the accesses `run` holds and forget its pages.
     #[inline]
     fn end_counted_run(&mut self, run: &mut CountedRun) {
-        end_counted_run(&mut self.mmu, &self.data_ctx, run);
+        end_counted_run(&mut self.mmu, run);
     }
 
     /// Load in a counter-observed run, exactly as [`Hart::load`] accounts it.
@@ -182,27 +224,16 @@ impl Hart {
         size: u64,
         run: &mut CountedRun,
     ) -> Result<u64, Exception> {
-        let within = (va & 0xfff) + size <= 0x1000;
-        let vpn = va >> 12;
-        if vpn == run.vpn && run.load && within {
-            run.n += 1;
-            return Ok(read_le(
-                bus.ram.as_slice(),
-                va.wrapping_add(run.addend) as usize,
-                size,
-            ));
-        }
-        // A first load on the page of a store run keeps the run's stores.
-        let store = vpn == run.vpn && run.store;
-        self.end_counted_run(run);
-        if within {
-            if let Some(pa) = self.mmu.counted_hit(va, AccessType::Load, &self.data_ctx) {
-                if let Some(off) = bus.ram.offset_of(pa & !0xfff, 4096) {
-                    *run = CountedRun::starting(vpn, off, true, store);
-                }
-                return self.load_at(bus, va, pa, size);
+        if (va & 0xfff) + size <= 0x1000 {
+            let off = match run.count(va, false) {
+                Some(off) => Some(off),
+                None => join_counted_run(&mut self.mmu, bus, &self.data_ctx, run, va, false),
+            };
+            if let Some(off) = off {
+                return Ok(read_le(bus.ram.as_slice(), off, size));
             }
         }
+        self.end_counted_run(run);
         self.load(bus, va, size)
     }
 
@@ -217,27 +248,18 @@ impl Hart {
         value: u64,
         run: &mut CountedRun,
     ) -> Result<bool, Exception> {
-        let within = (va & 0xfff) + size <= 0x1000;
-        let vpn = va >> 12;
-        if vpn == run.vpn && run.store && within {
-            run.n += 1;
-            let off = va.wrapping_add(run.addend) as usize;
-            write_le(bus.ram.as_mut_slice(), off, size, value);
-            self.note_ram_store(off, size as usize);
-            return Ok(false);
-        }
-        // A first store on the page of a load run keeps the run's loads.
-        let load = vpn == run.vpn && run.load;
-        self.end_counted_run(run);
-        if within {
-            if let Some(pa) = self.mmu.counted_hit(va, AccessType::Store, &self.data_ctx) {
-                // Not the HTIF mailbox page: `ram_offset` leaves it to the device path.
-                if let Some(off) = bus.ram_offset(pa & !0xfff, 4096) {
-                    *run = CountedRun::starting(vpn, off, load, true);
-                }
-                return self.store_at(bus, va, pa, size, value);
+        if (va & 0xfff) + size <= 0x1000 {
+            let off = match run.count(va, true) {
+                Some(off) => Some(off),
+                None => join_counted_run(&mut self.mmu, bus, &self.data_ctx, run, va, true),
+            };
+            if let Some(off) = off {
+                write_le(bus.ram.as_mut_slice(), off, size, value);
+                self.note_ram_store(off, size as usize);
+                return Ok(false);
             }
         }
+        self.end_counted_run(run);
         self.store(bus, va, size, value)
     }
 

@@ -23,14 +23,14 @@
 use std::mem::{offset_of, MaybeUninit};
 
 use crate::bus::Bus;
-use crate::cpu::data_path::end_counted_run;
+use crate::cpu::data_path::join_counted_run;
 use crate::cpu::decode::{decode, DataAccess, OpKind};
 use crate::cpu::decode_cache::{self, DecodeCache};
 use crate::cpu::Hart;
 use crate::jit::{
     Block, CountedLayout, Entry, EnvLayout, Insn, Jit, EXIT_BEFORE, MAX_BLOCK, NO_DECODED_PAGE,
 };
-use crate::mmu::page_caches::{CountedRun, DtlbEntry, DTLB_SLOTS};
+use crate::mmu::page_caches::{CountedRun, DtlbEntry, RunPage, DTLB_SLOTS, RUN_PAGES};
 use crate::mmu::{AccessType, Mmu, TranslateCtx};
 
 /// What generated code reads and writes besides the registers.
@@ -62,7 +62,7 @@ struct Env {
 /// outside it.
 #[repr(C)]
 struct CountedEnv {
-    run: CountedRun,
+    run: *mut CountedRun,
     miss_fn: MissFn,
     mmu: *mut Mmu,
     bus: *const Bus,
@@ -73,48 +73,34 @@ struct CountedEnv {
 type MissFn = extern "C" fn(*mut Env, u64, u64, u64, u64) -> u64;
 
 /// The counted flavour's data access outside the run (see `jit::CountedLayout`): what
-/// `load_counted`/`store_counted` do when the access is a counted-cache hit on a RAM
-/// page (for a store, one without decoded code): account the run so far and the hit,
-/// start a run on the page, and return the host address of the bytes. Otherwise 0,
-/// having changed nothing but what the interpreter's path changes first (the run
-/// accounted): the block leaves before the instruction and the reference step takes
+/// `load_counted`/`store_counted` do when the page may join the run (a counted-cache
+/// hit on plain RAM, for a store one without decoded code): join it, count the access
+/// and return the host address of the bytes. Otherwise 0, having changed nothing: the
+/// block leaves before the instruction and the reference step ends the run and takes
 /// the access through the full path.
 extern "C" fn counted_miss(env: *mut Env, va: u64, size: u64, store: u64, pc: u64) -> u64 {
     // SAFETY: generated code of the counted flavour passes the environment `run_blocks`
     // gave it, with its counted part set, and whose pointers are valid for the whole
-    // call: the MMU and the bus are not otherwise used while a block runs, RAM and the
-    // page map are not resized.
+    // call: the MMU, the bus and the loop's run are not otherwise used while a block
+    // runs, RAM and the page map are not resized.
     let env = unsafe { &mut *env };
     // SAFETY: as above.
     let c = unsafe { env.counted.assume_init_mut() };
     // SAFETY: as above.
-    let (mmu, bus) = unsafe { (&mut *c.mmu, &*c.bus) };
+    let (mmu, bus, run) = unsafe { (&mut *c.mmu, &*c.bus, &mut *c.run) };
     if (va & 0xfff) + size > 0x1000 {
         return 0;
     }
     let store = store != 0;
-    let access = if store {
-        AccessType::Store
-    } else {
-        AccessType::Load
-    };
     let ctx = c.data_ctx;
-    // Only a page the access will be a counted-cache hit on as plain RAM: a miss must be
-    // settled by the interpreter's path, in order, with nothing accounted yet.
-    let Some(page) = mmu.counted_page(va, access, &ctx) else {
-        return 0;
-    };
-    let off = if store {
-        // Not the HTIF mailbox page: `ram_offset` leaves it to the device path.
-        bus.ram_offset(page, 4096)
-    } else {
-        bus.ram.offset_of(page, 4096)
-    };
-    let Some(off) = off else {
-        return 0;
-    };
     if store {
-        let at = off >> 12;
+        // A store to decoded code must drop what was decoded from the bytes it changes:
+        // the interpreter's path does.
+        let page = mmu.counted_page(va, AccessType::Store, &ctx);
+        let Some(at) = page.and_then(|page| bus.ram_offset(page, 4096)) else {
+            return 0;
+        };
+        let at = at >> 12;
         // SAFETY: `at` is checked against the page map's length; the map outlives the
         // block run (see above).
         let decoded = (at < env.page_map_len as usize).then(|| unsafe { *env.page_map.add(at) });
@@ -123,22 +109,10 @@ extern "C" fn counted_miss(env: *mut Env, va: u64, size: u64, store: u64, pc: u6
         }
     }
     mmu.current_pc = pc;
-    let vpn = va >> 12;
-    let run = &mut c.run;
-    // A first load on the page of a store run keeps the run's stores, and vice versa.
-    let other = vpn == run.vpn && if store { run.load } else { run.store };
-    end_counted_run(mmu, &ctx, run);
-    if mmu.counted_hit(va, access, &ctx).is_none() {
+    let Some(at) = join_counted_run(mmu, bus, &ctx, run, va, store) else {
         return 0;
-    }
-    *run = if store {
-        CountedRun::starting(vpn, off, other, true)
-    } else {
-        CountedRun::starting(vpn, off, true, other)
     };
-    (env.ram as u64)
-        .wrapping_add(off as u64)
-        .wrapping_add(va & 0xfff)
+    (env.ram as u64).wrapping_add(at as u64)
 }
 
 /// How a block run ended, for the run loop.
@@ -350,7 +324,7 @@ impl Hart {
         };
         if COUNTED {
             env.counted.write(CountedEnv {
-                run: run.as_deref().copied().unwrap_or(CountedRun::NONE),
+                run: run.map_or(std::ptr::null_mut(), |run| run as *mut CountedRun),
                 miss_fn: counted_miss,
                 mmu: &mut self.mmu,
                 bus: &*bus,
@@ -382,13 +356,7 @@ impl Hart {
                 let pending = env.pending_slot as usize;
                 jit.stats.retired += retired;
                 self.instret += retired;
-                if COUNTED {
-                    // SAFETY: set above for the counted flavour.
-                    let counted = unsafe { env.counted.assume_init_ref() };
-                    if let Some(run) = run {
-                        *run = counted.run;
-                    }
-                } else {
+                if !COUNTED {
                     self.prefill_data_page(pending, bus);
                 }
                 return BlockExit {
@@ -424,10 +392,6 @@ impl Hart {
         }
         jit.stats.retired += retired;
         self.instret += retired;
-        if let (true, Some(run)) = (COUNTED, run) {
-            // SAFETY: set above for the counted flavour.
-            *run = unsafe { env.counted.assume_init_ref() }.run;
-        }
         BlockExit {
             retired,
             pc,
@@ -578,11 +542,17 @@ fn env_layout(counted: bool) -> EnvLayout {
         // Counted code accounts fetches per page in the loop: no chain leaves its page.
         across_pages: !counted,
         counted: counted.then(|| CountedLayout {
-            run_vpn: (run + offset_of!(CountedRun, vpn)) as i32,
-            run_load: (run + offset_of!(CountedRun, load)) as i32,
-            run_store: (run + offset_of!(CountedRun, store)) as i32,
-            run_addend: (run + offset_of!(CountedRun, addend)) as i32,
-            run_n: (run + offset_of!(CountedRun, n)) as i32,
+            run: run as i32,
+            pages: offset_of!(CountedRun, pages) as i32,
+            page_shift: size_of::<RunPage>().trailing_zeros() as u8,
+            page_mask: RUN_PAGES as u64 - 1,
+            seq: offset_of!(CountedRun, seq) as i32,
+            page_vpn: offset_of!(RunPage, vpn) as i32,
+            page_load: offset_of!(RunPage, load) as i32,
+            page_store: offset_of!(RunPage, store) as i32,
+            page_addend: offset_of!(RunPage, addend) as i32,
+            page_n: offset_of!(RunPage, n) as i32,
+            page_last: offset_of!(RunPage, last) as i32,
             miss_fn: (counted_at + offset_of!(CountedEnv, miss_fn)) as i32,
         }),
     }

@@ -283,6 +283,7 @@ impl Hart {
             // touches the L1I only; anything else settles it first.
             if O::COUNTED {
                 self.end_fetch_batch(&mut cur.batch, cur.left);
+                cur.data.resume(self);
             }
             if cur.left == 0 {
                 break RunStop::Budget;
@@ -359,7 +360,9 @@ impl Hart {
                 // The full path may walk, fault and trap: nothing held back may wait.
                 self.settle::<O>(cur);
                 self.pc = pc;
-                (self.fetch_or_trap(bus), false)
+                let index = self.fetch_or_trap(bus);
+                cur.data.resume(self);
+                (index, false)
             }
         };
         if index == FETCH_TRAPPED || (O::TRIGGERS && self.data_trigger_fires(index, pc)) {

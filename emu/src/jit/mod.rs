@@ -246,25 +246,34 @@ pub struct EnvLayout {
     pub counted: Option<CountedLayout>,
 }
 
-/// Where the counted flavour finds its run in the environment.
+/// Where the counted flavour finds its run: the environment points at it (`run`); the
+/// run holds `page_mask + 1` pages of `1 << page_shift` bytes from `pages`, direct-mapped
+/// by virtual page number, and the count of its accesses at `seq`.
 ///
-/// A load or store whose page is the run's (`run_vpn`), of a type the run holds
-/// (`run_load`/`run_store`, bytes 0 or 1), and that stays in the page, is a repeat of
-/// the counted-cache hit that started the run: generated code adds one to `run_n` and
-/// touches RAM at va + `run_addend` (a store only when the page holds no decoded code).
-/// Any other access calls the host function at `miss_fn` (the host's calling
-/// convention: `(env, va, size, store, pc) -> host address or 0`), which accounts the
-/// run so far and starts a new one when the MMU's counted cache has the page as plain
-/// RAM, returning the host address of the bytes; on 0, having changed nothing the
-/// interpreter would not, the block leaves before the instruction. Blocks chain only
-/// to blocks on their own page: the run loop accounts fetches per page.
+/// A load or store whose page is the one in its slot (`page_vpn`), of a type the page
+/// holds (`page_load`/`page_store`, bytes 0 or 1), and that stays in the page, is a
+/// repeat of the counted-cache hit with which the page joined: generated code adds one
+/// to `seq` and to the page's `page_n`, stores `seq` in its `page_last`, and touches RAM
+/// at va + `page_addend` (a store only when the page holds no decoded code). Any other
+/// access calls the host function at `miss_fn` (the host's calling convention: `(env,
+/// va, size, store, pc) -> host address or 0`), which joins the page to the run when
+/// the MMU's counted cache has it as plain RAM, counting the access, and returns the
+/// host address of the bytes; on 0, having changed nothing, the block leaves before the
+/// instruction. Blocks chain only to blocks on their own page: the run loop accounts
+/// fetches per page.
 #[derive(Debug, Clone, Copy)]
 pub struct CountedLayout {
-    pub run_vpn: i32,
-    pub run_load: i32,
-    pub run_store: i32,
-    pub run_addend: i32,
-    pub run_n: i32,
+    pub run: i32,
+    pub pages: i32,
+    pub page_shift: u8,
+    pub page_mask: u64,
+    pub seq: i32,
+    pub page_vpn: i32,
+    pub page_load: i32,
+    pub page_store: i32,
+    pub page_addend: i32,
+    pub page_n: i32,
+    pub page_last: i32,
     pub miss_fn: i32,
 }
 
@@ -1537,21 +1546,32 @@ impl Translator<'_> {
         let host = self.b.append_block_param(join, I64);
         // In the run: its page, a type it holds, within the page.
         let vpn = self.b.ins().ushr_imm_u(va, 12);
-        let run_vpn = self.b.ins().load(I64, TRUSTED, self.env, c.run_vpn);
-        let same = self.b.ins().icmp(IntCC::Equal, run_vpn, vpn);
+        let run = self.b.ins().load(I64, TRUSTED, self.env, c.run);
+        let slot = self.b.ins().band_imm_s(vpn, c.page_mask as i64);
+        let slot = self.b.ins().ishl_imm_u(slot, c.page_shift as i64);
+        let page = self.b.ins().iadd(run, slot);
+        let page_vpn = self.b.ins().load(I64, TRUSTED, page, c.pages + c.page_vpn);
+        let same = self.b.ins().icmp(IntCC::Equal, page_vpn, vpn);
         self.continue_if(same, miss);
-        let flag_at = if store { c.run_store } else { c.run_load };
-        let flag = self.b.ins().uload8(I32, TRUSTED, self.env, flag_at);
+        let flag_at = c.pages + if store { c.page_store } else { c.page_load };
+        let flag = self.b.ins().uload8(I32, TRUSTED, page, flag_at);
         self.continue_if(flag, miss);
         self.stays_in_page(va, size, miss);
-        let addend = self.b.ins().load(I64, TRUSTED, self.env, c.run_addend);
+        let addend = self
+            .b
+            .ins()
+            .load(I64, TRUSTED, page, c.pages + c.page_addend);
         let off = self.b.ins().iadd(va, addend);
         if let Some((map, pages)) = code_map {
             self.no_decoded_code(map, pages, off, out);
         }
-        let n = self.b.ins().load(I64, TRUSTED, self.env, c.run_n);
+        let seq = self.b.ins().load(I64, TRUSTED, run, c.seq);
+        let seq = self.b.ins().iadd_imm_s(seq, 1);
+        self.b.ins().store(TRUSTED, seq, run, c.seq);
+        self.b.ins().store(TRUSTED, seq, page, c.pages + c.page_last);
+        let n = self.b.ins().load(I64, TRUSTED, page, c.pages + c.page_n);
         let n = self.b.ins().iadd_imm_s(n, 1);
-        self.b.ins().store(TRUSTED, n, self.env, c.run_n);
+        self.b.ins().store(TRUSTED, n, page, c.pages + c.page_n);
         let at = self.b.ins().iadd(ram, off);
         self.b.ins().jump(join, &[BlockArg::Value(at)]);
         // Anything else: the miss function decides.

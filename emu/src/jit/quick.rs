@@ -358,10 +358,9 @@ fn write_lookups(layout: EnvLayout) -> (Vec<u8>, [usize; 8]) {
 
 /// The counted flavour's routines (see `CountedLayout` in `jit`), the same contract
 /// with the instruction's pc in rcx: an access the environment's counted run covers
-/// (its page, a type it holds, within the page, and for a store a page without
-/// decoded code) is counted in it; anything else goes to the miss function, which
-/// accounts the run so far and may start a new one, or says to leave before the
-/// instruction. A store to a page with decoded code leaves at once, as Cranelift's
+/// (a page it holds, of a type it holds there, within the page, and for a store a page
+/// without decoded code) is counted in it; anything else goes to the miss function,
+/// which may join the page to the run, or says to leave before the instruction. A store to a page with decoded code leaves at once, as Cranelift's
 /// counted blocks do.
 fn write_counted_lookups(layout: EnvLayout, c: super::CountedLayout) -> (Vec<u8>, [usize; 8]) {
     let mut a = Asm::default();
@@ -373,48 +372,55 @@ fn write_counted_lookups(layout: EnvLayout, c: super::CountedLayout) -> (Vec<u8>
         *start = a.code.len();
         let mut to_miss = Vec::new();
         let mut to_leave = Vec::new();
+        // r9: the run's slot for the page (r8: the page number).
         a.mov_rr(R8, RAX);
         a.shift_imm(SHR, true, R8, 12);
-        a.alu_mem(Alu::Cmp, true, R8, at(ENV, c.run_vpn));
+        a.mov_rr(R9, R8);
+        a.alu_imm(Alu::And, true, R9, c.page_mask as i32);
+        a.shift_imm(SHL, true, R9, c.page_shift);
+        a.alu_mem(Alu::Add, true, R9, at(ENV, c.run));
+        a.alu_mem(Alu::Cmp, true, R8, at(R9, c.pages + c.page_vpn));
         to_miss.push(a.jcc(CC_NE));
-        // cmp byte [env + flag], 0
-        a.mem(
-            false,
-            &[0x80],
-            7,
-            at(ENV, if store { c.run_store } else { c.run_load }),
-        );
+        // cmp byte [r9 + flag], 0
+        let flag = if store { c.page_store } else { c.page_load };
+        a.mem(false, &[0x80], 7, at(R9, c.pages + flag));
         a.code.push(0);
         to_miss.push(a.jcc(CC_E));
         if size > 1 {
-            a.mov_rr(R9, RAX);
-            a.alu_imm(Alu::And, true, R9, 0xfff);
-            a.alu_imm(Alu::Cmp, true, R9, 0x1000 - size);
+            a.mov_rr(R8, RAX);
+            a.alu_imm(Alu::And, true, R8, 0xfff);
+            a.alu_imm(Alu::Cmp, true, R8, 0x1000 - size);
             to_miss.push(a.jcc(CC_A));
         }
-        a.load(R10, at(ENV, c.run_addend));
+        a.load(R10, at(R9, c.pages + c.page_addend));
         if store {
             // The RAM page's entry in the decode cache's page map must say no code.
             a.lea(
-                R9,
+                R8,
                 Mem {
                     base: R10,
                     index: Some(RAX),
                     disp: 0,
                 },
             );
-            a.shift_imm(SHR, true, R9, 12);
-            a.alu_mem(Alu::Cmp, true, R9, at(ENV, layout.page_map_len_offset));
+            a.shift_imm(SHR, true, R8, 12);
+            a.alu_mem(Alu::Cmp, true, R8, at(ENV, layout.page_map_len_offset));
             to_leave.push(a.jcc(CC_AE));
-            a.shift_imm(SHL, true, R9, 2);
-            a.alu_mem(Alu::Add, true, R9, at(ENV, layout.page_map_offset));
-            // cmp dword [r9], 0
-            a.mem(false, &[0x83], 7, at(R9, 0));
+            a.shift_imm(SHL, true, R8, 2);
+            a.alu_mem(Alu::Add, true, R8, at(ENV, layout.page_map_offset));
+            // cmp dword [r8], 0
+            a.mem(false, &[0x83], 7, at(R8, 0));
             a.code.push(0);
             to_leave.push(a.jcc(CC_NE));
         }
-        // inc qword [env + n]
-        a.mem(true, &[0xff], 0, at(ENV, c.run_n));
+        // One more access in the run, the page's last so far.
+        a.load(R8, at(ENV, c.run));
+        // inc qword [r8 + seq]
+        a.mem(true, &[0xff], 0, at(R8, c.seq));
+        a.load(R8, at(R8, c.seq));
+        a.store(at(R9, c.pages + c.page_last), R8);
+        // inc qword [r9 + n]
+        a.mem(true, &[0xff], 0, at(R9, c.pages + c.page_n));
         a.alu_mem(Alu::Add, true, R10, at(ENV, layout.ram_offset));
         a.rr(false, &[0x39], RAX, RAX, false);
         a.ret();

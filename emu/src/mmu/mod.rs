@@ -152,6 +152,7 @@ pub use tlb::{TlbConfig, TlbEntry, TlbLevelConfig, TlbRestore};
 pub use walker::{Leaf, WalkFault, WalkStep, WalkSteps};
 
 use check::StaleLog;
+use page_caches::CountedRun;
 use pwc::{PageWalkCache, PwcLookup};
 use tlb::TlbArray;
 use walker::{ad_need, ad_update, leaf_permits, AdNeed};
@@ -286,6 +287,16 @@ const COUNTED_SLOTS: usize = 64;
 
 /// [`CountedEntry::slot`] of a translation that needs no TLB (satp = bare, or M-mode).
 const NO_TLB: u32 = u32::MAX;
+
+/// A page joining a counted run ([`Mmu::run_join`]): its physical address, and the L1D
+/// slot its accesses hit (or no TLB) with the leaf level of the slot's entry, which the
+/// run keeps for [`Mmu::settle_run`].
+#[derive(Debug, Clone, Copy)]
+pub struct RunJoin {
+    pub page: u64,
+    pub slot: u32,
+    pub level: u8,
+}
 
 /// A translation the observed fast path may repeat: one that hit the L1 of the TLB model
 /// (or needed no TLB), passed the permission, A/D and whole-page PMP checks, and would
@@ -528,11 +539,119 @@ impl Mmu {
             .then_some(e.page)
     }
 
-    /// Account `n` more data accesses of type `access` to `va`'s page, each exactly as a
-    /// successful [`Mmu::counted_hit`] would, right after one that succeeded with no other
-    /// data access in between.
-    pub fn repeat_data(&mut self, va: u64, access: AccessType, ctx: &TranslateCtx, n: u64) {
-        self.repeat_counted(va, access, ctx, n);
+    /// Whether `va`'s page may join the counted run `run` for a data access of type
+    /// `access` (see [`CountedRun`]): the counted cache would serve the access as an L1D
+    /// hit (or without TLB) on a slot no other page of the run hits, or on one whose
+    /// entry covers none of the others' pages and is covered by none of theirs, so that
+    /// every access of the run stays a hit on its page's slot in any order (the model's
+    /// last-hit slot, checked first on each access, never names another match). Some:
+    /// the physical page and what the run needs to account the page's accesses. Changes
+    /// nothing; only while [`Mmu::only_counting`].
+    pub fn run_join(
+        &self,
+        va: u64,
+        access: AccessType,
+        ctx: &TranslateCtx,
+        run: &CountedRun,
+    ) -> Option<RunJoin> {
+        let vpn = va >> 12;
+        let e = &self.fast.counted[access as usize][vpn as usize % COUNTED_SLOTS];
+        if e.vpn != vpn
+            || e.key != self.fast.key(ctx)
+            || ctx.satp != self.fast.satp
+            || self.pmp.version() != self.pmp_version_seen
+        {
+            return None;
+        }
+        let join = RunJoin {
+            page: e.page,
+            slot: e.slot,
+            level: e.level,
+        };
+        if e.slot == NO_TLB {
+            return Some(join);
+        }
+        let (slot, asid) = (e.slot as usize, satp_asid(ctx.satp));
+        if self.l1d.version() != e.tlb_version || !self.l1d.would_touch(slot, va, asid) {
+            return None;
+        }
+        // The slot of a page of the run holds a translation of the page, so it covers
+        // `va` too exactly when its entry is a superpage that `va` lies in (the address
+        // space is the same); the same the other way round.
+        let apart = run.held().all(|p| {
+            let shift = 9 * p.level.max(e.level) as u32;
+            p.vpn == vpn || p.slot == e.slot || (p.vpn ^ vpn) >> shift != 0
+        });
+        apart.then_some(join)
+    }
+
+    /// What the pages of a counted run are joined under: the L1D's version (its entries
+    /// in the same slots), the counted cache's context key, satp and the PMP's version.
+    pub fn run_context(&self, ctx: &TranslateCtx) -> [u64; 4] {
+        [
+            self.l1d.version(),
+            self.fast.key(ctx),
+            ctx.satp,
+            self.pmp.version(),
+        ]
+    }
+
+    /// Before the next access of a run accounted since its last one (anything may have
+    /// happened in between): keep its pages only if each would still join it now, that
+    /// is if nothing changed the L1D's entries or the context, and the L1D's last-hit
+    /// slot, where the next lookup starts, is one of the run's or covers none of its
+    /// pages ([`Mmu::run_join`]'s checks).
+    pub fn keep_run(&self, run: &mut CountedRun, ctx: &TranslateCtx) {
+        run.recheck = false;
+        let last = self.l1d.last_hit();
+        let asid = satp_asid(ctx.satp);
+        let keep = run.context == self.run_context(ctx)
+            && (run.held().any(|p| p.slot == NO_TLB || p.slot as usize == last)
+                || !run
+                    .held()
+                    .any(|p| self.l1d.covers(last, p.vpn << 12, asid)));
+        if !keep {
+            run.clear();
+        }
+    }
+
+    /// Account the accesses `run` holds, each exactly as a successful
+    /// [`Mmu::counted_hit`] would have in turn, and start its count afresh (its pages
+    /// stay).
+    pub fn settle_run(&mut self, run: &mut CountedRun) {
+        if run.seq == 0 {
+            return;
+        }
+        let seq = run.seq;
+        let (l1d, stats) = (&mut self.l1d, &mut self.stats);
+        let mut paged = 0;
+        let mut last = None;
+        run.each_held(|p| {
+            if p.n == 0 {
+                return;
+            }
+            if p.slot == NO_TLB {
+                stats.bare_translations += p.n;
+            } else {
+                paged += p.n;
+                stats.l1d.hits_by_size[p.level as usize] += p.n;
+                l1d.stamp_ahead(p.slot as usize, p.last);
+                if last.is_none_or(|(at, _)| p.last > at) {
+                    last = Some((p.last, p.slot as usize));
+                }
+            }
+            p.n = 0;
+            p.last = 0;
+        });
+        run.seq = 0;
+        // One data context per run: all its pages need the TLB, or none does.
+        debug_assert!(paged == 0 || paged == seq);
+        if let Some((_, slot)) = last {
+            l1d.advance(paged, slot);
+            stats.paged_translations += paged;
+            stats.l1d.accesses += paged;
+            stats.l1d.hits += paged;
+        }
     }
 
     /// Account `n` more fetches from `va`'s page, each exactly as a successful

@@ -168,43 +168,165 @@ impl DataTlb {
     }
 }
 
-/// Counter-observed runs: consecutive data accesses to one RAM page, after a load and/or
-/// a store there was a counted-cache hit. Each further access of a type that hit would be
-/// the same hit on the same L1D slot (only data accesses touch the L1D, there was none
-/// other in between, and a load and a store to one page find the same first-matching
-/// slot), so they are counted here and accounted together (`Mmu::repeat_data`) before
-/// anything else happens. `repr(C)`: compiled blocks of the counted flavour extend it
-/// (`cpu/jit_glue.rs`).
+/// Pages a [`CountedRun`] holds at once, direct-mapped by virtual page number (a power
+/// of two).
+pub const RUN_PAGES: usize = 64;
+
+/// One page of a [`CountedRun`]. `repr(C)`, 64 bytes: compiled blocks of the counted
+/// flavour find and update it (`cpu/jit_glue.rs`).
+#[derive(Debug, Clone, Copy)]
+#[repr(C, align(64))]
+pub struct RunPage {
+    pub vpn: u64,
+    /// RAM offset of a byte of the page = its virtual address + `addend`.
+    pub addend: u64,
+    /// Accesses to the page in the run, not accounted yet.
+    pub n: u64,
+    /// The run's sequence number ([`CountedRun::seq`]) of the last of them.
+    pub last: u64,
+    /// Which access types were a counted-cache hit on the page when it joined.
+    pub load: bool,
+    pub store: bool,
+    /// What the MMU needs to account the accesses: the L1D slot they hit (or the MMU's
+    /// "no TLB" mark) and the leaf level of its entry.
+    pub slot: u32,
+    pub level: u8,
+}
+
+/// Counter-observed runs: data accesses to a few RAM pages, each of which was a
+/// counted-cache hit when it joined, accounted to the MMU together (`Mmu::settle_run`)
+/// before anything else touches the TLB model. Between a page's joining and the
+/// settling, nothing but these accesses touches the L1D (only data accesses do, and
+/// every other one settles the run first), so each access to a page of the run would
+/// be the same hit on the same slot; the model's state after them follows from how
+/// many there were per page and where each page's last one fell in the sequence (its
+/// slot's LRU stamp). A page joins only when that holds for every order of accesses
+/// (`Mmu::run_join`). `repr(C)`: compiled blocks of the counted flavour extend it.
 #[derive(Debug, Clone, Copy)]
 #[repr(C)]
 pub struct CountedRun {
-    pub vpn: u64,
-    /// Which access types had a counted-cache hit on the page in this run.
-    pub load: bool,
-    pub store: bool,
-    /// RAM offset of a byte of the page = its virtual address + `addend`.
-    pub addend: u64,
-    pub n: u64,
+    pub pages: [RunPage; RUN_PAGES],
+    /// Accesses in the run so far, all pages together.
+    pub seq: u64,
+    /// Bit `i` set when `pages[i]` holds a page (the host's; generated code ignores it).
+    occupied: u64,
+    /// What the pages were joined under (`Mmu::run_context`).
+    pub context: [u64; 4],
+    /// The run was accounted since its last access: before the next, the MMU says
+    /// whether its pages may stay (`Mmu::keep_run`).
+    pub recheck: bool,
 }
 
 impl CountedRun {
-    pub const NONE: CountedRun = CountedRun {
+    pub const EMPTY_PAGE: RunPage = RunPage {
         vpn: NO_VPN,
-        load: false,
-        store: false,
         addend: 0,
         n: 0,
+        last: 0,
+        load: false,
+        store: false,
+        slot: 0,
+        level: 0,
     };
 
-    /// A run on page `vpn`, at RAM offset `page_off`, just after a counted-cache hit.
-    pub fn starting(vpn: u64, page_off: usize, load: bool, store: bool) -> CountedRun {
-        CountedRun {
-            vpn,
-            load,
-            store,
-            addend: (page_off as u64).wrapping_sub(vpn << 12),
-            n: 0,
+    pub const NONE: CountedRun = CountedRun {
+        pages: [Self::EMPTY_PAGE; RUN_PAGES],
+        seq: 0,
+        occupied: 0,
+        context: [0; 4],
+        recheck: false,
+    };
+
+    /// The run's slot for virtual page `vpn` (which may hold another page).
+    #[inline(always)]
+    pub fn slot(vpn: u64) -> usize {
+        vpn as usize % RUN_PAGES
+    }
+
+    /// The RAM offset of `va` (on a page `vpn`) if the run holds its page for this access
+    /// type, counting the access in the run.
+    #[inline(always)]
+    pub fn count(&mut self, va: u64, store: bool) -> Option<usize> {
+        let vpn = va >> 12;
+        let p = &mut self.pages[Self::slot(vpn)];
+        if p.vpn != vpn || !(if store { p.store } else { p.load }) {
+            return None;
         }
+        self.seq += 1;
+        p.n += 1;
+        p.last = self.seq;
+        Some(va.wrapping_add(p.addend) as usize)
+    }
+
+    /// Add page `vpn` (at RAM offset `page_off`; the MMU's `slot` and `level`) for this
+    /// access type and count an access to it. The page it replaces must have nothing
+    /// left to account.
+    pub fn join(&mut self, vpn: u64, page_off: usize, store: bool, slot: u32, level: u8) {
+        let i = Self::slot(vpn);
+        self.occupied |= 1 << i;
+        let p = &mut self.pages[i];
+        if p.vpn != vpn {
+            debug_assert_eq!(p.n, 0, "a page replaced with accesses unaccounted");
+            *p = RunPage {
+                vpn,
+                addend: (page_off as u64).wrapping_sub(vpn << 12),
+                slot,
+                level,
+                ..Self::EMPTY_PAGE
+            };
+        }
+        if store {
+            p.store = true;
+        } else {
+            p.load = true;
+        }
+        self.seq += 1;
+        p.n += 1;
+        p.last = self.seq;
+    }
+
+    /// The pages the run holds.
+    pub fn held(&self) -> impl Iterator<Item = &RunPage> {
+        Occupied(self.occupied).map(|i| &self.pages[i])
+    }
+
+    /// `f` on each page the run holds, to change it.
+    #[inline]
+    pub fn each_held(&mut self, mut f: impl FnMut(&mut RunPage)) {
+        for i in Occupied(self.occupied) {
+            f(&mut self.pages[i]);
+        }
+    }
+
+    /// Whether the run holds no page.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.occupied == 0
+    }
+
+    /// Forget every page (after they were accounted).
+    pub fn clear(&mut self) {
+        debug_assert_eq!(self.seq, 0, "a run forgotten with accesses unaccounted");
+        for i in Occupied(self.occupied) {
+            self.pages[i] = Self::EMPTY_PAGE;
+        }
+        self.occupied = 0;
+        self.recheck = false;
+    }
+}
+
+/// The positions of the bits set in a word, lowest first.
+struct Occupied(u64);
+
+impl Iterator for Occupied {
+    type Item = usize;
+    #[inline]
+    fn next(&mut self) -> Option<usize> {
+        (self.0 != 0).then(|| {
+            let i = self.0.trailing_zeros() as usize;
+            self.0 &= self.0 - 1;
+            i
+        })
     }
 }
 

@@ -454,6 +454,41 @@ impl TlbArray {
         self.last_hit = first;
     }
 
+    /// Whether a [`TlbArray::touch`] of slot `first` for `va` would succeed now (the
+    /// last-hit slot is `first` or does not match `va`).
+    #[inline]
+    pub fn would_touch(&self, first: usize, va: u64, asid: u16) -> bool {
+        self.last_hit == first || !self.slot_matches(self.last_hit, va, asid)
+    }
+
+    /// Whether slot `i` holds a translation of `va` for `asid`.
+    #[inline]
+    pub fn covers(&self, i: usize, va: u64, asid: u16) -> bool {
+        self.slot_matches(i, va, asid)
+    }
+
+    /// The slot a lookup checks first.
+    #[inline]
+    pub fn last_hit(&self) -> usize {
+        self.last_hit
+    }
+
+    /// Part of `n` successful [`TlbArray::touch`]es in a row (see [`TlbArray::advance`]):
+    /// slot `slot`'s last touch among them was the `at`th (1 to `n`).
+    #[inline]
+    pub fn stamp_ahead(&mut self, slot: usize, at: u64) {
+        let stamp = &mut self.slots[slot].last_use;
+        *stamp = (*stamp).max(self.clock + at);
+    }
+
+    /// The end of `n` successful [`TlbArray::touch`]es in a row, the last of slot
+    /// `last`, after [`TlbArray::stamp_ahead`] for each slot they touched.
+    #[inline]
+    pub fn advance(&mut self, n: u64, last: usize) {
+        self.clock += n;
+        self.last_hit = last;
+    }
+
     /// Insert `entry`, replacing an entry for the same page and address space if there is
     /// one, else an invalid slot, else the least recently used. Returns the evicted entry.
     pub fn insert(&mut self, entry: TlbEntry) -> Option<TlbEntry> {
