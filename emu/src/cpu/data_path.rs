@@ -106,8 +106,7 @@ impl DataPath for Cached {
 impl DataPath for CountedRun {
     #[inline(always)]
     fn settle(&mut self, hart: &mut Hart) {
-        hart.mmu.settle_run(self);
-        self.recheck = !self.is_empty();
+        hart.mmu.pause_run(self);
     }
 
     #[inline(always)]
@@ -158,10 +157,7 @@ pub(super) fn end_counted_run(mmu: &mut Mmu, run: &mut CountedRun) {
 }
 
 /// Counted runs: join `va`'s page to `run` for a load or a `store` and count the access
-/// there, when the MMU's counted cache has the page as plain RAM and it may join
-/// ([`Mmu::run_join`]); the page it displaces from the run has its accesses accounted
-/// first. Returns the RAM offset of `va`; None, having changed nothing, otherwise (the
-/// caller ends the run and takes the full path).
+/// there when it is plain RAM (see [`Mmu::join_run`]); the RAM offset of `va`.
 pub(super) fn join_counted_run(
     mmu: &mut Mmu,
     bus: &Bus,
@@ -170,29 +166,14 @@ pub(super) fn join_counted_run(
     va: u64,
     store: bool,
 ) -> Option<usize> {
-    let access = if store {
-        AccessType::Store
-    } else {
-        AccessType::Load
-    };
-    let join = mmu.run_join(va, access, ctx, run)?;
-    let off = if store {
-        // Not the HTIF mailbox page: `ram_offset` leaves it to the device path.
-        bus.ram_offset(join.page, 4096)
-    } else {
-        bus.ram.offset_of(join.page, 4096)
-    }?;
-    let vpn = va >> 12;
-    let displaced = &run.pages[CountedRun::slot(vpn)];
-    if displaced.vpn != vpn && displaced.n > 0 {
-        mmu.settle_run(run);
-    }
-    if run.is_empty() {
-        run.context = mmu.run_context(ctx);
-    }
-    debug_assert_eq!(run.context, mmu.run_context(ctx), "a run outlived its context");
-    run.join(vpn, off, store, join.slot, join.level);
-    Some(off + (va & 0xfff) as usize)
+    mmu.join_run(run, va, store, ctx, |page| {
+        if store {
+            // Not the HTIF mailbox page: `ram_offset` leaves it to the device path.
+            bus.ram_offset(page, 4096)
+        } else {
+            bus.ram.offset_of(page, 4096)
+        }
+    })
 }
 
 impl Hart {

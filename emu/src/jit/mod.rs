@@ -1568,7 +1568,9 @@ impl Translator<'_> {
         let seq = self.b.ins().load(I64, TRUSTED, run, c.seq);
         let seq = self.b.ins().iadd_imm_s(seq, 1);
         self.b.ins().store(TRUSTED, seq, run, c.seq);
-        self.b.ins().store(TRUSTED, seq, page, c.pages + c.page_last);
+        self.b
+            .ins()
+            .store(TRUSTED, seq, page, c.pages + c.page_last);
         let n = self.b.ins().load(I64, TRUSTED, page, c.pages + c.page_n);
         let n = self.b.ins().iadd_imm_s(n, 1);
         self.b.ins().store(TRUSTED, n, page, c.pages + c.page_n);

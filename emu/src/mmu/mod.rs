@@ -139,6 +139,8 @@ pub mod page_caches;
 pub mod pmp;
 pub mod pte;
 pub mod pwc;
+#[cfg(test)]
+mod run_tests;
 pub(crate) mod state;
 pub mod stats;
 pub mod tlb;
@@ -292,10 +294,10 @@ const NO_TLB: u32 = u32::MAX;
 /// slot its accesses hit (or no TLB) with the leaf level of the slot's entry, which the
 /// run keeps for [`Mmu::settle_run`].
 #[derive(Debug, Clone, Copy)]
-pub struct RunJoin {
-    pub page: u64,
-    pub slot: u32,
-    pub level: u8,
+struct RunJoin {
+    page: u64,
+    slot: u32,
+    level: u8,
 }
 
 /// A translation the observed fast path may repeat: one that hit the L1 of the TLB model
@@ -518,16 +520,8 @@ impl Mmu {
             .is_some()
     }
 
-    /// The counted cache alone: `va`'s physical address if the full path would serve this
-    /// access as an L1 hit (or without TLB), with the full path's counter and LRU updates
-    /// made; `None`, having changed nothing, otherwise. Only while [`Mmu::only_counting`].
-    #[inline]
-    pub fn counted_hit(&mut self, va: u64, access: AccessType, ctx: &TranslateCtx) -> Option<u64> {
-        self.translate_counted(va, access, ctx, None)
-    }
-
-    /// The physical page a [`Mmu::counted_hit`] for `va` would find now, if the counted
-    /// cache has one (the hit may still fail); changes nothing.
+    /// The physical page the counted cache holds for `va`'s page now, if any (a hit there
+    /// may still fail); changes nothing.
     #[inline]
     pub fn counted_page(&self, va: u64, access: AccessType, ctx: &TranslateCtx) -> Option<u64> {
         let vpn = va >> 12;
@@ -547,7 +541,7 @@ impl Mmu {
     /// last-hit slot, checked first on each access, never names another match). Some:
     /// the physical page and what the run needs to account the page's accesses. Changes
     /// nothing; only while [`Mmu::only_counting`].
-    pub fn run_join(
+    fn run_join(
         &self,
         va: u64,
         access: AccessType,
@@ -585,6 +579,51 @@ impl Mmu {
         apart.then_some(join)
     }
 
+    /// Join `va`'s page to `run` for a load or a `store` and count the access there, when
+    /// the counted cache has the page, it may join ([`Mmu::run_join`]) and `offset` gives
+    /// the offset of its physical page in the memory the run reaches (RAM); the page it
+    /// displaces from the run has its accesses accounted first. Returns the offset of
+    /// `va`; None, having changed nothing, otherwise (the caller ends the run and takes
+    /// the full path).
+    pub fn join_run(
+        &mut self,
+        run: &mut CountedRun,
+        va: u64,
+        store: bool,
+        ctx: &TranslateCtx,
+        offset: impl FnOnce(u64) -> Option<usize>,
+    ) -> Option<usize> {
+        let access = if store {
+            AccessType::Store
+        } else {
+            AccessType::Load
+        };
+        let join = self.run_join(va, access, ctx, run)?;
+        let off = offset(join.page)?;
+        let vpn = va >> 12;
+        let displaced = &run.pages[CountedRun::slot(vpn)];
+        if displaced.vpn != vpn && displaced.n > 0 {
+            self.settle_run(run);
+        }
+        if run.is_empty() {
+            run.context = self.run_context(ctx);
+        }
+        debug_assert_eq!(
+            run.context,
+            self.run_context(ctx),
+            "a run outlived its context"
+        );
+        run.join(vpn, off, store, join.slot, join.level);
+        Some(off + (va & 0xfff) as usize)
+    }
+
+    /// Before something other than the run's accesses may touch the MMU: account them
+    /// and have [`Mmu::keep_run`] look at the pages before the next.
+    pub fn pause_run(&mut self, run: &mut CountedRun) {
+        self.settle_run(run);
+        run.recheck = !run.is_empty();
+    }
+
     /// What the pages of a counted run are joined under: the L1D's version (its entries
     /// in the same slots), the counted cache's context key, satp and the PMP's version.
     pub fn run_context(&self, ctx: &TranslateCtx) -> [u64; 4] {
@@ -606,17 +645,17 @@ impl Mmu {
         let last = self.l1d.last_hit();
         let asid = satp_asid(ctx.satp);
         let keep = run.context == self.run_context(ctx)
-            && (run.held().any(|p| p.slot == NO_TLB || p.slot as usize == last)
-                || !run
-                    .held()
-                    .any(|p| self.l1d.covers(last, p.vpn << 12, asid)));
+            && (run
+                .held()
+                .any(|p| p.slot == NO_TLB || p.slot as usize == last)
+                || !run.held().any(|p| self.l1d.covers(last, p.vpn << 12, asid)));
         if !keep {
             run.clear();
         }
     }
 
     /// Account the accesses `run` holds, each exactly as a successful
-    /// [`Mmu::counted_hit`] would have in turn, and start its count afresh (its pages
+    /// counted-cache hit ([`Mmu::translate`]) would have in turn, and start its count afresh (its pages
     /// stay).
     pub fn settle_run(&mut self, run: &mut CountedRun) {
         if run.seq == 0 {
