@@ -149,6 +149,24 @@ impl DataPath for CountedRun {
     }
 }
 
+/// Account the fetches `batch` holds to `mmu` (fetch context `ctx`, `left`: the loop's
+/// budget now) and forget them.
+#[inline]
+pub(super) fn end_fetch_batch(
+    mmu: &mut Mmu,
+    ctx: &TranslateCtx,
+    batch: &mut FetchBatch,
+    left: u64,
+) {
+    if batch.from != FetchBatch::NONE {
+        let n = batch.from - left;
+        if n > 0 {
+            mmu.repeat_fetch(batch.page << 12, ctx, n);
+        }
+        batch.from = FetchBatch::NONE;
+    }
+}
+
 /// Account the accesses `run` holds to `mmu` and forget its pages.
 #[inline]
 pub(super) fn end_counted_run(mmu: &mut Mmu, run: &mut CountedRun) {
@@ -181,13 +199,7 @@ impl Hart {
     /// them.
     #[inline]
     pub(super) fn end_fetch_batch(&mut self, batch: &mut FetchBatch, left: u64) {
-        if batch.from != FetchBatch::NONE {
-            let n = batch.from - left;
-            if n > 0 {
-                self.mmu.repeat_fetch(batch.page << 12, &self.fetch_ctx, n);
-            }
-            batch.from = FetchBatch::NONE;
-        }
+        end_fetch_batch(&mut self.mmu, &self.fetch_ctx, batch, left);
     }
 
     /// Account the accesses `run` holds and forget its pages.

@@ -23,14 +23,14 @@
 use std::mem::{offset_of, MaybeUninit};
 
 use crate::bus::Bus;
-use crate::cpu::data_path::join_counted_run;
+use crate::cpu::data_path::{end_fetch_batch, join_counted_run};
 use crate::cpu::decode::{decode, DataAccess, OpKind};
 use crate::cpu::decode_cache::{self, DecodeCache};
 use crate::cpu::Hart;
 use crate::jit::{
     Block, CountedLayout, Entry, EnvLayout, Insn, Jit, EXIT_BEFORE, MAX_BLOCK, NO_DECODED_PAGE,
 };
-use crate::mmu::page_caches::{CountedRun, DtlbEntry, RunPage, DTLB_SLOTS, RUN_PAGES};
+use crate::mmu::page_caches::{CountedRun, DtlbEntry, FetchBatch, RunPage, DTLB_SLOTS, RUN_PAGES};
 use crate::mmu::{AccessType, Mmu, TranslateCtx};
 
 /// What generated code reads and writes besides the registers.
@@ -115,6 +115,13 @@ extern "C" fn counted_miss(env: *mut Env, va: u64, size: u64, store: u64, pc: u6
     (env.ram as u64).wrapping_add(at as u64)
 }
 
+/// A counted run's accounting the counted flavour's blocks extend: the loop's data run
+/// and its fetch batch.
+pub(in crate::cpu) struct Counting<'a> {
+    pub run: &'a mut CountedRun,
+    pub batch: FetchBatch,
+}
+
 /// How a block run ended, for the run loop.
 pub(in crate::cpu) struct BlockExit {
     /// Instructions retired by the block.
@@ -124,6 +131,8 @@ pub(in crate::cpu) struct BlockExit {
     /// `Some(slot)`: the instruction at `pc` (decode-cache slot) was not executed and
     /// must run in the interpreter next.
     pub pending: Option<usize>,
+    /// Counted: the fetch batch now open (another page's when the blocks went on there).
+    pub batch: FetchBatch,
 }
 
 impl Hart {
@@ -191,9 +200,9 @@ impl Hart {
         pc: u64,
         left: u64,
         bus: &mut Bus,
-        run: Option<&mut CountedRun>,
+        counting: Option<Counting>,
     ) -> Option<BlockExit> {
-        let counted = run.is_some();
+        let counted = counting.is_some();
         let jit = self.jit_for(counted)?;
         let block = match jit.entry(index) {
             Entry::Compiled(b) if b.quick && jit.take_due(&b) => {
@@ -215,7 +224,7 @@ impl Hart {
                 self.jit_for(counted)?.compiled(index)?
             }
         };
-        self.enter_block(block, index, pc, left, bus, run)
+        self.enter_block(block, index, pc, left, bus, counting)
     }
 
     /// Unobserved, within a run of the interpreter on a page: run the compiled block
@@ -246,9 +255,9 @@ impl Hart {
         pc: u64,
         left: u64,
         bus: &mut Bus,
-        run: Option<&mut CountedRun>,
+        counting: Option<Counting>,
     ) -> Option<BlockExit> {
-        let counted = run.is_some();
+        let counted = counting.is_some();
         let version = self.decoded.version(index);
         let jit = self.jit_for(counted)?;
         if block.version != version {
@@ -262,14 +271,14 @@ impl Hart {
         let privilege = self.privilege;
         let jit = self.jit_for(counted)?;
         let jump_epoch = jit.jump_epoch(generation, changes, privilege);
-        if run.is_none() {
+        if counting.is_none() {
             // The loop found this block through the fetch path: a jump here that
             // missed the jump cache (its page was not in the fetch-page cache) finds it
             // next time.
             jit.remember_jump(pc, jump_epoch, &block);
         }
-        Some(match run {
-            Some(run) => self.run_blocks::<true>(block, pc, left, jump_epoch, bus, Some(run)),
+        Some(match counting {
+            Some(c) => self.run_blocks::<true>(block, pc, left, jump_epoch, bus, Some(c)),
             None => self.run_blocks::<false>(block, pc, left, jump_epoch, bus, None),
         })
     }
@@ -281,8 +290,10 @@ impl Hart {
     /// would do: find the next pc's slot through the fetch-page cache (no interrupt check
     /// happens in between, only the budget's, as the loop would), and link the exit it
     /// left by to that block: its cell when it named one, else the jump cache.
-    /// `COUNTED` (`run` given): the counted flavour, only while the next block is on the
-    /// entry's page, the page of the loop's fetch batch.
+    /// `COUNTED` (`counting` given): the counted flavour. Its blocks chain only within
+    /// the page of the fetch batch; on a page change this does what the loop would: the
+    /// batch is accounted and the next page's first fetch replayed to the MMU, opening
+    /// the next batch (only when a block is ready there, so that it runs at once).
     fn run_blocks<const COUNTED: bool>(
         &mut self,
         mut block: Block,
@@ -290,9 +301,19 @@ impl Hart {
         mut left: u64,
         jump_epoch: u64,
         bus: &mut Bus,
-        run: Option<&mut CountedRun>,
+        counting: Option<Counting>,
     ) -> BlockExit {
-        let page = pc >> 12;
+        let mut page = pc >> 12;
+        let (run, mut batch) = match counting {
+            Some(c) => (Some(c.run), c.batch),
+            None => (
+                None,
+                FetchBatch {
+                    from: FetchBatch::NONE,
+                    page,
+                },
+            ),
+        };
         let page_map = self.decoded.page_map();
         let (page_map, page_map_len) = (page_map.as_ptr(), page_map.len() as u64);
         let ram = bus.ram.as_mut_slice().as_mut_ptr();
@@ -306,6 +327,7 @@ impl Hart {
                 retired: 0,
                 pc,
                 pending: None,
+                batch,
             };
         };
         let jump_cache = jit.jump_cache();
@@ -363,19 +385,36 @@ impl Hart {
                     retired,
                     pc: env.pc,
                     pending: Some(pending),
+                    batch,
                 };
             }
             pc = env.pc;
-            if COUNTED && pc >> 12 != page {
-                break;
-            }
-            let next = self.fetch_pages.lookup(pc >> 12).and_then(|(base, _)| {
+            let next = self.fetch_pages.lookup(pc >> 12).and_then(|(base, pa)| {
                 let i = DecodeCache::index(base, (pc >> 1) as usize);
                 let b = jit.compiled(i)?;
-                (b.version == self.decoded.version(i) && left >= b.len).then_some(b)
+                (b.version == self.decoded.version(i) && left >= b.len).then_some((b, pa))
             });
             // Quick code due for Cranelift: back to the loop, whose entry sends it.
-            let next = next.filter(|b| !(b.quick && jit.due(b)));
+            let next = next.filter(|(b, _)| !(b.quick && jit.due(b)));
+            let next = match next {
+                Some((b, pa)) if COUNTED && pc >> 12 != page => {
+                    // The page's fetches, then the next page's first, which must replay,
+                    // or the loop's fetch path takes over.
+                    end_fetch_batch(&mut self.mmu, &self.fetch_ctx, &mut batch, left);
+                    if !self.mmu.replay_fetch(pc, &self.fetch_ctx, pa) {
+                        break;
+                    }
+                    page = pc >> 12;
+                    batch = FetchBatch {
+                        from: left - 1,
+                        page,
+                    };
+                    // No cell leads off a page in this flavour.
+                    env.link = 0;
+                    Some(b)
+                }
+                next => next.map(|(b, _)| b),
+            };
             match next {
                 Some(b) => {
                     if env.link != 0 {
@@ -396,6 +435,7 @@ impl Hart {
             retired,
             pc,
             pending: None,
+            batch,
         }
     }
 

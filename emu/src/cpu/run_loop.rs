@@ -29,7 +29,7 @@
 use super::data_path::{self, Cached, DataPath};
 use super::decode::OpKind;
 use super::decode_cache::DecodeCache;
-use super::jit_glue::BlockExit;
+use super::jit_glue::{BlockExit, Counting};
 use super::semantics::Flow;
 use super::{Hart, RunStop, Step, FETCH_TRAPPED};
 use crate::bus::Bus;
@@ -475,8 +475,14 @@ impl Hart {
                             }
                             batch_from = left - 1;
                         }
-                        let run = cur.data.counted_run();
-                        if let Some(exit) = self.run_block(index, pc, left, bus, run) {
+                        let counting = cur.data.counted_run().map(|run| Counting {
+                            run,
+                            batch: FetchBatch {
+                                from: batch_from,
+                                page,
+                            },
+                        });
+                        if let Some(exit) = self.run_block(index, pc, left, bus, counting) {
                             break PageExit::Compiled(exit);
                         }
                     }
@@ -614,7 +620,11 @@ impl Hart {
         cur: &mut Cursor<O::Data>,
         index: usize,
     ) -> Option<Went> {
-        let exit = self.run_block(index, cur.pc, cur.left, bus, cur.data.counted_run())?;
+        let counting = cur.data.counted_run().map(|run| Counting {
+            run,
+            batch: cur.batch,
+        });
+        let exit = self.run_block(index, cur.pc, cur.left, bus, counting)?;
         Some(self.after_compiled(bus, obs, cur, exit))
     }
 
@@ -630,6 +640,9 @@ impl Hart {
     ) -> Went {
         cur.left -= exit.retired;
         cur.pc = exit.pc;
+        if O::COUNTED {
+            cur.batch = exit.batch;
+        }
         match exit.pending {
             Some(index) => {
                 cur.left -= 1;
