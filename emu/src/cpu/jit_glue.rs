@@ -12,13 +12,14 @@
 //!
 //! Counted runs (`--stats`, `--trace walk`) have their own [`Jit`] of the counted flavour
 //! (`jit::CountedLayout`): its blocks count data accesses in the loop's [`CountedRun`]
-//! (copied into the environment for the call and back) and call [`counted_miss`] for
-//! the rest, which is `load_counted`/`store_counted`'s accounting when it ends in a
-//! counted-cache hit on plain RAM; anything else leaves the block before the instruction,
-//! for the reference step, which settles the run and accounts the access as the
-//! interpreter would. Fetches are the run loop's: it enters a chain only with a fetch
-//! batch open on the chain's page (which the chain never leaves), so the budget the
-//! blocks use up counts their fetches.
+//! (the environment points at it) and call [`counted_miss`] for the rest, which joins
+//! the page to the run as `load_counted`/`store_counted` do when it may join as plain
+//! RAM; anything else leaves the block before the instruction, for the reference step,
+//! which settles the run and accounts the access as the interpreter would. Fetches are
+//! counted per page in fetch batches: the loop enters a chain only with a batch open on
+//! the chain's page, generated code never leaves that page, so the budget the blocks use
+//! up counts their fetches, and `run_blocks` moves the batch to the next page (as the
+//! loop would) before going on there.
 
 use std::mem::{offset_of, MaybeUninit};
 
