@@ -422,7 +422,7 @@ impl Hart {
                         jit.link(env.link, &b);
                         // Quick code does not write it.
                         env.link = 0;
-                    } else if !COUNTED {
+                    } else {
                         jit.remember_jump(pc, jump_epoch, &b);
                     }
                     block = b;
@@ -580,7 +580,8 @@ fn env_layout(counted: bool) -> EnvLayout {
         jump_epoch_offset: offset_of!(Env, jump_epoch) as i32,
         pending_slot_offset: offset_of!(Env, pending_slot) as i32,
         table_slots: DTLB_SLOTS as u64,
-        // Counted code accounts fetches per page in the loop: no chain leaves its page.
+        // Counted code's fetches are accounted per page, outside generated code: no chain
+        // there leaves its page.
         across_pages: !counted,
         counted: counted.then(|| CountedLayout {
             run: run as i32,

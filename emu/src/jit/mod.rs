@@ -236,8 +236,9 @@ pub struct EnvLayout {
     pub pending_slot_offset: i32,
     /// Entries per table (a power of two).
     pub table_slots: u64,
-    /// Exits to another page, and `jalr`, go on through the jump cache; false: they
-    /// return to the run loop.
+    /// Exits to another page, and `jalr`, go on through the jump cache; false: only
+    /// those whose target is on the block's own page do (the others return to the run
+    /// loop).
     pub across_pages: bool,
     /// The counted flavour (`--stats`, `--trace walk`): loads and stores extend the
     /// environment's counted run instead of looking up the data-page cache, and no exit
@@ -1362,9 +1363,12 @@ impl Translator<'_> {
     /// remembers the jump).
     fn jump(&mut self, target: Value, left: Value) {
         let h = self.layout;
+        let out = self.b.create_block();
         if !h.across_pages {
-            self.exit(target, left);
-            return;
+            let moved = self.b.ins().bxor(target, self.pc0);
+            let moved = self.b.ins().ushr_imm_u(moved, 12);
+            let same_page = self.b.ins().icmp_imm_s(IntCC::Equal, moved, 0);
+            self.continue_if(same_page, out);
         }
         // The slot, as `jump_slot` computes it.
         let low = self.b.ins().ushr_imm_u(target, JUMP_HASH_SHIFTS.0);
@@ -1392,7 +1396,6 @@ impl Translator<'_> {
         let epoch_differs = self.b.ins().bxor(epoch, now);
         let differs = self.b.ins().bor(pc_differs, epoch_differs);
         let hit = self.b.ins().icmp_imm_s(IntCC::Equal, differs, 0);
-        let out = self.b.create_block();
         self.continue_if(hit, out);
         let room = self.room(left);
         self.continue_if(room, out);

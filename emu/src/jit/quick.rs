@@ -550,16 +550,22 @@ impl Writer {
             self.a.ret();
             return;
         }
-        if h.across_pages {
-            self.a.lea(RCX, at(LEFT, -(retired as i32)));
-            if target == RAX {
-                self.a.mov_rr(R8, RAX);
-            }
-            self.chain();
-            self.a.mov_rr(RAX, RCX);
-        } else {
-            self.a.lea(RAX, at(LEFT, -(retired as i32)));
+        self.a.lea(RCX, at(LEFT, -(retired as i32)));
+        if target == RAX {
+            self.a.mov_rr(R8, RAX);
         }
+        if h.across_pages {
+            self.chain();
+        } else {
+            // Only to a target on the block's page (the entry pc's).
+            self.a.mov_rr(R9, R8);
+            self.a.rr(true, &[0x31], PC0, R9, false);
+            self.a.shift_imm(SHR, true, R9, 12);
+            let off_page = self.a.jcc(CC_NE);
+            self.chain();
+            self.a.land(off_page);
+        }
+        self.a.mov_rr(RAX, RCX);
         self.a.ret();
     }
 
@@ -1224,6 +1230,17 @@ mod tests {
     /// was made in, its instructions) in the jump cache.
     fn run_chain(
         insns: &[Insn],
+        x: [u64; 32],
+        pc: u64,
+        next: Option<(u64, u64, &[Insn])>,
+    ) -> Outcome {
+        run_chain_in(layout(), insns, x, pc, next)
+    }
+
+    /// [`run_chain`] with blocks written for `layout`.
+    fn run_chain_in(
+        layout: EnvLayout,
+        insns: &[Insn],
         mut x: [u64; 32],
         pc: u64,
         next: Option<(u64, u64, &[Insn])>,
@@ -1239,7 +1256,7 @@ mod tests {
         }
         let mut ram: Vec<u8> = (0..8192u32).map(|i| (i * 7 + 3) as u8).collect();
         let mut jumps = vec![[0, u64::MAX, 0, 0]; super::super::JUMP_SLOTS];
-        let mut area = CodeArea::new(1 << 20, 2, layout()).expect("code area");
+        let mut area = CodeArea::new(1 << 20, 2, layout).expect("code area");
         let (code, _) = area.add_block(insns, 100, 0).expect("quick code");
         area.set_count(0, 1000);
         if let Some((next_pc, epoch, next)) = next {
@@ -1368,6 +1385,26 @@ mod tests {
         assert_eq!((o.result, o.pc, o.x[6]), (1000 - 1, 0x8000_1020, 0));
         let o = run_chain(&jal, x, 0x8000_1000, Some((0x8000_1020, 6, &next)));
         assert_eq!((o.result, o.pc, o.x[6]), (1000 - 1, 0x8000_1020, 0));
+    }
+
+    /// With exits bound to their page (the counted flavour's), a `jalr` goes on through
+    /// the jump cache only to a target on the block's page; to another, it returns.
+    #[test]
+    fn page_bound_exits_chain_only_on_their_page() {
+        use OpKind::*;
+        let bound = EnvLayout {
+            across_pages: false,
+            ..layout()
+        };
+        let next = [op(Addi, 6, 6, 0, 5), op(Jal, 0, 0, 0, 0x100)];
+        let jalr = [op(Jalr, 0, 2, 0, 0)];
+        let mut x = [0u64; 32];
+        x[2] = 0x8000_1400;
+        let o = run_chain_in(bound, &jalr, x, 0x8000_1000, Some((0x8000_1400, 7, &next)));
+        assert_eq!((o.result, o.pc, o.x[6]), (1000 - 3, 0x8000_1504, 5));
+        x[2] = 0x8000_5000;
+        let o = run_chain_in(bound, &jalr, x, 0x8000_1000, Some((0x8000_5000, 7, &next)));
+        assert_eq!((o.result, o.pc, o.x[6]), (1000 - 1, 0x8000_5000, 0));
     }
 
     /// A block whose entry count runs out leaves before its first instruction, and
