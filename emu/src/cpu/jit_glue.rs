@@ -228,12 +228,13 @@ impl Hart {
         self.enter_block(block, index, pc, left, bus, counting)
     }
 
-    /// Unobserved, within a run of the interpreter on a page: run the compiled block
-    /// that starts at slot `index` (at `pc`), if there is one, as [`Hart::run_block`]
-    /// would, without counting a visit in the table (a quick block still counts its own
-    /// entry). A run the interpreter started in the middle of a block (where the last
-    /// quantum ended, say) goes back to compiled code at the next block's start instead
-    /// of interpreting up to the next jump.
+    /// Within a run of the interpreter on a page: run the compiled block that starts at
+    /// slot `index` (at `pc`), if there is one, as [`Hart::run_block`] would, without
+    /// counting a visit in the table (a quick block still counts its own entry). A run
+    /// the interpreter started in the middle of a block (where the last quantum ended,
+    /// or after an instruction the block left to the reference step) goes back to
+    /// compiled code at the next block's start instead of interpreting up to the next
+    /// jump. Counted runs: only with a fetch batch open on the page.
     #[inline(always)]
     pub(in crate::cpu) fn run_block_if_compiled(
         &mut self,
@@ -241,9 +242,14 @@ impl Hart {
         pc: u64,
         left: u64,
         bus: &mut Bus,
+        counting: Option<Counting>,
     ) -> Option<BlockExit> {
-        let block = self.jit.as_deref()?.compiled(index)?;
-        self.enter_block(block, index, pc, left, bus, None)
+        let jit = match counting {
+            Some(_) => self.counted_jit.as_deref(),
+            None => self.jit.as_deref(),
+        };
+        let block = jit?.compiled(index)?;
+        self.enter_block(block, index, pc, left, bus, counting)
     }
 
     /// Run `block`, found at slot `index` for `pc`, if it is current and `left` covers

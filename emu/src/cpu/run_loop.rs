@@ -504,8 +504,19 @@ impl Hart {
                         break PageExit::Stop(RunStop::Budget);
                     }
                     index += (len >> 1) as usize;
-                    if O::COMPILED && !O::COUNTED && self.jit.is_some() {
-                        if let Some(exit) = self.run_block_if_compiled(index, pc, left, bus) {
+                    if O::COMPILED
+                        && self.jit.is_some()
+                        && !(O::COUNTED && batch_from == FetchBatch::NONE)
+                    {
+                        let counting = cur.data.counted_run().map(|run| Counting {
+                            run,
+                            batch: FetchBatch {
+                                from: batch_from,
+                                page,
+                            },
+                        });
+                        let exit = self.run_block_if_compiled(index, pc, left, bus, counting);
+                        if let Some(exit) = exit {
                             break PageExit::Compiled(exit);
                         }
                     }
