@@ -524,13 +524,25 @@ impl Mmu {
     /// may still fail); changes nothing.
     #[inline]
     pub fn counted_page(&self, va: u64, access: AccessType, ctx: &TranslateCtx) -> Option<u64> {
+        self.counted_entry(va, access, ctx).map(|e| e.page)
+    }
+
+    /// The counted cache's entry for `va`'s page, if it was made for this access type
+    /// in the current context (privilege, SUM, MXR, epoch), satp and PMP state.
+    #[inline(always)]
+    fn counted_entry(
+        &self,
+        va: u64,
+        access: AccessType,
+        ctx: &TranslateCtx,
+    ) -> Option<CountedEntry> {
         let vpn = va >> 12;
-        let e = &self.fast.counted[access as usize][vpn as usize % COUNTED_SLOTS];
+        let e = self.fast.counted[access as usize][vpn as usize % COUNTED_SLOTS];
         (e.vpn == vpn
             && e.key == self.fast.key(ctx)
             && ctx.satp == self.fast.satp
             && self.pmp.version() == self.pmp_version_seen)
-            .then_some(e.page)
+            .then_some(e)
     }
 
     /// Whether `va`'s page may join the counted run `run` for a data access of type
@@ -549,14 +561,7 @@ impl Mmu {
         run: &CountedRun,
     ) -> Option<RunJoin> {
         let vpn = va >> 12;
-        let e = &self.fast.counted[access as usize][vpn as usize % COUNTED_SLOTS];
-        if e.vpn != vpn
-            || e.key != self.fast.key(ctx)
-            || ctx.satp != self.fast.satp
-            || self.pmp.version() != self.pmp_version_seen
-        {
-            return None;
-        }
+        let e = self.counted_entry(va, access, ctx)?;
         let join = RunJoin {
             page: e.page,
             slot: e.slot,
@@ -733,17 +738,9 @@ impl Mmu {
         ctx: &TranslateCtx,
         expect_page: Option<u64>,
     ) -> Option<u64> {
-        let vpn = va >> 12;
-        let e = &self.fast.counted[access as usize][vpn as usize % COUNTED_SLOTS];
-        if e.vpn != vpn
-            || e.key != self.fast.key(ctx)
-            || ctx.satp != self.fast.satp
-            || self.pmp.version() != self.pmp_version_seen
-            || expect_page.is_some_and(|p| p != e.page)
-        {
-            return None;
-        }
-        let e = *e;
+        let e = self
+            .counted_entry(va, access, ctx)
+            .filter(|e| expect_page.is_none_or(|p| p == e.page))?;
         if e.slot == NO_TLB {
             self.stats.bare_translations += 1;
         } else {
