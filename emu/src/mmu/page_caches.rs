@@ -197,7 +197,7 @@ pub struct RunPage {
 /// counted-cache hit when it joined, accounted to the MMU together (`Mmu::settle_run`)
 /// before anything else touches the TLB model. Between a page's joining and the
 /// settling, nothing but these accesses touches the L1D (only data accesses do, and
-/// every other one settles the run first), so each access to a page of the run would
+/// the run is paused for any other, `Mmu::pause_run`), so each access to a page of the run would
 /// be the same hit on the same slot; the model's state after them follows from how
 /// many there were per page and where each page's last one fell in the sequence (its
 /// slot's LRU stamp). A page joins only when that holds for every order of accesses
@@ -243,8 +243,8 @@ impl CountedRun {
         vpn as usize % RUN_PAGES
     }
 
-    /// The RAM offset of `va` (on a page `vpn`) if the run holds its page for this access
-    /// type, counting the access in the run.
+    /// The RAM offset of `va` if the run holds its page for this access type (a load or
+    /// a `store`), counting the access in the run.
     #[inline(always)]
     pub fn count(&mut self, va: u64, store: bool) -> Option<usize> {
         let vpn = va >> 12;
