@@ -2,6 +2,7 @@
 //! [`Hart::exec`](super::semantics), and the hart's side of its data-page caches
 //! ([`crate::mmu::page_caches`]).
 
+use super::jit_glue::Counting;
 use super::trap::Exception;
 use super::{read_le, write_le, Hart};
 use crate::bus::Bus;
@@ -24,10 +25,10 @@ pub(super) trait DataPath {
     /// After a [`DataPath::settle`] and whatever followed it, before the path's next
     /// access: forget what no longer holds.
     fn resume(&mut self, _hart: &mut Hart) {}
-    /// The counted path's run, which compiled blocks of the counted flavour extend; None
-    /// on the other paths.
+    /// The counted path's run with fetch batch `batch`, which compiled blocks of the
+    /// counted flavour extend; None on the other paths.
     #[inline(always)]
-    fn counted_run(&mut self) -> Option<&mut CountedRun> {
+    fn counting(&mut self, _batch: FetchBatch) -> Option<Counting<'_>> {
         None
     }
     /// `Ok(true)` when the store went to a device.
@@ -117,8 +118,8 @@ impl DataPath for CountedRun {
     }
 
     #[inline(always)]
-    fn counted_run(&mut self) -> Option<&mut CountedRun> {
-        Some(self)
+    fn counting(&mut self, batch: FetchBatch) -> Option<Counting<'_>> {
+        Some(Counting { run: self, batch })
     }
 
     #[inline(always)]
@@ -175,7 +176,8 @@ pub(super) fn end_counted_run(mmu: &mut Mmu, run: &mut CountedRun) {
 }
 
 /// Counted runs: join `va`'s page to `run` for a load or a `store` and count the access
-/// there when it is plain RAM (see [`Mmu::join_run`]); the RAM offset of `va`.
+/// there when it is plain RAM and `allow` accepts the page's RAM offset (see
+/// [`Mmu::join_run`]); the RAM offset of `va`.
 pub(super) fn join_counted_run(
     mmu: &mut Mmu,
     bus: &Bus,
@@ -183,6 +185,7 @@ pub(super) fn join_counted_run(
     run: &mut CountedRun,
     va: u64,
     store: bool,
+    allow: impl FnOnce(usize) -> bool,
 ) -> Option<usize> {
     mmu.join_run(run, va, store, ctx, |page| {
         if store {
@@ -191,6 +194,7 @@ pub(super) fn join_counted_run(
         } else {
             bus.ram.offset_of(page, 4096)
         }
+        .filter(|&off| allow(off))
     })
 }
 
@@ -220,7 +224,9 @@ impl Hart {
         if (va & 0xfff) + size <= 0x1000 {
             let off = match run.count(va, false) {
                 Some(off) => Some(off),
-                None => join_counted_run(&mut self.mmu, bus, &self.data_ctx, run, va, false),
+                None => {
+                    join_counted_run(&mut self.mmu, bus, &self.data_ctx, run, va, false, |_| true)
+                }
             };
             if let Some(off) = off {
                 return Ok(read_le(bus.ram.as_slice(), off, size));
@@ -244,7 +250,10 @@ impl Hart {
         if (va & 0xfff) + size <= 0x1000 {
             let off = match run.count(va, true) {
                 Some(off) => Some(off),
-                None => join_counted_run(&mut self.mmu, bus, &self.data_ctx, run, va, true),
+                // Stores to decoded code are seen by `note_ram_store` below.
+                None => {
+                    join_counted_run(&mut self.mmu, bus, &self.data_ctx, run, va, true, |_| true)
+                }
             };
             if let Some(off) = off {
                 write_le(bus.ram.as_mut_slice(), off, size, value);

@@ -93,24 +93,17 @@ extern "C" fn counted_miss(env: *mut Env, va: u64, size: u64, store: u64, pc: u6
         return 0;
     }
     let store = store != 0;
-    let ctx = c.data_ctx;
-    if store {
-        // A store to decoded code must drop what was decoded from the bytes it changes:
-        // the interpreter's path does.
-        let page = mmu.counted_page(va, AccessType::Store, &ctx);
-        let Some(at) = page.and_then(|page| bus.ram_offset(page, 4096)) else {
-            return 0;
-        };
-        let at = at >> 12;
+    let (page_map, page_map_len) = (env.page_map, env.page_map_len as usize);
+    // A store to decoded code must drop what was decoded from the bytes it changes: the
+    // interpreter's path does.
+    let no_code = |off: usize| {
+        let at = off >> 12;
         // SAFETY: `at` is checked against the page map's length; the map outlives the
         // block run (see above).
-        let decoded = (at < env.page_map_len as usize).then(|| unsafe { *env.page_map.add(at) });
-        if decoded != Some(NO_DECODED_PAGE) {
-            return 0;
-        }
-    }
+        !store || (at < page_map_len && unsafe { *page_map.add(at) } == NO_DECODED_PAGE)
+    };
     mmu.current_pc = pc;
-    let Some(at) = join_counted_run(mmu, bus, &ctx, run, va, store) else {
+    let Some(at) = join_counted_run(mmu, bus, &c.data_ctx, run, va, store, no_code) else {
         return 0;
     };
     (env.ram as u64).wrapping_add(at as u64)

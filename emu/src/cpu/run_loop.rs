@@ -29,7 +29,7 @@
 use super::data_path::{self, Cached, DataPath};
 use super::decode::OpKind;
 use super::decode_cache::DecodeCache;
-use super::jit_glue::{BlockExit, Counting};
+use super::jit_glue::BlockExit;
 use super::semantics::Flow;
 use super::{Hart, RunStop, Step, FETCH_TRAPPED};
 use crate::bus::Bus;
@@ -475,13 +475,11 @@ impl Hart {
                             }
                             batch_from = left - 1;
                         }
-                        let counting = cur.data.counted_run().map(|run| Counting {
-                            run,
-                            batch: FetchBatch {
-                                from: batch_from,
-                                page,
-                            },
-                        });
+                        let batch = FetchBatch {
+                            from: batch_from,
+                            page,
+                        };
+                        let counting = cur.data.counting(batch);
                         if let Some(exit) = self.run_block(index, pc, left, bus, counting) {
                             break PageExit::Compiled(exit);
                         }
@@ -508,13 +506,11 @@ impl Hart {
                         && self.jit.is_some()
                         && !(O::COUNTED && batch_from == FetchBatch::NONE)
                     {
-                        let counting = cur.data.counted_run().map(|run| Counting {
-                            run,
-                            batch: FetchBatch {
-                                from: batch_from,
-                                page,
-                            },
-                        });
+                        let batch = FetchBatch {
+                            from: batch_from,
+                            page,
+                        };
+                        let counting = cur.data.counting(batch);
                         let exit = self.run_block_if_compiled(index, pc, left, bus, counting);
                         if let Some(exit) = exit {
                             break PageExit::Compiled(exit);
@@ -631,11 +627,7 @@ impl Hart {
         cur: &mut Cursor<O::Data>,
         index: usize,
     ) -> Option<Went> {
-        let counting = cur.data.counted_run().map(|run| Counting {
-            run,
-            batch: cur.batch,
-        });
-        let exit = self.run_block(index, cur.pc, cur.left, bus, counting)?;
+        let exit = self.run_block(index, cur.pc, cur.left, bus, cur.data.counting(cur.batch))?;
         Some(self.after_compiled(bus, obs, cur, exit))
     }
 

@@ -290,7 +290,7 @@ const COUNTED_SLOTS: usize = 64;
 /// [`CountedEntry::slot`] of a translation that needs no TLB (satp = bare, or M-mode).
 const NO_TLB: u32 = u32::MAX;
 
-/// A page joining a counted run ([`Mmu::run_join`]): its physical address, and the L1D
+/// A page joining a counted run ([`Mmu::may_join`]): its physical address, and the L1D
 /// slot its accesses hit (or no TLB) with the leaf level of the slot's entry, which the
 /// run keeps for [`Mmu::settle_run`].
 #[derive(Debug, Clone, Copy)]
@@ -520,13 +520,6 @@ impl Mmu {
             .is_some()
     }
 
-    /// The physical page the counted cache holds for `va`'s page now, if any (a hit there
-    /// may still fail); changes nothing.
-    #[inline]
-    pub fn counted_page(&self, va: u64, access: AccessType, ctx: &TranslateCtx) -> Option<u64> {
-        self.counted_entry(va, access, ctx).map(|e| e.page)
-    }
-
     /// The counted cache's entry for `va`'s page, if it was made for this access type
     /// in the current context (privilege, SUM, MXR, epoch), satp and PMP state.
     #[inline(always)]
@@ -553,7 +546,7 @@ impl Mmu {
     /// last-hit slot, checked first on each access, never names another match). Some:
     /// the physical page and what the run needs to account the page's accesses. Changes
     /// nothing; only while [`Mmu::only_counting`].
-    fn run_join(
+    fn may_join(
         &self,
         va: u64,
         access: AccessType,
@@ -585,7 +578,7 @@ impl Mmu {
     }
 
     /// Join `va`'s page to `run` for a load or a `store` and count the access there, when
-    /// the counted cache has the page, it may join ([`Mmu::run_join`]) and `offset` gives
+    /// the counted cache has the page, it may join ([`Mmu::may_join`]) and `offset` gives
     /// the offset of its physical page in the memory the run reaches (RAM); the page it
     /// displaces from the run has its accesses accounted first. Returns the offset of
     /// `va`; None, having changed nothing, otherwise (the caller ends the run and takes
@@ -603,7 +596,7 @@ impl Mmu {
         } else {
             AccessType::Load
         };
-        let join = self.run_join(va, access, ctx, run)?;
+        let join = self.may_join(va, access, ctx, run)?;
         let off = offset(join.page)?;
         let vpn = va >> 12;
         let displaced = &run.pages[CountedRun::slot(vpn)];
@@ -631,7 +624,7 @@ impl Mmu {
 
     /// What the pages of a counted run are joined under: the L1D's version (its entries
     /// in the same slots), the counted cache's context key, satp and the PMP's version.
-    pub fn run_context(&self, ctx: &TranslateCtx) -> [u64; 4] {
+    fn run_context(&self, ctx: &TranslateCtx) -> [u64; 4] {
         [
             self.l1d.version(),
             self.fast.key(ctx),
@@ -644,7 +637,7 @@ impl Mmu {
     /// happened in between): keep its pages only if each would still join it now, that
     /// is if nothing changed the L1D's entries or the context, and the L1D's last-hit
     /// slot, where the next lookup starts, is one of the run's or covers none of its
-    /// pages ([`Mmu::run_join`]'s checks).
+    /// pages ([`Mmu::may_join`]'s checks).
     pub fn keep_run(&self, run: &mut CountedRun, ctx: &TranslateCtx) {
         run.recheck = false;
         let last = self.l1d.last_hit();
@@ -659,8 +652,8 @@ impl Mmu {
         }
     }
 
-    /// Account the accesses `run` holds, each exactly as a successful
-    /// counted-cache hit ([`Mmu::translate`]) would have in turn, and start its count afresh (its pages
+    /// Account the accesses `run` holds, each exactly as a successful counted-cache hit
+    /// ([`Mmu::translate`]) would have in turn, and start its count afresh (its pages
     /// stay).
     pub fn settle_run(&mut self, run: &mut CountedRun) {
         if run.seq == 0 {

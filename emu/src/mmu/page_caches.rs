@@ -201,7 +201,7 @@ pub struct RunPage {
 /// be the same hit on the same slot; the model's state after them follows from how
 /// many there were per page and where each page's last one fell in the sequence (its
 /// slot's LRU stamp). A page joins only when that holds for every order of accesses
-/// (`Mmu::run_join`). `repr(C)`: compiled blocks of the counted flavour extend it.
+/// (`Mmu::may_join`). `repr(C)`: compiled blocks of the counted flavour extend it.
 #[derive(Debug, Clone, Copy)]
 #[repr(C)]
 pub struct CountedRun {
