@@ -144,7 +144,7 @@ impl SyscallProxy {
         let Some(off) = host.ram.offset_of(buf, len) else {
             return -errno::EFAULT;
         };
-        let dst = &mut host.ram.as_mut_slice()[off..off + len as usize];
+        let dst = host.ram.bytes_mut(off, len as usize);
         if fd == 0 {
             return match host.stdin.open() {
                 Some(input) => read_console(&input, dst),

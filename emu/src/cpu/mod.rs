@@ -96,7 +96,7 @@ impl TrapCounts {
 #[cfg(test)]
 mod tests;
 
-use crate::bus::Bus;
+use crate::bus::{Bus, Ram};
 use crate::mmu::page_caches::{DataTlb, FetchPages, NO_VPN};
 use crate::mmu::{AccessType, Mmu, MmuConfig, TranslateCtx};
 use csr::{ip, ms};
@@ -363,10 +363,17 @@ impl Hart {
         self.satp
     }
 
-    /// Memory changed behind the hart's back (a debugger wrote to it): decoded
-    /// instructions are checked against memory before they run again.
-    pub fn code_modified(&mut self) {
-        self.decoded.fence();
+    /// Other harts store to the same RAM: their stores are not in its write log (see
+    /// [`Ram`]), so a fence.i compares every decoded page with memory.
+    pub fn share_ram_with_other_harts(&mut self) {
+        self.decoded.set_other_writers(true);
+    }
+
+    /// Memory changed behind the hart's back (a debugger wrote to it through
+    /// [`Ram::bytes_mut`]): decoded instructions are checked against memory before they
+    /// run again.
+    pub fn code_modified(&mut self, ram: &Ram) {
+        self.decoded.fence(ram);
         self.forget_fetch_pages();
     }
 
@@ -466,9 +473,7 @@ impl Hart {
             // Stores there must now drop what is decoded from it (see `DataTlb`).
             self.dtlb.forget_stores_to(ram_page_off);
         }
-        let (index, started_over) = self
-            .decoded
-            .page_for(ram_page_off >> 12, bus.ram.as_slice());
+        let (index, started_over) = self.decoded.page_for(ram_page_off >> 12, &mut bus.ram);
         if started_over {
             self.forget_fetch_pages();
             for jit in [&mut self.jit, &mut self.counted_jit] {

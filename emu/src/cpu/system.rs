@@ -20,7 +20,7 @@ impl Hart {
             | OpKind::Csrrsi
             | OpKind::Csrrci => self.execute_csr(op),
             OpKind::FenceI => {
-                self.decoded.fence();
+                self.decoded.fence(&bus.ram);
                 self.forget_fetch_pages();
                 self.advance(op);
                 Ok(Step::Next)

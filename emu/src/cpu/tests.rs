@@ -952,7 +952,7 @@ fn self_modifying_code_sees_its_own_stores() {
     // After fence.i the decoded page is kept (pool page 0, first slot 1, after the
     // scratch slot) and still gives the right answer.
     r.step(1);
-    assert_eq!(r.hart.decoded.page_for(0, r.bus.ram.as_slice()), (1, false));
+    assert_eq!(r.hart.decoded.page_for(0, &mut r.bus.ram), (1, false));
 }
 
 #[test]
@@ -1004,7 +1004,7 @@ fn fence_i_sees_code_written_behind_the_harts_back() {
         "fence.i did not make the changed instruction visible"
     );
     // The page was revalidated, not thrown away: only the changed slots were dropped.
-    assert_eq!(r.hart.decoded.page_for(0, r.bus.ram.as_slice()), (1, false));
+    assert_eq!(r.hart.decoded.page_for(0, &mut r.bus.ram), (1, false));
     assert_eq!(r.hart.decoded.version(1), version + 1);
 }
 

@@ -554,9 +554,13 @@ impl<'a> Debugger<'a> {
         let Some(off) = self.m.bus.ram.offset_of(pa, data.len() as u64) else {
             return false;
         };
-        self.m.bus.ram.as_mut_slice()[off..off + data.len()].copy_from_slice(data);
+        self.m
+            .bus
+            .ram
+            .bytes_mut(off, data.len())
+            .copy_from_slice(data);
         for h in &mut self.m.harts {
-            h.code_modified();
+            h.code_modified(&self.m.bus.ram);
         }
         true
     }

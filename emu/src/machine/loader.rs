@@ -238,7 +238,7 @@ fn load_elf(ram: &mut Ram, data: &[u8], what: &str) -> Result<LoadedImage, LoadE
             let off = ram
                 .offset_of(paddr + bytes.len() as u64, bss as u64)
                 .expect("checked above");
-            ram.as_mut_slice()[off..off + bss].fill(0);
+            ram.bytes_mut(off, bss).fill(0);
         }
     }
     if segments.is_empty() {

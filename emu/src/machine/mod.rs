@@ -217,6 +217,9 @@ impl Machine {
         let harts = (0..config.harts)
             .map(|i| {
                 let mut hart = Hart::new(i as u64, config.mmu.clone());
+                if config.harts > 1 {
+                    hart.share_ram_with_other_harts();
+                }
                 if config.clock == ClockMode::Deterministic {
                     hart.set_time_rate(INSNS_PER_TICK);
                 }

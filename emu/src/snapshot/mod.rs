@@ -138,7 +138,8 @@ pub fn restore(m: &mut Machine, file: &File, tlb: TlbRestore) -> Result<MachineI
     let mut r = Reader::new(file.one(tag::DEVICES)?, "device section");
     m.bus.restore_state(&mut r)?;
     r.finish()?;
-    format::decode_ram(file.one(tag::RAM)?, m.bus.ram.as_mut_slice())?;
+    let size = m.bus.ram.size() as usize;
+    format::decode_ram(file.one(tag::RAM)?, m.bus.ram.bytes_mut(0, size))?;
     m.total_insns = info.total_insns;
     m.resume = resume;
     Ok(info)
