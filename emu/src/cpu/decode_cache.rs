@@ -448,14 +448,17 @@ impl DecodeCache {
     /// nothing, and compiled code's jumps between pages stay valid (`changes` does not
     /// move). The Debian boot issues 41 k fence.i (one per executable page the kernel
     /// maps for user space); comparing every page run again after each was 422 k
-    /// comparisons of 4 KiB, and each emptied the jump cache.
-    pub fn fence(&mut self, ram: &Ram) {
+    /// comparisons of 4 KiB, and each emptied the jump cache and the hart's fetch
+    /// pages. True when pages are to be checked (the hart's fetch pages, which lead
+    /// past [`DecodeCache::page_for`], must then be forgotten).
+    pub fn fence(&mut self, ram: &Ram) -> bool {
         if !self.other_writers && ram.watched_writes() == self.writes_at_fence {
-            return;
+            return false;
         }
         self.writes_at_fence = ram.watched_writes();
         self.epoch += 1;
         self.changes += 1;
+        true
     }
 
     /// --jit: how often decoded code may have changed (see the field).

@@ -373,8 +373,9 @@ impl Hart {
     /// [`Ram::bytes_mut`]): decoded instructions are checked against memory before they
     /// run again.
     pub fn code_modified(&mut self, ram: &Ram) {
-        self.decoded.fence(ram);
-        self.forget_fetch_pages();
+        if self.decoded.fence(ram) {
+            self.forget_fetch_pages();
+        }
     }
 
     /// After a guest store of `size` bytes at RAM offset `off`: decoded code there is

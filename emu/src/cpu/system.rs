@@ -20,8 +20,9 @@ impl Hart {
             | OpKind::Csrrsi
             | OpKind::Csrrci => self.execute_csr(op),
             OpKind::FenceI => {
-                self.decoded.fence(&bus.ram);
-                self.forget_fetch_pages();
+                if self.decoded.fence(&bus.ram) {
+                    self.forget_fetch_pages();
+                }
                 self.advance(op);
                 Ok(Step::Next)
             }
