@@ -1286,3 +1286,37 @@ fn stale_translation_reports_name_the_accessing_instruction() {
     assert_eq!(stale[0].va, 0x4000_0000);
     assert_eq!(stale[0].pc, DRAM_BASE + 12, "pc of the second load");
 }
+
+/// The interpreter, going on to the next instruction, enters the block compiled there
+/// instead of interpreting that block's instructions up to the next jump: here it
+/// falls into a loop whose block was compiled when the loop ran before.
+#[test]
+fn the_interpreter_enters_a_block_that_starts_where_it_goes_on() {
+    const PASSES: u64 = 60;
+    let prog = [
+        li(T2, 2),
+        li(T0, PASSES as i32),
+        jal(0, 8),       // to the loop
+        addi(A2, A2, 1), // the second time round: falls into the loop
+        addi(T1, T1, 1), // the loop
+        addi(T0, T0, -1),
+        branch(1, T0, 0, -8), // bne t0, x0, loop
+        li(T0, PASSES as i32),
+        addi(T2, T2, -1),
+        branch(1, T2, 0, -24), // bne t2, x0, the addi before the loop
+        jal(0, 0),
+    ];
+    let mut r = Rig::new(&prog);
+    // Blocks compile at their 50th entry, on this thread; no quick tier.
+    r.hart.enable_jit(50, 0);
+    let total = 3 + 3 * PASSES + 3 + 1 + 3 * PASSES + 3;
+    r.step(total);
+    assert_eq!(r.hart.pc, DRAM_BASE + 4 * 10);
+    assert_eq!((r.x(T1), r.x(A2)), (2 * PASSES, 1));
+    let compiled = r.hart.jit_stats().expect("jit on").retired;
+    // Interpreted: the first three instructions, the loop's 49 passes before its block
+    // was compiled (3 instructions each), the addi before the loop, and the last three,
+    // where the budget left no longer covers the loop's block (7 instructions).
+    // Interpreting up to the next jump would add a pass of the loop.
+    assert_eq!(total - compiled, 3 + 49 * 3 + 1 + 3);
+}
