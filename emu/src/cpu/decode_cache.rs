@@ -18,8 +18,7 @@ use crate::jit::MAX_CODE_CHANGES;
 #[derive(Debug, Clone, Copy)]
 pub struct Slot {
     pub k: OpKind,
-    /// Destination register in bits 0-4; bit 7 set for a 16-bit (RVC) instruction; bit 5
-    /// set once a block was compiled from this slot (see [`Slot::starts_block`]).
+    /// Destination register in bits 0-4; bit 7 set for a 16-bit (RVC) instruction.
     rd_len: u8,
     pub rs1: u8,
     pub rs2: u8,
@@ -55,20 +54,7 @@ impl Slot {
     pub fn len(&self) -> u64 {
         4 - ((self.rd_len >> 6) & 2) as u64
     }
-
-    /// --jit: a block (quick or Cranelift's, of either flavour) was compiled from this
-    /// slot since it was decoded; the JIT's entry table says whether it still exists.
-    /// Lets the interpreter, going on to the next instruction, look the table up only
-    /// where a block may start: the table is another cache line per instruction, and
-    /// cold code, which the interpreter mostly runs, has no block at all.
-    #[inline(always)]
-    pub fn starts_block(&self) -> bool {
-        self.rd_len & BLOCK_ENTRY != 0
-    }
 }
-
-/// [`Slot::starts_block`]'s bit in `rd_len`.
-const BLOCK_ENTRY: u8 = 0x20;
 
 /// [`DecodeCache::page_map`] entry of a RAM page with no decoded page. Zero, so that the
 /// map can be allocated zeroed: the host then backs only the parts of it that were
@@ -271,11 +257,6 @@ impl DecodeCache {
     #[inline(always)]
     pub fn slot(&self, index: usize) -> &Slot {
         &self.ops[index]
-    }
-
-    /// --jit: a block is being compiled from slot `index` (see [`Slot::starts_block`]).
-    pub fn note_block_entry(&mut self, index: usize) {
-        self.ops[index].rd_len |= BLOCK_ENTRY;
     }
 
     #[inline(always)]

@@ -475,7 +475,6 @@ impl Hart {
         if let Some(jit) = self.jit_for(counted) {
             if jit.compile(index, page_offset, &insns, version) {
                 self.decoded.note_compiled(index);
-                self.decoded.note_block_entry(index);
             }
         }
     }
@@ -492,7 +491,6 @@ impl Hart {
         if let Some(jit) = self.jit_for(counted) {
             if jit.compile_quick(index, &insns, version) {
                 self.decoded.note_compiled(index);
-                self.decoded.note_block_entry(index);
             }
         }
     }

@@ -504,7 +504,6 @@ impl Hart {
                     index += (len >> 1) as usize;
                     if O::COMPILED
                         && self.jit.is_some()
-                        && self.decoded.slot(index).starts_block()
                         && !(O::COUNTED && batch_from == FetchBatch::NONE)
                     {
                         let batch = FetchBatch {
