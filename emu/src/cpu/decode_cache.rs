@@ -281,12 +281,12 @@ impl DecodeCache {
     /// bytes and writes (the page is watched from now on: see [`Ram::watch`]). The
     /// second value is true when a flush happened.
     pub fn page_for(&mut self, ram_page: usize, ram: &mut Ram) -> (usize, bool) {
-        let writes = ram.page_writes(ram_page);
         let cur = self.slot_of[ram_page];
         if cur != NO_PAGE {
             let cur = cur as usize - 1;
             if self.checked[cur] != self.epoch {
                 self.checked[cur] = self.epoch;
+                let writes = ram.page_writes(ram_page);
                 if self.other_writers || self.seen_writes[cur] != writes {
                     self.seen_writes[cur] = writes;
                     self.revalidate(cur, &ram.as_slice()[ram_page * 4096..][..4096]);
@@ -295,6 +295,7 @@ impl DecodeCache {
             return (1 + cur * STRIDE, false);
         }
         ram.watch(ram_page);
+        let writes = ram.page_writes(ram_page);
         let bytes = &ram.as_slice()[ram_page * 4096..][..4096];
         let mut flushed = false;
         if self.used == MAX_PAGES {

@@ -369,9 +369,9 @@ impl Hart {
         self.decoded.set_other_writers(true);
     }
 
-    /// Memory changed behind the hart's back (a debugger wrote to it through
-    /// [`Ram::bytes_mut`]): decoded instructions are checked against memory before they
-    /// run again.
+    /// Memory may have changed behind the hart's back (`fence.i`, or a debugger wrote to
+    /// it through [`Ram::bytes_mut`]): decoded instructions written since are checked
+    /// against memory before they run again.
     pub fn code_modified(&mut self, ram: &Ram) {
         if self.decoded.fence(ram) {
             self.forget_fetch_pages();

@@ -20,9 +20,7 @@ impl Hart {
             | OpKind::Csrrsi
             | OpKind::Csrrci => self.execute_csr(op),
             OpKind::FenceI => {
-                if self.decoded.fence(&bus.ram) {
-                    self.forget_fetch_pages();
-                }
+                self.code_modified(&bus.ram);
                 self.advance(op);
                 Ok(Step::Next)
             }
