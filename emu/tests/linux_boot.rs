@@ -212,8 +212,20 @@ fn boot(images: &Images, append: &str, limit: &str, extra: &[&str]) -> Boot {
 }
 
 fn boot_initrd(images: &Images, initrd: &Path, append: &str, limit: &str, extra: &[&str]) -> Boot {
+    boot_with_env(images, initrd, append, limit, extra, &[])
+}
+
+fn boot_with_env(
+    images: &Images,
+    initrd: &Path,
+    append: &str,
+    limit: &str,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> Boot {
     let start = Instant::now();
     let out: Output = emu_command()
+        .envs(env.iter().copied())
         .args(linux_args_with_initrd(images, initrd, append, limit))
         .args(extra)
         .stdin(Stdio::null())
@@ -676,6 +688,55 @@ fn debian_boot_identical_with_jit() {
         "the --jit boot compiled nothing:\n{}",
         jit.stderr
     );
+}
+
+/// Between quanta the machine polls devices and delivers interrupts; while the devices
+/// are idle a lone hart runs long quanta, and their length must be invisible to the
+/// guest. Quanta of 997 instructions start in the middle of timer ticks and end next to
+/// page faults and system calls; the boot must still take the same traps at the same
+/// instruction counts (the timer's deadline ends a quantum exactly, and `time` counts
+/// the instructions that trapped as well as those that retired) and print the same
+/// console, timestamps included.
+#[test]
+fn debian_boot_identical_whatever_the_quantum() {
+    let Some(images) = images() else { return };
+    let trace = |name: &str| {
+        std::env::temp_dir().join(format!("emu-quantum-{}-{name}.jsonl", std::process::id()))
+    };
+    let run = |name: &str, env: &[(&str, &str)]| {
+        let path = trace(name);
+        let path_arg = path.display().to_string();
+        let b = boot_with_env(
+            images,
+            &images.initrd,
+            AUTOTEST,
+            BOOT_LIMIT,
+            &[
+                "--trace",
+                "trap",
+                "--trace-format",
+                "jsonl",
+                "--trace-file",
+                &path_arg,
+            ],
+            env,
+        );
+        let traps = std::fs::read_to_string(&path).expect("the trap trace");
+        let _ = std::fs::remove_file(&path);
+        (b, traps)
+    };
+    let (long, long_traps) = run("long", &[]);
+    long.assert_clean_poweroff();
+    let (short, short_traps) = run("short", &[("EMU_IDLE_QUANTUM", "997")]);
+    assert!(long_traps.lines().count() > 1000, "{long_traps}");
+    let first_difference = long_traps
+        .lines()
+        .zip(short_traps.lines())
+        .find(|(a, b)| a != b);
+    assert_eq!(first_difference, None, "the traps differ");
+    assert_eq!(long_traps.lines().count(), short_traps.lines().count());
+    assert_eq!(counts(&long), counts(&short), "statistics differ");
+    assert_eq!(long.console, short.console, "console output differs");
 }
 
 /// Issue 7: SIGTERM in the middle of a traced Linux boot leaves a complete trace (every

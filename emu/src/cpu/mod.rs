@@ -152,6 +152,10 @@ pub struct Hart {
     pub traps: TrapCounts,
     /// Traps taken in all (the traced loop compares it to notice a trap).
     pub traps_taken: u64,
+    /// Traps taken for exceptions: with `instret`, the instructions this hart executed
+    /// (an instruction that traps does not retire, yet it counts for the quantum and
+    /// the deterministic clock like one that does).
+    exceptions_taken: u64,
     /// Instructions and MMU counters per phase (satp root in force), kept while the MMU
     /// is observed (`--stats`, tracing).
     pub phases: Phases,
@@ -256,6 +260,7 @@ impl Hart {
             hartid,
             traps: TrapCounts::default(),
             traps_taken: 0,
+            exceptions_taken: 0,
             phases: Phases::default(),
             trace: traced_loop::HartTrace::default(),
             x: [0; 32],
@@ -330,7 +335,21 @@ impl Hart {
     /// The current value of `mtime` (what the `time` CSR reads).
     pub fn set_time(&mut self, mtime: u64) {
         self.time = mtime;
-        self.time_instret = self.instret;
+        self.time_instret = self.executed();
+    }
+
+    /// The machine's clock when it counts time in instructions: `mtime` is `insns`
+    /// (retired by all harts) divided by the rate of [`Hart::set_time_rate`]. The
+    /// remainder is kept, so a lone hart's `time` is exactly its instructions over the
+    /// rate wherever the machine's quanta begin and end.
+    pub fn set_time_from_insns(&mut self, insns: u64) {
+        match self.insns_per_tick {
+            0 => self.set_time(insns),
+            n => {
+                self.time = insns / n;
+                self.time_instret = self.executed().wrapping_sub(insns % n);
+            }
+        }
     }
 
     /// Let `time` advance one tick per `insns_per_tick` of this hart's retired
@@ -343,13 +362,18 @@ impl Hart {
         self.insns_per_tick = insns_per_tick;
     }
 
+    /// Instructions executed: retired, or ended in an exception.
+    fn executed(&self) -> u64 {
+        self.instret.wrapping_add(self.exceptions_taken)
+    }
+
     /// What the `time` CSR reads now.
     fn time_now(&self) -> u64 {
         match self.insns_per_tick {
             0 => self.time,
             n => self
                 .time
-                .saturating_add(self.instret.wrapping_sub(self.time_instret) / n),
+                .saturating_add(self.executed().wrapping_sub(self.time_instret) / n),
         }
     }
 
@@ -893,6 +917,7 @@ impl Hart {
         };
         counts[(cause & 15) as usize] += 1;
         self.traps_taken += 1;
+        self.exceptions_taken += (!interrupt) as u64;
         let deleg = if interrupt {
             self.mideleg
         } else {

@@ -151,6 +151,20 @@ impl MmioDevice for GoldfishRtc {
         self.check_alarm();
     }
 
+    /// In deterministic mode the alarm is a point in guest time: the first `mtime` at
+    /// which it fires, so the machine ends a quantum there rather than noticing it late.
+    /// (With the host's clock it is a point in host time, seen at the next poll.)
+    fn next_deadline(&self) -> Option<u64> {
+        let at = self.alarm_ns?;
+        if self.clock != ClockMode::Deterministic {
+            return None;
+        }
+        // Fires once EPOCH + mtime * NS_PER_TICK + offset >= at.
+        let ns = at as i128 - self.offset_ns as i128 - DETERMINISTIC_EPOCH_NS as i128;
+        let ticks = (ns.max(0) as u128).div_ceil(NS_PER_TICK as u128);
+        Some(u64::try_from(ticks).unwrap_or(u64::MAX).max(self.mtime))
+    }
+
     fn irq_line(&self) -> Option<(u32, bool)> {
         Some((self.irq, self.irq_pending && self.irq_enabled))
     }
@@ -247,6 +261,34 @@ mod tests {
         assert_eq!(rtc.read(ALARM_STATUS, 4, &mut ram()), Ok(0));
         rtc.write(CLEAR_INTERRUPT, 4, 1, &mut ram()).unwrap();
         assert_eq!(rtc.irq_line(), Some((11, false)));
+    }
+
+    #[test]
+    fn the_alarm_is_a_deadline_in_mtime_ticks() {
+        let mut rtc = GoldfishRtc::new(ClockMode::Deterministic, 11);
+        assert_eq!(rtc.next_deadline(), None);
+        // The guest set the clock forward by 1 s first, then an alarm 4,950 ns later.
+        let now = DETERMINISTIC_EPOCH_NS + 1_000_000_000;
+        rtc.write(TIME_HIGH, 4, now >> 32, &mut ram()).unwrap();
+        rtc.write(TIME_LOW, 4, now & 0xffff_ffff, &mut ram())
+            .unwrap();
+        let at = now + 4_950;
+        rtc.write(ALARM_HIGH, 4, at >> 32, &mut ram()).unwrap();
+        rtc.write(ALARM_LOW, 4, at & 0xffff_ffff, &mut ram())
+            .unwrap();
+        // 100 ns per tick: the first tick at or past the alarm is the 50th.
+        assert_eq!(rtc.next_deadline(), Some(50));
+        rtc.poll(49, &mut ram());
+        assert_eq!(rtc.irq_line(), Some((11, false)));
+        rtc.poll(50, &mut ram());
+        assert_eq!(rtc.read(ALARM_STATUS, 4, &mut ram()), Ok(0));
+        assert_eq!(rtc.next_deadline(), None);
+        // With the host's clock the alarm is not in guest time.
+        let mut host = GoldfishRtc::new(ClockMode::Host, 11);
+        host.write(ALARM_HIGH, 4, 0xffff_ffff, &mut ram()).unwrap();
+        host.write(ALARM_LOW, 4, 0, &mut ram()).unwrap();
+        assert_eq!(host.read(ALARM_STATUS, 4, &mut ram()), Ok(1));
+        assert_eq!(host.next_deadline(), None);
     }
 
     #[test]

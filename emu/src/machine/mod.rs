@@ -43,8 +43,30 @@ pub mod map {
 /// instructions (summed over harts), i.e. a nominal 100 M instructions/s guest.
 pub const INSNS_PER_TICK: u64 = 10;
 
-/// Longest quantum a hart runs before the machine looks at devices and interrupts.
+/// Longest quantum a hart runs before the machine looks at devices and interrupts,
+/// while a device is working through a request or several harts share the machine.
 const MAX_QUANTUM: u64 = 4096;
+
+/// Longest quantum of a lone hart while every device is idle. Nothing can then change
+/// between quanta but the timers, whose deadlines end a quantum exactly, and the host's
+/// side (console input, Ctrl-C, `--timeout`), for which 32 Ki instructions are a few
+/// microseconds; anything the guest starts on a device ends the quantum at once (a
+/// device store yields). Each quantum end costs the poll of every device and the
+/// instructions before it that a block no longer fits in, run by the interpreter.
+const IDLE_QUANTUM: u64 = 32 * 1024;
+
+/// [`IDLE_QUANTUM`], or `EMU_IDLE_QUANTUM` (a test hook: tests run the same guest with
+/// quanta of other lengths and expect the same instructions, traps and output).
+fn idle_quantum() -> u64 {
+    static LENGTH: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *LENGTH.get_or_init(|| {
+        std::env::var("EMU_IDLE_QUANTUM")
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .filter(|&n| n > 0)
+            .unwrap_or(IDLE_QUANTUM)
+    })
+}
 
 /// Everything the board is built from.
 #[derive(Debug, Clone)]
@@ -188,6 +210,8 @@ pub struct Machine {
     /// every quantum.
     plic_at: Option<usize>,
     clint_at: Option<usize>,
+    /// The devices with deadlines of their own (the CLINT's timers, the RTC's alarm).
+    rtc_at: Option<usize>,
     /// Trace producer (disabled unless `--trace`).
     pub tracer: crate::trace::Tracer,
     /// Statistics or a live trace want every access to go through the TLB model.
@@ -233,6 +257,7 @@ impl Machine {
             config,
             plic_at: bus.device_index("plic"),
             clint_at: bus.device_index("clint"),
+            rtc_at: bus.device_index("rtc"),
             bus,
             harts,
             total_insns: 0,
@@ -367,13 +392,22 @@ impl Machine {
                 }
             }
             hart.set_interrupt_lines(bits);
-            hart.set_time(now);
+            match self.config.clock {
+                ClockMode::Deterministic => hart.set_time_from_insns(self.total_insns),
+                ClockMode::Host => hart.set_time(now),
+            }
         }
     }
 
+    /// The earliest `mtime` at which a device's outputs change on their own.
     fn next_deadline(&mut self) -> Option<u64> {
-        let clint = self.clint_at.and_then(|at| self.bus.device_at_mut(at));
-        clint.and_then(|c| c.next_deadline())
+        let mut earliest = None;
+        for at in [self.clint_at, self.rtc_at].into_iter().flatten() {
+            if let Some(d) = self.bus.device_at_mut(at).and_then(|d| d.next_deadline()) {
+                earliest = Some(earliest.map_or(d, |e: u64| e.min(d)));
+            }
+        }
+        earliest
     }
 
     /// Run until the guest exits or `max_insns` instructions have retired.
@@ -411,11 +445,20 @@ impl Machine {
             let now = self.now();
             self.drain_htif_console();
             self.update_interrupts(now);
-            // Quantum: up to the next timer deadline, the instruction limit and MAX_QUANTUM.
-            let mut quantum = MAX_QUANTUM.min(limit - self.total_insns);
+            // Quantum: up to the next timer deadline, the instruction limit and the
+            // longest quantum for what the devices and harts are doing.
+            let longest = if self.harts.len() == 1 && !self.bus.devices_have_pending_work() {
+                idle_quantum()
+            } else {
+                MAX_QUANTUM
+            };
+            let mut quantum = longest.min(limit - self.total_insns);
             if let (Some(d), ClockMode::Deterministic) = (self.next_deadline(), self.config.clock) {
                 if d > now {
-                    quantum = quantum.min((d - now).saturating_mul(INSNS_PER_TICK).max(1));
+                    // To the instruction at which mtime reaches d, wherever this quantum
+                    // began within a tick.
+                    let due = d.saturating_mul(INSNS_PER_TICK) - self.total_insns;
+                    quantum = quantum.min(due.max(1));
                 }
             }
             if self.observed && !self.stats_observed && !self.tracer.watching_pcs() {
@@ -459,7 +502,7 @@ impl Machine {
                         // hart's `time` then continues from the latest value any hart
                         // could have read, so time never steps back when work moves
                         // between harts.
-                        hart.set_time(self.total_insns / INSNS_PER_TICK);
+                        hart.set_time_from_insns(self.total_insns);
                     }
                     quantum.div_ceil(nharts).max(1)
                 };
