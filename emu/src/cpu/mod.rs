@@ -197,9 +197,10 @@ pub struct Hart {
     menvcfg: u64,
     senvcfg: u64,
     satp: u64,
-    /// `mtime` as the machine last set it, and `instret` at that moment.
+    /// `mtime` as the machine last set it, and the instructions executed by then (less
+    /// the part of a tick already gone, see [`Hart::set_time_from_insns`]).
     time: u64,
-    time_instret: u64,
+    time_executed: u64,
     /// Retired instructions per `mtime` tick between the machine's updates; 0 = `time`
     /// holds still until the next [`Hart::set_time`].
     insns_per_tick: u64,
@@ -298,7 +299,7 @@ impl Hart {
             senvcfg: 0,
             satp: 0,
             time: 0,
-            time_instret: 0,
+            time_executed: 0,
             insns_per_tick: 0,
             counters: [Counter::default(); 2],
             reservation: None,
@@ -335,11 +336,11 @@ impl Hart {
     /// The current value of `mtime` (what the `time` CSR reads).
     pub fn set_time(&mut self, mtime: u64) {
         self.time = mtime;
-        self.time_instret = self.executed();
+        self.time_executed = self.executed();
     }
 
     /// The machine's clock when it counts time in instructions: `mtime` is `insns`
-    /// (retired by all harts) divided by the rate of [`Hart::set_time_rate`]. The
+    /// (executed by all harts) divided by the rate of [`Hart::set_time_rate`]. The
     /// remainder is kept, so a lone hart's `time` is exactly its instructions over the
     /// rate wherever the machine's quanta begin and end.
     pub fn set_time_from_insns(&mut self, insns: u64) {
@@ -347,12 +348,12 @@ impl Hart {
             0 => self.set_time(insns),
             n => {
                 self.time = insns / n;
-                self.time_instret = self.executed().wrapping_sub(insns % n);
+                self.time_executed = self.executed().wrapping_sub(insns % n);
             }
         }
     }
 
-    /// Let `time` advance one tick per `insns_per_tick` of this hart's retired
+    /// Let `time` advance one tick per `insns_per_tick` of this hart's executed
     /// instructions between [`Hart::set_time`] calls (0: it holds still). The machine
     /// updates mtime once per quantum; without this, two reads inside one quantum would
     /// be equal and Linux could not time anything shorter (its unaligned-access probe
@@ -373,7 +374,7 @@ impl Hart {
             0 => self.time,
             n => self
                 .time
-                .saturating_add(self.executed().wrapping_sub(self.time_instret) / n),
+                .saturating_add(self.executed().wrapping_sub(self.time_executed) / n),
         }
     }
 

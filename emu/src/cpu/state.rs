@@ -94,7 +94,7 @@ impl Hart {
             self.senvcfg,
             self.satp,
             self.time,
-            self.time_instret,
+            self.time_executed,
             self.insns_per_tick,
         ] {
             w.u64(v);
@@ -168,14 +168,14 @@ impl Hart {
         self.sscratch = sscratch;
         self.mcounteren = r.u32()?;
         self.scounteren = r.u32()?;
-        let [mcountinhibit, menvcfg, senvcfg, satp, time, time_instret, insns_per_tick] =
+        let [mcountinhibit, menvcfg, senvcfg, satp, time, time_executed, insns_per_tick] =
             r.u64s::<7>()?;
         self.mcountinhibit = mcountinhibit;
         self.menvcfg = menvcfg;
         self.senvcfg = senvcfg;
         self.satp = satp;
         self.time = time;
-        self.time_instret = time_instret;
+        self.time_executed = time_executed;
         self.insns_per_tick = insns_per_tick;
         for c in &mut self.counters {
             *c = Counter {

@@ -210,7 +210,7 @@ pub struct Machine {
     /// every quantum.
     plic_at: Option<usize>,
     clint_at: Option<usize>,
-    /// The devices with deadlines of their own (the CLINT's timers, the RTC's alarm).
+    /// Where the RTC is: its alarm is a deadline, like the CLINT's timers.
     rtc_at: Option<usize>,
     /// Trace producer (disabled unless `--trace`).
     pub tracer: crate::trace::Tracer,

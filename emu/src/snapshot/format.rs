@@ -10,7 +10,7 @@ use std::fmt;
 /// First bytes of every snapshot file.
 pub const MAGIC: [u8; 8] = *b"EMUSNAP\0";
 /// Format version; a reader accepts exactly this one.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 /// Bytes of the header: magic, version, section count.
 const HEADER_LEN: usize = 8 + 4 + 4;
 /// Bytes of a section header: tag and payload length.
