@@ -105,7 +105,8 @@ pub trait MmioDevice: Send {
         0
     }
     /// The `mtime` value at which this device's outputs may next change on their own
-    /// (CLINT: the earliest mtimecmp). The machine ends quanta and skips WFI to it.
+    /// (CLINT: the earliest mtimecmp; RTC: its alarm). The machine ends quanta and
+    /// skips WFI to it.
     fn next_deadline(&self) -> Option<u64> {
         None
     }
@@ -400,6 +401,15 @@ impl Bus {
                 self.exit_request = Some(req);
             }
         }
+    }
+
+    /// The earliest [`MmioDevice::next_deadline`] of all devices (the CLINT's timers,
+    /// the RTC's alarm).
+    pub fn next_deadline(&self) -> Option<u64> {
+        self.mappings
+            .iter()
+            .filter_map(|m| m.dev.next_deadline())
+            .min()
     }
 
     /// Whether any device has work it will continue in later polls.

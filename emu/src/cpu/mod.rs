@@ -152,10 +152,6 @@ pub struct Hart {
     pub traps: TrapCounts,
     /// Traps taken in all (the traced loop compares it to notice a trap).
     pub traps_taken: u64,
-    /// Traps taken for exceptions: with `instret`, the instructions this hart executed
-    /// (an instruction that traps does not retire, yet it counts for the quantum and
-    /// the deterministic clock like one that does).
-    exceptions_taken: u64,
     /// Instructions and MMU counters per phase (satp root in force), kept while the MMU
     /// is observed (`--stats`, tracing).
     pub phases: Phases,
@@ -197,11 +193,11 @@ pub struct Hart {
     menvcfg: u64,
     senvcfg: u64,
     satp: u64,
-    /// `mtime` as the machine last set it, and the instructions executed by then (less
-    /// the part of a tick already gone, see [`Hart::set_time_from_insns`]).
+    /// `mtime` as the machine last set it, and the instructions executed by then less
+    /// those already gone in the current tick (see [`Hart::set_time`]).
     time: u64,
     time_executed: u64,
-    /// Retired instructions per `mtime` tick between the machine's updates; 0 = `time`
+    /// Executed instructions per `mtime` tick between the machine's updates; 0 = `time`
     /// holds still until the next [`Hart::set_time`].
     insns_per_tick: u64,
     /// [mcycle, minstret].
@@ -261,7 +257,6 @@ impl Hart {
             hartid,
             traps: TrapCounts::default(),
             traps_taken: 0,
-            exceptions_taken: 0,
             phases: Phases::default(),
             trace: traced_loop::HartTrace::default(),
             x: [0; 32],
@@ -333,24 +328,13 @@ impl Hart {
         self.lines = bits & ip::LINES;
     }
 
-    /// The current value of `mtime` (what the `time` CSR reads).
-    pub fn set_time(&mut self, mtime: u64) {
+    /// The current value of `mtime` (what the `time` CSR reads), `into_tick` instructions
+    /// into its tick. A machine whose clock counts instructions passes the remainder of
+    /// its count, so a lone hart's `time` is exactly its instructions over the rate
+    /// wherever the machine's quanta begin and end; with the host's clock it is 0.
+    pub fn set_time(&mut self, mtime: u64, into_tick: u64) {
         self.time = mtime;
-        self.time_executed = self.executed();
-    }
-
-    /// The machine's clock when it counts time in instructions: `mtime` is `insns`
-    /// (executed by all harts) divided by the rate of [`Hart::set_time_rate`]. The
-    /// remainder is kept, so a lone hart's `time` is exactly its instructions over the
-    /// rate wherever the machine's quanta begin and end.
-    pub fn set_time_from_insns(&mut self, insns: u64) {
-        match self.insns_per_tick {
-            0 => self.set_time(insns),
-            n => {
-                self.time = insns / n;
-                self.time_executed = self.executed().wrapping_sub(insns % n);
-            }
-        }
+        self.time_executed = self.executed().wrapping_sub(into_tick);
     }
 
     /// Let `time` advance one tick per `insns_per_tick` of this hart's executed
@@ -363,9 +347,12 @@ impl Hart {
         self.insns_per_tick = insns_per_tick;
     }
 
-    /// Instructions executed: retired, or ended in an exception.
+    /// Instructions executed: retired, or ended in an exception (an instruction that
+    /// traps does not retire, yet it counts for the quantum and the deterministic clock
+    /// like one that does).
     fn executed(&self) -> u64 {
-        self.instret.wrapping_add(self.exceptions_taken)
+        let exceptions: u64 = self.traps.exceptions.iter().sum();
+        self.instret.wrapping_add(exceptions)
     }
 
     /// What the `time` CSR reads now.
@@ -918,7 +905,6 @@ impl Hart {
         };
         counts[(cause & 15) as usize] += 1;
         self.traps_taken += 1;
-        self.exceptions_taken += (!interrupt) as u64;
         let deleg = if interrupt {
             self.mideleg
         } else {

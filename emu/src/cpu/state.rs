@@ -201,7 +201,6 @@ impl Hart {
         self.traps.exceptions = r.u64s()?;
         self.traps.interrupts = r.u64s()?;
         self.traps_taken = r.u64()?;
-        self.exceptions_taken = self.traps.exceptions.iter().sum();
         self.phases = read_phases(r)?;
         if self.phases.start_insns > self.instret || self.priv_mark > self.instret {
             return Err(r.error("counts more instructions in a phase than it retired"));

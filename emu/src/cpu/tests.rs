@@ -756,7 +756,7 @@ fn counter_enables_gate_user_and_supervisor_reads() {
         csrw(num::MINSTRET, T0),
         csrr(A1, num::MINSTRET),
     ]);
-    r.hart.set_time(77);
+    r.hart.set_time(77, 0);
     r.step(4);
     assert_eq!(r.x(A0), 77);
     assert_eq!(r.x(A1), 100);
@@ -769,12 +769,12 @@ fn time_advances_with_retired_instructions_between_machine_updates() {
     prog.push(csrr(A1, num::TIME));
     let mut r = Rig::new(&prog);
     r.hart.set_time_rate(10);
-    r.hart.set_time(500);
+    r.hart.set_time(500, 0);
     r.step(prog.len() as u64);
     assert_eq!(r.x(A0), 500);
     assert_eq!(r.x(A1), 502, "21 instructions retired since set_time");
     // A new machine value restarts the count from there (no double counting).
-    r.hart.set_time(1000);
+    r.hart.set_time(1000, 0);
     r.hart.pc = DRAM_BASE;
     r.step(1);
     assert_eq!(r.x(A0), 1000);
@@ -785,7 +785,7 @@ fn time_holds_still_without_a_rate() {
     let mut prog = vec![NOP; 30];
     prog.push(csrr(A1, num::TIME));
     let mut r = Rig::new(&prog);
-    r.hart.set_time(7);
+    r.hart.set_time(7, 0);
     r.step(prog.len() as u64);
     assert_eq!(r.x(A1), 7);
 }

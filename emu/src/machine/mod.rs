@@ -210,8 +210,6 @@ pub struct Machine {
     /// every quantum.
     plic_at: Option<usize>,
     clint_at: Option<usize>,
-    /// Where the RTC is: its alarm is a deadline, like the CLINT's timers.
-    rtc_at: Option<usize>,
     /// Trace producer (disabled unless `--trace`).
     pub tracer: crate::trace::Tracer,
     /// Statistics or a live trace want every access to go through the TLB model.
@@ -257,7 +255,6 @@ impl Machine {
             config,
             plic_at: bus.device_index("plic"),
             clint_at: bus.device_index("clint"),
-            rtc_at: bus.device_index("rtc"),
             bus,
             harts,
             total_insns: 0,
@@ -365,6 +362,14 @@ impl Machine {
         }
     }
 
+    /// Instructions already gone in the current `mtime` tick (0 with the host's clock).
+    fn part_of_tick(&self) -> u64 {
+        match self.config.clock {
+            ClockMode::Deterministic => self.total_insns % INSNS_PER_TICK,
+            ClockMode::Host => 0,
+        }
+    }
+
     fn now(&self) -> u64 {
         match self.config.clock {
             ClockMode::Deterministic => self.total_insns / INSNS_PER_TICK,
@@ -384,6 +389,7 @@ impl Machine {
         if let Some(plic) = self.plic_at.and_then(|at| self.bus.device_at_mut(at)) {
             plic.set_source_levels(&self.irq_levels);
         }
+        let into_tick = self.part_of_tick();
         for (i, hart) in self.harts.iter_mut().enumerate() {
             let mut bits = 0;
             for at in [self.clint_at, self.plic_at].into_iter().flatten() {
@@ -392,22 +398,13 @@ impl Machine {
                 }
             }
             hart.set_interrupt_lines(bits);
-            match self.config.clock {
-                ClockMode::Deterministic => hart.set_time_from_insns(self.total_insns),
-                ClockMode::Host => hart.set_time(now),
-            }
+            hart.set_time(now, into_tick);
         }
     }
 
     /// The earliest `mtime` at which a device's outputs change on their own.
-    fn next_deadline(&mut self) -> Option<u64> {
-        let mut earliest = None;
-        for at in [self.clint_at, self.rtc_at].into_iter().flatten() {
-            if let Some(d) = self.bus.device_at_mut(at).and_then(|d| d.next_deadline()) {
-                earliest = Some(earliest.map_or(d, |e: u64| e.min(d)));
-            }
-        }
-        earliest
+    fn next_deadline(&self) -> Option<u64> {
+        self.bus.next_deadline()
     }
 
     /// Run until the guest exits or `max_insns` instructions have retired.
@@ -502,7 +499,8 @@ impl Machine {
                         // hart's `time` then continues from the latest value any hart
                         // could have read, so time never steps back when work moves
                         // between harts.
-                        hart.set_time_from_insns(self.total_insns);
+                        let insns = self.total_insns;
+                        hart.set_time(insns / INSNS_PER_TICK, insns % INSNS_PER_TICK);
                     }
                     quantum.div_ceil(nharts).max(1)
                 };
