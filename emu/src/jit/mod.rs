@@ -98,6 +98,8 @@
 //! This module knows nothing about the hart: it is given the decoded instructions and the
 //! environment's layout and returns runnable blocks.
 
+#[cfg(target_arch = "x86_64")]
+mod code_memory;
 mod compile_thread;
 mod quick;
 
@@ -578,10 +580,12 @@ fn new_module() -> Option<JITModule> {
         .ok()?
         .finish(settings::Flags::new(flags))
         .ok()?;
-    Some(JITModule::new(JITBuilder::with_isa(
-        isa,
-        default_libcall_names(),
-    )))
+    let mut builder = JITBuilder::with_isa(isa, default_libcall_names());
+    #[cfg(target_arch = "x86_64")]
+    builder.memory_provider(Box::new(code_memory::CodeMemory::new(
+        code_memory::CODE_BYTES,
+    )?));
+    Some(JITModule::new(builder))
 }
 
 impl Jit {
