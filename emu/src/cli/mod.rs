@@ -118,9 +118,9 @@ pub struct MachineArgs {
     /// trace of insn, tlb, mmio or sbi events).
     #[arg(long)]
     pub jit: bool,
-    /// Compile a block after it was entered N times (default 20000). Low values compile
-    /// more code and are for testing the compiler; below 100, blocks compile at once on
-    /// the hart's thread instead of on a compile thread. At most 32765.
+    /// Compile a block after it was entered N times (default and at most 32765). Low
+    /// values compile more code and are for testing the compiler; below 100, blocks
+    /// compile at once on the hart's thread instead of on a compile thread.
     #[arg(long, value_name = "N", conflicts_with = "interp", default_value_t = crate::jit::HOT,
           value_parser = clap::value_parser!(u32).range(1..=crate::jit::MAX_HOT as i64))]
     pub jit_hot: u32,

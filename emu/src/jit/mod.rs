@@ -128,10 +128,11 @@ pub const MAX_BLOCK: usize = 64;
 /// Executions of a block entry before it is compiled, unless `--jit-hot` says otherwise.
 /// Compiling a block costs about half a millisecond, so a block must run thousands of
 /// times to pay for itself; until then quick code runs it ([`QUICK_HOT`]), which goes
-/// on into other blocks as Cranelift's does. 20000 against 5000 made the Debian boot's
-/// CPU time 12 % lower and the real workloads' 2-6 % (fewer compiles), the CoreMark-
-/// and Dhrystone-like programs' the same (see docs/performance.md).
-pub const HOT: u32 = 20_000;
+/// on into other blocks as Cranelift's does, well enough that the highest count the
+/// table holds pays best: against 20000, the real workloads' CPU time is 1-7 % lower
+/// and the CoreMark-like program's 5 % (fewer compiles), the Debian boot's and the
+/// Dhrystone-like program's the same (see docs/performance.md).
+pub const HOT: u32 = MAX_HOT;
 /// Entries of a block before it gets quick code (`quick.rs`), which it runs until it was
 /// entered [`HOT`] times in all and Cranelift's code is ready. Quick code costs a few
 /// microseconds a block, so it pays after a few dozen entries; 200 rather than fewer
