@@ -470,7 +470,7 @@ impl Hart {
             }
             return;
         }
-        let insns = self.block_insns(counted, index, bus);
+        let insns = self.block_insns(index, bus);
         let version = self.decoded.version(index);
         if let Some(jit) = self.jit_for(counted) {
             if jit.compile(index, page_offset, &insns, version) {
@@ -486,7 +486,7 @@ impl Hart {
         if !self.decoded.is_current(index) || self.decoded.compiling_given_up(index) {
             return;
         }
-        let insns = self.block_insns(counted, index, bus);
+        let insns = self.block_insns(index, bus);
         let version = self.decoded.version(index);
         if let Some(jit) = self.jit_for(counted) {
             if jit.compile_quick(index, &insns, version) {
@@ -497,7 +497,7 @@ impl Hart {
 
     /// The instructions of the block entered at `index`, as the compiler takes them: up
     /// to the first it does not compile, or the first jump.
-    fn block_insns(&mut self, counted: bool, index: usize, bus: &Bus) -> Vec<Insn> {
+    fn block_insns(&mut self, index: usize, bus: &Bus) -> Vec<Insn> {
         let mut insns = Vec::with_capacity(MAX_BLOCK);
         let mut at = index;
         while insns.len() < MAX_BLOCK {
@@ -505,8 +505,7 @@ impl Hart {
                 self.decode_ahead(at, bus);
             }
             let s = self.decoded.slot(at);
-            // The counted flavour leaves atomics to the interpreter's counted path.
-            if !s.k.jit_compiles() || (counted && matches!(s.k, OpKind::AmoW | OpKind::AmoD)) {
+            if !s.k.jit_compiles() {
                 break;
             }
             insns.push(Insn {

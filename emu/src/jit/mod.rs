@@ -1728,12 +1728,6 @@ impl Translator<'_> {
                 Beq | Bne | Blt | Bge | Bltu | Bgeu => self.emit_branch(op, retired, offset),
                 Lb | Lh | Lw | Ld | Lbu | Lhu | Lwu => self.emit_load(op, retired, offset),
                 Sb | Sh | Sw | Sd => self.emit_store(op, retired, offset),
-                // Never in a block of the counted flavour (the hart's `compile_block`
-                // stops before them): its accesses go through the counted run.
-                AmoW | AmoD if self.counted.is_some() => {
-                    self.exit_to(offset, retired);
-                    return;
-                }
                 AmoW | AmoD => self.emit_amo(op, retired, offset),
                 Addi | Slti | Sltiu | Xori | Ori | Andi | Slli | Srli | Srai => {
                     self.emit_alu_imm(op)
@@ -1868,12 +1862,25 @@ impl Translator<'_> {
         let size: i64 = if op.k == OpKind::AmoW { 4 } else { 8 };
         let va = self.get(op.rs1);
         let src = self.get(op.rs2);
+        // A misaligned AMO is the interpreter's: it raises the exception before any
+        // translation.
         let slow = self.cold_block();
         let low_bits = self.b.ins().band_imm_s(va, size - 1);
         let aligned = self.b.ins().icmp_imm_s(IntCC::Equal, low_bits, 0);
         self.continue_if(aligned, slow);
-        let host = self.writable_host(va, size, slow);
-        self.leave_before(slow, retired, offset);
+        let host = match self.counted {
+            None => {
+                let host = self.writable_host(va, size, slow);
+                self.leave_before(slow, retired, offset);
+                host
+            }
+            // An AMO translates once, as a store (`Hart::amo`), so in the counted run it
+            // is one store access.
+            Some(c) => {
+                self.leave_before(slow, retired, offset);
+                self.counted_access(c, va, true, size, retired, offset)
+            }
+        };
         // Both operands as the interpreter takes them: a word sign-extended to 64 bits
         // (which keeps the order of the unsigned compares too).
         let (old, b) = if size == 4 {

@@ -1,0 +1,3 @@
+#![no_std]
+#![no_main]
+conformance::conformance_test!("vm_amo", defs: "", parts: ["vm", "vm_amo"]);
