@@ -381,13 +381,20 @@ impl Hart {
             }
         };
         cur.batch.page = pc >> 12;
-        if O::COUNTED && replayed {
+        // Counted: the batch holds the fetches after this one. After a fetch the full
+        // path made, it opens only if the next fetch from the page would replay (the
+        // loop would replay it next; this instruction cannot change the L1I or the
+        // fetch context before then without leaving the batch: see `straight`), so
+        // that a compiled block can start here too.
+        let batch =
+            O::COUNTED && (replayed || self.mmu.would_replay_fetch(pc, &self.fetch_ctx, page.1));
+        if batch {
             // The budget as it will be once this first instruction is under way.
             cur.batch.from = cur.left - 1;
         }
         // Counted: compiled blocks count their fetches in the batch, so only with one
-        // open (a fetch the full path made leaves the next one to replay first).
-        if O::COMPILED && self.jit.is_some() && (!O::COUNTED || replayed) {
+        // open.
+        if O::COMPILED && self.jit.is_some() && (!O::COUNTED || batch) {
             if let Some(went) = self.enter_compiled(bus, obs, cur, index) {
                 return went;
             }

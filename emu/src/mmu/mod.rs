@@ -520,6 +520,20 @@ impl Mmu {
             .is_some()
     }
 
+    /// Whether a [`Mmu::replay_fetch`] of `va` from physical page `page` would succeed
+    /// now. Changes nothing.
+    pub fn would_replay_fetch(&self, va: u64, ctx: &TranslateCtx, page: u64) -> bool {
+        self.counted_entry(va, AccessType::Fetch, ctx)
+            .is_some_and(|e| {
+                e.page == page
+                    && (e.slot == NO_TLB
+                        || (self.l1i.version() == e.tlb_version
+                            && self
+                                .l1i
+                                .would_touch(e.slot as usize, va, satp_asid(ctx.satp))))
+            })
+    }
+
     /// The counted cache's entry for `va`'s page, if it was made for this access type
     /// in the current context (privilege, SUM, MXR, epoch), satp and PMP state.
     #[inline(always)]

@@ -4,7 +4,9 @@
 //! does), must give the same physical addresses and leave the same counters and TLB
 //! state (LRU stamps included). The page tables give the run what makes it hard: pages
 //! that share its direct-mapped slots, superpages, and 4K entries left in the TLB under a
-//! superpage by a remap without a fence (two entries matching one address).
+//! superpage by a remap without a fence (two entries matching one address). The same
+//! page tables check that the predicate the hart opens a fetch batch on,
+//! [`Mmu::would_replay_fetch`], agrees with the replay it stands for.
 
 use super::page_caches::{CountedRun, RUN_PAGES};
 use super::*;
@@ -239,4 +241,57 @@ fn pages_whose_slots_overlap_stay_exact() {
         a(2),
     ];
     check(full, &ops);
+}
+
+/// A fetch translated by the full path, a replay of a page's last translation, or the
+/// same remaps and fences as above.
+#[derive(Debug, Clone)]
+enum FetchOp {
+    Full { page: usize },
+    Replay { page: usize },
+    Remap { huge: bool },
+    Fence { page: Option<usize> },
+}
+
+fn fetch_op() -> impl Strategy<Value = FetchOp> {
+    prop_oneof![
+        4 => (0..32usize).prop_map(|page| FetchOp::Full { page }),
+        8 => (0..32usize).prop_map(|page| FetchOp::Replay { page }),
+        1 => any::<bool>().prop_map(|huge| FetchOp::Remap { huge }),
+        1 => proptest::option::of(0..32usize).prop_map(|page| FetchOp::Fence { page }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+    /// `Mmu::would_replay_fetch`, which lets the hart open a fetch batch after a fetch
+    /// the full path made, answers what `Mmu::replay_fetch` then does, also with 4K
+    /// and superpage entries matching one address in the L1I.
+    #[test]
+    fn would_replay_fetch_answers_as_replay_fetch(
+        l1i in l1d(),
+        ops in proptest::collection::vec(fetch_op(), 1..300),
+    ) {
+        let (mut bus, ctx, mut config) = machine(l1i);
+        config.tlb.l1i = l1i;
+        let mut mmu = new_mmu(&config);
+        let mut page_of = [None; 32];
+        for (n, op) in ops.iter().enumerate() {
+            match *op {
+                FetchOp::Full { page } => {
+                    let pa = mmu.translate(va(page), AccessType::Fetch, &ctx, &mut bus);
+                    page_of[page] = pa.ok().map(|pa| pa & !0xfff);
+                }
+                FetchOp::Replay { page } => {
+                    if let Some(pa) = page_of[page] {
+                        let would = mmu.would_replay_fetch(va(page), &ctx, pa);
+                        let did = mmu.replay_fetch(va(page), &ctx, pa);
+                        prop_assert_eq!(would, did, "op {}: {:?}", n, op);
+                    }
+                }
+                FetchOp::Remap { huge } => remap(&mut bus, huge),
+                FetchOp::Fence { page } => mmu.sfence_vma(page.map(va), None),
+            }
+        }
+    }
 }
