@@ -11,7 +11,8 @@
 //!
 //! x86-64 keeps instruction fetch coherent with stores, and a block is published to
 //! the hart through a channel (or compiled on its thread), so code written here needs
-//! no cache maintenance before it runs.
+//! no cache maintenance before it runs. Other hosts keep Cranelift's own provider.
+#![cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 
 use std::io;
 use std::ptr::NonNull;
@@ -38,23 +39,30 @@ pub struct CodeMemory {
 // sound.
 unsafe impl Send for CodeMemory {}
 
+/// Reserve `size` bytes of memory that is readable, writable and executable at once
+/// (the host backs only the pages written), for generated code: this module's and the
+/// quick tier's. The caller unmaps it. None when the host refuses the mapping.
+pub fn reserve(size: usize) -> Option<NonNull<u8>> {
+    use rustix::mm::{mmap_anonymous, MapFlags, ProtFlags};
+    // SAFETY: a fresh anonymous mapping at an address the kernel chooses overlaps
+    // nothing of ours.
+    let base = unsafe {
+        mmap_anonymous(
+            std::ptr::null_mut(),
+            size,
+            ProtFlags::READ | ProtFlags::WRITE | ProtFlags::EXEC,
+            MapFlags::PRIVATE | MapFlags::NORESERVE,
+        )
+    }
+    .ok()?;
+    NonNull::new(base as *mut u8)
+}
+
 impl CodeMemory {
     /// Reserve `size` bytes; None when the host refuses the mapping.
     pub fn new(size: usize) -> Option<CodeMemory> {
-        use rustix::mm::{mmap_anonymous, MapFlags, ProtFlags};
-        // SAFETY: a fresh anonymous mapping at an address the kernel chooses overlaps
-        // nothing of ours.
-        let base = unsafe {
-            mmap_anonymous(
-                std::ptr::null_mut(),
-                size,
-                ProtFlags::READ | ProtFlags::WRITE | ProtFlags::EXEC,
-                MapFlags::PRIVATE | MapFlags::NORESERVE,
-            )
-        }
-        .ok()?;
         Some(CodeMemory {
-            base: NonNull::new(base as *mut u8)?,
+            base: reserve(size)?,
             size,
             used: 0,
             freed: false,

@@ -98,7 +98,6 @@
 //! This module knows nothing about the hart: it is given the decoded instructions and the
 //! environment's layout and returns runnable blocks.
 
-#[cfg(target_arch = "x86_64")]
 mod code_memory;
 mod compile_thread;
 mod quick;

@@ -1002,20 +1002,9 @@ impl CodeArea {
     /// Reserve `size` bytes (the host backs only the pages written) for blocks of
     /// environment `layout`.
     pub fn new(size: usize, counts: usize, layout: EnvLayout) -> Option<CodeArea> {
-        use rustix::mm::{mmap_anonymous, MapFlags, ProtFlags};
-        // SAFETY: a fresh anonymous mapping at an address the kernel chooses overlaps
-        // nothing of ours.
-        let base = unsafe {
-            mmap_anonymous(
-                std::ptr::null_mut(),
-                size,
-                ProtFlags::READ | ProtFlags::WRITE | ProtFlags::EXEC,
-                MapFlags::PRIVATE | MapFlags::NORESERVE,
-            )
-        }
-        .ok()?;
+        let base = super::code_memory::reserve(size)?;
         let mut area = CodeArea {
-            base: NonNull::new(base as *mut u8)?,
+            base,
             size,
             used: counts * 2,
             counts,
@@ -1024,7 +1013,7 @@ impl CodeArea {
             shared: 0,
         };
         let (code, lookups) = write_lookups(layout);
-        let start = area.put(&code)? as usize - base as usize;
+        let start = area.put(&code)? as usize - base.as_ptr() as usize;
         area.lookups = lookups.map(|at| start + at);
         area.shared = area.used;
         Some(area)
