@@ -548,15 +548,20 @@ impl TlbArray {
                     }
                 }
             }
+            // Everything goes (`sfence.vma x0, x0`, frequent in some kernels' paths):
+            // count the valid entries and empty the keys and buckets in one pass each.
+            None if asid.is_none() => {
+                removed = self.keys.iter().filter(|&&k| k != NO_KEY).count() as u64;
+                self.keys.fill(NO_KEY);
+                self.buckets.fill(0);
+                self.sizes_present = 0;
+            }
             None => {
                 for i in 0..self.slots.len() {
                     if self.keys[i] != NO_KEY && self.slots[i].entry.fenced_by(None, asid) {
                         self.set_key(i, NO_KEY);
                         removed += 1;
                     }
-                }
-                if asid.is_none() {
-                    self.sizes_present = 0;
                 }
             }
         }
