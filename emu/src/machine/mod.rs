@@ -43,6 +43,12 @@ pub mod map {
 /// instructions (summed over harts), i.e. a nominal 100 M instructions/s guest.
 pub const INSNS_PER_TICK: u64 = 10;
 
+/// The deterministic clock after `insns` instructions of all harts: `mtime`, and the
+/// instructions already gone in its current tick.
+fn deterministic_clock(insns: u64) -> (u64, u64) {
+    (insns / INSNS_PER_TICK, insns % INSNS_PER_TICK)
+}
+
 /// Longest quantum a hart runs before the machine looks at devices and interrupts,
 /// while a device is working through a request or several harts share the machine.
 const MAX_QUANTUM: u64 = 4096;
@@ -365,14 +371,14 @@ impl Machine {
     /// Instructions already gone in the current `mtime` tick (0 with the host's clock).
     fn part_of_tick(&self) -> u64 {
         match self.config.clock {
-            ClockMode::Deterministic => self.total_insns % INSNS_PER_TICK,
+            ClockMode::Deterministic => deterministic_clock(self.total_insns).1,
             ClockMode::Host => 0,
         }
     }
 
     fn now(&self) -> u64 {
         match self.config.clock {
-            ClockMode::Deterministic => self.total_insns / INSNS_PER_TICK,
+            ClockMode::Deterministic => deterministic_clock(self.total_insns).0,
             ClockMode::Host => {
                 let ns = self.host_clock_start.elapsed().as_nanos() as u64;
                 ns / (1_000_000_000 / TIMEBASE_HZ)
@@ -499,8 +505,8 @@ impl Machine {
                         // hart's `time` then continues from the latest value any hart
                         // could have read, so time never steps back when work moves
                         // between harts.
-                        let insns = self.total_insns;
-                        hart.set_time(insns / INSNS_PER_TICK, insns % INSNS_PER_TICK);
+                        let (mtime, into_tick) = deterministic_clock(self.total_insns);
+                        hart.set_time(mtime, into_tick);
                     }
                     quantum.div_ceil(nharts).max(1)
                 };

@@ -523,15 +523,26 @@ impl Mmu {
     /// Whether a [`Mmu::replay_fetch`] of `va` from physical page `page` would succeed
     /// now. Changes nothing.
     pub fn would_replay_fetch(&self, va: u64, ctx: &TranslateCtx, page: u64) -> bool {
-        self.counted_entry(va, AccessType::Fetch, ctx)
-            .is_some_and(|e| {
-                e.page == page
-                    && (e.slot == NO_TLB
-                        || (self.l1i.version() == e.tlb_version
-                            && self
-                                .l1i
-                                .would_touch(e.slot as usize, va, satp_asid(ctx.satp))))
-            })
+        self.counted_hit(va, AccessType::Fetch, ctx)
+            .is_some_and(|e| e.page == page)
+    }
+
+    /// The counted cache's entry for `va`'s page when translating it for `access` now
+    /// would be the counted cache's hit ([`Mmu::translate_counted`]): an L1 entry the
+    /// model would touch, unchanged since it was remembered, or no TLB at all. Changes
+    /// nothing.
+    #[inline(always)]
+    fn counted_hit(&self, va: u64, access: AccessType, ctx: &TranslateCtx) -> Option<CountedEntry> {
+        let e = self.counted_entry(va, access, ctx)?;
+        if e.slot == NO_TLB {
+            return Some(e);
+        }
+        let l1 = match access {
+            AccessType::Fetch => &self.l1i,
+            _ => &self.l1d,
+        };
+        (l1.version() == e.tlb_version && l1.would_touch(e.slot as usize, va, satp_asid(ctx.satp)))
+            .then_some(e)
     }
 
     /// The counted cache's entry for `va`'s page, if it was made for this access type
@@ -568,7 +579,7 @@ impl Mmu {
         run: &CountedRun,
     ) -> Option<RunJoin> {
         let vpn = va >> 12;
-        let e = self.counted_entry(va, access, ctx)?;
+        let e = self.counted_hit(va, access, ctx)?;
         let join = RunJoin {
             page: e.page,
             slot: e.slot,
@@ -576,10 +587,6 @@ impl Mmu {
         };
         if e.slot == NO_TLB {
             return Some(join);
-        }
-        let (slot, asid) = (e.slot as usize, satp_asid(ctx.satp));
-        if self.l1d.version() != e.tlb_version || !self.l1d.would_touch(slot, va, asid) {
-            return None;
         }
         // The slot of a page of the run holds a translation of the page, so it covers
         // `va` too exactly when its entry is a superpage that `va` lies in (the address
@@ -746,7 +753,7 @@ impl Mmu {
         expect_page: Option<u64>,
     ) -> Option<u64> {
         let e = self
-            .counted_entry(va, access, ctx)
+            .counted_hit(va, access, ctx)
             .filter(|e| expect_page.is_none_or(|p| p == e.page))?;
         if e.slot == NO_TLB {
             self.stats.bare_translations += 1;
@@ -755,10 +762,7 @@ impl Mmu {
                 AccessType::Fetch => (&mut self.l1i, &mut self.stats.l1i),
                 _ => (&mut self.l1d, &mut self.stats.l1d),
             };
-            if l1.version() != e.tlb_version || !l1.touch(e.slot as usize, va, satp_asid(ctx.satp))
-            {
-                return None;
-            }
+            l1.touch_repeat(e.slot as usize, 1);
             self.stats.paged_translations += 1;
             l1_stats.accesses += 1;
             l1_stats.hits += 1;
