@@ -1219,7 +1219,29 @@ impl Translator<'_> {
         if let Some(c) = self.constant_of(a) {
             return self.b.ins().iconst(I64, c.wrapping_add(imm));
         }
+        // `(b + k) + imm` as `b + (k + imm)`: one address computation instead of a
+        // constant in a register (an access's last byte, `va + size - 1`, with `va`
+        // itself a register plus an offset).
+        if let Some((b, k)) = self.offset_of(a) {
+            return self.b.ins().iadd_imm_s(b, k.wrapping_add(imm));
+        }
         self.b.ins().iadd_imm_s(a, imm)
+    }
+
+    /// `(b, k)` when `v` is `b + k` with `k` a constant (as [`Translator::add_imm`] makes it).
+    fn offset_of(&self, v: Value) -> Option<(Value, i64)> {
+        use cranelift_codegen::ir::{InstructionData, Opcode, ValueDef};
+        let dfg = &self.b.func.dfg;
+        match dfg.value_def(v) {
+            ValueDef::Result(inst, _) => match dfg.insts[inst] {
+                InstructionData::Binary {
+                    opcode: Opcode::Iadd,
+                    args: [b, k],
+                } => Some((b, self.constant_of(k)?)),
+                _ => None,
+            },
+            _ => None,
+        }
     }
 
     /// The value of `v` when it is an `iconst`.
@@ -1440,18 +1462,17 @@ impl Translator<'_> {
     /// is compared with the page of the last byte.
     fn lookup(&mut self, table_offset: i32, va: Value, size: i64, miss: IrBlock) -> Value {
         let h = self.layout;
-        let vpn = self.b.ins().ushr_imm_u(va, 12);
-        let slot = self.b.ins().band_imm_s(vpn, (h.table_slots - 1) as i64);
-        let byte = self.b.ins().ishl_imm_u(slot, 4);
+        // The entry's byte offset, ((va >> 12) & (slots - 1)) * 16, in two operations.
+        let shifted = self.b.ins().ushr_imm_u(va, 12 - 4);
+        let byte = self
+            .b
+            .ins()
+            .band_imm_s(shifted, ((h.table_slots - 1) << 4) as i64);
         let table = self.env_field(table_offset);
         let entry = self.b.ins().iadd(table, byte);
         let tag = self.b.ins().load(I64, TRUSTED, entry, 0);
-        let last_vpn = if size > 1 {
-            let last = self.b.ins().iadd_imm_s(va, size - 1);
-            self.b.ins().ushr_imm_u(last, 12)
-        } else {
-            vpn
-        };
+        let last = self.add_imm(va, size - 1);
+        let last_vpn = self.b.ins().ushr_imm_u(last, 12);
         let same = self.b.ins().icmp(IntCC::Equal, tag, last_vpn);
         self.continue_if(same, miss);
         let addend = self.b.ins().load(I64, TRUSTED, entry, 8);
@@ -2168,5 +2189,83 @@ mod tests {
             u64::MAX,
             "the jump emptied"
         );
+    }
+
+    /// Cranelift's inline data-page lookup finds the entry of the access's page (one
+    /// whose number sets every bit of the slot index) and hits for accesses that end on
+    /// the page's last byte; one byte further, the access crosses into the next page and
+    /// leaves before the instruction, as does a store to a page cached only for loads.
+    #[test]
+    fn inline_lookups_hit_up_to_the_pages_last_byte() {
+        use OpKind::*;
+        let op = |k, rd, rs1, rs2, imm| Insn {
+            k,
+            rd,
+            rs1,
+            rs2,
+            imm,
+            len: 4,
+        };
+        let slots = layout().table_slots as usize;
+        // Page `base`: RAM 0..4K, loads only; `base + 1`: RAM 4K..8K, loads and stores.
+        let base = 0x4_0000 | (slots as u64 - 2);
+        let mut load = vec![[u64::MAX, 0]; slots];
+        let mut store = vec![[u64::MAX, 0]; slots];
+        for (page, ram_off) in [(base, 0u64), (base + 1, 0x1000)] {
+            let entry = [page, ram_off.wrapping_sub(page << 12)];
+            load[page as usize % slots] = entry;
+            if ram_off != 0 {
+                store[page as usize % slots] = entry;
+            }
+        }
+        let run = |insns: &[Insn], x: &mut [u64; 32], ram: &mut Vec<u8>| {
+            let mut jit = Jit::new(layout(), 1, 1 << 16).expect("Cranelift for the host");
+            assert!(jit.compile(1, 0, insns, 7));
+            let block = jit.compiled(1).expect("compiled");
+            let mut env = test_env(&jit);
+            env[2] = load.as_ptr() as u64;
+            env[3] = store.as_ptr() as u64;
+            env[4] = ram.as_mut_ptr() as u64;
+            let left = run_at_0x1000(&jit, &block, x, &mut env);
+            (left, env[0])
+        };
+        let mut ram: Vec<u8> = (0..8192u32).map(|i| (i * 7 + 3) as u8).collect();
+        let byte = |ram: &Vec<u8>, at: usize, n: usize| {
+            ram[at..at + n]
+                .iter()
+                .rev()
+                .fold(0u64, |v, &b| v << 8 | b as u64)
+        };
+        let mut x = [0u64; 32];
+        x[1] = (base << 12) + 0xff0;
+        x[2] = ((base + 1) << 12) + 0xff0;
+        x[3] = 0x1122_3344_5566_7788;
+        let insns = [
+            op(Ld, 5, 1, 0, 8),
+            op(Lhu, 6, 1, 0, 14),
+            op(Sd, 0, 2, 3, 8),
+            op(Lw, 7, 2, 0, 12),
+            op(Addi, 8, 0, 0, 9),
+        ];
+        let (left, _) = run(&insns, &mut x, &mut ram);
+        assert_eq!(left, 100 - 5, "every access hit");
+        assert_eq!(x[5], byte(&ram, 0xff8, 8));
+        assert_eq!(x[6], byte(&ram, 0xffe, 2));
+        assert_eq!(byte(&ram, 0x1ff8, 8), 0x1122_3344_5566_7788);
+        assert_eq!(x[7], 0x1122_3344);
+        assert_eq!(x[8], 9);
+        for (second, name) in [
+            (op(Lhu, 6, 1, 0, 15), "a load over the page's end"),
+            (op(Sd, 0, 2, 3, 9), "a store over the page's end"),
+            (op(Sw, 0, 1, 3, 0), "a store to a page cached for loads"),
+        ] {
+            let mut x = x;
+            x[8] = 0;
+            let insns = [op(Ld, 5, 1, 0, 8), second, op(Addi, 8, 0, 0, 9)];
+            let (left, pc) = run(&insns, &mut x, &mut ram);
+            assert_eq!(left, (100 - 1) | EXIT_BEFORE, "{name}");
+            assert_eq!(pc, 0x1004, "{name}");
+            assert_eq!(x[8], 0, "{name}: the third instruction did not run");
+        }
     }
 }
