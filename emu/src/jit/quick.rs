@@ -330,11 +330,14 @@ fn write_lookups(layout: EnvLayout) -> (Vec<u8>, [usize; 8]) {
         let size = 1i32 << (n % 4);
         a.code.resize(a.code.len().next_multiple_of(16), 0xcc);
         *start = a.code.len();
-        a.mov_rr(R8, RAX);
-        a.shift_imm(SHR, true, R8, 12);
-        a.mov_rr(R9, R8);
-        a.alu_imm(Alu::And, true, R9, (layout.table_slots - 1) as i32);
-        a.shift_imm(SHL, true, R9, 4);
+        if size == 1 {
+            a.mov_rr(R8, RAX);
+            a.shift_imm(SHR, true, R8, 12);
+        }
+        // The entry's byte offset, ((va >> 12) & (slots - 1)) * 16, in two operations.
+        a.mov_rr(R9, RAX);
+        a.shift_imm(SHR, true, R9, 12 - 4);
+        a.alu_imm(Alu::And, true, R9, ((layout.table_slots - 1) << 4) as i32);
         a.alu_mem(Alu::Add, true, R9, at(ENV, table));
         if size > 1 {
             a.lea(R10, at(RAX, size - 1));
@@ -1168,8 +1171,9 @@ mod tests {
 
     const SLOTS: usize = 256;
     /// The virtual page mapped to RAM offset 0, read-only; the next one is writable
-    /// and maps to RAM offset 0x1000.
-    const PAGE_VA: u64 = 0x4000_0000;
+    /// and maps to RAM offset 0x1000. Their table slots are the last two, so that every
+    /// bit of the slot index counts.
+    const PAGE_VA: u64 = 0x4000_0000 + (SLOTS as u64 - 2) * 4096;
 
     fn layout() -> EnvLayout {
         EnvLayout {
