@@ -304,6 +304,8 @@ pub struct TlbArray {
     /// lookup then checks the span of its key's bucket's slots ([`TlbArray::candidates`]),
     /// in slot order, instead of every slot. Empty for other geometries, which scan the set.
     buckets: Vec<u64>,
+    /// With `buckets`: bit `i` set when slot `i` is valid.
+    valid: u64,
     /// Bit `l` set when some valid entry may have leaf level `l`.
     sizes_present: u8,
     clock: u64,
@@ -327,6 +329,7 @@ impl TlbArray {
             } else {
                 Vec::new()
             },
+            valid: 0,
             sizes_present: 0,
             clock: 0,
             last_hit: 0,
@@ -506,19 +509,32 @@ impl TlbArray {
                 && (entry.global || s.entry.asid == entry.asid)
         };
         let range_start = range.start;
+        // An entry for the same page has `want` for key: in an indexed array, only its
+        // bucket's span can hold it, and an empty slot is the first clear bit of `valid`.
+        let (same_at, empty_at) = if self.buckets.is_empty() {
+            let (set, keys) = (&self.slots[range.clone()], &self.keys[range.clone()]);
+            (
+                (0..set.len()).find(|&i| same(keys[i], &set[i])),
+                keys.iter().position(|&k| k == NO_KEY),
+            )
+        } else {
+            let first_empty = (!self.valid).trailing_zeros() as usize;
+            (
+                self.candidates(entry.tag, entry.level)
+                    .find(|&i| same(self.keys[i], &self.slots[i])),
+                (first_empty < self.slots.len()).then_some(first_empty),
+            )
+        };
         let (set, keys) = (&mut self.slots[range.clone()], &self.keys[range]);
-        let victim = (0..set.len())
-            .find(|&i| same(keys[i], &set[i]))
-            .or_else(|| keys.iter().position(|&k| k == NO_KEY))
-            .unwrap_or_else(|| {
-                let mut lru = 0;
-                for (i, s) in set.iter().enumerate() {
-                    if s.last_use < set[lru].last_use {
-                        lru = i;
-                    }
+        let victim = same_at.or(empty_at).unwrap_or_else(|| {
+            let mut lru = 0;
+            for (i, s) in set.iter().enumerate() {
+                if s.last_use < set[lru].last_use {
+                    lru = i;
                 }
-                lru
-            });
+            }
+            lru
+        });
         let (old, old_key) = (set[victim], keys[victim]);
         set[victim] = Slot {
             entry,
@@ -554,6 +570,7 @@ impl TlbArray {
                 removed = self.keys.iter().filter(|&&k| k != NO_KEY).count() as u64;
                 self.keys.fill(NO_KEY);
                 self.buckets.fill(0);
+                self.valid = 0;
                 self.sizes_present = 0;
             }
             None => {
@@ -575,9 +592,11 @@ impl TlbArray {
             let old = self.keys[i];
             if old != NO_KEY {
                 self.buckets[bucket(old)] &= !(1 << i);
+                self.valid &= !(1 << i);
             }
             if k != NO_KEY {
                 self.buckets[bucket(k)] |= 1 << i;
+                self.valid |= 1 << i;
             }
         }
         self.keys[i] = k;
@@ -728,6 +747,9 @@ mod tests {
         };
         let mut t = TlbArray::new(config);
         assert!(!t.buckets.is_empty());
+        // The same array without its index: every lookup and insert scans the set.
+        let mut scan = t.clone();
+        scan.buckets = Vec::new();
         let mut seed = 0x2545_f491_4f6c_dd1du64;
         let mut next = |n: u64| {
             seed ^= seed << 13;
@@ -740,11 +762,18 @@ mod tests {
             let asid = next(2) as u16;
             match next(10) {
                 0..=5 => {
-                    t.insert(entry(va, next(2) as u8, asid, next(4) == 0));
+                    let e = entry(va, next(2) as u8, asid, next(4) == 0);
+                    let evicted = t.insert(e).map(|e| (e.tag, e.level, e.asid));
+                    assert_eq!(
+                        evicted,
+                        scan.insert(e).map(|e| (e.tag, e.level, e.asid)),
+                        "an insert replaces what a scan replaces"
+                    );
                 }
                 6 | 7 => {
                     let asid = (next(2) == 0).then_some(asid);
                     t.flush(Some(va), asid);
+                    scan.flush(Some(va), asid);
                     assert!(
                         t.entries().all(|e| !e.fenced_by(Some(va), asid)),
                         "a fence leaves nothing it covers"
@@ -752,11 +781,20 @@ mod tests {
                 }
                 8 if next(20) == 0 => {
                     t.flush(None, None);
+                    scan.flush(None, None);
                 }
                 _ => {
                     t.flush(None, Some(asid));
+                    scan.flush(None, Some(asid));
                 }
             }
+            assert_eq!(t.keys, scan.keys, "the same entries in the same slots");
+            let stamps = |a: &TlbArray| a.slots.iter().map(|s| s.last_use).collect::<Vec<_>>();
+            assert_eq!(stamps(&t), stamps(&scan), "the same LRU state");
+            let valid = (0..t.slots.len())
+                .filter(|&i| t.keys[i] != NO_KEY)
+                .fold(0u64, |m, i| m | 1 << i);
+            assert_eq!(t.valid, valid, "the valid slots");
             for probe in 0..6 {
                 for asid in 0..2 {
                     for big in 0..2 {
