@@ -386,8 +386,10 @@ pub struct Mmu {
     /// The L1 slot the current translation hit and that array's version then
     /// (`usize::MAX` when it did not hit the L1): what the counted cache may remember.
     l1_hit: (usize, u64),
-    /// Steps of the last [`Mmu::probe_pa`] walk (unused; kept to reuse the space).
-    probe_steps: WalkSteps,
+    /// The PTEs read by the walk in progress ([`Mmu::walk`], [`Mmu::probe_pa`]): a
+    /// scratch record, emptied by setting its length, since building a zeroed record
+    /// for every walk costs a stalled copy (its byte stores read back as words).
+    scratch_steps: WalkSteps,
 }
 
 impl Mmu {
@@ -410,7 +412,7 @@ impl Mmu {
             stale: StaleLog::default(),
             log: EventLog::default(),
             l1_hit: (usize::MAX, 0),
-            probe_steps: WalkSteps::default(),
+            scratch_steps: WalkSteps::default(),
         }
     }
 
@@ -925,7 +927,7 @@ impl Mmu {
         let levels = walker::levels(mode);
         // Bounded: only a PTE whose value changes on its own (a device) can force retries.
         for _ in 0..4 {
-            let mut steps = WalkSteps::default();
+            self.scratch_steps.len = 0;
             let (start, pwc) = match self.pwc.as_mut() {
                 Some(c) => c.lookup(va, asid, levels - 1, &mut self.stats.pwc),
                 None => (None, PwcLookup::default()),
@@ -942,8 +944,9 @@ impl Mmu {
                 global,
                 bus,
                 &mut self.pmp,
-                &mut steps,
+                &mut self.scratch_steps,
             );
+            let steps = &self.scratch_steps;
             if let Some(c) = self.pwc.as_mut() {
                 c.fill(va, asid, steps.as_slice(), global, &mut self.stats.pwc);
             }
@@ -973,7 +976,7 @@ impl Mmu {
                         va,
                         access,
                         satp: ctx.satp,
-                        steps,
+                        steps: *steps,
                         result,
                         pwc,
                     });
@@ -1179,9 +1182,7 @@ impl Mmu {
         if mode == SatpMode::Bare || ctx.privilege >= 2 {
             return Ok(va);
         }
-        // A scratch record, not a fresh one: building a zeroed record and moving it costs
-        // a stalled copy (byte stores read back as words) on every traced instruction.
-        let steps = &mut self.probe_steps;
+        let steps = &mut self.scratch_steps;
         steps.len = 0;
         let root_ppn = ctx.satp & SATP_PPN_MASK;
         walker::find_leaf(mode, va, root_ppn, bus, &mut self.pmp, steps).map(|l| l.pa(va))
