@@ -470,7 +470,7 @@ impl Hart {
             }
             return;
         }
-        let insns = self.block_insns(index, bus);
+        let insns = self.block_insns(index, bus, true);
         let version = self.decoded.version(index);
         if let Some(jit) = self.jit_for(counted) {
             if jit.compile(index, page_offset, &insns, version) {
@@ -486,7 +486,7 @@ impl Hart {
         if !self.decoded.is_current(index) || self.decoded.compiling_given_up(index) {
             return;
         }
-        let insns = self.block_insns(index, bus);
+        let insns = self.block_insns(index, bus, false);
         let version = self.decoded.version(index);
         if let Some(jit) = self.jit_for(counted) {
             if jit.compile_quick(index, &insns, version) {
@@ -496,10 +496,17 @@ impl Hart {
     }
 
     /// The instructions of the block entered at `index`, as the compiler takes them: up
-    /// to the first it does not compile, or the first jump.
-    fn block_insns(&mut self, index: usize, bus: &Bus) -> Vec<Insn> {
+    /// to the first it does not compile, or the first jump. With `past_jumps` (Cranelift's
+    /// blocks, which jump inside themselves), a jump ends the block only when no branch
+    /// or jump before it leads further on: the code after it is then reached from inside
+    /// the block (the other arm of an `if`/`else`, the code after a call that a branch
+    /// skips to), and compiling it there saves a chain hop into another block.
+    fn block_insns(&mut self, index: usize, bus: &Bus, past_jumps: bool) -> Vec<Insn> {
         let mut insns = Vec::with_capacity(MAX_BLOCK);
         let mut at = index;
+        // Byte offsets from the entry: of the current instruction, and the furthest
+        // target of a relative branch or jump so far.
+        let (mut offset, mut furthest) = (0i64, 0i64);
         while insns.len() < MAX_BLOCK {
             if self.decoded.slot(at).k == OpKind::Empty {
                 self.decode_ahead(at, bus);
@@ -516,10 +523,14 @@ impl Hart {
                 imm: s.imm,
                 len: s.len() as u8,
             });
-            if s.k.ends_jit_block() {
+            if s.k.jumps_relative() {
+                furthest = furthest.max(offset.wrapping_add(s.imm as i64));
+            }
+            if s.k.ends_jit_block() && !(past_jumps && furthest > offset) {
                 break;
             }
             at += (s.len() >> 1) as usize;
+            offset += s.len() as i64;
         }
         insns
     }

@@ -1318,10 +1318,16 @@ impl Translator<'_> {
         self.store_dirty();
         let left = self.left_after(retired);
         self.b.ins().jump(label, &[BlockArg::Value(left)]);
+        self.resume_at_label(label, retired);
+    }
+
+    /// Go on at the label `label` (instruction `retired`), reached only by jumps to it.
+    fn resume_at_label(&mut self, label: IrBlock, retired: u64) {
         self.b.switch_to_block(label);
         self.left = self.b.block_params(label)[0];
         self.left_base = retired;
         self.regs = [None; 32];
+        self.dirty = 0;
         self.env_fields.clear();
     }
 
@@ -1730,10 +1736,22 @@ impl Translator<'_> {
         use OpKind::*;
         self.find_labels(insns);
         let mut offset = 0u64;
+        // False after a jump, up to the next label: code only a jump inside the block
+        // reaches (see `block_insns` in `cpu/jit_glue.rs`), or none.
+        let mut reached = true;
         for (i, op) in insns.iter().enumerate() {
             let retired = i as u64;
-            if let Some(label) = self.label(offset) {
-                self.enter_label(label, retired);
+            match self.label(offset) {
+                Some(label) if reached => self.enter_label(label, retired),
+                Some(label) => {
+                    self.resume_at_label(label, retired);
+                    reached = true;
+                }
+                None if reached => {}
+                None => {
+                    offset += op.len as u64;
+                    continue;
+                }
             }
             if !op.k.is_register_arithmetic() {
                 // It may leave the block (or, a branch, jump inside it).
@@ -1743,7 +1761,7 @@ impl Translator<'_> {
                 Lui | Auipc => self.emit_upper(op, offset),
                 Jal | Jalr => {
                     self.emit_jump(op, retired, offset);
-                    return;
+                    reached = false;
                 }
                 Beq | Bne | Blt | Bge | Bltu | Bgeu => self.emit_branch(op, retired, offset),
                 Lb | Lh | Lw | Ld | Lbu | Lhu | Lwu => self.emit_load(op, retired, offset),
@@ -1770,8 +1788,10 @@ impl Translator<'_> {
             offset += op.len as u64;
         }
         // Ran to the block's limit or up to something not compiled.
-        self.store_dirty();
-        self.exit_to(offset, insns.len() as u64);
+        if reached {
+            self.store_dirty();
+            self.exit_to(offset, insns.len() as u64);
+        }
     }
 
     // The emitters, one per class of op, called by `block` for an op of that class only.
@@ -1789,7 +1809,8 @@ impl Translator<'_> {
         self.set(op.rd, v)
     }
 
-    /// JAL, JALR: both end the block.
+    /// JAL, JALR: both leave the straight path (what follows is reached, if at all, by
+    /// a jump to a label).
     fn emit_jump(&mut self, op: &Insn, retired: u64, offset: u64) {
         let imm = op.imm as i64;
         let link_offset = offset + op.len as u64;
@@ -2189,6 +2210,46 @@ mod tests {
             u64::MAX,
             "the jump emptied"
         );
+    }
+
+    /// A block may go on past a jump to code that a branch before it leads to (the other
+    /// arm of an `if`/`else`): the jump leaves, the branch lands on that code inside the
+    /// block, and code after the jump that no branch reaches is never run.
+    #[test]
+    fn a_block_goes_on_past_a_jump_to_code_a_branch_reaches() {
+        use OpKind::*;
+        let op = |k, rd, rs1, rs2, imm| Insn {
+            k,
+            rd,
+            rs1,
+            rs2,
+            imm,
+            len: 4,
+        };
+        let insns = [
+            op(Bne, 0, 1, 0, 16),    // 0x1000: to 0x1010 when x1 != 0
+            op(Addi, 5, 0, 0, 1),    // 0x1004
+            op(Jal, 0, 0, 0, 0x100), // 0x1008: leaves for 0x1108
+            op(Addi, 8, 0, 0, 3),    // 0x100c: reached by nothing
+            op(Addi, 6, 0, 0, 7),    // 0x1010
+            op(Addi, 7, 6, 0, 1),    // 0x1014
+        ];
+        let mut jit = Jit::new(layout(), 1, 1 << 16).expect("Cranelift for the host");
+        assert!(jit.compile(1, 0, &insns, 7));
+        let block = jit.compiled(1).expect("compiled");
+        for (x1, left, pc, x5, x6, x7) in
+            [(1, 100 - 3, 0x1018, 0, 7, 8), (0, 100 - 3, 0x1108, 1, 0, 0)]
+        {
+            let (mut x, mut env) = ([0u64; 32], test_env(&jit));
+            x[1] = x1;
+            assert_eq!(
+                run_at_0x1000(&jit, &block, &mut x, &mut env),
+                left,
+                "x1 = {x1}"
+            );
+            assert_eq!(env[0], pc, "x1 = {x1}: resumes there");
+            assert_eq!((x[5], x[6], x[7], x[8]), (x5, x6, x7, 0), "x1 = {x1}");
+        }
     }
 
     /// Cranelift's inline data-page lookup finds the entry of the access's page (one
