@@ -129,6 +129,22 @@ fn stats_are_deterministic() {
     assert_eq!(out1, out2, "two runs printed different output");
 }
 
+/// Statistics at either level end with what the run cost the host's memory (which
+/// scripts/bench-vs-qemu reads).
+#[test]
+fn stats_report_the_host_memory() {
+    let elf = built_programs().join("priv");
+    for level in ["--stats=basic", "--stats"] {
+        let out = emu(&["run", "--bios", "none", elf.to_str().unwrap(), level]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.lines().any(|l| l.starts_with("host memory")
+                && l.contains("MiB peak resident; guest RAM touched")),
+            "{level}:\n{stderr}"
+        );
+    }
+}
+
 #[test]
 fn stats_count_exactly_the_instructions_run() {
     // `j .` retires one instruction per iteration, so the limit is the count.

@@ -89,6 +89,7 @@ fn run_config(args: &RunArgs) -> Result<RunConfig, Failure> {
             until: args.trace_until.clone(),
         }),
         stats_observed,
+        stats_shown: args.stats.is_some() || args.stats_json.is_some(),
         // What shows kernel symbols: traces, gdb, statistics by phase, save points (also
         // after a restore).
         kallsyms: args.trace.is_some()

@@ -499,7 +499,7 @@ impl Restored {
         let info = crate::snapshot::restore(m, &self.file, self.tlb)
             .map_err(|e| Failure::image(format!("cannot restore {}: {e}", self.path.display())))?;
         self.file = format::File::default();
-        let mut before = Report::collect(m, std::time::Duration::ZERO, symbols);
+        let mut before = Report::collect(m, std::time::Duration::ZERO, symbols, false);
         before.tlb_config = self.saved_tlb.clone();
         self.before = Some(before);
         if m.observed && !info.observed {

@@ -32,6 +32,10 @@ pub struct RunConfig {
     pub trace: Option<TraceConfig>,
     /// Statistics want every access to go through the TLB model for the whole run.
     pub stats_observed: bool,
+    /// Statistics are printed or written (any `--stats` level, `--stats-json`): measure
+    /// the host's memory at the end (reading `/proc/self/pagemap` over all guest RAM
+    /// takes a millisecond or two, which a run that shows no statistics skips).
+    pub stats_shown: bool,
     /// Name a Linux Image's functions and data from its kallsyms tables. Finding them in
     /// a distribution kernel takes tens of milliseconds, which a run that shows no
     /// symbol skips.

@@ -96,7 +96,7 @@ pub fn run(config: &RunConfig, frontend: &mut dyn Frontend) -> Result<Outcome, F
     Ok(Outcome {
         stop,
         total_insns: m.total_insns,
-        report: Report::collect(&m, elapsed, &symbols),
+        report: Report::collect(&m, elapsed, &symbols, config.stats_shown),
         jit: m
             .harts
             .iter()

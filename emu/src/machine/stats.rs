@@ -48,11 +48,13 @@ pub struct PhaseReport {
 }
 
 impl Report {
-    /// `symbols` names the page-table roots of the phases.
+    /// `symbols` names the page-table roots of the phases; `host_memory`: measure what
+    /// the host's memory holds (else those figures are absent).
     pub fn collect(
         m: &Machine,
         elapsed: Duration,
         symbols: &crate::trace::symbols::Symbolizer,
+        host_memory: bool,
     ) -> Report {
         let seconds = elapsed.as_secs_f64();
         let mut r = Report {
@@ -64,8 +66,12 @@ impl Report {
             } else {
                 0.0
             },
-            host_peak_bytes: super::host_memory::peak_resident_bytes(),
-            ram_touched: super::host_memory::touched_bytes(m.bus.ram.as_slice())
+            host_peak_bytes: host_memory
+                .then(super::host_memory::peak_resident_bytes)
+                .flatten(),
+            ram_touched: host_memory
+                .then(|| super::host_memory::touched_bytes(m.bus.ram.as_slice()))
+                .flatten()
                 .map(|t| (t, m.bus.ram.size())),
             ..Report::default()
         };
