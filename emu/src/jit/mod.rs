@@ -8,15 +8,17 @@
 //! ready. Quick code runs the warm-up that the interpreter ran before; Cranelift's runs
 //! the hot loops. Everything below is about Cranelift's blocks unless it says quick.
 //!
-//! A block is a straight run of decoded instructions from one decode-cache slot up to and
-//! including the first jump (a taken conditional branch leaves it on the way), stopping
-//! before anything it does not compile
+//! A block is a run of decoded instructions in address order from one decode-cache slot
+//! up to and including the first jump (a taken conditional branch leaves it on the way),
+//! stopping before anything it does not compile
 //! (system instructions, LR/SC, FP, undecoded slots, the page's end) and after at most
-//! [`MAX_BLOCK`] instructions. The interpreter stays the reference: a block computes what
-//! the straight-through loop of `cpu/run_loop.rs` would, and hands every case it does not
-//! handle back to it by leaving the block before that instruction (see
-//! `cpu/jit_glue.rs` for the run-time side: the entry hook, the environment and exit
-//! handling).
+//! [`MAX_BLOCK`] instructions. Cranelift's blocks go on past a jump when a branch before
+//! it leads further on (the other arm of an `if`/`else`): that code is then reached by a
+//! jump inside the block (see "Inside a block" below). The interpreter stays the
+//! reference: a block computes what the straight-through loop of `cpu/run_loop.rs`
+//! would, and hands every case it does not handle back to it by leaving the block before
+//! that instruction (see `cpu/jit_glue.rs` for the run-time side: the entry hook, the
+//! environment and exit handling).
 //!
 //! Generated code has the signature `fn(x: *mut u64, env: *mut Env, pc: u64, left: u64)
 //! -> u64` in Cranelift's `tail` calling convention (Rust enters it through a small
