@@ -2099,15 +2099,20 @@ mod tests {
         }
     }
 
-    fn addi() -> Insn {
+    /// A 4-byte instruction.
+    fn op(k: OpKind, rd: u8, rs1: u8, rs2: u8, imm: i32) -> Insn {
         Insn {
-            k: OpKind::Addi,
-            rd: 5,
-            rs1: 5,
-            rs2: 0,
-            imm: 1,
+            k,
+            rd,
+            rs1,
+            rs2,
+            imm,
             len: 4,
         }
+    }
+
+    fn addi() -> Insn {
+        op(OpKind::Addi, 5, 5, 0, 1)
     }
 
     /// The environment of `layout()`, with the jump cache of `jit` and no jump epoch
@@ -2220,14 +2225,6 @@ mod tests {
     #[test]
     fn a_block_goes_on_past_a_jump_to_code_a_branch_reaches() {
         use OpKind::*;
-        let op = |k, rd, rs1, rs2, imm| Insn {
-            k,
-            rd,
-            rs1,
-            rs2,
-            imm,
-            len: 4,
-        };
         let insns = [
             op(Bne, 0, 1, 0, 16),    // 0x1000: to 0x1010 when x1 != 0
             op(Addi, 5, 0, 0, 1),    // 0x1004
@@ -2261,14 +2258,6 @@ mod tests {
     #[test]
     fn inline_lookups_hit_up_to_the_pages_last_byte() {
         use OpKind::*;
-        let op = |k, rd, rs1, rs2, imm| Insn {
-            k,
-            rd,
-            rs1,
-            rs2,
-            imm,
-            len: 4,
-        };
         let slots = layout().table_slots as usize;
         // Page `base`: RAM 0..4K, loads only; `base + 1`: RAM 4K..8K, loads and stores.
         let base = 0x4_0000 | (slots as u64 - 2);
