@@ -498,10 +498,17 @@ impl Hart {
     /// The instructions of the block entered at `index`, as the compiler takes them: up
     /// to the first it does not compile, or the first jump. With `past_jumps` (Cranelift's
     /// blocks, which jump inside themselves), a jump ends the block only when no branch
-    /// or jump before it leads further on: the code after it is then reached from inside
-    /// the block (the other arm of an `if`/`else`, the code after a call that a branch
-    /// skips to), and compiling it there saves a chain hop into another block.
-    fn block_insns(&mut self, index: usize, bus: &Bus, past_jumps: bool) -> Vec<Insn> {
+    /// or jump so far, that one included, leads further on: what follows may then be
+    /// reached from inside the block (the other arm of an `if`/`else`, the code after a
+    /// call that a branch skips to, a forward jump's target), and compiling it there
+    /// saves a chain hop into another block. Code in between that nothing reaches is
+    /// not compiled (see `Translator::block`).
+    pub(in crate::cpu) fn block_insns(
+        &mut self,
+        index: usize,
+        bus: &Bus,
+        past_jumps: bool,
+    ) -> Vec<Insn> {
         let mut insns = Vec::with_capacity(MAX_BLOCK);
         let mut at = index;
         // Byte offsets from the entry: of the current instruction, and the furthest

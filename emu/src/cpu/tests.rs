@@ -1320,3 +1320,42 @@ fn the_interpreter_enters_a_block_that_starts_where_it_goes_on() {
     // Interpreting up to the next jump would add a pass of the loop.
     assert_eq!(total - compiled, 3 + 49 * 3 + 1 + 3);
 }
+
+/// Cranelift's blocks go on past a jump only when a branch or jump so far, that one
+/// included, leads further on (the other arm of an if/else, a forward jump's target);
+/// quick code, and a jump behind which nothing is reached, end the block.
+#[test]
+fn blocks_go_on_past_a_jump_only_to_code_reached_from_before_it() {
+    let kinds = |prog: &[u32]| {
+        let mut r = Rig::new(prog);
+        r.step(1);
+        let (base, _) = r
+            .hart
+            .fetch_pages
+            .lookup(DRAM_BASE >> 12)
+            .expect("the program's page was fetched");
+        let entry = DecodeCache::index(base, (DRAM_BASE >> 1) as usize);
+        [false, true].map(|past_jumps| {
+            let insns = r.hart.block_insns(entry, &r.bus, past_jumps);
+            insns.iter().map(|i| i.k).collect::<Vec<_>>()
+        })
+    };
+    use OpKind::*;
+    let if_else = [
+        branch(0, T0, 0, 12), // beq t0, x0, the else arm
+        addi(A2, A2, 1),
+        jal(0, 8),       // over the else arm
+        addi(A0, A0, 1), // the else arm
+        addi(T1, T1, 1),
+        jal(0, -20), // back to the entry: nothing after it is reached
+        addi(A1, A1, 1),
+    ];
+    let [quick, cranelift] = kinds(&if_else);
+    assert_eq!(quick, [Beq, Addi, Jal]);
+    assert_eq!(cranelift, [Beq, Addi, Jal, Addi, Addi, Jal]);
+    // A forward jump: its target is reached inside the block (the words after the
+    // program are zero, an illegal instruction, which ends any block).
+    let [quick, cranelift] = kinds(&[jal(0, 8), addi(A0, A0, 1), addi(A1, A1, 1)]);
+    assert_eq!(quick, [Jal]);
+    assert_eq!(cranelift, [Jal, Addi, Addi]);
+}

@@ -12,9 +12,10 @@
 //! up to and including the first jump (a taken conditional branch leaves it on the way),
 //! stopping before anything it does not compile
 //! (system instructions, LR/SC, FP, undecoded slots, the page's end) and after at most
-//! [`MAX_BLOCK`] instructions. Cranelift's blocks go on past a jump when a branch before
-//! it leads further on (the other arm of an `if`/`else`): that code is then reached by a
-//! jump inside the block (see "Inside a block" below). The interpreter stays the
+//! [`MAX_BLOCK`] instructions. Cranelift's blocks go on past a jump when a branch or jump
+//! so far, that one included, leads further on (the other arm of an `if`/`else`, a
+//! forward jump's target): that code is then reached by a jump inside the block (see
+//! "Inside a block" below). The interpreter stays the
 //! reference: a block computes what the straight-through loop of `cpu/run_loop.rs`
 //! would, and hands every case it does not handle back to it by leaving the block before
 //! that instruction (see `cpu/jit_glue.rs` for the run-time side: the entry hook, the
