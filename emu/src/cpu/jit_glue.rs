@@ -511,9 +511,8 @@ impl Hart {
     ) -> Vec<Insn> {
         let mut insns = Vec::with_capacity(MAX_BLOCK);
         let mut at = index;
-        // Byte offsets from the entry: of the current instruction, and the furthest
-        // target of a relative branch or jump so far.
-        let (mut offset, mut furthest) = (0i64, 0i64);
+        // The furthest target of a relative branch or jump so far, in bytes from the entry.
+        let mut furthest = 0i64;
         while insns.len() < MAX_BLOCK {
             if self.decoded.slot(at).k == OpKind::Empty {
                 self.decode_ahead(at, bus);
@@ -530,6 +529,8 @@ impl Hart {
                 imm: s.imm,
                 len: s.len() as u8,
             });
+            // Slots are two bytes apart.
+            let offset = 2 * (at - index) as i64;
             if s.k.jumps_relative() {
                 furthest = furthest.max(offset.wrapping_add(s.imm as i64));
             }
@@ -537,7 +538,6 @@ impl Hart {
                 break;
             }
             at += (s.len() >> 1) as usize;
-            offset += s.len() as i64;
         }
         insns
     }

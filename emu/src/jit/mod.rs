@@ -1233,32 +1233,34 @@ impl Translator<'_> {
 
     /// `(b, k)` when `v` is `b + k` with `k` a constant (as [`Translator::add_imm`] makes it).
     fn offset_of(&self, v: Value) -> Option<(Value, i64)> {
-        use cranelift_codegen::ir::{InstructionData, Opcode, ValueDef};
-        let dfg = &self.b.func.dfg;
-        match dfg.value_def(v) {
-            ValueDef::Result(inst, _) => match dfg.insts[inst] {
-                InstructionData::Binary {
-                    opcode: Opcode::Iadd,
-                    args: [b, k],
-                } => Some((b, self.constant_of(k)?)),
-                _ => None,
-            },
+        use cranelift_codegen::ir::{InstructionData, Opcode};
+        match self.definition(v)? {
+            InstructionData::Binary {
+                opcode: Opcode::Iadd,
+                args: [b, k],
+            } => Some((b, self.constant_of(k)?)),
             _ => None,
         }
     }
 
     /// The value of `v` when it is an `iconst`.
     fn constant_of(&self, v: Value) -> Option<i64> {
-        use cranelift_codegen::ir::{InstructionData, Opcode, ValueDef};
+        use cranelift_codegen::ir::{InstructionData, Opcode};
+        match self.definition(v)? {
+            InstructionData::UnaryImm {
+                opcode: Opcode::Iconst,
+                imm,
+            } => Some(imm.bits()),
+            _ => None,
+        }
+    }
+
+    /// The instruction that made `v` (None for a block parameter).
+    fn definition(&self, v: Value) -> Option<cranelift_codegen::ir::InstructionData> {
+        use cranelift_codegen::ir::ValueDef;
         let dfg = &self.b.func.dfg;
         match dfg.value_def(v) {
-            ValueDef::Result(inst, _) => match dfg.insts[inst] {
-                InstructionData::UnaryImm {
-                    opcode: Opcode::Iconst,
-                    imm,
-                } => Some(imm.bits()),
-                _ => None,
-            },
+            ValueDef::Result(inst, _) => Some(dfg.insts[inst]),
             _ => None,
         }
     }

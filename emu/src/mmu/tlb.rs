@@ -508,39 +508,31 @@ impl TlbArray {
                 && s.entry.global == entry.global
                 && (entry.global || s.entry.asid == entry.asid)
         };
-        let range_start = range.start;
-        // An entry for the same page has `want` for key: in an indexed array, only its
-        // bucket's span can hold it, and an empty slot is the first clear bit of `valid`.
-        let (same_at, empty_at) = if self.buckets.is_empty() {
-            let (set, keys) = (&self.slots[range.clone()], &self.keys[range.clone()]);
-            (
-                (0..set.len()).find(|&i| same(keys[i], &set[i])),
-                keys.iter().position(|&k| k == NO_KEY),
-            )
+        // Slot numbers are the array's. An entry for the same page has `want` for key, so
+        // only its key's candidates can hold it (the set, or in an indexed array its
+        // bucket's span); an empty slot of an indexed array is the first clear bit of
+        // `valid`.
+        let empty = if self.buckets.is_empty() {
+            self.keys[range.clone()]
+                .iter()
+                .position(|&k| k == NO_KEY)
+                .map(|i| range.start + i)
         } else {
-            let first_empty = (!self.valid).trailing_zeros() as usize;
-            (
-                self.candidates(entry.tag, entry.level)
-                    .find(|&i| same(self.keys[i], &self.slots[i])),
-                (first_empty < self.slots.len()).then_some(first_empty),
-            )
+            let first = (!self.valid).trailing_zeros() as usize;
+            (first < self.slots.len()).then_some(first)
         };
-        let (set, keys) = (&mut self.slots[range.clone()], &self.keys[range]);
-        let victim = same_at.or(empty_at).unwrap_or_else(|| {
-            let mut lru = 0;
-            for (i, s) in set.iter().enumerate() {
-                if s.last_use < set[lru].last_use {
-                    lru = i;
-                }
-            }
-            lru
-        });
-        let (old, old_key) = (set[victim], keys[victim]);
-        set[victim] = Slot {
+        let victim = self
+            .candidates(entry.tag, entry.level)
+            .find(|&i| same(self.keys[i], &self.slots[i]))
+            .or(empty)
+            // The least recently used, the first of equals.
+            .unwrap_or_else(|| range.min_by_key(|&i| self.slots[i].last_use).unwrap_or(0));
+        let (old, old_key) = (self.slots[victim], self.keys[victim]);
+        self.slots[victim] = Slot {
             entry,
             last_use: self.clock,
         };
-        self.set_key(range_start + victim, want);
+        self.set_key(victim, want);
         self.sizes_present |= 1 << entry.level;
         (old_key != NO_KEY && !same(old_key, &old)).then_some(old.entry)
     }
