@@ -22,8 +22,9 @@
 //! environment and exit handling).
 //!
 //! Generated code has the signature `fn(x: *mut u64, env: *mut Env, pc: u64, left: u64)
-//! -> u64` in Cranelift's `tail` calling convention (Rust enters it through a small
-//! compiled trampoline, [`Jit::run`]): guest registers are loaded from `x` on first use
+//! -> u64` in a calling convention without callee-saved registers (Rust enters it
+//! through a small compiled trampoline, [`Jit::run`], which saves them once; see
+//! [`block_signature`]): guest registers are loaded from `x` on first use
 //! and stored back before the next instruction that can leave the block (an exit then
 //! stores nothing but the pc); the block's entry pc is an argument because one physical
 //! page may be mapped at several virtual addresses; `left` is the instruction budget
@@ -506,7 +507,7 @@ pub enum Entry {
 
 /// A block's signature (see the module comment).
 fn block_signature(module: &JITModule) -> Signature {
-    let mut sig = Signature::new(CallConv::Tail);
+    let mut sig = Signature::new(CallConv::Winch);
     let ptr = module.target_config().pointer_type();
     sig.params.push(AbiParam::new(ptr));
     sig.params.push(AbiParam::new(ptr));
@@ -575,7 +576,8 @@ fn new_module() -> Option<JITModule> {
     // while building the IR (`Translator::add_imm`).
     flags.set("opt_level", "none").ok()?;
     // The IR is generated from a handful of patterns the tests cover; checking every
-    // function again costs compile time for nothing.
+    // function again costs compile time for nothing. (The verifier would also refuse the
+    // blocks' tail calls in the `winch` convention: see `block_signature`.)
     flags.set("enable_verifier", "false").ok()?;
     // Cranelift's tail calls (block chaining) need frame pointers.
     flags.set("preserve_frame_pointers", "true").ok()?;
@@ -773,9 +775,14 @@ impl Jit {
     /// [`Jit::new`], both valid and otherwise unused for the whole call.
     #[inline(always)]
     pub unsafe fn run(&self, block: &Block, x: *mut u64, env: *mut u8, pc: u64, left: u64) -> u64 {
-        if block.quick {
+        // Quick code may chain into Cranelift's, which keeps no register the host's
+        // convention keeps: through the trampoline, unless no Cranelift code lives
+        // (before the first trampoline arrives, or after a failure).
+        if block.quick && self.trampoline.is_none() {
             // SAFETY: the caller's contract; quick code lives until the next restart,
-            // which drops the block first.
+            // which drops the block first; with no trampoline no Cranelift block lives
+            // (a restart drops both), so quick code chains only to quick code, which
+            // touches only call-clobbered registers.
             return unsafe { quick::run(block.code, x, env, pc, left) };
         }
         match self.trampoline {
@@ -2321,6 +2328,115 @@ mod tests {
             assert_eq!(left, (100 - 1) | EXIT_BEFORE, "{name}");
             assert_eq!(pc, 0x1004, "{name}");
             assert_eq!(x[8], 0, "{name}: the third instruction did not run");
+        }
+    }
+
+    /// What [`enter_from_c`] runs: `block` of `jit` at pc 0x1000, budget 100.
+    struct CEntry<'a> {
+        jit: &'a Jit,
+        block: Block,
+        x: [u64; 32],
+        env: [u64; 10],
+        left: u64,
+    }
+
+    /// `Jit::run` behind the C convention, for [`callee_saved_across`].
+    extern "C" fn enter_from_c(entry: *mut u8) -> u64 {
+        // SAFETY: `callee_saved_across` passes the `CEntry` it was given, alive and
+        // otherwise unused for the call.
+        let e = unsafe { &mut *(entry as *mut CEntry) };
+        e.left = run_at_0x1000(e.jit, &e.block, &mut e.x, &mut e.env);
+        e.left
+    }
+
+    /// The registers the C convention has a callee keep (rbx, rbp, r12-r15) after
+    /// `enter_from_c(entry)`, called with each set to a value of its own (0x5a00 + n).
+    #[cfg(target_arch = "x86_64")]
+    fn callee_saved_across(entry: &mut CEntry) -> [u64; 6] {
+        let mut kept = [0u64; 6];
+        // SAFETY: the asm saves the six registers and the stack pointer on a stack it
+        // aligns to 16 bytes, as a call needs, and restores them all; the called
+        // function follows the C convention, which the clobbers declare.
+        unsafe {
+            std::arch::asm!(
+                "mov r11, rsp",
+                "and rsp, -16",
+                "push r11",
+                "push rbx",
+                "push rbp",
+                "push r12",
+                "push r13",
+                "push r14",
+                "push r15",
+                "push rsi",
+                "mov rbx, 0x5a00",
+                "mov rbp, 0x5a01",
+                "mov r12, 0x5a02",
+                "mov r13, 0x5a03",
+                "mov r14, 0x5a04",
+                "mov r15, 0x5a05",
+                "call rax",
+                "pop rsi",
+                "mov [rsi], rbx",
+                "mov [rsi + 8], rbp",
+                "mov [rsi + 16], r12",
+                "mov [rsi + 24], r13",
+                "mov [rsi + 32], r14",
+                "mov [rsi + 40], r15",
+                "pop r15",
+                "pop r14",
+                "pop r13",
+                "pop r12",
+                "pop rbp",
+                "pop rbx",
+                "pop rsp",
+                in("rax") enter_from_c as extern "C" fn(*mut u8) -> u64,
+                in("rdi") entry as *mut CEntry as *mut u8,
+                in("rsi") kept.as_mut_ptr(),
+                clobber_abi("C"),
+            );
+        }
+        kept
+    }
+
+    /// Blocks are compiled in a convention without callee-saved registers (see
+    /// `block_signature`): whatever enters them from Rust, Cranelift's block directly or
+    /// quick code that chains into it, must leave the host's callee-saved registers as
+    /// it found them. The Cranelift block keeps 15 guest registers in host registers,
+    /// more than the caller-saved ones.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn blocks_keep_no_host_register_across_a_chain() {
+        let mut jit = Jit::new(layout(), 50, 1 << 16).expect("Cranelift for the host");
+        jit.enable_quick(2);
+        let many: Vec<Insn> = (1..16)
+            .map(|r| op(OpKind::Addi, r, r, 0, r as i32))
+            .collect();
+        assert!(jit.compile(1, 0, &many, 7));
+        let cranelift = jit.compiled(1).expect("compiled");
+        // Quick code at 0x1000 that jumps to 0x2000 through the jump cache.
+        let jump = op(OpKind::Jal, 0, 0, 0, 0x1000 - 4);
+        assert!(jit.compile_quick(2, &[addi(), jump], 7));
+        let quick = jit.compiled(2).expect("quick code");
+        jit.remember_jump(0x2000, 5, &cranelift);
+        let expected: [u64; 6] = std::array::from_fn(|n| 0x5a00 + n as u64);
+        for (block, left, x5) in [(cranelift, 85, 5), (quick, 83, 6)] {
+            let mut env = test_env(&jit);
+            env[8] = 5;
+            let mut entry = CEntry {
+                jit: &jit,
+                block,
+                x: [0; 32],
+                env,
+                left: 0,
+            };
+            assert_eq!(callee_saved_across(&mut entry), expected);
+            assert_eq!(
+                entry.left, left,
+                "the chain ran to the Cranelift block's end"
+            );
+            assert_eq!(entry.x[5], x5);
+            assert_eq!(entry.x[15], 15);
         }
     }
 }
