@@ -304,8 +304,10 @@ pub struct TlbArray {
     /// lookup then checks the span of its key's bucket's slots ([`TlbArray::candidates`]),
     /// in slot order, instead of every slot. Empty for other geometries, which scan the set.
     buckets: Vec<u64>,
-    /// With `buckets`: bit `i` set when slot `i` is valid.
-    valid: u64,
+    /// Bit `i % 64` of word `i / 64` set when slot `i` is valid: a full fence then
+    /// empties only the valid slots (after one, a kernel that fences everything often
+    /// refills a few dozen of the L2's 512 before the next).
+    valid: Vec<u64>,
     /// Bit `l` set when some valid entry may have leaf level `l`.
     sizes_present: u8,
     clock: u64,
@@ -329,7 +331,7 @@ impl TlbArray {
             } else {
                 Vec::new()
             },
-            valid: 0,
+            valid: vec![0; config.entries.div_ceil(64)],
             sizes_present: 0,
             clock: 0,
             last_hit: 0,
@@ -518,7 +520,7 @@ impl TlbArray {
                 .position(|&k| k == NO_KEY)
                 .map(|i| range.start + i)
         } else {
-            let first = (!self.valid).trailing_zeros() as usize;
+            let first = (!self.valid[0]).trailing_zeros() as usize;
             (first < self.slots.len()).then_some(first)
         };
         let victim = self
@@ -556,13 +558,20 @@ impl TlbArray {
                     }
                 }
             }
-            // Everything goes (`sfence.vma x0, x0`, frequent in some kernels' paths):
-            // count the valid entries and empty the keys and buckets in one pass each.
+            // Everything goes (`sfence.vma x0, x0`, thousands of times a second in some
+            // kernels' paths): only the valid slots need emptying.
             None if asid.is_none() => {
-                removed = self.keys.iter().filter(|&&k| k != NO_KEY).count() as u64;
-                self.keys.fill(NO_KEY);
-                self.buckets.fill(0);
-                self.valid = 0;
+                for (w, word) in self.valid.iter_mut().enumerate() {
+                    removed += word.count_ones() as u64;
+                    while *word != 0 {
+                        let i = w * 64 + word.trailing_zeros() as usize;
+                        *word &= *word - 1;
+                        if let Some(b) = self.buckets.get_mut(bucket(self.keys[i])) {
+                            *b = 0;
+                        }
+                        self.keys[i] = NO_KEY;
+                    }
+                }
                 self.sizes_present = 0;
             }
             None => {
@@ -577,18 +586,21 @@ impl TlbArray {
         removed
     }
 
-    /// Make `k` the key of slot `i`, keeping the buckets in step.
+    /// Make `k` the key of slot `i`, keeping `valid` and the buckets in step.
     #[inline]
     fn set_key(&mut self, i: usize, k: u64) {
-        if !self.buckets.is_empty() {
-            let old = self.keys[i];
-            if old != NO_KEY {
-                self.buckets[bucket(old)] &= !(1 << i);
-                self.valid &= !(1 << i);
+        let old = self.keys[i];
+        let bit = 1u64 << (i % 64);
+        if old != NO_KEY {
+            self.valid[i / 64] &= !bit;
+            if let Some(b) = self.buckets.get_mut(bucket(old)) {
+                *b &= !bit;
             }
-            if k != NO_KEY {
-                self.buckets[bucket(k)] |= 1 << i;
-                self.valid |= 1 << i;
+        }
+        if k != NO_KEY {
+            self.valid[i / 64] |= bit;
+            if let Some(b) = self.buckets.get_mut(bucket(k)) {
+                *b |= bit;
             }
         }
         self.keys[i] = k;
@@ -728,6 +740,54 @@ mod tests {
         })
     }
 
+    /// The valid-slot bitmap of a set-associative array of several words (an L2 of 512
+    /// slots) follows its keys through random fills and fences, and a full fence, which
+    /// empties only the slots the bitmap names, removes and counts every valid entry.
+    #[test]
+    fn a_full_fence_empties_exactly_the_valid_slots() {
+        let mut t = TlbArray::new(TlbLevelConfig {
+            entries: 512,
+            ways: 4,
+        });
+        assert!(t.buckets.is_empty() && t.valid.len() == 8);
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let bitmap = |t: &TlbArray| {
+            let mut words = vec![0u64; 8];
+            for i in (0..512).filter(|&i| t.keys[i] != NO_KEY) {
+                words[i / 64] |= 1 << (i % 64);
+            }
+            words
+        };
+        for round in 0..200 {
+            for _ in 0..next(600) {
+                let va = next(1 << 12) << 12;
+                let level = (next(4) == 0) as u8;
+                t.insert(entry(va, level, next(2) as u16, next(8) == 0));
+            }
+            if round % 3 == 0 {
+                let va = next(1 << 12) << 12;
+                t.flush(Some(va), (next(2) == 0).then_some(next(2) as u16));
+                t.flush(None, Some(next(2) as u16));
+            }
+            assert_eq!(t.valid, bitmap(&t));
+            let valid = t.keys.iter().filter(|&&k| k != NO_KEY).count() as u64;
+            assert_eq!(
+                t.flush(None, None),
+                valid,
+                "a full fence counts every entry"
+            );
+            assert!(t.keys.iter().all(|&k| k == NO_KEY), "and removes it");
+            assert_eq!(t.valid, vec![0; 8]);
+            assert_eq!(t.lookup(0, 0), None);
+        }
+    }
+
     #[test]
     fn indexed_lookups_find_what_a_scan_finds() {
         // A fully associative array small enough to be indexed, under random fills
@@ -786,7 +846,8 @@ mod tests {
             let valid = (0..t.slots.len())
                 .filter(|&i| t.keys[i] != NO_KEY)
                 .fold(0u64, |m, i| m | 1 << i);
-            assert_eq!(t.valid, valid, "the valid slots");
+            assert_eq!(t.valid, [valid], "the valid slots");
+            assert_eq!(scan.valid, [valid], "the valid slots");
             for probe in 0..6 {
                 for asid in 0..2 {
                     for big in 0..2 {
