@@ -726,6 +726,16 @@ mod tests {
         }
     }
 
+    /// A repeatable pseudo-random source (xorshift from `seed`): `next(n)` is below `n`.
+    fn numbers_below(mut seed: u64) -> impl FnMut(u64) -> u64 {
+        move |n| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        }
+    }
+
     /// The first valid slot in slot order holding a translation of `va` for `asid`,
     /// smaller pages first: what [`TlbArray::first_match`] must find, by brute force.
     fn first_match_by_scan(t: &TlbArray, va: u64, asid: u16) -> Option<usize> {
@@ -750,13 +760,7 @@ mod tests {
             ways: 4,
         });
         assert!(t.buckets.is_empty() && t.valid.len() == 8);
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = |n: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % n
-        };
+        let mut next = numbers_below(0x9e37_79b9_7f4a_7c15);
         let bitmap = |t: &TlbArray| {
             let mut words = vec![0u64; 8];
             for i in (0..512).filter(|&i| t.keys[i] != NO_KEY) {
@@ -802,13 +806,7 @@ mod tests {
         // The same array without its index: every lookup and insert scans the set.
         let mut scan = t.clone();
         scan.buckets = Vec::new();
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = |n: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % n
-        };
+        let mut next = numbers_below(0x2545_f491_4f6c_dd1d);
         for _ in 0..20_000 {
             let va = next(6) << 12 | next(2) << 21;
             let asid = next(2) as u16;
