@@ -2,13 +2,14 @@
 //! straight-through loop (`run_loop.rs`).
 //!
 //! Generated code touches RAM only through a data-page cache hit (the same tables
-//! `load_fast`/`store_fast` use). Anything else leaves the block before the instruction
-//! without a side effect, and the run loop executes it with its reference step, exactly as
-//! the interpreter would have: through `Hart::load`/`store` and the same trap, MMIO and
-//! yield handling. Before that, a pending load or store gets its page put in the
-//! data-page cache when the MMU's fast path holds it (what `load_fast` does after a miss;
-//! the page passed every check the full path makes, so filling early changes nothing a
-//! guest can see), so the block hits next time.
+//! `load_fast`/`store_fast` use). On a miss, quick code calls [`data_miss`], which does
+//! what `load_fast`/`store_fast` do then: translate through the MMU's full path and cache
+//! the page when it is plain RAM that passed every check for the whole page. Anything
+//! else (and any miss in Cranelift's blocks) leaves the block before the instruction
+//! without a side effect a guest can see, and the run loop executes it with its reference
+//! step, exactly as the interpreter would have: through `Hart::load`/`store` and the same
+//! trap, MMIO and yield handling; then the page goes into the data-page cache if the
+//! step left it in the MMU's fast path ([`Hart::pending_access`]).
 //!
 //! Counted runs (`--stats`, `--trace walk`) have their own [`Jit`] of the counted flavour
 //! (`jit::CountedLayout`): its blocks count data accesses in the loop's [`CountedRun`]
@@ -27,11 +28,14 @@ use crate::bus::Bus;
 use crate::cpu::data_path::{end_fetch_batch, join_counted_run};
 use crate::cpu::decode::{decode, DataAccess, OpKind};
 use crate::cpu::decode_cache::{self, DecodeCache};
+use crate::cpu::trap::Exception;
 use crate::cpu::Hart;
 use crate::jit::{
     Block, CountedLayout, Entry, EnvLayout, Insn, Jit, EXIT_BEFORE, MAX_BLOCK, NO_DECODED_PAGE,
 };
-use crate::mmu::page_caches::{CountedRun, DtlbEntry, FetchBatch, RunPage, DTLB_SLOTS, RUN_PAGES};
+use crate::mmu::page_caches::{
+    CountedRun, DataTlb, DtlbEntry, FetchBatch, RunPage, DTLB_SLOTS, RUN_PAGES,
+};
 use crate::mmu::{AccessType, Mmu, TranslateCtx};
 
 /// What generated code reads and writes besides the registers.
@@ -56,6 +60,79 @@ struct Env {
     /// Set only for blocks of the counted flavour, the only code that reads it (the
     /// unobserved loop does not pay for filling it).
     counted: MaybeUninit<CountedEnv>,
+    /// Set only for blocks of the unobserved flavour, the only code that reads it.
+    data: MaybeUninit<DataMissEnv>,
+}
+
+/// The unobserved flavour's part of [`Env`]: what [`data_miss`] (at `miss_fn`) needs.
+#[repr(C)]
+struct DataMissEnv {
+    miss_fn: MissFn,
+    mmu: *mut Mmu,
+    bus: *mut Bus,
+    dtlb: *mut DataTlb,
+    data_ctx: TranslateCtx,
+    /// The exception the last call's translation raised (the block then leaves before
+    /// the instruction, and the run loop takes the trap without translating again).
+    fault: Option<Exception>,
+}
+
+/// The unobserved flavour's data-page cache miss (see `jit::EnvLayout::data_miss_fn`):
+/// what `load_fast`/`store_fast` do on a miss, in the middle of generated code. The
+/// access is translated through the MMU's full path; when the MMU's fast path then holds
+/// the page (it passed every check for the whole page) and it is plain RAM, for a store
+/// one without decoded code, the page goes into the data-page cache and the result is the
+/// host address of the bytes. Otherwise 0: the block leaves before the instruction and
+/// the run loop takes the trap the translation raised (`fault`), or the reference step
+/// takes the access again (a device, a page the fast path cannot hold, a store to
+/// decoded code, which translate as a hit now). Either way the access is translated
+/// once, as by the interpreter, whichever tier runs the code.
+/// Without this, each miss left the block and came back through the run loop: after
+/// each of test_bpf's 831 k fences of everything, for every page in use. (Cranelift's
+/// blocks do not call it: see `jit::EnvLayout::data_miss_fn`.)
+extern "C" fn data_miss(env: *mut Env, va: u64, size: u64, store: u64, _pc: u64) -> u64 {
+    // SAFETY: generated code of the unobserved flavour passes the environment
+    // `run_blocks` gave it, with its data part set, whose pointers are valid for the
+    // whole call: the MMU, the bus and the data-page cache are not otherwise used while
+    // a block runs (generated code reads the cache's tables only between calls), and
+    // RAM and the page map are not resized.
+    let env = unsafe { &mut *env };
+    // SAFETY: as above.
+    let d = unsafe { env.data.assume_init_mut() };
+    // SAFETY: as above.
+    let (mmu, bus, dtlb) = unsafe { (&mut *d.mmu, &mut *d.bus, &mut *d.dtlb) };
+    if (va & 0xfff) + size > 0x1000 {
+        return 0;
+    }
+    let access = if store != 0 {
+        AccessType::Store
+    } else {
+        AccessType::Load
+    };
+    if let Err(e) = mmu.translate(va, access, &d.data_ctx, bus) {
+        d.fault = Some(e);
+        return 0;
+    }
+    let Some(page) = mmu.fast_page(va, access, &d.data_ctx) else {
+        return 0;
+    };
+    let Some(off) = bus.ram_offset(page, 4096) else {
+        return 0;
+    };
+    if store != 0 {
+        // A store to decoded code is the interpreter's, which drops what was decoded.
+        let at = off >> 12;
+        if at >= env.page_map_len as usize {
+            return 0;
+        }
+        // SAFETY: `at` is checked against the page map's length; the map outlives the
+        // block run (see above).
+        if unsafe { *env.page_map.add(at) } != NO_DECODED_PAGE {
+            return 0;
+        }
+    }
+    dtlb.insert(store != 0, va >> 12, off);
+    (env.ram as u64).wrapping_add(off as u64 + (va & 0xfff))
 }
 
 /// The counted flavour's part of [`Env`]: the loop's data run, which generated code
@@ -125,6 +202,13 @@ pub(in crate::cpu) struct BlockExit {
     /// `Some(slot)`: the instruction at `pc` (decode-cache slot) was not executed and
     /// must run in the interpreter next.
     pub pending: Option<usize>,
+    /// Unobserved: the data access of the pending instruction (its address and type,
+    /// from its registers before it runs), whose page the data-page cache takes once it
+    /// ran (see [`Hart::pending_access`]).
+    pub remember: Option<(u64, AccessType)>,
+    /// Unobserved: the exception the pending instruction's access raised when quick
+    /// code's [`data_miss`] translated it; the trap is taken instead of the step.
+    pub fault: Option<Exception>,
     /// Counted: the fetch batch now open (another page's when the blocks went on there).
     pub batch: FetchBatch,
 }
@@ -327,6 +411,8 @@ impl Hart {
                 retired: 0,
                 pc,
                 pending: None,
+                remember: None,
+                fault: None,
                 batch,
             };
         };
@@ -343,7 +429,18 @@ impl Hart {
             jump_epoch,
             pending_slot: 0,
             counted: MaybeUninit::uninit(),
+            data: MaybeUninit::uninit(),
         };
+        if !COUNTED {
+            env.data.write(DataMissEnv {
+                miss_fn: data_miss,
+                mmu: &mut self.mmu,
+                bus: &mut *bus,
+                dtlb: &mut *self.dtlb,
+                data_ctx: self.data_ctx,
+                fault: None,
+            });
+        }
         if COUNTED {
             env.counted.write(CountedEnv {
                 run: run.map_or(std::ptr::null_mut(), |run| run as *mut CountedRun),
@@ -378,13 +475,21 @@ impl Hart {
                 let pending = env.pending_slot as usize;
                 jit.stats.retired += retired;
                 self.instret += retired;
-                if !COUNTED {
-                    self.prefill_data_page(pending, bus);
-                }
                 return BlockExit {
                     retired,
                     pc: env.pc,
                     pending: Some(pending),
+                    remember: if COUNTED {
+                        None
+                    } else {
+                        self.pending_access(pending)
+                    },
+                    fault: if COUNTED {
+                        None
+                    } else {
+                        // SAFETY: written above for the unobserved flavour.
+                        unsafe { env.data.assume_init_mut() }.fault.take()
+                    },
                     batch,
                 };
             }
@@ -435,24 +540,34 @@ impl Hart {
             retired,
             pc,
             pending: None,
+            remember: None,
+            fault: None,
             batch,
         }
     }
 
-    /// Before the interpreter runs the load or store a block left pending (see the module
-    /// comment): cache its page when the MMU's fast path holds it.
+    /// The address and type of the data access the instruction in slot `index` (one a
+    /// block left pending) will make, from its registers now, before it runs (a load may
+    /// overwrite its base register). Cranelift's blocks leave a load or store pending
+    /// mostly because its page is not in the data-page cache (quick code asks
+    /// [`data_miss`] instead); the reference step that runs it translates it through the
+    /// full path, which leaves the page in the MMU's fast path but not in the hart's
+    /// cache, so [`Hart::after_compiled`] caches it there after the step. Before, the
+    /// next access to the page from compiled code left the block a second time (test_bpf,
+    /// whose kernel fences everything 831 k times: 40.7 M pending exits, half of them
+    /// such second ones).
     #[cold]
-    fn prefill_data_page(&mut self, index: usize, bus: &Bus) {
+    pub(in crate::cpu) fn pending_access(&self, index: usize) -> Option<(u64, AccessType)> {
         let op = self.decoded.slot(index);
-        let (access, offset) = match op.k.data_access() {
-            Some((DataAccess::Load, _)) => (AccessType::Load, op.imm as i64 as u64),
-            Some((DataAccess::Store, _)) => (AccessType::Store, op.imm as i64 as u64),
+        let (access, offset) = match op.k.data_access()? {
+            (DataAccess::Load, _) => (AccessType::Load, op.imm as i64 as u64),
+            (DataAccess::Store, _) => (AccessType::Store, op.imm as i64 as u64),
             // An AMO (its imm field names the operation).
-            Some((DataAccess::StoreAtRs1, _)) => (AccessType::Store, 0),
-            _ => return,
+            (DataAccess::StoreAtRs1, _) => (AccessType::Store, 0),
+            // Blocks stop before LR rather than leave it pending.
+            (DataAccess::LoadReserved, _) => return None,
         };
-        let va = self.x[op.rs1 as usize & 31].wrapping_add(offset);
-        self.remember_data_page(bus, va, access);
+        Some((self.x[op.rs1 as usize & 31].wrapping_add(offset), access))
     }
 
     /// Compile the block entered at `index` for the counted flavour's `Jit` (`counted`)
@@ -613,5 +728,7 @@ fn env_layout(counted: bool) -> EnvLayout {
             page_last: offset_of!(RunPage, last) as i32,
             miss_fn: (counted_at + offset_of!(CountedEnv, miss_fn)) as i32,
         }),
+        data_miss_fn: (!counted)
+            .then(|| (offset_of!(Env, data) + offset_of!(DataMissEnv, miss_fn)) as i32),
     }
 }

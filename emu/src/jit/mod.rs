@@ -94,7 +94,8 @@
 //! compiler frees the memory, and blocks compiled before that are dropped unrun.
 //!
 //! Two flavours, one `Jit` each, differing only in how loads and stores reach RAM: the
-//! unobserved one looks pages up in the hart's data-page cache; the counted one
+//! unobserved one looks pages up in the hart's data-page cache (quick code calls the host
+//! on a miss, [`EnvLayout::data_miss_fn`], which translates and fills it); the counted one
 //! ([`EnvLayout::counted`], for `--stats` and `--trace walk`) extends the counted loop's
 //! run of accesses to one page and calls the host for the rest, so that the MMU's
 //! counters come out as the interpreter's; its blocks never chain off their page.
@@ -251,6 +252,16 @@ pub struct EnvLayout {
     /// may lead off the block's page (see [`CountedLayout`]). None: the unobserved
     /// flavour.
     pub counted: Option<CountedLayout>,
+    /// The unobserved flavour: where the environment holds the data-miss function, which
+    /// quick code's loads and stores call on a data-page cache miss (the host's calling
+    /// convention: `(env, va, size, store, pc) -> host address or 0`). It translates the
+    /// access through the MMU's full path and, for plain RAM the MMU's fast path now
+    /// holds (for a store, without decoded code), caches the page in the data-page cache
+    /// and returns the host address of the bytes; on 0, having changed nothing a guest
+    /// can see, the block leaves before the instruction. None: every miss leaves.
+    /// Cranelift's blocks always leave: a call in every access's miss path made their
+    /// compiles a quarter dearer (see docs/performance.md).
+    pub data_miss_fn: Option<i32>,
 }
 
 /// Where the counted flavour finds its run: the environment points at it (`run`); the
@@ -2106,6 +2117,7 @@ mod tests {
             table_slots: 256,
             across_pages: true,
             counted: None,
+            data_miss_fn: None,
         }
     }
 
@@ -2328,6 +2340,89 @@ mod tests {
             assert_eq!(left, (100 - 1) | EXIT_BEFORE, "{name}");
             assert_eq!(pc, 0x1004, "{name}");
             assert_eq!(x[8], 0, "{name}: the third instruction did not run");
+        }
+    }
+
+    /// A data-miss function for [`a_miss_asks_the_data_miss_function`]: counts its calls
+    /// in the environment's word 11 and maps page 7 to the first page of RAM (the
+    /// environment's word 4), for loads that stay on it.
+    extern "C" fn page_7_for_loads(env: *mut u64, va: u64, size: u64, store: u64, _pc: u64) -> u64 {
+        // SAFETY: the test's environment has 12 words.
+        unsafe {
+            *env.add(11) += 1;
+            if va >> 12 == 7 && store == 0 && (va & 0xfff) + size <= 0x1000 {
+                *env.add(4) + (va & 0xfff)
+            } else {
+                0
+            }
+        }
+    }
+
+    /// With a data-miss function, quick code's load or store that misses the data-page
+    /// cache (empty here) asks it: on a host address the block goes on with it, on 0 it
+    /// leaves before the instruction. Cranelift's blocks leave at once.
+    #[test]
+    fn a_miss_asks_the_data_miss_function() {
+        use OpKind::*;
+        let layout = EnvLayout {
+            data_miss_fn: Some(80),
+            ..layout()
+        };
+        let empty = vec![[u64::MAX, 0]; layout.table_slots as usize];
+        let mut ram: Vec<u8> = (0..4096u32).map(|i| (i * 7 + 3) as u8).collect();
+        let word = u64::from_le_bytes(ram[0xff8..0x1000].try_into().unwrap());
+        for quick in [false, true] {
+            let mut jit = Jit::new(layout, 50, 1 << 16).expect("Cranelift for the host");
+            jit.enable_quick(2);
+            let mut run = |insns: &[Insn], x: &mut [u64; 32]| {
+                let index = 1 + jit.blocks.len() + jit.quick_blocks.len();
+                if quick {
+                    assert!(jit.compile_quick(index, insns, 7));
+                } else {
+                    assert!(jit.compile(index, 0, insns, 7));
+                }
+                let block = jit.compiled(index).expect("compiled");
+                let mut env = [0u64; 12];
+                env[..10].copy_from_slice(&test_env(&jit));
+                env[2] = empty.as_ptr() as u64;
+                env[3] = empty.as_ptr() as u64;
+                env[4] = ram.as_mut_ptr() as u64;
+                env[10] = page_7_for_loads as *const () as usize as u64;
+                // SAFETY: `block` is current; `env` follows `layout` (its tables and RAM
+                // outlive the call) and `x` holds 32 registers.
+                let left = unsafe {
+                    jit.run(
+                        &block,
+                        x.as_mut_ptr(),
+                        env.as_mut_ptr() as *mut u8,
+                        0x1000,
+                        100,
+                    )
+                };
+                (left, env[0], env[11])
+            };
+            let mut x = [0u64; 32];
+            x[1] = 0x7ff0;
+            let (left, pc, calls) = run(&[op(Ld, 5, 1, 0, 8), op(Addi, 8, 0, 0, 9)], &mut x);
+            if !quick {
+                assert_eq!((left, pc, calls), (100 | EXIT_BEFORE, 0x1000, 0));
+                continue;
+            }
+            assert_eq!((left, calls), (98, 1));
+            assert_eq!((x[5], x[8]), (word, 9));
+            for (second, name) in [
+                (op(Sd, 0, 1, 5, 0), "a store"),
+                (op(Lhu, 6, 1, 0, 15), "a load over the page's end"),
+                (op(Ld, 6, 0, 0, 0x100), "a load from another page"),
+            ] {
+                let mut x = x;
+                x[8] = 0;
+                let (left, pc, calls) =
+                    run(&[op(Ld, 5, 1, 0, 8), second, op(Addi, 8, 0, 0, 9)], &mut x);
+                assert_eq!(left, (100 - 1) | EXIT_BEFORE, "{name}");
+                assert_eq!((pc, calls), (0x1004, 2), "{name}");
+                assert_eq!(x[8], 0, "{name}: the third instruction did not run");
+            }
         }
     }
 

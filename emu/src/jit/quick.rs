@@ -312,9 +312,10 @@ impl Asm {
 /// The data-page cache lookups shared by all blocks, one per table and access size
 /// (loads of 1, 2, 4, 8 bytes, then stores): given the address in rax, they return with
 /// ZF set on a hit and r10 + rax the host address of the bytes, ZF clear on a miss. They
-/// clobber r8 and r9. One compare checks the page and that the access stays on it, as
-/// Cranelift's blocks and the interpreter do: the tag against the page of the access's
-/// last byte.
+/// clobber rcx, r8 and r9. One compare checks the page and that the access stays on it,
+/// as Cranelift's blocks and the interpreter do: the tag against the page of the access's
+/// last byte. On a miss they ask the environment's data-miss function when it has one
+/// (`EnvLayout::data_miss_fn`), and hit when it gives a host address.
 fn write_lookups(layout: EnvLayout) -> (Vec<u8>, [usize; 8]) {
     if let Some(c) = layout.counted {
         return write_counted_lookups(layout, c);
@@ -346,17 +347,61 @@ fn write_lookups(layout: EnvLayout) -> (Vec<u8>, [usize; 8]) {
         } else {
             a.alu_mem(Alu::Cmp, true, R8, at(R9, 0));
         }
-        // jne (rel8) to the last ret.
-        a.code.extend_from_slice(&[0x75, 0]);
-        let over = a.code.len();
+        let Some(miss_fn) = layout.data_miss_fn else {
+            // jne (rel8) to the last ret.
+            a.code.extend_from_slice(&[0x75, 0]);
+            let over = a.code.len();
+            a.load(R10, at(R9, 8));
+            a.alu_mem(Alu::Add, true, R10, at(ENV, layout.ram_offset));
+            // Set ZF: a hit.
+            a.rr(false, &[0x39], RAX, RAX, false);
+            a.code[over - 1] = (a.code.len() - over) as u8;
+            a.ret();
+            continue;
+        };
+        let to_miss = a.jcc(CC_NE);
         a.load(R10, at(R9, 8));
         a.alu_mem(Alu::Add, true, R10, at(ENV, layout.ram_offset));
-        // Set ZF: a hit.
         a.rr(false, &[0x39], RAX, RAX, false);
-        a.code[over - 1] = (a.code.len() - over) as u8;
         a.ret();
+        a.land(to_miss);
+        call_miss_fn(&mut a, miss_fn, size, n >= 4);
     }
     (a.code, starts)
+}
+
+/// The tail of a lookup routine that missed: the miss function at `miss_fn` in the
+/// environment (the host's C convention, `(env, va, size, store, pc)` -> host address
+/// or 0, the pc in rcx), then ZF set and r10 + rax the host address, or ZF clear.
+/// Keeps what the block keeps in call-clobbered registers (six pushes keep the stack
+/// 16-byte aligned at the call).
+fn call_miss_fn(a: &mut Asm, miss_fn: i32, size: i32, store: bool) {
+    for r in [RDI, RSI, RDX, R11, RAX, RAX] {
+        a.rex(false, 0, 0, r, false);
+        a.code.push(0x50 + (r & 7));
+    }
+    a.mov_rr(R8, RCX);
+    a.mov_rr(RDI, RSI);
+    a.mov_rr(RSI, RAX);
+    a.mov_imm(RDX, size);
+    a.mov_imm(RCX, store as i32);
+    // call [rdi + miss_fn]
+    a.mem(false, &[0xff], 2, at(RDI, miss_fn));
+    a.mov_rr(R10, RAX);
+    for r in [RAX, RAX, R11, RDX, RSI, RDI] {
+        a.rex(false, 0, 0, r, false);
+        a.code.push(0x58 + (r & 7));
+    }
+    // 0: leave before the instruction (ZF clear: r10 - 1 borrows, no zero).
+    a.rr(true, &[0x85], R10, R10, false);
+    let leave = a.jcc(CC_E);
+    a.rr(true, &[0x29], RAX, R10, false);
+    a.rr(false, &[0x39], RAX, RAX, false);
+    a.ret();
+    a.land(leave);
+    // Clear ZF: a miss.
+    a.alu_imm(Alu::Or, false, R8, 1);
+    a.ret();
 }
 
 /// The counted flavour's routines (see `CountedLayout` in `jit`), the same contract
@@ -427,40 +472,16 @@ fn write_counted_lookups(layout: EnvLayout, c: super::CountedLayout) -> (Vec<u8>
         a.alu_mem(Alu::Add, true, R10, at(ENV, layout.ram_offset));
         a.rr(false, &[0x39], RAX, RAX, false);
         a.ret();
-        for p in to_miss {
-            a.land(p);
-        }
-        // The miss function, in the host's C convention: save what the block keeps in
-        // call-clobbered registers (six pushes keep the stack 16-byte aligned at the
-        // call), then `(env, va, size, store, pc)`.
-        for r in [RDI, RSI, RDX, R11, RAX, RAX] {
-            a.rex(false, 0, 0, r, false);
-            a.code.push(0x50 + (r & 7));
-        }
-        a.mov_rr(R8, RCX);
-        a.mov_rr(RDI, RSI);
-        a.mov_rr(RSI, RAX);
-        a.mov_imm(RDX, size);
-        a.mov_imm(RCX, store as i32);
-        // call [rdi + miss_fn]
-        a.mem(false, &[0xff], 2, at(RDI, c.miss_fn));
-        a.mov_rr(R10, RAX);
-        for r in [RAX, RAX, R11, RDX, RSI, RDI] {
-            a.rex(false, 0, 0, r, false);
-            a.code.push(0x58 + (r & 7));
-        }
-        // 0: leave before the instruction (ZF clear: r10 - 1 borrows, no zero).
-        a.rr(true, &[0x85], R10, R10, false);
-        to_leave.push(a.jcc(CC_E));
-        a.rr(true, &[0x29], RAX, R10, false);
-        a.rr(false, &[0x39], RAX, RAX, false);
-        a.ret();
         for p in to_leave {
             a.land(p);
         }
         // Clear ZF: a miss.
         a.alu_imm(Alu::Or, false, R8, 1);
         a.ret();
+        for p in to_miss {
+            a.land(p);
+        }
+        call_miss_fn(&mut a, c.miss_fn, size, store);
     }
     (a.code, starts)
 }
@@ -1190,6 +1211,7 @@ mod tests {
             table_slots: SLOTS as u64,
             across_pages: true,
             counted: None,
+            data_miss_fn: None,
         }
     }
 
