@@ -83,10 +83,11 @@ struct DataMissEnv {
 /// the page (it passed every check for the whole page) and it is plain RAM, for a store
 /// one without decoded code, the page goes into the data-page cache and the result is the
 /// host address of the bytes. Otherwise 0: the block leaves before the instruction and
-/// the run loop takes the trap the translation raised (`fault`), or the reference step
-/// takes the access again (a device, a page the fast path cannot hold, a store to
-/// decoded code, which translate as a hit now). Either way the access is translated
-/// once, as by the interpreter, whichever tier runs the code.
+/// the run loop takes the trap the translation raised (`fault`), so that a faulting
+/// access reaches the TLB model once whichever tier runs it, or the reference step takes
+/// the access again (a device or a store to decoded code, which the MMU's fast path
+/// now holds; a page whose PMP decision is not the whole page's, which the model then
+/// looks up a second time).
 /// Without this, each miss left the block and came back through the run loop: after
 /// each of test_bpf's 831 k fences of everything, for every page in use. (Cranelift's
 /// blocks do not call it: see `jit::EnvLayout::data_miss_fn`.)
