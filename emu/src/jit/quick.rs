@@ -372,7 +372,8 @@ fn write_lookups(layout: EnvLayout) -> (Vec<u8>, [usize; 8]) {
 
 /// The tail of a lookup routine that missed: the miss function at `miss_fn` in the
 /// environment (the host's C convention, `(env, va, size, store, pc)` -> host address
-/// or 0, the pc in rcx), then ZF set and r10 + rax the host address, or ZF clear.
+/// or 0; the pc is rcx, which only the counted flavour's callers set, and only its miss
+/// function reads), then ZF set and r10 + rax the host address, or ZF clear.
 /// Keeps what the block keeps in call-clobbered registers (six pushes keep the stack
 /// 16-byte aligned at the call).
 fn call_miss_fn(a: &mut Asm, miss_fn: i32, size: i32, store: bool) {
