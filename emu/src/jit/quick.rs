@@ -347,25 +347,18 @@ fn write_lookups(layout: EnvLayout) -> (Vec<u8>, [usize; 8]) {
         } else {
             a.alu_mem(Alu::Cmp, true, R8, at(R9, 0));
         }
-        let Some(miss_fn) = layout.data_miss_fn else {
-            // jne (rel8) to the last ret.
-            a.code.extend_from_slice(&[0x75, 0]);
-            let over = a.code.len();
-            a.load(R10, at(R9, 8));
-            a.alu_mem(Alu::Add, true, R10, at(ENV, layout.ram_offset));
-            // Set ZF: a hit.
-            a.rr(false, &[0x39], RAX, RAX, false);
-            a.code[over - 1] = (a.code.len() - over) as u8;
-            a.ret();
-            continue;
-        };
         let to_miss = a.jcc(CC_NE);
         a.load(R10, at(R9, 8));
         a.alu_mem(Alu::Add, true, R10, at(ENV, layout.ram_offset));
+        // Set ZF: a hit.
         a.rr(false, &[0x39], RAX, RAX, false);
         a.ret();
         a.land(to_miss);
-        call_miss_fn(&mut a, miss_fn, size, n >= 4);
+        match layout.data_miss_fn {
+            Some(miss_fn) => call_miss_fn(&mut a, miss_fn, size, n >= 4),
+            // ZF is still clear from the compare: a miss.
+            None => a.ret(),
+        }
     }
     (a.code, starts)
 }
