@@ -319,7 +319,7 @@ impl Hart {
     /// After a successful access: cache `va`'s page if the MMU's fast path holds it (so
     /// every check the full path makes passes for the whole page) and it is plain RAM,
     /// for a store one holding no decoded code (see `DataTlb`).
-    pub(super) fn remember_data_page(&mut self, bus: &Bus, va: u64, access: AccessType) {
+    fn remember_data_page(&mut self, bus: &Bus, va: u64, access: AccessType) {
         let Some(page) = self.mmu.fast_page(va, access, &self.data_ctx) else {
             return;
         };

@@ -2,14 +2,13 @@
 //! straight-through loop (`run_loop.rs`).
 //!
 //! Generated code touches RAM only through a data-page cache hit (the same tables
-//! `load_fast`/`store_fast` use). On a miss, quick code calls [`data_miss`], which does
-//! what `load_fast`/`store_fast` do then: translate through the MMU's full path and cache
-//! the page when it is plain RAM that passed every check for the whole page. Anything
-//! else (and any miss in Cranelift's blocks) leaves the block before the instruction
-//! without a side effect a guest can see, and the run loop executes it with its reference
-//! step, exactly as the interpreter would have: through `Hart::load`/`store` and the same
-//! trap, MMIO and yield handling; then the page goes into the data-page cache if the
-//! step left it in the MMU's fast path ([`Hart::pending_access`]).
+//! `load_fast`/`store_fast` use). On a miss, quick code and Cranelift's blocks call
+//! [`data_miss`] (the latter through `jit::preserving_call`), which does what
+//! `load_fast`/`store_fast` do then: translate through the MMU's full path and cache the
+//! page when it is plain RAM that passed every check for the whole page. Anything else
+//! leaves the block before the instruction without a side effect a guest can see, and
+//! the run loop executes it with its reference step, exactly as the interpreter would
+//! have: through `Hart::load`/`store` and the same trap, MMIO and yield handling.
 //!
 //! Counted runs (`--stats`, `--trace walk`) have their own [`Jit`] of the counted flavour
 //! (`jit::CountedLayout`): its blocks count data accesses in the loop's [`CountedRun`]
@@ -26,12 +25,13 @@ use std::mem::{offset_of, MaybeUninit};
 
 use crate::bus::Bus;
 use crate::cpu::data_path::{end_fetch_batch, join_counted_run};
-use crate::cpu::decode::{decode, DataAccess, OpKind};
+use crate::cpu::decode::{decode, OpKind};
 use crate::cpu::decode_cache::{self, DecodeCache};
 use crate::cpu::trap::Exception;
 use crate::cpu::Hart;
 use crate::jit::{
-    Block, CountedLayout, Entry, EnvLayout, Insn, Jit, EXIT_BEFORE, MAX_BLOCK, NO_DECODED_PAGE,
+    Block, CountedLayout, Entry, EnvLayout, Insn, Jit, MissCall, EXIT_BEFORE, MAX_BLOCK,
+    NO_DECODED_PAGE,
 };
 use crate::mmu::page_caches::{
     CountedRun, DataTlb, DtlbEntry, FetchBatch, RunPage, DTLB_SLOTS, RUN_PAGES,
@@ -41,6 +41,9 @@ use crate::mmu::{AccessType, Mmu, TranslateCtx};
 /// What generated code reads and writes besides the registers.
 #[repr(C)]
 struct Env {
+    /// The data-miss function and the access it is called for (the unobserved flavour;
+    /// `jit::EnvLayout::data_miss` wants it first).
+    miss: MissCall,
     /// Where to resume after the block (written by generated code).
     pc: u64,
     /// The link cell a chainable exit names (number + 1), or 0 (written by generated code).
@@ -67,7 +70,6 @@ struct Env {
 /// The unobserved flavour's part of [`Env`]: what [`data_miss`] (at `miss_fn`) needs.
 #[repr(C)]
 struct DataMissEnv {
-    miss_fn: MissFn,
     mmu: *mut Mmu,
     bus: *mut Bus,
     dtlb: *mut DataTlb,
@@ -77,7 +79,7 @@ struct DataMissEnv {
     fault: Option<Exception>,
 }
 
-/// The unobserved flavour's data-page cache miss (see `jit::EnvLayout::data_miss_fn`):
+/// The unobserved flavour's data-page cache miss (see `jit::EnvLayout::data_miss`):
 /// what `load_fast`/`store_fast` do on a miss, in the middle of generated code. The
 /// access is translated through the MMU's full path; when the MMU's fast path then holds
 /// the page (it passed every check for the whole page) and it is plain RAM, for a store
@@ -89,15 +91,14 @@ struct DataMissEnv {
 /// now holds; a page whose PMP decision is not the whole page's, which the model then
 /// looks up a second time).
 /// Without this, each miss left the block and came back through the run loop: after
-/// each of test_bpf's 831 k fences of everything, for every page in use. (Cranelift's
-/// blocks do not call it: see `jit::EnvLayout::data_miss_fn`.)
-extern "C" fn data_miss(env: *mut Env, va: u64, size: u64, store: u64, _pc: u64) -> u64 {
+/// each of test_bpf's 831 k fences of everything, for every page in use.
+extern "C" fn data_miss(env: *mut u8, va: u64, size: u64, store: u64, _pc: u64) -> u64 {
     // SAFETY: generated code of the unobserved flavour passes the environment
     // `run_blocks` gave it, with its data part set, whose pointers are valid for the
     // whole call: the MMU, the bus and the data-page cache are not otherwise used while
     // a block runs (generated code reads the cache's tables only between calls), and
     // RAM and the page map are not resized.
-    let env = unsafe { &mut *env };
+    let env = unsafe { &mut *(env as *mut Env) };
     // SAFETY: as above.
     let d = unsafe { env.data.assume_init_mut() };
     // SAFETY: as above.
@@ -203,12 +204,8 @@ pub(in crate::cpu) struct BlockExit {
     /// `Some(slot)`: the instruction at `pc` (decode-cache slot) was not executed and
     /// must run in the interpreter next.
     pub pending: Option<usize>,
-    /// Unobserved: the data access of the pending instruction (its address and type,
-    /// from its registers before it runs), whose page the data-page cache takes once it
-    /// ran (see [`Hart::pending_access`]).
-    pub remember: Option<(u64, AccessType)>,
-    /// Unobserved: the exception the pending instruction's access raised when quick
-    /// code's [`data_miss`] translated it; the trap is taken instead of the step.
+    /// Unobserved: the exception the pending instruction's access raised when
+    /// [`data_miss`] translated it; the trap is taken instead of the step.
     pub fault: Option<Exception>,
     /// Counted: the fetch batch now open (another page's when the blocks went on there).
     pub batch: FetchBatch,
@@ -412,13 +409,19 @@ impl Hart {
                 retired: 0,
                 pc,
                 pending: None,
-                remember: None,
                 fault: None,
                 batch,
             };
         };
         let jump_cache = jit.jump_cache();
         let mut env = Env {
+            miss: MissCall {
+                function: data_miss,
+                va: 0,
+                size: 0,
+                store: 0,
+                result: 0,
+            },
             pc: 0,
             link: 0,
             load_table: self.dtlb.load.as_ptr(),
@@ -434,7 +437,6 @@ impl Hart {
         };
         if !COUNTED {
             env.data.write(DataMissEnv {
-                miss_fn: data_miss,
                 mmu: &mut self.mmu,
                 bus: &mut *bus,
                 dtlb: &mut *self.dtlb,
@@ -480,11 +482,6 @@ impl Hart {
                     retired,
                     pc: env.pc,
                     pending: Some(pending),
-                    remember: if COUNTED {
-                        None
-                    } else {
-                        self.pending_access(pending)
-                    },
                     fault: if COUNTED {
                         None
                     } else {
@@ -541,34 +538,9 @@ impl Hart {
             retired,
             pc,
             pending: None,
-            remember: None,
             fault: None,
             batch,
         }
-    }
-
-    /// The address and type of the data access the instruction in slot `index` (one a
-    /// block left pending) will make, from its registers now, before it runs (a load may
-    /// overwrite its base register). Cranelift's blocks leave a load or store pending
-    /// mostly because its page is not in the data-page cache (quick code asks
-    /// [`data_miss`] instead); the reference step that runs it translates it through the
-    /// full path, which leaves the page in the MMU's fast path but not in the hart's
-    /// cache, so [`Hart::after_compiled`] caches it there after the step. Before, the
-    /// next access to the page from compiled code left the block a second time (test_bpf,
-    /// whose kernel fences everything 831 k times: 40.7 M pending exits, half of them
-    /// such second ones).
-    #[cold]
-    pub(in crate::cpu) fn pending_access(&self, index: usize) -> Option<(u64, AccessType)> {
-        let op = self.decoded.slot(index);
-        let (access, offset) = match op.k.data_access()? {
-            (DataAccess::Load, _) => (AccessType::Load, op.imm as i64 as u64),
-            (DataAccess::Store, _) => (AccessType::Store, op.imm as i64 as u64),
-            // An AMO (its imm field names the operation).
-            (DataAccess::StoreAtRs1, _) => (AccessType::Store, 0),
-            // Blocks stop before LR rather than leave it pending.
-            (DataAccess::LoadReserved, _) => return None,
-        };
-        Some((self.x[op.rs1 as usize & 31].wrapping_add(offset), access))
     }
 
     /// Compile the block entered at `index` for the counted flavour's `Jit` (`counted`)
@@ -729,7 +701,6 @@ fn env_layout(counted: bool) -> EnvLayout {
             page_last: offset_of!(RunPage, last) as i32,
             miss_fn: (counted_at + offset_of!(CountedEnv, miss_fn)) as i32,
         }),
-        data_miss_fn: (!counted)
-            .then(|| (offset_of!(Env, data) + offset_of!(DataMissEnv, miss_fn)) as i32),
+        data_miss: !counted,
     }
 }

@@ -659,13 +659,7 @@ impl Hart {
                 if let Some(e) = exit.fault {
                     return self.trap(bus, obs, cur, e);
                 }
-                let went = self.reference_step(bus, obs, cur, index);
-                // Whatever the step did, the page is cached only if the MMU's fast
-                // path holds it for the current context (see `pending_access`).
-                if let Some((va, access)) = exit.remember {
-                    self.remember_data_page(bus, va, access);
-                }
-                went
+                self.reference_step(bus, obs, cur, index)
             }
             None => Ok(()),
         }

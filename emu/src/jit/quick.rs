@@ -35,6 +35,7 @@
 //! Ops it has no pattern for (divisions, atomics) end the block before them: the
 //! interpreter runs them and the next entry starts another block.
 
+use std::mem::offset_of;
 use std::ptr::NonNull;
 
 use super::{EnvLayout, Insn, EXIT_BEFORE};
@@ -315,7 +316,7 @@ impl Asm {
 /// clobber rcx, r8 and r9. One compare checks the page and that the access stays on it,
 /// as Cranelift's blocks and the interpreter do: the tag against the page of the access's
 /// last byte. On a miss they ask the environment's data-miss function when it has one
-/// (`EnvLayout::data_miss_fn`), and hit when it gives a host address.
+/// (`EnvLayout::data_miss`), and hit when it gives a host address.
 fn write_lookups(layout: EnvLayout) -> (Vec<u8>, [usize; 8]) {
     if let Some(c) = layout.counted {
         return write_counted_lookups(layout, c);
@@ -354,10 +355,12 @@ fn write_lookups(layout: EnvLayout) -> (Vec<u8>, [usize; 8]) {
         a.rr(false, &[0x39], RAX, RAX, false);
         a.ret();
         a.land(to_miss);
-        match layout.data_miss_fn {
-            Some(miss_fn) => call_miss_fn(&mut a, miss_fn, size, n >= 4),
+        if layout.data_miss {
+            let function = offset_of!(super::MissCall, function) as i32;
+            call_miss_fn(&mut a, function, size, n >= 4);
+        } else {
             // ZF is still clear from the compare: a miss.
-            None => a.ret(),
+            a.ret();
         }
     }
     (a.code, starts)
@@ -1205,7 +1208,7 @@ mod tests {
             table_slots: SLOTS as u64,
             across_pages: true,
             counted: None,
-            data_miss_fn: None,
+            data_miss: false,
         }
     }
 
