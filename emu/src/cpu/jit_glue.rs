@@ -41,8 +41,8 @@ use crate::mmu::{AccessType, Mmu, TranslateCtx};
 /// What generated code reads and writes besides the registers.
 #[repr(C)]
 struct Env {
-    /// The data-miss function and the access it is called for (the unobserved flavour;
-    /// `jit::EnvLayout::data_miss` wants it first).
+    /// The flavour's miss function and the access it is called for (`jit::EnvLayout`
+    /// wants it first).
     miss: MissCall,
     /// Where to resume after the block (written by generated code).
     pc: u64,
@@ -67,7 +67,7 @@ struct Env {
     data: MaybeUninit<DataMissEnv>,
 }
 
-/// The unobserved flavour's part of [`Env`]: what [`data_miss`] (at `miss_fn`) needs.
+/// The unobserved flavour's part of [`Env`]: what [`data_miss`] needs.
 #[repr(C)]
 struct DataMissEnv {
     mmu: *mut Mmu,
@@ -138,19 +138,14 @@ extern "C" fn data_miss(env: *mut u8, va: u64, size: u64, store: u64, _pc: u64) 
 }
 
 /// The counted flavour's part of [`Env`]: the loop's data run, which generated code
-/// extends, and what [`counted_miss`] (at `miss_fn`) needs to account the accesses
-/// outside it.
+/// extends, and what [`counted_miss`] needs to account the accesses outside it.
 #[repr(C)]
 struct CountedEnv {
     run: *mut CountedRun,
-    miss_fn: MissFn,
     mmu: *mut Mmu,
     bus: *const Bus,
     data_ctx: TranslateCtx,
 }
-
-/// See `jit::CountedLayout`: `(env, va, size, store, pc)` -> host address or 0.
-type MissFn = extern "C" fn(*mut Env, u64, u64, u64, u64) -> u64;
 
 /// The counted flavour's data access outside the run (see `jit::CountedLayout`): what
 /// `load_counted`/`store_counted` do when the page may join the run (a counted-cache
@@ -158,12 +153,12 @@ type MissFn = extern "C" fn(*mut Env, u64, u64, u64, u64) -> u64;
 /// and return the host address of the bytes. Otherwise 0, having changed nothing: the
 /// block leaves before the instruction and the reference step ends the run and takes
 /// the access through the full path.
-extern "C" fn counted_miss(env: *mut Env, va: u64, size: u64, store: u64, pc: u64) -> u64 {
+extern "C" fn counted_miss(env: *mut u8, va: u64, size: u64, store: u64, pc: u64) -> u64 {
     // SAFETY: generated code of the counted flavour passes the environment `run_blocks`
     // gave it, with its counted part set, and whose pointers are valid for the whole
     // call: the MMU, the bus and the loop's run are not otherwise used while a block
     // runs, RAM and the page map are not resized.
-    let env = unsafe { &mut *env };
+    let env = unsafe { &mut *(env as *mut Env) };
     // SAFETY: as above.
     let c = unsafe { env.counted.assume_init_mut() };
     // SAFETY: as above.
@@ -416,10 +411,11 @@ impl Hart {
         let jump_cache = jit.jump_cache();
         let mut env = Env {
             miss: MissCall {
-                function: data_miss,
+                function: if COUNTED { counted_miss } else { data_miss },
                 va: 0,
                 size: 0,
                 store: 0,
+                pc: 0,
                 result: 0,
             },
             pc: 0,
@@ -447,7 +443,6 @@ impl Hart {
         if COUNTED {
             env.counted.write(CountedEnv {
                 run: run.map_or(std::ptr::null_mut(), |run| run as *mut CountedRun),
-                miss_fn: counted_miss,
                 mmu: &mut self.mmu,
                 bus: &*bus,
                 data_ctx: self.data_ctx,
@@ -699,7 +694,6 @@ fn env_layout(counted: bool) -> EnvLayout {
             page_addend: offset_of!(RunPage, addend) as i32,
             page_n: offset_of!(RunPage, n) as i32,
             page_last: offset_of!(RunPage, last) as i32,
-            miss_fn: (counted_at + offset_of!(CountedEnv, miss_fn)) as i32,
         }),
         data_miss: !counted,
     }

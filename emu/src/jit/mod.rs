@@ -217,14 +217,18 @@ pub struct Insn {
 pub const NO_DECODED_PAGE: u32 = 0;
 
 /// The layout of the environment generated code is given (the run-time side's `Env`).
+/// It starts with a [`MissCall`]: the host function loads and stores call when the
+/// tables below do not cover them (quick code in the host's calling convention,
+/// Cranelift's blocks through the routine that keeps every register,
+/// `preserving_call.rs`).
 ///
 /// Generated code looks a data access up in the hart's data-page cache itself (a
 /// direct-mapped table of `DTLB_SLOTS` entries `{ vpn: u64, addend: u64 }`, RAM offset =
 /// va + addend) and touches RAM directly on a hit; the store table never holds a RAM page
 /// with decoded code. On a miss it may ask the host (`data_miss`); anything else (a
 /// device, a page-crossing access, a store to code, a fault) leaves the block before the
-/// instruction, for the interpreter. The counted
-/// flavour checks a store's page itself (`page_map[page] == NO_DECODED_PAGE`).
+/// instruction, for the interpreter. The counted flavour checks a store's page itself
+/// (`page_map[page] == NO_DECODED_PAGE`).
 #[derive(Debug, Clone, Copy)]
 pub struct EnvLayout {
     /// Byte offset in the environment of the resume pc.
@@ -257,10 +261,8 @@ pub struct EnvLayout {
     /// may lead off the block's page (see [`CountedLayout`]). None: the unobserved
     /// flavour.
     pub counted: Option<CountedLayout>,
-    /// The unobserved flavour with a data-miss function: the environment starts with a
-    /// [`MissCall`], whose function quick code's loads and stores call on a data-page
-    /// cache miss (the host's calling convention), and Cranelift's through the routine
-    /// that keeps every register (`preserving_call.rs`). It translates the access
+    /// The unobserved flavour calls the [`MissCall`]'s function on a data-page cache
+    /// miss (`(env, va, size, store, pc) -> host address or 0`). It translates the access
     /// through the MMU's full path and, for plain RAM the MMU's fast path now holds (for
     /// a store, without decoded code), caches the page in the data-page cache and
     /// returns the host address of the bytes; on 0, having changed nothing a guest can
@@ -277,8 +279,8 @@ pub struct EnvLayout {
 /// repeat of the counted-cache hit with which the page joined: generated code adds one
 /// to `seq` and to the page's `page_n`, stores `seq` in its `page_last`, and touches RAM
 /// at va + `page_addend` (a store only when the page holds no decoded code). Any other
-/// access calls the host function at `miss_fn` (the host's calling convention: `(env,
-/// va, size, store, pc) -> host address or 0`), which joins the page to the run when
+/// access calls the environment's [`MissCall`] function (`(env, va, size, store, pc) ->
+/// host address or 0`), which joins the page to the run when
 /// the MMU's counted cache has it as plain RAM, counting the access, and returns the
 /// host address of the bytes; on 0, having changed nothing, the block leaves before the
 /// instruction. Blocks chain only to blocks on their own page: the run loop accounts
@@ -296,7 +298,6 @@ pub struct CountedLayout {
     pub page_addend: i32,
     pub page_n: i32,
     pub page_last: i32,
-    pub miss_fn: i32,
 }
 
 /// The compiled entry from Rust: `(x, env, pc, left, block code) -> result`, calling the
@@ -528,18 +529,6 @@ fn block_signature(module: &JITModule) -> Signature {
     sig.params.push(AbiParam::new(ptr));
     sig.params.push(AbiParam::new(types::I64));
     sig.params.push(AbiParam::new(types::I64));
-    sig.returns.push(AbiParam::new(types::I64));
-    sig
-}
-
-/// The signature of the counted flavour's miss function (see [`CountedLayout`]).
-fn miss_signature(module: &JITModule) -> Signature {
-    let mut sig = module.make_signature();
-    sig.params
-        .push(AbiParam::new(module.target_config().pointer_type()));
-    for _ in 0..4 {
-        sig.params.push(AbiParam::new(types::I64));
-    }
     sig.returns.push(AbiParam::new(types::I64));
     sig
 }
@@ -1110,19 +1099,15 @@ impl Compiler {
             .ok()?;
         self.ctx.func.signature = sig.clone();
         let frontend = module.target_config();
-        let miss_sig = self.layout.counted.map(|_| miss_signature(module));
-        let preserving = match (self.layout.counted, self.layout.data_miss) {
-            (None, true) => preserving_call::address(),
-            _ => None,
+        let preserving = if self.layout.counted.is_some() || self.layout.data_miss {
+            preserving_call::address()
+        } else {
+            None
         };
         {
             let mut b = FunctionBuilder::new(&mut self.ctx.func, &mut self.fctx);
             let block_sig = b.import_signature(sig);
-            let counted = self
-                .layout
-                .counted
-                .zip(miss_sig.map(|s| b.import_signature(s)));
-            let data_miss =
+            let miss_call =
                 preserving.map(|at| (b.import_signature(preserving_call_signature()), at));
             let entry = b.create_block();
             b.append_block_params_for_function_params(entry);
@@ -1143,8 +1128,8 @@ impl Compiler {
                 env_fields: Vec::new(),
                 layout: self.layout,
                 block_sig,
-                counted,
-                data_miss,
+                counted: self.layout.counted,
+                miss_call,
                 cells: &mut self.cells,
             };
             t.block(insns);
@@ -1192,12 +1177,12 @@ struct Translator<'a> {
     env_fields: Vec<(i32, Value)>,
     layout: EnvLayout,
     block_sig: SigRef,
-    /// The counted flavour: where the run is, and the miss function's signature (see
-    /// [`CountedLayout`]).
-    counted: Option<(CountedLayout, SigRef)>,
-    /// The unobserved flavour with a data-miss function: the signature of the routine
-    /// that calls it keeping every register, and the routine's address.
-    data_miss: Option<(SigRef, u64)>,
+    /// The counted flavour: where the run is (see [`CountedLayout`]).
+    counted: Option<CountedLayout>,
+    /// Blocks that call the environment's miss function (the counted flavour, and the
+    /// unobserved one with a data-miss function): the signature of the routine that
+    /// calls it keeping every register, and the routine's address.
+    miss_call: Option<(SigRef, u64)>,
     cells: &'a mut LinkCells,
 }
 
@@ -1534,7 +1519,7 @@ impl Translator<'_> {
         // a value loaded here does not reach later accesses: RAM's base is loaded per
         // access (loading it once before the first compare instead keeps one more
         // register busy through the block, which cost more: see docs/performance.md).
-        let ram = if self.data_miss.is_some() {
+        let ram = if self.miss_call.is_some() {
             self.b.ins().load(I64, TRUSTED, self.env, h.ram_offset)
         } else {
             self.env_field(h.ram_offset)
@@ -1564,7 +1549,7 @@ impl Translator<'_> {
         } else {
             h.load_table_offset
         };
-        let Some((sig, routine)) = self.data_miss else {
+        let Some(routine_call) = self.miss_call else {
             let host = self.lookup(table, va, size, to_leave);
             self.leave_before(to_leave, retired, offset);
             return host;
@@ -1575,6 +1560,27 @@ impl Translator<'_> {
         let hit = self.lookup(table, va, size, miss);
         self.b.ins().jump(join, &[BlockArg::Value(hit)]);
         self.b.switch_to_block(miss);
+        let at = self.call_miss(routine_call, va, size, store, None);
+        self.b
+            .ins()
+            .brif(at, join, &[BlockArg::Value(at)], to_leave, &[]);
+        self.b.switch_to_block(join);
+        self.leave_before(to_leave, retired, offset);
+        host
+    }
+
+    /// Call the environment's miss function for the access at `va` through the routine
+    /// that keeps every register (`routine_call`: its signature and address): store the
+    /// access in the environment's [`MissCall`] (with the instruction's `pc` for the
+    /// counted flavour), call, and return what the function returned.
+    fn call_miss(
+        &mut self,
+        (sig, routine): (SigRef, u64),
+        va: Value,
+        size: i64,
+        store: bool,
+        pc: Option<Value>,
+    ) -> Value {
         let field = |f| f as i32;
         self.b
             .ins()
@@ -1587,20 +1593,18 @@ impl Translator<'_> {
         self.b
             .ins()
             .store(TRUSTED, store, self.env, field(offset_of!(MissCall, store)));
+        if let Some(pc) = pc {
+            self.b
+                .ins()
+                .store(TRUSTED, pc, self.env, field(offset_of!(MissCall, pc)));
+        }
         let routine = self.b.ins().iconst(I64, routine as i64);
         self.b
             .ins()
             .call_indirect(sig, routine, &[self.x, self.env]);
-        let at = self
-            .b
-            .ins()
-            .load(I64, TRUSTED, self.env, field(offset_of!(MissCall, result)));
         self.b
             .ins()
-            .brif(at, join, &[BlockArg::Value(at)], to_leave, &[]);
-        self.b.switch_to_block(join);
-        self.leave_before(to_leave, retired, offset);
-        host
+            .load(I64, TRUSTED, self.env, field(offset_of!(MissCall, result)))
     }
 
     /// Go to `miss` unless the `size` bytes at `va` are all on `va`'s page.
@@ -1671,7 +1675,7 @@ impl Translator<'_> {
     /// otherwise the block leaves before the instruction (see [`CountedLayout`]).
     fn counted_access(
         &mut self,
-        (c, miss_sig): (CountedLayout, SigRef),
+        c: CountedLayout,
         va: Value,
         store: bool,
         size: i64,
@@ -1725,20 +1729,21 @@ impl Translator<'_> {
         self.b.ins().store(TRUSTED, n, page, c.pages + c.page_n);
         let at = self.b.ins().iadd(ram, off);
         self.b.ins().jump(join, &[BlockArg::Value(at)]);
-        // Anything else: the miss function decides.
+        // Anything else: the miss function decides (without the routine that calls it,
+        // the block leaves).
         self.b.switch_to_block(miss);
-        let miss_fn = self.b.ins().load(I64, TRUSTED, self.env, c.miss_fn);
-        let size = self.b.ins().iconst(I64, size);
-        let store = self.b.ins().iconst(I64, store as i64);
-        let pc = self.pc_at(offset);
-        let call = self
-            .b
-            .ins()
-            .call_indirect(miss_sig, miss_fn, &[self.env, va, size, store, pc]);
-        let at = self.b.inst_results(call)[0];
-        self.b
-            .ins()
-            .brif(at, join, &[BlockArg::Value(at)], out, &[]);
+        match self.miss_call {
+            Some(routine_call) => {
+                let pc = self.pc_at(offset);
+                let at = self.call_miss(routine_call, va, size, store, Some(pc));
+                self.b
+                    .ins()
+                    .brif(at, join, &[BlockArg::Value(at)], out, &[]);
+            }
+            None => {
+                self.b.ins().jump(out, &[]);
+            }
+        }
         self.b.switch_to_block(join);
         self.leave_before(out, retired, offset);
         host
@@ -2424,36 +2429,41 @@ mod tests {
         }
     }
 
-    /// `layout()` after a [`MissCall`] (five words), for a data-miss function.
+    /// Words of a [`MissCall`], which starts the environment.
+    const MISS_WORDS: usize = size_of::<MissCall>() / 8;
+
+    /// `layout()` after a [`MissCall`], for a data-miss function.
     fn layout_with_miss_call() -> EnvLayout {
         let l = layout();
+        let at = |offset: i32| offset + 8 * MISS_WORDS as i32;
         EnvLayout {
-            pc_offset: l.pc_offset + 40,
-            link_offset: l.link_offset + 40,
-            load_table_offset: l.load_table_offset + 40,
-            store_table_offset: l.store_table_offset + 40,
-            ram_offset: l.ram_offset + 40,
-            page_map_offset: l.page_map_offset + 40,
-            page_map_len_offset: l.page_map_len_offset + 40,
-            jump_cache_offset: l.jump_cache_offset + 40,
-            jump_epoch_offset: l.jump_epoch_offset + 40,
-            pending_slot_offset: l.pending_slot_offset + 40,
+            pc_offset: at(l.pc_offset),
+            link_offset: at(l.link_offset),
+            load_table_offset: at(l.load_table_offset),
+            store_table_offset: at(l.store_table_offset),
+            ram_offset: at(l.ram_offset),
+            page_map_offset: at(l.page_map_offset),
+            page_map_len_offset: at(l.page_map_len_offset),
+            jump_cache_offset: at(l.jump_cache_offset),
+            jump_epoch_offset: at(l.jump_epoch_offset),
+            pending_slot_offset: at(l.pending_slot_offset),
             data_miss: true,
             ..l
         }
     }
 
     /// A data-miss function for the tests below: counts its calls in the environment's
-    /// word 15 and maps page 7 to the first page of RAM (the environment's word 9), for
-    /// loads that stay on it. It clobbers every register a C function may, so that a
-    /// caller relying on one of them fails.
+    /// last word and maps page 7 to the first page of RAM (the environment's RAM
+    /// pointer), for loads that stay on it. It clobbers every register a C function may,
+    /// so that a caller relying on one of them fails.
     extern "C" fn page_7_for_loads(env: *mut u8, va: u64, size: u64, store: u64, _pc: u64) -> u64 {
         let env = env as *mut u64;
-        // SAFETY: the tests' environment has 16 words.
+        // SAFETY: the tests' environment has `MISS_WORDS + 11` words, RAM's pointer at
+        // word `MISS_WORDS + 4`.
         let result = unsafe {
-            *env.add(15) += 1;
+            *env.add(MISS_WORDS + 10) += 1;
             if va >> 12 == 7 && store == 0 && (va & 0xfff) + size <= 0x1000 {
-                *env.add(9) + (va & 0xfff)
+                *env.add(MISS_WORDS + 4) + (va & 0xfff)
             } else {
                 0
             }
@@ -2491,12 +2501,12 @@ mod tests {
         }
         let block = jit.compiled(index).expect("compiled");
         let empty = vec![[u64::MAX, 0]; jit.layout.table_slots as usize];
-        let mut env = [0u64; 16];
+        let mut env = [0u64; MISS_WORDS + 11];
         env[0] = page_7_for_loads as *const () as usize as u64;
-        env[5..15].copy_from_slice(&test_env(jit));
-        env[7] = empty.as_ptr() as u64;
-        env[8] = empty.as_ptr() as u64;
-        env[9] = ram.as_mut_ptr() as u64;
+        env[MISS_WORDS..MISS_WORDS + 10].copy_from_slice(&test_env(jit));
+        env[MISS_WORDS + 2] = empty.as_ptr() as u64;
+        env[MISS_WORDS + 3] = empty.as_ptr() as u64;
+        env[MISS_WORDS + 4] = ram.as_mut_ptr() as u64;
         // SAFETY: `block` is current; `env` follows `layout_with_miss_call()` (its tables
         // and RAM outlive the call) and `x` holds 32 registers.
         let left = unsafe {
@@ -2508,7 +2518,7 @@ mod tests {
                 100,
             )
         };
-        (left, env[5], env[15])
+        (left, env[MISS_WORDS], env[MISS_WORDS + 10])
     }
 
     /// With a data-miss function, a load or store that misses the data-page cache (empty

@@ -19,17 +19,20 @@
 
 use std::mem::offset_of;
 
-/// The start of the environment of a block that calls the data-miss function (see
-/// `EnvLayout::data_miss`).
+/// The start of every block's environment (see `EnvLayout`): the host function a load or
+/// store that misses calls, and the access it is called for.
 #[repr(C)]
 pub struct MissCall {
-    /// `(env, va, size, store, pc) -> host address or 0` (see `EnvLayout::data_miss`);
-    /// the pc passed is 0.
+    /// `(env, va, size, store, pc) -> host address or 0`: the unobserved flavour's
+    /// data-miss function (see `EnvLayout::data_miss`) or the counted flavour's (see
+    /// `CountedLayout`).
     pub function: extern "C" fn(*mut u8, u64, u64, u64, u64) -> u64,
-    /// The access: its virtual address, size in bytes and whether it is a store (0 or 1).
+    /// The access: its virtual address, size in bytes, whether it is a store (0 or 1),
+    /// and the pc of its instruction (only the counted flavour sets and reads it).
     pub va: u64,
     pub size: u64,
     pub store: u64,
+    pub pc: u64,
     /// What the function returned.
     pub result: u64,
 }
@@ -77,7 +80,7 @@ std::arch::global_asm!(
     "mov rdx, [rdi + {size}]",
     "mov rcx, [rdi + {store}]",
     "mov rsi, [rdi + {va}]",
-    "xor r8d, r8d",
+    "mov r8, [rdi + {pc}]",
     "call [rdi + {function}]",
     "mov rdi, [rsp + 24]",
     "mov [rdi + {result}], rax",
@@ -114,6 +117,7 @@ std::arch::global_asm!(
     va = const offset_of!(MissCall, va),
     size = const offset_of!(MissCall, size),
     store = const offset_of!(MissCall, store),
+    pc = const offset_of!(MissCall, pc),
     result = const offset_of!(MissCall, result),
 );
 

@@ -478,7 +478,12 @@ fn write_counted_lookups(layout: EnvLayout, c: super::CountedLayout) -> (Vec<u8>
         for p in to_miss {
             a.land(p);
         }
-        call_miss_fn(&mut a, c.miss_fn, size, store);
+        call_miss_fn(
+            &mut a,
+            offset_of!(super::MissCall, function) as i32,
+            size,
+            store,
+        );
     }
     (a.code, starts)
 }
