@@ -356,8 +356,7 @@ fn write_lookups(layout: EnvLayout) -> (Vec<u8>, [usize; 8]) {
         a.ret();
         a.land(to_miss);
         if layout.data_miss {
-            let function = offset_of!(super::MissCall, function) as i32;
-            call_miss_fn(&mut a, function, size, n >= 4);
+            call_miss_fn(&mut a, size, n >= 4);
         } else {
             // ZF is still clear from the compare: a miss.
             a.ret();
@@ -366,13 +365,14 @@ fn write_lookups(layout: EnvLayout) -> (Vec<u8>, [usize; 8]) {
     (a.code, starts)
 }
 
-/// The tail of a lookup routine that missed: the miss function at `miss_fn` in the
-/// environment (the host's C convention, `(env, va, size, store, pc)` -> host address
-/// or 0; the pc is rcx, which only the counted flavour's callers set, and only its miss
-/// function reads), then ZF set and r10 + rax the host address, or ZF clear.
+/// The tail of a lookup routine that missed: the environment's miss function (its
+/// `MissCall`'s, in the host's C convention, `(env, va, size, store, pc)` -> host
+/// address or 0; the pc is rcx, which only the counted flavour's callers set, and only
+/// its miss function reads), then ZF set and r10 + rax the host address, or ZF clear.
 /// Keeps what the block keeps in call-clobbered registers (six pushes keep the stack
 /// 16-byte aligned at the call).
-fn call_miss_fn(a: &mut Asm, miss_fn: i32, size: i32, store: bool) {
+fn call_miss_fn(a: &mut Asm, size: i32, store: bool) {
+    let miss_fn = offset_of!(super::MissCall, function) as i32;
     for r in [RDI, RSI, RDX, R11, RAX, RAX] {
         a.rex(false, 0, 0, r, false);
         a.code.push(0x50 + (r & 7));
@@ -478,12 +478,7 @@ fn write_counted_lookups(layout: EnvLayout, c: super::CountedLayout) -> (Vec<u8>
         for p in to_miss {
             a.land(p);
         }
-        call_miss_fn(
-            &mut a,
-            offset_of!(super::MissCall, function) as i32,
-            size,
-            store,
-        );
+        call_miss_fn(&mut a, size, store);
     }
     (a.code, starts)
 }
