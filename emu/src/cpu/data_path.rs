@@ -316,20 +316,31 @@ impl Hart {
         Ok(device)
     }
 
-    /// After a successful access: cache `va`'s page if the MMU's fast path holds it (so
-    /// every check the full path makes passes for the whole page) and it is plain RAM,
-    /// for a store one holding no decoded code (see `DataTlb`).
+    /// After a successful access: cache `va`'s page when it may be (see
+    /// [`cacheable_page`]).
     fn remember_data_page(&mut self, bus: &Bus, va: u64, access: AccessType) {
-        let Some(page) = self.mmu.fast_page(va, access, &self.data_ctx) else {
-            return;
-        };
-        let Some(off) = bus.ram_offset(page, 4096) else {
-            return;
-        };
-        let store = access == AccessType::Store;
-        if store && self.decoded.has_code(off) {
-            return;
+        let decoded = &self.decoded;
+        let has_code = |off: usize| decoded.has_code(off);
+        if let Some(off) = cacheable_page(&self.mmu, bus, &self.data_ctx, va, access, has_code) {
+            self.dtlb.insert(access == AccessType::Store, va >> 12, off);
         }
-        self.dtlb.insert(store, va >> 12, off);
     }
+}
+
+/// The RAM offset of `va`'s page when the data-page cache may hold it for `access`
+/// (see `DataTlb`): the MMU's fast path holds it, so every check the full path makes
+/// passes for the whole page; it is plain RAM; and for a store, `has_code` says its RAM
+/// offset holds no decoded code.
+#[inline]
+pub(super) fn cacheable_page(
+    mmu: &Mmu,
+    bus: &Bus,
+    ctx: &TranslateCtx,
+    va: u64,
+    access: AccessType,
+    has_code: impl Fn(usize) -> bool,
+) -> Option<usize> {
+    let page = mmu.fast_page(va, access, ctx)?;
+    let off = bus.ram_offset(page, 4096)?;
+    (access != AccessType::Store || !has_code(off)).then_some(off)
 }

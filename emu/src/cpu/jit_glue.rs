@@ -24,7 +24,7 @@
 use std::mem::{offset_of, MaybeUninit};
 
 use crate::bus::Bus;
-use crate::cpu::data_path::{end_fetch_batch, join_counted_run};
+use crate::cpu::data_path::{cacheable_page, end_fetch_batch, join_counted_run};
 use crate::cpu::decode::{decode, OpKind};
 use crate::cpu::decode_cache::{self, DecodeCache};
 use crate::cpu::trap::Exception;
@@ -65,6 +65,16 @@ struct Env {
     counted: MaybeUninit<CountedEnv>,
     /// Set only for blocks of the unobserved flavour, the only code that reads it.
     data: MaybeUninit<DataMissEnv>,
+}
+
+/// May a block's store reach the RAM page at offset `off`: is it in the decode cache's
+/// page map (`page_map`, `len` entries, see `Env`) without decoded code
+/// (`jit::NO_DECODED_PAGE`)?
+fn may_store_to(page_map: *const u32, len: u64, off: usize) -> bool {
+    let at = off >> 12;
+    // SAFETY: `at` is checked against the page map's length; `run_blocks` took the map
+    // from the decode cache, which is not resized while blocks run.
+    at < len as usize && unsafe { *page_map.add(at) } == NO_DECODED_PAGE
 }
 
 /// The unobserved flavour's part of [`Env`]: what [`data_miss`] needs.
@@ -115,24 +125,12 @@ extern "C" fn data_miss(env: *mut u8, va: u64, size: u64, store: u64, _pc: u64) 
         d.fault = Some(e);
         return 0;
     }
-    let Some(page) = mmu.fast_page(va, access, &d.data_ctx) else {
+    // A store to decoded code is the interpreter's, which drops what was decoded.
+    let (page_map, len) = (env.page_map, env.page_map_len);
+    let has_code = |off| !may_store_to(page_map, len, off);
+    let Some(off) = cacheable_page(mmu, bus, &d.data_ctx, va, access, has_code) else {
         return 0;
     };
-    let Some(off) = bus.ram_offset(page, 4096) else {
-        return 0;
-    };
-    if store != 0 {
-        // A store to decoded code is the interpreter's, which drops what was decoded.
-        let at = off >> 12;
-        if at >= env.page_map_len as usize {
-            return 0;
-        }
-        // SAFETY: `at` is checked against the page map's length; the map outlives the
-        // block run (see above).
-        if unsafe { *env.page_map.add(at) } != NO_DECODED_PAGE {
-            return 0;
-        }
-    }
     dtlb.insert(store != 0, va >> 12, off);
     (env.ram as u64).wrapping_add(off as u64 + (va & 0xfff))
 }
@@ -167,15 +165,10 @@ extern "C" fn counted_miss(env: *mut u8, va: u64, size: u64, store: u64, pc: u64
         return 0;
     }
     let store = store != 0;
-    let (page_map, page_map_len) = (env.page_map, env.page_map_len as usize);
     // A store to decoded code must drop what was decoded from the bytes it changes: the
     // interpreter's path does.
-    let no_code = |off: usize| {
-        let at = off >> 12;
-        // SAFETY: `at` is checked against the page map's length; the map outlives the
-        // block run (see above).
-        !store || (at < page_map_len && unsafe { *page_map.add(at) } == NO_DECODED_PAGE)
-    };
+    let (page_map, len) = (env.page_map, env.page_map_len);
+    let no_code = |off: usize| !store || may_store_to(page_map, len, off);
     mmu.current_pc = pc;
     let Some(at) = join_counted_run(mmu, bus, &c.data_ctx, run, va, store, no_code) else {
         return 0;
