@@ -266,6 +266,103 @@ fn fast_path_is_invalidated_by_sfence_and_pmp() {
     );
 }
 
+/// Walks made so far.
+fn walks(env: &Env) -> u64 {
+    env.mmu.stats.walks_by_mode.iter().sum()
+}
+
+/// A fast-path translation is taken up again after an sfence.vma while the PTEs its walk
+/// read hold the same values (no walk after the fence), and only then: a changed leaf,
+/// a changed non-leaf PTE, another context, another root or a PMP write each make the
+/// next access walk.
+#[test]
+fn fast_path_rechecks_its_ptes_after_a_fence() {
+    let mut env = Env::new(MmuConfig::default());
+    let root = env.alloc_table();
+    let c = ctx(satp(MODE, 0, root), PRIV_S);
+    let va = 0x40_1000;
+    let leaf = env.map_page(MODE, root, va, PA1, 0, RW_AD | U);
+    let u = ctx(c.satp, PRIV_U);
+    assert_eq!(env.tr(va, Load, &u), Ok(PA1));
+    assert_eq!(walks(&env), 1);
+    for fence in [(None, None), (Some(va), None), (None, Some(0))] {
+        env.mmu.sfence_vma(fence.0, fence.1);
+        assert_eq!(env.tr(va, Load, &u), Ok(PA1), "{fence:?}");
+        assert_eq!(walks(&env), 1, "{fence:?}: the PTEs held, no walk");
+    }
+    // The same page in S-mode without SUM was never translated: it faults.
+    env.mmu.sfence_vma(None, None);
+    assert_eq!(env.tr(va, Load, &c), Err((13, va)));
+    assert_eq!(env.tr(va, Load, &u), Ok(PA1));
+    assert_eq!(walks(&env), 2, "only the faulting access walked");
+
+    // The leaf changes: seen after the fence.
+    env.write_pte(leaf, Pte::new(PA2 >> 12, RW_AD | U));
+    assert_eq!(
+        env.tr(va, Load, &u),
+        Ok(PA1),
+        "no fence yet: old translation"
+    );
+    env.mmu.sfence_vma(None, None);
+    assert_eq!(env.tr(va, Load, &u), Ok(PA2));
+    let after_leaf = walks(&env);
+    assert_eq!(after_leaf, 3);
+
+    // A non-leaf PTE changes: its new table maps the page elsewhere.
+    let level1 = env.walk_create(MODE, root, va, 1);
+    let table = env.alloc_table();
+    env.write_pte(
+        table + ((va >> 12) & 0x1ff) * 8,
+        Pte::new(PA3 >> 12, RW_AD | U),
+    );
+    env.write_pte(level1, Pte::new(table >> 12, V));
+    env.mmu.sfence_vma(None, None);
+    assert_eq!(env.tr(va, Load, &u), Ok(PA3));
+    assert_eq!(walks(&env), after_leaf + 1);
+
+    // A satp write of the same value changes no walk; another root's walk is its own,
+    // and so is one under another PMP state.
+    env.mmu.satp_written(u.satp, u.satp);
+    assert_eq!(env.tr(va, Load, &u), Ok(PA3));
+    assert_eq!(walks(&env), after_leaf + 1);
+    let root2 = env.alloc_table();
+    env.map_page(MODE, root2, va, PA1, 0, RW_AD | U);
+    let u2 = ctx(satp(MODE, 0, root2), PRIV_U);
+    env.mmu.satp_written(u.satp, u2.satp);
+    env.mmu.sfence_vma(None, None);
+    assert_eq!(env.tr(va, Load, &u2), Ok(PA1));
+    assert_eq!(walks(&env), after_leaf + 2);
+    allow_all_pmp(&mut env.mmu);
+    env.mmu.sfence_vma(None, None);
+    assert_eq!(env.tr(va, Load, &u2), Ok(PA1));
+    assert_eq!(walks(&env), after_leaf + 3);
+}
+
+/// The trail of a walk to a 2 MiB leaf serves the superpage's other pages after a fence,
+/// each only where the PMP allows the whole page.
+#[test]
+fn a_superpage_walk_serves_its_other_pages_after_a_fence() {
+    let mut env = Env::new(MmuConfig::default());
+    let root = env.alloc_table();
+    let c = ctx(satp(MODE, 0, root), PRIV_S);
+    let (va, pa) = (0x4020_0000, DRAM_BASE + 0x40_0000);
+    env.map_page(MODE, root, va, pa, 1, RW_AD);
+    assert_eq!(env.tr(va + 0x10, Load, &c), Ok(pa + 0x10));
+    env.mmu.sfence_vma(None, None);
+    assert_eq!(env.tr(va + 0x5008, Load, &c), Ok(pa + 0x5008));
+    assert_eq!(walks(&env), 1, "the other page came from the trail");
+    // Deny one page of the superpage (entry 0 ahead of the allow-all entry 15).
+    env.mmu.pmp.write_addr(0, ((pa + 0x7000) >> 2) | 0x1ff);
+    env.mmu.pmp.write_cfg(0, 0x18);
+    env.mmu.pmp_changed();
+    assert_eq!(env.tr(va + 0x6000, Load, &c), Ok(pa + 0x6000));
+    let walked = walks(&env);
+    env.mmu.sfence_vma(None, None);
+    assert_eq!(env.tr(va + 0x7000, Load, &c), Err((5, va + 0x7000)));
+    assert_eq!(env.tr(va + 0x8000, Load, &c), Ok(pa + 0x8000));
+    assert_eq!(walks(&env), walked + 1, "only the denied page walked");
+}
+
 #[test]
 fn fast_path_does_not_serve_entries_of_an_old_satp() {
     let mut t = two_spaces(MmuConfig::default());

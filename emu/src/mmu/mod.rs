@@ -17,7 +17,9 @@
 //! Inside, `translate` is a three-tier lookup: a direct-mapped host-side cache (a few
 //! compares; skipped when observed), then the TLB model ([`tlb`]: L1 I/D and a shared
 //! L2 with ASID/global tags), then the walker ([`walker`]). Permissions are checked with
-//! the current context on every TLB hit.
+//! the current context on every TLB hit. Unobserved, a miss of the host-side cache
+//! first tries the trail of the last walk to the page ([`PteTrail`]): the PTEs it read,
+//! which make the same translation again while they hold the same values.
 //!
 //! Extensions: Svade by default, Svadu with `MmuConfig::svadu`; Svnapot and Svpbmt are not
 //! implemented (see [`pte::PTE_RESERVED_MASK`]). ASIDLEN is 16, physical addresses are 56
@@ -284,6 +286,74 @@ struct FastEntry {
     page: u64,
 }
 
+/// What a walk that filled the fast path read, so that its translation can be made again
+/// without the walk: after an `sfence.vma` a translation must match the page tables as
+/// they are, and a walk under the same satp, context and PMP state that reads the same
+/// PTEs makes the same translation. Fences of everything come thousands of times a second
+/// in some kernels' paths (changes to the linear map's permissions), a process switch
+/// writes satp, and neither touches the PTEs of most pages in use; checking a trail reads
+/// a few words where the full path looks up the TLB model, walks and fills it again. A
+/// walk to a superpage leaf reads the same PTEs for every page of the superpage, so its
+/// trail serves them all.
+#[derive(Debug, Clone, Copy)]
+struct PteTrail {
+    /// The leaf's level (0 = 4 KiB, 1 = 2 MiB, 2 = 1 GiB) and the number of its region
+    /// (the virtual page number shifted right by 9 bits per level).
+    level: u8,
+    region: u64,
+    satp: u64,
+    /// The context bits of [`FastCache::key`] (privilege, SUM, MXR).
+    context: u8,
+    pmp_version: u64,
+    /// The physical address the region starts at.
+    base: u64,
+    /// Whether the PMP allows this access to the whole region with one decision (else
+    /// each page other than the walk's is checked on its own).
+    pmp_whole: bool,
+    /// Steps from the root down to the leaf (0 for a translation that reads no PTE:
+    /// satp = bare, or M-mode).
+    len: u8,
+    /// Each PTE's RAM offset and the value the walk read there.
+    steps: [(usize, u64); 5],
+}
+
+/// Slots per access type for trails, and the largest leaf level that has one.
+const TRAIL_SLOTS: usize = 512;
+const TRAIL_MAX_LEVEL: u8 = 2;
+
+impl PteTrail {
+    /// Matches no page: virtual page numbers have at most 52 bits.
+    const EMPTY: PteTrail = PteTrail {
+        level: 0,
+        region: u64::MAX,
+        satp: 0,
+        context: 0,
+        pmp_version: 0,
+        base: 0,
+        pmp_whole: false,
+        len: 0,
+        steps: [(0, 0); 5],
+    };
+
+    /// The slot of the trail of a level-`level` leaf mapping `vpn`.
+    #[inline]
+    fn slot(vpn: u64, level: u8) -> usize {
+        ((vpn >> (9 * level as u32)) as usize ^ (level as usize) << 7) % TRAIL_SLOTS
+    }
+
+    /// Whether every PTE of the trail still holds what the walk read.
+    #[inline]
+    fn holds(&self, ram: &[u8]) -> bool {
+        let Some(steps) = self.steps.get(..self.len as usize) else {
+            return false;
+        };
+        steps.iter().all(|&(off, pte)| {
+            ram.get(off..off + 8)
+                .is_some_and(|b| u64::from_le_bytes(b.try_into().unwrap_or_default()) == pte)
+        })
+    }
+}
+
 /// Slots per access type in the counted cache.
 const COUNTED_SLOTS: usize = 64;
 
@@ -328,6 +398,8 @@ struct CountedEntry {
 /// serves runs with only `--stats` on and replays the model's bookkeeping.
 struct FastCache {
     slots: [[FastEntry; FAST_SLOTS]; 3],
+    /// Trails of the last walks that filled `slots` ([`Mmu::retrace`]).
+    trails: [[PteTrail; TRAIL_SLOTS]; 3],
     counted: [[CountedEntry; COUNTED_SLOTS]; 3],
     epoch: u64,
     satp: u64,
@@ -350,6 +422,7 @@ impl FastCache {
         };
         Box::new(FastCache {
             slots: [[empty; FAST_SLOTS]; 3],
+            trails: [[PteTrail::EMPTY; TRAIL_SLOTS]; 3],
             counted: [[counted_empty; COUNTED_SLOTS]; 3],
             // Keys made from epoch >= 1 are never 0, so empty slots never match.
             epoch: 1,
@@ -386,6 +459,9 @@ pub struct Mmu {
     /// The L1 slot the current translation hit and that array's version then
     /// (`usize::MAX` when it did not hit the L1): what the counted cache may remember.
     l1_hit: (usize, u64),
+    /// Whether the current translation walked from the root (its PTEs are then in
+    /// `scratch_steps`).
+    walked: bool,
     /// The PTEs read by the walk in progress ([`Mmu::walk`], [`Mmu::probe_pa`]): a
     /// scratch record, emptied by setting its length, since building a zeroed record
     /// for every walk costs a stalled copy (its byte stores read back as words).
@@ -412,6 +488,7 @@ impl Mmu {
             stale: StaleLog::default(),
             log: EventLog::default(),
             l1_hit: (usize::MAX, 0),
+            walked: false,
             scratch_steps: WalkSteps::default(),
         }
     }
@@ -481,12 +558,52 @@ impl Mmu {
             if e.vpn == vpn && e.key == self.fast.key(ctx) && ctx.satp == self.fast.satp {
                 return Ok(e.page | (va & 0xfff));
             }
+            if ctx.satp == self.fast.satp {
+                if let Some(page) = self.retrace(vpn, access, ctx, bus) {
+                    return Ok(page | (va & 0xfff));
+                }
+            }
         } else if self.only_counting() {
             if let Some(pa) = self.translate_counted(va, access, ctx, None) {
                 return Ok(pa);
             }
         }
         self.translate_slow(va, access, ctx, bus)
+    }
+
+    /// The fast path's translation of `vpn` made again from the trail of a walk to a
+    /// leaf that maps it ([`PteTrail`]), when that walk was made for this access under the
+    /// same satp, context and PMP state, every PTE it read holds the same value, and (for
+    /// another page of a superpage) the PMP allows the whole page.
+    #[inline(never)]
+    fn retrace(
+        &mut self,
+        vpn: u64,
+        access: AccessType,
+        ctx: &TranslateCtx,
+        bus: &Bus,
+    ) -> Option<u64> {
+        let key = self.fast.key(ctx);
+        let pmp_version = self.pmp.version();
+        let trails = &self.fast.trails[access as usize];
+        let t = (0..=TRAIL_MAX_LEVEL)
+            .map(|level| &trails[PteTrail::slot(vpn, level)])
+            .find(|t| t.region == vpn >> (9 * t.level as u32))?;
+        if t.satp != ctx.satp
+            || t.context != key as u8
+            || t.pmp_version != pmp_version
+            || self.pmp_version_seen != pmp_version
+            || !t.holds(bus.ram.as_slice())
+        {
+            return None;
+        }
+        let region_mask = (1u64 << (12 + 9 * t.level as u32)) - 1;
+        let page = t.base | (vpn << 12 & region_mask);
+        if !t.pmp_whole && self.pmp.allows(page, access, ctx.privilege) != (true, true) {
+            return None;
+        }
+        self.fast.slots[access as usize][vpn as usize % FAST_SLOTS] = FastEntry { vpn, key, page };
+        Some(page)
     }
 
     /// Observed by the counters alone, or by an event log that takes no TLB events, and no
@@ -832,6 +949,7 @@ impl Mmu {
         let privilege = ctx.privilege.min(3);
         let mode = satp_mode(ctx.satp);
         self.l1_hit.0 = usize::MAX;
+        self.walked = false;
         let paged = !(mode == SatpMode::Bare || privilege >= 2);
         let pa = if !paged {
             self.stats.bare_translations += 1;
@@ -854,16 +972,66 @@ impl Mmu {
             if !self.observed() && self.config.fast_path {
                 let vpn = va >> 12;
                 let key = self.fast.key(ctx);
-                self.fast.slots[access as usize][vpn as usize % FAST_SLOTS] = FastEntry {
+                let slot = vpn as usize % FAST_SLOTS;
+                self.fast.slots[access as usize][slot] = FastEntry {
                     vpn,
                     key,
                     page: pa & !0xfff,
                 };
+                // A translation made from a TLB hit leaves the trails as they are: each
+                // stands for its own walk, and is checked in full before use.
+                if !paged || self.walked {
+                    self.remember_trail(vpn, access, ctx, pa, paged, bus);
+                }
             } else if self.only_counting() {
                 self.remember_counted(va, access, ctx, pa, paged);
             }
         }
         Ok(pa)
+    }
+
+    /// Keep the trail of the translation of `vpn` to `pa` just made: the walk's PTEs
+    /// (`scratch_steps`, from the root) when `paged`.
+    fn remember_trail(
+        &mut self,
+        vpn: u64,
+        access: AccessType,
+        ctx: &TranslateCtx,
+        pa: u64,
+        paged: bool,
+        bus: &Bus,
+    ) {
+        let steps = if paged {
+            self.scratch_steps.as_slice()
+        } else {
+            &[]
+        };
+        let level = steps.last().map_or(0, |leaf| leaf.level);
+        if level > TRAIL_MAX_LEVEL {
+            return;
+        }
+        let size = 1u64 << (12 + 9 * level as u32);
+        let base = pa & !(size - 1);
+        let mut trail = PteTrail {
+            level,
+            region: vpn >> (9 * level as u32),
+            satp: ctx.satp,
+            context: self.fast.key(ctx) as u8,
+            pmp_version: self.pmp.version(),
+            base,
+            // A 4 KiB page is here because the PMP allows all of it.
+            pmp_whole: level == 0 || self.pmp.allows_whole(base, size, access, ctx.privilege),
+            len: 0,
+            steps: [(0, 0); 5],
+        };
+        for (to, step) in trail.steps.iter_mut().zip(steps) {
+            let Some(off) = bus.ram.offset_of(step.pte_addr, 8) else {
+                return;
+            };
+            *to = (off, step.pte.0);
+            trail.len += 1;
+        }
+        self.fast.trails[access as usize][PteTrail::slot(vpn, level)] = trail;
     }
 
     /// Paging on: canonical check, TLB model, and the walk on a miss.
@@ -983,7 +1151,10 @@ impl Mmu {
                 }
             }
             match result {
-                Ok(Some(leaf)) => return Ok(leaf),
+                Ok(Some(leaf)) => {
+                    self.walked = start.is_none();
+                    return Ok(leaf);
+                }
                 Ok(None) => continue,
                 Err(f) => return Err(self.fault(f, access, va)),
             }

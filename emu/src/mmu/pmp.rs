@@ -204,8 +204,29 @@ impl Pmp {
 
     /// The decision for the whole page `ppn`, if one entry (or none) covers all of it.
     fn page_decision(&self, ppn: u64) -> Option<PageDecision> {
-        let lo_page = ppn << 12;
-        let hi_page = lo_page.saturating_add(4096);
+        self.range_decision(ppn << 12, 4096)
+            .map(|(machine, user)| PageDecision { ppn, machine, user })
+    }
+
+    /// Whether `access` at `privilege` (0 U, 1 S, 3 M) is allowed at every byte of
+    /// `[base, base + size)` by one decision: the first entry that overlaps the range
+    /// holds all of it, or none overlaps it.
+    pub fn allows_whole(&self, base: u64, size: u64, access: AccessType, privilege: u8) -> bool {
+        if !self.any_active || (privilege >= 3 && !self.any_locked) {
+            return privilege >= 3;
+        }
+        self.range_decision(base, size)
+            .is_some_and(|(machine, user)| {
+                let perms = if privilege >= 3 { machine } else { user };
+                perms & perm_bit(access) != 0
+            })
+    }
+
+    /// The permissions (M-mode, S/U-mode) of every byte of `[base, base + size)` when one
+    /// decision covers the range.
+    fn range_decision(&self, base: u64, size: u64) -> Option<(u8, u8)> {
+        let lo_page = base;
+        let hi_page = base.saturating_add(size);
         for i in 0..ENTRIES {
             let (lo, hi) = self.ranges[i];
             if lo >= hi || hi_page <= lo || lo_page >= hi {
@@ -214,17 +235,9 @@ impl Pmp {
             if lo_page < lo || hi_page > hi {
                 return None;
             }
-            return Some(PageDecision {
-                ppn,
-                machine: self.entry_perms(i, 3),
-                user: self.entry_perms(i, 1),
-            });
+            return Some((self.entry_perms(i, 3), self.entry_perms(i, 1)));
         }
-        Some(PageDecision {
-            ppn,
-            machine: CFG_R | CFG_W | CFG_X,
-            user: 0,
-        })
+        Some((CFG_R | CFG_W | CFG_X, 0))
     }
 
     /// Is `access` at `privilege` (0 U, 1 S, 3 M) allowed at byte `pa`?

@@ -4,7 +4,7 @@
 
 use super::pwc::PageWalkCache;
 use super::stats::{MmuStats, PwcStats, TlbLevelStats};
-use super::{Mmu, TlbRestore};
+use super::{FastCache, Mmu, TlbRestore};
 use crate::snapshot::format::{Reader, Result, Writer};
 
 fn write_level(w: &mut Writer, s: &TlbLevelStats) {
@@ -140,6 +140,9 @@ impl Mmu {
         self.pmp.restore_state(r)?;
         self.pmp_version_seen = r.u64()?;
         self.l1_hit = (usize::MAX, 0);
+        // Nothing the fast path remembers belongs to the restored machine (a trail's PMP
+        // version may even equal the restored one).
+        self.fast = FastCache::new();
         Ok(())
     }
 }
