@@ -584,15 +584,15 @@ impl Mmu {
         bus: &Bus,
     ) -> Option<u64> {
         let key = self.fast.key(ctx);
-        let pmp_version = self.pmp.version();
         let trails = &self.fast.trails[access as usize];
         let t = (0..=TRAIL_MAX_LEVEL)
             .map(|level| &trails[PteTrail::slot(vpn, level)])
             .find(|t| t.region == vpn >> (9 * t.level as u32))?;
+        // The PMP version a trail was made under is one `translate_slow` had seen, so an
+        // equal version also means no PMP write went unannounced since.
         if t.satp != ctx.satp
             || t.context != key as u8
-            || t.pmp_version != pmp_version
-            || self.pmp_version_seen != pmp_version
+            || t.pmp_version != self.pmp.version()
             || !t.holds(bus.ram.as_slice())
         {
             return None;
