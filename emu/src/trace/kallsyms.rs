@@ -282,13 +282,9 @@ fn expand(d: &[u8], tokens: &Tokens, codes: usize, len: usize) -> Option<String>
 /// Recover the symbol table of a Linux Image. The error says why none was found.
 pub fn find(image: &[u8]) -> Result<Kallsyms, String> {
     let mut any_table = false;
-    let mut from = 0;
-    while let Some(p) = image.get(from..).and_then(|rest| {
-        rest.windows(DIGIT_TOKENS.len())
-            .position(|w| w == DIGIT_TOKENS)
-    }) {
-        let digits = from + p;
-        from = digits + 1;
+    // A vectorised search: comparing every 20-byte window of a 20-30 MiB Image took
+    // ~50 ms at the start of every run that names kernel symbols (--stats, traces).
+    for digits in memchr::memmem::find_iter(image, DIGIT_TOKENS) {
         let Some(tokens) = token_table_at(image, digits) else {
             continue;
         };
