@@ -37,8 +37,8 @@ pub struct RunConfig {
     /// takes a millisecond or two, which a run that shows no statistics skips).
     pub stats_shown: bool,
     /// Name a Linux Image's functions and data from its kallsyms tables. Finding them in
-    /// a distribution kernel takes tens of milliseconds, which a run that shows no
-    /// symbol skips.
+    /// a distribution kernel takes some 12 M host instructions (a few milliseconds),
+    /// which a run that shows no symbol skips.
     pub kallsyms: bool,
     pub gdb: Option<GdbServer>,
     /// Instructions over all boots after which the run stops.
