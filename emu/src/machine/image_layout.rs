@@ -131,7 +131,7 @@ fn add_symbols(
         if let Ok(table) = crate::trace::kallsyms::find(guest) {
             symbols.add(Image::from_kallsyms(
                 "kernel",
-                &table,
+                table,
                 kernel.start,
                 kernel.end - kernel.start,
             ));

@@ -37,7 +37,7 @@ pub struct RunConfig {
     /// takes a millisecond or two, which a run that shows no statistics skips).
     pub stats_shown: bool,
     /// Name a Linux Image's functions and data from its kallsyms tables. Finding them in
-    /// a distribution kernel takes some 12 M host instructions (a few milliseconds),
+    /// a distribution kernel takes some 140 M host instructions (tens of milliseconds),
     /// which a run that shows no symbol skips.
     pub kallsyms: bool,
     pub gdb: Option<GdbServer>,

@@ -268,15 +268,17 @@ fn offsets(d: &[u8], tokens: &Tokens, names_at: usize, n: usize) -> Option<(Vec<
     None
 }
 
-fn expand(d: &[u8], tokens: &Tokens, codes: usize, len: usize) -> Option<String> {
-    let mut name = Vec::with_capacity(len * 2);
-    for &c in d.get(codes..codes + len)? {
+/// Expands one entry's `len` codes at `codes` into `name` (emptied first): the type
+/// letter and then the name. False if the entry is too short or too long.
+fn expand(d: &[u8], tokens: &Tokens, codes: usize, len: usize, name: &mut Vec<u8>) -> bool {
+    name.clear();
+    let Some(codes) = d.get(codes..codes + len) else {
+        return false;
+    };
+    for &c in codes {
         name.extend_from_slice(tokens.strings[usize::from(c)]);
     }
-    if name.len() < 2 || name.len() > MAX_NAME + 1 {
-        return None;
-    }
-    String::from_utf8(name).ok()
+    (2..=MAX_NAME + 1).contains(&name.len())
 }
 
 /// Recover the symbol table of a Linux Image. The error says why none was found.
@@ -299,22 +301,29 @@ pub fn find(image: &[u8]) -> Result<Kallsyms, String> {
             let mut symbols = Vec::with_capacity(n);
             let mut at = names_at;
             let mut ok = true;
+            // One buffer for every expansion: a distribution kernel has some 100 k
+            // symbols, and allocating twice per symbol was most of the search's time.
+            let mut full = Vec::with_capacity(MAX_NAME + 1);
             for off in offs {
                 let Some((codes, len)) = entry_at(image, at) else {
                     ok = false;
                     break;
                 };
                 at = codes + len;
-                let Some(full) = expand(image, &tokens, codes, len) else {
+                if !expand(image, &tokens, codes, len, &mut full) {
+                    ok = false;
+                    break;
+                }
+                // The type is one ASCII letter (checked below); a name that is not
+                // UTF-8 is not a kallsyms table's.
+                let Ok(name) = std::str::from_utf8(&full[1..]) else {
                     ok = false;
                     break;
                 };
-                let mut chars = full.chars();
-                let kind = chars.next().unwrap_or('?');
                 symbols.push(KernelSymbol {
                     addr: base.wrapping_add(u64::from(off)),
-                    kind,
-                    name: chars.as_str().to_string(),
+                    kind: char::from(full[0]),
+                    name: name.to_string(),
                 });
             }
             if ok && symbols.iter().all(|s| s.kind.is_ascii_alphabetic()) {

@@ -105,24 +105,25 @@ impl Image {
     /// included).
     pub fn from_kallsyms(
         name: &str,
-        table: &super::kallsyms::Kallsyms,
+        table: super::kallsyms::Kallsyms,
         phys_base: u64,
         size: u64,
     ) -> Image {
+        let link_base = table.image_base();
         let mut syms: Vec<Sym> = table
             .symbols
-            .iter()
+            .into_iter()
             .map(|s| Sym {
                 addr: s.addr,
                 size: 0,
-                name: s.name.clone(),
+                name: s.name,
             })
             .collect();
         syms.sort_by_key(|s| s.addr);
         Image {
             name: name.into(),
             syms,
-            link_base: table.image_base(),
+            link_base,
             phys_base,
             size,
             runtime_base: None,
