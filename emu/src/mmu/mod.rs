@@ -355,7 +355,7 @@ impl PteTrail {
 }
 
 /// Slots per access type in the counted cache.
-const COUNTED_SLOTS: usize = 64;
+const COUNTED_SLOTS: usize = 1024;
 
 /// [`CountedEntry::slot`] of a translation that needs no TLB (satp = bare, or M-mode).
 const NO_TLB: u32 = u32::MAX;
@@ -378,10 +378,12 @@ struct RunJoin {
 #[derive(Debug, Clone, Copy)]
 struct CountedEntry {
     vpn: u64,
-    /// [`FastCache::key`] at fill time.
+    /// [`FastCache::counted_key`] at fill time.
     key: u64,
-    /// [`TlbArray::version`] of the L1 at fill time.
-    tlb_version: u64,
+    /// satp at fill time (the address space the L1 entry was found first for).
+    satp: u64,
+    /// [`TlbArray::slot_version`] of `slot` in the L1 at fill time.
+    slot_version: u64,
     /// Physical address of the 4 KiB page.
     page: u64,
     /// L1 slot the lookup lands on, or [`NO_TLB`].
@@ -415,7 +417,8 @@ impl FastCache {
         let counted_empty = CountedEntry {
             vpn: u64::MAX,
             key: 0,
-            tlb_version: 0,
+            slot_version: 0,
+            satp: 0,
             page: 0,
             slot: NO_TLB,
             level: 0,
@@ -433,6 +436,20 @@ impl FastCache {
     #[inline]
     fn key(&self, ctx: &TranslateCtx) -> u64 {
         self.epoch << 8 | (ctx.privilege as u64) << 2 | (ctx.sum as u64) << 1 | ctx.mxr as u64
+    }
+
+    /// The key of a counted-cache entry for L1 slot `slot`: without the epoch when the
+    /// entry stands for an L1 hit, since the slot's version then says whether the model
+    /// would still hit there (a fence or a satp write that leaves the slot alone leaves
+    /// the hit alone); with it for translations made without a TLB.
+    #[inline]
+    fn counted_key(&self, ctx: &TranslateCtx, slot: u32) -> u64 {
+        let key = self.key(ctx);
+        if slot == NO_TLB {
+            key
+        } else {
+            key & 0xff
+        }
     }
 }
 
@@ -660,8 +677,9 @@ impl Mmu {
             AccessType::Fetch => &self.l1i,
             _ => &self.l1d,
         };
-        (l1.version() == e.tlb_version && l1.would_touch(e.slot as usize, va, satp_asid(ctx.satp)))
-            .then_some(e)
+        (l1.slot_version(e.slot as usize) == e.slot_version
+            && l1.would_touch(e.slot as usize, va, satp_asid(ctx.satp)))
+        .then_some(e)
     }
 
     /// The counted cache's entry for `va`'s page, if it was made for this access type
@@ -676,7 +694,8 @@ impl Mmu {
         let vpn = va >> 12;
         let e = self.fast.counted[access as usize][vpn as usize % COUNTED_SLOTS];
         (e.vpn == vpn
-            && e.key == self.fast.key(ctx)
+            && e.key == self.fast.counted_key(ctx, e.slot)
+            && e.satp == ctx.satp
             && ctx.satp == self.fast.satp
             && self.pmp.version() == self.pmp_version_seen)
             .then_some(e)
@@ -844,7 +863,7 @@ impl Mmu {
     fn repeat_counted(&mut self, va: u64, access: AccessType, ctx: &TranslateCtx, n: u64) {
         let vpn = va >> 12;
         let e = self.fast.counted[access as usize][vpn as usize % COUNTED_SLOTS];
-        debug_assert!(e.vpn == vpn && e.key == self.fast.key(ctx));
+        debug_assert!(e.vpn == vpn && e.key == self.fast.counted_key(ctx, e.slot));
         if e.slot == NO_TLB {
             self.stats.bare_translations += n;
             return;
@@ -901,7 +920,7 @@ impl Mmu {
         pa: u64,
         paged: bool,
     ) {
-        let (slot, tlb_version, level) = if paged {
+        let (slot, slot_version, level) = if paged {
             let (hit, version) = self.l1_hit;
             let l1 = match access {
                 AccessType::Fetch => &self.l1i,
@@ -913,16 +932,17 @@ impl Mmu {
             {
                 return;
             }
-            (hit as u32, version, l1.entry_at(hit).level)
+            (hit as u32, l1.slot_version(hit), l1.entry_at(hit).level)
         } else {
             (NO_TLB, 0, 0)
         };
         let vpn = va >> 12;
-        let key = self.fast.key(ctx);
+        let key = self.fast.counted_key(ctx, slot);
         self.fast.counted[access as usize][vpn as usize % COUNTED_SLOTS] = CountedEntry {
             vpn,
             key,
-            tlb_version,
+            satp: ctx.satp,
+            slot_version,
             page: pa & !0xfff,
             slot,
             level,

@@ -317,6 +317,12 @@ pub struct TlbArray {
     /// Changes whenever an entry is added or removed, so a caller may remember which slot
     /// a lookup lands on (see [`TlbArray::touch`]).
     version: u64,
+    /// For each slot, the `version` at which its entry last came or went.
+    changed: Vec<u64>,
+    /// The `version` at which an entry came that may be a second match for an address
+    /// another slot already translates (a superpage, a global entry, a page the array
+    /// already holds), or at which every entry went. See [`TlbArray::slot_version`].
+    reshaped: u64,
 }
 
 impl TlbArray {
@@ -336,6 +342,8 @@ impl TlbArray {
             clock: 0,
             last_hit: 0,
             version: 0,
+            changed: vec![0; config.entries],
+            reshaped: 0,
         }
     }
 
@@ -435,6 +443,18 @@ impl TlbArray {
         self.version
     }
 
+    /// Equal slot versions mean that a lookup that found slot `i` first in probe order
+    /// still does, with the same entry, although other slots may have changed: their
+    /// entries went, or came for pages the array held no translation of (a 4 KiB,
+    /// non-global entry, which matches only its own page in its own address space).
+    /// Anything that may put a new match before `i` changes every slot's version.
+    #[inline]
+    pub fn slot_version(&self, i: usize) -> u64 {
+        self.changed
+            .get(i)
+            .map_or(u64::MAX, |&c| c.max(self.reshaped))
+    }
+
     /// Redo a lookup of `va` the caller knows lands on slot `first` -- the
     /// [`TlbArray::first_match`] it found under the current [`TlbArray::version`] -- with
     /// the same effect on the LRU state as [`TlbArray::lookup_slot`]. Returns false, having
@@ -502,6 +522,14 @@ impl TlbArray {
         }
         self.clock += 1;
         self.version += 1;
+        if entry.level != 0
+            || entry.global
+            || self
+                .first_match(entry.tag << page_shift(entry.level), entry.asid)
+                .is_some()
+        {
+            self.reshaped = self.version;
+        }
         let range = self.set_range(entry.tag, entry.level);
         let want = key(entry.tag, entry.level);
         let same = |k: u64, s: &Slot| {
@@ -573,6 +601,7 @@ impl TlbArray {
                     }
                 }
                 self.sizes_present = 0;
+                self.reshaped = self.version;
             }
             None => {
                 for i in 0..self.slots.len() {
@@ -604,6 +633,7 @@ impl TlbArray {
             }
         }
         self.keys[i] = k;
+        self.changed[i] = self.version;
     }
 
     /// Every valid entry (for tests and dumps).
@@ -705,6 +735,9 @@ impl TlbArray {
         self.clock = r.u64()?;
         self.last_hit = r.count(self.slots.len().saturating_sub(1))?;
         self.version = r.u64()?;
+        // The restored version may be below the one the slots were stamped with.
+        self.changed.fill(0);
+        self.reshaped = self.version;
         Ok(())
     }
 }
