@@ -696,7 +696,6 @@ impl Mmu {
         (e.vpn == vpn
             && e.key == self.fast.counted_key(ctx, e.slot)
             && e.satp == ctx.satp
-            && ctx.satp == self.fast.satp
             && self.pmp.version() == self.pmp_version_seen)
             .then_some(e)
     }
