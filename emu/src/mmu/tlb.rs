@@ -317,11 +317,9 @@ pub struct TlbArray {
     /// Changes whenever an entry is added or removed, so a caller may remember which slot
     /// a lookup lands on (see [`TlbArray::touch`]).
     version: u64,
-    /// For each slot, the `version` at which its entry last came or went.
+    /// For each slot, the `version` at which its entry last came or went, or a new
+    /// entry may have become a match before it (see [`TlbArray::slot_version`]).
     changed: Vec<u64>,
-    /// The `version` at which every entry went, or the slots were restored. See
-    /// [`TlbArray::slot_version`].
-    reshaped: u64,
 }
 
 impl TlbArray {
@@ -342,7 +340,6 @@ impl TlbArray {
             last_hit: 0,
             version: 0,
             changed: vec![0; config.entries],
-            reshaped: 0,
         }
     }
 
@@ -449,12 +446,11 @@ impl TlbArray {
     /// global entry, a page the array already holds) moves the version of every slot
     /// whose entry shares an address with it; a 4 KiB non-global entry for a page the
     /// array holds no translation of matches only that page in its own address space
-    /// and moves only its own slot's. Emptying the whole array moves every slot's.
+    /// and moves only its own slot's. Emptying the whole array moves every slot that
+    /// held an entry (an empty slot's version moved when it was emptied).
     #[inline]
     pub fn slot_version(&self, i: usize) -> u64 {
-        self.changed
-            .get(i)
-            .map_or(u64::MAX, |&c| c.max(self.reshaped))
+        self.changed.get(i).copied().unwrap_or(u64::MAX)
     }
 
     /// Redo a lookup of `va` the caller knows lands on slot `first` -- the
@@ -619,10 +615,10 @@ impl TlbArray {
                             *b = 0;
                         }
                         self.keys[i] = NO_KEY;
+                        self.changed[i] = self.version;
                     }
                 }
                 self.sizes_present = 0;
-                self.reshaped = self.version;
             }
             None => {
                 for i in 0..self.slots.len() {
@@ -757,8 +753,7 @@ impl TlbArray {
         self.last_hit = r.count(self.slots.len().saturating_sub(1))?;
         self.version = r.u64()?;
         // The restored version may be below the one the slots were stamped with.
-        self.changed.fill(0);
-        self.reshaped = self.version;
+        self.changed.fill(self.version);
         Ok(())
     }
 }
@@ -868,8 +863,10 @@ mod tests {
             for _ in 0..5_000 {
                 let before: Vec<(u64, Option<usize>)> = probes
                     .iter()
-                    .map(|&(va, asid)| (0, t.first_match(va, asid)))
-                    .map(|(_, first)| (first.map_or(0, |i| t.slot_version(i)), first))
+                    .map(|&(va, asid)| {
+                        let first = t.first_match(va, asid);
+                        (first.map_or(0, |i| t.slot_version(i)), first)
+                    })
                     .collect();
                 match next(12) {
                     0 => {
