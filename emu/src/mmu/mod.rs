@@ -156,7 +156,7 @@ pub use tlb::{TlbConfig, TlbEntry, TlbLevelConfig, TlbRestore};
 pub use walker::{Leaf, WalkFault, WalkStep, WalkSteps};
 
 use check::StaleLog;
-use page_caches::CountedRun;
+use page_caches::{CountedRun, RunPage};
 use pwc::{PageWalkCache, PwcLookup};
 use tlb::TlbArray;
 use walker::{ad_need, ad_update, leaf_permits, AdNeed};
@@ -757,9 +757,9 @@ impl Mmu {
         let join = self.may_join(va, access, ctx, run)?;
         let off = offset(join.page)?;
         let vpn = va >> 12;
-        let displaced = &run.pages[CountedRun::slot(vpn)];
-        if displaced.vpn != vpn && displaced.n > 0 {
-            self.settle_run(run);
+        let i = CountedRun::slot(vpn);
+        if run.pages[i].vpn != vpn && run.pages[i].n > 0 {
+            self.settle_displaced(run, i);
         }
         if run.is_empty() {
             run.context = self.run_context(ctx);
@@ -818,35 +818,58 @@ impl Mmu {
             return;
         }
         let seq = run.seq;
-        let (l1d, stats) = (&mut self.l1d, &mut self.stats);
-        let mut paged = 0;
+        let mut paged = run.paged_settled;
         let mut last = None;
         run.each_held(|p| {
             if p.n == 0 {
                 return;
             }
-            if p.slot == NO_TLB {
-                stats.bare_translations += p.n;
-            } else {
+            if p.slot != NO_TLB {
                 paged += p.n;
-                stats.l1d.hits_by_size[p.level as usize] += p.n;
-                l1d.stamp_ahead(p.slot as usize, p.last);
                 if last.is_none_or(|(at, _)| p.last > at) {
                     last = Some((p.last, p.slot as usize));
                 }
             }
-            p.n = 0;
-            p.last = 0;
+            Self::settle_page(&mut self.l1d, &mut self.stats, p);
         });
         run.seq = 0;
+        run.paged_settled = 0;
         // One data context per run: all its pages need the TLB, or none does.
         debug_assert!(paged == 0 || paged == seq);
+        // The run's last access is a held page's: a page is displaced only by another
+        // page joining with an access after it.
         if let Some((_, slot)) = last {
-            l1d.advance(paged, slot);
-            stats.paged_translations += paged;
-            stats.l1d.accesses += paged;
-            stats.l1d.hits += paged;
+            self.l1d.advance(paged, slot);
         }
+    }
+
+    /// Before page `i` of `run` gives its slot to another: account its accesses alone,
+    /// as [`Mmu::settle_run`] would, which then moves the L1D's clock past them too. Its
+    /// slot's stamp is where its last access falls in the run's sequence, ahead of the
+    /// clock (which nothing but the run moves meanwhile), as the other pages' will be.
+    fn settle_displaced(&mut self, run: &mut CountedRun, i: usize) {
+        let p = &mut run.pages[i];
+        if p.slot != NO_TLB {
+            run.paged_settled += p.n;
+        }
+        Self::settle_page(&mut self.l1d, &mut self.stats, p);
+    }
+
+    /// The counters and LRU stamp of a page's accesses in a run (the L1D's clock and
+    /// last-hit slot are the whole run's, [`Mmu::settle_run`]'s to move).
+    #[inline(always)]
+    fn settle_page(l1d: &mut TlbArray, stats: &mut MmuStats, p: &mut RunPage) {
+        if p.slot == NO_TLB {
+            stats.bare_translations += p.n;
+        } else {
+            stats.l1d.hits_by_size[p.level as usize] += p.n;
+            stats.paged_translations += p.n;
+            stats.l1d.accesses += p.n;
+            stats.l1d.hits += p.n;
+            l1d.stamp_ahead(p.slot as usize, p.last);
+        }
+        p.n = 0;
+        p.last = 0;
     }
 
     /// Account `n` more fetches from `va`'s page, each exactly as a successful

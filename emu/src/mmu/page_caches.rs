@@ -208,6 +208,9 @@ pub struct CountedRun {
     pub pages: [RunPage; RUN_PAGES],
     /// Accesses in the run so far, all pages together.
     pub seq: u64,
+    /// Of them, the accesses through the TLB of pages displaced from their slots, which
+    /// were accounted then (the host's; see `Mmu::settle_run`).
+    pub paged_settled: u64,
     /// Bit `i` set when `pages[i]` holds a page (the host's; generated code ignores it).
     occupied: u64,
     /// What the pages were joined under (`Mmu::run_context`).
@@ -232,6 +235,7 @@ impl CountedRun {
     pub const NONE: CountedRun = CountedRun {
         pages: [Self::EMPTY_PAGE; RUN_PAGES],
         seq: 0,
+        paged_settled: 0,
         occupied: 0,
         context: [0; 4],
         recheck: false,
