@@ -728,11 +728,21 @@ impl Mmu {
         // The slot of a page of the run holds a translation of the page, so it covers
         // `va` too exactly when its entry is a superpage that `va` lies in (the address
         // space is the same); the same the other way round.
-        let apart = run.held().all(|p| {
+        let apart = |p: &RunPage| {
             let shift = 9 * p.level.max(e.level) as u32;
             p.vpn == vpn || p.slot == e.slot || (p.vpn ^ vpn) >> shift != 0
-        });
-        apart.then_some(join)
+        };
+        // A page held through the same slot (the same entry: a fill would have ended
+        // the run) was found apart from every other held page, and `va` lies in that
+        // page's region at the entry's level, so it is apart from them too. A 4 KiB
+        // entry's page can only lie in a held superpage's region.
+        let ok = run.holds_tlb_slot(e.slot)
+            || if e.level == 0 {
+                run.held_superpages().all(apart)
+            } else {
+                run.held().all(apart)
+            };
+        ok.then_some(join)
     }
 
     /// Join `va`'s page to `run` for a load or a `store` and count the access there, when

@@ -213,6 +213,13 @@ pub struct CountedRun {
     pub paged_settled: u64,
     /// Bit `i` set when `pages[i]` holds a page (the host's; generated code ignores it).
     occupied: u64,
+    /// Bit `i` set when `pages[i]` holds a page its L1D entry translates as part of a
+    /// superpage (the host's).
+    superpages: u64,
+    /// By L1D slot modulo [`RUN_PAGES`]: the last page (its index in `pages`) that
+    /// joined through that slot. A hint: the page there may since have been replaced
+    /// (the host's).
+    by_tlb_slot: [u8; RUN_PAGES],
     /// What the pages were joined under (`Mmu::run_context`).
     pub context: [u64; 4],
     /// The run was accounted since its last access: before the next, the MMU says
@@ -237,6 +244,8 @@ impl CountedRun {
         seq: 0,
         paged_settled: 0,
         occupied: 0,
+        superpages: 0,
+        by_tlb_slot: [0; RUN_PAGES],
         context: [0; 4],
         recheck: false,
     };
@@ -271,6 +280,12 @@ impl CountedRun {
         let p = &mut self.pages[i];
         if p.vpn != vpn {
             debug_assert_eq!(p.n, 0, "a page replaced with accesses unaccounted");
+            if level > 0 {
+                self.superpages |= 1 << i;
+            } else {
+                self.superpages &= !(1 << i);
+            }
+            self.by_tlb_slot[slot as usize % RUN_PAGES] = i as u8;
             *p = RunPage {
                 vpn,
                 addend: (page_off as u64).wrapping_sub(vpn << 12),
@@ -294,6 +309,19 @@ impl CountedRun {
         Occupied(self.occupied).map(|i| &self.pages[i])
     }
 
+    /// The pages the run holds as part of a superpage.
+    pub fn held_superpages(&self) -> impl Iterator<Item = &RunPage> {
+        Occupied(self.superpages).map(|i| &self.pages[i])
+    }
+
+    /// Whether some page the run holds joined through L1D slot `slot` (a TLB slot,
+    /// not [`CountedRun::slot`]). Only a hint: false may be wrong.
+    #[inline]
+    pub fn holds_tlb_slot(&self, slot: u32) -> bool {
+        let i = self.by_tlb_slot[slot as usize % RUN_PAGES] as usize;
+        self.occupied & 1 << i != 0 && self.pages[i].slot == slot
+    }
+
     /// `f` on each page the run holds, to change it.
     #[inline]
     pub fn each_held(&mut self, mut f: impl FnMut(&mut RunPage)) {
@@ -315,6 +343,7 @@ impl CountedRun {
             self.pages[i] = Self::EMPTY_PAGE;
         }
         self.occupied = 0;
+        self.superpages = 0;
         self.recheck = false;
     }
 }
@@ -349,4 +378,66 @@ pub struct FetchBatch {
 
 impl FetchBatch {
     pub const NONE: u64 = u64::MAX;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum RunOp {
+        Join { vpn: u64, slot: u32, level: u8 },
+        Settled,
+        Clear,
+    }
+
+    fn run_op() -> impl Strategy<Value = RunOp> {
+        prop_oneof![
+            8 => (0..256u64, 0..80u32, 0..3u8)
+                .prop_map(|(vpn, slot, level)| RunOp::Join { vpn, slot, level }),
+            1 => Just(RunOp::Settled),
+            1 => Just(RunOp::Clear),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        /// What `Mmu::may_join` takes from the run without visiting its pages: the pages
+        /// held through a superpage, and whether some held page joined through a TLB
+        /// slot, whatever pages replaced others in the run's slots since.
+        #[test]
+        fn the_runs_summaries_match_its_pages(ops in proptest::collection::vec(run_op(), 1..200)) {
+            let mut run = CountedRun::NONE;
+            for op in ops {
+                match op {
+                    RunOp::Join { vpn, slot, level } => {
+                        let p = &mut run.pages[CountedRun::slot(vpn)];
+                        if p.vpn != vpn {
+                            // `Mmu::join_run` accounts a displaced page first.
+                            p.n = 0;
+                        }
+                        run.join(vpn, 0, vpn % 2 == 0, slot, level);
+                    }
+                    RunOp::Settled => {
+                        run.each_held(|p| p.n = 0);
+                        run.seq = 0;
+                    }
+                    RunOp::Clear => {
+                        run.each_held(|p| p.n = 0);
+                        run.seq = 0;
+                        run.clear();
+                    }
+                }
+                let supers: Vec<u64> = run.held_superpages().map(|p| p.vpn).collect();
+                let want: Vec<u64> = run.held().filter(|p| p.level > 0).map(|p| p.vpn).collect();
+                prop_assert_eq!(supers, want);
+                for slot in 0..80 {
+                    if run.holds_tlb_slot(slot) {
+                        prop_assert!(run.held().any(|p| p.slot == slot), "slot {}", slot);
+                    }
+                }
+            }
+        }
+    }
 }
