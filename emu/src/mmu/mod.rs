@@ -811,9 +811,10 @@ impl Mmu {
         let last = self.l1d.last_hit();
         let asid = satp_asid(ctx.satp);
         let keep = run.context == self.run_context(ctx)
-            && (run
-                .held()
-                .any(|p| p.slot == NO_TLB || p.slot as usize == last)
+            && (run.holds_tlb_slot(last as u32)
+                || run
+                    .held()
+                    .any(|p| p.slot == NO_TLB || p.slot as usize == last)
                 || !run.held().any(|p| self.l1d.covers(last, p.vpn << 12, asid)));
         if !keep {
             run.clear();
