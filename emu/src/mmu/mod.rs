@@ -767,9 +767,13 @@ impl Mmu {
         let join = self.may_join(va, access, ctx, run)?;
         let off = offset(join.page)?;
         let vpn = va >> 12;
-        let i = CountedRun::slot(vpn);
-        if run.pages[i].vpn != vpn && run.pages[i].n > 0 {
-            self.settle_displaced(run, i);
+        let displaced = &mut run.pages[CountedRun::slot(vpn)];
+        if displaced.vpn != vpn && displaced.n > 0 {
+            // Accounted alone; `settle_run` then moves the L1D's clock past its accesses
+            // with the others'. Its slot's stamp is where its last access falls in the
+            // run's sequence, ahead of the clock (which nothing but the run moves
+            // meanwhile), as the other pages' will be.
+            Self::settle_page(&mut self.l1d, &mut self.stats, displaced);
         }
         if run.is_empty() {
             run.context = self.run_context(ctx);
@@ -828,42 +832,24 @@ impl Mmu {
         if run.seq == 0 {
             return;
         }
-        let seq = run.seq;
-        let mut paged = run.paged_settled;
         let mut last = None;
         run.each_held(|p| {
             if p.n == 0 {
                 return;
             }
-            if p.slot != NO_TLB {
-                paged += p.n;
-                if last.is_none_or(|(at, _)| p.last > at) {
-                    last = Some((p.last, p.slot as usize));
-                }
+            if p.slot != NO_TLB && last.is_none_or(|(at, _)| p.last > at) {
+                last = Some((p.last, p.slot as usize));
             }
             Self::settle_page(&mut self.l1d, &mut self.stats, p);
         });
-        run.seq = 0;
-        run.paged_settled = 0;
-        // One data context per run: all its pages need the TLB, or none does.
-        debug_assert!(paged == 0 || paged == seq);
-        // The run's last access is a held page's: a page is displaced only by another
-        // page joining with an access after it.
+        // One data context per run: all its pages need the TLB, or none does, so every
+        // access of the run (displaced pages' included) went through the L1D when one
+        // held page did. The run's last access is a held page's: a page is displaced
+        // only by another page joining with an access after it.
         if let Some((_, slot)) = last {
-            self.l1d.advance(paged, slot);
+            self.l1d.advance(run.seq, slot);
         }
-    }
-
-    /// Before page `i` of `run` gives its slot to another: account its accesses alone,
-    /// as [`Mmu::settle_run`] would, which then moves the L1D's clock past them too. Its
-    /// slot's stamp is where its last access falls in the run's sequence, ahead of the
-    /// clock (which nothing but the run moves meanwhile), as the other pages' will be.
-    fn settle_displaced(&mut self, run: &mut CountedRun, i: usize) {
-        let p = &mut run.pages[i];
-        if p.slot != NO_TLB {
-            run.paged_settled += p.n;
-        }
-        Self::settle_page(&mut self.l1d, &mut self.stats, p);
+        run.seq = 0;
     }
 
     /// The counters and LRU stamp of a page's accesses in a run (the L1D's clock and

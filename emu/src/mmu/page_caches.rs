@@ -208,9 +208,6 @@ pub struct CountedRun {
     pub pages: [RunPage; RUN_PAGES],
     /// Accesses in the run so far, all pages together.
     pub seq: u64,
-    /// Of them, the accesses through the TLB of pages displaced from their slots, which
-    /// were accounted then (the host's; see `Mmu::settle_run`).
-    pub paged_settled: u64,
     /// Bit `i` set when `pages[i]` holds a page (the host's; generated code ignores it).
     occupied: u64,
     /// Bit `i` set when `pages[i]` holds a page its L1D entry translates as part of a
@@ -242,7 +239,6 @@ impl CountedRun {
     pub const NONE: CountedRun = CountedRun {
         pages: [Self::EMPTY_PAGE; RUN_PAGES],
         seq: 0,
-        paged_settled: 0,
         occupied: 0,
         superpages: 0,
         by_tlb_slot: [0; RUN_PAGES],
