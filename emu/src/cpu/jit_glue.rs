@@ -16,10 +16,15 @@
 //! the page to the run as `load_counted`/`store_counted` do when it may join as plain
 //! RAM; anything else leaves the block before the instruction, for the reference step,
 //! which settles the run and accounts the access as the interpreter would. Fetches are
-//! counted per page in fetch batches: the loop enters a chain only with a batch open on
-//! the chain's page, generated code never leaves that page, so the budget the blocks use
-//! up counts their fetches, and `run_blocks` moves the batch to the next page (as the
-//! loop would) before going on there.
+//! counted in fetch batches: the loop enters a chain only with a batch open on the
+//! chain's page, so the budget the blocks use up counts their fetches. A chain that goes
+//! on to another page through the jump cache counts the fetches so far by the L1I slot
+//! they hit, in the hart's [`FetchRun`], when the entry's word ([`Mmu::fetch_word`], made
+//! where `run_blocks` fills the entry) says which slot the target's fetch hits alone; on
+//! any other page change `run_blocks` accounts the fetches (`Mmu::settle_fetch_run`, or
+//! the batch alone when the chain never left its slot) and replays the next page's
+//! first fetch, as the loop would, before going on there. When the blocks return, the
+//! loop gets the batch back only when the chain never left it.
 
 use std::mem::{offset_of, MaybeUninit};
 
@@ -34,7 +39,7 @@ use crate::jit::{
     NO_DECODED_PAGE,
 };
 use crate::mmu::page_caches::{
-    CountedRun, DataTlb, DtlbEntry, FetchBatch, RunPage, DTLB_SLOTS, RUN_PAGES,
+    CountedRun, DataTlb, DtlbEntry, FetchBatch, FetchRun, RunPage, DTLB_SLOTS, RUN_PAGES,
 };
 use crate::mmu::{AccessType, Mmu, TranslateCtx};
 
@@ -140,6 +145,8 @@ extern "C" fn data_miss(env: *mut u8, va: u64, size: u64, store: u64, _pc: u64) 
 #[repr(C)]
 struct CountedEnv {
     run: *mut CountedRun,
+    /// The hart's fetch run (see `FetchRun`), which counted exits extend.
+    fetch_run: *mut FetchRun,
     mmu: *mut Mmu,
     bus: *const Bus,
     data_ctx: TranslateCtx,
@@ -344,8 +351,8 @@ impl Hart {
         if counting.is_none() {
             // The loop found this block through the fetch path: a jump here that
             // missed the jump cache (its page was not in the fetch-page cache) finds it
-            // next time.
-            jit.remember_jump(pc, jump_epoch, &block);
+            // next time. (Only the counted flavour reads an entry's fetch word.)
+            jit.remember_jump(pc, jump_epoch, &block, FetchRun::NEVER);
         }
         Some(match counting {
             Some(c) => self.run_blocks::<true>(block, pc, left, jump_epoch, bus, Some(c)),
@@ -434,8 +441,11 @@ impl Hart {
             });
         }
         if COUNTED {
+            self.mmu.sync_fetch_run(&mut self.fetch_run);
+            self.fetch_run.open(batch.from);
             env.counted.write(CountedEnv {
                 run: run.map_or(std::ptr::null_mut(), |run| run as *mut CountedRun),
+                fetch_run: &mut *self.fetch_run,
                 mmu: &mut self.mmu,
                 bus: &*bus,
                 data_ctx: self.data_ctx,
@@ -466,6 +476,12 @@ impl Hart {
                 let pending = env.pending_slot as usize;
                 jit.stats.retired += retired;
                 self.instret += retired;
+                if COUNTED {
+                    // The pending instruction was fetched too, from the current slot's
+                    // page: the loop would count its fetch in the batch.
+                    let (mmu, run) = (&mut self.mmu, &mut *self.fetch_run);
+                    end_fetches_if_moved(mmu, run, &self.fetch_ctx, &mut batch, left - 1);
+                }
                 return BlockExit {
                     retired,
                     pc: env.pc,
@@ -487,11 +503,16 @@ impl Hart {
             });
             // Quick code due for Cranelift: back to the loop, whose entry sends it.
             let next = next.filter(|(b, _)| !(b.quick && jit.due(b)));
+            if COUNTED && self.fetch_run.moved() {
+                // A counted exit took the chain to the page it began on.
+                page = self.fetch_run.at >> 12;
+            }
             let next = match next {
                 Some((b, pa)) if COUNTED && pc >> 12 != page => {
-                    // The page's fetches, then the next page's first, which must replay,
+                    // The fetches so far, then the next page's first, which must replay,
                     // or the loop's fetch path takes over.
-                    end_fetch_batch(&mut self.mmu, &self.fetch_ctx, &mut batch, left);
+                    let (mmu, run) = (&mut self.mmu, &mut *self.fetch_run);
+                    end_fetches(mmu, run, &self.fetch_ctx, &mut batch, left);
                     if !self.mmu.replay_fetch(pc, &self.fetch_ctx, pa) {
                         break;
                     }
@@ -500,25 +521,36 @@ impl Hart {
                         from: left - 1,
                         page,
                     };
-                    // No cell leads off a page in this flavour.
+                    self.fetch_run.open(left - 1);
+                    // The cell named is on the page the chain left.
                     env.link = 0;
-                    Some(b)
+                    Some((b, pa))
                 }
-                next => next.map(|(b, _)| b),
+                next => next,
             };
             match next {
-                Some(b) => {
+                Some((b, pa)) => {
                     if env.link != 0 {
                         jit.link(env.link, &b);
                         // Quick code does not write it.
                         env.link = 0;
                     } else {
-                        jit.remember_jump(pc, jump_epoch, &b);
+                        let fetch = if COUNTED {
+                            self.mmu.fetch_word(pc, &self.fetch_ctx, pa)
+                        } else {
+                            FetchRun::NEVER
+                        };
+                        jit.remember_jump(pc, jump_epoch, &b, fetch);
                     }
                     block = b;
                 }
                 None => break,
             }
+        }
+        if COUNTED {
+            // The loop goes on with a batch of the current page's fetches only.
+            let (mmu, run) = (&mut self.mmu, &mut *self.fetch_run);
+            end_fetches_if_moved(mmu, run, &self.fetch_ctx, &mut batch, left);
         }
         jit.stats.retired += retired;
         self.instret += retired;
@@ -656,10 +688,42 @@ impl Hart {
     }
 }
 
+/// Counted runs: account the fetches since `batch` opened, up to budget `left`, those of
+/// the fetch run `run` too when chains went on from the batch's slot.
+fn end_fetches(
+    mmu: &mut Mmu,
+    run: &mut FetchRun,
+    ctx: &TranslateCtx,
+    batch: &mut FetchBatch,
+    left: u64,
+) {
+    if run.moved() {
+        end_fetches_if_moved(mmu, run, ctx, batch, left);
+    } else {
+        end_fetch_batch(mmu, ctx, batch, left);
+    }
+}
+
+/// Counted runs: when chains went on from `batch`'s slot, account the fetches since it
+/// opened, up to budget `left`, and close it.
+fn end_fetches_if_moved(
+    mmu: &mut Mmu,
+    run: &mut FetchRun,
+    ctx: &TranslateCtx,
+    batch: &mut FetchBatch,
+    left: u64,
+) {
+    if run.moved() {
+        mmu.settle_fetch_run(run, batch.page << 12, ctx, left);
+        batch.from = FetchBatch::NONE;
+    }
+}
+
 /// Where generated code finds the fields of [`Env`]; `counted`: the counted flavour.
 fn env_layout(counted: bool) -> EnvLayout {
     let counted_at = offset_of!(Env, counted);
     let run = counted_at + offset_of!(CountedEnv, run);
+    let fetch_run = counted_at + offset_of!(CountedEnv, fetch_run);
     EnvLayout {
         pc_offset: offset_of!(Env, pc) as i32,
         link_offset: offset_of!(Env, link) as i32,
@@ -672,11 +736,16 @@ fn env_layout(counted: bool) -> EnvLayout {
         jump_epoch_offset: offset_of!(Env, jump_epoch) as i32,
         pending_slot_offset: offset_of!(Env, pending_slot) as i32,
         table_slots: DTLB_SLOTS as u64,
-        // Counted code's fetches are accounted per page, outside generated code: no chain
-        // there leaves its page.
-        across_pages: !counted,
         counted: counted.then(|| CountedLayout {
             run: run as i32,
+            fetch_run: fetch_run as i32,
+            fetch_versions: offset_of!(FetchRun, versions) as i32,
+            fetch_n: offset_of!(FetchRun, n) as i32,
+            fetch_last: offset_of!(FetchRun, last) as i32,
+            fetch_touched: offset_of!(FetchRun, touched) as i32,
+            fetch_cur: offset_of!(FetchRun, cur) as i32,
+            fetch_from: offset_of!(FetchRun, from) as i32,
+            fetch_at: offset_of!(FetchRun, at) as i32,
             pages: offset_of!(CountedRun, pages) as i32,
             page_shift: size_of::<RunPage>().trailing_zeros() as u8,
             page_mask: RUN_PAGES as u64 - 1,

@@ -97,7 +97,7 @@ impl TrapCounts {
 mod tests;
 
 use crate::bus::{Bus, Ram};
-use crate::mmu::page_caches::{DataTlb, FetchPages, NO_VPN};
+use crate::mmu::page_caches::{DataTlb, FetchPages, FetchRun, NO_VPN};
 use crate::mmu::{AccessType, Mmu, MmuConfig, TranslateCtx};
 use csr::{ip, ms};
 use decode::{decode, AmoOp, Op, OpKind};
@@ -240,6 +240,8 @@ pub struct Hart {
     /// Compiled blocks of the counted flavour, for counted runs (`--stats`, `--trace
     /// walk`); made at the first counted run that looks for one (`jit_glue.rs`).
     counted_jit: Option<Box<crate::jit::Jit>>,
+    /// The fetches counted blocks make across pages, by L1I slot (`jit_glue.rs`).
+    fetch_run: Box<FetchRun>,
     /// Sdtrig debug triggers.
     triggers: trigger::Triggers,
 }
@@ -312,6 +314,7 @@ impl Hart {
             fast_path,
             jit: None,
             counted_jit: None,
+            fetch_run: FetchRun::new(),
             triggers: trigger::Triggers::default(),
         }
     }

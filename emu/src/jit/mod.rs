@@ -98,7 +98,9 @@
 //! miss, [`EnvLayout::data_miss`], which translates and fills it); the counted one
 //! ([`EnvLayout::counted`], for `--stats` and `--trace walk`) extends the counted loop's
 //! run of accesses to one page and calls the host for the rest, so that the MMU's
-//! counters come out as the interpreter's; its blocks never chain off their page.
+//! counters come out as the interpreter's; its exits through the jump cache count the
+//! fetches they leave behind by L1I slot, and go on only where the slot the target's
+//! fetch hits is known (see [`CountedLayout`]).
 //!
 //! This module knows nothing about the hart: it is given the decoded instructions and the
 //! environment's layout and returns runnable blocks.
@@ -252,14 +254,10 @@ pub struct EnvLayout {
     pub pending_slot_offset: i32,
     /// Entries per table (a power of two).
     pub table_slots: u64,
-    /// Exits to another page, and `jalr`, go on through the jump cache; false: only
-    /// those whose target is on the block's own page do (the others return to the run
-    /// loop).
-    pub across_pages: bool,
     /// The counted flavour (`--stats`, `--trace walk`): loads and stores extend the
-    /// environment's counted run instead of looking up the data-page cache, and no exit
-    /// may lead off the block's page (see [`CountedLayout`]). None: the unobserved
-    /// flavour.
+    /// environment's counted run instead of looking up the data-page cache, and exits
+    /// that go on through the jump cache count the fetches they leave behind (see
+    /// [`CountedLayout`]). None: the unobserved flavour.
     pub counted: Option<CountedLayout>,
     /// The unobserved flavour calls the [`MissCall`]'s function on a data-page cache
     /// miss (`(env, va, size, store, pc) -> host address or 0`). It translates the access
@@ -283,11 +281,31 @@ pub struct EnvLayout {
 /// host address or 0`), which joins the page to the run when
 /// the MMU's counted cache has it as plain RAM, counting the access, and returns the
 /// host address of the bytes; on 0, having changed nothing, the block leaves before the
-/// instruction. Blocks chain only to blocks on their own page: the run loop accounts
-/// fetches per page.
+/// instruction.
+///
+/// Fetches are counted by the L1I slot they hit, in the fetch run the environment
+/// points at (`fetch_run`, a `FetchRun` of the MMU's page caches): an exit that goes on
+/// through the jump cache (to another page, or a `jalr`'s) does so only when the
+/// entry's `fetch` word names a run slot (its low [`FETCH_SLOT_BITS`] bits) whose
+/// version in the run (`fetch_versions`, 8 bytes per slot) is the rest of the word.
+/// It then adds the fetches since `fetch_from` (that budget minus the one it passes on)
+/// to the count (`fetch_n`) of the current slot (`fetch_cur`), stores the budget it
+/// passes on in that slot's `fetch_last` and in `fetch_from`, makes the target's slot
+/// current, sets its bit in `fetch_touched` and stores the target pc in `fetch_at`. Any
+/// other exit returns.
 #[derive(Debug, Clone, Copy)]
 pub struct CountedLayout {
     pub run: i32,
+    /// Byte offset in the environment of the pointer to the fetch run, and of its fields
+    /// in the run.
+    pub fetch_run: i32,
+    pub fetch_versions: i32,
+    pub fetch_n: i32,
+    pub fetch_last: i32,
+    pub fetch_touched: i32,
+    pub fetch_cur: i32,
+    pub fetch_from: i32,
+    pub fetch_at: i32,
     pub pages: i32,
     pub page_shift: u8,
     pub page_mask: u64,
@@ -417,18 +435,23 @@ impl LinkCells {
 const JUMP_ENTRY_PC: i32 = std::mem::offset_of!(JumpEntry, pc) as i32;
 const JUMP_ENTRY_EPOCH: i32 = std::mem::offset_of!(JumpEntry, epoch) as i32;
 const JUMP_ENTRY_CODE: i32 = std::mem::offset_of!(JumpEntry, code) as i32;
+const JUMP_ENTRY_FETCH: i32 = std::mem::offset_of!(JumpEntry, fetch) as i32;
 const JUMP_ENTRY_BYTES: usize = std::mem::size_of::<JumpEntry>();
+/// Bits of a jump-cache entry's `fetch` word that name the fetch run's slot (see
+/// [`CountedLayout`]); the slot's version is above them.
+pub const FETCH_SLOT_BITS: u32 = 6;
 const _: () = assert!(JUMP_ENTRY_BYTES.is_power_of_two());
 
 /// One jump-cache entry: the block starting at virtual `pc`, valid in jump epoch
-/// `epoch`. 32 bytes, so generated code finds an entry with a shift.
+/// `epoch`, and how a fetch of `pc` is counted (a word only the counted flavour reads,
+/// see [`CountedLayout`]). 32 bytes, so generated code finds an entry with a shift.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 struct JumpEntry {
     pc: u64,
     epoch: u64,
     code: u64,
-    _unused: u64,
+    fetch: u64,
 }
 
 impl JumpEntry {
@@ -437,7 +460,7 @@ impl JumpEntry {
         pc: 0,
         epoch: u64::MAX,
         code: 0,
-        _unused: 0,
+        fetch: 0,
     };
 }
 
@@ -821,19 +844,20 @@ impl Jit {
         }
     }
 
-    /// Remember that a jump to `pc` in jump epoch `epoch` goes to `to`: from now on an
+    /// Remember that a jump to `pc` in jump epoch `epoch` goes to `to`, whose fetch the
+    /// counted flavour counts as `fetch` says (see [`CountedLayout`]): from now on an
     /// exit to `pc` in that epoch jumps straight there.
     #[inline]
-    pub fn remember_jump(&mut self, pc: u64, epoch: u64, to: &Block) {
+    pub fn remember_jump(&mut self, pc: u64, epoch: u64, to: &Block, fetch: u64) {
         let e = &mut self.jumps[jump_slot(pc)];
-        if e.pc != pc || e.epoch != epoch || e.code != to.code as u64 {
+        if e.pc != pc || e.epoch != epoch || e.code != to.code as u64 || e.fetch != fetch {
             self.stats.jumps_cached += 1;
         }
         *e = JumpEntry {
             pc,
             epoch,
             code: to.code as u64,
-            _unused: 0,
+            fetch,
         };
     }
 
@@ -1428,12 +1452,6 @@ impl Translator<'_> {
     fn jump(&mut self, target: Value, left: Value) {
         let h = self.layout;
         let out = self.b.create_block();
-        if !h.across_pages {
-            let moved = self.b.ins().bxor(target, self.pc0);
-            let moved = self.b.ins().ushr_imm_u(moved, 12);
-            let same_page = self.b.ins().icmp_imm_s(IntCC::Equal, moved, 0);
-            self.continue_if(same_page, out);
-        }
         // The slot, as `jump_slot` computes it.
         let low = self.b.ins().ushr_imm_u(target, JUMP_HASH_SHIFTS.0);
         let page = self.b.ins().ushr_imm_u(target, JUMP_HASH_SHIFTS.1);
@@ -1463,6 +1481,9 @@ impl Translator<'_> {
         self.continue_if(hit, out);
         let room = self.room(left);
         self.continue_if(room, out);
+        if let Some(c) = h.counted {
+            self.count_fetches(c, entry, target, left, out);
+        }
         let code = self.b.ins().load(I64, TRUSTED, entry, JUMP_ENTRY_CODE);
         let args = [self.x, self.env, target, left];
         self.b
@@ -1470,6 +1491,46 @@ impl Translator<'_> {
             .return_call_indirect(self.block_sig, code, &args);
         self.b.switch_to_block(out);
         self.exit(target, left);
+    }
+
+    /// The counted flavour's exit through jump-cache entry `entry` to `target`, passing
+    /// budget `left` on: go to `out` unless the entry's fetch word names a fetch-run
+    /// slot at its current version; otherwise count the fetches since the current
+    /// slot's began in it and make the target's slot current (see [`CountedLayout`]).
+    fn count_fetches(
+        &mut self,
+        c: CountedLayout,
+        entry: Value,
+        target: Value,
+        left: Value,
+        out: IrBlock,
+    ) {
+        let word = self.b.ins().load(I64, TRUSTED, entry, JUMP_ENTRY_FETCH);
+        let run = self.b.ins().load(I64, TRUSTED, self.env, c.fetch_run);
+        let slot = self.b.ins().band_imm_s(word, (1 << FETCH_SLOT_BITS) - 1);
+        let slot_at = self.b.ins().ishl_imm_u(slot, 3);
+        let slot_at = self.b.ins().iadd(run, slot_at);
+        let version = self.b.ins().load(I64, TRUSTED, slot_at, c.fetch_versions);
+        let named = self.b.ins().ushr_imm_u(word, FETCH_SLOT_BITS as i64);
+        let current = self.b.ins().icmp(IntCC::Equal, version, named);
+        self.continue_if(current, out);
+        let cur = self.b.ins().load(I64, TRUSTED, run, c.fetch_cur);
+        let cur_at = self.b.ins().ishl_imm_u(cur, 3);
+        let cur_at = self.b.ins().iadd(run, cur_at);
+        let from = self.b.ins().load(I64, TRUSTED, run, c.fetch_from);
+        let fetched = self.b.ins().isub(from, left);
+        let n = self.b.ins().load(I64, TRUSTED, cur_at, c.fetch_n);
+        let n = self.b.ins().iadd(n, fetched);
+        self.b.ins().store(TRUSTED, n, cur_at, c.fetch_n);
+        self.b.ins().store(TRUSTED, left, cur_at, c.fetch_last);
+        let touched = self.b.ins().load(I64, TRUSTED, run, c.fetch_touched);
+        let one = self.b.ins().iconst(I64, 1);
+        let bit = self.b.ins().ishl(one, slot);
+        let touched = self.b.ins().bor(touched, bit);
+        self.b.ins().store(TRUSTED, touched, run, c.fetch_touched);
+        self.b.ins().store(TRUSTED, slot, run, c.fetch_cur);
+        self.b.ins().store(TRUSTED, left, run, c.fetch_from);
+        self.b.ins().store(TRUSTED, target, run, c.fetch_at);
     }
 
     /// The environment's word at `offset` (tables, RAM, page map: fixed while a block
@@ -2201,7 +2262,6 @@ mod tests {
             jump_epoch_offset: 64,
             pending_slot_offset: 72,
             table_slots: 256,
-            across_pages: true,
             counted: None,
             data_miss: false,
         }
@@ -2291,7 +2351,7 @@ mod tests {
         // A link and a jump-cache entry to quick code.
         assert!(jit.compile_quick(3, &body, 7));
         let third = jit.compiled(3).expect("quick code");
-        jit.remember_jump(0x3000, 5, &third);
+        jit.remember_jump(0x3000, 5, &third, 0);
         let cell = || {
             jit.cells
                 .get(0)
@@ -2581,6 +2641,94 @@ mod tests {
         }
     }
 
+    /// A counted exit through the jump cache goes on when the entry's fetch word names a
+    /// fetch-run slot at the version the run holds: the fetches since the current slot's
+    /// began are counted there, and the target's slot becomes current. Otherwise it
+    /// returns, the run untouched. Cranelift's blocks and quick code alike.
+    #[test]
+    fn counted_exits_count_fetches_by_the_slot_they_leave() {
+        use crate::mmu::page_caches::{CountedRun, FetchRun, RunPage, RUN_PAGES};
+        let counted = CountedLayout {
+            run: 80,
+            fetch_run: 88,
+            fetch_versions: offset_of!(FetchRun, versions) as i32,
+            fetch_n: offset_of!(FetchRun, n) as i32,
+            fetch_last: offset_of!(FetchRun, last) as i32,
+            fetch_touched: offset_of!(FetchRun, touched) as i32,
+            fetch_cur: offset_of!(FetchRun, cur) as i32,
+            fetch_from: offset_of!(FetchRun, from) as i32,
+            fetch_at: offset_of!(FetchRun, at) as i32,
+            pages: offset_of!(CountedRun, pages) as i32,
+            page_shift: size_of::<RunPage>().trailing_zeros() as u8,
+            page_mask: RUN_PAGES as u64 - 1,
+            seq: offset_of!(CountedRun, seq) as i32,
+            page_vpn: offset_of!(RunPage, vpn) as i32,
+            page_load: offset_of!(RunPage, load) as i32,
+            page_store: offset_of!(RunPage, store) as i32,
+            page_addend: offset_of!(RunPage, addend) as i32,
+            page_n: offset_of!(RunPage, n) as i32,
+            page_last: offset_of!(RunPage, last) as i32,
+        };
+        let layout = EnvLayout {
+            counted: Some(counted),
+            ..layout()
+        };
+        let mut jit = Jit::new(layout, 50, 1 << 16).expect("Cranelift for the host");
+        jit.enable_quick(2);
+        // At 0x1000: an addi, then a jump to 0x2000 (slot 1 Cranelift's, 2 quick code);
+        // at 0x2000, two more, then on to 0x2008, where no block is.
+        let jump = op(OpKind::Jal, 0, 0, 0, 0x1000 - 4);
+        assert!(jit.compile(1, 0, &[addi(), jump], 7));
+        assert!(jit.compile_quick(2, &[addi(), jump], 7));
+        assert!(jit.compile(3, 0, &[addi(), addi()], 7));
+        let next = jit.compiled(3).expect("compiled");
+        let word = 9 << FETCH_SLOT_BITS | 5;
+        jit.remember_jump(0x2000, 5, &next, word);
+        for index in [1, 2] {
+            let block = jit.compiled(index).expect("compiled");
+            for (version, left, pc) in [(9, 96, 0x2008), (8, 98, 0x2000)] {
+                let mut fetch_run = FetchRun::new();
+                fetch_run.versions[5] = version;
+                fetch_run.open(100);
+                let mut env = [0u64; 12];
+                env[7] = jit.jump_cache() as u64;
+                env[8] = 5;
+                env[11] = &mut *fetch_run as *mut FetchRun as u64;
+                let mut x = [0u64; 32];
+                // SAFETY: `block` is a current block of `jit`; `x` holds 32 registers,
+                // `env` follows `layout` (no block here accesses memory, so its tables
+                // and run are never read) and points at the fetch run; all outlive the
+                // call.
+                let result = unsafe {
+                    jit.run(
+                        &block,
+                        x.as_mut_ptr(),
+                        env.as_mut_ptr() as *mut u8,
+                        0x1000,
+                        100,
+                    )
+                };
+                assert_eq!(
+                    (result, env[0]),
+                    (left, pc),
+                    "block {index}, version {version}"
+                );
+                let batch = FetchRun::BATCH as usize;
+                if version == 9 {
+                    assert_eq!(x[5], 3);
+                    assert_eq!((fetch_run.n[batch], fetch_run.last[batch]), (2, 98));
+                    assert_eq!((fetch_run.cur, fetch_run.from), (5, 98));
+                    assert_eq!(fetch_run.at, 0x2000);
+                    assert_eq!(fetch_run.touched, 1 << batch | 1 << 5);
+                } else {
+                    assert_eq!(x[5], 1);
+                    assert_eq!((fetch_run.n[batch], fetch_run.cur), (0, FetchRun::BATCH));
+                    assert!(!fetch_run.moved());
+                }
+            }
+        }
+    }
+
     /// What [`enter_from_c`] runs: `block` of `jit` at pc 0x1000, budget 100.
     struct CEntry<'a> {
         jit: &'a Jit,
@@ -2668,7 +2816,7 @@ mod tests {
         let jump = op(OpKind::Jal, 0, 0, 0, 0x1000 - 4);
         assert!(jit.compile_quick(2, &[addi(), jump], 7));
         let quick = jit.compiled(2).expect("quick code");
-        jit.remember_jump(0x2000, 5, &cranelift);
+        jit.remember_jump(0x2000, 5, &cranelift, 0);
         let expected: [u64; 6] = std::array::from_fn(|n| 0x5a00 + n as u64);
         for (block, left, x5) in [(cranelift, 85, 5), (quick, 83, 6)] {
             let mut env = test_env(&jit);

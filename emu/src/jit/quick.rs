@@ -17,9 +17,9 @@
 //!
 //! - guest registers live in the register file, each instruction reads its operands
 //!   from it and writes its result back (no register allocation);
-//! - an exit looks its target up in the jump cache (the unobserved flavour; the
-//!   counted flavour's exits return), never in a link cell, and names no cell when it
-//!   returns;
+//! - an exit looks its target up in the jump cache (the counted flavour's only when
+//!   the entry says how to count the fetches, see `CountedLayout`), never in a link
+//!   cell, and names no cell when it returns;
 //! - a branch or jump is an exit, even to the block's own start.
 //!
 //! Each block counts its own entries (see `Promotion` in `jit`): a chain that runs
@@ -575,17 +575,7 @@ impl Writer {
         if target == RAX {
             self.a.mov_rr(R8, RAX);
         }
-        if h.across_pages {
-            self.chain();
-        } else {
-            // Only to a target on the block's page (the entry pc's).
-            self.a.mov_rr(R9, R8);
-            self.a.rr(true, &[0x31], PC0, R9, false);
-            self.a.shift_imm(SHR, true, R9, 12);
-            let off_page = self.a.jcc(CC_NE);
-            self.chain();
-            self.a.land(off_page);
-        }
+        self.chain();
         self.a.mov_rr(RAX, RCX);
         self.a.ret();
     }
@@ -625,13 +615,58 @@ impl Writer {
         self.a
             .alu_mem(Alu::Cmp, true, R9, at(RAX, super::JUMP_ENTRY_EPOCH));
         let stale = self.a.jcc(CC_NE);
+        let uncounted = self.layout.counted.map(|c| self.count_fetches(c));
         self.a.mov_rr(PC0, R8);
         // jmp [rax + code]
         self.a
             .mem(false, &[0xff], 4, at(RAX, super::JUMP_ENTRY_CODE));
-        for p in [short, miss, stale] {
+        for p in [short, miss, stale].into_iter().chain(uncounted) {
             self.a.land(p);
         }
+    }
+
+    /// The counted flavour's exit through the jump-cache entry at rax, passing the
+    /// budget in rcx on (see `CountedLayout`): unless the entry's fetch word names a
+    /// fetch-run slot at its current version (returns where to patch that jump), count
+    /// the fetches since the current slot's began in it and make the target's slot
+    /// current, its fetches beginning at the target in r8. Clobbers r9, r10, r11 and
+    /// rdx.
+    fn count_fetches(&mut self, c: super::CountedLayout) -> usize {
+        // r10 = the run, r11 = the word's slot * 8, r9 = the word's version.
+        self.a.load(R9, at(RAX, super::JUMP_ENTRY_FETCH));
+        self.a.load(R10, at(ENV, c.fetch_run));
+        self.a.mov_rr(R11, R9);
+        self.a
+            .alu_imm(Alu::And, true, R11, (1 << super::FETCH_SLOT_BITS) - 1);
+        self.a.shift_imm(SHL, true, R11, 3);
+        self.a
+            .shift_imm(SHR, true, R9, super::FETCH_SLOT_BITS as u8);
+        let version = Mem {
+            base: R10,
+            index: Some(R11),
+            disp: c.fetch_versions,
+        };
+        self.a.alu_mem(Alu::Cmp, true, R9, version);
+        let stale = self.a.jcc(CC_NE);
+        // n[cur] += from - left; last[cur] = left.
+        self.a.load(R9, at(R10, c.fetch_cur));
+        self.a.shift_imm(SHL, true, R9, 3);
+        self.a.rr(true, &[0x01], R10, R9, false);
+        self.a.load(RDX, at(R10, c.fetch_from));
+        self.a.rr(true, &[0x29], RCX, RDX, false);
+        self.a.alu_mem(Alu::Add, true, RDX, at(R9, c.fetch_n));
+        self.a.store(at(R9, c.fetch_n), RDX);
+        self.a.store(at(R9, c.fetch_last), RCX);
+        // The target's slot: current, touched, its fetches from here.
+        self.a.shift_imm(SHR, true, R11, 3);
+        self.a.store(at(R10, c.fetch_cur), R11);
+        self.a.load(R9, at(R10, c.fetch_touched));
+        // bts r9, r11
+        self.a.rr(true, &[0x0f, 0xab], R11, R9, false);
+        self.a.store(at(R10, c.fetch_touched), R9);
+        self.a.store(at(R10, c.fetch_from), RCX);
+        self.a.store(at(R10, c.fetch_at), R8);
+        stale
     }
 
     /// rax = the effective address `x[rs1] + imm`.
@@ -1206,7 +1241,6 @@ mod tests {
             jump_epoch_offset: offset_of!(TestEnv, jump_epoch) as i32,
             pending_slot_offset: offset_of!(TestEnv, pending_slot) as i32,
             table_slots: SLOTS as u64,
-            across_pages: true,
             counted: None,
             data_miss: false,
         }
@@ -1242,21 +1276,11 @@ mod tests {
     /// was made in, its instructions) in the jump cache.
     fn run_chain(
         insns: &[Insn],
-        x: [u64; 32],
-        pc: u64,
-        next: Option<(u64, u64, &[Insn])>,
-    ) -> Outcome {
-        run_chain_in(layout(), insns, x, pc, next)
-    }
-
-    /// [`run_chain`] with blocks written for `layout`.
-    fn run_chain_in(
-        layout: EnvLayout,
-        insns: &[Insn],
         mut x: [u64; 32],
         pc: u64,
         next: Option<(u64, u64, &[Insn])>,
     ) -> Outcome {
+        let layout = layout();
         let mut load = vec![[u64::MAX, 0]; SLOTS];
         let mut store = vec![[u64::MAX, 0]; SLOTS];
         for (page, ram_off) in [(PAGE_VA >> 12, 0u64), ((PAGE_VA >> 12) + 1, 0x1000)] {
@@ -1397,26 +1421,6 @@ mod tests {
         assert_eq!((o.result, o.pc, o.x[6]), (1000 - 1, 0x8000_1020, 0));
         let o = run_chain(&jal, x, 0x8000_1000, Some((0x8000_1020, 6, &next)));
         assert_eq!((o.result, o.pc, o.x[6]), (1000 - 1, 0x8000_1020, 0));
-    }
-
-    /// With exits bound to their page (the counted flavour's), a `jalr` goes on through
-    /// the jump cache only to a target on the block's page; to another, it returns.
-    #[test]
-    fn page_bound_exits_chain_only_on_their_page() {
-        use OpKind::*;
-        let bound = EnvLayout {
-            across_pages: false,
-            ..layout()
-        };
-        let next = [op(Addi, 6, 6, 0, 5), op(Jal, 0, 0, 0, 0x100)];
-        let jalr = [op(Jalr, 0, 2, 0, 0)];
-        let mut x = [0u64; 32];
-        x[2] = 0x8000_1400;
-        let o = run_chain_in(bound, &jalr, x, 0x8000_1000, Some((0x8000_1400, 7, &next)));
-        assert_eq!((o.result, o.pc, o.x[6]), (1000 - 3, 0x8000_1504, 5));
-        x[2] = 0x8000_5000;
-        let o = run_chain_in(bound, &jalr, x, 0x8000_1000, Some((0x8000_5000, 7, &next)));
-        assert_eq!((o.result, o.pc, o.x[6]), (1000 - 1, 0x8000_5000, 0));
     }
 
     /// A block whose entry count runs out leaves before its first instruction, and

@@ -156,7 +156,7 @@ pub use tlb::{TlbConfig, TlbEntry, TlbLevelConfig, TlbRestore};
 pub use walker::{Leaf, WalkFault, WalkStep, WalkSteps};
 
 use check::StaleLog;
-use page_caches::{CountedRun, RunPage};
+use page_caches::{CountedRun, FetchRun, RunPage};
 use pwc::{PageWalkCache, PwcLookup};
 use tlb::TlbArray;
 use walker::{ad_need, ad_update, leaf_permits, AdNeed};
@@ -654,6 +654,93 @@ impl Mmu {
     pub fn replay_fetch(&mut self, va: u64, ctx: &TranslateCtx, page: u64) -> bool {
         self.translate_counted(va, AccessType::Fetch, ctx, Some(page))
             .is_some()
+    }
+
+    /// The jump-cache word for a block at `va` fetched from physical page `page` (see
+    /// [`FetchRun`]): the run slot a fetch of it hits, with that slot's version, when
+    /// the counted cache would serve the fetch from `page` as a hit on an L1I slot that
+    /// alone translates `va` (or without a TLB); [`FetchRun::NEVER`] otherwise.
+    pub fn fetch_word(&self, va: u64, ctx: &TranslateCtx, page: u64) -> u64 {
+        let Some(e) = self.counted_entry(va, AccessType::Fetch, ctx) else {
+            return FetchRun::NEVER;
+        };
+        if e.page != page {
+            return FetchRun::NEVER;
+        }
+        if e.slot == NO_TLB {
+            return FetchRun::BARE;
+        }
+        let slot = e.slot as usize;
+        if slot >= FetchRun::SLOTS
+            || self.l1i.slot_version(slot) != e.slot_version
+            || !self.l1i.only_match(slot, va, satp_asid(ctx.satp))
+        {
+            return FetchRun::NEVER;
+        }
+        e.slot_version << FetchRun::SLOT_BITS | slot as u64
+    }
+
+    /// Bring `run`'s copy of the L1I's slot versions up to date.
+    #[inline(always)]
+    pub fn sync_fetch_run(&self, run: &mut FetchRun) {
+        if run.synced != self.l1i.version() {
+            self.copy_slot_versions(run);
+        }
+    }
+
+    #[cold]
+    fn copy_slot_versions(&self, run: &mut FetchRun) {
+        run.synced = self.l1i.version();
+        for (i, v) in run.versions[..FetchRun::SLOTS].iter_mut().enumerate() {
+            *v = self.l1i.slot_version(i);
+        }
+    }
+
+    /// Account the fetches `run` counted, its current slot's up to budget `end`, exactly
+    /// as replaying each in turn would; the batch's own were fetched from `batch_va`'s
+    /// page. Then the run holds nothing.
+    pub fn settle_fetch_run(
+        &mut self,
+        run: &mut FetchRun,
+        batch_va: u64,
+        ctx: &TranslateCtx,
+        end: u64,
+    ) {
+        run.close(end);
+        let vpn = batch_va >> 12;
+        let batch = self.fast.counted[AccessType::Fetch as usize][vpn as usize % COUNTED_SLOTS];
+        debug_assert!(batch.vpn == vpn && batch.key == self.fast.counted_key(ctx, batch.slot));
+        // The last fetch is the one that left the smallest budget.
+        let mut last: Option<(u64, usize)> = None;
+        let mut touched = run.touched;
+        while touched != 0 {
+            let i = touched.trailing_zeros() as usize;
+            touched &= touched - 1;
+            let n = std::mem::take(&mut run.n[i]);
+            if n == 0 {
+                continue;
+            }
+            let (slot, level) = match i as u64 {
+                FetchRun::BATCH if batch.slot != NO_TLB => (batch.slot as usize, batch.level),
+                FetchRun::BATCH | FetchRun::BARE => {
+                    self.stats.bare_translations += n;
+                    continue;
+                }
+                _ => (i, self.l1i.entry_at(i).level),
+            };
+            self.stats.paged_translations += n;
+            self.stats.l1i.accesses += n;
+            self.stats.l1i.hits += n;
+            self.stats.l1i.hits_by_size[level as usize] += n;
+            self.l1i.stamp_ahead(slot, run.start - run.last[i]);
+            if last.is_none_or(|(left, _)| run.last[i] < left) {
+                last = Some((run.last[i], slot));
+            }
+        }
+        if let Some((_, slot)) = last {
+            self.l1i.advance(run.start - end, slot);
+        }
+        run.open(end);
     }
 
     /// Whether a [`Mmu::replay_fetch`] of `va` from physical page `page` would succeed

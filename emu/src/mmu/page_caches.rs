@@ -376,6 +376,118 @@ impl FetchBatch {
     pub const NONE: u64 = u64::MAX;
 }
 
+/// Counter-observed runs: fetches of compiled code that went on across pages, counted by
+/// the L1I slot they hit, accounted to the MMU together (`Mmu::settle_fetch_run`).
+///
+/// A fetch batch opens on a page (the loop's [`FetchBatch`]): its fetches hit one L1I
+/// slot, in the run [`FetchRun::BATCH`] until the settling finds which. A counted block's
+/// exit to another page goes on without the host when the jump cache's entry for the
+/// target says which slot the target's page hits alone in the L1I (`Mmu::fetch_word`)
+/// and that slot's version has not moved since (`versions`, a copy of the L1I's slot
+/// versions): the fetches since `from` are added to the current slot's count, `last`
+/// notes where the last of them fell, and the target's slot becomes current. A lookup
+/// checks the last-hit slot first, so the target's fetch hits its slot only when the
+/// current slot does not translate it too: a slot that alone translates the page, with
+/// its version unchanged, is that (a new entry that may translate an address some slot
+/// does moves that slot's version). Without a TLB every fetch is accounted alike, in
+/// slot [`FetchRun::BARE`].
+///
+/// Positions are budgets (the instructions left in the quantum, which fall by one per
+/// fetch): `start` is the budget just after the run's first fetch, which the batch's
+/// replay accounted, so a fetch that leaves budget `b` is the run's `start - b`th.
+/// `repr(C)`: generated code of the counted flavour extends it (`cpu/jit_glue.rs`).
+#[derive(Debug, Clone)]
+#[repr(C)]
+pub struct FetchRun {
+    /// The L1I's slot versions when `synced` was the array's version; 0 for run slots
+    /// the L1I does not have, `BATCH` and `BARE` (a jump-cache word names `BARE` with
+    /// version 0, and `BATCH` or a missing slot never).
+    pub versions: [u64; FetchRun::WORDS],
+    /// Fetches counted per run slot, not accounted yet.
+    pub n: [u64; FetchRun::WORDS],
+    /// Per run slot, the budget after its last counted fetch.
+    pub last: [u64; FetchRun::WORDS],
+    /// Bit `i` set when `n[i]` may be non-zero.
+    pub touched: u64,
+    /// The run slot the fetches since `from` hit.
+    pub cur: u64,
+    /// The budget when the current slot's fetches began.
+    pub from: u64,
+    /// The pc they began at, when a counted exit made the slot current: the page of the
+    /// chain's code since (a chain stays on its page but through such an exit).
+    pub at: u64,
+    /// The budget just after the run's first fetch.
+    pub start: u64,
+    /// The L1I's version that `versions` copies.
+    pub synced: u64,
+}
+
+impl FetchRun {
+    /// L1I slots a run counts by: an L1I with more never has its exits chained.
+    pub const SLOTS: usize = 62;
+    /// The run slot of the batch's page, whose L1I slot the settling looks up.
+    pub const BATCH: u64 = 62;
+    /// The run slot of fetches made without a TLB.
+    pub const BARE: u64 = 63;
+    pub const WORDS: usize = 64;
+    /// A jump-cache word that never matches: `BATCH`'s version is 0, not this one.
+    pub const NEVER: u64 = u64::MAX << Self::SLOT_BITS | Self::BATCH;
+    /// Bits of a jump-cache word that hold the run slot; the version is above them.
+    pub const SLOT_BITS: u32 = 6;
+
+    pub fn new() -> Box<FetchRun> {
+        Box::new(FetchRun {
+            versions: [0; Self::WORDS],
+            n: [0; Self::WORDS],
+            last: [0; Self::WORDS],
+            touched: 0,
+            cur: Self::BATCH,
+            from: 0,
+            at: 0,
+            start: 0,
+            synced: u64::MAX,
+        })
+    }
+
+    /// Begin counting with the batch's fetches after budget `from` (its first fetch,
+    /// which left `from`, already accounted).
+    #[inline(always)]
+    pub fn open(&mut self, from: u64) {
+        self.cur = Self::BATCH;
+        self.from = from;
+        self.start = from;
+        self.touched = 1 << Self::BATCH;
+    }
+
+    /// Did any fetch go on from the batch's slot to another (so that the run, not the
+    /// batch alone, holds the fetches since it opened)?
+    #[inline(always)]
+    pub fn moved(&self) -> bool {
+        self.touched != 1 << Self::BATCH
+    }
+
+    /// What a counted exit's generated code does when the jump cache's word names run
+    /// slot `slot` at its current version (see `jit::CountedLayout`): end the current
+    /// slot's fetches at budget `left` and count on in `slot`.
+    pub fn go_on(&mut self, slot: u64, left: u64, pc: u64) {
+        self.close(left);
+        self.cur = slot;
+        self.at = pc;
+        self.touched |= 1 << slot;
+    }
+
+    /// End the current slot's fetches at budget `left`.
+    #[inline(always)]
+    pub fn close(&mut self, left: u64) {
+        let cur = self.cur as usize;
+        if self.from > left {
+            self.n[cur] += self.from - left;
+            self.last[cur] = left;
+        }
+        self.from = left;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

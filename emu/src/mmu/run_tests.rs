@@ -6,9 +6,10 @@
 //! that share its direct-mapped slots, superpages, and 4K entries left in the TLB under a
 //! superpage by a remap without a fence (two entries matching one address). The same
 //! page tables check that the predicate the hart opens a fetch batch on,
-//! [`Mmu::would_replay_fetch`], agrees with the replay it stands for.
+//! [`Mmu::would_replay_fetch`], agrees with the replay it stands for, and that fetches
+//! counted by L1I slot in a [`FetchRun`] account as each fetch translated in turn.
 
-use super::page_caches::{CountedRun, RUN_PAGES};
+use super::page_caches::{CountedRun, FetchRun, RUN_PAGES};
 use super::*;
 use crate::bus::{Bus, DRAM_BASE};
 use crate::snapshot::format::Writer;
@@ -362,5 +363,111 @@ proptest! {
         ops in proptest::collection::vec(model_op(), 1..300),
     ) {
         check_model(l1, &ops);
+    }
+}
+
+/// A fetch from a page, or a remap without a fence, or a fence.
+#[derive(Debug, Clone)]
+enum RunFetchOp {
+    Fetch { page: usize },
+    Remap { huge: bool },
+    Fence { page: Option<usize> },
+}
+
+fn run_fetch_op() -> impl Strategy<Value = RunFetchOp> {
+    prop_oneof![
+        12 => (0..32usize).prop_map(|page| RunFetchOp::Fetch { page }),
+        1 => any::<bool>().prop_map(|huge| RunFetchOp::Remap { huge }),
+        1 => proptest::option::of(0..32usize).prop_map(|page| RunFetchOp::Fence { page }),
+    ]
+}
+
+/// Fetches as the hart makes them in a counted run with compiled code, against each
+/// fetch translated in turn: a page change goes on in the fetch run when the word the
+/// page's jump-cache entry got ([`Mmu::fetch_word`], made when the hart last replayed
+/// a fetch there) names a slot whose version the run holds, as a counted exit does;
+/// otherwise the run is settled and the host replays the fetch (or translates it),
+/// opening a batch. Fences settle the run first; remaps without a fence do not.
+fn check_fetch_run(l1i: TlbLevelConfig, ops: &[RunFetchOp]) {
+    let (mut bus, ctx, mut config) = machine(l1i);
+    config.tlb.l1i = l1i;
+    let (mut each, mut runs) = (new_mmu(&config), new_mmu(&config));
+    let mut run = FetchRun::new();
+    // The open batch's page address, and the page of the fetch before.
+    let mut batch: Option<u64> = None;
+    let mut last_page = None;
+    let mut words = [None; 32];
+    let mut left = 1u64 << 40;
+    for (n, op) in ops.iter().enumerate() {
+        match *op {
+            RunFetchOp::Fetch { page } => {
+                let va = va(page);
+                let Ok(pa) = each.translate(va, AccessType::Fetch, &ctx, &mut bus) else {
+                    if let Some(at) = batch.take() {
+                        runs.settle_fetch_run(&mut run, at, &ctx, left);
+                    }
+                    let got = runs.translate(va, AccessType::Fetch, &ctx, &mut bus);
+                    assert!(got.is_err(), "op {n}: {op:?}");
+                    last_page = None;
+                    continue;
+                };
+                let page_pa = pa & !0xfff;
+                left -= 1;
+                if let Some(at) = batch {
+                    if last_page == Some(page) {
+                        continue;
+                    }
+                    let slot = words[page].map(|w: u64| w & ((1 << FetchRun::SLOT_BITS) - 1));
+                    if let Some(slot) = slot {
+                        let w = words[page].unwrap_or(FetchRun::NEVER);
+                        if run.versions[slot as usize] == w >> FetchRun::SLOT_BITS {
+                            run.go_on(slot, left + 1, va);
+                            last_page = Some(page);
+                            continue;
+                        }
+                    }
+                    runs.settle_fetch_run(&mut run, at, &ctx, left + 1);
+                    batch = None;
+                }
+                last_page = None;
+                if !runs.replay_fetch(va, &ctx, page_pa) {
+                    let got = runs.translate(va, AccessType::Fetch, &ctx, &mut bus);
+                    assert_eq!(got.ok(), Some(pa), "op {n}: {op:?}");
+                    if !runs.would_replay_fetch(va, &ctx, page_pa) {
+                        continue;
+                    }
+                }
+                runs.sync_fetch_run(&mut run);
+                run.open(left);
+                batch = Some(va & !0xfff);
+                last_page = Some(page);
+                words[page] = Some(runs.fetch_word(va, &ctx, page_pa));
+            }
+            RunFetchOp::Remap { huge } => remap(&mut bus, huge),
+            RunFetchOp::Fence { page } => {
+                if let Some(at) = batch.take() {
+                    runs.settle_fetch_run(&mut run, at, &ctx, left);
+                }
+                last_page = None;
+                each.sfence_vma(page.map(va), None);
+                runs.sfence_vma(page.map(va), None);
+            }
+        }
+    }
+    if let Some(at) = batch {
+        runs.settle_fetch_run(&mut run, at, &ctx, left);
+    }
+    assert_eq!(runs.stats, each.stats);
+    assert_eq!(state(&runs), state(&each), "TLB state");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+    #[test]
+    fn fetch_runs_account_as_each_fetch_would(
+        l1i in l1d(),
+        ops in proptest::collection::vec(run_fetch_op(), 1..300),
+    ) {
+        check_fetch_run(l1i, &ops);
     }
 }

@@ -490,6 +490,20 @@ impl TlbArray {
         self.slot_matches(i, va, asid)
     }
 
+    /// Whether slot `i` holds a translation of `va` for `asid` and no other slot does.
+    pub fn only_match(&self, i: usize, va: u64, asid: u16) -> bool {
+        if !self.slot_matches(i, va, asid) {
+            return false;
+        }
+        (0..PAGE_SIZES as u8)
+            .filter(|level| self.sizes_present & (1 << level) != 0)
+            .all(|level| {
+                let tag = va >> page_shift(level);
+                self.candidates(tag, level)
+                    .all(|j| j == i || !self.slot_matches(j, va, asid))
+            })
+    }
+
     /// The slot a lookup checks first.
     #[inline]
     pub fn last_hit(&self) -> usize {
