@@ -362,15 +362,17 @@ impl Hart {
 
     /// Run `block` (entered at pc `pc`) and the compiled blocks that follow it, in jump
     /// epoch `jump_epoch` (nothing a block does moves it).
-    /// Generated code goes from block to block through filled link cells and (the
-    /// unobserved flavour) the jump cache; when it returns, this is what the run loop
-    /// would do: find the next pc's slot through the fetch-page cache (no interrupt check
-    /// happens in between, only the budget's, as the loop would), and link the exit it
-    /// left by to that block: its cell when it named one, else the jump cache.
-    /// `COUNTED` (`counting` given): the counted flavour. Its blocks chain only within
-    /// the page of the fetch batch; on a page change this does what the loop would: the
-    /// batch is accounted and the next page's first fetch replayed to the MMU, opening
-    /// the next batch (only when a block is ready there, so that it runs at once).
+    /// Generated code goes from block to block through filled link cells and the jump
+    /// cache; when it returns, this is what the run loop would do: find the next pc's
+    /// slot through the fetch-page cache (no interrupt check happens in between, only
+    /// the budget's, as the loop would), and link the exit it left by to that block: its
+    /// cell when it named one, else the jump cache (for the counted flavour with the
+    /// word saying which L1I slot the block's fetch hits).
+    /// `COUNTED` (`counting` given): the counted flavour. Its blocks count fetches in
+    /// the batch, and in the hart's fetch run across pages; on a page change left to
+    /// this, it does what the loop would: the fetches are accounted and the next page's
+    /// first fetch replayed to the MMU, opening the next batch (only when a block is
+    /// ready there, so that it runs at once).
     fn run_blocks<const COUNTED: bool>(
         &mut self,
         mut block: Block,
