@@ -482,7 +482,7 @@ impl Hart {
                     // The pending instruction was fetched too, from the current slot's
                     // page: the loop would count its fetch in the batch.
                     let (mmu, run) = (&mut self.mmu, &mut *self.fetch_run);
-                    end_fetches_if_moved(mmu, run, &self.fetch_ctx, &mut batch, left - 1);
+                    end_fetches(mmu, run, &self.fetch_ctx, &mut batch, (left - 1, false));
                 }
                 return BlockExit {
                     retired,
@@ -514,7 +514,7 @@ impl Hart {
                     // The fetches so far, then the next page's first, which must replay,
                     // or the loop's fetch path takes over.
                     let (mmu, run) = (&mut self.mmu, &mut *self.fetch_run);
-                    end_fetches(mmu, run, &self.fetch_ctx, &mut batch, left);
+                    end_fetches(mmu, run, &self.fetch_ctx, &mut batch, (left, true));
                     if !self.mmu.replay_fetch(pc, &self.fetch_ctx, pa) {
                         break;
                     }
@@ -552,7 +552,7 @@ impl Hart {
         if COUNTED {
             // The loop goes on with a batch of the current page's fetches only.
             let (mmu, run) = (&mut self.mmu, &mut *self.fetch_run);
-            end_fetches_if_moved(mmu, run, &self.fetch_ctx, &mut batch, left);
+            end_fetches(mmu, run, &self.fetch_ctx, &mut batch, (left, false));
         }
         jit.stats.retired += retired;
         self.instret += retired;
@@ -690,34 +690,47 @@ impl Hart {
     }
 }
 
-/// Counted runs: account the fetches since `batch` opened, up to budget `left`, those of
-/// the fetch run `run` too when chains went on from the batch's slot.
+/// Counted runs: when chains went on from `batch`'s slot, account the fetches since it
+/// opened, up to budget `left`, and close it; otherwise the batch alone holds them,
+/// accounted here too when `batch_too`.
 fn end_fetches(
     mmu: &mut Mmu,
     run: &mut FetchRun,
     ctx: &TranslateCtx,
     batch: &mut FetchBatch,
-    left: u64,
-) {
-    if run.moved() {
-        end_fetches_if_moved(mmu, run, ctx, batch, left);
-    } else {
-        end_fetch_batch(mmu, ctx, batch, left);
-    }
-}
-
-/// Counted runs: when chains went on from `batch`'s slot, account the fetches since it
-/// opened, up to budget `left`, and close it.
-fn end_fetches_if_moved(
-    mmu: &mut Mmu,
-    run: &mut FetchRun,
-    ctx: &TranslateCtx,
-    batch: &mut FetchBatch,
-    left: u64,
+    (left, batch_too): (u64, bool),
 ) {
     if run.moved() {
         mmu.settle_fetch_run(run, batch.page << 12, ctx, left);
         batch.from = FetchBatch::NONE;
+    } else if batch_too {
+        end_fetch_batch(mmu, ctx, batch, left);
+    }
+}
+
+/// The counted flavour's layout for an environment holding pointers to a [`CountedRun`]
+/// and a [`FetchRun`] at byte offsets `run` and `fetch_run`.
+pub(crate) fn counted_layout(run: usize, fetch_run: usize) -> CountedLayout {
+    CountedLayout {
+        run: run as i32,
+        fetch_run: fetch_run as i32,
+        fetch_versions: offset_of!(FetchRun, versions) as i32,
+        fetch_n: offset_of!(FetchRun, n) as i32,
+        fetch_last: offset_of!(FetchRun, last) as i32,
+        fetch_touched: offset_of!(FetchRun, touched) as i32,
+        fetch_cur: offset_of!(FetchRun, cur) as i32,
+        fetch_from: offset_of!(FetchRun, from) as i32,
+        fetch_at: offset_of!(FetchRun, at) as i32,
+        pages: offset_of!(CountedRun, pages) as i32,
+        page_shift: size_of::<RunPage>().trailing_zeros() as u8,
+        page_mask: RUN_PAGES as u64 - 1,
+        seq: offset_of!(CountedRun, seq) as i32,
+        page_vpn: offset_of!(RunPage, vpn) as i32,
+        page_load: offset_of!(RunPage, load) as i32,
+        page_store: offset_of!(RunPage, store) as i32,
+        page_addend: offset_of!(RunPage, addend) as i32,
+        page_n: offset_of!(RunPage, n) as i32,
+        page_last: offset_of!(RunPage, last) as i32,
     }
 }
 
@@ -738,27 +751,7 @@ fn env_layout(counted: bool) -> EnvLayout {
         jump_epoch_offset: offset_of!(Env, jump_epoch) as i32,
         pending_slot_offset: offset_of!(Env, pending_slot) as i32,
         table_slots: DTLB_SLOTS as u64,
-        counted: counted.then(|| CountedLayout {
-            run: run as i32,
-            fetch_run: fetch_run as i32,
-            fetch_versions: offset_of!(FetchRun, versions) as i32,
-            fetch_n: offset_of!(FetchRun, n) as i32,
-            fetch_last: offset_of!(FetchRun, last) as i32,
-            fetch_touched: offset_of!(FetchRun, touched) as i32,
-            fetch_cur: offset_of!(FetchRun, cur) as i32,
-            fetch_from: offset_of!(FetchRun, from) as i32,
-            fetch_at: offset_of!(FetchRun, at) as i32,
-            pages: offset_of!(CountedRun, pages) as i32,
-            page_shift: size_of::<RunPage>().trailing_zeros() as u8,
-            page_mask: RUN_PAGES as u64 - 1,
-            seq: offset_of!(CountedRun, seq) as i32,
-            page_vpn: offset_of!(RunPage, vpn) as i32,
-            page_load: offset_of!(RunPage, load) as i32,
-            page_store: offset_of!(RunPage, store) as i32,
-            page_addend: offset_of!(RunPage, addend) as i32,
-            page_n: offset_of!(RunPage, n) as i32,
-            page_last: offset_of!(RunPage, last) as i32,
-        }),
+        counted: counted.then(|| counted_layout(run, fetch_run)),
         data_miss: !counted,
     }
 }

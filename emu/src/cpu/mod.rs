@@ -18,6 +18,8 @@ pub mod disasm;
 pub mod encode;
 pub mod fpu;
 mod jit_glue;
+#[cfg(test)]
+pub(crate) use jit_glue::counted_layout;
 mod run_loop;
 mod semantics;
 mod state;

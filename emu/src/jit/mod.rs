@@ -2293,10 +2293,12 @@ mod tests {
     }
 
     /// Run `block` at pc 0x1000 with budget 100: the budget left.
-    fn run_at_0x1000(jit: &Jit, block: &Block, x: &mut [u64; 32], env: &mut [u64; 10]) -> u64 {
+    fn run_at_0x1000(jit: &Jit, block: &Block, x: &mut [u64; 32], env: &mut [u64]) -> u64 {
         // SAFETY: `block` is a current block of `jit`; `x` holds 32 registers and `env`
-        // follows `layout()` (its tables are never read: the blocks here access no
-        // memory), and both outlive the call.
+        // follows the layout `jit` compiles for, `layout()` or the counted one of
+        // `counted_exits_count_fetches_by_the_slot_they_leave` (its tables and data run
+        // are never read: the blocks here access no memory; the fetch run it points at
+        // is alive), and both outlive the call.
         unsafe {
             jit.run(
                 block,
@@ -2647,28 +2649,8 @@ mod tests {
     /// returns, the run untouched. Cranelift's blocks and quick code alike.
     #[test]
     fn counted_exits_count_fetches_by_the_slot_they_leave() {
-        use crate::mmu::page_caches::{CountedRun, FetchRun, RunPage, RUN_PAGES};
-        let counted = CountedLayout {
-            run: 80,
-            fetch_run: 88,
-            fetch_versions: offset_of!(FetchRun, versions) as i32,
-            fetch_n: offset_of!(FetchRun, n) as i32,
-            fetch_last: offset_of!(FetchRun, last) as i32,
-            fetch_touched: offset_of!(FetchRun, touched) as i32,
-            fetch_cur: offset_of!(FetchRun, cur) as i32,
-            fetch_from: offset_of!(FetchRun, from) as i32,
-            fetch_at: offset_of!(FetchRun, at) as i32,
-            pages: offset_of!(CountedRun, pages) as i32,
-            page_shift: size_of::<RunPage>().trailing_zeros() as u8,
-            page_mask: RUN_PAGES as u64 - 1,
-            seq: offset_of!(CountedRun, seq) as i32,
-            page_vpn: offset_of!(RunPage, vpn) as i32,
-            page_load: offset_of!(RunPage, load) as i32,
-            page_store: offset_of!(RunPage, store) as i32,
-            page_addend: offset_of!(RunPage, addend) as i32,
-            page_n: offset_of!(RunPage, n) as i32,
-            page_last: offset_of!(RunPage, last) as i32,
-        };
+        use crate::mmu::page_caches::FetchRun;
+        let counted = crate::cpu::counted_layout(80, 88);
         let layout = EnvLayout {
             counted: Some(counted),
             ..layout()
@@ -2695,19 +2677,7 @@ mod tests {
                 env[8] = 5;
                 env[11] = &mut *fetch_run as *mut FetchRun as u64;
                 let mut x = [0u64; 32];
-                // SAFETY: `block` is a current block of `jit`; `x` holds 32 registers,
-                // `env` follows `layout` (no block here accesses memory, so its tables
-                // and run are never read) and points at the fetch run; all outlive the
-                // call.
-                let result = unsafe {
-                    jit.run(
-                        &block,
-                        x.as_mut_ptr(),
-                        env.as_mut_ptr() as *mut u8,
-                        0x1000,
-                        100,
-                    )
-                };
+                let result = run_at_0x1000(&jit, &block, &mut x, &mut env);
                 assert_eq!(
                     (result, env[0]),
                     (left, pc),
