@@ -443,6 +443,8 @@ impl Hart {
             });
         }
         if COUNTED {
+            // The loop enters a counted chain only with a batch open on its page.
+            debug_assert!(batch.from != FetchBatch::NONE);
             self.mmu.sync_fetch_run(&mut self.fetch_run);
             self.fetch_run.open(batch.from);
             env.counted.write(CountedEnv {

@@ -399,9 +399,9 @@ impl FetchBatch {
 #[derive(Debug, Clone)]
 #[repr(C)]
 pub struct FetchRun {
-    /// The L1I's slot versions when `synced` was the array's version; 0 for run slots
-    /// the L1I does not have, `BATCH` and `BARE` (a jump-cache word names `BARE` with
-    /// version 0, and `BATCH` or a missing slot never).
+    /// The L1I's slot versions when `synced` was the array's version (`u64::MAX` for
+    /// run slots the L1I does not have, which no word names); 0 for `BATCH` and `BARE`
+    /// (a jump-cache word names `BARE` with version 0, and `BATCH` never).
     pub versions: [u64; FetchRun::WORDS],
     /// Fetches counted per run slot, not accounted yet.
     pub n: [u64; FetchRun::WORDS],
