@@ -729,9 +729,7 @@ impl Mmu {
                 _ => (i, self.l1i.entry_at(i).level),
             };
             self.stats.paged_translations += n;
-            self.stats.l1i.accesses += n;
-            self.stats.l1i.hits += n;
-            self.stats.l1i.hits_by_size[level as usize] += n;
+            self.stats.l1i.add_hits(level, n);
             self.l1i.stamp_ahead(slot, run.start - run.last[i]);
             if last.is_none_or(|(left, _)| run.last[i] < left) {
                 last = Some((run.last[i], slot));
@@ -946,10 +944,8 @@ impl Mmu {
         if p.slot == NO_TLB {
             stats.bare_translations += p.n;
         } else {
-            stats.l1d.hits_by_size[p.level as usize] += p.n;
             stats.paged_translations += p.n;
-            stats.l1d.accesses += p.n;
-            stats.l1d.hits += p.n;
+            stats.l1d.add_hits(p.level, p.n);
             l1d.stamp_ahead(p.slot as usize, p.last);
         }
         p.n = 0;
@@ -980,9 +976,7 @@ impl Mmu {
         };
         l1.touch_repeat(e.slot as usize, n);
         self.stats.paged_translations += n;
-        l1_stats.accesses += n;
-        l1_stats.hits += n;
-        l1_stats.hits_by_size[e.level as usize] += n;
+        l1_stats.add_hits(e.level, n);
     }
 
     /// The counted cache: a translation the full path would make as an L1 hit (or without
@@ -1008,9 +1002,7 @@ impl Mmu {
             };
             l1.touch_repeat(e.slot as usize, 1);
             self.stats.paged_translations += 1;
-            l1_stats.accesses += 1;
-            l1_stats.hits += 1;
-            l1_stats.hits_by_size[e.level as usize] += 1;
+            l1_stats.add_hits(e.level, 1);
         }
         Some(e.page | (va & 0xfff))
     }

@@ -21,6 +21,14 @@ pub struct TlbLevelStats {
 }
 
 impl TlbLevelStats {
+    /// `n` accesses that hit an entry of leaf level `level`.
+    #[inline(always)]
+    pub fn add_hits(&mut self, level: u8, n: u64) {
+        self.accesses += n;
+        self.hits += n;
+        self.hits_by_size[level as usize] += n;
+    }
+
     fn since(&self, e: &TlbLevelStats) -> TlbLevelStats {
         TlbLevelStats {
             accesses: self.accesses - e.accesses,
