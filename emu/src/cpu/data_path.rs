@@ -176,8 +176,8 @@ pub(super) fn end_counted_run(mmu: &mut Mmu, run: &mut CountedRun) {
 }
 
 /// Counted runs: join `va`'s page to `run` for a load or a `store` and count the access
-/// there when it is plain RAM and `allow` accepts the page's RAM offset (see
-/// [`Mmu::join_run`]); the RAM offset of `va`.
+/// there when it is plain RAM and `allow` accepts the page's RAM offset for the access
+/// type (see [`Mmu::join_run`]); the RAM offset of `va`.
 pub(super) fn join_counted_run(
     mmu: &mut Mmu,
     bus: &Bus,
@@ -185,16 +185,16 @@ pub(super) fn join_counted_run(
     run: &mut CountedRun,
     va: u64,
     store: bool,
-    allow: impl FnOnce(usize) -> bool,
+    allow: impl Fn(usize, bool) -> bool,
 ) -> Option<usize> {
-    mmu.join_run(run, va, store, ctx, |page| {
+    mmu.join_run(run, va, store, ctx, |page, store| {
         if store {
             // Not the HTIF mailbox page: `ram_offset` leaves it to the device path.
             bus.ram_offset(page, 4096)
         } else {
             bus.ram.offset_of(page, 4096)
         }
-        .filter(|&off| allow(off))
+        .filter(|&off| allow(off, store))
     })
 }
 
@@ -225,7 +225,7 @@ impl Hart {
             let off = match run.count(va, false) {
                 Some(off) => Some(off),
                 None => {
-                    join_counted_run(&mut self.mmu, bus, &self.data_ctx, run, va, false, |_| true)
+                    join_counted_run(&mut self.mmu, bus, &self.data_ctx, run, va, false, |_, _| true)
                 }
             };
             if let Some(off) = off {
@@ -252,7 +252,7 @@ impl Hart {
                 Some(off) => Some(off),
                 // Stores to decoded code are seen by `note_ram_store` below.
                 None => {
-                    join_counted_run(&mut self.mmu, bus, &self.data_ctx, run, va, true, |_| true)
+                    join_counted_run(&mut self.mmu, bus, &self.data_ctx, run, va, true, |_, _| true)
                 }
             };
             if let Some(off) = off {

@@ -175,7 +175,7 @@ extern "C" fn counted_miss(env: *mut u8, va: u64, size: u64, store: u64, pc: u64
     // A store to decoded code must drop what was decoded from the bytes it changes: the
     // interpreter's path does.
     let (page_map, len) = (env.page_map, env.page_map_len);
-    let no_code = |off: usize| !store || may_store_to(page_map, len, off);
+    let no_code = |off: usize, store: bool| !store || may_store_to(page_map, len, off);
     mmu.current_pc = pc;
     let Some(at) = join_counted_run(mmu, bus, &c.data_ctx, run, va, store, no_code) else {
         return 0;

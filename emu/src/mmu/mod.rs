@@ -832,25 +832,36 @@ impl Mmu {
 
     /// Join `va`'s page to `run` for a load or a `store` and count the access there, when
     /// the counted cache has the page, it may join ([`Mmu::may_join`]) and `offset` gives
-    /// the offset of its physical page in the memory the run reaches (RAM); the page it
-    /// displaces from the run has its accesses accounted first. Returns the offset of
-    /// `va`; None, having changed nothing, otherwise (the caller ends the run and takes
-    /// the full path).
+    /// the offset of its physical page in the memory the run reaches (RAM) for that
+    /// access type; the page it displaces from the run has its accesses accounted first.
+    /// The page joins for the other type too when the counted cache would serve that
+    /// type through the same L1D slot and `offset` accepts it, so that the first access
+    /// of the other type is counted without a miss. Returns the offset of `va`; None,
+    /// having changed nothing, otherwise (the caller ends the run and takes the full
+    /// path).
     pub fn join_run(
         &mut self,
         run: &mut CountedRun,
         va: u64,
         store: bool,
         ctx: &TranslateCtx,
-        offset: impl FnOnce(u64) -> Option<usize>,
+        offset: impl Fn(u64, bool) -> Option<usize>,
     ) -> Option<usize> {
-        let access = if store {
-            AccessType::Store
-        } else {
-            AccessType::Load
+        let access_of = |store| {
+            if store {
+                AccessType::Store
+            } else {
+                AccessType::Load
+            }
         };
-        let join = self.may_join(va, access, ctx, run)?;
-        let off = offset(join.page)?;
+        let join = self.may_join(va, access_of(store), ctx, run)?;
+        let off = offset(join.page, store)?;
+        // Through the same slot, the other type's accesses are hits on the same entry,
+        // apart from the run's other pages as this one's are.
+        let both = self
+            .counted_hit(va, access_of(!store), ctx)
+            .is_some_and(|e| e.page == join.page && e.slot == join.slot)
+            && offset(join.page, !store) == Some(off);
         let vpn = va >> 12;
         let displaced = &mut run.pages[CountedRun::slot(vpn)];
         if displaced.vpn != vpn && displaced.n > 0 {
@@ -869,6 +880,9 @@ impl Mmu {
             "a run outlived its context"
         );
         run.join(vpn, off, store, join.slot, join.level);
+        if both {
+            run.allow(vpn, !store);
+        }
         Some(off + (va & 0xfff) as usize)
     }
 

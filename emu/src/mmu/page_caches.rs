@@ -300,6 +300,18 @@ impl CountedRun {
         p.last = self.seq;
     }
 
+    /// Let the page `vpn` the run holds take accesses of the other type too (a load
+    /// or a `store`), counting none.
+    pub fn allow(&mut self, vpn: u64, store: bool) {
+        let p = &mut self.pages[Self::slot(vpn)];
+        debug_assert_eq!(p.vpn, vpn, "a page the run does not hold");
+        if store {
+            p.store = true;
+        } else {
+            p.load = true;
+        }
+    }
+
     /// The pages the run holds.
     pub fn held(&self) -> impl Iterator<Item = &RunPage> {
         Occupied(self.occupied).map(|i| &self.pages[i])

@@ -140,7 +140,7 @@ fn check(l1d: TlbLevelConfig, ops: &[Op]) {
                 };
                 let va = va(page);
                 let want = each.translate(va, access, &ctx, &mut bus).unwrap();
-                let off = |page: u64| Some((page - DRAM_BASE) as usize);
+                let off = |page: u64, _| Some((page - DRAM_BASE) as usize);
                 let got = match run.count(va, store) {
                     Some(at) => at as u64 + DRAM_BASE,
                     None => match runs.join_run(&mut run, va, store, &ctx, off) {
