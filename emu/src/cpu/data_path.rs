@@ -41,6 +41,22 @@ pub(super) trait DataPath {
         size: u64,
         value: u64,
     ) -> Result<bool, Exception>;
+    /// The RAM offset of an aligned atomic access of `size` bytes at `va`, a load
+    /// (LR) or a `store` (SC, AMO), accounted as the reference path's one translation
+    /// of it would be, when this path serves it from RAM without a fault; None, having
+    /// changed nothing, otherwise (the reference path then runs the instruction).
+    #[inline(always)]
+    fn atomic(
+        &mut self,
+        _hart: &mut Hart,
+        _bus: &mut Bus,
+        _pc: u64,
+        _va: u64,
+        _size: u64,
+        _store: bool,
+    ) -> Option<usize> {
+        None
+    }
 }
 
 /// Every access through the MMU's translate (its fast path, TLB model or walk).
@@ -101,6 +117,26 @@ impl DataPath for Cached {
     ) -> Result<bool, Exception> {
         hart.store_fast(bus, va, size, value)
     }
+
+    #[inline(always)]
+    fn atomic(
+        &mut self,
+        hart: &mut Hart,
+        _bus: &mut Bus,
+        _pc: u64,
+        va: u64,
+        size: u64,
+        store: bool,
+    ) -> Option<usize> {
+        // A page the store table holds is writable, so readable, and has no decoded
+        // code: an SC or AMO needs nothing more.
+        let table = if store {
+            &hart.dtlb.store
+        } else {
+            &hart.dtlb.load
+        };
+        DataTlb::lookup(table, va, size)
+    }
 }
 
 /// Through the MMU's counted cache, repeated accesses to a few pages accounted together.
@@ -147,6 +183,32 @@ impl DataPath for CountedRun {
     ) -> Result<bool, Exception> {
         hart.mmu.current_pc = pc;
         hart.store_counted(bus, va, size, value, self)
+    }
+
+    #[inline(always)]
+    fn atomic(
+        &mut self,
+        hart: &mut Hart,
+        bus: &mut Bus,
+        pc: u64,
+        va: u64,
+        _size: u64,
+        store: bool,
+    ) -> Option<usize> {
+        hart.mmu.current_pc = pc;
+        // Aligned, the access stays in its page.
+        // The caller sees a store to decoded code (`Hart::note_ram_store`).
+        self.count(va, store).or_else(|| {
+            join_counted_run(
+                &mut hart.mmu,
+                bus,
+                &hart.data_ctx,
+                self,
+                va,
+                store,
+                |_, _| true,
+            )
+        })
     }
 }
 
@@ -224,9 +286,15 @@ impl Hart {
         if (va & 0xfff) + size <= 0x1000 {
             let off = match run.count(va, false) {
                 Some(off) => Some(off),
-                None => {
-                    join_counted_run(&mut self.mmu, bus, &self.data_ctx, run, va, false, |_, _| true)
-                }
+                None => join_counted_run(
+                    &mut self.mmu,
+                    bus,
+                    &self.data_ctx,
+                    run,
+                    va,
+                    false,
+                    |_, _| true,
+                ),
             };
             if let Some(off) = off {
                 return Ok(read_le(bus.ram.as_slice(), off, size));
@@ -252,7 +320,9 @@ impl Hart {
                 Some(off) => Some(off),
                 // Stores to decoded code are seen by `note_ram_store` below.
                 None => {
-                    join_counted_run(&mut self.mmu, bus, &self.data_ctx, run, va, true, |_, _| true)
+                    join_counted_run(&mut self.mmu, bus, &self.data_ctx, run, va, true, |_, _| {
+                        true
+                    })
                 }
             };
             if let Some(off) = off {

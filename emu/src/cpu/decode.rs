@@ -267,6 +267,14 @@ impl OpKind {
     /// Whether a compiled block ends after the op. A conditional branch does not: its
     /// taken side leaves the block and the other carries on, so a block spans several
     /// basic blocks.
+    /// LR, SC or an AMO.
+    pub fn is_atomic(self) -> bool {
+        matches!(
+            self,
+            OpKind::LrW | OpKind::LrD | OpKind::ScW | OpKind::ScD | OpKind::AmoW | OpKind::AmoD
+        )
+    }
+
     pub fn ends_jit_block(self) -> bool {
         matches!(self, OpKind::Jal | OpKind::Jalr)
     }
@@ -288,6 +296,22 @@ pub enum AmoOp {
 }
 
 impl AmoOp {
+    /// The value the AMO stores, from the old value in memory `a` and the source `b`
+    /// (a word's both sign-extended to 64 bits, which keeps the unsigned order too).
+    pub fn apply(self, a: u64, b: u64) -> u64 {
+        match self {
+            AmoOp::Swap => b,
+            AmoOp::Add => a.wrapping_add(b),
+            AmoOp::Xor => a ^ b,
+            AmoOp::And => a & b,
+            AmoOp::Or => a | b,
+            AmoOp::Min => (a as i64).min(b as i64) as u64,
+            AmoOp::Max => (a as i64).max(b as i64) as u64,
+            AmoOp::Minu => a.min(b),
+            AmoOp::Maxu => a.max(b),
+        }
+    }
+
     pub fn from_imm(imm: i32) -> AmoOp {
         match imm {
             0 => AmoOp::Swap,

@@ -717,17 +717,7 @@ impl Hart {
         } else {
             (old, src)
         };
-        let new = match AmoOp::from_imm(op.imm) {
-            AmoOp::Swap => b,
-            AmoOp::Add => a.wrapping_add(b),
-            AmoOp::Xor => a ^ b,
-            AmoOp::And => a & b,
-            AmoOp::Or => a | b,
-            AmoOp::Min => (a as i64).min(b as i64) as u64,
-            AmoOp::Max => (a as i64).max(b as i64) as u64,
-            AmoOp::Minu => a.min(b),
-            AmoOp::Maxu => a.max(b),
-        };
+        let new = AmoOp::from_imm(op.imm).apply(a, b);
         let device = bus.ram_offset(pa, size).is_none();
         bus.write(pa, size as usize, new).map_err(fault)?;
         if let Some(off) = bus.ram.offset_of(pa, size) {

@@ -14,9 +14,9 @@
 //! path, then everything `exec` leaves alone (atomics, CSRs, xRET, fences, FP).
 
 use super::data_path::{DataPath, Reference};
-use super::decode::OpKind;
+use super::decode::{AmoOp, OpKind};
 use super::trap::Exception;
-use super::{sext32, Hart, Step, SEE_STEP};
+use super::{read_le, sext32, write_le, Hart, Step, SEE_STEP};
 use crate::bus::Bus;
 
 /// What an instruction executed by [`Hart::exec`] asks of the loop.
@@ -109,6 +109,9 @@ impl Hart {
             OpKind::Sw => return stored(data.store(self, bus, pc, ea, 4, b)?),
             OpKind::Sd => return stored(data.store(self, bus, pc, ea, 8, b)?),
             OpKind::Fence => return Ok(Flow::Next),
+            OpKind::LrW | OpKind::LrD | OpKind::ScW | OpKind::ScD | OpKind::AmoW | OpKind::AmoD => {
+                return Ok(self.exec_atomic(bus, data, index, pc));
+            }
             OpKind::Empty | OpKind::PageEnd => return Ok(Flow::Refetch),
             _ => match alu(kind, a, b, imm) {
                 Some(v) => v,
@@ -117,6 +120,56 @@ impl Hart {
         };
         self.x[rd] = value;
         Ok(Flow::Next)
+    }
+
+    /// An LR, SC or AMO whose access the data path serves from RAM
+    /// ([`DataPath::atomic`]); [`Flow::Other`], having changed nothing, when it does not
+    /// (the reference path raises a misaligned access's exception before translating).
+    #[inline(never)]
+    fn exec_atomic<D: DataPath>(
+        &mut self,
+        bus: &mut Bus,
+        data: &mut D,
+        index: usize,
+        pc: u64,
+    ) -> Flow {
+        let op = self.decoded.op(index);
+        let size = match op.k {
+            OpKind::LrW | OpKind::ScW | OpKind::AmoW => 4,
+            _ => 8,
+        };
+        let va = self.x[op.rs1 as usize & 31];
+        let load = matches!(op.k, OpKind::LrW | OpKind::LrD);
+        if va & (size - 1) != 0 {
+            return Flow::Other;
+        }
+        let Some(off) = data.atomic(self, bus, pc, va, size, !load) else {
+            return Flow::Other;
+        };
+        let widen = |raw: u64| if size == 4 { sext32(raw) } else { raw };
+        let pa = bus.ram.base() + off as u64;
+        let raw = read_le(bus.ram.as_slice(), off, size);
+        let src = self.x[op.rs2 as usize & 31];
+        let (result, stored) = match op.k {
+            OpKind::LrW | OpKind::LrD => {
+                self.reservation = Some((pa, raw));
+                (widen(raw), None)
+            }
+            OpKind::ScW | OpKind::ScD => {
+                let ok = matches!(self.reservation.take(), Some((at, loaded)) if at == pa && raw == loaded);
+                ((!ok) as u64, ok.then_some(src))
+            }
+            _ => {
+                let new = AmoOp::from_imm(op.imm).apply(widen(raw), widen(src));
+                (widen(raw), Some(new))
+            }
+        };
+        if let Some(value) = stored {
+            write_le(bus.ram.as_mut_slice(), off, size, value);
+            self.note_ram_store(off, size as usize);
+        }
+        self.x[op.rd as usize & 31] = result;
+        Flow::Next
     }
 
     /// Execute the op at decode-cache `index`, which sits at `pc`, through the reference

@@ -451,6 +451,57 @@ fn lr_sc_reservation_rules() {
     assert_eq!(r.bus.ram.read(DATA, 8), Some(42));
 }
 
+/// LR, SC and AMOs give the same registers, memory and TLB counters whether the data
+/// path serves them (the hart's data-page cache, a counted run) or the reference path
+/// translates them, run straight through in one quantum.
+#[test]
+fn atomics_agree_on_every_data_path() {
+    let mut prog = li64(A0, DATA);
+    prog.extend(li64(T0, 0xffff_ffff_8000_0005));
+    prog.extend([
+        store(3, T0, A0, 0),          // the page enters the caches
+        load(3, 13, A0, 8),           // for loads too
+        amo(0x00, false, A1, A0, T0), // amoadd.w
+        amo(0x02, true, A2, A0, 0),   // lr.d
+        amo(0x03, true, 14, A0, T0),  // sc.d succeeds
+        amo(0x03, true, 15, A0, A1),  // sc.d without a reservation fails
+        amo(0x02, false, 16, A0, 0),  // lr.w
+        amo(0x01, true, 17, A0, A2),  // amoswap.d
+        amo(0x03, false, 18, A0, T0), // sc.w: the word changed, fails
+        amo(0x1c, true, 19, A0, T0),  // amomaxu.d
+        amo(0x10, false, 20, A0, A1), // amomin.w
+        load(3, 21, A0, 0),
+    ]);
+    let run = |stats: bool, fast_path: bool| {
+        let mut r = Rig::new(&prog);
+        let config = crate::mmu::MmuConfig {
+            stats,
+            fast_path,
+            ..Default::default()
+        };
+        let mut hart = Hart::new(0, config);
+        hart.pc = DRAM_BASE;
+        hart.mmu.pmp.write_addr(0, u64::MAX);
+        hart.mmu.pmp.write_cfg(0, 0x1f);
+        hart.mmu.pmp_changed();
+        r.hart = hart;
+        assert_eq!(r.step(prog.len() as u64), RunStop::Budget);
+        assert_eq!(r.hart.pc, DRAM_BASE + 4 * prog.len() as u64);
+        (r.hart.x, r.bus.ram.read(DATA, 8), r.hart.mmu.stats.clone())
+    };
+    let reference = run(true, false);
+    assert_eq!(reference.0[14], 0, "the first sc.d succeeds");
+    assert_eq!(reference.0[15], 1);
+    assert_eq!(reference.0[18], 1);
+    assert_eq!(run(true, true), reference, "counted run");
+    let cached = run(false, true);
+    assert_eq!(
+        (cached.0, cached.1),
+        (reference.0, reference.1),
+        "data-page cache"
+    );
+}
+
 #[test]
 fn misaligned_atomics_trap() {
     for (insn, cause) in [
