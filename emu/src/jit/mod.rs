@@ -272,9 +272,9 @@ pub struct EnvLayout {
 /// run holds `page_mask + 1` pages of `1 << page_shift` bytes from `pages`, direct-mapped
 /// by virtual page number, and the count of its accesses at `seq`.
 ///
-/// A load or store whose page is the one in its slot (`page_vpn`), of a type the page
-/// holds (`page_load`/`page_store`, bytes 0 or 1), and that stays in the page, is a
-/// repeat of the counted-cache hit with which the page joined: generated code adds one
+/// A load or store whose last byte's page is the one its first byte's slot holds for
+/// the access type (`page_tags`: the load's tag, then the store's), so that it stays in
+/// the page, is a repeat of the counted-cache hit with which the page joined: generated code adds one
 /// to `seq` and to the page's `page_n`, stores `seq` in its `page_last`, and touches RAM
 /// at va + `page_addend` (a store only when the page holds no decoded code). Any other
 /// access calls the environment's [`MissCall`] function (`(env, va, size, store, pc) ->
@@ -310,9 +310,7 @@ pub struct CountedLayout {
     pub page_shift: u8,
     pub page_mask: u64,
     pub seq: i32,
-    pub page_vpn: i32,
-    pub page_load: i32,
-    pub page_store: i32,
+    pub page_tags: i32,
     pub page_addend: i32,
     pub page_n: i32,
     pub page_last: i32,
@@ -1668,18 +1666,6 @@ impl Translator<'_> {
             .load(I64, TRUSTED, self.env, field(offset_of!(MissCall, result)))
     }
 
-    /// Go to `miss` unless the `size` bytes at `va` are all on `va`'s page.
-    fn stays_in_page(&mut self, va: Value, size: i64, miss: IrBlock) {
-        if size > 1 {
-            let in_page = self.b.ins().band_imm_s(va, 0xfff);
-            let fits =
-                self.b
-                    .ins()
-                    .icmp_imm_s(IntCC::UnsignedLessThanOrEqual, in_page, 0x1000 - size);
-            self.continue_if(fits, miss);
-        }
-    }
-
     /// A cold block for a memory access's checks to branch to; `leave_before` fills it.
     fn cold_block(&mut self) -> IrBlock {
         let slow = self.b.create_block();
@@ -1758,19 +1744,23 @@ impl Translator<'_> {
         let out = self.cold_block();
         let join = self.b.create_block();
         let host = self.b.append_block_param(join, I64);
-        // In the run: its page, a type it holds, within the page.
+        // In the run: the run's page for the access's first byte holds the page of its
+        // last byte for this type (so the access stays in the page).
+        let run = self.env_field(c.run);
         let vpn = self.b.ins().ushr_imm_u(va, 12);
-        let run = self.b.ins().load(I64, TRUSTED, self.env, c.run);
         let slot = self.b.ins().band_imm_s(vpn, c.page_mask as i64);
         let slot = self.b.ins().ishl_imm_u(slot, c.page_shift as i64);
         let page = self.b.ins().iadd(run, slot);
-        let page_vpn = self.b.ins().load(I64, TRUSTED, page, c.pages + c.page_vpn);
-        let same = self.b.ins().icmp(IntCC::Equal, page_vpn, vpn);
-        self.continue_if(same, miss);
-        let flag_at = c.pages + if store { c.page_store } else { c.page_load };
-        let flag = self.b.ins().uload8(I32, TRUSTED, page, flag_at);
-        self.continue_if(flag, miss);
-        self.stays_in_page(va, size, miss);
+        let last_vpn = if size > 1 {
+            let last = self.b.ins().iadd_imm_s(va, size - 1);
+            self.b.ins().ushr_imm_u(last, 12)
+        } else {
+            vpn
+        };
+        let tag_at = c.pages + c.page_tags + if store { 8 } else { 0 };
+        let tag = self.b.ins().load(I64, TRUSTED, page, tag_at);
+        let hit = self.b.ins().icmp(IntCC::Equal, tag, last_vpn);
+        self.continue_if(hit, miss);
         let addend = self
             .b
             .ins()

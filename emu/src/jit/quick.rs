@@ -63,7 +63,6 @@ const LEFT: u8 = R11;
 // Condition codes (the low nibble of `jcc`/`setcc`).
 const CC_B: u8 = 0x2;
 const CC_BE: u8 = 0x6;
-const CC_A: u8 = 0x7;
 const CC_AE: u8 = 0x3;
 const CC_E: u8 = 0x4;
 const CC_NE: u8 = 0x5;
@@ -417,26 +416,18 @@ fn write_counted_lookups(layout: EnvLayout, c: super::CountedLayout) -> (Vec<u8>
         *start = a.code.len();
         let mut to_miss = Vec::new();
         let mut to_leave = Vec::new();
-        // r9: the run's slot for the page (r8: the page number).
-        a.mov_rr(R8, RAX);
-        a.shift_imm(SHR, true, R8, 12);
-        a.mov_rr(R9, R8);
+        // r9: the run's slot for the page of the first byte; it must hold the page of
+        // the last (r8) for this access type, so the access stays in the page.
+        a.mov_rr(R9, RAX);
+        a.shift_imm(SHR, true, R9, 12);
         a.alu_imm(Alu::And, true, R9, c.page_mask as i32);
         a.shift_imm(SHL, true, R9, c.page_shift);
         a.alu_mem(Alu::Add, true, R9, at(ENV, c.run));
-        a.alu_mem(Alu::Cmp, true, R8, at(R9, c.pages + c.page_vpn));
+        a.lea(R8, at(RAX, size - 1));
+        a.shift_imm(SHR, true, R8, 12);
+        let tag = c.page_tags + if store { 8 } else { 0 };
+        a.alu_mem(Alu::Cmp, true, R8, at(R9, c.pages + tag));
         to_miss.push(a.jcc(CC_NE));
-        // cmp byte [r9 + flag], 0
-        let flag = if store { c.page_store } else { c.page_load };
-        a.mem(false, &[0x80], 7, at(R9, c.pages + flag));
-        a.code.push(0);
-        to_miss.push(a.jcc(CC_E));
-        if size > 1 {
-            a.mov_rr(R8, RAX);
-            a.alu_imm(Alu::And, true, R8, 0xfff);
-            a.alu_imm(Alu::Cmp, true, R8, 0x1000 - size);
-            to_miss.push(a.jcc(CC_A));
-        }
         a.load(R10, at(R9, c.pages + c.page_addend));
         if store {
             // The RAM page's entry in the decode cache's page map must say no code.

@@ -184,9 +184,10 @@ pub struct RunPage {
     pub n: u64,
     /// The run's sequence number ([`CountedRun::seq`]) of the last of them.
     pub last: u64,
-    /// Which access types were a counted-cache hit on the page when it joined.
-    pub load: bool,
-    pub store: bool,
+    /// By access type (a load, a store): the page's number when that type was a
+    /// counted-cache hit on the page's slot when it joined, [`NO_VPN`] otherwise; an
+    /// access whose last byte's page number is its type's tag is the run's.
+    pub tags: [u64; 2],
     /// What the MMU needs to account the accesses: the L1D slot they hit (or the MMU's
     /// "no TLB" mark) and the leaf level of its entry.
     pub slot: u32,
@@ -230,8 +231,7 @@ impl CountedRun {
         addend: 0,
         n: 0,
         last: 0,
-        load: false,
-        store: false,
+        tags: [NO_VPN; 2],
         slot: 0,
         level: 0,
     };
@@ -258,7 +258,7 @@ impl CountedRun {
     pub fn count(&mut self, va: u64, store: bool) -> Option<usize> {
         let vpn = va >> 12;
         let p = &mut self.pages[Self::slot(vpn)];
-        if p.vpn != vpn || !(if store { p.store } else { p.load }) {
+        if p.tags[store as usize] != vpn {
             return None;
         }
         self.seq += 1;
@@ -290,11 +290,7 @@ impl CountedRun {
                 ..Self::EMPTY_PAGE
             };
         }
-        if store {
-            p.store = true;
-        } else {
-            p.load = true;
-        }
+        p.tags[store as usize] = vpn;
         self.seq += 1;
         p.n += 1;
         p.last = self.seq;
@@ -305,11 +301,7 @@ impl CountedRun {
     pub fn allow(&mut self, vpn: u64, store: bool) {
         let p = &mut self.pages[Self::slot(vpn)];
         debug_assert_eq!(p.vpn, vpn, "a page the run does not hold");
-        if store {
-            p.store = true;
-        } else {
-            p.load = true;
-        }
+        p.tags[store as usize] = vpn;
     }
 
     /// The pages the run holds.
