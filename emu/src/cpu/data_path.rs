@@ -2,6 +2,7 @@
 //! [`Hart::exec`](super::semantics), and the hart's side of its data-page caches
 //! ([`crate::mmu::page_caches`]).
 
+use super::decode_cache::DecodeCache;
 use super::jit_glue::Counting;
 use super::trap::Exception;
 use super::{read_le, write_le, Hart};
@@ -150,6 +151,11 @@ impl DataPath for CountedRun {
     fn resume(&mut self, hart: &mut Hart) {
         if self.recheck {
             hart.mmu.keep_run(self, &hart.data_ctx);
+            // Only the fetch path decodes code, and it pauses the run first.
+            if self.code_pages_seen != hart.code_pages_added {
+                self.code_pages_seen = hart.code_pages_added;
+                self.forget_stores_to_code(|off| hart.decoded.has_code(off));
+            }
         }
     }
 
@@ -196,18 +202,11 @@ impl DataPath for CountedRun {
         store: bool,
     ) -> Option<usize> {
         hart.mmu.current_pc = pc;
-        // Aligned, the access stays in its page.
-        // The caller sees a store to decoded code (`Hart::note_ram_store`).
+        // Aligned, the access stays in its page. A page with decoded code takes no
+        // store (see `CountedRun::code_pages_seen`).
         self.count(va, store).or_else(|| {
-            join_counted_run(
-                &mut hart.mmu,
-                bus,
-                &hart.data_ctx,
-                self,
-                va,
-                store,
-                |_, _| true,
-            )
+            let allow = stores_without_code(&hart.decoded);
+            join_counted_run(&mut hart.mmu, bus, &hart.data_ctx, self, va, store, allow)
         })
     }
 }
@@ -235,6 +234,12 @@ pub(super) fn end_fetch_batch(
 pub(super) fn end_counted_run(mmu: &mut Mmu, run: &mut CountedRun) {
     mmu.settle_run(run);
     run.clear();
+}
+
+/// What the hart's joins to a counted run accept: a page for stores only while it holds
+/// no decoded code (see `CountedRun::code_pages_seen`).
+fn stores_without_code(decoded: &DecodeCache) -> impl Fn(usize, bool) -> bool + '_ {
+    move |off, store| !store || !decoded.has_code(off)
 }
 
 /// Counted runs: join `va`'s page to `run` for a load or a `store` and count the access
@@ -293,7 +298,7 @@ impl Hart {
                     run,
                     va,
                     false,
-                    |_, _| true,
+                    stores_without_code(&self.decoded),
                 ),
             };
             if let Some(off) = off {
@@ -318,11 +323,11 @@ impl Hart {
         if (va & 0xfff) + size <= 0x1000 {
             let off = match run.count(va, true) {
                 Some(off) => Some(off),
-                // Stores to decoded code are seen by `note_ram_store` below.
+                // A page with decoded code takes no store (see
+                // `CountedRun::code_pages_seen`): the full path below sees it.
                 None => {
-                    join_counted_run(&mut self.mmu, bus, &self.data_ctx, run, va, true, |_, _| {
-                        true
-                    })
+                    let allow = stores_without_code(&self.decoded);
+                    join_counted_run(&mut self.mmu, bus, &self.data_ctx, run, va, true, allow)
                 }
             };
             if let Some(off) = off {

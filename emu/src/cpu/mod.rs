@@ -228,6 +228,9 @@ pub struct Hart {
     /// the cache above; they remember the last physical page fetched from and its
     /// decode-cache page instead, which only fence.i invalidates.
     fetch_seen_pa: u64,
+    /// How many times a RAM page came to hold decoded code (it only ever goes up): a
+    /// counted run that saw another count drops the store tags of such pages.
+    code_pages_added: u64,
     fetch_seen_page: usize,
     /// Observed by counters only (see [`Mmu::only_counting`]): the fetch-page cache
     /// stays on and each hit in it is replayed to the MMU. Set at quantum start.
@@ -310,6 +313,7 @@ impl Hart {
             fetch_pages: FetchPages::new(),
             fetch_gen: 0,
             fetch_seen_pa: NO_VPN,
+            code_pages_added: 0,
             fetch_seen_page: 0,
             fetch_replayed: false,
             dtlb: DataTlb::new(),
@@ -488,8 +492,10 @@ impl Hart {
             return Ok(self.decoded.scratch(decode(lo | (hi << 16))));
         };
         if !self.decoded.has_code(ram_page_off) {
-            // Stores there must now drop what is decoded from it (see `DataTlb`).
+            // Stores there must now drop what is decoded from it (see `DataTlb`, and
+            // `CountedRun::code_pages_seen`).
             self.dtlb.forget_stores_to(ram_page_off);
+            self.code_pages_added = self.code_pages_added.wrapping_add(1);
         }
         let (index, started_over) = self.decoded.page_for(ram_page_off >> 12, &mut bus.ram);
         if started_over {

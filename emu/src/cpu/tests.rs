@@ -1028,6 +1028,55 @@ fn stores_to_a_page_cached_for_stores_see_code_decoded_there_later() {
     assert_eq!(r.x(A1), 3, "the patched instruction did not run");
 }
 
+/// The same in a counted run (`--stats`) with compiled code: the page joins the data
+/// run for stores while it holds no code, and must stop taking stores there once code
+/// is decoded from it, or the compiled patch would skip the decode cache.
+#[test]
+fn counted_stores_to_a_page_see_code_decoded_there_later() {
+    let body = [li(A0, 1), add(A1, A1, A0), jalr(0, 1, 0)];
+    let mut prog = li64(T0, DRAM_BASE + 0x1000);
+    for (i, word) in body.iter().enumerate() {
+        prog.extend(li64(T1, *word as u64));
+        prog.push(store(2, T1, T0, 4 * i as i32));
+    }
+    prog.push(FENCE_I);
+    prog.push(jal(1, (0x1000 - 4 * prog.len()) as i32));
+    prog.extend(li64(T1, li(A0, 2) as u64));
+    prog.push(store(2, T1, T0, 0));
+    prog.push(jal(1, (0x1000 - 4 * prog.len()) as i32));
+    let end = DRAM_BASE + 4 * prog.len() as u64;
+    // Cranelift's blocks, then quick code.
+    for (hot, quick) in [(1, 0), (crate::jit::MAX_HOT, 1)] {
+        let mut r = Rig::new(&prog);
+        let config = crate::mmu::MmuConfig {
+            stats: true,
+            ..Default::default()
+        };
+        let mut hart = Hart::new(0, config);
+        hart.pc = DRAM_BASE;
+        hart.mmu.pmp.write_addr(0, u64::MAX);
+        hart.mmu.pmp.write_cfg(0, 0x1f);
+        hart.mmu.pmp_changed();
+        hart.enable_jit(hot, quick);
+        r.hart = hart;
+        // One quantum: the run keeps its pages from the first stores to the patch.
+        let (_, stop) = r
+            .hart
+            .run(&mut r.bus, prog.len() as u64 + 2 * body.len() as u64);
+        assert_eq!((stop, r.hart.pc), (RunStop::Budget, end));
+        assert_eq!(
+            r.x(A1),
+            3,
+            "the patched instruction did not run (quick {quick})"
+        );
+        let stats = r.hart.jit_stats().unwrap_or_default();
+        assert!(
+            stats.blocks + stats.quick_blocks > 0,
+            "nothing compiled: the test needs a compiled store"
+        );
+    }
+}
+
 #[test]
 fn fence_i_sees_code_written_behind_the_harts_back() {
     // A loop body at 0x100 runs once; then memory changes without the hart storing (as

@@ -276,7 +276,8 @@ pub struct EnvLayout {
 /// the access type (`page_tags`: the load's tag, then the store's), so that it stays in
 /// the page, is a repeat of the counted-cache hit with which the page joined: generated code adds one
 /// to `seq` and to the page's `page_n`, stores `seq` in its `page_last`, and touches RAM
-/// at va + `page_addend` (a store only when the page holds no decoded code). Any other
+/// at va + `page_addend` (a page holds a store tag only while it holds no decoded
+/// code: see `CountedRun`). Any other
 /// access calls the environment's [`MissCall`] function (`(env, va, size, store, pc) ->
 /// host address or 0`), which joins the page to the run when
 /// the MMU's counted cache has it as plain RAM, counting the access, and returns the
@@ -1732,14 +1733,6 @@ impl Translator<'_> {
         let h = self.layout;
         // Loaded before the paths below part and join again, so they dominate later uses.
         let ram = self.env_field(h.ram_offset);
-        let code_map = if store {
-            Some((
-                self.env_field(h.page_map_offset),
-                self.env_field(h.page_map_len_offset),
-            ))
-        } else {
-            None
-        };
         let miss = self.cold_block();
         let out = self.cold_block();
         let join = self.b.create_block();
@@ -1766,9 +1759,6 @@ impl Translator<'_> {
             .ins()
             .load(I64, TRUSTED, page, c.pages + c.page_addend);
         let off = self.b.ins().iadd(va, addend);
-        if let Some((map, pages)) = code_map {
-            self.no_decoded_code(map, pages, off, out);
-        }
         let seq = self.b.ins().load(I64, TRUSTED, run, c.seq);
         let seq = self.b.ins().iadd_imm_s(seq, 1);
         self.b.ins().store(TRUSTED, seq, run, c.seq);
@@ -1811,23 +1801,6 @@ impl Translator<'_> {
         let slow = self.cold_block();
         let host = self.data_host(true, va, size, (retired, offset), slow);
         self.store_host(host, value, size);
-    }
-
-    /// Go to `otherwise` unless the RAM page at offset `off` is in the page map
-    /// (`map`, `pages` entries) and holds no decoded code: a store to code is the
-    /// interpreter's, which invalidates what was decoded from it.
-    fn no_decoded_code(&mut self, map: Value, pages: Value, off: Value, otherwise: IrBlock) {
-        let page = self.b.ins().ushr_imm_u(off, 12);
-        let in_map = self.b.ins().icmp(IntCC::UnsignedLessThan, page, pages);
-        self.continue_if(in_map, otherwise);
-        let at = self.b.ins().ishl_imm_u(page, 2);
-        let at = self.b.ins().iadd(map, at);
-        let decoded = self.b.ins().load(I32, TRUSTED, at, 0);
-        let no_code = self
-            .b
-            .ins()
-            .icmp_imm_s(IntCC::Equal, decoded, NO_DECODED_PAGE as i64);
-        self.continue_if(no_code, otherwise);
     }
 
     /// Store the low `size` bytes of `value` to guest RAM at host address `host`.

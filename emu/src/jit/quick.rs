@@ -402,10 +402,9 @@ fn call_miss_fn(a: &mut Asm, size: i32, store: bool) {
 
 /// The counted flavour's routines (see `CountedLayout` in `jit`), the same contract
 /// with the instruction's pc in rcx: an access the environment's counted run covers
-/// (a page it holds, of a type it holds there, within the page, and for a store a page
-/// without decoded code) is counted in it; anything else goes to the miss function,
-/// which may join the page to the run, or says to leave before the instruction. A store to a page with decoded code leaves at once, as Cranelift's
-/// counted blocks do.
+/// (a page it holds for the access's type, within the page) is counted in it; anything
+/// else goes to the miss function, which may join the page to the run, or says to
+/// leave before the instruction.
 fn write_counted_lookups(layout: EnvLayout, c: super::CountedLayout) -> (Vec<u8>, [usize; 8]) {
     let mut a = Asm::default();
     let mut starts = [0; 8];
@@ -415,7 +414,6 @@ fn write_counted_lookups(layout: EnvLayout, c: super::CountedLayout) -> (Vec<u8>
         a.code.resize(a.code.len().next_multiple_of(16), 0xcc);
         *start = a.code.len();
         let mut to_miss = Vec::new();
-        let mut to_leave = Vec::new();
         // r9: the run's slot for the page of the first byte; it must hold the page of
         // the last (r8) for this access type, so the access stays in the page.
         a.mov_rr(R9, RAX);
@@ -429,26 +427,6 @@ fn write_counted_lookups(layout: EnvLayout, c: super::CountedLayout) -> (Vec<u8>
         a.alu_mem(Alu::Cmp, true, R8, at(R9, c.pages + tag));
         to_miss.push(a.jcc(CC_NE));
         a.load(R10, at(R9, c.pages + c.page_addend));
-        if store {
-            // The RAM page's entry in the decode cache's page map must say no code.
-            a.lea(
-                R8,
-                Mem {
-                    base: R10,
-                    index: Some(RAX),
-                    disp: 0,
-                },
-            );
-            a.shift_imm(SHR, true, R8, 12);
-            a.alu_mem(Alu::Cmp, true, R8, at(ENV, layout.page_map_len_offset));
-            to_leave.push(a.jcc(CC_AE));
-            a.shift_imm(SHL, true, R8, 2);
-            a.alu_mem(Alu::Add, true, R8, at(ENV, layout.page_map_offset));
-            // cmp dword [r8], 0
-            a.mem(false, &[0x83], 7, at(R8, 0));
-            a.code.push(0);
-            to_leave.push(a.jcc(CC_NE));
-        }
         // One more access in the run, the page's last so far.
         a.load(R8, at(ENV, c.run));
         // inc qword [r8 + seq]
@@ -459,12 +437,6 @@ fn write_counted_lookups(layout: EnvLayout, c: super::CountedLayout) -> (Vec<u8>
         a.mem(true, &[0xff], 0, at(R9, c.pages + c.page_n));
         a.alu_mem(Alu::Add, true, R10, at(ENV, layout.ram_offset));
         a.rr(false, &[0x39], RAX, RAX, false);
-        a.ret();
-        for p in to_leave {
-            a.land(p);
-        }
-        // Clear ZF: a miss.
-        a.alu_imm(Alu::Or, false, R8, 1);
         a.ret();
         for p in to_miss {
             a.land(p);

@@ -223,6 +223,12 @@ pub struct CountedRun {
     /// The run was accounted since its last access: before the next, the MMU says
     /// whether its pages may stay (`Mmu::keep_run`).
     pub recheck: bool,
+    /// The hart's count of RAM pages that came to hold decoded code, when the run last
+    /// made sure that none of its pages with a store tag holds any: generated code then
+    /// stores to such a page without looking, and a store to decoded code must go to
+    /// the interpreter, which drops what was decoded from the bytes it changes (the
+    /// host's).
+    pub code_pages_seen: u64,
 }
 
 impl CountedRun {
@@ -244,6 +250,7 @@ impl CountedRun {
         by_tlb_slot: [0; RUN_PAGES],
         context: [0; 4],
         recheck: false,
+        code_pages_seen: 0,
     };
 
     /// The run's slot for virtual page `vpn` (which may hold another page).
@@ -302,6 +309,17 @@ impl CountedRun {
         let p = &mut self.pages[Self::slot(vpn)];
         debug_assert_eq!(p.vpn, vpn, "a page the run does not hold");
         p.tags[store as usize] = vpn;
+    }
+
+    /// Stop taking stores to the pages the run holds for which `has_code` says their
+    /// RAM page (its offset) holds decoded code.
+    pub fn forget_stores_to_code(&mut self, has_code: impl Fn(usize) -> bool) {
+        for i in Occupied(self.occupied) {
+            let p = &mut self.pages[i];
+            if p.tags[1] != NO_VPN && has_code((p.vpn << 12).wrapping_add(p.addend) as usize) {
+                p.tags[1] = NO_VPN;
+            }
+        }
     }
 
     /// The pages the run holds.
