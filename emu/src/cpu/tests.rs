@@ -90,9 +90,14 @@ struct Rig {
 
 impl Rig {
     fn new(prog: &[u32]) -> Rig {
+        Rig::with_mmu(prog, Default::default())
+    }
+
+    /// [`Rig::new`] with an MMU configured as `mmu` says (`stats`: a counted run).
+    fn with_mmu(prog: &[u32], mmu: crate::mmu::MmuConfig) -> Rig {
         let mut bus = Bus::new(RAM);
         load_words(&mut bus, DRAM_BASE, prog);
-        let mut hart = Hart::new(0, Default::default());
+        let mut hart = Hart::new(0, mmu);
         hart.pc = DRAM_BASE;
         // Traps land on an `ebreak`-free spin so tests can look at the trap state.
         load_words(&mut bus, HANDLER, &[jal(0, 0)]);
@@ -473,18 +478,12 @@ fn atomics_agree_on_every_data_path() {
         load(3, 21, A0, 0),
     ]);
     let run = |stats: bool, fast_path: bool| {
-        let mut r = Rig::new(&prog);
         let config = crate::mmu::MmuConfig {
             stats,
             fast_path,
             ..Default::default()
         };
-        let mut hart = Hart::new(0, config);
-        hart.pc = DRAM_BASE;
-        hart.mmu.pmp.write_addr(0, u64::MAX);
-        hart.mmu.pmp.write_cfg(0, 0x1f);
-        hart.mmu.pmp_changed();
-        r.hart = hart;
+        let mut r = Rig::with_mmu(&prog, config);
         assert_eq!(r.step(prog.len() as u64), RunStop::Budget);
         assert_eq!(r.hart.pc, DRAM_BASE + 4 * prog.len() as u64);
         (r.hart.x, r.bus.ram.read(DATA, 8), r.hart.mmu.stats.clone())
@@ -1006,12 +1005,10 @@ fn self_modifying_code_sees_its_own_stores() {
     assert_eq!(r.hart.decoded.page_for(0, &mut r.bus.ram), (1, false));
 }
 
-#[test]
-fn stores_to_a_page_cached_for_stores_see_code_decoded_there_later() {
-    // The program writes a body to a page of its own (which the data-page cache then
-    // holds for stores), runs it, patches it with no fence.i and runs it again: the
-    // patch must reach the decoded code, so the page cannot stay cached for stores once
-    // code is decoded from it.
+/// A program that writes a three-instruction routine adding 1 to a1 to a page of its
+/// own, runs it, patches it to add 2 with no fence.i and runs it again (a1 = 3 at the
+/// end), and the number of instructions it runs.
+fn patched_routine() -> (Vec<u32>, u64) {
     let body = [li(A0, 1), add(A1, A1, A0), jalr(0, 1, 0)];
     let mut prog = li64(T0, DRAM_BASE + 0x1000);
     for (i, word) in body.iter().enumerate() {
@@ -1023,6 +1020,16 @@ fn stores_to_a_page_cached_for_stores_see_code_decoded_there_later() {
     prog.extend(li64(T1, li(A0, 2) as u64));
     prog.push(store(2, T1, T0, 0));
     prog.push(jal(1, (0x1000 - 4 * prog.len()) as i32));
+    let steps = prog.len() as u64 + 2 * body.len() as u64;
+    (prog, steps)
+}
+
+#[test]
+fn stores_to_a_page_cached_for_stores_see_code_decoded_there_later() {
+    // The page holds the routine's body, which the data-page cache then holds for
+    // stores: the patch must reach the decoded code, so the page cannot stay cached for
+    // stores once code is decoded from it.
+    let (prog, _) = patched_routine();
     let mut r = Rig::new(&prog);
     r.run_prog(prog.len());
     assert_eq!(r.x(A1), 3, "the patched instruction did not run");
@@ -1033,36 +1040,18 @@ fn stores_to_a_page_cached_for_stores_see_code_decoded_there_later() {
 /// is decoded from it, or the compiled patch would skip the decode cache.
 #[test]
 fn counted_stores_to_a_page_see_code_decoded_there_later() {
-    let body = [li(A0, 1), add(A1, A1, A0), jalr(0, 1, 0)];
-    let mut prog = li64(T0, DRAM_BASE + 0x1000);
-    for (i, word) in body.iter().enumerate() {
-        prog.extend(li64(T1, *word as u64));
-        prog.push(store(2, T1, T0, 4 * i as i32));
-    }
-    prog.push(FENCE_I);
-    prog.push(jal(1, (0x1000 - 4 * prog.len()) as i32));
-    prog.extend(li64(T1, li(A0, 2) as u64));
-    prog.push(store(2, T1, T0, 0));
-    prog.push(jal(1, (0x1000 - 4 * prog.len()) as i32));
+    let (prog, steps) = patched_routine();
     let end = DRAM_BASE + 4 * prog.len() as u64;
+    let counted = crate::mmu::MmuConfig {
+        stats: true,
+        ..Default::default()
+    };
     // Cranelift's blocks, then quick code.
     for (hot, quick) in [(1, 0), (crate::jit::MAX_HOT, 1)] {
-        let mut r = Rig::new(&prog);
-        let config = crate::mmu::MmuConfig {
-            stats: true,
-            ..Default::default()
-        };
-        let mut hart = Hart::new(0, config);
-        hart.pc = DRAM_BASE;
-        hart.mmu.pmp.write_addr(0, u64::MAX);
-        hart.mmu.pmp.write_cfg(0, 0x1f);
-        hart.mmu.pmp_changed();
-        hart.enable_jit(hot, quick);
-        r.hart = hart;
+        let mut r = Rig::with_mmu(&prog, counted.clone());
+        r.hart.enable_jit(hot, quick);
         // One quantum: the run keeps its pages from the first stores to the patch.
-        let (_, stop) = r
-            .hart
-            .run(&mut r.bus, prog.len() as u64 + 2 * body.len() as u64);
+        let (_, stop) = r.hart.run(&mut r.bus, steps);
         assert_eq!((stop, r.hart.pc), (RunStop::Budget, end));
         assert_eq!(
             r.x(A1),
