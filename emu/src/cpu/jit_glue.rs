@@ -121,11 +121,7 @@ extern "C" fn data_miss(env: *mut u8, va: u64, size: u64, store: u64, _pc: u64) 
     if (va & 0xfff) + size > 0x1000 {
         return 0;
     }
-    let access = if store != 0 {
-        AccessType::Store
-    } else {
-        AccessType::Load
-    };
+    let access = AccessType::data(store != 0);
     if let Err(e) = mmu.translate(va, access, &d.data_ctx, bus) {
         d.fault = Some(e);
         return 0;

@@ -110,7 +110,7 @@ impl Hart {
             OpKind::Sd => return stored(data.store(self, bus, pc, ea, 8, b)?),
             OpKind::Fence => return Ok(Flow::Next),
             OpKind::LrW | OpKind::LrD | OpKind::ScW | OpKind::ScD | OpKind::AmoW | OpKind::AmoD => {
-                return Ok(self.exec_atomic(bus, data, index, pc));
+                return Ok(self.exec_atomic(bus, data, pc, (kind, rd, a, b, imm as i32)));
             }
             OpKind::Empty | OpKind::PageEnd => return Ok(Flow::Refetch),
             _ => match alu(kind, a, b, imm) {
@@ -125,21 +125,20 @@ impl Hart {
     /// An LR, SC or AMO whose access the data path serves from RAM
     /// ([`DataPath::atomic`]); [`Flow::Other`], having changed nothing, when it does not
     /// (the reference path raises a misaligned access's exception before translating).
+    /// `(kind, rd, rs1's value, rs2's value, the AMO's operation)` as `exec` read them.
     #[inline(never)]
     fn exec_atomic<D: DataPath>(
         &mut self,
         bus: &mut Bus,
         data: &mut D,
-        index: usize,
         pc: u64,
+        (kind, rd, va, src, amo): (OpKind, usize, u64, u64, i32),
     ) -> Flow {
-        let op = self.decoded.op(index);
-        let size = match op.k {
+        let size = match kind {
             OpKind::LrW | OpKind::ScW | OpKind::AmoW => 4,
             _ => 8,
         };
-        let va = self.x[op.rs1 as usize & 31];
-        let load = matches!(op.k, OpKind::LrW | OpKind::LrD);
+        let load = matches!(kind, OpKind::LrW | OpKind::LrD);
         if va & (size - 1) != 0 {
             return Flow::Other;
         }
@@ -149,8 +148,7 @@ impl Hart {
         let widen = |raw: u64| if size == 4 { sext32(raw) } else { raw };
         let pa = bus.ram.base() + off as u64;
         let raw = read_le(bus.ram.as_slice(), off, size);
-        let src = self.x[op.rs2 as usize & 31];
-        let (result, stored) = match op.k {
+        let (result, stored) = match kind {
             OpKind::LrW | OpKind::LrD => {
                 self.reservation = Some((pa, raw));
                 (widen(raw), None)
@@ -160,7 +158,7 @@ impl Hart {
                 ((!ok) as u64, ok.then_some(src))
             }
             _ => {
-                let new = AmoOp::from_imm(op.imm).apply(widen(raw), widen(src));
+                let new = AmoOp::from_imm(amo).apply(widen(raw), widen(src));
                 (widen(raw), Some(new))
             }
         };
@@ -168,7 +166,7 @@ impl Hart {
             write_le(bus.ram.as_mut_slice(), off, size, value);
             self.note_ram_store(off, size as usize);
         }
-        self.x[op.rd as usize & 31] = result;
+        self.x[rd] = result;
         Flow::Next
     }
 

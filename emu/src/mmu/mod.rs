@@ -37,6 +37,15 @@ pub enum AccessType {
 }
 
 impl AccessType {
+    /// A data access: a store, or a load.
+    pub fn data(store: bool) -> AccessType {
+        if store {
+            AccessType::Store
+        } else {
+            AccessType::Load
+        }
+    }
+
     /// The page-fault cause for this access.
     pub fn page_fault(self, va: u64) -> Exception {
         let cause = match self {
@@ -847,19 +856,12 @@ impl Mmu {
         ctx: &TranslateCtx,
         offset: impl Fn(u64, bool) -> Option<usize>,
     ) -> Option<usize> {
-        let access_of = |store| {
-            if store {
-                AccessType::Store
-            } else {
-                AccessType::Load
-            }
-        };
-        let join = self.may_join(va, access_of(store), ctx, run)?;
+        let join = self.may_join(va, AccessType::data(store), ctx, run)?;
         let off = offset(join.page, store)?;
         // Through the same slot, the other type's accesses are hits on the same entry,
         // apart from the run's other pages as this one's are.
         let both = self
-            .counted_hit(va, access_of(!store), ctx)
+            .counted_hit(va, AccessType::data(!store), ctx)
             .is_some_and(|e| e.page == join.page && e.slot == join.slot)
             && offset(join.page, !store) == Some(off);
         let vpn = va >> 12;
