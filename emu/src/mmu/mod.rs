@@ -393,6 +393,8 @@ struct CountedEntry {
     satp: u64,
     /// [`TlbArray::slot_version`] of `slot` in the L1 at fill time.
     slot_version: u64,
+    /// The PMP's version at fill time: a PMP write may take the page away, fence or not.
+    pmp_version: u64,
     /// Physical address of the 4 KiB page.
     page: u64,
     /// L1 slot the lookup lands on, or [`NO_TLB`].
@@ -427,6 +429,7 @@ impl FastCache {
             vpn: u64::MAX,
             key: 0,
             slot_version: 0,
+            pmp_version: 0,
             satp: 0,
             page: 0,
             slot: NO_TLB,
@@ -790,7 +793,7 @@ impl Mmu {
         (e.vpn == vpn
             && e.key == self.fast.counted_key(ctx, e.slot)
             && e.satp == ctx.satp
-            && self.pmp.version() == self.pmp_version_seen)
+            && e.pmp_version == self.pmp.version())
             .then_some(e)
     }
 
@@ -1057,6 +1060,7 @@ impl Mmu {
             key,
             satp: ctx.satp,
             slot_version,
+            pmp_version: self.pmp.version(),
             page: pa & !0xfff,
             slot,
             level,

@@ -4,7 +4,8 @@
 //! does), must give the same physical addresses and leave the same counters and TLB
 //! state (LRU stamps included). The page tables give the run what makes it hard: pages
 //! that share its direct-mapped slots, superpages, and 4K entries left in the TLB under a
-//! superpage by a remap without a fence (two entries matching one address). The same
+//! superpage by a remap without a fence (two entries matching one address), and a page
+//! of a superpage that the PMP lets S-mode read only. The same
 //! page tables check that the predicate the hart opens a fetch batch on,
 //! [`Mmu::would_replay_fetch`], agrees with the replay it stands for, and that fetches
 //! counted by L1I slot in a [`FetchRun`] account as each fetch translated in turn.
@@ -103,10 +104,16 @@ fn machine(l1d: TlbLevelConfig) -> (Bus, TranslateCtx, MmuConfig) {
     (bus, ctx, config)
 }
 
+/// The one page the PMP lets S-mode read only: page 17's, in the superpage, which the
+/// PMP then does not decide at once.
+const READ_ONLY: u64 = DRAM_BASE + 0x20_0000 + RUN_PAGES as u64 * 0x1000;
+
 fn new_mmu(config: &MmuConfig) -> Mmu {
     let mut mmu = Mmu::new(config.clone());
-    // Entry 15: NAPOT over everything, RWX.
+    // Entry 0: NAPOT over READ_ONLY's 4 KiB, R. Entry 15: NAPOT over everything, RWX.
+    mmu.pmp.write_addr(0, READ_ONLY >> 2 | 0x1ff);
     mmu.pmp.write_addr(15, u64::MAX);
+    mmu.pmp.write_cfg(0, 0x18 | 1);
     mmu.pmp.write_cfg(2, (0x18 | 7) << 56);
     mmu.pmp_changed();
     mmu
@@ -139,16 +146,16 @@ fn check(l1d: TlbLevelConfig, ops: &[Op]) {
                     AccessType::Load
                 };
                 let va = va(page);
-                let want = each.translate(va, access, &ctx, &mut bus).unwrap();
+                let want = each.translate(va, access, &ctx, &mut bus).ok();
                 let off = |page: u64, _| Some((page - DRAM_BASE) as usize);
                 let got = match run.count(va, store) {
-                    Some(at) => at as u64 + DRAM_BASE,
+                    Some(at) => Some(at as u64 + DRAM_BASE),
                     None => match runs.join_run(&mut run, va, store, &ctx, off) {
-                        Some(at) => at as u64 + DRAM_BASE,
+                        Some(at) => Some(at as u64 + DRAM_BASE),
                         None => {
                             runs.settle_run(&mut run);
                             run.clear();
-                            runs.translate(va, access, &ctx, &mut bus).unwrap()
+                            runs.translate(va, access, &ctx, &mut bus).ok()
                         }
                     },
                 };
@@ -299,7 +306,8 @@ proptest! {
 
 /// What the counted cache must follow: accesses of each type, remaps without a fence,
 /// the second superpage made global or not (a global and a non-global entry matching
-/// one address), fences, and satp writes between two address spaces.
+/// one address), fences, satp writes between two address spaces, and PMP writes
+/// (without a fence) that take page 16's physical page away from S-mode or give it back.
 #[derive(Debug, Clone)]
 enum ModelOp {
     Access { page: usize, access: u8 },
@@ -307,6 +315,15 @@ enum ModelOp {
     Global { on: bool },
     Fence { page: Option<usize> },
     Asid { asid: u64 },
+    Pmp { deny: bool },
+}
+
+/// PMP entry 1 over page 16's physical page: no access for S-mode when `deny`, else off.
+fn deny_page_16(mmu: &mut Mmu, deny: bool) {
+    mmu.pmp.write_addr(1, (DRAM_BASE + 0x20_0000) >> 2 | 0x1ff);
+    let cfg = if deny { 0x18 } else { 0 };
+    mmu.pmp.write_cfg(0, (cfg << 8) | 0x18 | 1);
+    mmu.pmp_changed();
 }
 
 fn model_op() -> impl Strategy<Value = ModelOp> {
@@ -316,6 +333,7 @@ fn model_op() -> impl Strategy<Value = ModelOp> {
         1 => any::<bool>().prop_map(|on| ModelOp::Global { on }),
         1 => proptest::option::of(0..32usize).prop_map(|page| ModelOp::Fence { page }),
         1 => (1..3u64).prop_map(|asid| ModelOp::Asid { asid }),
+        1 => any::<bool>().prop_map(|deny| ModelOp::Pmp { deny }),
     ]
 }
 
@@ -347,6 +365,10 @@ fn check_model(l1: TlbLevelConfig, ops: &[ModelOp]) {
                 counted.sfence_vma(page.map(va), None);
             }
             ModelOp::Asid { asid } => ctx.satp = 8 << 60 | asid << 44 | ROOT >> 12,
+            ModelOp::Pmp { deny } => {
+                deny_page_16(&mut full, deny);
+                deny_page_16(&mut counted, deny);
+            }
         }
     }
     assert_eq!(counted.stats, full.stats);
