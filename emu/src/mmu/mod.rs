@@ -403,6 +403,55 @@ struct CountedEntry {
     level: u8,
 }
 
+/// 2 MiB blocks the counted cache holds ([`CountedBlock`]), direct-mapped by block number
+/// (a power of two).
+const COUNTED_BLOCKS: usize = 64;
+
+/// The counted cache's entry for a 2 MiB block of virtual addresses in a superpage whose
+/// L1D entry translates its addresses alone (no other entry translates any of them, so
+/// a lookup of any lands on that slot, wherever it starts): a data access of a type
+/// in `types` to any page of the block is then the hit a [`CountedEntry`] of that page
+/// would stand for. It holds while the slot's version does (an entry that comes to
+/// translate an address of the slot's moves it) and the context, satp and PMP do, as a
+/// [`CountedEntry`]. Counted runs join the block's pages through it
+/// ([`Mmu::join_run`]), in any order with their other pages: those are translated by
+/// other slots, which translate none of the block's addresses.
+#[derive(Debug, Clone, Copy)]
+struct CountedBlock {
+    /// Virtual page number of the block's first page >> 9; `u64::MAX` for none.
+    block: u64,
+    key: u64,
+    satp: u64,
+    slot_version: u64,
+    pmp_version: u64,
+    /// Physical address of a page of the block = its virtual address + `pa_delta`.
+    pa_delta: u64,
+    slot: u32,
+    level: u8,
+    /// Whether the slot's entry translates the block alone. If not, `types` is empty:
+    /// the block is known not to serve, until its slot's version moves.
+    alone: bool,
+    /// By data access type (a load, a store): whether that type's accesses are hits on
+    /// `slot` (the counted cache served one for a page of the block) that the PMP allows
+    /// everywhere in the block.
+    types: [bool; 2],
+}
+
+impl CountedBlock {
+    const NONE: CountedBlock = CountedBlock {
+        block: u64::MAX,
+        key: 0,
+        satp: 0,
+        slot_version: 0,
+        pmp_version: 0,
+        pa_delta: 0,
+        slot: 0,
+        level: 0,
+        alone: false,
+        types: [false; 2],
+    };
+}
+
 /// The emulator's own translation cache in front of the TLB model: virtual page plus the
 /// context bits a translation depends on -> physical page, for pages whose PMP decision
 /// covers the whole page. Invalidated by bumping `epoch` (part of every key): on
@@ -414,6 +463,7 @@ struct FastCache {
     /// Trails of the last walks that filled `slots` ([`Mmu::retrace`]).
     trails: [[PteTrail; TRAIL_SLOTS]; 3],
     counted: [[CountedEntry; COUNTED_SLOTS]; 3],
+    counted_blocks: [CountedBlock; COUNTED_BLOCKS],
     epoch: u64,
     satp: u64,
 }
@@ -439,6 +489,7 @@ impl FastCache {
             slots: [[empty; FAST_SLOTS]; 3],
             trails: [[PteTrail::EMPTY; TRAIL_SLOTS]; 3],
             counted: [[counted_empty; COUNTED_SLOTS]; 3],
+            counted_blocks: [CountedBlock::NONE; COUNTED_BLOCKS],
             // Keys made from epoch >= 1 are never 0, so empty slots never match.
             epoch: 1,
             satp: 0,
@@ -794,7 +845,7 @@ impl Mmu {
             && e.key == self.fast.counted_key(ctx, e.slot)
             && e.satp == ctx.satp
             && e.pmp_version == self.pmp.version())
-            .then_some(e)
+        .then_some(e)
     }
 
     /// Whether `va`'s page may join the counted run `run` for a data access of type
@@ -859,15 +910,35 @@ impl Mmu {
         ctx: &TranslateCtx,
         offset: impl Fn(u64, bool) -> Option<usize>,
     ) -> Option<usize> {
-        let join = self.may_join(va, AccessType::data(store), ctx, run)?;
-        let off = offset(join.page, store)?;
-        // Through the same slot, the other type's accesses are hits on the same entry,
-        // apart from the run's other pages as this one's are.
-        let both = self
-            .counted_hit(va, AccessType::data(!store), ctx)
-            .is_some_and(|e| e.page == join.page && e.slot == join.slot)
-            && offset(join.page, !store) == Some(off);
         let vpn = va >> 12;
+        let block = self.counted_block(va, ctx);
+        let (join, other_hits) = match block.filter(|b| b.types[store as usize]) {
+            Some(b) => (
+                RunJoin {
+                    page: (vpn << 12).wrapping_add(b.pa_delta),
+                    slot: b.slot,
+                    level: b.level,
+                },
+                b.types[!store as usize],
+            ),
+            None => {
+                let join = self.may_join(va, AccessType::data(store), ctx, run)?;
+                // Through the same slot, the other type's accesses are hits on the same
+                // entry, apart from the run's other pages as this one's are.
+                let other_hits = self
+                    .counted_hit(va, AccessType::data(!store), ctx)
+                    .is_some_and(|e| e.page == join.page && e.slot == join.slot);
+                if join.level > 0 && join.slot != NO_TLB && block.is_none_or(|b| b.alone) {
+                    let mut types = block.map_or([false; 2], |b| b.types);
+                    types[store as usize] = true;
+                    types[!store as usize] |= other_hits;
+                    self.remember_block(va, join, types, ctx);
+                }
+                (join, other_hits)
+            }
+        };
+        let off = offset(join.page, store)?;
+        let both = other_hits && offset(join.page, !store) == Some(off);
         let displaced = &mut run.pages[CountedRun::slot(vpn)];
         if displaced.vpn != vpn && displaced.n > 0 {
             // Accounted alone; `settle_run` then moves the L1D's clock past its accesses
@@ -889,6 +960,52 @@ impl Mmu {
             run.allow(vpn, !store);
         }
         Some(off + (va & 0xfff) as usize)
+    }
+
+    /// The counted cache's entry for `va`'s 2 MiB block, if it was made in the current
+    /// context, satp and PMP state and its L1D slot still holds the same entry, which
+    /// nothing translates the block's addresses before.
+    #[inline(always)]
+    fn counted_block(&self, va: u64, ctx: &TranslateCtx) -> Option<CountedBlock> {
+        let block = va >> 21;
+        let b = self.fast.counted_blocks[block as usize % COUNTED_BLOCKS];
+        (b.block == block
+            && b.key == self.fast.counted_key(ctx, b.slot)
+            && b.satp == ctx.satp
+            && b.pmp_version == self.pmp.version()
+            && b.slot_version == self.l1d.slot_version(b.slot as usize))
+        .then_some(b)
+    }
+
+    /// Remember `va`'s 2 MiB block in the counted cache (see [`CountedBlock`]): its page
+    /// was a counted-cache hit on `join`'s slot, a superpage entry's, for the access
+    /// `types` (those already known for the block included). The PMP must decide the
+    /// whole block for a type to stay.
+    fn remember_block(&mut self, va: u64, join: RunJoin, types: [bool; 2], ctx: &TranslateCtx) {
+        let alone = self.l1d.alone(join.slot as usize, satp_asid(ctx.satp));
+        let pa_delta = join.page.wrapping_sub(va & !0xfff);
+        let block_pa = (va & !0x1f_ffff).wrapping_add(pa_delta);
+        let privilege = ctx.privilege.min(3);
+        let decided = |store: bool| {
+            alone
+                && types[store as usize]
+                && self
+                    .pmp
+                    .allows_whole(block_pa, 1 << 21, AccessType::data(store), privilege)
+        };
+        let block = va >> 21;
+        self.fast.counted_blocks[block as usize % COUNTED_BLOCKS] = CountedBlock {
+            block,
+            key: self.fast.counted_key(ctx, join.slot),
+            satp: ctx.satp,
+            slot_version: self.l1d.slot_version(join.slot as usize),
+            pmp_version: self.pmp.version(),
+            pa_delta,
+            slot: join.slot,
+            level: join.level,
+            alone,
+            types: [decided(false), decided(true)],
+        };
     }
 
     /// Before something other than the run's accesses may touch the MMU: account them

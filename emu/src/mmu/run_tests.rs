@@ -45,6 +45,11 @@ enum Op {
     Fence {
         page: Option<usize>,
     },
+    /// A PMP write (without a fence) that takes page 3's physical page under the
+    /// superpage remap away from S-mode, or gives it back.
+    Pmp {
+        deny: bool,
+    },
 }
 
 /// Page `i`'s virtual address: 16 pages of the first 2 MiB, then 16 of the superpage,
@@ -170,6 +175,12 @@ fn check(l1d: TlbLevelConfig, ops: &[Op]) {
                 assert_eq!(got.ok(), want.ok(), "op {n}: {op:?}");
             }
             Op::Remap { huge } => remap(&mut bus, huge),
+            Op::Pmp { deny } => {
+                deny_page(&mut each, DRAM_BASE + 0x3000, deny);
+                runs.pause_run(&mut run);
+                deny_page(&mut runs, DRAM_BASE + 0x3000, deny);
+                runs.keep_run(&mut run, &ctx);
+            }
             Op::Fence { page } => {
                 each.sfence_vma(page.map(va), None);
                 runs.pause_run(&mut run);
@@ -189,6 +200,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (0..32usize, any::<u8>()).prop_map(|(page, access)| Op::Other { page, access }),
         1 => any::<bool>().prop_map(|huge| Op::Remap { huge }),
         1 => proptest::option::of(0..32usize).prop_map(|page| Op::Fence { page }),
+        1 => any::<bool>().prop_map(|deny| Op::Pmp { deny }),
     ]
 }
 
@@ -318,9 +330,10 @@ enum ModelOp {
     Pmp { deny: bool },
 }
 
-/// PMP entry 1 over page 16's physical page: no access for S-mode when `deny`, else off.
-fn deny_page_16(mmu: &mut Mmu, deny: bool) {
-    mmu.pmp.write_addr(1, (DRAM_BASE + 0x20_0000) >> 2 | 0x1ff);
+/// PMP entry 1 over the physical page at `pa`: no access for S-mode when `deny`, else
+/// off.
+fn deny_page(mmu: &mut Mmu, pa: u64, deny: bool) {
+    mmu.pmp.write_addr(1, pa >> 2 | 0x1ff);
     let cfg = if deny { 0x18 } else { 0 };
     mmu.pmp.write_cfg(0, (cfg << 8) | 0x18 | 1);
     mmu.pmp_changed();
@@ -366,8 +379,8 @@ fn check_model(l1: TlbLevelConfig, ops: &[ModelOp]) {
             }
             ModelOp::Asid { asid } => ctx.satp = 8 << 60 | asid << 44 | ROOT >> 12,
             ModelOp::Pmp { deny } => {
-                deny_page_16(&mut full, deny);
-                deny_page_16(&mut counted, deny);
+                deny_page(&mut full, DRAM_BASE + 0x20_0000, deny);
+                deny_page(&mut counted, DRAM_BASE + 0x20_0000, deny);
             }
         }
     }

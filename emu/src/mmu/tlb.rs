@@ -504,6 +504,30 @@ impl TlbArray {
             })
     }
 
+    /// Whether slot `i` holds an entry and no other slot holds one for `asid` that
+    /// translates any of the addresses slot `i`'s entry does: a lookup of any of them
+    /// then finds slot `i`, wherever it starts. While [`TlbArray::slot_version`] of `i`
+    /// stands it stays so (an entry that comes to translate one of those addresses moves
+    /// it), or becomes so.
+    pub fn alone(&self, i: usize, asid: u16) -> bool {
+        if self.keys[i] == NO_KEY {
+            return false;
+        }
+        let e = &self.slots[i].entry;
+        let base = e.tag << page_shift(e.level);
+        // A valid slot's key holds its entry's tag and level: the regions are compared
+        // from the keys alone, the entries read only where they meet.
+        let apart = |k: u64| {
+            let level = (k & 7) as u8;
+            // Two aligned regions of power-of-two sizes meet when one holds the other.
+            (base ^ ((k >> 3) << page_shift(level))) >> page_shift(e.level.max(level)) != 0
+        };
+        self.keys.iter().enumerate().all(|(j, &k)| {
+            let f = &self.slots[j].entry;
+            k == NO_KEY || j == i || apart(k) || !(f.global || f.asid == asid)
+        })
+    }
+
     /// The slot a lookup checks first.
     #[inline]
     pub fn last_hit(&self) -> usize {
