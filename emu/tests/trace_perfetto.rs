@@ -257,9 +257,12 @@ fn two_harts_get_separate_phase_tracks() {
         satp(1, 2_500, SV39 | 0x80500),
     ];
     let mut json = Vec::new();
-    let mut f = Formatter::new(Format::Perfetto, Symbolizer::default(), |_, _| {
-        String::new()
-    });
+    let mut f = Formatter::new(
+        Format::Perfetto,
+        Symbolizer::default(),
+        |_, _| String::new(),
+        false,
+    );
     f.begin(&mut json).unwrap();
     for e in &stream {
         f.write(e, &mut json).unwrap();

@@ -120,6 +120,7 @@ fn attach_tracer(
         trace.format,
         symbols.clone(),
         crate::cpu::disasm::disassemble,
+        trace.events.has(crate::trace::Kind::Insn),
     )
     .map_err(|e| match &trace.file {
         Some(p) => Failure::image(format!(

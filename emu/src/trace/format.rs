@@ -62,6 +62,10 @@ pub struct Formatter {
     disasm: Disassembler,
     /// Walk lines waiting for the instruction that caused them (text format).
     pending: Vec<String>,
+    /// Whether instruction events come: if not, no walk line waits for one, and each
+    /// is written at once (where the next event would have written it), not held
+    /// until the end.
+    insns: bool,
     first_json: bool,
     /// Perfetto: per-hart phase slices and counters, indexed by hart.
     perfetto_harts: Vec<PerfettoHart>,
@@ -168,12 +172,15 @@ fn push_dec(buf: &mut Vec<u8>, v: u64) {
 }
 
 impl Formatter {
-    pub fn new(format: Format, symbols: Symbolizer, disasm: Disassembler) -> Self {
+    /// A formatter of events in `format`; `insns`: whether instruction events are among
+    /// them.
+    pub fn new(format: Format, symbols: Symbolizer, disasm: Disassembler, insns: bool) -> Self {
         Formatter {
             format,
             symbols,
             disasm,
             pending: Vec::new(),
+            insns,
             first_json: true,
             perfetto_harts: Vec::new(),
             insn_cache: std::collections::HashMap::new(),
@@ -351,8 +358,12 @@ impl Formatter {
                         pad = " ".repeat(head.len() + 3)
                     )),
                 }
-                self.pending.push(s);
-                Ok(())
+                if self.insns {
+                    self.pending.push(s);
+                    Ok(())
+                } else {
+                    writeln!(out, "{s}")
+                }
             }
             _ => {
                 // Other events print in stream order, after any walks they follow.
@@ -1042,6 +1053,62 @@ mod digit_tests {
             push_hex_digits(&mut b, v as u32 & 0xffff, 4);
             let want = format!("[{v:#x}{v}{:08x}{:04x}", v as u32, v as u32 & 0xffff);
             assert_eq!(String::from_utf8(b).unwrap(), want);
+        }
+    }
+}
+
+#[cfg(test)]
+mod walk_line_tests {
+    use super::*;
+    use crate::trace::{Access, Header, WalkStep};
+
+    fn walk(va: u64) -> Event {
+        let step = WalkStep {
+            level: 2,
+            pte_addr: 0x8000_1000,
+            pte: 0,
+        };
+        Event::Walk {
+            h: Header {
+                hart: 0,
+                instret: 5,
+                privilege: 1,
+            },
+            va,
+            access: Access::Load,
+            satp: 8 << 60 | 0x80001,
+            steps: Box::new([step; 5]),
+            nsteps: 1,
+            result: WalkResult::Fault { cause: 13 },
+            pwc_hit: 0,
+            pwc_missed: 0,
+        }
+    }
+
+    /// Walk lines wait for the instruction line they go under only when instruction
+    /// events come; otherwise each is written as it comes, not held until the end.
+    #[test]
+    fn walk_lines_wait_only_for_traced_instructions() {
+        for insns in [false, true] {
+            let mut f = Formatter::new(
+                Format::Text,
+                Symbolizer::default(),
+                |_, _| String::new(),
+                insns,
+            );
+            let mut out = Vec::new();
+            f.write(&walk(0x1000), &mut out).unwrap();
+            assert_eq!(out.is_empty(), insns, "insns {insns}");
+            f.write(&walk(0x2000), &mut out).unwrap();
+            f.end(&mut out, 5).unwrap();
+            let text = String::from_utf8(out).unwrap();
+            let first = text
+                .find("walk  0000000000001000 load")
+                .expect("first walk");
+            let second = text
+                .find("walk  0000000000002000 load")
+                .expect("second walk");
+            assert!(first < second, "{text}");
         }
     }
 }

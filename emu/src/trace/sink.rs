@@ -33,12 +33,14 @@ pub enum Output {
 }
 
 impl Sink {
-    /// Start the sink thread; returns it and the sender for the tracer.
+    /// Start the sink thread; returns it and the sender for the tracer. `insns`: whether
+    /// instruction events are traced.
     pub fn start(
         output: Output,
         format: Format,
         symbols: Symbolizer,
         disasm: Disassembler,
+        insns: bool,
     ) -> std::io::Result<(Sink, crossbeam_channel::Sender<Vec<Event>>)> {
         let (tx, rx) = crossbeam_channel::bounded::<Vec<Event>>(CHANNEL_BATCHES);
         let writer: Box<dyn Write + Send> = match output {
@@ -55,7 +57,7 @@ impl Sink {
                 // large writes (no second copy through a BufWriter).
                 let mut out = writer;
                 let mut buf = Vec::with_capacity(WRITE_AT + (WRITE_AT >> 2));
-                let mut f = Formatter::new(format, symbols, disasm);
+                let mut f = Formatter::new(format, symbols, disasm, insns);
                 f.begin(&mut buf)?;
                 let mut n = 0u64;
                 let mut last = 0;
