@@ -841,11 +841,24 @@ impl Mmu {
     ) -> Option<CountedEntry> {
         let vpn = va >> 12;
         let e = self.fast.counted[access as usize][vpn as usize % COUNTED_SLOTS];
-        (e.vpn == vpn
-            && e.key == self.fast.counted_key(ctx, e.slot)
-            && e.satp == ctx.satp
-            && e.pmp_version == self.pmp.version())
-        .then_some(e)
+        (e.vpn == vpn && self.made_now(e.key, e.satp, e.pmp_version, e.slot, ctx)).then_some(e)
+    }
+
+    /// Whether a counted-cache entry for L1 slot `slot` made with `key`, `satp` and
+    /// `pmp_version` was made in the current context (privilege, SUM, MXR; the epoch
+    /// without a TLB), satp and PMP state.
+    #[inline(always)]
+    fn made_now(
+        &self,
+        key: u64,
+        satp: u64,
+        pmp_version: u64,
+        slot: u32,
+        ctx: &TranslateCtx,
+    ) -> bool {
+        key == self.fast.counted_key(ctx, slot)
+            && satp == ctx.satp
+            && pmp_version == self.pmp.version()
     }
 
     /// Whether `va`'s page may join the counted run `run` for a data access of type
@@ -970,9 +983,7 @@ impl Mmu {
         let block = va >> 21;
         let b = self.fast.counted_blocks[block as usize % COUNTED_BLOCKS];
         (b.block == block
-            && b.key == self.fast.counted_key(ctx, b.slot)
-            && b.satp == ctx.satp
-            && b.pmp_version == self.pmp.version()
+            && self.made_now(b.key, b.satp, b.pmp_version, b.slot, ctx)
             && b.slot_version == self.l1d.slot_version(b.slot as usize))
         .then_some(b)
     }

@@ -145,11 +145,7 @@ fn check(l1d: TlbLevelConfig, ops: &[Op]) {
     for (n, op) in ops.iter().enumerate() {
         match *op {
             Op::Access { page, store } => {
-                let access = if store {
-                    AccessType::Store
-                } else {
-                    AccessType::Load
-                };
+                let access = AccessType::data(store);
                 let va = va(page);
                 let want = each.translate(va, access, &ctx, &mut bus).ok();
                 let off = |page: u64, _| Some((page - DRAM_BASE) as usize);
