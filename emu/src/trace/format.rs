@@ -26,11 +26,16 @@ fn cause_name(cause: u64, interrupt: bool) -> &'static str {
 
 /// Decoded PTE flags as `DAGUXWRV` letters (a dash for a clear bit).
 pub fn pte_flags(pte: u64) -> String {
-    const L: [char; 8] = ['V', 'R', 'W', 'X', 'U', 'G', 'A', 'D'];
-    (0..8)
-        .rev()
-        .map(|i| if pte >> i & 1 == 1 { L[i] } else { '-' })
-        .collect()
+    String::from_utf8_lossy(&pte_flag_letters(pte)).into_owned()
+}
+
+fn pte_flag_letters(pte: u64) -> [u8; 8] {
+    const L: &[u8; 8] = b"DAGUXWRV";
+    std::array::from_fn(|i| if pte >> (7 - i) & 1 == 1 { L[i] } else { b'-' })
+}
+
+fn decimal_digits(v: u64) -> usize {
+    v.checked_ilog10().map_or(1, |d| d as usize + 1)
 }
 
 fn satp_fields(satp: u64) -> (&'static str, u64, u64) {
@@ -44,13 +49,13 @@ fn satp_fields(satp: u64) -> (&'static str, u64, u64) {
     (mode, (satp >> 44) & 0xffff, (satp & ((1 << 44) - 1)) << 12)
 }
 
-fn page_size_name(size: u64) -> String {
+fn page_size_name(size: u64) -> std::borrow::Cow<'static, str> {
     match size {
         0x1000 => "4K".into(),
         0x20_0000 => "2M".into(),
         0x4000_0000 => "1G".into(),
         0x80_0000_0000 => "512G".into(),
-        s => format!("{s:#x}"),
+        s => format!("{s:#x}").into(),
     }
 }
 
@@ -76,6 +81,9 @@ pub struct Formatter {
     line: Vec<u8>,
     /// jsonl: per pc, direct-mapped, the middle of the last instruction line made there.
     insn_lines: Vec<InsnLine>,
+    /// Text: the root of the last walk line and its symbol (walks of one address space
+    /// come in runs, and a symbol look-up costs more than the rest of the line).
+    walk_root: (u64, Box<str>),
 }
 
 /// The part of a jsonl instruction line fixed by pc, pa and the instruction: from
@@ -158,10 +166,7 @@ fn push_chars(buf: &mut Vec<u8>, chars: u64, n: usize) {
 }
 
 fn push_dec(buf: &mut Vec<u8>, v: u64) {
-    let mut digits = 1;
-    while digits < 20 && v >= 10u64.pow(digits as u32) {
-        digits += 1;
-    }
+    let digits = decimal_digits(v);
     let at = buf.len();
     buf.resize(at + digits, b'0');
     let mut rest = v;
@@ -186,7 +191,15 @@ impl Formatter {
             insn_cache: std::collections::HashMap::new(),
             line: Vec::with_capacity(512),
             insn_lines: Vec::new(),
+            walk_root: (u64::MAX, Box::default()),
         }
+    }
+
+    /// Forget the text made from symbols, once the symbolizer has learned new names.
+    fn forget_names(&mut self) {
+        self.insn_cache.clear();
+        self.insn_lines.clear();
+        self.walk_root = (u64::MAX, Box::default());
     }
 
     pub fn begin(&mut self, out: &mut dyn Write) -> io::Result<()> {
@@ -250,8 +263,7 @@ impl Formatter {
         };
         if learned {
             // Names of virtual addresses may have changed.
-            self.insn_cache.clear();
-            self.insn_lines.clear();
+            self.forget_names();
         }
         match self.format {
             Format::Text => self.text(e, out),
@@ -316,53 +328,16 @@ impl Formatter {
                 }
                 Ok(())
             }
-            Event::Walk {
-                va,
-                access,
-                satp,
-                steps,
-                nsteps,
-                result,
-                ..
-            } => {
-                let (mode, asid, root) = satp_fields(*satp);
-                let mut s = format!(
-                    "{pad}walk  {va:016x} {acc:<5} {mode} asid={asid} root={root:#x} {rsym}",
-                    pad = " ".repeat(head.len() + 3),
-                    acc = access.name(),
-                    rsym = self.sym(root),
-                );
-                for st in &steps[..*nsteps as usize] {
-                    s.push_str(&format!(
-                        "\n{pad}  L{} pte@{:#x} = {:#018x} {}",
-                        st.level,
-                        st.pte_addr,
-                        st.pte,
-                        pte_flags(st.pte),
-                        pad = " ".repeat(head.len() + 3)
-                    ));
-                }
-                match result {
-                    WalkResult::Leaf {
-                        level,
-                        page_size,
-                        pa,
-                    } => s.push_str(&format!(
-                        "\n{pad}  -> leaf L{level} {} pa={pa:#x}",
-                        page_size_name(*page_size),
-                        pad = " ".repeat(head.len() + 3)
-                    )),
-                    WalkResult::Fault { cause } => s.push_str(&format!(
-                        "\n{pad}  -> fault {}",
-                        Exception::cause_name(*cause),
-                        pad = " ".repeat(head.len() + 3)
-                    )),
-                }
+            Event::Walk { .. } => {
+                let mut line = Vec::with_capacity(256);
+                self.walk_text(e, &mut line);
                 if self.insns {
-                    self.pending.push(s);
+                    self.pending
+                        .push(String::from_utf8(line).expect("walk lines are ASCII"));
                     Ok(())
                 } else {
-                    writeln!(out, "{s}")
+                    line.push(b'\n');
+                    out.write_all(&line)
                 }
             }
             _ => {
@@ -446,16 +421,95 @@ impl Formatter {
         })
     }
 
+    /// The text of a walk event (its lines, without the last newline) onto `line`,
+    /// indented under the header an instruction line of the same event would have.
+    fn walk_text(&mut self, e: &Event, line: &mut Vec<u8>) {
+        let Event::Walk {
+            h,
+            va,
+            access,
+            satp,
+            steps,
+            nsteps,
+            result,
+            ..
+        } = e
+        else {
+            return;
+        };
+        // The width of `[h{hart} {instret:>10} {priv}]` and three more.
+        let pad = 9 + decimal_digits(h.hart as u64) + decimal_digits(h.instret).max(10);
+        let (mode, asid, root) = satp_fields(*satp);
+        if self.walk_root.0 != root {
+            self.walk_root = (root, self.sym(root).into());
+        }
+        line.resize(line.len() + pad, b' ');
+        line.extend_from_slice(b"walk  ");
+        push_hex_digits(line, (va >> 32) as u32, 8);
+        push_hex_digits(line, *va as u32, 8);
+        line.push(b' ');
+        let acc = access.name().as_bytes();
+        line.extend_from_slice(acc);
+        line.resize(line.len() + 5usize.saturating_sub(acc.len()), b' ');
+        line.push(b' ');
+        line.extend_from_slice(mode.as_bytes());
+        line.extend_from_slice(b" asid=");
+        push_dec(line, asid);
+        line.extend_from_slice(b" root=");
+        push_hex(line, root);
+        line.push(b' ');
+        line.extend_from_slice(self.walk_root.1.as_bytes());
+        let new_line = |line: &mut Vec<u8>| {
+            line.push(b'\n');
+            line.resize(line.len() + pad + 2, b' ');
+        };
+        for st in &steps[..(*nsteps as usize).min(steps.len())] {
+            new_line(line);
+            line.push(b'L');
+            push_dec(line, st.level as u64);
+            line.extend_from_slice(b" pte@");
+            push_hex(line, st.pte_addr);
+            line.extend_from_slice(b" = 0x");
+            push_hex_digits(line, (st.pte >> 32) as u32, 8);
+            push_hex_digits(line, st.pte as u32, 8);
+            line.push(b' ');
+            line.extend_from_slice(&pte_flag_letters(st.pte));
+        }
+        new_line(line);
+        match result {
+            WalkResult::Leaf {
+                level,
+                page_size,
+                pa,
+            } => {
+                line.extend_from_slice(b"-> leaf L");
+                push_dec(line, *level as u64);
+                line.push(b' ');
+                line.extend_from_slice(page_size_name(*page_size).as_bytes());
+                line.extend_from_slice(b" pa=");
+                push_hex(line, *pa);
+            }
+            WalkResult::Fault { cause } => {
+                line.extend_from_slice(b"-> fault ");
+                line.extend_from_slice(Exception::cause_name(*cause).as_bytes());
+            }
+        }
+    }
+
     /// Like [`Formatter::write`], into a buffer the caller writes out: a jsonl
     /// instruction line is then built in place, the hot case of a full instruction trace.
     pub fn write_buffered(&mut self, e: &Event, buf: &mut Vec<u8>) -> io::Result<()> {
+        if self.format == Format::Text && !self.insns && matches!(e, Event::Walk { .. }) {
+            self.walk_text(e, buf);
+            buf.push(b'\n');
+            return Ok(());
+        }
         if self.format != Format::Jsonl || !matches!(e, Event::Insn { .. }) {
             return self.write(e, buf);
         }
         if let Event::Insn { pc, pa, .. } = e {
             if self.symbols.observe_pc(*pc, *pa) {
-                self.insn_cache.clear();
-                self.insn_lines.clear();
+                self.forget_names();
             }
         }
         self.jsonl_insn(e, buf);
@@ -1109,6 +1163,146 @@ mod walk_line_tests {
                 .find("walk  0000000000002000 load")
                 .expect("second walk");
             assert!(first < second, "{text}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod walk_text_tests {
+    use super::*;
+    use crate::trace::{Access, Header, WalkStep};
+
+    /// The layout of a walk's text written with `format!`, as the hand-built bytes must
+    /// read: indented under `[h{hart} {instret:>10} {priv}]`, one line per step.
+    fn reference(
+        h: Header,
+        va: u64,
+        access: Access,
+        satp: u64,
+        steps: &[WalkStep],
+        result: WalkResult,
+    ) -> String {
+        let head = format!("[h{} {:>10} {}]", h.hart, h.instret, priv_name(h.privilege));
+        let pad = " ".repeat(head.len() + 3);
+        let (mode, asid, root) = satp_fields(satp);
+        let mut s = format!(
+            "{pad}walk  {va:016x} {:<5} {mode} asid={asid} root={root:#x} ",
+            access.name()
+        );
+        for st in steps {
+            s += &format!(
+                "\n{pad}  L{} pte@{:#x} = {:#018x} {}",
+                st.level,
+                st.pte_addr,
+                st.pte,
+                pte_flags(st.pte)
+            );
+        }
+        match result {
+            WalkResult::Leaf {
+                level,
+                page_size,
+                pa,
+            } => {
+                s += &format!(
+                    "\n{pad}  -> leaf L{level} {} pa={pa:#x}",
+                    page_size_name(page_size)
+                )
+            }
+            WalkResult::Fault { cause } => {
+                s += &format!("\n{pad}  -> fault {}", Exception::cause_name(cause))
+            }
+        }
+        s
+    }
+
+    #[test]
+    fn walk_text_reads_as_its_layout() {
+        let steps = [
+            WalkStep {
+                level: 2,
+                pte_addr: 0x8020_1ff8,
+                pte: 0x2008_0401,
+            },
+            WalkStep {
+                level: 1,
+                pte_addr: 0x8020_2000,
+                pte: 0x0000_0000_2008_08cf,
+            },
+            WalkStep {
+                level: 0,
+                pte_addr: 0x8_0000,
+                pte: 0xffff_ffff_ffff_ffff,
+            },
+        ];
+        let results = [
+            WalkResult::Leaf {
+                level: 1,
+                page_size: 0x20_0000,
+                pa: 0x8020_0000,
+            },
+            WalkResult::Leaf {
+                level: 0,
+                page_size: 0x3000,
+                pa: 0,
+            },
+            WalkResult::Fault { cause: 15 },
+        ];
+        let mut f = Formatter::new(
+            Format::Text,
+            Symbolizer::default(),
+            |_, _| String::new(),
+            false,
+        );
+        for (hart, instret) in [
+            (0, 0),
+            (1, 1_234_567_890),
+            (12, 98_765_432_101),
+            (3, u64::MAX),
+        ] {
+            for (access, satp) in [
+                (Access::Fetch, 8 << 60 | 7 << 44 | 0x80201),
+                (Access::Store, 9u64 << 60),
+                (Access::Load, 0),
+            ] {
+                for (n, result) in results.iter().enumerate() {
+                    let h = Header {
+                        hart,
+                        instret,
+                        privilege: (n as u8) | 1,
+                    };
+                    let mut boxed = [WalkStep {
+                        level: 0,
+                        pte_addr: 0,
+                        pte: 0,
+                    }; 5];
+                    boxed[..n + 1].copy_from_slice(&steps[..n + 1]);
+                    let e = Event::Walk {
+                        h,
+                        va: 0xffff_ffd8_0000_1234 >> n,
+                        access,
+                        satp,
+                        steps: Box::new(boxed),
+                        nsteps: n as u8 + 1,
+                        result: *result,
+                        pwc_hit: 0,
+                        pwc_missed: 0,
+                    };
+                    let mut line = Vec::new();
+                    f.walk_text(&e, &mut line);
+                    assert_eq!(
+                        String::from_utf8(line).unwrap(),
+                        reference(
+                            h,
+                            0xffff_ffd8_0000_1234 >> n,
+                            access,
+                            satp,
+                            &steps[..n + 1],
+                            *result
+                        )
+                    );
+                }
+            }
         }
     }
 }
