@@ -142,6 +142,12 @@ fn push_hex_digits(buf: &mut Vec<u8>, v: u32, digits: usize) {
     push_chars(buf, hex8(v) << ((8 - digits) * 8), digits);
 }
 
+/// The 16 hex digits of `v`, no prefix.
+fn push_hex16(buf: &mut Vec<u8>, v: u64) {
+    push_hex_digits(buf, (v >> 32) as u32, 8);
+    push_hex_digits(buf, v as u32, 8);
+}
+
 /// The eight hex digits of `x` as ASCII, the first in the most significant byte. Made in
 /// a register: digits stored byte by byte and then copied out as a block would make the
 /// CPU wait for the bytes to reach memory (a failed store-to-load forward).
@@ -276,6 +282,17 @@ impl Formatter {
     // ---- text -------------------------------------------------------------------
 
     fn text(&mut self, e: &Event, out: &mut dyn Write) -> io::Result<()> {
+        if let Event::Walk { .. } = e {
+            let mut line = Vec::with_capacity(256);
+            self.walk_text(e, &mut line);
+            if self.insns {
+                let text = String::from_utf8(line).expect("walk lines are ASCII");
+                self.pending.push(text);
+                return Ok(());
+            }
+            line.push(b'\n');
+            return out.write_all(&line);
+        }
         let h = e.header();
         let head = format!("[h{} {:>10} {}]", h.hart, h.instret, priv_name(h.privilege));
         match e {
@@ -327,18 +344,6 @@ impl Formatter {
                     writeln!(out, "{l}")?;
                 }
                 Ok(())
-            }
-            Event::Walk { .. } => {
-                let mut line = Vec::with_capacity(256);
-                self.walk_text(e, &mut line);
-                if self.insns {
-                    self.pending
-                        .push(String::from_utf8(line).expect("walk lines are ASCII"));
-                    Ok(())
-                } else {
-                    line.push(b'\n');
-                    out.write_all(&line)
-                }
             }
             _ => {
                 // Other events print in stream order, after any walks they follow.
@@ -445,8 +450,7 @@ impl Formatter {
         }
         line.resize(line.len() + pad, b' ');
         line.extend_from_slice(b"walk  ");
-        push_hex_digits(line, (va >> 32) as u32, 8);
-        push_hex_digits(line, *va as u32, 8);
+        push_hex16(line, *va);
         line.push(b' ');
         let acc = access.name().as_bytes();
         line.extend_from_slice(acc);
@@ -470,8 +474,7 @@ impl Formatter {
             line.extend_from_slice(b" pte@");
             push_hex(line, st.pte_addr);
             line.extend_from_slice(b" = 0x");
-            push_hex_digits(line, (st.pte >> 32) as u32, 8);
-            push_hex_digits(line, st.pte as u32, 8);
+            push_hex16(line, st.pte);
             line.push(b' ');
             line.extend_from_slice(&pte_flag_letters(st.pte));
         }
