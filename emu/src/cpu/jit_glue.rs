@@ -717,6 +717,7 @@ pub(crate) fn counted_layout(run: usize, fetch_run: usize) -> CountedLayout {
         fetch_last: offset_of!(FetchRun, last) as i32,
         fetch_touched: offset_of!(FetchRun, touched) as i32,
         fetch_cur: offset_of!(FetchRun, cur) as i32,
+        fetch_cur_word: offset_of!(FetchRun, cur_word) as i32,
         fetch_from: offset_of!(FetchRun, from) as i32,
         fetch_at: offset_of!(FetchRun, at) as i32,
         pages: offset_of!(CountedRun, pages) as i32,

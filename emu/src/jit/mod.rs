@@ -289,11 +289,13 @@ pub struct EnvLayout {
 /// through the jump cache (to another page, or a `jalr`'s) does so only when the
 /// entry's `fetch` word names a run slot (its low [`FETCH_SLOT_BITS`] bits) whose
 /// version in the run (`fetch_versions`, 8 bytes per slot) is the rest of the word.
-/// It then adds the fetches since `fetch_from` (that budget minus the one it passes on)
-/// to the count (`fetch_n`) of the current slot (`fetch_cur`), stores the budget it
-/// passes on in that slot's `fetch_last` and in `fetch_from`, makes the target's slot
-/// current, sets its bit in `fetch_touched` and stores the target pc in `fetch_at`. Any
-/// other exit returns.
+/// A word equal to the current slot's (`fetch_cur_word`, a word that named it at its
+/// current version) needs no more: the slot's fetches simply go on. Otherwise, when the
+/// version holds, it adds the fetches since `fetch_from` (that budget minus the one it
+/// passes on) to the count (`fetch_n`) of the current slot (`fetch_cur`), stores the
+/// budget it passes on in that slot's `fetch_last` and in `fetch_from`, makes the
+/// target's slot current (with its word) and sets its bit in `fetch_touched`. Either
+/// way it stores the target pc in `fetch_at`. Any other exit returns.
 #[derive(Debug, Clone, Copy)]
 pub struct CountedLayout {
     pub run: i32,
@@ -305,6 +307,7 @@ pub struct CountedLayout {
     pub fetch_last: i32,
     pub fetch_touched: i32,
     pub fetch_cur: i32,
+    pub fetch_cur_word: i32,
     pub fetch_from: i32,
     pub fetch_at: i32,
     pub pages: i32,
@@ -1506,6 +1509,13 @@ impl Translator<'_> {
     ) {
         let word = self.b.ins().load(I64, TRUSTED, entry, JUMP_ENTRY_FETCH);
         let run = self.b.ins().load(I64, TRUSTED, self.env, c.fetch_run);
+        // The current slot's word: its fetches go on from where they began.
+        let cur_word = self.b.ins().load(I64, TRUSTED, run, c.fetch_cur_word);
+        let same = self.b.ins().icmp(IntCC::Equal, word, cur_word);
+        let other = self.b.create_block();
+        let done = self.b.create_block();
+        self.b.ins().brif(same, done, &[], other, &[]);
+        self.b.switch_to_block(other);
         let slot = self.b.ins().band_imm_s(word, (1 << FETCH_SLOT_BITS) - 1);
         let slot_at = self.b.ins().ishl_imm_u(slot, 3);
         let slot_at = self.b.ins().iadd(run, slot_at);
@@ -1528,7 +1538,10 @@ impl Translator<'_> {
         let touched = self.b.ins().bor(touched, bit);
         self.b.ins().store(TRUSTED, touched, run, c.fetch_touched);
         self.b.ins().store(TRUSTED, slot, run, c.fetch_cur);
+        self.b.ins().store(TRUSTED, word, run, c.fetch_cur_word);
         self.b.ins().store(TRUSTED, left, run, c.fetch_from);
+        self.b.ins().jump(done, &[]);
+        self.b.switch_to_block(done);
         self.b.ins().store(TRUSTED, target, run, c.fetch_at);
     }
 
@@ -2608,8 +2621,9 @@ mod tests {
 
     /// A counted exit through the jump cache goes on when the entry's fetch word names a
     /// fetch-run slot at the version the run holds: the fetches since the current slot's
-    /// began are counted there, and the target's slot becomes current. Otherwise it
-    /// returns, the run untouched. Cranelift's blocks and quick code alike.
+    /// began are counted there, and the target's slot becomes current; when the word is
+    /// the current slot's, its fetches simply go on. Otherwise it returns, the run
+    /// untouched. Cranelift's blocks and quick code alike.
     #[test]
     fn counted_exits_count_fetches_by_the_slot_they_leave() {
         use crate::mmu::page_caches::FetchRun;
@@ -2631,32 +2645,45 @@ mod tests {
         jit.remember_jump(0x2000, 5, &next, word);
         for index in [1, 2] {
             let block = jit.compiled(index).expect("compiled");
-            for (version, left, pc) in [(9, 96, 0x2008), (8, 98, 0x2000)] {
+            // The version the run holds for slot 5, and whether slot 5 is current.
+            for (version, current) in [(9, false), (8, false), (9, true)] {
                 let mut fetch_run = FetchRun::new();
                 fetch_run.versions[5] = version;
                 fetch_run.open(100);
+                if current {
+                    assert!(fetch_run.go_on(word, 100, 0x1000));
+                }
                 let mut env = [0u64; 12];
                 env[7] = jit.jump_cache() as u64;
                 env[8] = 5;
                 env[11] = &mut *fetch_run as *mut FetchRun as u64;
                 let mut x = [0u64; 32];
                 let result = run_at_0x1000(&jit, &block, &mut x, &mut env);
+                let went_on = version == 9;
+                let (left, pc) = if went_on { (96, 0x2008) } else { (98, 0x2000) };
                 assert_eq!(
                     (result, env[0]),
                     (left, pc),
-                    "block {index}, version {version}"
+                    "block {index}, version {version}, current {current}"
                 );
                 let batch = FetchRun::BATCH as usize;
-                if version == 9 {
-                    assert_eq!(x[5], 3);
-                    assert_eq!((fetch_run.n[batch], fetch_run.last[batch]), (2, 98));
-                    assert_eq!((fetch_run.cur, fetch_run.from), (5, 98));
-                    assert_eq!(fetch_run.at, 0x2000);
-                    assert_eq!(fetch_run.touched, 1 << batch | 1 << 5);
-                } else {
+                if !went_on {
                     assert_eq!(x[5], 1);
                     assert_eq!((fetch_run.n[batch], fetch_run.cur), (0, FetchRun::BATCH));
                     assert!(!fetch_run.moved());
+                    continue;
+                }
+                assert_eq!(x[5], 3);
+                assert_eq!((fetch_run.cur, fetch_run.cur_word), (5, word));
+                assert_eq!(fetch_run.at, 0x2000);
+                assert_eq!(fetch_run.touched, 1 << batch | 1 << 5);
+                if current {
+                    // Slot 5's fetches since budget 100 are still open.
+                    assert_eq!((fetch_run.n[5], fetch_run.from), (0, 100));
+                    assert_eq!(fetch_run.n[batch], 0);
+                } else {
+                    assert_eq!((fetch_run.n[batch], fetch_run.last[batch]), (2, 98));
+                    assert_eq!(fetch_run.from, 98);
                 }
             }
         }

@@ -274,6 +274,13 @@ impl Asm {
         self.code.len() - 4
     }
 
+    /// `jcc` to `target`, code already written.
+    fn jcc_back(&mut self, cc: u8, target: usize) {
+        let rel = target as i64 - (self.code.len() + 6) as i64;
+        self.code.extend_from_slice(&[0x0f, 0x80 | cc]);
+        self.code.extend_from_slice(&(rel as i32).to_le_bytes());
+    }
+
     /// Make the jump whose rel32 is at `patch` land here.
     fn land(&mut self, patch: usize) {
         let rel = (self.code.len() - (patch + 4)) as i32;
@@ -310,19 +317,20 @@ impl Asm {
 }
 
 /// The data-page cache lookups shared by all blocks, one per table and access size
-/// (loads of 1, 2, 4, 8 bytes, then stores): given the address in rax, they return with
+/// (loads of 1, 2, 4, 8 bytes, then stores; the counted flavour's miss routines after
+/// them, see [`write_counted_lookups`]): given the address in rax, they return with
 /// ZF set on a hit and r10 + rax the host address of the bytes, ZF clear on a miss. They
 /// clobber rcx, r8 and r9. One compare checks the page and that the access stays on it,
 /// as Cranelift's blocks and the interpreter do: the tag against the page of the access's
 /// last byte. On a miss they ask the environment's data-miss function when it has one
 /// (`EnvLayout::data_miss`), and hit when it gives a host address.
-fn write_lookups(layout: EnvLayout) -> (Vec<u8>, [usize; 8]) {
+fn write_lookups(layout: EnvLayout) -> (Vec<u8>, [usize; 16]) {
     if let Some(c) = layout.counted {
         return write_counted_lookups(layout, c);
     }
     let mut a = Asm::default();
-    let mut starts = [0; 8];
-    for (n, start) in starts.iter_mut().enumerate() {
+    let mut starts = [0; 16];
+    for (n, start) in starts.iter_mut().take(8).enumerate() {
         let table = if n < 4 {
             layout.load_table_offset
         } else {
@@ -366,7 +374,7 @@ fn write_lookups(layout: EnvLayout) -> (Vec<u8>, [usize; 8]) {
 
 /// The tail of a lookup routine that missed: the environment's miss function (its
 /// `MissCall`'s, in the host's C convention, `(env, va, size, store, pc)` -> host
-/// address or 0; the pc is rcx, which only the counted flavour's callers set, and only
+/// address or 0; the pc is rcx, which only the counted flavour's exit stubs set, and only
 /// its miss function reads), then ZF set and r10 + rax the host address, or ZF clear.
 /// Keeps what the block keeps in call-clobbered registers (six pushes keep the stack
 /// 16-byte aligned at the call).
@@ -400,32 +408,35 @@ fn call_miss_fn(a: &mut Asm, size: i32, store: bool) {
     a.ret();
 }
 
-/// The counted flavour's routines (see `CountedLayout` in `jit`), the same contract
-/// with the instruction's pc in rcx: an access the environment's counted run covers
-/// (a page it holds for the access's type, within the page) is counted in it; anything
-/// else goes to the miss function, which may join the page to the run, or says to
-/// leave before the instruction.
-fn write_counted_lookups(layout: EnvLayout, c: super::CountedLayout) -> (Vec<u8>, [usize; 8]) {
+/// The counted flavour's routines (see `CountedLayout` in `jit`): the lookups (0 to 7)
+/// have the same contract, and count an access the environment's counted run covers
+/// (a page it holds for the access's type, within the page) in it. On anything else
+/// they return with ZF clear, as the plain ones do, and the caller's exit stub calls
+/// the matching miss routine (8 to 15) with the instruction's pc in rcx: it asks the
+/// environment's miss function, which may join the page to the run, and returns as a
+/// lookup would. The pc is set only there, so the lookup's callers pay nothing for it.
+fn write_counted_lookups(layout: EnvLayout, c: super::CountedLayout) -> (Vec<u8>, [usize; 16]) {
     let mut a = Asm::default();
-    let mut starts = [0; 8];
-    for (n, start) in starts.iter_mut().enumerate() {
+    let mut starts = [0; 16];
+    // The slot's byte offset, ((va >> 12) & mask) << shift, in two operations.
+    assert!(c.page_shift <= 12, "a run page larger than a guest page");
+    let slot_mask = i32::try_from(c.page_mask << c.page_shift).expect("a run of a few pages");
+    for n in 0..8 {
         let store = n >= 4;
         let size = 1i32 << (n % 4);
         a.code.resize(a.code.len().next_multiple_of(16), 0xcc);
-        *start = a.code.len();
-        let mut to_miss = Vec::new();
+        starts[n] = a.code.len();
         // r9: the run's slot for the page of the first byte; it must hold the page of
         // the last (r8) for this access type, so the access stays in the page.
         a.mov_rr(R9, RAX);
-        a.shift_imm(SHR, true, R9, 12);
-        a.alu_imm(Alu::And, true, R9, c.page_mask as i32);
-        a.shift_imm(SHL, true, R9, c.page_shift);
+        a.shift_imm(SHR, true, R9, 12 - c.page_shift);
+        a.alu_imm(Alu::And, true, R9, slot_mask);
         a.alu_mem(Alu::Add, true, R9, at(ENV, c.run));
         a.lea(R8, at(RAX, size - 1));
         a.shift_imm(SHR, true, R8, 12);
         let tag = c.page_tags + if store { 8 } else { 0 };
         a.alu_mem(Alu::Cmp, true, R8, at(R9, c.pages + tag));
-        to_miss.push(a.jcc(CC_NE));
+        let miss = a.jcc(CC_NE);
         a.load(R10, at(R9, c.pages + c.page_addend));
         // One more access in the run, the page's last so far.
         a.load(R8, at(ENV, c.run));
@@ -437,10 +448,11 @@ fn write_counted_lookups(layout: EnvLayout, c: super::CountedLayout) -> (Vec<u8>
         a.mem(true, &[0xff], 0, at(R9, c.pages + c.page_n));
         a.alu_mem(Alu::Add, true, R10, at(ENV, layout.ram_offset));
         a.rr(false, &[0x39], RAX, RAX, false);
+        a.land(miss);
+        // ZF is clear from the compare when the jump above was taken.
         a.ret();
-        for p in to_miss {
-            a.land(p);
-        }
+        a.code.resize(a.code.len().next_multiple_of(16), 0xcc);
+        starts[8 + n] = a.code.len();
         call_miss_fn(&mut a, size, store);
     }
     (a.code, starts)
@@ -473,6 +485,15 @@ struct Stub {
     retired: u64,
     /// Leaves the instruction at `resume` (this decode-cache slot) pending.
     pending: Option<u64>,
+    /// A counted lookup's miss: its miss routine first, and back on a hit.
+    retry: Option<Retry>,
+}
+
+/// Where a counted lookup's exit stub first calls the miss routine (see
+/// [`write_counted_lookups`]), and where it goes back to when that hits.
+struct Retry {
+    miss: u64,
+    back: usize,
 }
 
 struct Writer {
@@ -481,7 +502,7 @@ struct Writer {
     stubs: Vec<Stub>,
     /// Where the code will run, and the lookup routines (see [`write_lookups`]).
     base: u64,
-    lookups: [u64; 8],
+    lookups: [u64; 16],
 }
 
 impl Writer {
@@ -595,9 +616,14 @@ impl Writer {
     /// current, its fetches beginning at the target in r8. Clobbers r9, r10, r11 and
     /// rdx.
     fn count_fetches(&mut self, c: super::CountedLayout) -> usize {
-        // r10 = the run, r11 = the word's slot * 8, r9 = the word's version.
+        // r10 = the run, r9 = the word.
         self.a.load(R9, at(RAX, super::JUMP_ENTRY_FETCH));
         self.a.load(R10, at(ENV, c.fetch_run));
+        // The current slot's word: its fetches go on from where they began.
+        self.a
+            .alu_mem(Alu::Cmp, true, R9, at(R10, c.fetch_cur_word));
+        let same = self.a.jcc(CC_E);
+        // r11 = the word's slot * 8, r9 = its version.
         self.a.mov_rr(R11, R9);
         self.a
             .alu_imm(Alu::And, true, R11, (1 << super::FETCH_SLOT_BITS) - 1);
@@ -623,11 +649,14 @@ impl Writer {
         // The target's slot: current, touched, its fetches from here.
         self.a.shift_imm(SHR, true, R11, 3);
         self.a.store(at(R10, c.fetch_cur), R11);
+        self.a.load(R9, at(RAX, super::JUMP_ENTRY_FETCH));
+        self.a.store(at(R10, c.fetch_cur_word), R9);
         self.a.load(R9, at(R10, c.fetch_touched));
         // bts r9, r11
         self.a.rr(true, &[0x0f, 0xab], R11, R9, false);
         self.a.store(at(R10, c.fetch_touched), R9);
         self.a.store(at(R10, c.fetch_from), RCX);
+        self.a.land(same);
         self.a.store(at(R10, c.fetch_at), R8);
         stale
     }
@@ -649,16 +678,18 @@ impl Writer {
     /// host address of the bytes.
     fn lookup(&mut self, store: bool, size: u8, retired: u64, offset: i64, slot: u64) {
         let n = size.trailing_zeros() as usize + if store { 4 } else { 0 };
-        if self.layout.counted.is_some() {
-            self.pc_at(RCX, offset);
-        }
         self.a.call(self.base, self.lookups[n]);
         let patch = self.a.jcc(CC_NE);
+        let retry = self.layout.counted.map(|_| Retry {
+            miss: self.lookups[8 + n],
+            back: self.a.code.len(),
+        });
         self.stubs.push(Stub {
             patch,
             resume: offset,
             retired,
             pending: Some(slot),
+            retry,
         });
     }
 
@@ -853,6 +884,7 @@ impl Writer {
                     resume: offset + imm as i64,
                     retired: retired + 1,
                     pending: None,
+                    retry: None,
                 });
             }
             Jal | Jalr => {
@@ -970,6 +1002,11 @@ fn write_block(
     }
     for stub in std::mem::take(&mut w.stubs) {
         w.a.land(stub.patch);
+        if let Some(retry) = stub.retry {
+            w.pc_at(RCX, stub.resume);
+            w.a.call(base, retry.miss);
+            w.a.jcc_back(CC_E, retry.back);
+        }
         w.exit(Resume::At(stub.resume), stub.retired, stub.pending);
     }
     // Due: the count stays at zero until the run loop takes the block to Cranelift.
@@ -1008,7 +1045,7 @@ pub struct CodeArea {
     counts: usize,
     layout: EnvLayout,
     /// Offsets of the lookup routines.
-    lookups: [usize; 8],
+    lookups: [usize; 16],
     /// Bytes taken by the routines.
     shared: usize,
 }
@@ -1028,7 +1065,7 @@ impl CodeArea {
             used: counts * 2,
             counts,
             layout,
-            lookups: [0; 8],
+            lookups: [0; 16],
             shared: 0,
         };
         let (code, lookups) = write_lookups(layout);

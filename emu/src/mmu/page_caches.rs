@@ -433,6 +433,9 @@ pub struct FetchRun {
     pub touched: u64,
     /// The run slot the fetches since `from` hit.
     pub cur: u64,
+    /// The jump-cache word that named `cur` at its version (for `BATCH`, a word no
+    /// entry holds).
+    pub cur_word: u64,
     /// The budget when the current slot's fetches began.
     pub from: u64,
     /// The pc they began at, when a counted exit made the slot current: the page of the
@@ -464,6 +467,7 @@ impl FetchRun {
             last: [0; Self::WORDS],
             touched: 0,
             cur: Self::BATCH,
+            cur_word: Self::BATCH,
             from: 0,
             at: 0,
             start: 0,
@@ -476,6 +480,7 @@ impl FetchRun {
     #[inline(always)]
     pub fn open(&mut self, from: u64) {
         self.cur = Self::BATCH;
+        self.cur_word = Self::BATCH;
         self.from = from;
         self.start = from;
         self.touched = 1 << Self::BATCH;
@@ -488,14 +493,25 @@ impl FetchRun {
         self.touched != 1 << Self::BATCH
     }
 
-    /// What a counted exit's generated code does when the jump cache's word names run
-    /// slot `slot` at its current version (see `jit::CountedLayout`): end the current
-    /// slot's fetches at budget `left` and count on in `slot`.
-    pub fn go_on(&mut self, slot: u64, left: u64, pc: u64) {
-        self.close(left);
-        self.cur = slot;
+    /// What a counted exit's generated code does with the jump cache's `word` for the
+    /// target `pc` (see `jit::CountedLayout`): when the word names a run slot at its
+    /// current version, end the current slot's fetches at budget `left` and count on in
+    /// that slot; false when it names none. The current slot's own word needs no more:
+    /// its fetches simply go on (closing them later counts the same fetches, with the
+    /// same last one).
+    pub fn go_on(&mut self, word: u64, left: u64, pc: u64) -> bool {
+        if word != self.cur_word {
+            let slot = word & ((1 << Self::SLOT_BITS) - 1);
+            if self.versions[slot as usize] != word >> Self::SLOT_BITS {
+                return false;
+            }
+            self.close(left);
+            self.cur = slot;
+            self.cur_word = word;
+            self.touched |= 1 << slot;
+        }
         self.at = pc;
-        self.touched |= 1 << slot;
+        true
     }
 
     /// End the current slot's fetches at budget `left`.

@@ -448,14 +448,9 @@ fn check_fetch_run(l1i: TlbLevelConfig, ops: &[RunFetchOp]) {
                     if last_page == Some(page) {
                         continue;
                     }
-                    let slot = words[page].map(|w: u64| w & ((1 << FetchRun::SLOT_BITS) - 1));
-                    if let Some(slot) = slot {
-                        let w = words[page].unwrap_or(FetchRun::NEVER);
-                        if run.versions[slot as usize] == w >> FetchRun::SLOT_BITS {
-                            run.go_on(slot, left + 1, va);
-                            last_page = Some(page);
-                            continue;
-                        }
+                    if words[page].is_some_and(|w| run.go_on(w, left + 1, va)) {
+                        last_page = Some(page);
+                        continue;
                     }
                     runs.settle_fetch_run(&mut run, at, &ctx, left + 1);
                     batch = None;
