@@ -99,7 +99,7 @@ impl TrapCounts {
 mod tests;
 
 use crate::bus::{Bus, Ram};
-use crate::mmu::page_caches::{DataTlb, FetchPages, FetchRun, NO_VPN};
+use crate::mmu::page_caches::{CountedRun, DataTlb, FetchPages, FetchRun, NO_VPN};
 use crate::mmu::{AccessType, Mmu, MmuConfig, TranslateCtx};
 use csr::{ip, ms};
 use decode::{decode, AmoOp, Op, OpKind};
@@ -247,6 +247,10 @@ pub struct Hart {
     counted_jit: Option<Box<crate::jit::Jit>>,
     /// The fetches counted blocks make across pages, by L1I slot (`jit_glue.rs`).
     fetch_run: Box<FetchRun>,
+    /// The data run the last quantum, a counted one, left paused: the next counted
+    /// quantum goes on with its pages if they still hold (`Mmu::keep_run`). None after
+    /// any other quantum, whose accesses the counters did not see, and after a restore.
+    counted_run: Option<Box<CountedRun>>,
     /// Sdtrig debug triggers.
     triggers: trigger::Triggers,
 }
@@ -321,6 +325,7 @@ impl Hart {
             jit: None,
             counted_jit: None,
             fetch_run: FetchRun::new(),
+            counted_run: None,
             triggers: trigger::Triggers::default(),
         }
     }

@@ -26,6 +26,7 @@
 //! boundaries, so a run is identical whichever loop runs it; `emu/tests/fast_path.rs`
 //! checks that.
 
+use super::csr::num as csr;
 use super::data_path::{self, Cached, DataPath};
 use super::decode::OpKind;
 use super::decode_cache::DecodeCache;
@@ -56,7 +57,9 @@ pub(super) trait Observer {
     const EACH: bool = false;
     /// How loads and stores reach memory.
     type Data: DataPath;
-    fn data_path() -> Self::Data;
+    fn data_path(hart: &mut Hart) -> Self::Data;
+    /// The quantum is over, its data path settled.
+    fn keep_data_path(_hart: &mut Hart, _data: Self::Data) {}
     /// Where events go after an instruction that caused any (None: nowhere).
     fn tracer(&mut self) -> Option<&mut Tracer>;
 }
@@ -68,7 +71,7 @@ impl Observer for Unobserved {
     const COUNTED: bool = false;
     const COMPILED: bool = true;
     type Data = Cached;
-    fn data_path() -> Cached {
+    fn data_path(_hart: &mut Hart) -> Cached {
         Cached
     }
     #[inline(always)]
@@ -83,9 +86,12 @@ pub(super) struct Counted;
 impl Observer for Counted {
     const COUNTED: bool = true;
     const COMPILED: bool = true;
-    type Data = CountedRun;
-    fn data_path() -> CountedRun {
-        CountedRun::NONE
+    type Data = Box<CountedRun>;
+    fn data_path(hart: &mut Hart) -> Box<CountedRun> {
+        hart.take_counted_run()
+    }
+    fn keep_data_path(hart: &mut Hart, run: Box<CountedRun>) {
+        hart.counted_run = Some(run);
     }
     #[inline(always)]
     fn tracer(&mut self) -> Option<&mut Tracer> {
@@ -100,9 +106,12 @@ impl Observer for Traced<'_> {
     const COUNTED: bool = true;
     const COMPILED: bool = true;
     const MAY_TRACE: bool = true;
-    type Data = CountedRun;
-    fn data_path() -> CountedRun {
-        CountedRun::NONE
+    type Data = Box<CountedRun>;
+    fn data_path(hart: &mut Hart) -> Box<CountedRun> {
+        hart.take_counted_run()
+    }
+    fn keep_data_path(hart: &mut Hart, run: Box<CountedRun>) {
+        hart.counted_run = Some(run);
     }
     #[inline(always)]
     fn tracer(&mut self) -> Option<&mut Tracer> {
@@ -123,7 +132,7 @@ impl<const TRIGGERS: bool> Observer for Reference<'_, TRIGGERS> {
     const TRIGGERS: bool = TRIGGERS;
     const MAY_TRACE: bool = true;
     type Data = data_path::Reference;
-    fn data_path() -> data_path::Reference {
+    fn data_path(_hart: &mut Hart) -> data_path::Reference {
         data_path::Reference
     }
     #[inline(always)]
@@ -142,7 +151,7 @@ impl Observer for Watching<'_> {
     const MAY_TRACE: bool = true;
     const EACH: bool = true;
     type Data = data_path::Reference;
-    fn data_path() -> data_path::Reference {
+    fn data_path(_hart: &mut Hart) -> data_path::Reference {
         data_path::Reference
     }
     #[inline(always)]
@@ -240,6 +249,9 @@ impl Hart {
             }
         }
         let mode = self.loop_mode(tracer.as_deref());
+        if mode != LoopMode::Counted {
+            self.counted_run = None;
+        }
         match (mode, tracer) {
             (LoopMode::EachInstruction, Some(t)) => {
                 self.run_straight(bus, &mut Watching(t), budget)
@@ -276,7 +288,7 @@ impl Hart {
                 from: FetchBatch::NONE,
                 page: 0,
             },
-            data: O::data_path(),
+            data: O::data_path(self),
         };
         let stop = loop {
             // The data run stays open across fetches: a fetch the counted cache replays
@@ -295,7 +307,16 @@ impl Hart {
         self.settle::<O>(&mut cur);
         self.pc = cur.pc;
         self.account_privilege();
+        O::keep_data_path(self, cur.data);
         (budget - cur.left, stop)
+    }
+
+    /// The counted run the last counted quantum left, paused (so its pages are looked
+    /// at again before its next access: `Mmu::keep_run`), or a new one.
+    fn take_counted_run(&mut self) -> Box<CountedRun> {
+        self.counted_run
+            .take()
+            .unwrap_or_else(|| Box::new(CountedRun::NONE))
     }
 
     /// One step of an observer that looks at every instruction.
@@ -599,13 +620,26 @@ impl Hart {
         cur: &mut Cursor<O::Data>,
         index: usize,
     ) -> Went {
-        self.settle::<O>(cur);
+        // Counted: a CSR access touches nothing of the TLB model, satp's and the PMP's
+        // aside (a trap it raises changes only the context), nor does a FENCE.I; so the
+        // data run stays held back across them, settled after only if the context moved
+        // (Linux toggles sstatus.SIE around every critical section). The fetch batch
+        // ends here as always: the next fetch opens another.
+        let csr_only = O::COUNTED && self.leaves_mmu_alone(index);
+        if csr_only {
+            self.end_fetch_batch(&mut cur.batch, cur.left);
+        } else {
+            self.settle::<O>(cur);
+        }
         if O::OBSERVED {
             self.mmu.current_pc = cur.pc;
         }
         let before = self.marks_for::<O>();
         let kind = self.decoded.slot(index).k;
         let r = self.step_reference(index, cur.pc, bus);
+        if csr_only {
+            cur.data.settle_if_moved(self);
+        }
         if let Some(t) = obs.tracer() {
             if let Ok(n) = r {
                 self.pc = n;
@@ -709,6 +743,19 @@ impl Hart {
         } else {
             (0, 0, 0)
         }
+    }
+
+    /// Is the op at decode-cache `index` one the reference step runs without touching
+    /// the MMU but for its context: a FENCE.I, or an access to any CSR but satp and the
+    /// PMP's?
+    #[inline(always)]
+    fn leaves_mmu_alone(&self, index: usize) -> bool {
+        let op = self.decoded.op(index);
+        let number = (op.imm as u32 & 0xfff) as u16;
+        op.k == OpKind::FenceI
+            || op.csr_writes().is_some()
+                && number != csr::SATP
+                && !(csr::PMPCFG0..=csr::PMPADDR63).contains(&number)
     }
 
     /// One instruction through the reference `execute`: `Ok(next pc)` to carry on (also

@@ -198,6 +198,7 @@ impl Hart {
         };
         self.data_ctx = read_ctx(r)?;
         self.fetch_ctx = read_ctx(r)?;
+        self.counted_run = None;
         self.traps.exceptions = r.u64s()?;
         self.traps.interrupts = r.u64s()?;
         self.traps_taken = r.u64()?;

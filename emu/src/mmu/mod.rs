@@ -401,6 +401,10 @@ struct CountedEntry {
     slot: u32,
     /// Leaf level of the entry in `slot` (for `hits_by_size`).
     level: u8,
+    /// A fetch's: `slot` was found to be the only L1I slot translating the page
+    /// ([`Mmu::fetch_word`]). It stays so while the slot's version stands: an entry that
+    /// comes to translate any of the slot's addresses moves it.
+    alone: bool,
 }
 
 /// 2 MiB blocks the counted cache holds ([`CountedBlock`]), direct-mapped by block number
@@ -484,6 +488,7 @@ impl FastCache {
             page: 0,
             slot: NO_TLB,
             level: 0,
+            alone: false,
         };
         Box::new(FastCache {
             slots: [[empty; FAST_SLOTS]; 3],
@@ -723,7 +728,7 @@ impl Mmu {
     /// [`FetchRun`]): the run slot a fetch of it hits, with that slot's version, when
     /// the counted cache would serve the fetch from `page` as a hit on an L1I slot that
     /// alone translates `va` (or without a TLB); [`FetchRun::NEVER`] otherwise.
-    pub fn fetch_word(&self, va: u64, ctx: &TranslateCtx, page: u64) -> u64 {
+    pub fn fetch_word(&mut self, va: u64, ctx: &TranslateCtx, page: u64) -> u64 {
         let Some(e) = self.counted_entry(va, AccessType::Fetch, ctx) else {
             return FetchRun::NEVER;
         };
@@ -734,11 +739,17 @@ impl Mmu {
             return FetchRun::BARE;
         }
         let slot = e.slot as usize;
-        if slot >= FetchRun::SLOTS
-            || self.l1i.slot_version(slot) != e.slot_version
-            || !self.l1i.only_match(slot, va, satp_asid(ctx.satp))
-        {
+        if slot >= FetchRun::SLOTS || self.l1i.slot_version(slot) != e.slot_version {
             return FetchRun::NEVER;
+        }
+        if !e.alone {
+            // Found once per entry (a block's every jump-cache fill asks).
+            if !self.l1i.only_match(slot, va, satp_asid(ctx.satp)) {
+                return FetchRun::NEVER;
+            }
+            let vpn = va >> 12;
+            self.fast.counted[AccessType::Fetch as usize][vpn as usize % COUNTED_SLOTS].alone =
+                true;
         }
         e.slot_version << FetchRun::SLOT_BITS | slot as u64
     }
@@ -1026,6 +1037,16 @@ impl Mmu {
         run.recheck = !run.is_empty();
     }
 
+    /// After an instruction that touched nothing of the MMU but the context (privilege,
+    /// mstatus) while `run` was held back: [`Mmu::pause_run`] if that changed what the
+    /// run's pages were joined under. Accounting the run after the instruction rather
+    /// than before is the same, as the TLB model did not move in between.
+    pub fn pause_run_if_moved(&mut self, run: &mut CountedRun, ctx: &TranslateCtx) {
+        if !run.is_empty() && run.context != self.run_context(ctx) {
+            self.pause_run(run);
+        }
+    }
+
     /// What the pages of a counted run are joined under: the L1D's version (its entries
     /// in the same slots), the counted cache's context key, satp and the PMP's version.
     fn run_context(&self, ctx: &TranslateCtx) -> [u64; 4] {
@@ -1192,6 +1213,7 @@ impl Mmu {
             page: pa & !0xfff,
             slot,
             level,
+            alone: false,
         };
     }
 
