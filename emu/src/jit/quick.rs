@@ -426,26 +426,32 @@ fn write_counted_lookups(layout: EnvLayout, c: super::CountedLayout) -> (Vec<u8>
         let size = 1i32 << (n % 4);
         a.code.resize(a.code.len().next_multiple_of(16), 0xcc);
         starts[n] = a.code.len();
-        // r9: the run's slot for the page of the first byte; it must hold the page of
-        // the last (r8) for this access type, so the access stays in the page.
+        // r10: the run; r9: the offset of its slot for the page of the first byte,
+        // which must hold the page of the last (r8) for this access type, so the access
+        // stays in the page.
         a.mov_rr(R9, RAX);
         a.shift_imm(SHR, true, R9, 12 - c.page_shift);
         a.alu_imm(Alu::And, true, R9, slot_mask);
-        a.alu_mem(Alu::Add, true, R9, at(ENV, c.run));
+        a.load(R10, at(ENV, c.run));
+        let page = |field: i32| Mem {
+            base: R10,
+            index: Some(R9),
+            disp: c.pages + field,
+        };
         a.lea(R8, at(RAX, size - 1));
         a.shift_imm(SHR, true, R8, 12);
         let tag = c.page_tags + if store { 8 } else { 0 };
-        a.alu_mem(Alu::Cmp, true, R8, at(R9, c.pages + tag));
+        a.alu_mem(Alu::Cmp, true, R8, page(tag));
         let miss = a.jcc(CC_NE);
-        a.load(R10, at(R9, c.pages + c.page_addend));
-        // One more access in the run, the page's last so far.
-        a.load(R8, at(ENV, c.run));
-        // inc qword [r8 + seq]
-        a.mem(true, &[0xff], 0, at(R8, c.seq));
-        a.load(R8, at(R8, c.seq));
-        a.store(at(R9, c.pages + c.page_last), R8);
-        // inc qword [r9 + n]
-        a.mem(true, &[0xff], 0, at(R9, c.pages + c.page_n));
+        // One more access in the run, the page's last so far (rcx is free on a hit:
+        // only the miss routine reads the pc).
+        // inc qword [r10 + seq]
+        a.mem(true, &[0xff], 0, at(R10, c.seq));
+        a.load(RCX, at(R10, c.seq));
+        a.store(page(c.page_last), RCX);
+        // inc qword [r10 + r9 + n]
+        a.mem(true, &[0xff], 0, page(c.page_n));
+        a.load(R10, page(c.page_addend));
         a.alu_mem(Alu::Add, true, R10, at(ENV, layout.ram_offset));
         a.rr(false, &[0x39], RAX, RAX, false);
         a.land(miss);
