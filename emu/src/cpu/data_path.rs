@@ -144,69 +144,9 @@ impl DataPath for Cached {
     }
 }
 
-/// A path kept on the heap (the hart's counted run, kept from one quantum to the next).
-impl<D: DataPath> DataPath for Box<D> {
-    #[inline(always)]
-    fn load(
-        &mut self,
-        hart: &mut Hart,
-        bus: &mut Bus,
-        pc: u64,
-        va: u64,
-        size: u64,
-    ) -> Result<u64, Exception> {
-        (**self).load(hart, bus, pc, va, size)
-    }
-
-    #[inline(always)]
-    fn settle(&mut self, hart: &mut Hart) {
-        (**self).settle(hart)
-    }
-
-    #[inline(always)]
-    fn settle_if_moved(&mut self, hart: &mut Hart) {
-        (**self).settle_if_moved(hart)
-    }
-
-    #[inline(always)]
-    fn resume(&mut self, hart: &mut Hart) {
-        (**self).resume(hart)
-    }
-
-    #[inline(always)]
-    fn counting(&mut self, batch: FetchBatch) -> Option<Counting<'_>> {
-        (**self).counting(batch)
-    }
-
-    #[inline(always)]
-    fn store(
-        &mut self,
-        hart: &mut Hart,
-        bus: &mut Bus,
-        pc: u64,
-        va: u64,
-        size: u64,
-        value: u64,
-    ) -> Result<bool, Exception> {
-        (**self).store(hart, bus, pc, va, size, value)
-    }
-
-    #[inline(always)]
-    fn atomic(
-        &mut self,
-        hart: &mut Hart,
-        bus: &mut Bus,
-        pc: u64,
-        va: u64,
-        size: u64,
-        store: bool,
-    ) -> Option<usize> {
-        (**self).atomic(hart, bus, pc, va, size, store)
-    }
-}
-
 /// Through the MMU's counted cache, repeated accesses to a few pages accounted together.
-impl DataPath for CountedRun {
+/// On the heap: the hart keeps the run from one counted quantum to the next.
+impl DataPath for Box<CountedRun> {
     #[inline(always)]
     fn settle(&mut self, hart: &mut Hart) {
         hart.mmu.pause_run(self);
