@@ -324,12 +324,12 @@ impl Asm {
 /// as Cranelift's blocks and the interpreter do: the tag against the page of the access's
 /// last byte. On a miss they ask the environment's data-miss function when it has one
 /// (`EnvLayout::data_miss`), and hit when it gives a host address.
-fn write_lookups(layout: EnvLayout) -> (Vec<u8>, [usize; 16]) {
+fn write_lookups(layout: EnvLayout) -> (Vec<u8>, [usize; 17]) {
     if let Some(c) = layout.counted {
         return write_counted_lookups(layout, c);
     }
     let mut a = Asm::default();
-    let mut starts = [0; 16];
+    let mut starts = [0; 17];
     for (n, start) in starts.iter_mut().take(8).enumerate() {
         let table = if n < 4 {
             layout.load_table_offset
@@ -408,16 +408,17 @@ fn call_miss_fn(a: &mut Asm, size: i32, store: bool) {
     a.ret();
 }
 
-/// The counted flavour's routines (see `CountedLayout` in `jit`): the lookups (0 to 7)
+/// The counted flavour's routines (see `CountedLayout` in `jit`), the fetch count of its
+/// exits last (16, [`write_count_fetches`]): the lookups (0 to 7)
 /// have the same contract, and count an access the environment's counted run covers
 /// (a page it holds for the access's type, within the page) in it. On anything else
 /// they return with ZF clear, as the plain ones do, and the caller's exit stub calls
 /// the matching miss routine (8 to 15) with the instruction's pc in rcx: it asks the
 /// environment's miss function, which may join the page to the run, and returns as a
 /// lookup would. The pc is set only there, so the lookup's callers pay nothing for it.
-fn write_counted_lookups(layout: EnvLayout, c: super::CountedLayout) -> (Vec<u8>, [usize; 16]) {
+fn write_counted_lookups(layout: EnvLayout, c: super::CountedLayout) -> (Vec<u8>, [usize; 17]) {
     let mut a = Asm::default();
-    let mut starts = [0; 16];
+    let mut starts = [0; 17];
     // The slot's byte offset, ((va >> 12) & mask) << shift, in two operations.
     assert!(c.page_shift <= 12, "a run page larger than a guest page");
     let slot_mask = i32::try_from(c.page_mask << c.page_shift).expect("a run of a few pages");
@@ -461,7 +462,63 @@ fn write_counted_lookups(layout: EnvLayout, c: super::CountedLayout) -> (Vec<u8>
         starts[8 + n] = a.code.len();
         call_miss_fn(&mut a, size, store);
     }
+    a.code.resize(a.code.len().next_multiple_of(16), 0xcc);
+    starts[16] = a.code.len();
+    write_count_fetches(&mut a, c);
     (a.code, starts)
+}
+
+/// The counted flavour's routine for an exit through the jump-cache entry at rax, passing
+/// the budget in rcx on (see `CountedLayout`): when the entry's fetch word names a
+/// fetch-run slot at its current version, count the fetches since the current slot's
+/// began in it, make the target's slot current, its fetches beginning at the target in
+/// r8, and return with ZF set; otherwise return with ZF clear, the run untouched.
+/// Clobbers r9, r10, r11 and rdx. Shared by all exits, which it keeps short.
+fn write_count_fetches(a: &mut Asm, c: super::CountedLayout) {
+    // r10 = the run, r9 = the word.
+    a.load(R9, at(RAX, super::JUMP_ENTRY_FETCH));
+    a.load(R10, at(ENV, c.fetch_run));
+    // The current slot's word: its fetches go on from where they began.
+    a.alu_mem(Alu::Cmp, true, R9, at(R10, c.fetch_cur_word));
+    let same = a.jcc(CC_E);
+    // r11 = the word's slot * 8, r9 = its version.
+    a.mov_rr(R11, R9);
+    a.alu_imm(Alu::And, true, R11, (1 << super::FETCH_SLOT_BITS) - 1);
+    a.shift_imm(SHL, true, R11, 3);
+    a.shift_imm(SHR, true, R9, super::FETCH_SLOT_BITS as u8);
+    let version = Mem {
+        base: R10,
+        index: Some(R11),
+        disp: c.fetch_versions,
+    };
+    a.alu_mem(Alu::Cmp, true, R9, version);
+    let stale = a.jcc(CC_NE);
+    // n[cur] += from - left; last[cur] = left.
+    a.load(R9, at(R10, c.fetch_cur));
+    a.shift_imm(SHL, true, R9, 3);
+    a.rr(true, &[0x01], R10, R9, false);
+    a.load(RDX, at(R10, c.fetch_from));
+    a.rr(true, &[0x29], RCX, RDX, false);
+    a.alu_mem(Alu::Add, true, RDX, at(R9, c.fetch_n));
+    a.store(at(R9, c.fetch_n), RDX);
+    a.store(at(R9, c.fetch_last), RCX);
+    // The target's slot: current, touched, its fetches from here.
+    a.shift_imm(SHR, true, R11, 3);
+    a.store(at(R10, c.fetch_cur), R11);
+    a.load(R9, at(RAX, super::JUMP_ENTRY_FETCH));
+    a.store(at(R10, c.fetch_cur_word), R9);
+    a.load(R9, at(R10, c.fetch_touched));
+    // bts r9, r11
+    a.rr(true, &[0x0f, 0xab], R11, R9, false);
+    a.store(at(R10, c.fetch_touched), R9);
+    a.store(at(R10, c.fetch_from), RCX);
+    a.land(same);
+    a.store(at(R10, c.fetch_at), R8);
+    // Set ZF: counted.
+    a.rr(false, &[0x39], RAX, RAX, false);
+    // ZF is clear from the compare when the jump here was taken.
+    a.land(stale);
+    a.ret();
 }
 
 /// Where an exit resumes.
@@ -508,7 +565,7 @@ struct Writer {
     stubs: Vec<Stub>,
     /// Where the code will run, and the lookup routines (see [`write_lookups`]).
     base: u64,
-    lookups: [u64; 16],
+    lookups: [u64; 17],
 }
 
 impl Writer {
@@ -605,7 +662,10 @@ impl Writer {
         self.a
             .alu_mem(Alu::Cmp, true, R9, at(RAX, super::JUMP_ENTRY_EPOCH));
         let stale = self.a.jcc(CC_NE);
-        let uncounted = self.layout.counted.map(|c| self.count_fetches(c));
+        let uncounted = self.layout.counted.map(|_| {
+            self.a.call(self.base, self.lookups[16]);
+            self.a.jcc(CC_NE)
+        });
         self.a.mov_rr(PC0, R8);
         // jmp [rax + code]
         self.a
@@ -613,58 +673,6 @@ impl Writer {
         for p in [short, miss, stale].into_iter().chain(uncounted) {
             self.a.land(p);
         }
-    }
-
-    /// The counted flavour's exit through the jump-cache entry at rax, passing the
-    /// budget in rcx on (see `CountedLayout`): unless the entry's fetch word names a
-    /// fetch-run slot at its current version (returns where to patch that jump), count
-    /// the fetches since the current slot's began in it and make the target's slot
-    /// current, its fetches beginning at the target in r8. Clobbers r9, r10, r11 and
-    /// rdx.
-    fn count_fetches(&mut self, c: super::CountedLayout) -> usize {
-        // r10 = the run, r9 = the word.
-        self.a.load(R9, at(RAX, super::JUMP_ENTRY_FETCH));
-        self.a.load(R10, at(ENV, c.fetch_run));
-        // The current slot's word: its fetches go on from where they began.
-        self.a
-            .alu_mem(Alu::Cmp, true, R9, at(R10, c.fetch_cur_word));
-        let same = self.a.jcc(CC_E);
-        // r11 = the word's slot * 8, r9 = its version.
-        self.a.mov_rr(R11, R9);
-        self.a
-            .alu_imm(Alu::And, true, R11, (1 << super::FETCH_SLOT_BITS) - 1);
-        self.a.shift_imm(SHL, true, R11, 3);
-        self.a
-            .shift_imm(SHR, true, R9, super::FETCH_SLOT_BITS as u8);
-        let version = Mem {
-            base: R10,
-            index: Some(R11),
-            disp: c.fetch_versions,
-        };
-        self.a.alu_mem(Alu::Cmp, true, R9, version);
-        let stale = self.a.jcc(CC_NE);
-        // n[cur] += from - left; last[cur] = left.
-        self.a.load(R9, at(R10, c.fetch_cur));
-        self.a.shift_imm(SHL, true, R9, 3);
-        self.a.rr(true, &[0x01], R10, R9, false);
-        self.a.load(RDX, at(R10, c.fetch_from));
-        self.a.rr(true, &[0x29], RCX, RDX, false);
-        self.a.alu_mem(Alu::Add, true, RDX, at(R9, c.fetch_n));
-        self.a.store(at(R9, c.fetch_n), RDX);
-        self.a.store(at(R9, c.fetch_last), RCX);
-        // The target's slot: current, touched, its fetches from here.
-        self.a.shift_imm(SHR, true, R11, 3);
-        self.a.store(at(R10, c.fetch_cur), R11);
-        self.a.load(R9, at(RAX, super::JUMP_ENTRY_FETCH));
-        self.a.store(at(R10, c.fetch_cur_word), R9);
-        self.a.load(R9, at(R10, c.fetch_touched));
-        // bts r9, r11
-        self.a.rr(true, &[0x0f, 0xab], R11, R9, false);
-        self.a.store(at(R10, c.fetch_touched), R9);
-        self.a.store(at(R10, c.fetch_from), RCX);
-        self.a.land(same);
-        self.a.store(at(R10, c.fetch_at), R8);
-        stale
     }
 
     /// rax = the effective address `x[rs1] + imm`.
@@ -1051,7 +1059,7 @@ pub struct CodeArea {
     counts: usize,
     layout: EnvLayout,
     /// Offsets of the lookup routines.
-    lookups: [usize; 16],
+    lookups: [usize; 17],
     /// Bytes taken by the routines.
     shared: usize,
 }
@@ -1071,7 +1079,7 @@ impl CodeArea {
             used: counts * 2,
             counts,
             layout,
-            lookups: [0; 16],
+            lookups: [0; 17],
             shared: 0,
         };
         let (code, lookups) = write_lookups(layout);
