@@ -688,8 +688,9 @@ impl Writer {
     }
 
     /// The data-page cache lookup for `size` bytes at the address in rax (`store`: in the
-    /// store table): on a miss, leave before the instruction; on a hit, r10 + rax is the
-    /// host address of the bytes.
+    /// store table): on a miss, leave before the instruction (the counted flavour's exit
+    /// stub first asks the miss routine, and comes back on its hit); on a hit, r10 + rax
+    /// is the host address of the bytes.
     fn lookup(&mut self, store: bool, size: u8, retired: u64, offset: i64, slot: u64) {
         let n = size.trailing_zeros() as usize + if store { 4 } else { 0 };
         self.a.call(self.base, self.lookups[n]);
