@@ -625,8 +625,8 @@ impl Hart {
         // data run stays held back across them, settled after only if the context moved
         // (Linux toggles sstatus.SIE around every critical section). The fetch batch
         // ends here as always: the next fetch opens another.
-        let csr_only = O::COUNTED && self.leaves_mmu_alone(index);
-        if csr_only {
+        let run_held = O::COUNTED && self.leaves_mmu_alone(index);
+        if run_held {
             self.end_fetch_batch(&mut cur.batch, cur.left);
         } else {
             self.settle::<O>(cur);
@@ -637,7 +637,7 @@ impl Hart {
         let before = self.marks_for::<O>();
         let kind = self.decoded.slot(index).k;
         let r = self.step_reference(index, cur.pc, bus);
-        if csr_only {
+        if run_held {
             cur.data.settle_if_moved(self);
         }
         if let Some(t) = obs.tracer() {

@@ -316,6 +316,14 @@ impl Asm {
     }
 }
 
+/// The shared routines: [`LOOKUPS`] lookups, then the counted flavour's as many miss
+/// routines and its exits' fetch count ([`COUNT_FETCHES`]).
+const ROUTINES: usize = COUNT_FETCHES + 1;
+const LOOKUPS: usize = 8;
+/// The counted flavour's miss routine of lookup `n` is `MISSES + n`.
+const MISSES: usize = LOOKUPS;
+const COUNT_FETCHES: usize = MISSES + LOOKUPS;
+
 /// The data-page cache lookups shared by all blocks, one per table and access size
 /// (loads of 1, 2, 4, 8 bytes, then stores; the counted flavour's miss routines after
 /// them, see [`write_counted_lookups`]): given the address in rax, they return with
@@ -324,13 +332,13 @@ impl Asm {
 /// as Cranelift's blocks and the interpreter do: the tag against the page of the access's
 /// last byte. On a miss they ask the environment's data-miss function when it has one
 /// (`EnvLayout::data_miss`), and hit when it gives a host address.
-fn write_lookups(layout: EnvLayout) -> (Vec<u8>, [usize; 17]) {
+fn write_lookups(layout: EnvLayout) -> (Vec<u8>, [usize; ROUTINES]) {
     if let Some(c) = layout.counted {
         return write_counted_lookups(layout, c);
     }
     let mut a = Asm::default();
-    let mut starts = [0; 17];
-    for (n, start) in starts.iter_mut().take(8).enumerate() {
+    let mut starts = [0; ROUTINES];
+    for (n, start) in starts.iter_mut().take(LOOKUPS).enumerate() {
         let table = if n < 4 {
             layout.load_table_offset
         } else {
@@ -409,20 +417,23 @@ fn call_miss_fn(a: &mut Asm, size: i32, store: bool) {
 }
 
 /// The counted flavour's routines (see `CountedLayout` in `jit`), the fetch count of its
-/// exits last (16, [`write_count_fetches`]): the lookups (0 to 7)
+/// exits last ([`COUNT_FETCHES`], [`write_count_fetches`]): the lookups
 /// have the same contract, and count an access the environment's counted run covers
 /// (a page it holds for the access's type, within the page) in it. On anything else
 /// they return with ZF clear, as the plain ones do, and the caller's exit stub calls
-/// the matching miss routine (8 to 15) with the instruction's pc in rcx: it asks the
+/// the matching miss routine ([`MISSES`] on) with the instruction's pc in rcx: it asks the
 /// environment's miss function, which may join the page to the run, and returns as a
 /// lookup would. The pc is set only there, so the lookup's callers pay nothing for it.
-fn write_counted_lookups(layout: EnvLayout, c: super::CountedLayout) -> (Vec<u8>, [usize; 17]) {
+fn write_counted_lookups(
+    layout: EnvLayout,
+    c: super::CountedLayout,
+) -> (Vec<u8>, [usize; ROUTINES]) {
     let mut a = Asm::default();
-    let mut starts = [0; 17];
+    let mut starts = [0; ROUTINES];
     // The slot's byte offset, ((va >> 12) & mask) << shift, in two operations.
     assert!(c.page_shift <= 12, "a run page larger than a guest page");
     let slot_mask = i32::try_from(c.page_mask << c.page_shift).expect("a run of a few pages");
-    for n in 0..8 {
+    for n in 0..LOOKUPS {
         let store = n >= 4;
         let size = 1i32 << (n % 4);
         a.code.resize(a.code.len().next_multiple_of(16), 0xcc);
@@ -459,11 +470,11 @@ fn write_counted_lookups(layout: EnvLayout, c: super::CountedLayout) -> (Vec<u8>
         // ZF is clear from the compare when the jump above was taken.
         a.ret();
         a.code.resize(a.code.len().next_multiple_of(16), 0xcc);
-        starts[8 + n] = a.code.len();
+        starts[MISSES + n] = a.code.len();
         call_miss_fn(&mut a, size, store);
     }
     a.code.resize(a.code.len().next_multiple_of(16), 0xcc);
-    starts[16] = a.code.len();
+    starts[COUNT_FETCHES] = a.code.len();
     write_count_fetches(&mut a, c);
     (a.code, starts)
 }
@@ -565,7 +576,7 @@ struct Writer {
     stubs: Vec<Stub>,
     /// Where the code will run, and the lookup routines (see [`write_lookups`]).
     base: u64,
-    lookups: [u64; 17],
+    lookups: [u64; ROUTINES],
 }
 
 impl Writer {
@@ -663,7 +674,7 @@ impl Writer {
             .alu_mem(Alu::Cmp, true, R9, at(RAX, super::JUMP_ENTRY_EPOCH));
         let stale = self.a.jcc(CC_NE);
         let uncounted = self.layout.counted.map(|_| {
-            self.a.call(self.base, self.lookups[16]);
+            self.a.call(self.base, self.lookups[COUNT_FETCHES]);
             self.a.jcc(CC_NE)
         });
         self.a.mov_rr(PC0, R8);
@@ -696,7 +707,7 @@ impl Writer {
         self.a.call(self.base, self.lookups[n]);
         let patch = self.a.jcc(CC_NE);
         let retry = self.layout.counted.map(|_| Retry {
-            miss: self.lookups[8 + n],
+            miss: self.lookups[MISSES + n],
             back: self.a.code.len(),
         });
         self.stubs.push(Stub {
@@ -1060,7 +1071,7 @@ pub struct CodeArea {
     counts: usize,
     layout: EnvLayout,
     /// Offsets of the lookup routines.
-    lookups: [usize; 17],
+    lookups: [usize; ROUTINES],
     /// Bytes taken by the routines.
     shared: usize,
 }
@@ -1080,7 +1091,7 @@ impl CodeArea {
             used: counts * 2,
             counts,
             layout,
-            lookups: [0; 17],
+            lookups: [0; ROUTINES],
             shared: 0,
         };
         let (code, lookups) = write_lookups(layout);
